@@ -1,0 +1,164 @@
+/* vectro.h: the public C API of libvectro, embedding compression with SIMD kernels.
+ * This header is the manual: every declaration carries what it does, units, ownership and errors. */
+#ifndef VECTRO_H
+#define VECTRO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(VEC_BUILDING_DLL)
+#define VEC_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define VEC_API __attribute__((visibility("default")))
+#else
+#define VEC_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+#define VEC_VERSION_MAJOR 0
+#define VEC_VERSION_MINOR 1
+#define VEC_VERSION_PATCH 0
+#define VEC_VERSION_NUMBER (VEC_VERSION_MAJOR * 10000 + VEC_VERSION_MINOR * 100 + VEC_VERSION_PATCH)
+#define VEC_VERSION_STRING "0.1.0"
+
+/** @return VEC_VERSION_NUMBER of the library actually linked (compare with the header's). */
+VEC_API unsigned vec_version_number(void);
+/** @return the library's version as "MAJOR.MINOR.PATCH"; a static string. */
+VEC_API const char *vec_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * Every fallible function returns an int: VEC_OK (0) or a negative VEC_E_* code. The library
+ * never aborts, exits or prints. Numbers are pinned: new codes are only ever appended.
+ * ------------------------------------------------------------------------------------------- */
+#define VEC_OK 0
+#define VEC_E_INVALID_ARG (-1) /* a NULL pointer, d == 0, a stride shorter than a row, ... */
+#define VEC_E_NONFINITE (-2)   /* NaN or Inf in the input; vec_last_error_row() names the row */
+#define VEC_E_NOMEM (-3)       /* an allocation failed */
+#define VEC_E_CANCELLED (-4)   /* the progress callback asked to stop */
+#define VEC_E_UNSUPPORTED (-5) /* e.g. forcing an instruction set this CPU lacks */
+#define VEC_E_OVERFLOW (-6)    /* n * d (or a byte size derived from it) overflows size_t */
+#define VEC_E_THREAD (-7)      /* a worker thread could not be started */
+
+/** @return a static, human-readable description of an error code (never NULL). */
+VEC_API const char *vec_strerror(int rc);
+
+/** Detail on the last error raised on the calling thread ("row 17 holds NaN or Inf"), or "" when
+ *  the last call succeeded. Thread-local, valid until the thread's next call into the library. */
+VEC_API const char *vec_last_error_message(void);
+
+/** Row index the last error on the calling thread refers to, or -1 when it names no row. */
+VEC_API long long vec_last_error_row(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Batch options, shared by every batch function.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Progress callback: `done` of `total` rows are finished. Called on the caller's thread only,
+ *  between chunks of work, and once more with done == total on success. Return 0 to go on, any
+ *  other value to cancel: the batch function then returns VEC_E_CANCELLED, and its outputs are
+ *  partially written. */
+typedef int (*vec_progress_fn)(void *user, size_t done, size_t total);
+
+typedef struct vec_batch_opts {
+  size_t struct_size;       /* sizeof(vec_batch_opts): lets the struct grow compatibly */
+  int threads;              /* 0 = every available core; 1 = the caller's thread only */
+  vec_progress_fn progress; /* may be NULL */
+  void *progress_user;      /* handed to progress unchanged */
+} vec_batch_opts;
+
+/** Initialiser with the defaults: all cores, no progress callback. Passing NULL as the options
+ *  pointer of any batch function means the same. Small batches always run on the caller's thread:
+ *  threads are only started when each gets enough work to repay its start. */
+#define VEC_BATCH_OPTS_INIT {sizeof(vec_batch_opts), 0, NULL, NULL}
+
+/** @return the number of cores that threads = 0 uses (the CPUs this process may run on). */
+VEC_API int vec_default_threads(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * int8, per-vector symmetric (the original Vectro scheme).
+ *
+ * For each row x of d floats: m = max|x_i|, scale s = m / 127 and
+ *     q_i = clamp(round_half_even(x_i * (127 / m)), -127, 127),     x̂_i = q_i * s,
+ * all in float32 arithmetic. The reciprocal 127/m is computed once per row (a multiply per
+ * element, not a divide, is what lets the kernels run at memory speed); the codes can differ from
+ * round(x_i / s) only where x_i / s lies within one float rounding of a half-integer. An all-zero
+ * row gets s = 0 and decodes to zeros. Rows whose m is below 2^-96 are first scaled by an exact
+ * power of two so that 127/m cannot overflow, and where m is within an ulp of FLT_MAX the scale
+ * steps down one ulp so that 127 * s stays finite. |x_i - x̂_i| <= s / 2 (plus float rounding).
+ * Every instruction-set variant gives bit-identical codes and scales.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Bytes of int8 codes per vector of d dimensions (the float32 scale is stored apart). */
+VEC_API size_t vec_int8_code_size(size_t d);
+
+/** Encodes n rows of d float32 values.
+ *  @param x       n rows; row i starts at x + i * ldx (ldx >= d, in floats, not bytes)
+ *  @param codes   n * d int8 codes written row-major (row i at codes + i * d)
+ *  @param scales  n float32 scales
+ *  @param opts    threads, progress; NULL for defaults
+ *  @return VEC_OK; VEC_E_NONFINITE if a row holds NaN or Inf (vec_last_error_row() gives the
+ *          lowest such row; outputs of other rows are unspecified); VEC_E_INVALID_ARG,
+ *          VEC_E_OVERFLOW, VEC_E_CANCELLED, VEC_E_THREAD. n == 0 is valid and does nothing. */
+VEC_API int vec_int8_encode(const float *x, size_t n, size_t d, size_t ldx, int8_t *codes,
+                            float *scales, const vec_batch_opts *opts);
+
+/** Decodes n rows: out[i * ldo + j] = codes[i * d + j] * scales[i].
+ *  @return VEC_OK; VEC_E_INVALID_ARG when ldo < d, a pointer is NULL with n > 0, or a scale is
+ *          negative, NaN or Inf (vec_last_error_row() names it; nothing is written then). */
+VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, size_t d,
+                            float *out, size_t ldo, const vec_batch_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
+ * Instruction sets: detected once, overridable for tests and for machines that misreport.
+ * The environment variable VECTRO_DISABLE_CPU_FEATURES (a comma list of avx512, avx2, neon, or
+ * "all") is read at the first call that needs the kernels and caps what is chosen.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vec_isa {
+  VEC_ISA_SCALAR = 0, /* portable C, the reference every other variant is tested against */
+  VEC_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA */
+  VEC_ISA_AVX512 = 2, /* x86-64 AVX-512 F/BW/VL */
+  VEC_ISA_NEON = 3,   /* AArch64 Advanced SIMD */
+  VEC_ISA_AUTO = 255  /* for vec_set_isa: the best this CPU supports (after the env variable) */
+} vec_isa;
+
+/* CPU feature bits reported by vec_cpu_features(). */
+#define VEC_CPU_AVX2 (1u << 0)
+#define VEC_CPU_FMA (1u << 1)
+#define VEC_CPU_F16C (1u << 2)
+#define VEC_CPU_AVX512F (1u << 3)
+#define VEC_CPU_AVX512BW (1u << 4)
+#define VEC_CPU_AVX512VL (1u << 5)
+#define VEC_CPU_AVX512VNNI (1u << 6)
+#define VEC_CPU_AVX512VPOPCNTDQ (1u << 7)
+#define VEC_CPU_AVX512BF16 (1u << 8)
+#define VEC_CPU_NEON (1u << 16)
+#define VEC_CPU_DOTPROD (1u << 17)
+
+/** @return the VEC_CPU_* bits this CPU and OS support (before any override). */
+VEC_API unsigned vec_cpu_features(void);
+
+/** @return the instruction set whose kernels are in use now. */
+VEC_API vec_isa vec_active_isa(void);
+
+/** @return a static lower-case name ("scalar", "avx2", "avx512", "neon", "auto"), or "unknown". */
+VEC_API const char *vec_isa_name(vec_isa isa);
+
+/** @return non-zero if this CPU (ignoring overrides) can run the given instruction set. */
+VEC_API int vec_isa_supported(vec_isa isa);
+
+/** Forces the kernels of one instruction set for every later call in the process, or returns to
+ *  automatic choice with VEC_ISA_AUTO. Not meant to race with running batches.
+ *  @return VEC_OK, or VEC_E_UNSUPPORTED if this CPU cannot run it (nothing changes then). */
+VEC_API int vec_set_isa(vec_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VECTRO_H */

@@ -1,0 +1,111 @@
+/* int8.c: the per-vector symmetric int8 codec: argument checks, then row chunks to the kernels.
+ * The math itself lives in src/kernels/ (int8_row.h defines it once for every ISA). */
+#include <math.h>
+
+#include "../engine/parallel.h"
+#include "../kernels/kernels.h"
+
+/* Above this many output bytes, non-temporal stores: the output cannot stay in cache anyway, and
+ * skipping the read-for-ownership of each line saves a fifth to a third of the traffic. */
+#define STREAM_MIN_BYTES ((size_t)16 << 20)
+
+size_t vec_int8_code_size(size_t d) { return d; }
+
+typedef struct {
+  const vec_kernels *k;
+  const float *x;
+  size_t d, ldx;
+  int8_t *codes;
+  float *scales;
+  const float *dscales;
+  float *out;
+  size_t ldo;
+  const int8_t *dcodes;
+  unsigned flags;
+} int8_ctx;
+
+static int encode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
+  int8_ctx *c = p;
+  size_t m = end - begin;
+  size_t done = c->k->encode_int8(c->x + begin * c->ldx, m, c->d, c->ldx, c->codes + begin * c->d,
+                                  c->d, c->scales + begin, c->flags);
+  if (done < m) {
+    *bad_row = begin + done;
+    return VEC_E_NONFINITE;
+  }
+  return VEC_OK;
+}
+
+static int decode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
+  int8_ctx *c = p;
+  (void)bad_row;
+  c->k->decode_int8(c->dcodes + begin * c->d, end - begin, c->d, c->d, c->dscales + begin,
+                    c->out + begin * c->ldo, c->ldo, c->flags);
+  return VEC_OK;
+}
+
+/* Common checks: shapes, NULLs, and that n rows of stride ld fit in size_t bytes. */
+static int check_shape(const char *fn, size_t n, size_t d, size_t ld, const char *ldname) {
+  size_t bytes;
+  if (d == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: d must be >= 1", fn);
+  if (ld < d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: %s (%zu) must be >= d (%zu)", fn, ldname, ld, d);
+  if (!vec_mul_ok(n, ld, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
+    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) x %s (%zu) overflows", fn, n, ldname, ld);
+  return VEC_OK;
+}
+
+int vec_int8_encode(const float *x, size_t n, size_t d, size_t ldx, int8_t *codes, float *scales,
+                    const vec_batch_opts *opts) {
+  vec_clear_error();
+  vec_batch_opts o;
+  int rc = vec_batch_opts_resolve(opts, &o);
+  if (rc) return rc;
+  if ((rc = check_shape("vec_int8_encode", n, d, ldx, "ldx"))) return rc;
+  if (n && (!x || !codes || !scales))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_int8_encode: NULL buffer with n = %zu", n);
+  int8_ctx c = {0};
+  c.k = vec_kernels_get();
+  c.x = x;
+  c.d = d;
+  c.ldx = ldx;
+  c.codes = codes;
+  c.scales = scales;
+  c.flags = n * d >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
+  size_t bad;
+  rc = vec_parallel_rows(n, d * (sizeof(float) + 1), encode_rows, &c, &o, &bad);
+  if (rc == VEC_E_NONFINITE)
+    return vec_fail(rc, (long long)bad, "row %zu holds NaN or Inf", bad);
+  if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
+  return rc;
+}
+
+int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, size_t d, float *out,
+                    size_t ldo, const vec_batch_opts *opts) {
+  vec_clear_error();
+  vec_batch_opts o;
+  int rc = vec_batch_opts_resolve(opts, &o);
+  if (rc) return rc;
+  if ((rc = check_shape("vec_int8_decode", n, d, ldo, "ldo"))) return rc;
+  if (n && (!codes || !scales || !out))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_int8_decode: NULL buffer with n = %zu", n);
+  /* Scales come from outside (a file, a user): a bad one would silently poison a whole row. */
+  for (size_t i = 0; i < n; i++) {
+    float s = scales[i];
+    if (!(s >= 0.0f) || isinf(s))
+      return vec_fail(VEC_E_INVALID_ARG, (long long)i,
+                      "row %zu has scale %g: scales must be finite and >= 0", i, (double)s);
+  }
+  int8_ctx c = {0};
+  c.k = vec_kernels_get();
+  c.d = d;
+  c.dcodes = codes;
+  c.dscales = scales;
+  c.out = out;
+  c.ldo = ldo;
+  c.flags = n * d * sizeof(float) >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
+  size_t bad;
+  rc = vec_parallel_rows(n, d * (sizeof(float) + 1), decode_rows, &c, &o, &bad);
+  if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
+  return rc;
+}

@@ -1,0 +1,44 @@
+/* error.c: error codes, their names, and the thread-local detail of the last failure. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+static _Thread_local char tl_message[256];
+static _Thread_local long long tl_row = -1;
+
+const char *vec_strerror(int rc) {
+  switch (rc) {
+  case VEC_OK: return "success";
+  case VEC_E_INVALID_ARG: return "invalid argument";
+  case VEC_E_NONFINITE: return "input holds NaN or Inf";
+  case VEC_E_NOMEM: return "out of memory";
+  case VEC_E_CANCELLED: return "cancelled by the progress callback";
+  case VEC_E_UNSUPPORTED: return "not supported on this CPU";
+  case VEC_E_OVERFLOW: return "size overflow";
+  case VEC_E_THREAD: return "could not start a worker thread";
+  default: return "unknown error";
+  }
+}
+
+const char *vec_last_error_message(void) { return tl_message; }
+
+long long vec_last_error_row(void) { return tl_row; }
+
+void vec_clear_error(void) {
+  tl_message[0] = '\0';
+  tl_row = -1;
+}
+
+int vec_fail(int rc, long long row, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tl_message, sizeof tl_message, fmt, ap);
+  va_end(ap);
+  tl_row = row;
+  return rc;
+}
+
+unsigned vec_version_number(void) { return VEC_VERSION_NUMBER; }
+
+const char *vec_version_string(void) { return VEC_VERSION_STRING; }

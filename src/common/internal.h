@@ -1,0 +1,39 @@
+/* internal.h: helpers shared by every part of libvectro (never installed).
+ * Error detail is thread-local so that stateless batch calls can still say which row was bad. */
+#ifndef VEC_INTERNAL_H
+#define VEC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vectro.h"
+
+#if defined(__GNUC__)
+#define VEC_HIDDEN __attribute__((visibility("hidden")))
+#define VEC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define VEC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define VEC_HIDDEN
+#define VEC_LIKELY(x) (x)
+#define VEC_UNLIKELY(x) (x)
+#endif
+
+/* Records rc with a printf-style detail for vec_last_error_message(); returns rc so that callers
+ * can write `return vec_fail(VEC_E_INVALID_ARG, -1, "d must be >= 1")`. row < 0: no row. */
+VEC_HIDDEN int vec_fail(int rc, long long row, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Clears the calling thread's error detail; every public entry point calls it first. */
+VEC_HIDDEN void vec_clear_error(void);
+
+/* a * b without overflow, else returns 0 and leaves *out unspecified. */
+static inline int vec_mul_ok(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return 0;
+  *out = a * b;
+  return 1;
+}
+
+#endif

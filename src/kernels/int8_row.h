@@ -1,0 +1,78 @@
+/* int8_row.h: the per-row arithmetic of the int8 codec that every instruction set shares, so the
+ * variants differ only in how many elements they touch at once, never in the math. */
+#ifndef VEC_INT8_ROW_H
+#define VEC_INT8_ROW_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../common/internal.h"
+
+/* |x| bit patterns compare as unsigned integers in the same order as the floats, and NaN/Inf
+ * (exponent all ones) compare above every finite value: one integer max both finds max|x| exactly
+ * (independent of summation order or SIMD width) and detects non-finite input for free. */
+#define VEC_ABS_MASK 0x7fffffffu
+#define VEC_NONFINITE_BITS 0x7f800000u
+/* Below 2^-96, 127/m could overflow float32 (it does below ~3.7e-37); such rows are scaled up by
+ * 2^96 first, an exact operation. */
+#define VEC_TINY_BITS 0x0f800000u /* bits of 2^-96 */
+
+static inline uint32_t vec_f2u(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+static inline float vec_u2f(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* Round half to even without depending on the current floating-point rounding mode (a user may
+ * have changed it with fesetround; the SIMD variants use explicit-mode instructions). */
+static inline float vec_round_even(float v) {
+  float t = truncf(v); /* exact */
+  float diff = v - t;  /* exact: |diff| < 1 and shares v's exponent range */
+  float ad = fabsf(diff);
+  if (ad > 0.5f || (ad == 0.5f && fmodf(t, 2.0f) != 0.0f)) t += (v < 0.0f) ? -1.0f : 1.0f;
+  return t;
+}
+
+static inline int8_t vec_q8(float v) {
+  float r = vec_round_even(v);
+  if (r > 127.0f) r = 127.0f;
+  if (r < -127.0f) r = -127.0f;
+  return (int8_t)r;
+}
+
+/* The scale m/127, except within an ulp of FLT_MAX, where 127 * (m/127) would round up to Inf on
+ * decode: there the scale steps down one ulp so every reconstruction stays finite. */
+static inline float vec_int8_scale(float m) {
+  float s = m / 127.0f;
+  if (VEC_UNLIKELY(isinf(s * 127.0f))) s = nextafterf(s, 0.0f);
+  return s;
+}
+
+/* How a row is encoded, from the bit pattern of its max |x|. */
+enum { VEC_ROW_ZERO = 0, VEC_ROW_NORMAL = 1, VEC_ROW_TINY = 2, VEC_ROW_NONFINITE = 3 };
+
+static inline int vec_int8_row_kind(uint32_t amax_bits) {
+  if (amax_bits >= VEC_NONFINITE_BITS) return VEC_ROW_NONFINITE;
+  if (amax_bits == 0) return VEC_ROW_ZERO;
+  if (amax_bits < VEC_TINY_BITS) return VEC_ROW_TINY;
+  return VEC_ROW_NORMAL;
+}
+
+/* Encodes a row whose max|x| is tiny: pre-scales by 2^96 (exact) so that the reciprocal is finite.
+ * Shared by all variants (rare, so scalar). Writes the scale. */
+static inline void vec_int8_encode_tiny_row(const float *x, size_t d, uint32_t amax_bits, int8_t *q,
+                                            float *scale) {
+  const float up = 0x1p96f;
+  float m = vec_u2f(amax_bits);
+  float inv = 127.0f / (m * up);
+  for (size_t j = 0; j < d; j++) q[j] = vec_q8((x[j] * up) * inv);
+  *scale = vec_int8_scale(m);
+}
+
+#endif

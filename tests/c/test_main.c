@@ -1,0 +1,69 @@
+/* test_main.c: runs the registered C tests (all, or the groups named on the command line). */
+#define _DEFAULT_SOURCE
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vectro.h"
+#include "vtest.h"
+
+int vt_failed_checks;
+
+void vt_report(const char *file, int line, const char *expr) {
+  vt_failed_checks++;
+  fprintf(stderr, "  FAIL %s:%d: %s\n", file, line, expr);
+}
+
+void *vt_guarded_alloc(size_t bytes, void **handle, size_t *handle_size) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t data_pages = (bytes + page - 1) / page;
+  size_t total = (data_pages + 1) * page;
+  char *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return NULL;
+  mprotect(base + data_pages * page, page, PROT_NONE);
+  *handle = base;
+  *handle_size = total;
+  return base + data_pages * page - bytes;
+}
+
+void vt_guarded_free(void *handle, size_t handle_size) { munmap(handle, handle_size); }
+
+int vt_isas(int *out) {
+  int n = 0;
+  const vec_isa all[] = {VEC_ISA_SCALAR, VEC_ISA_AVX2, VEC_ISA_AVX512, VEC_ISA_NEON};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (vec_isa_supported(all[i])) out[n++] = (int)all[i];
+  return n;
+}
+
+#define GROUP(name) extern const vt_test name##_tests[]; extern const size_t name##_count;
+GROUP(int8)
+GROUP(engine)
+GROUP(dispatch)
+
+int main(int argc, char **argv) {
+  struct {
+    const char *name;
+    const vt_test *tests;
+    size_t count;
+  } groups[] = {{"int8", int8_tests, int8_count},
+                {"engine", engine_tests, engine_count},
+                {"dispatch", dispatch_tests, dispatch_count}};
+  int passed = 0, failed = 0;
+  printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
+  for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+    int selected = argc < 2;
+    for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], groups[g].name) == 0;
+    if (!selected) continue;
+    for (size_t t = 0; t < groups[g].count; t++) {
+      int before = vt_failed_checks;
+      groups[g].tests[t].fn();
+      vec_set_isa(VEC_ISA_AUTO); /* a test that forced an ISA must not leak it */
+      int ok = vt_failed_checks == before;
+      printf("%s %s.%s\n", ok ? "ok  " : "FAIL", groups[g].name, groups[g].tests[t].name);
+      ok ? passed++ : failed++;
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
