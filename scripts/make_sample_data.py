@@ -6,14 +6,20 @@
 Text source
     The fortune cookie databases shipped by the Debian packages ``fortunes``
     and ``fortunes-min`` (source package ``fortune-mod``) under
-    /usr/share/games/fortunes. Every plain-text database there is read in
-    sorted file-name order (``ascii-art`` and ``translate-me`` are skipped);
+    /usr/share/games/fortunes. The plain-text databases those two packages
+    ship (listed in FORTUNE_FILES, so that fortunes added by other packages
+    cannot change the result) are read in sorted order; ``ascii-art``,
+    ``translate-me``, and the jokes about ethnic groups and the sexes (``ethnic``, ``men-women``) are left out;
     each fortune is cleaned (overstrike sequences removed, the trailing
     "-- Author" attribution dropped, whitespace collapsed) and kept only if it
     is a short natural-language passage: 40..240 characters, 1..3 sentences,
     mostly letters. Passages are de-duplicated (case- and punctuation-
-    insensitively) and sorted, then a fixed-seed permutation picks the
-    held-out queries and the corpus, which are therefore disjoint.
+    insensitively) and sorted. All of them are embedded, and near-duplicates
+    (cosine similarity > NEAR_DUP_COS to an earlier kept passage, e.g. the
+    same quip with and without "(By Matt Welsh)") are dropped, so that no
+    query is merely a re-worded copy of a corpus passage. A fixed-seed
+    permutation of what is left then picks the held-out queries and the
+    corpus, which are disjoint.
 
 Model
     sentence-transformers/all-MiniLM-L6-v2 (384 dims, Apache-2.0), loaded from
@@ -50,7 +56,16 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
-SKIP_FILES = {"ascii-art", "translate-me"}
+# Databases shipped by fortunes-min (fortunes, literature, riddles) and by
+# fortunes (the rest), fortune-mod 1:1.99.1-7.3, less ascii-art, translate-me,
+# ethnic and men-women.
+FORTUNE_FILES = (
+    "art computers cookie debian definitions disclaimer drugs education "
+    "food fortunes goedel humorists kids knghtbrd law linux "
+    "linuxcookie literature love magic medicine miscellaneous news "
+    "paradoxum people perl pets platitudes politics pratchett riddles "
+    "science songs-poems sports startrek tao wisdom work zippy"
+).split()
 SEED = 20240601
 N_QUERIES = 300
 N_CORPUS = 4000
@@ -58,6 +73,7 @@ MIN_CHARS, MAX_CHARS = 40, 240
 MAX_SENTENCES = 3
 DIM = 384
 BATCH_SIZE = 64
+NEAR_DUP_COS = 0.90
 
 _OVERSTRIKE = re.compile(r".\x08")
 _ATTRIBUTION = re.compile(r"^\s*(--|\u2014)")
@@ -110,12 +126,10 @@ def dedup_key(text):
 
 
 def collect_passages():
-    if not FORTUNE_DIR.is_dir():
-        sys.exit(f"{FORTUNE_DIR} not found: apt-get install fortunes")
-    files = sorted(
-        p for p in FORTUNE_DIR.iterdir()
-        if p.is_file() and p.suffix == "" and p.name not in SKIP_FILES
-    )
+    files = [FORTUNE_DIR / name for name in sorted(FORTUNE_FILES)]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        sys.exit(f"missing {', '.join(missing)}: apt-get install fortunes")
     seen, passages = set(), []
     n_raw = 0
     for path in files:
@@ -151,6 +165,25 @@ def embed(model, texts):
     return np.ascontiguousarray(emb, dtype=np.float32)
 
 
+def drop_near_duplicates(emb):
+    """Indices to keep: greedily, in order, drop any row whose cosine
+    similarity to an earlier kept row exceeds NEAR_DUP_COS (rows are unit
+    norm)."""
+    n = len(emb)
+    neighbours = {}
+    for start in range(0, n, 1024):
+        block = emb[start:start + 1024] @ emb.T
+        rows, cols = np.nonzero(block > NEAR_DUP_COS)
+        for r, c in zip(rows + start, cols):
+            if c > r:
+                neighbours.setdefault(int(r), []).append(int(c))
+    dropped = set()
+    for i in range(n):
+        if i not in dropped:
+            dropped.update(neighbours.get(i, ()))
+    return [i for i in range(n) if i not in dropped]
+
+
 def write_lines(path, texts):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for t in texts:
@@ -165,21 +198,27 @@ def main():
     args = ap.parse_args()
 
     passages = collect_passages()
-    need = N_QUERIES + N_CORPUS
-    if len(passages) < need:
-        sys.exit(f"only {len(passages)} passages, need {need}")
-    perm = np.random.default_rng(SEED).permutation(len(passages))
-    queries = [passages[i] for i in perm[:N_QUERIES]]
-    corpus = [passages[i] for i in perm[N_QUERIES:need]]
-    assert not set(queries) & set(corpus)
-
     model = load_model()
-    q_emb = embed(model, queries)
-    c_emb = embed(model, corpus)
+    pool_emb = embed(model, passages)
+    keep = drop_near_duplicates(pool_emb)
+    print(f"{len(passages) - len(keep)} near-duplicates dropped "
+          f"(cosine > {NEAR_DUP_COS}); {len(keep)} passages left")
+    need = N_QUERIES + N_CORPUS
+    if len(keep) < need:
+        sys.exit(f"only {len(keep)} passages, need {need}")
+    perm = np.random.default_rng(SEED).permutation(len(keep))
+    q_idx = [keep[i] for i in perm[:N_QUERIES]]
+    c_idx = [keep[i] for i in perm[N_QUERIES:need]]
+    queries = [passages[i] for i in q_idx]
+    corpus = [passages[i] for i in c_idx]
+    assert not set(queries) & set(corpus)
+    q_emb = np.ascontiguousarray(pool_emb[q_idx])
+    c_emb = np.ascontiguousarray(pool_emb[c_idx])
     for name, e, n in (("queries", q_emb, N_QUERIES), ("corpus", c_emb, N_CORPUS)):
         assert e.shape == (n, DIM) and e.dtype == np.float32, (name, e.shape)
         assert np.isfinite(e).all(), name
         norms = np.linalg.norm(e, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-4), f"{name} not L2-normalised"
         print(f"{name}: shape {e.shape}, L2 norm min {norms.min():.6f} "
               f"max {norms.max():.6f}")
 

@@ -7,7 +7,9 @@
 #include "kernels.h"
 
 /* Prefetch distance in bytes: far enough ahead to cover DRAM latency at ~40 GB/s per core. */
+#ifndef PF_BYTES
 #define PF_BYTES 2048
+#endif
 
 static inline uint32_t hmax_epu32(__m256i v) {
   __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

@@ -5,7 +5,9 @@
 #include "int8_row.h"
 #include "kernels.h"
 
+#ifndef PF_BYTES
 #define PF_BYTES 2048
+#endif
 
 static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16 */
   const __m512i mask = _mm512_set1_epi32((int)VEC_ABS_MASK);

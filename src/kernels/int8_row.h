@@ -30,20 +30,16 @@ static inline float vec_u2f(uint32_t u) {
 }
 
 /* Round half to even without depending on the current floating-point rounding mode (a user may
- * have changed it with fesetround; the SIMD variants use explicit-mode instructions). */
-static inline float vec_round_even(float v) {
-  float t = truncf(v); /* exact */
-  float diff = v - t;  /* exact: |diff| < 1 and shares v's exponent range */
-  float ad = fabsf(diff);
-  if (ad > 0.5f || (ad == 0.5f && fmodf(t, 2.0f) != 0.0f)) t += (v < 0.0f) ? -1.0f : 1.0f;
-  return t;
-}
-
+ * have changed it with fesetround; the SIMD variants use explicit-mode instructions). Clamping to
+ * [-128, 128] first changes no result (everything beyond rounds, then clamps, to +-127) and keeps
+ * the integer conversion in range. */
 static inline int8_t vec_q8(float v) {
-  float r = vec_round_even(v);
-  if (r > 127.0f) r = 127.0f;
-  if (r < -127.0f) r = -127.0f;
-  return (int8_t)r;
+  v = v < -128.0f ? -128.0f : (v > 128.0f ? 128.0f : v);
+  float t = truncf(v); /* exact */
+  float ad = fabsf(v - t); /* exact: the fractional part */
+  int r = (int)t;
+  if (ad > 0.5f || (ad == 0.5f && (r & 1))) r += (v < 0.0f) ? -1 : 1;
+  return (int8_t)(r > 127 ? 127 : (r < -127 ? -127 : r));
 }
 
 /* The scale m/127, except within an ulp of FLT_MAX, where 127 * (m/127) would round up to Inf on
