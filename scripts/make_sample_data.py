@@ -9,7 +9,8 @@ Text source
     /usr/share/games/fortunes. The plain-text databases those two packages
     ship (listed in FORTUNE_FILES, so that fortunes added by other packages
     cannot change the result) are read in sorted order; ``ascii-art``,
-    ``translate-me``, and the jokes about ethnic groups and the sexes (``ethnic``, ``men-women``) are left out;
+    ``translate-me``, and the jokes about ethnic groups and the sexes
+    (``ethnic``, ``men-women``) are left out;
     each fortune is cleaned (overstrike sequences removed, the trailing
     "-- Author" attribution dropped, whitespace collapsed) and kept only if it
     is a short natural-language passage: 40..240 characters, 1..3 sentences,
@@ -113,7 +114,7 @@ def clean(raw):
     letters = sum(c.isalpha() or c == " " for c in text)
     if letters < 0.85 * len(text):  # code, tables, ascii art, lists
         return None
-    if not text[-1] in ".!?\"')":  # must end like a sentence
+    if text[-1] not in ".!?\"')":  # must end like a sentence
         return None
     n_sent = len(_SENTENCE_END.findall(text))
     if not (1 <= n_sent <= MAX_SENTENCES):

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ __all__ = [
     "__version__",
 ]
 
-PRECISIONS = ("int8",)
+PRECISIONS = ("int8",)  # grows with the codec family
 ProgressFn = Callable[[int, int], object]
 
 
@@ -61,7 +61,7 @@ class QuantizedEmbeddings:
     __slots__ = ("codes", "scales", "precision", "shape")
 
     def __init__(self, codes: np.ndarray, scales: np.ndarray, precision: str = "int8",
-                 shape: Optional[tuple] = None) -> None:
+                 shape: tuple | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
         codes = np.ascontiguousarray(codes)
@@ -134,7 +134,7 @@ def _as_float32_rows(embeddings) -> tuple[np.ndarray, tuple]:
 
 
 def quantize_embeddings(embeddings, precision: str = "int8", *, threads: int = 0,
-                        progress: Optional[ProgressFn] = None) -> QuantizedEmbeddings:
+                        progress: ProgressFn | None = None) -> QuantizedEmbeddings:
     """Compress embeddings.
 
     Args:
@@ -169,8 +169,8 @@ def quantize_embeddings(embeddings, precision: str = "int8", *, threads: int = 0
 
 
 def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0,
-                           out: Optional[np.ndarray] = None,
-                           progress: Optional[ProgressFn] = None) -> np.ndarray:
+                           out: np.ndarray | None = None,
+                           progress: ProgressFn | None = None) -> np.ndarray:
     """Reconstruct float32 embeddings from :func:`quantize_embeddings` output.
 
     Returns an array of the original shape ((n, d) or (d,)). ``out`` may be a preallocated float32

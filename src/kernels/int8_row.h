@@ -35,10 +35,12 @@ static inline float vec_u2f(uint32_t u) {
  * the integer conversion in range. */
 static inline int8_t vec_q8(float v) {
   v = v < -128.0f ? -128.0f : (v > 128.0f ? 128.0f : v);
-  float t = truncf(v); /* exact */
-  float ad = fabsf(v - t); /* exact: the fractional part */
-  int r = (int)t;
-  if (ad > 0.5f || (ad == 0.5f && (r & 1))) r += (v < 0.0f) ? -1 : 1;
+  int r = (int)v;                    /* truncation toward zero, exact and in range after the clamp */
+  float frac = fabsf(v - (float)r);  /* exact: the fractional part */
+  /* Branch-free: on real data the rounding direction is a coin flip, and a branch here mispredicted
+   * often enough to make this reference 4x slower on Gaussian data than on smooth data. */
+  int up = (frac > 0.5f) | ((frac == 0.5f) & (r & 1));
+  r += up * (1 - 2 * (v < 0.0f));
   return (int8_t)(r > 127 ? 127 : (r < -127 ? -127 : r));
 }
 

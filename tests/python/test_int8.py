@@ -4,12 +4,11 @@ import time
 
 import numpy as np
 import pytest
-from reference import ref_int8
+import vectro
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import vectro
+from reference import ref_int8
 
 RNG = np.random.default_rng(1234)
 

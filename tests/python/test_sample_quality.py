@@ -1,6 +1,5 @@
 """Quality on the shipped real sentence embeddings (all-MiniLM-L6-v2): the figures we promise."""
 import numpy as np
-
 import vectro
 
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test.sh: every test Vectro has: C tests built with gcc and clang (warnings are errors), again
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the NEON kernels cross-compiled for aarch64
+# and run under qemu-user, lint, the Python suite, and a smoke run of the benchmark.
+# The README's second command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+J=$(nproc 2>/dev/null || echo 2)
+stage() { printf '\n=== %s\n' "$*"; }
+start=$(date +%s)
+
+stage "dependencies"
+bash scripts/setup_deps.sh test
+python3 -m pip install -q cmake ninja ruff
+
+ctest_dir() { # ctest_dir BUILD_DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$J"
+  ctest --test-dir "$dir" --output-on-failure -j "$J"
+}
+
+stage "C tests, gcc -Wall -Wextra -Werror"
+CC=gcc ctest_dir build/ci-gcc -DCMAKE_BUILD_TYPE=Release
+
+stage "C tests, clang -Wall -Wextra -Werror"
+CC=clang ctest_dir build/ci-clang -DCMAKE_BUILD_TYPE=Release
+
+stage "C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  CC=gcc ctest_dir build/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECTRO_SANITIZE=address,undefined
+
+stage "NEON kernels: aarch64 cross build under qemu-user"
+bash scripts/test_neon_qemu.sh
+
+stage "lint (ruff)"
+ruff check python tests bench scripts
+
+stage "Python package: pip install . and pytest"
+python3 -m pip install -q ".[test,bench]"
+python3 bench/bench_int8.py --quick >/dev/null
+echo "benchmark smoke run: ok"
+echo "all stages before pytest took $(( $(date +%s) - start )) s"
+python3 -m pytest -q tests/python
