@@ -5,9 +5,6 @@
 #include "int8_row.h"
 #include "kernels.h"
 
-#ifndef PF_BYTES
-#define PF_BYTES 2048
-#endif
 
 static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16 */
   const __m512i mask = _mm512_set1_epi32((int)VEC_ABS_MASK);
@@ -15,10 +12,6 @@ static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16
   size_t j = 0;
   for (; j + 64 <= d; j += 64) {
     const char *p = (const char *)(row + j);
-    _mm_prefetch(p + PF_BYTES, _MM_HINT_T0);
-    _mm_prefetch(p + PF_BYTES + 64, _MM_HINT_T0);
-    _mm_prefetch(p + PF_BYTES + 128, _MM_HINT_T0);
-    _mm_prefetch(p + PF_BYTES + 192, _MM_HINT_T0);
     m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_loadu_si512(p), mask));
     m1 = _mm512_max_epu32(m1, _mm512_and_si512(_mm512_loadu_si512(p + 64), mask));
     m2 = _mm512_max_epu32(m2, _mm512_and_si512(_mm512_loadu_si512(p + 128), mask));
@@ -101,7 +94,6 @@ static void decode_int8_avx512(const int8_t *q, size_t n, size_t d, size_t ldq, 
     const int8_t *qr = q + i * ldq;
     float *o = out + i * ldo;
     const __m512 s = _mm512_set1_ps(scales[i]);
-    _mm_prefetch((const char *)qr + PF_BYTES / 4, _MM_HINT_T0);
     size_t j = 0;
     if ((flags & VEC_KF_STREAM) && d % 16 == 0 && ((uintptr_t)o & 63) == 0) {
       for (; j + 64 <= d; j += 64) {
