@@ -4,7 +4,8 @@
 Run:  python3 bench/bench_int8.py            (all dims, ~2 minutes; --quick for a smoke run)
 
 For each d, n is chosen so the float32 input is --mb megabytes (far beyond the caches). Every
-contender writes into preallocated, already-touched outputs, so page faults are measured for no
+contender writes into the same preallocated, already-touched, cache-line-aligned outputs (as
+vectro's API allocates them), so page faults are measured for no
 one. Figures are medians of --repeat runs after one warm-up. GB/s always counts the float32 side
 (4 bytes per dimension): what encode reads and decode writes, so every row compares with the
 plain-read and memcpy ceilings measured in the same run.

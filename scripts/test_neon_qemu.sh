@@ -36,24 +36,25 @@ echo "test_neon_qemu: $(aarch64-linux-gnu-gcc --version | head -n1); $("$QEMU" -
 gen=()
 have ninja && gen=(-G Ninja)
 rm -rf "$BUILD"
+mkdir -p "$BUILD"
 cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
-  -DCMAKE_BUILD_TYPE=Release -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON >"$BUILD.configure.log" 2>&1 \
-  || { cat "$BUILD.configure.log"; die "configure failed"; }
-mv "$BUILD.configure.log" "$BUILD/configure.log"
+  -DCMAKE_BUILD_TYPE=Release -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON >"$BUILD/configure.log" 2>&1 \
+  || { cat "$BUILD/configure.log"; die "configure failed"; }
 cmake --build "$BUILD" -j "$J" 2>&1 | tee "$BUILD/build.log"
 # -Werror already fails the build on a compiler warning; this also catches linker/archiver ones.
 if grep -qi 'warning' "$BUILD/build.log"; then die "the aarch64 build printed warnings"; fi
 
 # --- the build really is aarch64, with the NEON kernels in it, and ctest runs it under qemu
 TEST_BIN="$BUILD/tests/c/test_vectro"
-head -c 20 "$TEST_BIN" | od -An -tx1 | tr -d ' \n' | grep -q '^7f454c46020101.*b700$' \
+head -c 20 "$TEST_BIN" | od -An -tx1 | tr -d ' \n' | grep '^7f454c46020101.*b700$' >/dev/null \
   || die "$TEST_BIN is not an aarch64 ELF"
-aarch64-linux-gnu-nm "$BUILD/libvectro.a" | grep -q ' vec_kernels_neon$' \
+aarch64-linux-gnu-nm "$BUILD/libvectro.a" | grep ' vec_kernels_neon$' >/dev/null \
   || die "neon.c was not compiled into libvectro.a (CMake's aarch64 branch)"
 grep -q "qemu-aarch64" "$BUILD/tests/c/CTestTestfile.cmake" \
   || die "ctest does not run the tests under qemu (CMAKE_CROSSCOMPILING_EMULATOR unset?)"
 
-# --- run. -V keeps every test's stdout in the log, which the checks below read.
+# --- run. (grep reads pipes to the end, never -q: with pipefail an early exit fails the writer.)
+# -V keeps every test's stdout in the log, which the checks below read.
 LOG="$BUILD/ctest.log"
 t0=$(date +%s)
 set +e
@@ -75,11 +76,11 @@ test_output() {
     -e '^Test timeout' -e '^Environment variables:' -e '^ [A-Z_]*='
 }
 expect() { # expect TEST PATTERN: the test's output holds a line matching PATTERN (grep -E)
-  test_output "$1" | grep -Eq -- "$2" || { test_output "$1"; die "$1: no line matching '$2'"; }
+  test_output "$1" | grep -E -- "$2" >/dev/null || { test_output "$1"; die "$1: no line matching '$2'"; }
 }
 first_line() { test_output "$1" | grep -m1 -E '^vectro [0-9.]+, active kernels: '; }
 
-[ "$(first_line c_all)" != "" ] && first_line c_all | grep -q 'active kernels: neon$' \
+first_line c_all | grep 'active kernels: neon$' >/dev/null \
   || die "c_all did not run with the NEON kernels: '$(first_line c_all)'"
 for t in matches_reference ties_round_to_even special_rows isas_bit_identical guard_pages \
          error_bound nonfinite_rows_reported invalid_arguments; do
@@ -88,7 +89,7 @@ done
 expect c_all '^ok   engine\.threads_bit_identical$'
 expect c_all '^ok   dispatch\.force_each_isa$'
 expect c_all '^[0-9]+ passed, 0 failed$'
-first_line c_env_scalar | grep -q 'active kernels: scalar$' \
+first_line c_env_scalar | grep 'active kernels: scalar$' >/dev/null \
   || die "c_env_scalar (VECTRO_DISABLE_CPU_FEATURES=all) did not select scalar"
 expect c_env_scalar '^[0-9]+ passed, 0 failed$'
 
@@ -97,7 +98,7 @@ expect c_env_scalar '^[0-9]+ passed, 0 failed$'
 NEON_OFF_LOG="$BUILD/neon-disabled.log"
 VECTRO_DISABLE_CPU_FEATURES=neon "$QEMU" -L "$SYSROOT" "$TEST_BIN" >"$NEON_OFF_LOG" 2>&1 \
   || { cat "$NEON_OFF_LOG"; die "tests failed with VECTRO_DISABLE_CPU_FEATURES=neon"; }
-head -n1 "$NEON_OFF_LOG" | grep -q 'active kernels: scalar$' \
+head -n1 "$NEON_OFF_LOG" | grep 'active kernels: scalar$' >/dev/null \
   || die "VECTRO_DISABLE_CPU_FEATURES=neon did not select scalar: '$(head -n1 "$NEON_OFF_LOG")'"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$NEON_OFF_LOG" || die "neon-disabled run did not pass"
 

@@ -10,7 +10,6 @@ static inline uint32_t amax_bits_neon(const float *row, size_t d) { /* d >= 4 */
   uint32x4_t m0 = vdupq_n_u32(0), m1 = m0, m2 = m0, m3 = m0;
   size_t j = 0;
   for (; j + 16 <= d; j += 16) {
-    __builtin_prefetch(row + j + 512);
     m0 = vmaxq_u32(m0, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j)), mask));
     m1 = vmaxq_u32(m1, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j + 4)), mask));
     m2 = vmaxq_u32(m2, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j + 8)), mask));

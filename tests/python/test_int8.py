@@ -282,3 +282,10 @@ def test_doctests():
 
     failures, tried = doctest.testmod(vectro, verbose=False)
     assert tried > 5 and failures == 0
+
+
+def test_outputs_are_cache_line_aligned():
+    """The kernels' streaming-store path needs aligned rows; NumPy alone gives 16-byte alignment."""
+    q = vectro.quantize_embeddings(randn(3000, 768))
+    assert q.codes.ctypes.data % 64 == 0 and q.codes.flags.c_contiguous
+    assert vectro.reconstruct_embeddings(q).ctypes.data % 64 == 0
