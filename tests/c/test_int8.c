@@ -38,6 +38,9 @@ static void fill(float *x, size_t count, uint64_t *seed, int kind) {
   }
 }
 
+/* C11 aligned_alloc wants the size to be a multiple of the alignment. */
+static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+
 static int same_bits(const void *a, const void *b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
 
 static void matches_reference(void) {
@@ -108,10 +111,10 @@ static void special_rows(void) {
 static void isas_bit_identical(void) {
   int isas[4], ni = vt_isas(isas);
   const size_t N = 3, DMAX = 4099;
-  float *xb = aligned_alloc(64, (N * (DMAX + 5) + 64) * sizeof(float));
-  float *ob = aligned_alloc(64, (N * (DMAX + 5) + 64) * sizeof(float));
+  float *xb = alloc64((N * (DMAX + 5) + 64) * sizeof(float));
+  float *ob = alloc64((N * (DMAX + 5) + 64) * sizeof(float));
   float *oref = malloc(N * (DMAX + 5) * sizeof(float));
-  int8_t *qb = aligned_alloc(64, N * DMAX + 128), *qref = malloc(N * DMAX);
+  int8_t *qb = alloc64(N * DMAX + 128), *qref = malloc(N * DMAX);
   float s[3], sref[3];
   uint64_t seed = 42;
   for (size_t d = 1; d <= DMAX; d++) {
