@@ -1,5 +1,6 @@
 /* vectro.h: the public C API of libvectro, embedding compression with SIMD kernels.
- * This header is the manual: every declaration carries what it does, units, ownership and errors. */
+ * This header is the manual: every declaration carries what it does, units, ownership and errors.
+ */
 #ifndef VECTRO_H
 #define VECTRO_H
 
@@ -21,9 +22,9 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------
  * Version
  * ------------------------------------------------------------------------------------------- */
-#define VEC_VERSION_MAJOR 0
-#define VEC_VERSION_MINOR 1
-#define VEC_VERSION_PATCH 0
+#define VEC_VERSION_MAJOR  0
+#define VEC_VERSION_MINOR  1
+#define VEC_VERSION_PATCH  0
 #define VEC_VERSION_NUMBER (VEC_VERSION_MAJOR * 10000 + VEC_VERSION_MINOR * 100 + VEC_VERSION_PATCH)
 #define VEC_VERSION_STRING "0.1.0"
 
@@ -37,14 +38,14 @@ VEC_API const char *vec_version_string(void);
  * Every fallible function returns an int: VEC_OK (0) or a negative VEC_E_* code. The library
  * never aborts, exits or prints. Numbers are pinned: new codes are only ever appended.
  * ------------------------------------------------------------------------------------------- */
-#define VEC_OK 0
+#define VEC_OK            0
 #define VEC_E_INVALID_ARG (-1) /* a NULL pointer, d == 0, a stride shorter than a row, ... */
-#define VEC_E_NONFINITE (-2)   /* NaN or Inf in the input; vec_last_error_row() names the row */
-#define VEC_E_NOMEM (-3)       /* an allocation failed */
-#define VEC_E_CANCELLED (-4)   /* the progress callback asked to stop */
+#define VEC_E_NONFINITE   (-2) /* NaN or Inf in the input; vec_last_error_row() names the row */
+#define VEC_E_NOMEM       (-3) /* an allocation failed */
+#define VEC_E_CANCELLED   (-4) /* the progress callback asked to stop */
 #define VEC_E_UNSUPPORTED (-5) /* e.g. forcing an instruction set this CPU lacks */
-#define VEC_E_OVERFLOW (-6)    /* n * d (or a byte size derived from it) overflows size_t */
-#define VEC_E_THREAD (-7)      /* a worker thread could not be started */
+#define VEC_E_OVERFLOW    (-6) /* n * d (or a byte size derived from it) overflows size_t */
+#define VEC_E_THREAD      (-7) /* a worker thread could not be started */
 
 /** @return a static, human-readable description of an error code (never NULL). */
 VEC_API const char *vec_strerror(int rc);
@@ -129,17 +130,17 @@ typedef enum vec_isa {
 } vec_isa;
 
 /* CPU feature bits reported by vec_cpu_features(). */
-#define VEC_CPU_AVX2 (1u << 0)
-#define VEC_CPU_FMA (1u << 1)
-#define VEC_CPU_F16C (1u << 2)
-#define VEC_CPU_AVX512F (1u << 3)
-#define VEC_CPU_AVX512BW (1u << 4)
-#define VEC_CPU_AVX512VL (1u << 5)
-#define VEC_CPU_AVX512VNNI (1u << 6)
+#define VEC_CPU_AVX2            (1u << 0)
+#define VEC_CPU_FMA             (1u << 1)
+#define VEC_CPU_F16C            (1u << 2)
+#define VEC_CPU_AVX512F         (1u << 3)
+#define VEC_CPU_AVX512BW        (1u << 4)
+#define VEC_CPU_AVX512VL        (1u << 5)
+#define VEC_CPU_AVX512VNNI      (1u << 6)
 #define VEC_CPU_AVX512VPOPCNTDQ (1u << 7)
-#define VEC_CPU_AVX512BF16 (1u << 8)
-#define VEC_CPU_NEON (1u << 16)
-#define VEC_CPU_DOTPROD (1u << 17)
+#define VEC_CPU_AVX512BF16      (1u << 8)
+#define VEC_CPU_NEON            (1u << 16)
+#define VEC_CPU_DOTPROD         (1u << 17)
 
 /** @return the VEC_CPU_* bits this CPU and OS support (before any override). */
 VEC_API unsigned vec_cpu_features(void);

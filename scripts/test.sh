@@ -12,7 +12,7 @@ start=$(date +%s)
 
 stage "dependencies"
 bash scripts/setup_deps.sh test
-python3 -m pip install -q cmake ninja ruff
+python3 -m pip install -q cmake ninja ruff==0.17.6 clang-format==23.1.5
 
 ctest_dir() { # ctest_dir BUILD_DIR CMAKE_ARGS...
   local dir=$1; shift
@@ -34,8 +34,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 stage "NEON kernels: aarch64 cross build under qemu-user"
 bash scripts/test_neon_qemu.sh
 
-stage "lint (ruff)"
+stage "lint (ruff, clang-format)"
 ruff check python tests bench scripts
+git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+echo "format: ok"
 
 stage "Python package: pip install . and pytest"
 python3 -m pip install -q ".[test,bench]"

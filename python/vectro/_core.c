@@ -19,17 +19,20 @@ static int format_is(const char *fmt, char want) {
   if (!fmt) return want == 'B';
   if (fmt[0] == '@' || fmt[0] == '=') fmt++;
 #if PY_BIG_ENDIAN
-  else if (fmt[0] == '>' || fmt[0] == '!') fmt++;
+  else if (fmt[0] == '>' || fmt[0] == '!')
+    fmt++;
 #else
-  else if (fmt[0] == '<') fmt++;
+  else if (fmt[0] == '<')
+    fmt++;
 #endif
   return fmt[0] == want && fmt[1] == '\0';
 }
 
-/* Gets a buffer of `ndim` dimensions, element format `fmt`, contiguous along its last axis (rows may
- * be strided by a multiple of the item size). Raises TypeError/ValueError naming the argument. */
-static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, char fmt, Py_ssize_t itemsize,
-                      int ndim, int writable) {
+/* Gets a buffer of `ndim` dimensions, element format `fmt`, contiguous along its last axis (rows
+ * may be strided by a multiple of the item size). Raises TypeError/ValueError naming the argument.
+ */
+static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, char fmt,
+                      Py_ssize_t itemsize, int ndim, int writable) {
   int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
   if (PyObject_GetBuffer(obj, view, flags) < 0) {
     PyErr_Clear();
@@ -119,8 +122,9 @@ static PyObject *raise_vec(int rc, const progress_ctx *p) {
  * int8
  * -------------------------------------------------------------------------------------------- */
 
-PyDoc_STRVAR(int8_encode_doc, "int8_encode(x, codes, scales, threads, progress)\n--\n\n"
-                              "Encode float32 rows x (n, d) into int8 codes (n, d) and scales (n,).");
+PyDoc_STRVAR(int8_encode_doc,
+             "int8_encode(x, codes, scales, threads, progress)\n--\n\n"
+             "Encode float32 rows x (n, d) into int8 codes (n, d) and scales (n,).");
 
 static PyObject *int8_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
@@ -142,7 +146,8 @@ static PyObject *int8_encode(PyObject *self, PyObject *const *args, Py_ssize_t n
   size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
   if (q.shape[0] != x.shape[0] || q.shape[1] != x.shape[1] || s.shape[0] != x.shape[0] ||
       (n > 1 && q.strides[0] != (Py_ssize_t)d)) {
-    PyErr_SetString(PyExc_ValueError, "codes must be a C-contiguous (n, d) int8 array and scales (n,)");
+    PyErr_SetString(PyExc_ValueError,
+                    "codes must be a C-contiguous (n, d) int8 array and scales (n,)");
     goto fail_s;
   }
   size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
@@ -202,7 +207,8 @@ static PyObject *int8_decode(PyObject *self, PyObject *const *args, Py_ssize_t n
   o.progress = progress_trampoline;
   o.progress_user = &p;
   p.ts = PyEval_SaveThread();
-  int rc = vec_int8_decode((const int8_t *)q.buf, (const float *)s.buf, n, d, (float *)out.buf, ldo, &o);
+  int rc =
+      vec_int8_decode((const int8_t *)q.buf, (const float *)s.buf, n, d, (float *)out.buf, ldo, &o);
   PyEval_RestoreThread(p.ts);
   PyBuffer_Release(&out);
   PyBuffer_Release(&s);
@@ -291,7 +297,8 @@ static PyObject *set_isa(PyObject *self, PyObject *arg) {
       if (strcmp(name, vec_isa_name(all_isas[i])) == 0) break;
     if (i == sizeof all_isas / sizeof all_isas[0]) {
       PyErr_Format(PyExc_ValueError,
-                   "unknown kernel '%s': expected 'auto', 'scalar', 'avx2', 'avx512' or 'neon'", name);
+                   "unknown kernel '%s': expected 'auto', 'scalar', 'avx2', 'avx512' or 'neon'",
+                   name);
       return NULL;
     }
     isa = all_isas[i];
@@ -344,12 +351,12 @@ static PyObject *bench_read(PyObject *self, PyObject *arg) {
   double t0 = now_s();
   Py_BEGIN_ALLOW_THREADS
 #if defined(__x86_64__) && defined(__GNUC__)
-  r = (vec_cpu_features() & VEC_CPU_AVX2) ? read_avx2(b.buf, (size_t)b.len) : read_plain(b.buf, (size_t)b.len);
+      r = (vec_cpu_features() & VEC_CPU_AVX2) ? read_avx2(b.buf, (size_t)b.len)
+                                              : read_plain(b.buf, (size_t)b.len);
 #else
-  r = read_plain(b.buf, (size_t)b.len);
+      r = read_plain(b.buf, (size_t)b.len);
 #endif
-  Py_END_ALLOW_THREADS
-  double t = now_s() - t0;
+  Py_END_ALLOW_THREADS double t = now_s() - t0;
   PyBuffer_Release(&b);
   return Py_BuildValue("(dK)", t, (unsigned long long)r);
 }
@@ -392,9 +399,15 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "vectro._core",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT,
+                                    "vectro._core",
                                     "C core of vectro (use the vectro package, not this module).",
-                                    -1, methods, NULL, NULL, NULL, NULL};
+                                    -1,
+                                    methods,
+                                    NULL,
+                                    NULL,
+                                    NULL,
+                                    NULL};
 
 PyMODINIT_FUNC PyInit__core(void) {
   /* The extension is linked with the library it was compiled against; refuse a mismatch rather
@@ -406,10 +419,11 @@ PyMODINIT_FUNC PyInit__core(void) {
   }
   PyObject *m = PyModule_Create(&module);
   if (!m) return NULL;
-  VectroError = PyErr_NewExceptionWithDoc("vectro.VectroError",
-                                          "Raised for input vectro cannot compress (NaN/Inf, bad shapes, "
-                                          "bad scales) and other library errors.",
-                                          PyExc_ValueError, NULL);
+  VectroError =
+      PyErr_NewExceptionWithDoc("vectro.VectroError",
+                                "Raised for input vectro cannot compress (NaN/Inf, bad shapes, "
+                                "bad scales) and other library errors.",
+                                PyExc_ValueError, NULL);
   if (!VectroError || PyModule_AddObject(m, "VectroError", VectroError) < 0) {
     Py_XDECREF(VectroError);
     Py_DECREF(m);

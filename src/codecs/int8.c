@@ -76,8 +76,7 @@ int vec_int8_encode(const float *x, size_t n, size_t d, size_t ldx, int8_t *code
   c.flags = n * d >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
   size_t bad;
   rc = vec_parallel_rows(n, d * (sizeof(float) + 1), encode_rows, &c, &o, &bad);
-  if (rc == VEC_E_NONFINITE)
-    return vec_fail(rc, (long long)bad, "row %zu holds NaN or Inf", bad);
+  if (rc == VEC_E_NONFINITE) return vec_fail(rc, (long long)bad, "row %zu holds NaN or Inf", bad);
   if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
   return rc;
 }

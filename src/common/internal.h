@@ -9,12 +9,12 @@
 #include "vectro.h"
 
 #if defined(__GNUC__)
-#define VEC_HIDDEN __attribute__((visibility("hidden")))
-#define VEC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define VEC_HIDDEN      __attribute__((visibility("hidden")))
+#define VEC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define VEC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define VEC_HIDDEN
-#define VEC_LIKELY(x) (x)
+#define VEC_LIKELY(x)   (x)
 #define VEC_UNLIKELY(x) (x)
 #endif
 

@@ -57,8 +57,9 @@ typedef struct job {
   size_t n, chunk_rows, nchunks;
   _Atomic size_t next_chunk;
   _Atomic size_t rows_done;
-  _Atomic size_t bad_row; /* lowest failing row so far, SIZE_MAX if none */
-  _Atomic int rc;         /* error of that row */
+  _Atomic size_t bad_row; /* lowest failing row so far, SIZE_MAX if none (read lock-free) */
+  int rc;                 /* error of that row; written with bad_row under err_lock */
+  pthread_mutex_t err_lock;
   _Atomic int cancelled;
 } job;
 
@@ -73,14 +74,13 @@ static int run_next_chunk(job *jb) {
   size_t bad = SIZE_MAX;
   int rc = jb->fn(jb->ctx, begin, end, &bad);
   if (rc != VEC_OK) {
-    size_t cur = atomic_load_explicit(&jb->bad_row, memory_order_acquire);
-    while (bad < cur) {
-      if (atomic_compare_exchange_weak_explicit(&jb->bad_row, &cur, bad, memory_order_acq_rel,
-                                                memory_order_acquire)) {
-        atomic_store_explicit(&jb->rc, rc, memory_order_release);
-        break;
-      }
+    if (bad < begin || bad >= end) bad = begin; /* a callee that named no row: blame the chunk */
+    pthread_mutex_lock(&jb->err_lock);          /* rare: row and code must change together */
+    if (bad < atomic_load_explicit(&jb->bad_row, memory_order_relaxed)) {
+      jb->rc = rc;
+      atomic_store_explicit(&jb->bad_row, bad, memory_order_release);
     }
+    pthread_mutex_unlock(&jb->err_lock);
     return 1; /* later chunks stop themselves via bad_row; earlier ones must still run */
   }
   atomic_fetch_add_explicit(&jb->rows_done, end - begin, memory_order_relaxed);
@@ -120,8 +120,9 @@ int vec_parallel_rows(size_t n, size_t row_bytes, vec_rows_fn fn, void *ctx,
   atomic_init(&jb.next_chunk, 0);
   atomic_init(&jb.rows_done, 0);
   atomic_init(&jb.bad_row, SIZE_MAX);
-  atomic_init(&jb.rc, VEC_OK);
+  jb.rc = VEC_OK;
   atomic_init(&jb.cancelled, 0);
+  if (pthread_mutex_init(&jb.err_lock, NULL) != 0) return VEC_E_THREAD;
 
   pthread_t tids[MAX_THREADS];
   size_t started = 0;
@@ -138,8 +139,9 @@ int vec_parallel_rows(size_t n, size_t row_bytes, vec_rows_fn fn, void *ctx,
     }
   }
   for (size_t t = 0; t < started; t++) pthread_join(tids[t], NULL);
+  pthread_mutex_destroy(&jb.err_lock);
 
-  int rc = atomic_load_explicit(&jb.rc, memory_order_acquire);
+  int rc = jb.rc; /* every writer has been joined */
   if (rc != VEC_OK) {
     *bad_row = atomic_load_explicit(&jb.bad_row, memory_order_acquire);
     return rc;

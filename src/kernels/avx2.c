@@ -8,7 +8,6 @@
 #include "int8_row.h"
 #include "kernels.h"
 
-
 static inline uint32_t hmax_epu32(__m256i v) {
   __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -29,10 +28,11 @@ static inline uint32_t amax_bits_avx2(const float *row, size_t d) {
     m3 = _mm256_max_epu32(m3, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)p + 3), mask));
   }
   for (; j + 8 <= d; j += 8)
-    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j)), mask));
+    m0 = _mm256_max_epu32(m0,
+                          _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + j)), mask));
   if (j < d)
-    m1 = _mm256_max_epu32(m1,
-                          _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + d - 8)), mask));
+    m1 = _mm256_max_epu32(
+        m1, _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(row + d - 8)), mask));
   return hmax_epu32(_mm256_max_epu32(_mm256_max_epu32(m0, m1), _mm256_max_epu32(m2, m3)));
 }
 
@@ -50,8 +50,8 @@ static inline __m256i q8x32(const float *p, __m256 inv) {
   return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-static size_t encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
-                               float *scales, unsigned flags) {
+static size_t encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+                               size_t ldq, float *scales, unsigned flags) {
   if (d < 8) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {

@@ -5,7 +5,6 @@
 #include "int8_row.h"
 #include "kernels.h"
 
-
 static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16 */
   const __m512i mask = _mm512_set1_epi32((int)VEC_ABS_MASK);
   __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
@@ -17,9 +16,11 @@ static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16
     m2 = _mm512_max_epu32(m2, _mm512_and_si512(_mm512_loadu_si512(p + 128), mask));
     m3 = _mm512_max_epu32(m3, _mm512_and_si512(_mm512_loadu_si512(p + 192), mask));
   }
-  for (; j + 16 <= d; j += 16) m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_loadu_si512(row + j), mask));
+  for (; j + 16 <= d; j += 16)
+    m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_loadu_si512(row + j), mask));
   if (j < d) m1 = _mm512_max_epu32(m1, _mm512_and_si512(_mm512_loadu_si512(row + d - 16), mask));
-  return _mm512_reduce_max_epu32(_mm512_max_epu32(_mm512_max_epu32(m0, m1), _mm512_max_epu32(m2, m3)));
+  return _mm512_reduce_max_epu32(
+      _mm512_max_epu32(_mm512_max_epu32(m0, m1), _mm512_max_epu32(m2, m3)));
 }
 
 static inline __m512i q32(const float *p, __m512 inv) {
@@ -37,7 +38,9 @@ static inline __m512i q8x64(const float *p, __m512 inv) {
 }
 
 /* 16 floats -> 16 codes with a saturating narrow (|values| <= 127 already, see int8_row.h). */
-static inline __m128i q8x16(const float *p, __m512 inv) { return _mm512_cvtsepi32_epi8(q32(p, inv)); }
+static inline __m128i q8x16(const float *p, __m512 inv) {
+  return _mm512_cvtsepi32_epi8(q32(p, inv));
+}
 
 static size_t encode_int8_avx512(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
                                  size_t ldq, float *scales, unsigned flags) {

@@ -25,8 +25,8 @@ static unsigned detect(void) {
   int fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
   if (!osxsave || !avx) return 0;
   uint64_t xcr0 = read_xcr0();
-  int ymm_ok = (xcr0 & 0x6) == 0x6;    /* SSE and AVX state saved by the OS */
-  int zmm_ok = (xcr0 & 0xe6) == 0xe6;  /* plus opmask and both halves of the ZMM state */
+  int ymm_ok = (xcr0 & 0x6) == 0x6;   /* SSE and AVX state saved by the OS */
+  int zmm_ok = (xcr0 & 0xe6) == 0xe6; /* plus opmask and both halves of the ZMM state */
   if (!ymm_ok) return 0;
   if (fma) f |= VEC_CPU_FMA;
   if (f16c) f |= VEC_CPU_F16C;
@@ -146,8 +146,8 @@ int vec_set_isa(vec_isa isa) {
     return VEC_OK;
   }
   if (!vec_isa_supported(isa))
-    return vec_fail(VEC_E_UNSUPPORTED, -1, "instruction set '%s' is not available on this CPU/build",
-                    vec_isa_name(isa));
+    return vec_fail(VEC_E_UNSUPPORTED, -1,
+                    "instruction set '%s' is not available on this CPU/build", vec_isa_name(isa));
   atomic_store_explicit(&g_active, table_for(isa), memory_order_release);
   return VEC_OK;
 }

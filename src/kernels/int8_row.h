@@ -12,7 +12,7 @@
 /* |x| bit patterns compare as unsigned integers in the same order as the floats, and NaN/Inf
  * (exponent all ones) compare above every finite value: one integer max both finds max|x| exactly
  * (independent of summation order or SIMD width) and detects non-finite input for free. */
-#define VEC_ABS_MASK 0x7fffffffu
+#define VEC_ABS_MASK       0x7fffffffu
 #define VEC_NONFINITE_BITS 0x7f800000u
 /* Below 2^-96, 127/m could overflow float32 (it does below ~3.7e-37); such rows are scaled up by
  * 2^96 first, an exact operation. */
@@ -35,8 +35,8 @@ static inline float vec_u2f(uint32_t u) {
  * the integer conversion in range. */
 static inline int8_t vec_q8(float v) {
   v = v < -128.0f ? -128.0f : (v > 128.0f ? 128.0f : v);
-  int r = (int)v;                    /* truncation toward zero, exact and in range after the clamp */
-  float frac = fabsf(v - (float)r);  /* exact: the fractional part */
+  int r = (int)v;                   /* truncation toward zero, exact and in range after the clamp */
+  float frac = fabsf(v - (float)r); /* exact: the fractional part */
   /* Branch-free: on real data the rounding direction is a coin flip, and a branch here mispredicted
    * often enough to make this reference 4x slower on Gaussian data than on smooth data. */
   int up = (frac > 0.5f) | ((frac == 0.5f) & (r & 1));

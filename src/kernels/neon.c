@@ -1,5 +1,6 @@
 /* neon.c: AArch64 Advanced SIMD kernels (NEON is architectural on AArch64, so always usable).
- * vcvtnq_s32_f32 rounds to nearest with ties to even whatever FPCR says, matching the scalar code. */
+ * vcvtnq_s32_f32 rounds to nearest with ties to even whatever FPCR says, matching the scalar code.
+ */
 #include <arm_neon.h>
 
 #include "int8_row.h"
@@ -15,7 +16,8 @@ static inline uint32_t amax_bits_neon(const float *row, size_t d) { /* d >= 4 */
     m2 = vmaxq_u32(m2, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j + 8)), mask));
     m3 = vmaxq_u32(m3, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j + 12)), mask));
   }
-  for (; j + 4 <= d; j += 4) m0 = vmaxq_u32(m0, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j)), mask));
+  for (; j + 4 <= d; j += 4)
+    m0 = vmaxq_u32(m0, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j)), mask));
   if (j < d) m1 = vmaxq_u32(m1, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + d - 4)), mask));
   return vmaxvq_u32(vmaxq_u32(vmaxq_u32(m0, m1), vmaxq_u32(m2, m3)));
 }
@@ -30,8 +32,8 @@ static inline int8x16_t q8x16(const float *p, float32x4_t inv) {
   return vcombine_s8(vqmovn_s16(q16x8(p, inv)), vqmovn_s16(q16x8(p + 8, inv)));
 }
 
-static size_t encode_int8_neon(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
-                               float *scales, unsigned flags) {
+static size_t encode_int8_neon(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+                               size_t ldq, float *scales, unsigned flags) {
   if (d < 16) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;

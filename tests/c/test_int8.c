@@ -31,8 +31,8 @@ static void fill(float *x, size_t count, uint64_t *seed, int kind) {
   for (size_t i = 0; i < count; i++) {
     switch (kind) {
     case 0: x[i] = vt_normal(seed); break;
-    case 1: x[i] = vt_uniform(seed) * 1e6f; break;          /* large */
-    case 2: x[i] = vt_uniform(seed) * 1e-38f; break;        /* subnormal-ish: the tiny path */
+    case 1: x[i] = vt_uniform(seed) * 1e6f; break;   /* large */
+    case 2: x[i] = vt_uniform(seed) * 1e-38f; break; /* subnormal-ish: the tiny path */
     default: x[i] = (float)((int)(vt_next(seed) % 511) - 255) * 0.5f; /* half-integers: ties */
     }
   }
@@ -41,7 +41,9 @@ static void fill(float *x, size_t count, uint64_t *seed, int kind) {
 /* C11 aligned_alloc wants the size to be a multiple of the alignment. */
 static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
 
-static int same_bits(const void *a, const void *b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
+static int same_bits(const void *a, const void *b, size_t bytes) {
+  return memcmp(a, b, bytes) == 0;
+}
 
 static void matches_reference(void) {
   uint64_t seed = 1;
@@ -86,9 +88,9 @@ static void special_rows(void) {
   float x[4 * 70], out[4 * 70], s[4];
   int8_t q[4 * 70];
   for (size_t j = 0; j < d; j++) {
-    x[j] = 0.0f;                              /* zero row */
-    x[d + j] = (j & 1) ? -0.0f : 0.0f;        /* signed zeros */
-    x[2 * d + j] = (j == 5) ? FLT_MAX : 1.0f; /* extreme range */
+    x[j] = 0.0f;                                  /* zero row */
+    x[d + j] = (j & 1) ? -0.0f : 0.0f;            /* signed zeros */
+    x[2 * d + j] = (j == 5) ? FLT_MAX : 1.0f;     /* extreme range */
     x[3 * d + j] = (j == 69) ? -0x1p-149f : 0.0f; /* one denormal, in the tail */
   }
   for (int k = 0; k < ni; k++) {
@@ -133,8 +135,8 @@ static void isas_bit_identical(void) {
         int8_t *q = qb + (flags ? 0 : 1);
         float *o = ob + (flags ? 0 : 1);
         CHECK(kt->encode_int8(x, N, d, ldx, q, d, s, flags) == N);
-        CHECKF(same_bits(q, qref, N * d) && same_bits(s, sref, sizeof s), "encode %s d=%zu flags=%u",
-               vec_isa_name(kt->isa), d, flags);
+        CHECKF(same_bits(q, qref, N * d) && same_bits(s, sref, sizeof s),
+               "encode %s d=%zu flags=%u", vec_isa_name(kt->isa), d, flags);
         kt->decode_int8(q, N, d, d, s, o, d, flags);
         CHECKF(same_bits(o, oref, N * d * sizeof(float)), "decode %s d=%zu flags=%u",
                vec_isa_name(kt->isa), d, flags);
@@ -164,7 +166,8 @@ static void guard_pages(void) {
       CHECK(vec_int8_encode(x, n, d, d, q, s, NULL) == VEC_OK);
       CHECK(vec_int8_decode(q, s, n, d, o, d, NULL) == VEC_OK);
     }
-    vt_guarded_free(hx, zx), vt_guarded_free(hq, zq), vt_guarded_free(hs, zs), vt_guarded_free(ho, zo);
+    vt_guarded_free(hx, zx), vt_guarded_free(hq, zq), vt_guarded_free(hs, zs),
+        vt_guarded_free(ho, zo);
   }
 }
 

@@ -36,7 +36,9 @@ int vt_isas(int *out) {
   return n;
 }
 
-#define GROUP(name) extern const vt_test name##_tests[]; extern const size_t name##_count;
+#define GROUP(name)                                                                                \
+  extern const vt_test name##_tests[];                                                             \
+  extern const size_t name##_count;
 GROUP(int8)
 GROUP(engine)
 GROUP(dispatch)

@@ -289,3 +289,17 @@ def test_outputs_are_cache_line_aligned():
     q = vectro.quantize_embeddings(randn(3000, 768))
     assert q.codes.ctypes.data % 64 == 0 and q.codes.flags.c_contiguous
     assert vectro.reconstruct_embeddings(q).ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("disable, expect", [("all", "scalar"), ("avx512", "avx2")])
+def test_env_var_caps_kernel(disable, expect):
+    import os
+    import subprocess
+    import sys
+
+    if expect not in vectro.get_backend_info()["available_kernels"]:
+        pytest.skip(f"{expect} kernels need a CPU with them")
+    env = dict(os.environ, VECTRO_DISABLE_CPU_FEATURES=disable)
+    out = subprocess.run([sys.executable, "-c", "import vectro; print(vectro.get_backend_info()['kernel'])"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expect
