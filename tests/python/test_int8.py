@@ -303,3 +303,25 @@ def test_env_var_caps_kernel(disable, expect):
     out = subprocess.run([sys.executable, "-c", "import vectro; print(vectro.get_backend_info()['kernel'])"],
                          env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert out == expect
+
+
+def test_core_checks_buffers_itself():
+    """The extension re-checks what the Python layer already normalised: a direct caller of
+    vectro._core gets an exception, never a write through a read-only or mis-shaped buffer."""
+    core = vectro._core
+    x = np.ones((4, 8), np.float32)
+    ro = np.ones((4, 8), np.int8)
+    ro.flags.writeable = False
+    with pytest.raises(TypeError, match="writable"):
+        core.int8_encode(x, ro, np.ones(4, np.float32), 0, None)
+    with pytest.raises(ValueError, match="scales"):
+        core.int8_encode(x, np.ones((4, 8), np.int8), np.ones(3, np.float32), 0, None)
+    with pytest.raises(TypeError, match="element type"):
+        core.int8_encode(x, np.ones((4, 8), np.int16), np.ones(4, np.float32), 0, None)
+    with pytest.raises(TypeError, match="element type"):
+        core.int8_encode(x.astype(np.float64), np.ones((4, 8), np.int8), np.ones(4, np.float32), 0, None)
+    with pytest.raises(TypeError, match="contiguous"):
+        core.int8_encode(np.ones((4, 16), np.float32)[:, ::2], np.ones((4, 8), np.int8),
+                         np.ones(4, np.float32), 0, None)
+    with pytest.raises(TypeError, match="5 arguments"):
+        core.int8_encode(x)
