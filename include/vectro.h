@@ -39,13 +39,17 @@ VEC_API const char *vec_version_string(void);
  * never aborts, exits or prints. Numbers are pinned: new codes are only ever appended.
  * ------------------------------------------------------------------------------------------- */
 #define VEC_OK            0
-#define VEC_E_INVALID_ARG (-1) /* a NULL pointer, d == 0, a stride shorter than a row, ... */
-#define VEC_E_NONFINITE   (-2) /* NaN or Inf in the input; vec_last_error_row() names the row */
-#define VEC_E_NOMEM       (-3) /* an allocation failed */
-#define VEC_E_CANCELLED   (-4) /* the progress callback asked to stop */
-#define VEC_E_UNSUPPORTED (-5) /* e.g. forcing an instruction set this CPU lacks */
-#define VEC_E_OVERFLOW    (-6) /* n * d (or a byte size derived from it) overflows size_t */
-#define VEC_E_THREAD      (-7) /* a worker thread could not be started */
+#define VEC_E_INVALID_ARG (-1)  /* a NULL pointer, d == 0, a stride shorter than a row, ... */
+#define VEC_E_NONFINITE   (-2)  /* NaN or Inf in the input; vec_last_error_row() names the row */
+#define VEC_E_NOMEM       (-3)  /* an allocation failed */
+#define VEC_E_CANCELLED   (-4)  /* the progress callback asked to stop */
+#define VEC_E_UNSUPPORTED (-5)  /* e.g. forcing an instruction set this CPU lacks */
+#define VEC_E_OVERFLOW    (-6)  /* n * d (or a byte size derived from it) overflows size_t */
+#define VEC_E_THREAD      (-7)  /* a worker thread could not be started */
+#define VEC_E_RANGE       (-8)  /* a value the codec cannot represent (e.g. |x| > 65504 for f16) */
+#define VEC_E_NOT_TRAINED (-9)  /* a calibrated codec used before vec_codec_train/set_ranges */
+#define VEC_E_FORMAT      (-10) /* serialized data that is truncated, corrupt or not ours */
+#define VEC_E_VERSION     (-11) /* serialized data written by a newer, incompatible version */
 
 /** @return a static, human-readable description of an error code (never NULL). */
 VEC_API const char *vec_strerror(int rc);
@@ -115,6 +119,131 @@ VEC_API int vec_int8_encode(const float *x, size_t n, size_t d, size_t ldx, int8
  *          negative, NaN or Inf (vec_last_error_row() names it; nothing is written then). */
 VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, size_t d,
                             float *out, size_t ldo, const vec_batch_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
+ * Codecs: one object API for every compression scheme.
+ *
+ * A codec turns n float32 rows of d dimensions into n rows of vec_codec_code_size() bytes of codes
+ * plus vec_codec_scale_count() float32 side values per row ("scales"; 0 for codecs that need
+ * none). Codes and scales are separate arrays, each row-major and contiguous. Every codec has a
+ * scalar reference and SIMD kernels that produce bit-identical codes.
+ *
+ *   name        codes per row          scales per row  math
+ *   int8        d int8                 1               per-vector symmetric (see vec_int8_encode)
+ *   int16       d int16 (LE)           1               per-vector symmetric, 32767 levels a side
+ *   int4        ceil(d/2) bytes        1 or ceil(d/g)  symmetric, 7 levels a side, per vector or
+ *                                                      per group of g dims; element 2j in the low
+ *                                                      nibble of byte j, two's complement
+ *   f16, bf16   d uint16 (LE)          0               IEEE half / bfloat16, round half to even
+ *   binary      ceil(d/8) bytes        0               bit = x > 0, numpy.packbits order (first
+ *                                                      dim in the most significant bit), pad 0
+ *   uint8-cal   d uint8                0               per-dimension ranges learned from data:
+ *   int8-cal    d int8                 0               q = (x - lo) / step, step = (hi - lo)/255,
+ *                                                      clipped (int8-cal: q - 128), as
+ *                                                      sentence-transformers' calibrated codes
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_codec_s vec_codec;
+
+/* Codec ids are stored in files: pinned, only ever appended. */
+typedef enum vec_codec_id {
+  VEC_CODEC_INT8 = 1,
+  VEC_CODEC_F16 = 2,
+  VEC_CODEC_BF16 = 3,
+  VEC_CODEC_INT16 = 4,
+  VEC_CODEC_INT4 = 5,
+  VEC_CODEC_BINARY = 6,
+  VEC_CODEC_UINT8_CAL = 7,
+  VEC_CODEC_INT8_CAL = 8
+} vec_codec_id;
+
+#define VEC_ROUND_NEAREST  0 /* round half to even: the default, and the smallest error */
+#define VEC_ROUND_TRUNCATE 1 /* toward zero, as NumPy's astype() in sentence-transformers (cal.)   \
+                              */
+
+typedef struct vec_codec_params {
+  size_t struct_size;  /* sizeof(vec_codec_params) */
+  vec_codec_id codec;  /* which scheme */
+  size_t dim;          /* d >= 1 */
+  unsigned group_size; /* int4: 0 = one scale per vector, else dims per scale (e.g. 32) */
+  int rounding;        /* calibrated codecs: VEC_ROUND_NEAREST or VEC_ROUND_TRUNCATE */
+  float calib_low_q;   /* calibrated: quantile of each dimension taken as its low end (0 = min) */
+  float calib_high_q;  /* ... and its high end (1 = max); e.g. 0.001 and 0.999 */
+} vec_codec_params;
+
+#define VEC_CODEC_PARAMS_INIT(codec_, dim_)                                                        \
+  {sizeof(vec_codec_params), (codec_), (dim_), 0, VEC_ROUND_NEAREST, 0.0f, 1.0f}
+
+/** Creates a codec. @return VEC_OK and *out, or VEC_E_INVALID_ARG (unknown codec, d == 0, a
+ *  group size that is not a positive multiple of 2, quantiles outside 0 <= lo < hi <= 1),
+ *  VEC_E_NOMEM. Free with vec_codec_free. */
+VEC_API int vec_codec_create(const vec_codec_params *params, vec_codec **out);
+/** Frees a codec; NULL is a no-op. */
+VEC_API void vec_codec_free(vec_codec *codec);
+
+/** @return the codec's name as in the table above ("int8", "uint8-cal", ...). */
+VEC_API const char *vec_codec_name(vec_codec_id id);
+/** Looks a codec up by name. @return VEC_OK, or VEC_E_INVALID_ARG for an unknown name. */
+VEC_API int vec_codec_from_name(const char *name, vec_codec_id *id);
+
+VEC_API vec_codec_id vec_codec_kind(const vec_codec *codec);
+VEC_API const vec_codec_params *vec_codec_get_params(const vec_codec *codec);
+/** Bytes of codes per row. */
+VEC_API size_t vec_codec_code_size(const vec_codec *codec);
+/** float32 scales per row (0 when the codec has none). */
+VEC_API size_t vec_codec_scale_count(const vec_codec *codec);
+/** Non-zero for codecs that must be trained (calibrated) before use. */
+VEC_API int vec_codec_needs_training(const vec_codec *codec);
+/** Non-zero once a codec that needs training has ranges (always non-zero for the others). */
+VEC_API int vec_codec_is_trained(const vec_codec *codec);
+
+/** Learns per-dimension ranges from n calibration rows (calibrated codecs; a no-op for others).
+ *  @return VEC_OK; VEC_E_INVALID_ARG if n < 2 (one vector has no spread to learn from);
+ *          VEC_E_NONFINITE naming the row. A dimension that is constant in the calibration data
+ *          keeps a zero range: it encodes to code 0 and decodes to that constant. */
+VEC_API int vec_codec_train(vec_codec *codec, const float *x, size_t n, size_t ldx);
+/** Sets the per-dimension ranges directly (d floats each; lo[j] <= hi[j], finite). */
+VEC_API int vec_codec_set_ranges(vec_codec *codec, const float *lo, const float *hi);
+/** Copies the ranges out. @return VEC_E_NOT_TRAINED if there are none. */
+VEC_API int vec_codec_get_ranges(const vec_codec *codec, float *lo, float *hi);
+
+/** Encodes n rows (row i at x + i*ldx, ldx >= d floats) into codes (n * code_size bytes) and
+ *  scales (n * scale_count floats; may be NULL when scale_count is 0).
+ *  @return VEC_OK; VEC_E_NONFINITE or VEC_E_RANGE naming the lowest bad row
+ *          (vec_last_error_row); VEC_E_NOT_TRAINED; VEC_E_INVALID_ARG; VEC_E_CANCELLED. */
+VEC_API int vec_codec_encode(const vec_codec *codec, const float *x, size_t n, size_t ldx,
+                             void *codes, float *scales, const vec_batch_opts *opts);
+/** Decodes n rows into out (row i at out + i*ldo, ldo >= d). Scales are checked first (finite,
+ *  >= 0), so corrupt input is refused before anything is written. */
+VEC_API int vec_codec_decode(const vec_codec *codec, const void *codes, const float *scales,
+                             size_t n, float *out, size_t ldo, const vec_batch_opts *opts);
+
+/** Size in bytes of the codec's serialized form (parameters and trained ranges). */
+VEC_API size_t vec_codec_serialized_size(const vec_codec *codec);
+/** Writes the serialized form (little-endian, versioned, CRC-checked) into buf.
+ *  @return VEC_OK or VEC_E_INVALID_ARG if cap is too small. */
+VEC_API int vec_codec_serialize(const vec_codec *codec, void *buf, size_t cap);
+/** Recreates a codec from vec_codec_serialize output. @return VEC_OK; VEC_E_FORMAT for
+ *  truncated or corrupt data; VEC_E_VERSION for data from a newer major version. */
+VEC_API int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Quality: what compression cost, row by row (defined once, used everywhere).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_quality {
+  size_t struct_size; /* sizeof(vec_quality), set by the caller */
+  double rel_l2_mean; /* mean over rows of ||x - x̂|| / ||x|| (rows with x = 0 excluded) */
+  double rel_l2_max;
+  double cosine_mean; /* mean over rows of cos(x, x̂) (rows where either is 0 excluded) */
+  double cosine_min;
+  double mae;         /* mean |x - x̂| in units of each row's max |x|, averaged over rows */
+  double max_abs_err; /* largest |x - x̂| anywhere */
+  size_t zero_rows;   /* rows excluded from the relative figures */
+} vec_quality;
+
+/** Measures reconstructions x̂ against originals x (n rows of d, strides in floats).
+ *  @return VEC_OK; VEC_E_NONFINITE naming a row of either with NaN or Inf; VEC_E_INVALID_ARG. */
+VEC_API int vec_quality_measure(const float *x, size_t ldx, const float *xhat, size_t ldh, size_t n,
+                                size_t d, vec_quality *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.

@@ -4,6 +4,7 @@
 
 #include "../engine/parallel.h"
 #include "../kernels/kernels.h"
+#include "codec_impl.h"
 
 /* Above this many output bytes, non-temporal stores: the output cannot stay in cache anyway, and
  * skipping the read-for-ownership of each line saves a fifth to a third of the traffic. */
@@ -110,3 +111,26 @@ int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, size_t d
   if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
   return rc;
 }
+
+/* The int8 codec through the generic codec object: the same kernels, codes and scales. */
+static size_t int8_code_size(const vec_codec *c) { return c->d; }
+static size_t one_scale(const vec_codec *c) {
+  (void)c;
+  return 1;
+}
+
+static size_t int8_encode_op(const vec_codec *c, const float *x, size_t n, size_t ldx,
+                             uint8_t *codes, float *scales, unsigned flags, int *rc) {
+  size_t done =
+      vec_kernels_get()->encode_int8(x, n, c->d, ldx, (int8_t *)codes, c->d, scales, flags);
+  if (done < n) *rc = VEC_E_NONFINITE;
+  return done;
+}
+
+static void int8_decode_op(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                           float *out, size_t ldo, unsigned flags) {
+  vec_kernels_get()->decode_int8((const int8_t *)codes, n, c->d, c->d, scales, out, ldo, flags);
+}
+
+const vec_codec_ops vec_ops_int8 = {VEC_CODEC_INT8, "int8",        0, int8_code_size, one_scale,
+                                    int8_encode_op, int8_decode_op};

@@ -17,6 +17,10 @@ const char *vec_strerror(int rc) {
   case VEC_E_UNSUPPORTED: return "not supported on this CPU";
   case VEC_E_OVERFLOW: return "size overflow";
   case VEC_E_THREAD: return "could not start a worker thread";
+  case VEC_E_RANGE: return "value outside the codec's range";
+  case VEC_E_NOT_TRAINED: return "codec used before training";
+  case VEC_E_FORMAT: return "malformed or corrupt data";
+  case VEC_E_VERSION: return "written by a newer version";
   default: return "unknown error";
   }
 }

@@ -29,6 +29,22 @@ VEC_HIDDEN int vec_fail(int rc, long long row, const char *fmt, ...)
 /* Clears the calling thread's error detail; every public entry point calls it first. */
 VEC_HIDDEN void vec_clear_error(void);
 
+/* Float <-> bit pattern, without aliasing tricks. */
+static inline uint32_t vec_f2u_pub(float f) {
+  union {
+    float f;
+    uint32_t u;
+  } v = {f};
+  return v.u;
+}
+static inline float vec_u2f_pub(uint32_t u) {
+  union {
+    uint32_t u;
+    float f;
+  } v = {u};
+  return v.f;
+}
+
 /* a * b without overflow, else returns 0 and leaves *out unspecified. */
 static inline int vec_mul_ok(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return 0;

@@ -42,6 +42,11 @@ int vt_isas(int *out) {
 GROUP(int8)
 GROUP(engine)
 GROUP(dispatch)
+GROUP(codec)
+GROUP(half)
+GROUP(intq)
+GROUP(binary)
+GROUP(calibrated)
 
 int main(int argc, char **argv) {
   struct {
@@ -50,7 +55,12 @@ int main(int argc, char **argv) {
     size_t count;
   } groups[] = {{"int8", int8_tests, int8_count},
                 {"engine", engine_tests, engine_count},
-                {"dispatch", dispatch_tests, dispatch_count}};
+                {"dispatch", dispatch_tests, dispatch_count},
+                {"codec", codec_tests, codec_count},
+                {"half", half_tests, half_count},
+                {"intq", intq_tests, intq_count},
+                {"binary", binary_tests, binary_count},
+                {"calibrated", calibrated_tests, calibrated_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

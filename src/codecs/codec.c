@@ -1,0 +1,407 @@
+/* codec.c: the generic codec object: creation, argument checks, threads and progress, training
+ * storage and serialization. The per-codec math lives in the modules listed in `registry`. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/parallel.h"
+#include "codec_impl.h"
+
+/* Outputs above this size use non-temporal stores (see int8.c for the measurement). */
+#define STREAM_MIN_BYTES ((size_t)16 << 20)
+
+static const vec_codec_ops *const registry[] = {
+    &vec_ops_int8, &vec_ops_f16,    &vec_ops_bf16,      &vec_ops_int16,
+    &vec_ops_int4, &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal,
+};
+#define NREG (sizeof registry / sizeof registry[0])
+
+static const vec_codec_ops *ops_for(vec_codec_id id) {
+  for (size_t i = 0; i < NREG; i++)
+    if (registry[i]->id == id) return registry[i];
+  return NULL;
+}
+
+const char *vec_codec_name(vec_codec_id id) {
+  const vec_codec_ops *o = ops_for(id);
+  return o ? o->name : "unknown";
+}
+
+int vec_codec_from_name(const char *name, vec_codec_id *id) {
+  vec_clear_error();
+  for (size_t i = 0; name && i < NREG; i++) {
+    if (strcmp(registry[i]->name, name) == 0) {
+      *id = registry[i]->id;
+      return VEC_OK;
+    }
+  }
+  return vec_fail(VEC_E_INVALID_ARG, -1, "unknown codec '%s'", name ? name : "(null)");
+}
+
+int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
+  vec_clear_error();
+  if (!params || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_create: NULL argument");
+  *out = NULL;
+  if (params->struct_size < sizeof(vec_codec_params))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_params.struct_size is %zu, expected %zu",
+                    params->struct_size, sizeof(vec_codec_params));
+  const vec_codec_ops *ops = ops_for(params->codec);
+  if (!ops) return vec_fail(VEC_E_INVALID_ARG, -1, "unknown codec id %d", (int)params->codec);
+  if (params->dim == 0 || params->dim > ((size_t)1 << 28))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "dimension %zu is outside 1..2^28", params->dim);
+  if (params->codec == VEC_CODEC_INT4 && (params->group_size % 2 != 0))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "int4 group size must be 0 or even, got %u",
+                    params->group_size);
+  if (params->rounding != VEC_ROUND_NEAREST && params->rounding != VEC_ROUND_TRUNCATE)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "unknown rounding mode %d", params->rounding);
+  if (!(params->calib_low_q >= 0.0f && params->calib_low_q < params->calib_high_q &&
+        params->calib_high_q <= 1.0f))
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "calibration quantiles must satisfy 0 <= low < high <= 1");
+  vec_codec *c = calloc(1, sizeof *c);
+  if (!c) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  c->ops = ops;
+  c->p = *params;
+  c->p.struct_size = sizeof(vec_codec_params);
+  c->d = params->dim;
+  c->trained = !ops->needs_training;
+  if (ops->needs_training) {
+    c->lo = malloc(4 * c->d * sizeof(float));
+    if (!c->lo) {
+      free(c);
+      return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+    }
+    c->hi = c->lo + c->d;
+    c->step = c->hi + c->d;
+    c->inv = c->step + c->d;
+  }
+  *out = c;
+  return VEC_OK;
+}
+
+void vec_codec_free(vec_codec *c) {
+  if (!c) return;
+  free(c->lo);
+  free(c);
+}
+
+vec_codec_id vec_codec_kind(const vec_codec *c) { return c->ops->id; }
+const vec_codec_params *vec_codec_get_params(const vec_codec *c) { return &c->p; }
+size_t vec_codec_code_size(const vec_codec *c) { return c->ops->code_size(c); }
+size_t vec_codec_scale_count(const vec_codec *c) { return c->ops->scale_count(c); }
+int vec_codec_needs_training(const vec_codec *c) { return c->ops->needs_training; }
+int vec_codec_is_trained(const vec_codec *c) { return c->trained; }
+
+/* Derives step and inv from lo/hi. A zero range gives step 0 and inv 0: code 0, decodes to lo. */
+static void derive_steps(vec_codec *c) {
+  for (size_t j = 0; j < c->d; j++) {
+    c->step[j] = (c->hi[j] - c->lo[j]) / 255.0f;
+    c->inv[j] = c->step[j] > 0.0f ? 1.0f / c->step[j] : 0.0f;
+  }
+  c->trained = 1;
+}
+
+static int check_ranges(const vec_codec *c, const float *lo, const float *hi) {
+  for (size_t j = 0; j < c->d; j++) {
+    if (!isfinite(lo[j]) || !isfinite(hi[j]) || !(lo[j] <= hi[j]))
+      return vec_fail(VEC_E_INVALID_ARG, -1,
+                      "range of dimension %zu is [%g, %g]: need finite lo <= hi", j, (double)lo[j],
+                      (double)hi[j]);
+    if (!isfinite((hi[j] - lo[j]) / 255.0f))
+      return vec_fail(VEC_E_RANGE, -1, "range of dimension %zu is too wide for float32", j);
+  }
+  return VEC_OK;
+}
+
+int vec_codec_set_ranges(vec_codec *c, const float *lo, const float *hi) {
+  vec_clear_error();
+  if (!c || !lo || !hi) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL argument");
+  if (!c->ops->needs_training)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "codec '%s' has no ranges", c->ops->name);
+  int rc = check_ranges(c, lo, hi);
+  if (rc) return rc;
+  memcpy(c->lo, lo, c->d * sizeof(float));
+  memcpy(c->hi, hi, c->d * sizeof(float));
+  derive_steps(c);
+  return VEC_OK;
+}
+
+int vec_codec_get_ranges(const vec_codec *c, float *lo, float *hi) {
+  vec_clear_error();
+  if (!c->ops->needs_training)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "codec '%s' has no ranges", c->ops->name);
+  if (!c->trained) return vec_fail(VEC_E_NOT_TRAINED, -1, "codec has not been trained");
+  memcpy(lo, c->lo, c->d * sizeof(float));
+  memcpy(hi, c->hi, c->d * sizeof(float));
+  return VEC_OK;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* The q-quantile of sorted v[0..n) with linear interpolation (NumPy's default "linear"). */
+static float quantile_sorted(const float *v, size_t n, double q) {
+  double pos = q * (double)(n - 1);
+  size_t i = (size_t)pos;
+  if (i >= n - 1) return v[n - 1];
+  double frac = pos - (double)i;
+  return (float)((double)v[i] + frac * ((double)v[i + 1] - (double)v[i]));
+}
+
+int vec_codec_train(vec_codec *c, const float *x, size_t n, size_t ldx) {
+  vec_clear_error();
+  if (!c) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL codec");
+  if (!c->ops->needs_training) return VEC_OK;
+  if (n < 2)
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "calibration needs at least 2 vectors (got %zu): one vector has no spread", n);
+  if (!x || ldx < c->d) return vec_fail(VEC_E_INVALID_ARG, -1, "bad calibration buffer or stride");
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < c->d; j++)
+      if (!isfinite(x[i * ldx + j]))
+        return vec_fail(VEC_E_NONFINITE, (long long)i, "calibration row %zu holds NaN or Inf", i);
+  int minmax = c->p.calib_low_q == 0.0f && c->p.calib_high_q == 1.0f;
+  float *col = minmax ? NULL : malloc(n * sizeof(float));
+  if (!minmax && !col) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  for (size_t j = 0; j < c->d; j++) {
+    if (minmax) {
+      float lo = x[j], hi = x[j];
+      for (size_t i = 1; i < n; i++) {
+        float v = x[i * ldx + j];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+      c->lo[j] = lo, c->hi[j] = hi;
+    } else {
+      for (size_t i = 0; i < n; i++) col[i] = x[i * ldx + j];
+      qsort(col, n, sizeof(float), cmp_float);
+      c->lo[j] = quantile_sorted(col, n, c->p.calib_low_q);
+      c->hi[j] = quantile_sorted(col, n, c->p.calib_high_q);
+    }
+    if (!isfinite((c->hi[j] - c->lo[j]) / 255.0f)) {
+      free(col);
+      return vec_fail(VEC_E_RANGE, -1, "range of dimension %zu is too wide for float32", j);
+    }
+  }
+  free(col);
+  derive_steps(c);
+  return VEC_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Batches
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+  const vec_codec *c;
+  const float *x;
+  size_t ldx;
+  uint8_t *codes;
+  float *scales;
+  const uint8_t *dcodes;
+  const float *dscales;
+  float *out;
+  size_t ldo, cs, sc;
+  unsigned flags;
+} batch_ctx;
+
+static int encode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
+  batch_ctx *b = p;
+  int rc = VEC_OK;
+  size_t m = end - begin;
+  size_t done = b->c->ops->encode(b->c, b->x + begin * b->ldx, m, b->ldx, b->codes + begin * b->cs,
+                                  b->scales ? b->scales + begin * b->sc : NULL, b->flags, &rc);
+  if (done < m) {
+    *bad_row = begin + done;
+    return rc != VEC_OK ? rc : VEC_E_NONFINITE;
+  }
+  return VEC_OK;
+}
+
+static int decode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
+  batch_ctx *b = p;
+  (void)bad_row;
+  b->c->ops->decode(b->c, b->dcodes + begin * b->cs, b->dscales ? b->dscales + begin * b->sc : NULL,
+                    end - begin, b->out + begin * b->ldo, b->ldo, b->flags);
+  return VEC_OK;
+}
+
+static int check_batch(const vec_codec *c, const char *fn, size_t n, size_t ld,
+                       const char *ldname) {
+  size_t bytes;
+  if (!c) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL codec", fn);
+  if (ld < c->d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: %s (%zu) must be >= d (%zu)", fn, ldname, ld, c->d);
+  if (!vec_mul_ok(n, ld, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
+    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) x %s (%zu) overflows", fn, n, ldname, ld);
+  if (!c->trained)
+    return vec_fail(VEC_E_NOT_TRAINED, -1,
+                    "%s: codec '%s' must be trained (calibrated) or given ranges first", fn,
+                    c->ops->name);
+  return VEC_OK;
+}
+
+static int finish(int rc, size_t bad) {
+  if (rc == VEC_E_NONFINITE) return vec_fail(rc, (long long)bad, "row %zu holds NaN or Inf", bad);
+  if (rc == VEC_E_RANGE)
+    return vec_fail(rc, (long long)bad, "row %zu holds a value outside the codec's range", bad);
+  if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
+  return rc;
+}
+
+int vec_codec_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, void *codes,
+                     float *scales, const vec_batch_opts *opts) {
+  vec_clear_error();
+  vec_batch_opts o;
+  int rc = vec_batch_opts_resolve(opts, &o);
+  if (rc || (rc = check_batch(c, "vec_codec_encode", n, ldx, "ldx"))) return rc;
+  batch_ctx b = {0};
+  b.c = c;
+  b.cs = c->ops->code_size(c);
+  b.sc = c->ops->scale_count(c);
+  if (n && (!x || !codes || (b.sc && !scales)))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_encode: NULL buffer with n = %zu", n);
+  b.x = x;
+  b.ldx = ldx;
+  b.codes = codes;
+  b.scales = scales;
+  b.flags = n * b.cs >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
+  size_t bad;
+  rc = vec_parallel_rows(n, c->d * sizeof(float) + b.cs, encode_rows, &b, &o, &bad);
+  return finish(rc, bad);
+}
+
+int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales, size_t n,
+                     float *out, size_t ldo, const vec_batch_opts *opts) {
+  vec_clear_error();
+  vec_batch_opts o;
+  int rc = vec_batch_opts_resolve(opts, &o);
+  if (rc || (rc = check_batch(c, "vec_codec_decode", n, ldo, "ldo"))) return rc;
+  batch_ctx b = {0};
+  b.c = c;
+  b.cs = c->ops->code_size(c);
+  b.sc = c->ops->scale_count(c);
+  if (n && (!codes || !out || (b.sc && !scales)))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_decode: NULL buffer with n = %zu", n);
+  /* Scales come from outside (a file, a user): a bad one would silently poison a whole row. */
+  for (size_t i = 0; i < n * b.sc; i++) {
+    float s = scales[i];
+    if (!(s >= 0.0f) || isinf(s))
+      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / b.sc),
+                      "row %zu has scale %g: scales must be finite and >= 0", i / b.sc, (double)s);
+  }
+  b.dcodes = codes;
+  b.dscales = scales;
+  b.out = out;
+  b.ldo = ldo;
+  b.flags = n * c->d * sizeof(float) >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
+  size_t bad;
+  rc = vec_parallel_rows(n, c->d * sizeof(float) + b.cs, decode_rows, &b, &o, &bad);
+  return finish(rc, bad);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Serialization: "VQCD", u16 major, u16 minor, u32 codec id, u64 dim, u32 group size,
+ * i32 rounding, f32 low quantile, f32 high quantile, u32 flags (bit 0: trained), then if trained
+ * d f32 lo and d f32 hi, then u32 CRC-32C of everything before. All little-endian.
+ * ------------------------------------------------------------------------------------------- */
+#define SER_MAJOR  1
+#define SER_MINOR  0
+#define SER_HEADER 40
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p) {
+  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+static void putf(uint8_t *p, float f) { put32(p, vec_f2u_pub(f)); }
+
+size_t vec_codec_serialized_size(const vec_codec *c) {
+  return SER_HEADER + (c->ops->needs_training && c->trained ? 8 * c->d : 0) + 4;
+}
+
+int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
+  vec_clear_error();
+  size_t need = vec_codec_serialized_size(c);
+  if (!buf || cap < need)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "buffer of %zu bytes, need %zu", cap, need);
+  uint8_t *p = buf;
+  memcpy(p, "VQCD", 4);
+  p[4] = SER_MAJOR, p[5] = 0, p[6] = SER_MINOR, p[7] = 0;
+  put32(p + 8, (uint32_t)c->ops->id);
+  put64(p + 12, (uint64_t)c->d);
+  put32(p + 20, c->p.group_size);
+  put32(p + 24, (uint32_t)c->p.rounding);
+  putf(p + 28, c->p.calib_low_q);
+  putf(p + 32, c->p.calib_high_q);
+  int ranges = c->ops->needs_training && c->trained;
+  put32(p + 36, ranges ? 1u : 0u);
+  size_t off = SER_HEADER;
+  if (ranges) {
+    for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->lo[j]);
+    off += 4 * c->d;
+    for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->hi[j]);
+    off += 4 * c->d;
+  }
+  put32(p + off, vec_crc32c(0, p, off));
+  return VEC_OK;
+}
+
+int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
+  vec_clear_error();
+  if (!buf || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL argument");
+  *out = NULL;
+  const uint8_t *p = buf;
+  if (size < SER_HEADER + 4 || memcmp(p, "VQCD", 4) != 0)
+    return vec_fail(VEC_E_FORMAT, -1, "not a serialized vectro codec (bad magic or too short)");
+  unsigned major = p[4] | (unsigned)p[5] << 8;
+  if (major > SER_MAJOR)
+    return vec_fail(VEC_E_VERSION, -1,
+                    "codec written by format version %u; this vectro reads up to %u: upgrade",
+                    major, SER_MAJOR);
+  uint64_t dim = get64(p + 12);
+  int ranges = get32(p + 36) & 1u;
+  if (dim == 0 || dim > ((uint64_t)1 << 28))
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec has an absurd dimension %llu",
+                    (unsigned long long)dim);
+  size_t body = SER_HEADER + (ranges ? 8 * (size_t)dim : 0);
+  if (size < body + 4)
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec is truncated (%zu of %zu bytes)", size,
+                    body + 4);
+  if (vec_crc32c(0, p, body) != get32(p + body))
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec fails its checksum (corrupt)");
+  vec_codec_params prm = VEC_CODEC_PARAMS_INIT((vec_codec_id)get32(p + 8), (size_t)dim);
+  prm.group_size = get32(p + 20);
+  prm.rounding = (int)get32(p + 24);
+  prm.calib_low_q = vec_u2f_pub(get32(p + 28));
+  prm.calib_high_q = vec_u2f_pub(get32(p + 32));
+  vec_codec *c;
+  int rc = vec_codec_create(&prm, &c);
+  if (rc)
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec is invalid: %s", vec_last_error_message());
+  if (ranges) {
+    if (!c->ops->needs_training) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec has ranges it cannot use");
+    }
+    for (size_t j = 0; j < c->d; j++) {
+      c->lo[j] = vec_u2f_pub(get32(p + SER_HEADER + 4 * j));
+      c->hi[j] = vec_u2f_pub(get32(p + SER_HEADER + 4 * (c->d + j)));
+    }
+    if (check_ranges(c, c->lo, c->hi) != VEC_OK) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec has invalid ranges");
+    }
+    derive_steps(c);
+  }
+  *out = c;
+  return VEC_OK;
+}
