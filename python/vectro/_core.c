@@ -388,10 +388,318 @@ static PyObject *bench_memcpy(PyObject *self, PyObject *const *args, Py_ssize_t 
   return PyFloat_FromDouble(t);
 }
 
+/* ----------------------------------------------------------------------------------------------
+ * Codec objects (a capsule around vec_codec*)
+ * -------------------------------------------------------------------------------------------- */
+#define CODEC_CAPSULE "vectro.codec"
+
+static void codec_capsule_free(PyObject *cap) {
+  vec_codec_free((vec_codec *)PyCapsule_GetPointer(cap, CODEC_CAPSULE));
+}
+
+static vec_codec *get_codec(PyObject *o) {
+  vec_codec *c = (vec_codec *)PyCapsule_GetPointer(o, CODEC_CAPSULE);
+  if (!c) {
+    PyErr_Clear();
+    PyErr_SetString(PyExc_TypeError, "expected a codec handle");
+  }
+  return c;
+}
+
+static PyObject *raise_last(int rc) {
+  const char *detail = vec_last_error_message();
+  PyErr_Format(rc == VEC_E_NOMEM ? PyExc_MemoryError : VectroError, "%s",
+               detail && *detail ? detail : vec_strerror(rc));
+  return NULL;
+}
+
+static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "codec_new(name, dim, group_size, rounding, low_q, high_q)");
+    return NULL;
+  }
+  const char *name = PyUnicode_AsUTF8(args[0]);
+  if (!name) return NULL;
+  Py_ssize_t dim = PyLong_AsSsize_t(args[1]);
+  long group = PyLong_AsLong(args[2]), rounding = PyLong_AsLong(args[3]);
+  double lq = PyFloat_AsDouble(args[4]), hq = PyFloat_AsDouble(args[5]);
+  if (PyErr_Occurred()) return NULL;
+  if (dim < 1 || group < 0 || group > (1L << 28)) {
+    PyErr_Format(PyExc_ValueError, "dimension must be >= 1 and group size >= 0 (got %zd, %ld)", dim,
+                 group);
+    return NULL;
+  }
+  vec_codec_id id;
+  if (vec_codec_from_name(name, &id) != VEC_OK) return raise_last(VEC_E_INVALID_ARG);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, (size_t)dim);
+  p.group_size = (unsigned)group;
+  p.rounding = (int)rounding;
+  p.calib_low_q = (float)lq;
+  p.calib_high_q = (float)hq;
+  vec_codec *c;
+  int rc = vec_codec_create(&p, &c);
+  if (rc != VEC_OK) return raise_last(rc);
+  PyObject *cap = PyCapsule_New(c, CODEC_CAPSULE, codec_capsule_free);
+  if (!cap) vec_codec_free(c);
+  return cap;
+}
+
+static PyObject *codec_info(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_codec *c = get_codec(arg);
+  if (!c) return NULL;
+  const vec_codec_params *p = vec_codec_get_params(c);
+  return Py_BuildValue(
+      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d}", "name", vec_codec_name(vec_codec_kind(c)), "dim",
+      (Py_ssize_t)p->dim, "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
+      (Py_ssize_t)vec_codec_scale_count(c), "needs_training", vec_codec_needs_training(c),
+      "trained", vec_codec_is_trained(c), "group_size", p->group_size, "rounding", p->rounding,
+      "low_q", (double)p->calib_low_q, "high_q", (double)p->calib_high_q);
+}
+
+static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "codec_train(codec, x)");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  Py_buffer x;
+  if (get_buffer(args[1], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  int rc;
+  if (d != vec_codec_get_params(c)->dim) {
+    PyBuffer_Release(&x);
+    PyErr_Format(VectroError, "calibration data has dimension %zu, the codec %zu", d,
+                 vec_codec_get_params(c)->dim);
+    return NULL;
+  }
+  Py_BEGIN_ALLOW_THREADS rc = vec_codec_train(c, (const float *)x.buf, n, ldx);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* codec_ranges(codec, lo, hi, set): copies ranges in (set) or out of the codec. */
+static PyObject *codec_ranges(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "codec_ranges(codec, lo, hi, set)");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  int set = PyObject_IsTrue(args[3]);
+  Py_buffer lo, hi;
+  if (get_buffer(args[1], &lo, "lo", 'f', 4, 1, !set) < 0) return NULL;
+  if (get_buffer(args[2], &hi, "hi", 'f', 4, 1, !set) < 0) {
+    PyBuffer_Release(&lo);
+    return NULL;
+  }
+  size_t d = vec_codec_get_params(c)->dim;
+  int rc = VEC_E_INVALID_ARG;
+  if ((size_t)lo.shape[0] == d && (size_t)hi.shape[0] == d)
+    rc = set ? vec_codec_set_ranges(c, lo.buf, hi.buf) : vec_codec_get_ranges(c, lo.buf, hi.buf);
+  PyBuffer_Release(&hi);
+  PyBuffer_Release(&lo);
+  if (rc == VEC_E_INVALID_ARG && !(*vec_last_error_message())) {
+    PyErr_Format(PyExc_ValueError, "ranges must be two float32 arrays of length %zu", d);
+    return NULL;
+  }
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* A C-contiguous buffer of exactly `bytes` bytes. */
+static int get_flat(PyObject *obj, Py_buffer *view, const char *name, size_t bytes, int writable) {
+  if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous%s buffer", name,
+                 writable ? " writable" : "");
+    return -1;
+  }
+  if ((size_t)view->len != bytes) {
+    PyErr_Format(PyExc_ValueError, "%s holds %zd bytes, expected %zu", name, view->len, bytes);
+    PyBuffer_Release(view);
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *codec_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "codec_encode(codec, x, codes, scales, threads, progress)");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  int threads;
+  if (parse_threads(args[4], &threads) < 0) return NULL;
+  PyObject *cb = args[5] == Py_None ? NULL : args[5];
+  Py_buffer x, q, s = {0};
+  if (get_buffer(args[1], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  if (d != vec_codec_get_params(c)->dim) {
+    PyBuffer_Release(&x);
+    PyErr_Format(PyExc_ValueError, "embeddings have dimension %zu, the codec %zu", d,
+                 vec_codec_get_params(c)->dim);
+    return NULL;
+  }
+  if (get_flat(args[2], &q, "codes", n * cs, 1) < 0) {
+    PyBuffer_Release(&x);
+    return NULL;
+  }
+  int have_s = sc > 0;
+  if (have_s && get_flat(args[3], &s, "scales", n * sc * 4, 1) < 0) {
+    PyBuffer_Release(&q);
+    PyBuffer_Release(&x);
+    return NULL;
+  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  progress_ctx p = {NULL, cb, now_s(), 0};
+  o.threads = threads;
+  o.progress = progress_trampoline;
+  o.progress_user = &p;
+  p.ts = PyEval_SaveThread();
+  int rc =
+      vec_codec_encode(c, (const float *)x.buf, n, ldx, q.buf, have_s ? (float *)s.buf : NULL, &o);
+  PyEval_RestoreThread(p.ts);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&q);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_vec(rc, &p);
+  Py_RETURN_NONE;
+}
+
+static PyObject *codec_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "codec_decode(codec, codes, scales, out, threads, progress)");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  int threads;
+  if (parse_threads(args[4], &threads) < 0) return NULL;
+  PyObject *cb = args[5] == Py_None ? NULL : args[5];
+  Py_buffer out, q, s = {0};
+  if (get_buffer(args[3], &out, "out", 'f', 4, 2, 1) < 0) return NULL;
+  size_t n = (size_t)out.shape[0], d = (size_t)out.shape[1];
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  if (d != vec_codec_get_params(c)->dim) {
+    PyBuffer_Release(&out);
+    PyErr_Format(PyExc_ValueError, "out has dimension %zu, the codec %zu", d,
+                 vec_codec_get_params(c)->dim);
+    return NULL;
+  }
+  if (get_flat(args[1], &q, "codes", n * cs, 0) < 0) {
+    PyBuffer_Release(&out);
+    return NULL;
+  }
+  int have_s = sc > 0;
+  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) {
+    PyBuffer_Release(&q);
+    PyBuffer_Release(&out);
+    return NULL;
+  }
+  size_t ldo = n > 1 ? (size_t)out.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  progress_ctx p = {NULL, cb, now_s(), 0};
+  o.threads = threads;
+  o.progress = progress_trampoline;
+  o.progress_user = &p;
+  p.ts = PyEval_SaveThread();
+  int rc = vec_codec_decode(c, q.buf, have_s ? (const float *)s.buf : NULL, n, (float *)out.buf,
+                            ldo, &o);
+  PyEval_RestoreThread(p.ts);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&q);
+  PyBuffer_Release(&out);
+  if (rc != VEC_OK) return raise_vec(rc, &p);
+  Py_RETURN_NONE;
+}
+
+static PyObject *codec_serialize(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_codec *c = get_codec(arg);
+  if (!c) return NULL;
+  size_t size = vec_codec_serialized_size(c);
+  PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+  if (!b) return NULL;
+  int rc = vec_codec_serialize(c, PyBytes_AS_STRING(b), size);
+  if (rc != VEC_OK) {
+    Py_DECREF(b);
+    return raise_last(rc);
+  }
+  return b;
+}
+
+static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
+  (void)self;
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  vec_codec *c;
+  int rc = vec_codec_deserialize(b.buf, (size_t)b.len, &c);
+  PyBuffer_Release(&b);
+  if (rc != VEC_OK) return raise_last(rc);
+  PyObject *cap = PyCapsule_New(c, CODEC_CAPSULE, codec_capsule_free);
+  if (!cap) vec_codec_free(c);
+  return cap;
+}
+
+static PyObject *quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "quality(x, x_hat)");
+    return NULL;
+  }
+  Py_buffer x, h;
+  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  if (get_buffer(args[1], &h, "x_hat", 'f', 4, 2, 0) < 0) {
+    PyBuffer_Release(&x);
+    return NULL;
+  }
+  if (x.shape[0] != h.shape[0] || x.shape[1] != h.shape[1]) {
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&x);
+    PyErr_SetString(PyExc_ValueError, "x and x_hat must have the same shape");
+    return NULL;
+  }
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldh = n > 1 ? (size_t)h.strides[0] / 4 : d;
+  vec_quality q = {sizeof q, 0, 0, 0, 0, 0, 0, 0};
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_quality_measure(x.buf, ldx, h.buf, ldh, n, d, &q);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&h);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  return Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:d,s:n}", "rel_l2_mean", q.rel_l2_mean, "rel_l2_max",
+                       q.rel_l2_max, "cosine_mean", q.cosine_mean, "cosine_min", q.cosine_min,
+                       "mae", q.mae, "max_abs_err", q.max_abs_err, "zero_rows",
+                       (Py_ssize_t)q.zero_rows);
+}
+
 static PyMethodDef methods[] = {
     {"int8_encode", (PyCFunction)(void (*)(void))int8_encode, METH_FASTCALL, int8_encode_doc},
     {"int8_decode", (PyCFunction)(void (*)(void))int8_decode, METH_FASTCALL, int8_decode_doc},
     {"backend_info", backend_info, METH_NOARGS, "Kernel, CPU features, threads, versions."},
+    {"codec_new", (PyCFunction)(void (*)(void))codec_new, METH_FASTCALL, "Create a codec handle."},
+    {"codec_info", codec_info, METH_O, "Parameters and sizes of a codec."},
+    {"codec_train", (PyCFunction)(void (*)(void))codec_train, METH_FASTCALL, "Calibrate a codec."},
+    {"codec_ranges", (PyCFunction)(void (*)(void))codec_ranges, METH_FASTCALL,
+     "Get or set calibrated ranges."},
+    {"codec_encode", (PyCFunction)(void (*)(void))codec_encode, METH_FASTCALL, "Encode rows."},
+    {"codec_decode", (PyCFunction)(void (*)(void))codec_decode, METH_FASTCALL, "Decode rows."},
+    {"codec_serialize", codec_serialize, METH_O, "Codec parameters and ranges as bytes."},
+    {"codec_deserialize", codec_deserialize, METH_O, "Codec from codec_serialize bytes."},
+    {"quality", (PyCFunction)(void (*)(void))quality, METH_FASTCALL,
+     "Reconstruction quality figures (vec_quality_measure)."},
     {"set_isa", set_isa, METH_O, "Force kernels ('auto', 'scalar', 'avx2', 'avx512', 'neon')."},
     {"_bench_read", bench_read, METH_O, "Seconds to read a buffer once (benchmark ceiling)."},
     {"_bench_memcpy", (PyCFunction)(void (*)(void))bench_memcpy, METH_FASTCALL,

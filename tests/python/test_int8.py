@@ -123,13 +123,13 @@ def test_layouts_strided_fortran_negative():
 def test_row_strided_input_is_not_copied(monkeypatch):
     base = randn(40, 64)
     calls = []
-    orig = vectro._core.int8_encode
+    orig = vectro._core.codec_encode
 
-    def spy(x, *a):
+    def spy(h, x, *a):
         calls.append(x)
-        return orig(x, *a)
+        return orig(h, x, *a)
 
-    monkeypatch.setattr(vectro._core, "int8_encode", spy)
+    monkeypatch.setattr(vectro._core, "codec_encode", spy)
     vectro.quantize_embeddings(base[::2])
     assert np.shares_memory(calls[0], base)
 

@@ -1,0 +1,472 @@
+"""Codecs in Python: the `Codec` object over libvectro's vec_codec, the `QuantizedEmbeddings` it
+produces, and the sentence-transformers-compatible `quantize_embeddings` entry point."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Callable
+
+import numpy as np
+
+from . import _core
+
+ProgressFn = Callable[[int, int], object]
+
+# name -> (dtype of the codes array, function of d giving its columns)
+_LAYOUT = {
+    "int8": (np.int8, lambda d: d),
+    "int16": (np.int16, lambda d: d),
+    "int4": (np.uint8, lambda d: (d + 1) // 2),
+    "f16": (np.float16, lambda d: d),
+    "bf16": (np.uint16, lambda d: d),
+    "binary": (np.uint8, lambda d: (d + 7) // 8),
+    "uint8-cal": (np.uint8, lambda d: d),
+    "int8-cal": (np.int8, lambda d: d),
+}
+_ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary"}
+PROFILES = {
+    # name: (precision, what it is for). Measured figures: README "Profiles" / BENCHMARKS.md.
+    "quality": ("int8", "near-lossless: cosine >= 0.9999, recall@10 >= 0.99, 3.96x at d = 384"),
+    "balanced": ("int4-g32", "half the bytes of int8 again: 6.4x at d = 384, cosine ~0.99"),
+    "fast": ("binary", "32x, Hamming-searchable; rescore with originals for recall"),
+}
+PRECISIONS = tuple(_LAYOUT) + ("uint8", "int4-g32") + tuple(_ALIASES) + tuple(PROFILES)
+_ROUNDING = {"nearest": 0, "truncate": 1}
+
+
+def parse_precision(precision: str, group_size: int | None = None,
+                    calibrated: bool = False) -> tuple[str, int]:
+    """Maps a user's precision name to (codec name, int4 group size).
+
+    "int4-g32" is int4 with one scale per 32 dimensions; "uint8" is the calibrated uint8 codec
+    (as in sentence-transformers); "int8" is the per-vector symmetric codec unless ``calibrated``
+    (ranges or calibration data were given), when it is sentence-transformers' calibrated int8.
+    Profile names ("quality", "balanced", "fast") resolve to their precision.
+    """
+    if not isinstance(precision, str):
+        raise TypeError(f"precision must be a string, got {type(precision).__name__}")
+    p = precision.lower()
+    if p in PROFILES:
+        p = PROFILES[p][0]
+    p = _ALIASES.get(p, p)
+    g = 0
+    if p.startswith("int4-g") and p[6:].isdigit():
+        p, g = "int4", int(p[6:])
+    if p == "uint8":
+        p = "uint8-cal"
+    elif p == "int8" and calibrated:
+        p = "int8-cal"
+    if p not in _LAYOUT:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {sorted(set(PRECISIONS))}")
+    if group_size is not None:
+        if p != "int4":
+            raise ValueError("group_size applies to int4 only")
+        g = int(group_size)
+    return p, g
+
+
+def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
+    """np.empty aligned to a cache line. NumPy's large arrays start 16 bytes into a page, which
+    keeps the kernels off their non-temporal-store path: measured 10% slower encode and 16%
+    slower decode at d = 768."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + align, np.uint8)
+    off = (-buf.ctypes.data) % align
+    return buf[off:off + nbytes].view(dtype).reshape(shape)
+
+
+def _check_threads(threads: int) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be an int (0 = all cores), got {type(threads).__name__}")
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 = all cores), got {threads}")
+    return int(threads)
+
+
+def as_float32_rows(embeddings) -> tuple[np.ndarray, tuple]:
+    """Returns (2-D float32 array with unit column stride, original shape), copying only if needed."""
+    x = embeddings if isinstance(embeddings, np.ndarray) else np.asarray(embeddings)
+    if x.dtype.kind != "f" or x.dtype.itemsize not in (2, 4, 8):
+        raise TypeError(
+            f"embeddings must be float16, float32 or float64, got {x.dtype}"
+            + (" (for codes a model already produced, use vectro.from_codes)" if x.dtype.kind in "iub" else ""))
+    if x.ndim not in (1, 2):
+        raise ValueError(f"embeddings must be 1-D (one vector) or 2-D (n, d), got shape {x.shape}")
+    shape = x.shape
+    if x.shape[-1] == 0:
+        raise ValueError(f"embeddings must have at least one dimension, got shape {x.shape}")
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.dtype != np.float32 or not x.dtype.isnative:
+        with np.errstate(over="ignore"):  # values beyond float32 become Inf: reported by row below
+            x = x.astype(np.float32)
+    # The kernels take rows at any positive stride but need each row contiguous.
+    if x.shape[0] > 0 and (x.strides[1] != 4 or (x.shape[0] > 1 and
+                                                 (x.strides[0] < 4 * x.shape[1] or x.strides[0] % 4))):
+        x = np.ascontiguousarray(x)
+    return x, shape
+
+
+class Codec:
+    """A compression scheme with its parameters (and, for calibrated codecs, learned ranges).
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> X = np.random.default_rng(0).standard_normal((500, 64)).astype(np.float32)
+        >>> codec = vectro.Codec("int8")
+        >>> q = codec.encode(X)
+        >>> codec.bytes_per_vector(64), q.compression_ratio.__round__(2)
+        (68, 3.76)
+        >>> np.abs(codec.decode(q) - X).max() < 0.05
+        True
+    """
+
+    def __init__(self, precision: str = "int8", dim: int | None = None, *, group_size: int | None = None,
+                 rounding: str = "nearest", calibration_quantiles: tuple[float, float] = (0.0, 1.0),
+                 calibrated: bool = False) -> None:
+        self.name, self.group_size = parse_precision(precision, group_size, calibrated)
+        if rounding not in _ROUNDING:
+            raise ValueError(f"rounding must be 'nearest' or 'truncate', got {rounding!r}")
+        if rounding == "truncate" and not self.name.endswith("-cal"):
+            raise ValueError("rounding='truncate' (sentence-transformers' behaviour) applies to the "
+                             "calibrated uint8/int8 codecs only")
+        lo_q, hi_q = (float(v) for v in calibration_quantiles)
+        if not 0.0 <= lo_q < hi_q <= 1.0:
+            raise ValueError(f"calibration_quantiles must satisfy 0 <= low < high <= 1, got {calibration_quantiles}")
+        self.rounding = rounding
+        self.calibration_quantiles = (lo_q, hi_q)
+        self._h = None
+        if dim is not None:
+            self._create(int(dim))
+
+    def _create(self, dim: int) -> None:
+        self._h = _core.codec_new(self.name, dim, self.group_size, _ROUNDING[self.rounding],
+                                  *self.calibration_quantiles)
+
+    def _ensure(self, dim: int) -> None:
+        if self._h is None:
+            self._create(dim)
+        elif dim != self.dim:
+            raise ValueError(f"embeddings have dimension {dim}, but this codec was made for {self.dim}")
+
+    @property
+    def dim(self) -> int | None:
+        """The dimension, once known (given, or taken from the first data seen)."""
+        return None if self._h is None else _core.codec_info(self._h)["dim"]
+
+    @property
+    def needs_training(self) -> bool:
+        return self.name.endswith("-cal")
+
+    @property
+    def trained(self) -> bool:
+        return self._h is not None and bool(_core.codec_info(self._h)["trained"])
+
+    @property
+    def precision(self) -> str:
+        """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal")."""
+        return f"int4-g{self.group_size}" if self.name == "int4" and self.group_size else self.name
+
+    def bytes_per_vector(self, dim: int | None = None) -> int:
+        """Bytes of codes plus scales for one vector of ``dim`` (default: the codec's) dimensions."""
+        d = dim if dim is not None else self.dim
+        if d is None:
+            raise ValueError("the dimension is not known yet: pass dim")
+        if self._h is not None and d == self.dim:
+            info = _core.codec_info(self._h)
+            return info["code_size"] + 4 * info["scale_count"]
+        probe = _core.codec_info(_core.codec_new(self.name, d, self.group_size, 0, 0.0, 1.0))
+        return probe["code_size"] + 4 * probe["scale_count"]
+
+    def fit(self, calibration_embeddings) -> Codec:
+        """Learns per-dimension ranges (calibrated codecs; other codecs only take the dimension).
+        Raises VectroError for fewer than 2 vectors, NaN/Inf, or a dimension mismatch."""
+        x, _ = as_float32_rows(calibration_embeddings)
+        self._ensure(x.shape[1])
+        if self.needs_training:
+            _core.codec_train(self._h, x)
+        return self
+
+    @property
+    def ranges(self) -> np.ndarray | None:
+        """Calibrated codecs: the (2, d) float32 array [low; high] per dimension, else None."""
+        if not self.needs_training or not self.trained:
+            return None
+        d = self.dim
+        lo, hi = np.empty(d, np.float32), np.empty(d, np.float32)
+        _core.codec_ranges(self._h, lo, hi, False)
+        return np.vstack([lo, hi])
+
+    def set_ranges(self, ranges) -> Codec:
+        """Sets calibrated ranges: a (2, d) array [low; high], as sentence-transformers' ``ranges``."""
+        r = np.asarray(ranges, dtype=np.float32)
+        if r.ndim != 2 or r.shape[0] != 2:
+            raise ValueError(f"ranges must have shape (2, d), got {r.shape}")
+        if not self.needs_training:
+            raise ValueError(f"codec {self.name!r} takes no ranges")
+        self._ensure(r.shape[1])
+        _core.codec_ranges(self._h, np.ascontiguousarray(r[0]), np.ascontiguousarray(r[1]), True)
+        return self
+
+    def encode(self, embeddings, *, threads: int = 0,
+               progress: ProgressFn | None = None) -> QuantizedEmbeddings:
+        """Compresses (n, d) or (d,) float embeddings. A calibrated codec must be fitted first."""
+        threads = _check_threads(threads)
+        x, shape = as_float32_rows(embeddings)
+        n, d = x.shape
+        self._ensure(d)
+        if self.needs_training and not self.trained:
+            raise _core.VectroError(f"codec {self.name!r} must be fitted (calibration data) or given "
+                                    "ranges before encoding")
+        info = _core.codec_info(self._h)
+        dtype, cols = _LAYOUT[self.name]
+        codes = _aligned_empty((n, cols(d)), dtype)
+        sc = info["scale_count"]
+        scales = np.empty((n, sc) if sc > 1 else (n,), np.float32) if sc else None
+        _core.codec_encode(self._h, x, codes, scales, threads, progress)
+        return QuantizedEmbeddings(codes, scales, self.precision, shape, codec=self)
+
+    def decode(self, quantized: QuantizedEmbeddings, *, threads: int = 0, out: np.ndarray | None = None,
+               progress: ProgressFn | None = None) -> np.ndarray:
+        """Reconstructs float32 embeddings of the original shape."""
+        if not isinstance(quantized, QuantizedEmbeddings):
+            raise TypeError(f"expected QuantizedEmbeddings, got {type(quantized).__name__}")
+        threads = _check_threads(threads)
+        n = quantized.codes.shape[0]
+        d = quantized.dim
+        self._ensure(d)
+        if out is None:
+            result = _aligned_empty(quantized.shape, np.float32)
+        else:
+            if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != quantized.shape:
+                raise ValueError(f"out must be a float32 array of shape {quantized.shape}")
+            result = out
+        out2 = result.reshape(n, d)
+        if result.size and not np.shares_memory(out2, result):
+            raise ValueError("out must allow a 2-D view without copying")
+        _core.codec_decode(self._h, quantized.codes, quantized.scales, out2, threads, progress)
+        return result
+
+    def to_bytes(self) -> bytes:
+        """Parameters and ranges, versioned and checksummed (see vec_codec_serialize)."""
+        if self._h is None:
+            raise ValueError("the codec has no dimension yet: fit or encode something first")
+        return _core.codec_serialize(self._h)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Codec:
+        h = _core.codec_deserialize(data)
+        info = _core.codec_info(h)
+        c = cls.__new__(cls)
+        c.name, c.group_size = info["name"], info["group_size"]
+        c.rounding = "truncate" if info["rounding"] == 1 else "nearest"
+        c.calibration_quantiles = (info["low_q"], info["high_q"])
+        c._h = h
+        return c
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the codec to ``path`` atomically (temporary file, then rename): a failure never
+        leaves a partial file, and never damages an existing one."""
+        data = self.to_bytes()
+        path = os.fspath(path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".vectro-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Codec:
+        with open(path, "rb") as f:
+            return cls.from_bytes(f.read())
+
+    def __repr__(self) -> str:
+        extra = f", rounding={self.rounding!r}" if self.needs_training else ""
+        return f"Codec({self.precision!r}, dim={self.dim}{extra}{', trained' if self.trained else ''})"
+
+
+class QuantizedEmbeddings:
+    """Compressed embeddings: ``codes`` (one row per vector), ``scales`` (float32, one or more per
+    vector, or None), and the ``codec`` that made them. ``shape`` is the original input's shape
+    ((d,) for a single vector), which reconstruction returns.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> q = vectro.quantize_embeddings(np.ones((2, 4), np.float32))
+        >>> q.shape, q.nbytes, q.codes.tolist()
+        ((2, 4), 16, [[127, 127, 127, 127], [127, 127, 127, 127]])
+    """
+
+    __slots__ = ("codes", "scales", "precision", "shape", "codec")
+
+    def __init__(self, codes: np.ndarray, scales: np.ndarray | None, precision: str = "int8",
+                 shape: tuple | None = None, *, codec: Codec | None = None, dim: int | None = None) -> None:
+        if codec is None:
+            codec = Codec(precision)
+        name = codec.name
+        dtype, cols = _LAYOUT[name]
+        codes = np.ascontiguousarray(codes)
+        if codes.ndim != 2 or codes.dtype != dtype:
+            raise TypeError(f"{name} codes must be a 2-D {np.dtype(dtype)} array, got {codes.dtype} "
+                            f"with shape {codes.shape}")
+        if dim is None:
+            dim = codec.dim if codec.dim is not None else (shape[-1] if shape else codes.shape[1])
+        if codes.shape[1] != cols(dim):
+            raise ValueError(f"{name} codes of dimension {dim} need {cols(dim)} columns, got {codes.shape[1]}")
+        codec._ensure(dim)
+        sc = _core.codec_info(codec._h)["scale_count"]
+        n = codes.shape[0]
+        if sc == 0:
+            if scales is not None:
+                raise ValueError(f"{name} has no scales, got some")
+        else:
+            scales = np.ascontiguousarray(scales) if scales is not None else None
+            want = (n, sc) if sc > 1 else (n,)
+            if scales is None or scales.dtype != np.float32 or scales.shape != want:
+                got = None if scales is None else (scales.dtype, scales.shape)
+                raise TypeError(f"{name} scales must be float32 of shape {want}, got {got}")
+        if shape is None:
+            shape = (n, dim)
+        shape = tuple(int(s) for s in shape)
+        if shape[-1] != dim or (len(shape) == 2 and shape[0] != n) or (len(shape) == 1 and n != 1) \
+                or len(shape) not in (1, 2):
+            raise ValueError(f"shape {shape} does not match {n} vectors of dimension {dim}")
+        self.codes, self.scales, self.codec = codes, scales, codec
+        self.precision = codec.precision
+        self.shape = shape
+
+    @property
+    def dim(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: codes plus scales."""
+        return int(self.codes.nbytes + (self.scales.nbytes if self.scales is not None else 0))
+
+    @property
+    def compression_ratio(self) -> float:
+        """Size of the same vectors as float32 divided by ``nbytes``."""
+        n = self.codes.shape[0]
+        return (n * self.dim * 4) / self.nbytes if self.nbytes else float("nan")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"QuantizedEmbeddings(precision={self.precision!r}, shape={self.shape}, "
+                f"nbytes={self.nbytes}, compression_ratio={self.compression_ratio:.2f})")
+
+
+def quantize_embeddings(embeddings, precision: str = "int8", *, ranges=None, calibration_embeddings=None,
+                        rounding: str = "nearest", group_size: int | None = None, threads: int = 0,
+                        progress: ProgressFn | None = None) -> QuantizedEmbeddings:
+    """Compress embeddings.
+
+    Args:
+        embeddings: float16/32/64 array (or nested sequence), shape (n, d) or (d,). Row-strided
+            views are read in place; other layouts and dtypes are converted first.
+        precision: "int8" (per-vector symmetric; the default), "int16", "int4" (per vector),
+            "int4-g32" (one scale per 32 dims), "f16", "bf16", "binary" (sign bits, packbits
+            layout), "uint8" (calibrated), or a profile: "quality", "balanced", "fast".
+            As in sentence-transformers, "uint8" and "int8" with ``ranges`` or
+            ``calibration_embeddings`` use per-dimension ranges; "uint8" without either calibrates
+            on ``embeddings`` themselves.
+        ranges: (2, d) [low; high] per dimension, for the calibrated codecs.
+        calibration_embeddings: data to learn ranges from (at least 2 vectors).
+        rounding: "nearest" (default, smaller error) or "truncate" (sentence-transformers'
+            exact codes) for the calibrated codecs.
+        threads: worker threads, 0 = all cores. Small batches run on the calling thread.
+        progress: optional ``callback(done_rows, total_rows)``, called at most every 50 ms and
+            once at the end; raise from it to cancel (the exception propagates).
+
+    Raises:
+        TypeError: embeddings of a non-float dtype.
+        ValueError / VectroError: a wrong shape, or a vector holding NaN or Inf, or a value the
+            codec cannot hold (the message names the row).
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> q = vectro.quantize_embeddings(np.array([0.5, -1.0, 0.25], np.float32))
+        >>> q.codes.tolist(), q.scales.tolist()
+        ([[64, -127, 32]], [0.007874015718698502])
+    """
+    calibrated = ranges is not None or calibration_embeddings is not None
+    codec = Codec(precision, group_size=group_size, rounding=rounding, calibrated=calibrated)
+    if codec.needs_training:
+        if ranges is not None:
+            codec.set_ranges(ranges)
+        else:
+            codec.fit(calibration_embeddings if calibration_embeddings is not None else embeddings)
+    elif calibrated:
+        raise ValueError(f"ranges / calibration_embeddings apply to 'uint8' and 'int8' only, not {precision!r}")
+    return codec.encode(embeddings, threads=threads, progress=progress)
+
+
+def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0, out: np.ndarray | None = None,
+                           progress: ProgressFn | None = None) -> np.ndarray:
+    """Reconstruct float32 embeddings from :func:`quantize_embeddings` output.
+
+    Returns an array of the original shape ((n, d) or (d,)). ``out`` may be a preallocated float32
+    array of that shape (rows contiguous) to write into.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> vectro.reconstruct_embeddings(vectro.quantize_embeddings([[0.5, -1.0]])).tolist()
+        [[0.5039370059967041, -1.0]]
+    """
+    if not isinstance(quantized, QuantizedEmbeddings):
+        raise TypeError(f"expected QuantizedEmbeddings, got {type(quantized).__name__}")
+    return quantized.codec.decode(quantized, threads=threads, out=out, progress=progress)
+
+
+def from_codes(codes, precision: str, dim: int | None = None) -> QuantizedEmbeddings:
+    """Wraps codes an embedding model or API already produced, with no float round trip.
+
+    - "int8": int8 (n, d) codes (Cohere, sentence-transformers' int8 output, ...). They keep their
+      values: reconstruction gives the codes as floats (scale 1).
+    - "uint8": uint8 (n, d) codes, likewise (decoded as 0..255).
+    - "binary" / "ubinary": packed sign bits, uint8 (n, ceil(d/8)) as numpy.packbits writes them;
+      sentence-transformers' int8 "binary" (bytes - 128) is accepted too. Pass ``dim`` when d is
+      not a multiple of 8.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> q = vectro.from_codes(np.array([[0b10100000]], np.uint8), "ubinary", dim=3)
+        >>> vectro.reconstruct_embeddings(q).tolist()
+        [[1.0, -1.0, 1.0]]
+    """
+    c = np.asarray(codes)
+    if c.ndim == 1:
+        c = c.reshape(1, -1)
+    if c.ndim != 2:
+        raise ValueError(f"codes must be 1-D or 2-D, got shape {c.shape}")
+    p = _ALIASES.get(precision.lower(), precision.lower())
+    if p == "int8":
+        if c.dtype != np.int8:
+            raise TypeError(f"int8 codes must have dtype int8, got {c.dtype}")
+        return QuantizedEmbeddings(c, np.ones(len(c), np.float32), codec=Codec("int8"), dim=c.shape[1])
+    if p == "uint8":
+        if c.dtype != np.uint8:
+            raise TypeError(f"uint8 codes must have dtype uint8, got {c.dtype}")
+        d = c.shape[1]
+        codec = Codec("uint8").set_ranges(np.vstack([np.zeros(d, np.float32), np.full(d, 255, np.float32)]))
+        return QuantizedEmbeddings(c, None, codec=codec, dim=d)
+    if p == "binary":
+        if c.dtype == np.int8:  # sentence-transformers' "binary": packed bytes - 128
+            c = (c.astype(np.int16) + 128).astype(np.uint8)
+        if c.dtype != np.uint8:
+            raise TypeError(f"binary codes must be uint8 (packbits) or int8 (packbits - 128), got {c.dtype}")
+        d = dim if dim is not None else 8 * c.shape[1]
+        if not 8 * c.shape[1] - 7 <= d <= 8 * c.shape[1]:
+            raise ValueError(f"{c.shape[1]} packed bytes hold 1..8 x {c.shape[1]} dimensions, not {d}")
+        return QuantizedEmbeddings(c, None, codec=Codec("binary"), dim=d)
+    raise ValueError(f"from_codes takes 'int8', 'uint8' or 'binary' codes, not {precision!r}")
