@@ -4,9 +4,8 @@ import os
 
 import numpy as np
 import pytest
-from reference import pack_int4, ref_bf16, ref_symmetric, st_calibrated
-
 import vectro
+from reference import pack_int4, ref_bf16, ref_symmetric, st_calibrated
 
 RNG = np.random.default_rng(7)
 ALL = ["int8", "int16", "int4", "int4-g32", "f16", "bf16", "binary", "uint8"]

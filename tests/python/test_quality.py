@@ -2,7 +2,6 @@
 configuration that meets the target, on the shipped real embeddings too."""
 import numpy as np
 import pytest
-
 import vectro
 
 
