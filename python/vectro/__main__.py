@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vectro", description=__doc__)
     ap.add_argument("embeddings", help=".npy file of float embeddings, shape (n, d)")
     ap.add_argument("--queries", help=".npy of held-out query embeddings for recall@k")
-    ap.add_argument("--precision", default="int8", help="int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8, or a profile: quality, balanced, fast")
+    ap.add_argument("--precision", default="int8",
+                    help="int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8, "
+                         "or a profile: quality, balanced, fast")
     ap.add_argument("--threads", type=int, default=0, help="0 = all cores (default)")
     ap.add_argument("-k", type=int, default=10, help="k of recall@k (default 10)")
     ap.add_argument("--repeat", type=int, default=5, help="timing runs, median reported")
