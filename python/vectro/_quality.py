@@ -84,7 +84,8 @@ def evaluate(X, q_or_codec="int8", queries=None, k: int = 10, *, metric: str = "
 
     if isinstance(q_or_codec, QuantizedEmbeddings):
         if q_or_codec.codes.shape[0] != n or q_or_codec.dim != d:
-            raise ValueError(f"quantized embeddings hold {q_or_codec.codes.shape[0]} x {q_or_codec.dim}, X is {n} x {d}")
+            raise ValueError(f"quantized embeddings hold {q_or_codec.codes.shape[0]} x {q_or_codec.dim}, "
+                             f"X is {n} x {d}")
         full = q_or_codec.codec.decode(q_or_codec, threads=threads).reshape(n, d)
         db_hat = np.ascontiguousarray(full[db_idx]) if len(db_idx) != n else full
         bpv = q_or_codec.nbytes / n
