@@ -28,6 +28,7 @@ from ._codec import (
     reconstruct_embeddings,
 )
 from ._core import VectroError
+from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
 from ._quality import Choice, choose, evaluate
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ __all__ = [
     "PROFILES",
     "Choice",
     "Codec",
+    "MixedQuantizedEmbeddings",
     "QuantizedEmbeddings",
     "VectroError",
     "choose",
@@ -50,6 +52,7 @@ __all__ = [
     "from_codes",
     "get_backend_info",
     "quantize_embeddings",
+    "quantize_mixed",
     "reconstruct_embeddings",
     "set_backend",
     "__version__",

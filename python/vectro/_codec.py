@@ -423,6 +423,8 @@ def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0, 
         >>> vectro.reconstruct_embeddings(vectro.quantize_embeddings([[0.5, -1.0]])).tolist()
         [[0.5039370059967041, -1.0]]
     """
+    if hasattr(quantized, "tiers") and hasattr(quantized, "decode"):  # MixedQuantizedEmbeddings
+        return quantized.decode(threads=threads)
     if not isinstance(quantized, QuantizedEmbeddings):
         raise TypeError(f"expected QuantizedEmbeddings, got {type(quantized).__name__}")
     return quantized.codec.decode(quantized, threads=threads, out=out, progress=progress)

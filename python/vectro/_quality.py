@@ -82,11 +82,10 @@ def evaluate(X, q_or_codec="int8", queries=None, k: int = 10, *, metric: str = "
             raise ValueError(f"queries have dimension {qs.shape[1]}, X has {d}")
     db = np.ascontiguousarray(x[db_idx]) if len(db_idx) != n else x
 
-    if isinstance(q_or_codec, QuantizedEmbeddings):
-        if q_or_codec.codes.shape[0] != n or q_or_codec.dim != d:
-            raise ValueError(f"quantized embeddings hold {q_or_codec.codes.shape[0]} x {q_or_codec.dim}, "
-                             f"X is {n} x {d}")
-        full = q_or_codec.codec.decode(q_or_codec, threads=threads).reshape(n, d)
+    if isinstance(q_or_codec, (QuantizedEmbeddings, MixedQuantizedEmbeddings)):
+        if len(q_or_codec) != n or q_or_codec.dim != d or len(q_or_codec.shape) != 2:
+            raise ValueError(f"quantized embeddings hold {q_or_codec.shape}, X is {n} x {d}")
+        full = reconstruct_embeddings(q_or_codec, threads=threads).reshape(n, d)
         db_hat = np.ascontiguousarray(full[db_idx]) if len(db_idx) != n else full
         bpv = q_or_codec.nbytes / n
         precision = q_or_codec.precision

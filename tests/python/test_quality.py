@@ -78,3 +78,39 @@ def test_choose_errors():
         vectro.choose(x)
     with pytest.raises(vectro.VectroError, match="no configuration"):
         vectro.choose(x, min_cosine=1.5)
+
+
+def test_mixed_precision_beats_uniform_int8_at_same_worst_error():
+    rng = np.random.default_rng(9)
+    flat = rng.choice([-0.5, 0.0, 0.5], (400, 96)).astype(np.float32)  # exact in int4
+    rough = rng.standard_normal((400, 96)).astype(np.float32)
+    heavy = rng.standard_t(1.5, (200, 96)).astype(np.float32)  # outliers: int8 error is large here
+    x = np.vstack([flat, rough, heavy])
+    u8 = vectro.quantize_embeddings(x, "int8")
+    worst_int8 = vectro.evaluate(x, u8, queries=x[:1])["rel_l2_max"]
+    m = vectro.quantize_mixed(x, max_rel_error=worst_int8)
+    assert m.max_rel_error <= worst_int8 * (1 + 1e-9)
+    assert m.nbytes < u8.nbytes
+    counts = m.counts()
+    assert counts["int4"] >= 400 and sum(counts.values()) == len(x)
+    rec = vectro.reconstruct_embeddings(m)
+    rel = np.linalg.norm(x - rec, axis=1) / np.linalg.norm(x, axis=1)
+    assert rel.max() <= worst_int8 * (1 + 1e-6)
+    # every row decodes exactly as its own tier's codec would
+    for i, t in enumerate(m.tiers):
+        rows = np.flatnonzero(m.tags == i)
+        if len(rows):
+            np.testing.assert_array_equal(rec[rows], vectro.reconstruct_embeddings(
+                vectro.quantize_embeddings(x[rows], t)))
+    r = vectro.evaluate(x, m, queries=x[:20])
+    assert r["bytes_per_vector"] == m.nbytes / len(x)
+
+
+def test_mixed_budget_zero_and_bad_args():
+    x = np.random.default_rng(2).standard_normal((50, 16)).astype(np.float32)
+    m = vectro.quantize_mixed(x, max_rel_error=0.0)
+    assert m.counts()["f16"] == 50  # nothing else is exact: all land in the last tier
+    with pytest.raises(ValueError):
+        vectro.quantize_mixed(x, max_rel_error=-1)
+    with pytest.raises(ValueError):
+        vectro.quantize_mixed(x, tiers=())
