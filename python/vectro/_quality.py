@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from ._codec import Codec, QuantizedEmbeddings, as_float32_rows
+from ._codec import Codec, QuantizedEmbeddings, as_float32_rows, reconstruct_embeddings
+from ._mixed import MixedQuantizedEmbeddings
 
 DEFAULT_CANDIDATES = ("binary", "int4", "int4-g32", "uint8", "int8", "bf16", "f16", "int16")
 
