@@ -1,0 +1,362 @@
+/* main.c: the `vectro` command line: `codecs`, `eval` and `info` over libvectro.
+ * Exit codes are part of the interface: 0 ok, 1 the data cannot be compressed as asked (NaN/Inf, a
+ * value out of range, a codec that cannot be trained on it), 2 usage, 3 a file that cannot be read
+ * or is malformed, 4 out of memory or another internal failure. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io/npy.h"
+#include "vectro.h"
+
+enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3, EXIT_INTERNAL = 4 };
+
+static const char *const codec_names[] = {"int8",   "int16",     "int4",    "f16",
+                                          "bf16",   "binary",    "uint8-cal", "int8-cal"};
+#define NCODECS (sizeof codec_names / sizeof codec_names[0])
+
+static void usage_main(FILE *f) {
+  fprintf(f, "usage: vectro [--version] [--help] COMMAND [ARGS]\n\n"
+             "Compress float32 embeddings and measure what it costs.\n\n"
+             "commands:\n"
+             "  codecs   list the codecs and their size per vector\n"
+             "  eval     quality of a codec on a .npy of embeddings (cosine, error, recall@k)\n"
+             "  info     the kernels, CPU features and threads in use here\n\n"
+             "Run `vectro COMMAND --help` for a command's options.\n"
+             "exit codes: 0 ok, 1 data the codec refuses (NaN/Inf, out of range), 2 usage,\n"
+             "            3 unreadable or malformed file, 4 internal error or out of memory\n");
+}
+
+static int exit_for(int rc) {
+  switch (rc) {
+  case VEC_OK: return 0;
+  case VEC_E_NONFINITE:
+  case VEC_E_RANGE:
+  case VEC_E_NOT_TRAINED: return EXIT_DATA;
+  case VEC_E_FORMAT:
+  case VEC_E_VERSION:
+  case VEC_E_UNSUPPORTED: return EXIT_FILE;
+  case VEC_E_INVALID_ARG: return EXIT_DATA;
+  default: return EXIT_INTERNAL;
+  }
+}
+
+/* Prints "vectro: <what>: <library detail>" and returns the matching exit code. */
+static int fail(const char *what, int rc) {
+  const char *detail = vec_last_error_message();
+  fprintf(stderr, "vectro: %s: %s\n", what, detail && *detail ? detail : vec_strerror(rc));
+  return exit_for(rc);
+}
+
+static int parse_size(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-') return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * info, codecs
+ * ------------------------------------------------------------------------------------------- */
+static int cmd_info(int argc, char **argv) {
+  if (argc > 1) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+      printf("usage: vectro info\n\nThe library version, the kernels in use and available, the CPU\n"
+             "features detected and the default thread count.\n");
+      return 0;
+    }
+    fprintf(stderr, "vectro info: unexpected argument '%s'\n", argv[1]);
+    return EXIT_USAGE;
+  }
+  printf("vectro %s\nkernel     %s\navailable ", vec_version_string(), vec_isa_name(vec_active_isa()));
+  const vec_isa isas[] = {VEC_ISA_SCALAR, VEC_ISA_AVX2, VEC_ISA_AVX512, VEC_ISA_NEON};
+  for (size_t i = 0; i < 4; i++)
+    if (vec_isa_supported(isas[i])) printf(" %s", vec_isa_name(isas[i]));
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } feats[] = {{VEC_CPU_AVX2, "avx2"},         {VEC_CPU_FMA, "fma"},
+               {VEC_CPU_F16C, "f16c"},         {VEC_CPU_AVX512F, "avx512f"},
+               {VEC_CPU_AVX512BW, "avx512bw"}, {VEC_CPU_AVX512VL, "avx512vl"},
+               {VEC_CPU_AVX512VNNI, "avx512vnni"}, {VEC_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
+               {VEC_CPU_NEON, "neon"},         {VEC_CPU_DOTPROD, "dotprod"}};
+  unsigned f = vec_cpu_features();
+  printf("\nfeatures  ");
+  for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
+    if (f & feats[i].bit) printf(" %s", feats[i].name);
+  printf("\nthreads    %d\n", vec_default_threads());
+  return 0;
+}
+
+static int cmd_codecs(int argc, char **argv) {
+  size_t d = 768;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: vectro codecs [--dim D]\n\nEvery codec with its bytes per vector and compression\n"
+             "ratio against float32 at dimension D (default 768).\n");
+      return 0;
+    } else if (strcmp(argv[i], "--dim") == 0 && i + 1 < argc) {
+      if (parse_size(argv[++i], &d) || d == 0) {
+        fprintf(stderr, "vectro codecs: --dim needs a positive integer\n");
+        return EXIT_USAGE;
+      }
+    } else {
+      fprintf(stderr, "vectro codecs: unknown option '%s' (see --help)\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  printf("%-10s %12s %8s\n", "codec", "bytes/vec", "ratio");
+  for (size_t i = 0; i < NCODECS; i++) {
+    for (unsigned g = 0; g <= 32; g += 32) {
+      vec_codec_id id;
+      vec_codec_from_name(codec_names[i], &id);
+      if (g && id != VEC_CODEC_INT4) break;
+      vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
+      p.group_size = g;
+      vec_codec *c;
+      int rc = vec_codec_create(&p, &c);
+      if (rc) return fail("codecs", rc);
+      size_t b = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
+      char label[32];
+      snprintf(label, sizeof label, g ? "%s-g%u" : "%s", codec_names[i], g);
+      printf("%-10s %12zu %7.2fx\n", label, b, 4.0 * (double)d / (double)b);
+      vec_codec_free(c);
+    }
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * eval
+ * ------------------------------------------------------------------------------------------- */
+/* Indices of the k largest q.x over rows of db (n x d), into top (k entries, unordered). */
+static void top_k(const float *q, const float *db, size_t n, size_t d, size_t k, size_t *top,
+                  float *best) {
+  size_t have = 0;
+  for (size_t i = 0; i < n; i++) {
+    const float *r = db + i * d;
+    float s = 0;
+    for (size_t j = 0; j < d; j++) s += q[j] * r[j];
+    if (have < k) {
+      top[have] = i, best[have] = s, have++;
+      continue;
+    }
+    size_t w = 0; /* the weakest kept */
+    for (size_t t = 1; t < k; t++)
+      if (best[t] < best[w]) w = t;
+    if (s > best[w]) top[w] = i, best[w] = s;
+  }
+}
+
+static void usage_eval(FILE *f) {
+  fprintf(f,
+          "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate]\n"
+          "                   [--queries Q.npy] [-k K] [--threads N] EMBEDDINGS.npy\n\n"
+          "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
+          "and reports bytes per vector, cosine(x, x̂), relative L2 error, mean absolute error, and\n"
+          "recall@k of an inner-product search on the reconstructions against exact float32\n"
+          "search. Without --queries, every tenth vector (at most 1000) is held out as a query\n"
+          "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
+          "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal\n"
+          "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
+          "  --rounding MODE  calibrated codecs: nearest (default) or truncate (sentence-transformers)\n"
+          "  --queries FILE   held-out query embeddings (.npy)\n"
+          "  -k K             k of recall@k (default 10)\n"
+          "  --threads N      worker threads, 0 = all cores (default)\n");
+}
+
+static int cmd_eval(int argc, char **argv) {
+  const char *codec_name = "int8", *qpath = NULL, *path = NULL;
+  size_t k = 10, group = 0, threads = 0;
+  int rounding = VEC_ROUND_NEAREST;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage_eval(stdout);
+      return 0;
+    } else if (strcmp(a, "--codec") == 0 && more) {
+      codec_name = argv[++i];
+    } else if (strcmp(a, "--queries") == 0 && more) {
+      qpath = argv[++i];
+    } else if (strcmp(a, "-k") == 0 && more) {
+      if (parse_size(argv[++i], &k) || k == 0 || k > 10000) {
+        fprintf(stderr, "vectro eval: -k needs an integer in 1..10000\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--group") == 0 && more) {
+      if (parse_size(argv[++i], &group) || group > 65536) {
+        fprintf(stderr, "vectro eval: --group needs an integer in 0..65536\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--threads") == 0 && more) {
+      if (parse_size(argv[++i], &threads) || threads > 4096) {
+        fprintf(stderr, "vectro eval: --threads needs an integer in 0..4096\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--rounding") == 0 && more) {
+      const char *m = argv[++i];
+      if (strcmp(m, "nearest") == 0) rounding = VEC_ROUND_NEAREST;
+      else if (strcmp(m, "truncate") == 0) rounding = VEC_ROUND_TRUNCATE;
+      else {
+        fprintf(stderr, "vectro eval: --rounding is nearest or truncate, not '%s'\n", m);
+        return EXIT_USAGE;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "vectro eval: unknown option '%s' or missing value (see --help)\n", a);
+      return EXIT_USAGE;
+    } else if (!path) {
+      path = a;
+    } else {
+      fprintf(stderr, "vectro eval: one embeddings file only (got '%s' and '%s')\n", path, a);
+      return EXIT_USAGE;
+    }
+  }
+  if (!path) {
+    usage_eval(stderr);
+    return EXIT_USAGE;
+  }
+  vec_codec_id id;
+  if (vec_codec_from_name(codec_name, &id) != VEC_OK) {
+    fprintf(stderr, "vectro eval: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
+    return EXIT_USAGE;
+  }
+
+  float *x = NULL, *qs = NULL, *db = NULL, *rec = NULL, *scales = NULL, *best = NULL;
+  unsigned char *codes = NULL;
+  size_t *t1 = NULL, *t2 = NULL;
+  vec_codec *c = NULL;
+  size_t n, d, nq = 0, qd;
+  int ret = 0, rc = vec_npy_read_f32(path, &x, &n, &d);
+  if (rc) return fail("eval", rc) == EXIT_DATA ? EXIT_FILE : exit_for(rc);
+  if (qpath) {
+    rc = vec_npy_read_f32(qpath, &qs, &nq, &qd);
+    if (rc) {
+      ret = fail("eval", rc) == EXIT_DATA ? EXIT_FILE : exit_for(rc);
+      goto done;
+    }
+    if (qd != d) {
+      fprintf(stderr, "vectro eval: %s has dimension %zu, %s has %zu\n", qpath, qd, path, d);
+      ret = EXIT_DATA;
+      goto done;
+    }
+  }
+  /* Split: with --queries the whole file is the database; else every tenth row is a query. */
+  size_t ndb = n;
+  db = x;
+  if (!qpath && n >= 100) {
+    nq = n / 10 < 1000 ? n / 10 : 1000;
+    qs = malloc(nq * d * sizeof(float));
+    db = malloc((n - nq) * d * sizeof(float));
+    if (!qs || !db) {
+      ret = fail("eval", VEC_E_NOMEM);
+      goto done;
+    }
+    size_t iq = 0, idb = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (i % 10 == 9 && iq < nq) memcpy(qs + iq++ * d, x + i * d, d * sizeof(float));
+      else memcpy(db + idb++ * d, x + i * d, d * sizeof(float));
+    }
+    ndb = idb;
+  }
+  if (ndb == 0) {
+    fprintf(stderr, "vectro eval: %s holds no vectors\n", path);
+    ret = EXIT_DATA;
+    goto done;
+  }
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
+  p.group_size = (unsigned)group;
+  p.rounding = rounding;
+  if ((rc = vec_codec_create(&p, &c))) {
+    ret = fail("eval", rc);
+    goto done;
+  }
+  if (vec_codec_needs_training(c) && (rc = vec_codec_train(c, db, ndb, d))) {
+    ret = fail(path, rc);
+    goto done;
+  }
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  codes = malloc(ndb * cs + 1);
+  scales = malloc(ndb * sc * sizeof(float) + 1);
+  rec = malloc(ndb * d * sizeof(float));
+  if (!codes || !scales || !rec) {
+    ret = fail("eval", VEC_E_NOMEM);
+    goto done;
+  }
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = (int)threads;
+  if ((rc = vec_codec_encode(c, db, ndb, d, codes, sc ? scales : NULL, &o)) ||
+      (rc = vec_codec_decode(c, codes, sc ? scales : NULL, ndb, rec, d, &o))) {
+    ret = fail(path, rc);
+    goto done;
+  }
+  vec_quality qm = {sizeof qm, 0, 0, 0, 0, 0, 0, 0};
+  if ((rc = vec_quality_measure(db, d, rec, d, ndb, d, &qm))) {
+    ret = fail(path, rc);
+    goto done;
+  }
+  size_t bpv = cs + 4 * sc;
+  printf("vectro eval: %s (%zu x %zu), codec %s", path, n, d, codec_name);
+  if (id == VEC_CODEC_INT4 && group) printf(", group %zu", group);
+  printf("\nbytes/vector    %zu (float32: %zu), compression %.2fx\n", bpv, 4 * d,
+         4.0 * (double)d / (double)bpv);
+  printf("cosine          mean %.6f  min %.6f\n", qm.cosine_mean, qm.cosine_min);
+  printf("rel. L2 error   mean %.5f  max %.5f\n", qm.rel_l2_mean, qm.rel_l2_max);
+  printf("mean abs error  %.6f (in units of each vector's max |x|)\n", qm.mae);
+  if (nq) {
+    size_t kk = k < ndb ? k : ndb;
+    t1 = malloc(kk * sizeof *t1), t2 = malloc(kk * sizeof *t2), best = malloc(kk * sizeof *best);
+    if (!t1 || !t2 || !best) {
+      ret = fail("eval", VEC_E_NOMEM);
+      goto done;
+    }
+    double hits = 0;
+    for (size_t i = 0; i < nq; i++) {
+      const float *q = qs + i * d;
+      for (size_t j = 0; j < d; j++)
+        if (!isfinite(q[j])) {
+          fprintf(stderr, "vectro eval: query %zu holds NaN or Inf\n", i);
+          ret = EXIT_DATA;
+          goto done;
+        }
+      top_k(q, db, ndb, d, kk, t1, best);
+      top_k(q, rec, ndb, d, kk, t2, best);
+      for (size_t a = 0; a < kk; a++)
+        for (size_t b = 0; b < kk; b++)
+          if (t1[a] == t2[b]) hits += 1;
+    }
+    printf("recall@%zu       %.4f (%zu queries %s, inner product)\n", k, hits / (double)(nq * kk), nq,
+           qpath ? "from the queries file" : "held out of the input");
+  }
+done:
+  if (db != x) free(db);
+  free(x), free(qs), free(rec), free(scales), free(codes), free(t1), free(t2), free(best);
+  vec_codec_free(c);
+  return ret;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage_main(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    printf("vectro %s\n", vec_version_string());
+    return 0;
+  }
+  if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+  if (strcmp(cmd, "codecs") == 0) return cmd_codecs(argc - 1, argv + 1);
+  if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  fprintf(stderr, "vectro: unknown command '%s' (see vectro --help)\n", cmd);
+  return EXIT_USAGE;
+}
