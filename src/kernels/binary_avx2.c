@@ -20,8 +20,8 @@ static inline unsigned gt0_bits(const float *p, __m256i *amax) {
 static inline int has_nonfinite(__m256i amax) {
   /* |x| bits are <= 0x7fffffff, so a signed compare is exact here. */
   const __m256i finite_max = _mm256_set1_epi32((int)(VEC_B1_NONFINITE - 1));
-  return !_mm256_testz_si256(_mm256_cmpgt_epi32(amax, finite_max),
-                             _mm256_cmpgt_epi32(amax, finite_max));
+  const __m256i bad = _mm256_cmpgt_epi32(amax, finite_max);
+  return !_mm256_testz_si256(bad, bad);
 }
 
 size_t vec_encode_binary_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
