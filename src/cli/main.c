@@ -14,8 +14,8 @@
 
 enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3, EXIT_INTERNAL = 4 };
 
-static const char *const codec_names[] = {"int8",   "int16",     "int4",    "f16",
-                                          "bf16",   "binary",    "uint8-cal", "int8-cal"};
+static const char *const codec_names[] = {"int8", "int16",  "int4",      "f16",
+                                          "bf16", "binary", "uint8-cal", "int8-cal"};
 #define NCODECS (sizeof codec_names / sizeof codec_names[0])
 
 static void usage_main(FILE *f) {
@@ -51,6 +51,12 @@ static int fail(const char *what, int rc) {
   return exit_for(rc);
 }
 
+/* A file that could not be read or parsed: exit 3, except when memory ran out. */
+static int fail_read(int rc) {
+  fail("eval", rc);
+  return rc == VEC_E_NOMEM ? EXIT_INTERNAL : EXIT_FILE;
+}
+
 static int parse_size(const char *s, size_t *out) {
   char *end;
   errno = 0;
@@ -66,25 +72,32 @@ static int parse_size(const char *s, size_t *out) {
 static int cmd_info(int argc, char **argv) {
   if (argc > 1) {
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-      printf("usage: vectro info\n\nThe library version, the kernels in use and available, the CPU\n"
-             "features detected and the default thread count.\n");
+      printf(
+          "usage: vectro info\n\nThe library version, the kernels in use and available, the CPU\n"
+          "features detected and the default thread count.\n");
       return 0;
     }
     fprintf(stderr, "vectro info: unexpected argument '%s'\n", argv[1]);
     return EXIT_USAGE;
   }
-  printf("vectro %s\nkernel     %s\navailable ", vec_version_string(), vec_isa_name(vec_active_isa()));
+  printf("vectro %s\nkernel     %s\navailable ", vec_version_string(),
+         vec_isa_name(vec_active_isa()));
   const vec_isa isas[] = {VEC_ISA_SCALAR, VEC_ISA_AVX2, VEC_ISA_AVX512, VEC_ISA_NEON};
   for (size_t i = 0; i < 4; i++)
     if (vec_isa_supported(isas[i])) printf(" %s", vec_isa_name(isas[i]));
   static const struct {
     unsigned bit;
     const char *name;
-  } feats[] = {{VEC_CPU_AVX2, "avx2"},         {VEC_CPU_FMA, "fma"},
-               {VEC_CPU_F16C, "f16c"},         {VEC_CPU_AVX512F, "avx512f"},
-               {VEC_CPU_AVX512BW, "avx512bw"}, {VEC_CPU_AVX512VL, "avx512vl"},
-               {VEC_CPU_AVX512VNNI, "avx512vnni"}, {VEC_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
-               {VEC_CPU_NEON, "neon"},         {VEC_CPU_DOTPROD, "dotprod"}};
+  } feats[] = {{VEC_CPU_AVX2, "avx2"},
+               {VEC_CPU_FMA, "fma"},
+               {VEC_CPU_F16C, "f16c"},
+               {VEC_CPU_AVX512F, "avx512f"},
+               {VEC_CPU_AVX512BW, "avx512bw"},
+               {VEC_CPU_AVX512VL, "avx512vl"},
+               {VEC_CPU_AVX512VNNI, "avx512vnni"},
+               {VEC_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
+               {VEC_CPU_NEON, "neon"},
+               {VEC_CPU_DOTPROD, "dotprod"}};
   unsigned f = vec_cpu_features();
   printf("\nfeatures  ");
   for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
@@ -97,7 +110,8 @@ static int cmd_codecs(int argc, char **argv) {
   size_t d = 768;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: vectro codecs [--dim D]\n\nEvery codec with its bytes per vector and compression\n"
+      printf("usage: vectro codecs [--dim D]\n\nEvery codec with its bytes per vector and "
+             "compression\n"
              "ratio against float32 at dimension D (default 768).\n");
       return 0;
     } else if (strcmp(argv[i], "--dim") == 0 && i + 1 < argc) {
@@ -154,20 +168,21 @@ static void top_k(const float *q, const float *db, size_t n, size_t d, size_t k,
 }
 
 static void usage_eval(FILE *f) {
-  fprintf(f,
-          "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate]\n"
-          "                   [--queries Q.npy] [-k K] [--threads N] EMBEDDINGS.npy\n\n"
-          "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
-          "and reports bytes per vector, cosine(x, x̂), relative L2 error, mean absolute error, and\n"
-          "recall@k of an inner-product search on the reconstructions against exact float32\n"
-          "search. Without --queries, every tenth vector (at most 1000) is held out as a query\n"
-          "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
-          "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal\n"
-          "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
-          "  --rounding MODE  calibrated codecs: nearest (default) or truncate (sentence-transformers)\n"
-          "  --queries FILE   held-out query embeddings (.npy)\n"
-          "  -k K             k of recall@k (default 10)\n"
-          "  --threads N      worker threads, 0 = all cores (default)\n");
+  fprintf(
+      f, "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate]\n"
+         "                   [--queries Q.npy] [-k K] [--threads N] EMBEDDINGS.npy\n\n"
+         "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
+         "and reports bytes per vector, cosine(x, x̂), relative L2 error, mean absolute error, and\n"
+         "recall@k of an inner-product search on the reconstructions against exact float32\n"
+         "search. Without --queries, every tenth vector (at most 1000) is held out as a query\n"
+         "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
+         "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal\n"
+         "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
+         "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
+         "(sentence-transformers)\n"
+         "  --queries FILE   held-out query embeddings (.npy)\n"
+         "  -k K             k of recall@k (default 10)\n"
+         "  --threads N      worker threads, 0 = all cores (default)\n");
 }
 
 static int cmd_eval(int argc, char **argv) {
@@ -201,8 +216,10 @@ static int cmd_eval(int argc, char **argv) {
       }
     } else if (strcmp(a, "--rounding") == 0 && more) {
       const char *m = argv[++i];
-      if (strcmp(m, "nearest") == 0) rounding = VEC_ROUND_NEAREST;
-      else if (strcmp(m, "truncate") == 0) rounding = VEC_ROUND_TRUNCATE;
+      if (strcmp(m, "nearest") == 0)
+        rounding = VEC_ROUND_NEAREST;
+      else if (strcmp(m, "truncate") == 0)
+        rounding = VEC_ROUND_TRUNCATE;
       else {
         fprintf(stderr, "vectro eval: --rounding is nearest or truncate, not '%s'\n", m);
         return EXIT_USAGE;
@@ -233,11 +250,11 @@ static int cmd_eval(int argc, char **argv) {
   vec_codec *c = NULL;
   size_t n, d, nq = 0, qd;
   int ret = 0, rc = vec_npy_read_f32(path, &x, &n, &d);
-  if (rc) return fail("eval", rc) == EXIT_DATA ? EXIT_FILE : exit_for(rc);
+  if (rc) return fail_read(rc);
   if (qpath) {
     rc = vec_npy_read_f32(qpath, &qs, &nq, &qd);
     if (rc) {
-      ret = fail("eval", rc) == EXIT_DATA ? EXIT_FILE : exit_for(rc);
+      ret = fail_read(rc);
       goto done;
     }
     if (qd != d) {
@@ -259,8 +276,10 @@ static int cmd_eval(int argc, char **argv) {
     }
     size_t iq = 0, idb = 0;
     for (size_t i = 0; i < n; i++) {
-      if (i % 10 == 9 && iq < nq) memcpy(qs + iq++ * d, x + i * d, d * sizeof(float));
-      else memcpy(db + idb++ * d, x + i * d, d * sizeof(float));
+      if (i % 10 == 9 && iq < nq)
+        memcpy(qs + iq++ * d, x + i * d, d * sizeof(float));
+      else
+        memcpy(db + idb++ * d, x + i * d, d * sizeof(float));
     }
     ndb = idb;
   }
@@ -330,8 +349,8 @@ static int cmd_eval(int argc, char **argv) {
         for (size_t b = 0; b < kk; b++)
           if (t1[a] == t2[b]) hits += 1;
     }
-    printf("recall@%zu       %.4f (%zu queries %s, inner product)\n", k, hits / (double)(nq * kk), nq,
-           qpath ? "from the queries file" : "held out of the input");
+    printf("recall@%zu       %.4f (%zu queries %s, inner product)\n", k, hits / (double)(nq * kk),
+           nq, qpath ? "from the queries file" : "held out of the input");
   }
 done:
   if (db != x) free(db);

@@ -68,8 +68,8 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
     hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
     hoff = 12;
   } else {
-    return vec_fail(VEC_E_VERSION, -1, "%s: .npy format version %u is not supported (1-3 are)", name,
-                    major);
+    return vec_fail(VEC_E_VERSION, -1, "%s: .npy format version %u is not supported (1-3 are)",
+                    name, major);
   }
   if (hlen > size - hoff) return vec_fail(VEC_E_FORMAT, -1, "%s: truncated .npy header", name);
   const char *h = (const char *)buf + hoff, *hend = h + hlen;
@@ -108,7 +108,8 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
   p = find_key(h, hlen, "shape");
   if (!p) return vec_fail(VEC_E_FORMAT, -1, "%s: .npy header has no 'shape'", name);
   p = skip_spaces(p, hend);
-  if (p >= hend || *p != '(') return vec_fail(VEC_E_FORMAT, -1, "%s: bad 'shape' in .npy header", name);
+  if (p >= hend || *p != '(')
+    return vec_fail(VEC_E_FORMAT, -1, "%s: bad 'shape' in .npy header", name);
   p++;
   uint64_t dims[3];
   int nd = 0;
@@ -120,12 +121,14 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
     if (!p) return vec_fail(VEC_E_FORMAT, -1, "%s: bad 'shape' in .npy header", name);
     nd++;
     p = skip_spaces(p, hend);
-    if (p < hend && *p == ',') p++;
+    if (p < hend && *p == ',')
+      p++;
     else if (!(p < hend && *p == ')'))
       return vec_fail(VEC_E_FORMAT, -1, "%s: bad 'shape' in .npy header", name);
   }
   if (nd != 1 && nd != 2)
-    return vec_fail(VEC_E_FORMAT, -1, "%s: need a 1-D or 2-D array of embeddings, got %d-D", name, nd);
+    return vec_fail(VEC_E_FORMAT, -1, "%s: need a 1-D or 2-D array of embeddings, got %d-D", name,
+                    nd);
   uint64_t rows = nd == 2 ? dims[0] : 1, cols = nd == 2 ? dims[1] : dims[0];
   if (cols == 0 || cols > ((uint64_t)1 << 28))
     return vec_fail(VEC_E_FORMAT, -1, "%s: absurd dimension %llu", name, (unsigned long long)cols);
@@ -136,10 +139,11 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
                     (unsigned long long)rows, (unsigned long long)cols);
   size_t doff = hoff + hlen;
   if (size - doff != bytes)
-    return vec_fail(VEC_E_FORMAT, -1,
-                    "%s: the header promises %zu bytes of data but the file holds %zu (truncated or "
-                    "corrupt)",
-                    name, bytes, size - doff);
+    return vec_fail(
+        VEC_E_FORMAT, -1,
+        "%s: the header promises %zu bytes of data but the file holds %zu (truncated or "
+        "corrupt)",
+        name, bytes, size - doff);
   float *out = malloc(count ? count * sizeof(float) : 1);
   if (!out) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu floats", name, count);
   const unsigned char *src = buf + doff;
@@ -149,7 +153,8 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
       const unsigned char *s = src + k * isz;
       float v;
       if (isz == 4) {
-        v = vec_u2f_pub((uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24);
+        v = vec_u2f_pub((uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 |
+                        (uint32_t)s[3] << 24);
       } else if (isz == 2) {
         v = half_to_float((uint16_t)(s[0] | s[1] << 8));
       } else {

@@ -12,7 +12,7 @@
 VEC_HIDDEN int vec_npy_read_f32(const char *path, float **data, size_t *n, size_t *d);
 
 /* The same from a buffer holding a whole .npy file (what the file reader and the fuzzer use). */
-VEC_HIDDEN int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, float **data,
-                                 size_t *n, size_t *d);
+VEC_HIDDEN int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name,
+                                 float **data, size_t *n, size_t *d);
 
 #endif
