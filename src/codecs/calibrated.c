@@ -22,9 +22,8 @@ size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uin
   return n;
 }
 
-void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
-                           const float *step, unsigned mode, float *out, size_t ldo,
-                           unsigned flags) {
+void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo, const float *step,
+                           unsigned mode, float *out, size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * d;
@@ -62,7 +61,7 @@ static void cal_decode(const vec_codec *c, const uint8_t *codes, const float *sc
   vec_cal_kernels_active()->decode(codes, n, c->d, c->lo, c->step, mode_of(c), out, ldo, flags);
 }
 
-const vec_codec_ops vec_ops_uint8_cal = {VEC_CODEC_UINT8_CAL, "uint8-cal", 1, cal_code_size,
+const vec_codec_ops vec_ops_uint8_cal = {VEC_CODEC_UINT8_CAL, "uint8-cal", 1,         cal_code_size,
                                          no_scales,           cal_encode,  cal_decode};
-const vec_codec_ops vec_ops_int8_cal = {VEC_CODEC_INT8_CAL, "int8-cal", 1, cal_code_size,
+const vec_codec_ops vec_ops_int8_cal = {VEC_CODEC_INT8_CAL, "int8-cal", 1,         cal_code_size,
                                         no_scales,          cal_encode, cal_decode};

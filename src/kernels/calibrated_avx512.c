@@ -33,8 +33,8 @@ CAL_INLINE __m512i cal16(const float *x, const float *lo, const float *st, unsig
  * restores the order. */
 CAL_INLINE __m512i cal64(const float *x, const float *lo, const float *st, unsigned mode,
                          __m512i *bad) {
-  __m512i ab = _mm512_packs_epi32(cal16(x, lo, st, mode, bad),
-                                  cal16(x + 16, lo + 16, st + 16, mode, bad));
+  __m512i ab =
+      _mm512_packs_epi32(cal16(x, lo, st, mode, bad), cal16(x + 16, lo + 16, st + 16, mode, bad));
   __m512i cd = _mm512_packs_epi32(cal16(x + 32, lo + 32, st + 32, mode, bad),
                                   cal16(x + 48, lo + 48, st + 48, mode, bad));
   __m512i p;
@@ -72,7 +72,8 @@ CAL_INLINE size_t encode_body(const float *x, size_t n, size_t d, size_t ldx, ui
     } else {
       for (; j + 64 <= d; j += 64)
         _mm512_storeu_si512(qr + j, cal64(row + j, lo + j, st + j, mode, &bad));
-      for (; j + 16 <= d; j += 16) store16(qr + j, cal16(row + j, lo + j, st + j, mode, &bad), mode);
+      for (; j + 16 <= d; j += 16)
+        store16(qr + j, cal16(row + j, lo + j, st + j, mode, &bad), mode);
       /* Overlapping last vector: rewrites a few identical codes instead of masking. */
       if (j < d) {
         size_t k = d - 16;

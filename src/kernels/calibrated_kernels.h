@@ -76,7 +76,8 @@ static inline uint32_t vec_cal_f2u(float f) {
  * move codes across bucket edges. v is never NaN here: x is finite, step > 0 (step 0 is handled by
  * the caller), so at worst x - lo overflows to +-Inf, which clamps like any out-of-range value.
  * Clamping before converting changes no result (the bounds are integers) and keeps the integer
- * conversion defined. Rounding to nearest is done by hand so the FP environment cannot change it. */
+ * conversion defined. Rounding to nearest is done by hand so the FP environment cannot change it.
+ */
 static inline uint8_t vec_cal_code(float x, float lo, float step, unsigned mode) {
   if (step == 0.0f) return (mode & VEC_CAL_INT8) ? 0x80u : 0u;
   float v = (x - lo) / step;

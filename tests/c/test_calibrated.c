@@ -118,15 +118,15 @@ static void st_truncate_bit_exact(void) {
       CHECK(c && vec_codec_train(c, cal, NCAL, d) == VEC_OK);
       CHECK(vec_codec_get_ranges(c, lo, hi) == VEC_OK);
       size_t outside = 0;
-      for (size_t i = 0; i < N * d; i++)
-        outside += x[i] < lo[i % d] || x[i] > hi[i % d];
+      for (size_t i = 0; i < N * d; i++) outside += x[i] < lo[i % d] || x[i] > hi[i % d];
       CHECK(outside > 0);
       for (int s = 0; s < ni; s++) {
         CHECK(vec_set_isa((vec_isa)isas[s]) == VEC_OK);
         CHECK(vec_codec_encode(c, x, N, d, q, NULL, NULL) == VEC_OK);
         for (size_t i = 0; i < N * d; i++) {
-          uint8_t want = IDS[k] == VEC_CODEC_UINT8_CAL ? st_uint8(x[i], lo[i % d], hi[i % d])
-                                                       : (uint8_t)st_int8(x[i], lo[i % d], hi[i % d]);
+          uint8_t want = IDS[k] == VEC_CODEC_UINT8_CAL
+                             ? st_uint8(x[i], lo[i % d], hi[i % d])
+                             : (uint8_t)st_int8(x[i], lo[i % d], hi[i % d]);
           CHECKF(q[i] == want, "%s %s d=%zu elem %zu: %d, st %d", vec_codec_name(IDS[k]),
                  vec_isa_name((vec_isa)isas[s]), d, i, q[i], want);
         }
@@ -240,18 +240,21 @@ static void clipping_and_special_values(void) {
         CHECK(vec_codec_encode(c, x, 1, D, q, NULL, NULL) == VEC_OK);
         for (size_t j = 0; j < D; j++) {
           int level;
-          if (j % 5 == 2) level = (int)(j % 7); /* step 2^-149: v is exactly j % 7 */
-          else if (j % 5 == 3) level = RNDS[r] == VEC_ROUND_NEAREST ? 128 : 127; /* v = 127.5 */
-          else level = (j & 1) ? 255 : 0;
+          if (j % 5 == 2)
+            level = (int)(j % 7); /* step 2^-149: v is exactly j % 7 */
+          else if (j % 5 == 3)
+            level = RNDS[r] == VEC_ROUND_NEAREST ? 128 : 127; /* v = 127.5 */
+          else
+            level = (j & 1) ? 255 : 0;
           int want = IDS[k] == VEC_CODEC_UINT8_CAL ? level : level - 128;
           if (IDS[k] == VEC_CODEC_INT8_CAL && RNDS[r] == VEC_ROUND_TRUNCATE && j % 5 == 3)
             want = 0; /* trunc(127.5 - 128) = trunc(-0.5) = 0 */
           int got = IDS[k] == VEC_CODEC_UINT8_CAL ? q[j] : (int8_t)q[j];
           CHECKF(got == want, "%s rnd %d %s j=%zu: %d want %d", vec_codec_name(IDS[k]), RNDS[r],
                  vec_isa_name((vec_isa)isas[s]), j, got, want);
-          CHECK(got == (IDS[k] == VEC_CODEC_UINT8_CAL ? ref_code(x[j], lo[j], hi[j], IDS[k], RNDS[r])
-                                                      : (int8_t)ref_code(x[j], lo[j], hi[j], IDS[k],
-                                                                         RNDS[r])));
+          CHECK(got == (IDS[k] == VEC_CODEC_UINT8_CAL
+                            ? ref_code(x[j], lo[j], hi[j], IDS[k], RNDS[r])
+                            : (int8_t)ref_code(x[j], lo[j], hi[j], IDS[k], RNDS[r])));
         }
       }
       vec_codec_free(c);
@@ -377,7 +380,7 @@ static void constant_dimension(void) {
       float lo[D], hi[D];
       CHECK(vec_codec_get_ranges(c, lo, hi) == VEC_OK);
       lo[5] = 1.0f, hi[5] = nextafterf(1.0f, 2.0f); /* (hi - lo) / 255 is not 0 here... */
-      lo[6] = 0.0f, hi[6] = 0x1p-149f;             /* ...but underflows to 0 here */
+      lo[6] = 0.0f, hi[6] = 0x1p-149f;              /* ...but underflows to 0 here */
       x[5] = x[6] = 1e30f;
       CHECK(vec_codec_set_ranges(c, lo, hi) == VEC_OK);
       for (int s = 0; s < ni; s++) {
@@ -411,10 +414,14 @@ static void fill_case(float *x, size_t n, size_t d, size_t ldx, float *lo, float
     for (size_t i = 0; i < n; i++) {
       float *e = &x[i * ldx + j];
       float u = vt_uniform(seed);
-      if (kind == 0) *e = (float)((int)(vt_next(seed) % 600) - 150) * 0.5f;
-      else if (kind == 2) *e = (float)((int)(vt_next(seed) % 300) - 20) * 0x1p-149f;
-      else if (kind == 3) *e = u * 3e38f;
-      else *e = lo[j] + (hi[j] - lo[j]) * (u * 0.7f + 0.5f); /* some below, some above */
+      if (kind == 0)
+        *e = (float)((int)(vt_next(seed) % 600) - 150) * 0.5f;
+      else if (kind == 2)
+        *e = (float)((int)(vt_next(seed) % 300) - 20) * 0x1p-149f;
+      else if (kind == 3)
+        *e = u * 3e38f;
+      else
+        *e = lo[j] + (hi[j] - lo[j]) * (u * 0.7f + 0.5f); /* some below, some above */
     }
   }
 }
