@@ -1,0 +1,122 @@
+/* calibrated_kernels.h: kernels of the calibrated codecs (uint8-cal, int8-cal) and the per-element
+ * math every instruction set shares, so the variants differ only in width, never in results. */
+#ifndef VEC_CALIBRATED_KERNELS_H
+#define VEC_CALIBRATED_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* Mode bits, fixed per codec object. */
+#define VEC_CAL_INT8  1u /* int8-cal: codes are signed, u = code + 128 */
+#define VEC_CAL_TRUNC 2u /* VEC_ROUND_TRUNCATE (sentence-transformers); else round half to even */
+
+/* Encodes rows [0, n) (row i at x + i*ldx) into d codes each at q + i*d, with per-dimension lo[j]
+ * and step[j] (>= 0). Returns the first row holding NaN or Inf (its codes are unspecified), or n.
+ */
+typedef size_t (*vec_encode_cal_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                    const float *lo, const float *step, unsigned mode,
+                                    unsigned flags);
+/* Decodes rows [0, n) (codes at q + i*d) into out + i*ldo. */
+typedef void (*vec_decode_cal_fn)(const uint8_t *q, size_t n, size_t d, const float *lo,
+                                  const float *step, unsigned mode, float *out, size_t ldo,
+                                  unsigned flags);
+
+typedef struct vec_cal_kernels {
+  vec_isa isa;
+  vec_encode_cal_fn encode;
+  vec_decode_cal_fn decode;
+} vec_cal_kernels;
+
+VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_scalar;
+#if defined(VEC_HAVE_X86_KERNELS)
+VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_avx2;
+VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_avx512;
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_neon;
+#endif
+
+/* The table for the instruction set in use now (read per call: vec_set_isa may change it). */
+static inline const vec_cal_kernels *vec_cal_kernels_active(void) {
+  switch (vec_active_isa()) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  case VEC_ISA_AVX512: return &vec_cal_kernels_avx512;
+  case VEC_ISA_AVX2: return &vec_cal_kernels_avx2;
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  case VEC_ISA_NEON: return &vec_cal_kernels_neon;
+#endif
+  default: return &vec_cal_kernels_scalar;
+  }
+}
+
+/* Scalar kernels, exported so that SIMD variants can hand them rows too short for a vector. */
+VEC_HIDDEN size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                        const float *lo, const float *step, unsigned mode,
+                                        unsigned flags);
+VEC_HIDDEN void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
+                                      const float *step, unsigned mode, float *out, size_t ldo,
+                                      unsigned flags);
+
+/* |x| bit patterns at or above this are NaN or Inf (see int8_row.h for the integer-max trick). */
+#define VEC_CAL_ABS_MASK       0x7fffffffu
+#define VEC_CAL_NONFINITE_BITS 0x7f800000u
+
+static inline uint32_t vec_cal_f2u(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+/* One code as the byte stored. v = (x - lo) / step must be a true division: it is what
+ * sentence-transformers computes, and x * (1/step) differs from it in the last bit often enough to
+ * move codes across bucket edges. v is never NaN here: x is finite, step > 0 (step 0 is handled by
+ * the caller), so at worst x - lo overflows to +-Inf, which clamps like any out-of-range value.
+ * Clamping before converting changes no result (the bounds are integers) and keeps the integer
+ * conversion defined. Rounding to nearest is done by hand so the FP environment cannot change it.
+ */
+static inline uint8_t vec_cal_code(float x, float lo, float step, unsigned mode) {
+  if (step == 0.0f) return (mode & VEC_CAL_INT8) ? 0x80u : 0u;
+  float v = (x - lo) / step;
+  if (mode & VEC_CAL_TRUNC) {
+    if (mode & VEC_CAL_INT8) {
+      /* NumPy's (v - 128).astype(int8): the subtraction rounds in float32 (for v < 64 it can land
+       * on a different integer than trunc(v) - 128 would), then truncates toward zero. */
+      float w = v - 128.0f;
+      w = w < -128.0f ? -128.0f : (w > 127.0f ? 127.0f : w);
+      return (uint8_t)(int8_t)(int)w;
+    }
+    v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+    return (uint8_t)(int)v;
+  }
+  v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+  int r = (int)v;
+  float frac = v - (float)r; /* exact */
+  /* Branch-free for the same reason as vec_q8: the direction is a coin flip on real data. */
+  r += (frac > 0.5f) | ((frac == 0.5f) & (r & 1));
+  return (uint8_t)((mode & VEC_CAL_INT8) ? r ^ 0x80 : r);
+}
+
+/* The bucket value t (in steps above lo) that a stored byte decodes to; always exact in float32.
+ * Rounded codes decode to their own level u. Truncated codes decode to the middle of the interval
+ * of v they came from: [u, u + 1) for uint8, so u + 0.5; for int8 (v - 128 truncated toward zero)
+ * that interval is [u, u + 1) above code 0, (u - 1, u] below it, and (127, 129) at code 0, so
+ * u + 0.5, u - 0.5 and 128. */
+static inline float vec_cal_level(uint8_t byte, unsigned mode) {
+  if (!(mode & VEC_CAL_INT8)) return (float)byte + ((mode & VEC_CAL_TRUNC) ? 0.5f : 0.0f);
+  int c = (int8_t)byte;
+  float t = (float)(c + 128);
+  if (mode & VEC_CAL_TRUNC) t += c > 0 ? 0.5f : (c < 0 ? -0.5f : 0.0f);
+  return t;
+}
+
+/* x̂ = lo + t * step, a multiply then an add (never fused: every ISA must give these bits). */
+static inline float vec_cal_decode1(uint8_t byte, float lo, float step, unsigned mode) {
+  float p = vec_cal_level(byte, mode) * step;
+  return lo + p;
+}
+
+#endif
