@@ -8,7 +8,7 @@
 #define CAL_INLINE static inline __attribute__((always_inline))
 
 /* 8 dimensions -> 8 codes as int32 (uint8: 0..255 or, for int8 rounded to nearest, the uint8
- * level; int8 truncated: -128..127). Folds the |x| bits into *bad to catch NaN/Inf. */
+ * level, flipped to a signed code when packed). Folds the |x| bits into *bad to catch NaN/Inf. */
 CAL_INLINE __m256i cal8(const float *x, const float *lo, const float *st, unsigned mode,
                         __m256i *bad) {
   const __m256 zero = _mm256_setzero_ps();
@@ -18,25 +18,16 @@ CAL_INLINE __m256i cal8(const float *x, const float *lo, const float *st, unsign
   __m256 v = _mm256_div_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(lo)), s);
   /* Step 0 (a constant dimension): v is 0/0 or +-Inf; force 0, the lowest code. */
   v = _mm256_andnot_ps(_mm256_cmp_ps(s, zero, _CMP_EQ_OQ), v);
-  if (mode & VEC_CAL_TRUNC) {
-    if (mode & VEC_CAL_INT8) {
-      v = _mm256_sub_ps(v, _mm256_set1_ps(128.0f)); /* rounded in float32, as NumPy does */
-      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
-    } else {
-      v = _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(255.0f));
-    }
-    return _mm256_cvttps_epi32(v); /* truncates whatever MXCSR says */
-  }
   v = _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(255.0f));
+  if (mode & VEC_CAL_TRUNC) return _mm256_cvttps_epi32(v); /* truncates whatever MXCSR says */
   return _mm256_cvttps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 /* int32 codes (see cal8) -> bytes, pairwise within 128-bit lanes; the caller restores order. */
 CAL_INLINE __m256i pack16(__m256i a, __m256i b, __m256i c, __m256i d, unsigned mode) {
   __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
-  if ((mode & VEC_CAL_INT8) && (mode & VEC_CAL_TRUNC)) return _mm256_packs_epi16(ab, cd);
   __m256i u = _mm256_packus_epi16(ab, cd);
-  /* int8 rounded to nearest: code = level - 128, i.e. the level's byte with its top bit flipped. */
+  /* int8: code = level - 128, i.e. the level's byte with its top bit flipped. */
   return (mode & VEC_CAL_INT8) ? _mm256_xor_si256(u, _mm256_set1_epi8((char)0x80)) : u;
 }
 
@@ -50,13 +41,8 @@ CAL_INLINE __m256i cal32(const float *x, const float *lo, const float *st, unsig
 
 CAL_INLINE void store8(uint8_t *q, __m256i c, unsigned mode) {
   __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
-  __m128i b;
-  if ((mode & VEC_CAL_INT8) && (mode & VEC_CAL_TRUNC)) {
-    b = _mm_packs_epi16(w, w);
-  } else {
-    b = _mm_packus_epi16(w, w);
-    if (mode & VEC_CAL_INT8) b = _mm_xor_si128(b, _mm_set1_epi8((char)0x80));
-  }
+  __m128i b = _mm_packus_epi16(w, w);
+  if (mode & VEC_CAL_INT8) b = _mm_xor_si128(b, _mm_set1_epi8((char)0x80));
   _mm_storel_epi64((__m128i *)q, b);
 }
 
@@ -111,12 +97,7 @@ CAL_INLINE __m256 dcal8(const uint8_t *q, const float *lo, const float *st, unsi
   if (mode & VEC_CAL_INT8) {
     __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
     t = _mm256_add_ps(c, _mm256_set1_ps(128.0f));
-    if (mode & VEC_CAL_TRUNC) {
-      /* +-0.5 with the sign of the code, 0 for code 0. */
-      __m256 half = _mm256_or_ps(_mm256_and_ps(c, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.5f));
-      half = _mm256_and_ps(half, _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_OQ));
-      t = _mm256_add_ps(t, half);
-    }
+    if (mode & VEC_CAL_TRUNC) t = _mm256_add_ps(t, _mm256_set1_ps(0.5f));
   } else {
     t = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
     if (mode & VEC_CAL_TRUNC) t = _mm256_add_ps(t, _mm256_set1_ps(0.5f));

@@ -16,16 +16,9 @@ CAL_INLINE __m512i cal16(const float *x, const float *lo, const float *st, unsig
   __m512 v = _mm512_div_ps(_mm512_sub_ps(xv, _mm512_loadu_ps(lo)), s);
   /* Step 0 (a constant dimension): v is 0/0 or +-Inf; force 0, the lowest code. */
   v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, zero, _CMP_NEQ_UQ), v);
-  if (mode & VEC_CAL_TRUNC) {
-    if (mode & VEC_CAL_INT8) {
-      v = _mm512_sub_ps(v, _mm512_set1_ps(128.0f)); /* rounded in float32, as NumPy does */
-      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
-    } else {
-      v = _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(255.0f));
-    }
-    return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  }
   v = _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(255.0f));
+  if (mode & VEC_CAL_TRUNC)
+    return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
@@ -37,14 +30,9 @@ CAL_INLINE __m512i cal64(const float *x, const float *lo, const float *st, unsig
       _mm512_packs_epi32(cal16(x, lo, st, mode, bad), cal16(x + 16, lo + 16, st + 16, mode, bad));
   __m512i cd = _mm512_packs_epi32(cal16(x + 32, lo + 32, st + 32, mode, bad),
                                   cal16(x + 48, lo + 48, st + 48, mode, bad));
-  __m512i p;
-  if ((mode & VEC_CAL_INT8) && (mode & VEC_CAL_TRUNC)) {
-    p = _mm512_packs_epi16(ab, cd);
-  } else {
-    p = _mm512_packus_epi16(ab, cd);
-    /* int8 rounded to nearest: code = level - 128, the level's byte with its top bit flipped. */
-    if (mode & VEC_CAL_INT8) p = _mm512_xor_si512(p, _mm512_set1_epi8((char)0x80));
-  }
+  __m512i p = _mm512_packus_epi16(ab, cd);
+  /* int8: code = level - 128, the level's byte with its top bit flipped. */
+  if (mode & VEC_CAL_INT8) p = _mm512_xor_si512(p, _mm512_set1_epi8((char)0x80));
   const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_permutexvar_epi32(idx, p);
 }
@@ -52,8 +40,7 @@ CAL_INLINE __m512i cal64(const float *x, const float *lo, const float *st, unsig
 /* 16 codes: every value is already in its byte's range, so a plain narrowing keeps it exactly. */
 CAL_INLINE void store16(uint8_t *q, __m512i c, unsigned mode) {
   __m128i b = _mm512_cvtepi32_epi8(c);
-  if ((mode & VEC_CAL_INT8) && !(mode & VEC_CAL_TRUNC))
-    b = _mm_xor_si128(b, _mm_set1_epi8((char)0x80));
+  if (mode & VEC_CAL_INT8) b = _mm_xor_si128(b, _mm_set1_epi8((char)0x80));
   _mm_storeu_si128((__m128i *)q, b);
 }
 
@@ -107,14 +94,7 @@ CAL_INLINE __m512 dcal16(const uint8_t *q, const float *lo, const float *st, uns
   if (mode & VEC_CAL_INT8) {
     __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
     t = _mm512_add_ps(c, _mm512_set1_ps(128.0f));
-    if (mode & VEC_CAL_TRUNC) {
-      /* +-0.5 with the sign of the code, 0 for code 0. */
-      __mmask16 nz = _mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_NEQ_OQ);
-      __m512 half = _mm512_castsi512_ps(_mm512_or_si512(
-          _mm512_and_si512(_mm512_castps_si512(c), _mm512_set1_epi32((int)0x80000000u)),
-          _mm512_castps_si512(_mm512_set1_ps(0.5f))));
-      t = _mm512_mask_add_ps(t, nz, t, half);
-    }
+    if (mode & VEC_CAL_TRUNC) t = _mm512_add_ps(t, _mm512_set1_ps(0.5f));
   } else {
     t = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
     if (mode & VEC_CAL_TRUNC) t = _mm512_add_ps(t, _mm512_set1_ps(0.5f));

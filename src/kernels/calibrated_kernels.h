@@ -82,15 +82,11 @@ static inline uint8_t vec_cal_code(float x, float lo, float step, unsigned mode)
   if (step == 0.0f) return (mode & VEC_CAL_INT8) ? 0x80u : 0u;
   float v = (x - lo) / step;
   if (mode & VEC_CAL_TRUNC) {
-    if (mode & VEC_CAL_INT8) {
-      /* NumPy's (v - 128).astype(int8): the subtraction rounds in float32 (for v < 64 it can land
-       * on a different integer than trunc(v) - 128 would), then truncates toward zero. */
-      float w = v - 128.0f;
-      w = w < -128.0f ? -128.0f : (w > 127.0f ? 127.0f : w);
-      return (uint8_t)(int8_t)(int)w;
-    }
+    /* sentence-transformers >= 6: clip(floor(v), 0, 255), and int8 is that minus 128. Clamping
+     * first makes floor and truncation the same. */
     v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
-    return (uint8_t)(int)v;
+    int t = (int)v;
+    return (uint8_t)((mode & VEC_CAL_INT8) ? t ^ 0x80 : t);
   }
   v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
   int r = (int)v;
@@ -101,16 +97,12 @@ static inline uint8_t vec_cal_code(float x, float lo, float step, unsigned mode)
 }
 
 /* The bucket value t (in steps above lo) that a stored byte decodes to; always exact in float32.
- * Rounded codes decode to their own level u. Truncated codes decode to the middle of the interval
- * of v they came from: [u, u + 1) for uint8, so u + 0.5; for int8 (v - 128 truncated toward zero)
- * that interval is [u, u + 1) above code 0, (u - 1, u] below it, and (127, 129) at code 0, so
- * u + 0.5, u - 0.5 and 128. */
+ * u is the level (the byte, or code + 128 for int8). Rounded codes decode to u; truncated ones to
+ * the middle of the interval [u, u + 1) they came from, u + 0.5: on average that halves the error
+ * of decoding them at u (sentence-transformers' own dequantization does the latter). */
 static inline float vec_cal_level(uint8_t byte, unsigned mode) {
-  if (!(mode & VEC_CAL_INT8)) return (float)byte + ((mode & VEC_CAL_TRUNC) ? 0.5f : 0.0f);
-  int c = (int8_t)byte;
-  float t = (float)(c + 128);
-  if (mode & VEC_CAL_TRUNC) t += c > 0 ? 0.5f : (c < 0 ? -0.5f : 0.0f);
-  return t;
+  float u = (mode & VEC_CAL_INT8) ? (float)((int)(int8_t)byte + 128) : (float)byte;
+  return u + ((mode & VEC_CAL_TRUNC) ? 0.5f : 0.0f);
 }
 
 /* x̂ = lo + t * step, a multiply then an add (never fused: every ISA must give these bits). */

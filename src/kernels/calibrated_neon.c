@@ -14,17 +14,8 @@ CAL_INLINE int32x4_t cal4(const float *x, const float *lo, const float *st, unsi
   float32x4_t v = vdivq_f32(vsubq_f32(xv, vld1q_f32(lo)), s);
   /* Step 0 (a constant dimension): v is 0/0 or +-Inf; force 0, the lowest code. */
   v = vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), vceqzq_f32(s)));
-  if (mode & VEC_CAL_TRUNC) {
-    if (mode & VEC_CAL_INT8) {
-      v = vsubq_f32(v, vdupq_n_f32(128.0f)); /* rounded in float32, as NumPy does */
-      v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-128.0f)), vdupq_n_f32(127.0f));
-    } else {
-      v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(255.0f));
-    }
-    return vcvtq_s32_f32(v);
-  }
   v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(255.0f));
-  return vcvtnq_s32_f32(v);
+  return (mode & VEC_CAL_TRUNC) ? vcvtq_s32_f32(v) : vcvtnq_s32_f32(v);
 }
 
 /* 16 dimensions -> 16 code bytes. */
@@ -34,10 +25,8 @@ CAL_INLINE uint8x16_t cal16(const float *x, const float *lo, const float *st, un
                              vqmovn_s32(cal4(x + 4, lo + 4, st + 4, mode, bad)));
   int16x8_t b = vcombine_s16(vqmovn_s32(cal4(x + 8, lo + 8, st + 8, mode, bad)),
                              vqmovn_s32(cal4(x + 12, lo + 12, st + 12, mode, bad)));
-  if ((mode & VEC_CAL_INT8) && (mode & VEC_CAL_TRUNC))
-    return vreinterpretq_u8_s8(vcombine_s8(vqmovn_s16(a), vqmovn_s16(b)));
   uint8x16_t u = vcombine_u8(vqmovun_s16(a), vqmovun_s16(b));
-  /* int8 rounded to nearest: code = level - 128, the level's byte with its top bit flipped. */
+  /* int8: code = level - 128, the level's byte with its top bit flipped. */
   return (mode & VEC_CAL_INT8) ? veorq_u8(u, vdupq_n_u8(0x80)) : u;
 }
 
@@ -77,16 +66,8 @@ CAL_INLINE float32x4_t dcal4(int32x4_t c, const float *lo, const float *st, unsi
   if (mode & VEC_CAL_INT8) {
     float32x4_t cf = t;
     t = vaddq_f32(cf, vdupq_n_f32(128.0f));
-    if (mode & VEC_CAL_TRUNC) {
-      /* +-0.5 with the sign of the code, 0 for code 0. */
-      uint32x4_t sign = vandq_u32(vreinterpretq_u32_f32(cf), vdupq_n_u32(0x80000000u));
-      uint32x4_t half = vorrq_u32(sign, vreinterpretq_u32_f32(vdupq_n_f32(0.5f)));
-      half = vbicq_u32(half, vceqzq_f32(cf));
-      t = vaddq_f32(t, vreinterpretq_f32_u32(half));
-    }
-  } else if (mode & VEC_CAL_TRUNC) {
-    t = vaddq_f32(t, vdupq_n_f32(0.5f));
   }
+  if (mode & VEC_CAL_TRUNC) t = vaddq_f32(t, vdupq_n_f32(0.5f));
   return vaddq_f32(vld1q_f32(lo), vmulq_f32(t, vld1q_f32(st)));
 }
 

@@ -13,11 +13,11 @@
  * Independent references (no library code)
  * ------------------------------------------------------------------------------------------- */
 
-/* sentence-transformers, quantize_embeddings(precision="uint8"/"int8", ranges=...):
+/* sentence-transformers >= 6, quantize_embeddings(precision="uint8"/"int8", ranges=...):
  *   starts = ranges[0]; steps = (ranges[1] - ranges[0]) / 255
- *   uint8: ((x - starts) / steps).astype(np.uint8); int8: ((x - starts) / steps - 128).astype(int8)
- * all float32. Where astype would wrap (outside the type's range) vectro clips; a zero step (NaN or
- * Inf in NumPy) is documented as the lowest code. */
+ *   q = clip(floor((x - starts) / steps), 0, 255); uint8: q; int8: q - 128
+ * all float32. A zero step (sentence-transformers substitutes 1) is documented here as the lowest
+ * code. */
 static uint8_t st_uint8(float x, float lo, float hi) {
   float step = (hi - lo) / 255.0f;
   if (step == 0.0f) return 0;
@@ -25,13 +25,7 @@ static uint8_t st_uint8(float x, float lo, float hi) {
   if (v > -1.0f && v < 256.0f) return (uint8_t)v; /* C's cast truncates, like astype */
   return v < 0.0f ? 0 : 255;
 }
-static int8_t st_int8(float x, float lo, float hi) {
-  float step = (hi - lo) / 255.0f;
-  if (step == 0.0f) return -128;
-  float w = (x - lo) / step - 128.0f;
-  if (w > -129.0f && w < 128.0f) return (int8_t)w;
-  return w < 0.0f ? -128 : 127;
-}
+static int8_t st_int8(float x, float lo, float hi) { return (int8_t)(st_uint8(x, lo, hi) - 128); }
 
 /* Round to nearest (libm, default mode: ties to even), then clip. */
 static int ref_level_nearest(float x, float lo, float hi) {
@@ -58,8 +52,7 @@ static float ref_decode(uint8_t b, float lo, float hi, vec_codec_id id, int rnd)
     t = (float)b + (rnd == VEC_ROUND_TRUNCATE ? 0.5f : 0.0f);
   } else {
     int c = (int8_t)b;
-    t = (float)(c + 128);
-    if (rnd == VEC_ROUND_TRUNCATE) t = c > 0 ? t + 0.5f : (c < 0 ? t - 0.5f : t);
+    t = (float)(c + 128) + (rnd == VEC_ROUND_TRUNCATE ? 0.5f : 0.0f);
   }
   float p = t * step;
   return lo + p;
@@ -182,11 +175,10 @@ static void hand_computed_codes(void) {
   enum { D = 32 };
   float lo[D], hi[D], x[D];
   const float xs[] = {2.5f, 3.5f, 0.5f, 1.5f, 127.5f, 128.5f, 254.5f, 1e-6f, -5.0f, 300.0f, 255.0f};
-  /* NEAREST levels, TRUNCATE uint8, TRUNCATE int8 = trunc(float32(v - 128)). 1e-6 - 128 rounds to
-   * -128 in float32 (NumPy gives -128, exact arithmetic would give -127). */
+  /* NEAREST levels, TRUNCATE uint8 (floor, clipped), TRUNCATE int8 = the uint8 code - 128. */
   const int near[] = {2, 4, 0, 2, 128, 128, 254, 0, 0, 255, 255};
   const int tr_u8[] = {2, 3, 0, 1, 127, 128, 254, 0, 0, 255, 255};
-  const int tr_i8[] = {-125, -124, -127, -126, 0, 0, 126, -128, -128, 127, 127};
+  const int tr_i8[] = {-126, -125, -128, -127, -1, 0, 126, -128, -128, 127, 127};
   const size_t NX = sizeof xs / sizeof xs[0];
   for (size_t j = 0; j < D; j++) lo[j] = 0.0f, hi[j] = 255.0f, x[j] = xs[j % NX];
   int isas[4], ni = vt_isas(isas);
@@ -247,8 +239,6 @@ static void clipping_and_special_values(void) {
           else
             level = (j & 1) ? 255 : 0;
           int want = IDS[k] == VEC_CODEC_UINT8_CAL ? level : level - 128;
-          if (IDS[k] == VEC_CODEC_INT8_CAL && RNDS[r] == VEC_ROUND_TRUNCATE && j % 5 == 3)
-            want = 0; /* trunc(127.5 - 128) = trunc(-0.5) = 0 */
           int got = IDS[k] == VEC_CODEC_UINT8_CAL ? q[j] : (int8_t)q[j];
           CHECKF(got == want, "%s rnd %d %s j=%zu: %d want %d", vec_codec_name(IDS[k]), RNDS[r],
                  vec_isa_name((vec_isa)isas[s]), j, got, want);
