@@ -140,8 +140,8 @@ def test_calibrated_bad_input():
         vectro.quantize_embeddings(data(3, 8), "uint8", ranges=np.vstack([np.ones(8), np.zeros(8)]))
     # values outside the range clip to the ends, never wrap
     c = vectro.Codec("uint8").set_ranges(np.vstack([np.zeros(4), np.ones(4)]))
-    q = c.encode(np.array([[-5.0, 0.5, 2.0, 1e30]], np.float32))
-    assert q.codes.tolist() == [[0, 128, 255, 255]]
+    q = c.encode(np.array([[-5.0, 0.25, 2.0, 1e30]], np.float32))
+    assert q.codes.tolist() == [[0, 64, 255, 255]]  # 0.25 * 255 = 63.75
     # a dimension constant in calibration decodes to its constant
     calib = data(50, 4)
     calib[:, 1] = 0.25
