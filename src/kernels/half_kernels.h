@@ -67,9 +67,12 @@ static inline uint32_t vec_f16_to_bits(uint16_t h) {
   if (e == 0x1f) return sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u);
   if (e != 0) return sign | ((e + 112u) << 23) | (m << 13);
   if (m == 0) return sign;
-  /* Subnormal half: normalise. m has its top bit at position p (0..9); value = m * 2^-24. */
-  uint32_t p = 31u - (uint32_t)__builtin_clz(m);
-  return sign | ((p + 103u) << 23) | ((m << (23 - p)) & 0x7fffffu);
+  /* Subnormal half: m * 2^-24 is exact in float32 (and a normal float), so no rounding mode or
+   * flush-to-zero setting can touch it. */
+  float v = (float)m * 0x1p-24f;
+  uint32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return sign | bits;
 }
 
 /* float32 bits -> bfloat16 bits: the upper half after round to nearest, ties to even. */
