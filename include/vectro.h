@@ -46,7 +46,7 @@ VEC_API const char *vec_version_string(void);
 #define VEC_E_UNSUPPORTED (-5)  /* e.g. forcing an instruction set this CPU lacks */
 #define VEC_E_OVERFLOW    (-6)  /* n * d (or a byte size derived from it) overflows size_t */
 #define VEC_E_THREAD      (-7)  /* a worker thread could not be started */
-#define VEC_E_RANGE       (-8)  /* a value the codec cannot represent (e.g. |x| > 65504 for f16) */
+#define VEC_E_RANGE       (-8)  /* a value the codec cannot represent (e.g. |x| >= 65520 for f16) */
 #define VEC_E_NOT_TRAINED (-9)  /* a calibrated codec used before vec_codec_train/set_ranges */
 #define VEC_E_FORMAT      (-10) /* serialized data that is truncated, corrupt or not ours */
 #define VEC_E_VERSION     (-11) /* serialized data written by a newer, incompatible version */
@@ -136,11 +136,17 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      nibble of byte j, two's complement
  *   f16, bf16   d uint16 (LE)          0               IEEE half / bfloat16, round half to even
  *   binary      ceil(d/8) bytes        0               bit = x > 0, numpy.packbits order (first
- *                                                      dim in the most significant bit), pad 0
+ *                                                      dim in the most significant bit), pad 0;
+ *                                                      decodes to +1 / -1 (compare by cosine)
  *   uint8-cal   d uint8                0               per-dimension ranges learned from data:
- *   int8-cal    d int8                 0               q = (x - lo) / step, step = (hi - lo)/255,
- *                                                      clipped (int8-cal: q - 128), as
- *                                                      sentence-transformers' calibrated codes
+ *   int8-cal    d int8                 0               v = (x - lo) / step, step = (hi - lo)/255,
+ *                                                      u = clamp(round(v), 0, 255) (or floor with
+ *                                                      VEC_ROUND_TRUNCATE, sentence-transformers'
+ *                                                      codes); int8-cal stores u - 128. Decodes to
+ *                                                      lo + u*step (truncated: lo + (u + 0.5)*step,
+ *                                                      the middle of the bucket)
+ *
+ * NaN or Inf in the input is always an error naming the row, for every codec.
  * ------------------------------------------------------------------------------------------- */
 typedef struct vec_codec_s vec_codec;
 
@@ -156,9 +162,8 @@ typedef enum vec_codec_id {
   VEC_CODEC_INT8_CAL = 8
 } vec_codec_id;
 
-#define VEC_ROUND_NEAREST  0 /* round half to even: the default, and the smallest error */
-#define VEC_ROUND_TRUNCATE 1 /* toward zero, as NumPy's astype() in sentence-transformers (cal.)   \
-                              */
+#define VEC_ROUND_NEAREST  0 /* round half to even: the default, the smallest error */
+#define VEC_ROUND_TRUNCATE 1 /* floor, as sentence-transformers (calibrated codecs only) */
 
 typedef struct vec_codec_params {
   size_t struct_size;  /* sizeof(vec_codec_params) */
