@@ -29,6 +29,19 @@ static inline float vec_intq_scale(float m, float L) {
   return s;
 }
 
+/* Dims per chunk of the small-group (g < 32) SIMD paths: their per-element buffers' length. */
+#define VEC_I4_CHUNK 256
+
+/* Max |x| bit pattern of x[0..len): exact, and >= VEC_NONFINITE_BITS iff NaN/Inf is present. */
+static inline uint32_t vec_intq_amax_bits(const float *x, size_t len) {
+  uint32_t amax = 0;
+  for (size_t j = 0; j < len; j++) {
+    uint32_t a = vec_f2u(x[j]) & VEC_ABS_MASK;
+    amax = a > amax ? a : amax;
+  }
+  return amax;
+}
+
 /* Encodes rows [0, n) of d floats to int16 (2d bytes a row, little-endian, at stride ldq bytes),
  * one scale a row. Returns the first row holding NaN/Inf, or n. */
 typedef size_t (*vec_encode_i16_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,

@@ -2,16 +2,6 @@
  * them that the SIMD variants reuse for rare rows and short tails. */
 #include "intq_kernels.h"
 
-/* Max |x| bit pattern of x[0..len): exact, and >= VEC_NONFINITE_BITS iff NaN/Inf is present. */
-static uint32_t amax_bits(const float *x, size_t len) {
-  uint32_t amax = 0;
-  for (size_t j = 0; j < len; j++) {
-    uint32_t a = vec_f2u(x[j]) & VEC_ABS_MASK;
-    amax = a > amax ? a : amax;
-  }
-  return amax;
-}
-
 /* Bytes, not an int16 store: the codes are little-endian on every host and q may be unaligned. */
 void vec_i16_quant_scalar(const float *x, size_t j0, size_t j1, float up, float inv, uint8_t *q) {
   for (size_t j = j0; j < j1; j++) {
@@ -27,7 +17,7 @@ size_t vec_encode_i16_scalar(const float *x, size_t n, size_t d, size_t ldx, uin
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     uint8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits(row, d);
+    uint32_t amax = vec_intq_amax_bits(row, d);
     float m = vec_u2f(amax);
     switch (vec_int8_row_kind(amax)) {
     case VEC_ROW_NONFINITE: return i;
@@ -79,7 +69,7 @@ void vec_i4_encode_tiny_seg(const float *x, size_t len, uint32_t amax, uint8_t *
 }
 
 int vec_i4_encode_seg_scalar(const float *x, size_t len, uint8_t *q, float *scale) {
-  uint32_t amax = amax_bits(x, len);
+  uint32_t amax = vec_intq_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
   case VEC_ROW_NONFINITE: return 1;

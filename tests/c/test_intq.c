@@ -368,6 +368,47 @@ static void isas_bit_identical(void) {
   free(xb), free(ob), free(sb), free(qb);
 }
 
+/* The other group sizes take other paths (g < 32: per-element multipliers by chunks of whole
+ * groups; g > 32: one segment each): every ISA against scalar for d = 1..700 on all of them. */
+static void other_groups_bit_identical(void) {
+  int isas[4], ni = vt_isas(isas);
+  const size_t N = 3, DMAX = 700, gs[] = {2, 4, 8, 14, 16, 30, 34, 64, 96, 258};
+  float *xb = alloc64(N * DMAX * 4 + 64), *o = alloc64(N * DMAX * 4 + 64),
+        *oref = malloc(N * DMAX * 4);
+  float *s = malloc(N * DMAX * 4), *sref = malloc(N * DMAX * 4);
+  uint8_t *q = alloc64(N * DMAX + 64), *qref = malloc(N * DMAX);
+  uint64_t seed = 99;
+  const vec_intq_kernels *sk = &vec_intq_kernels_scalar;
+  for (size_t d = 1; d <= DMAX; d++) {
+    float *x = xb + d % 3;
+    fill(x, N * d, &seed, (int)(d % 4));
+    if (d % 4 == 1 && d > 40) {
+      memset(x + 8, 0, 12 * 4);                        /* a zero group for small g */
+      for (size_t j = 20; j < 34; j++) x[j] *= 1e-33f; /* tiny groups */
+    }
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++) {
+      const size_t g = gs[gi] < d ? gs[gi] : d, cs = (d + 1) / 2, sc = (d + g - 1) / g;
+      CHECK(sk->encode_i4(x, N, d, g, d, qref, cs, sref, sc, 0) == N);
+      sk->decode_i4(qref, N, d, g, cs, sref, sc, oref, d, 0);
+      for (int k = 1; k < ni; k++) {
+        const vec_intq_kernels *kt = table(isas[k]);
+        CHECK(kt->encode_i4(x, N, d, g, d, q + 1, cs, s, sc, 0) == N);
+        CHECKF(!memcmp(q + 1, qref, N * cs) && !memcmp(s, sref, N * sc * 4), "%s g=%zu d=%zu",
+               vec_isa_name(kt->isa), g, d);
+        kt->decode_i4(q + 1, N, d, g, cs, s, sc, o + 1, d, 0);
+        CHECKF(!memcmp(o + 1, oref, N * d * 4), "decode %s g=%zu d=%zu", vec_isa_name(kt->isa), g,
+               d);
+      }
+      /* and the reference agrees with the scalar kernels here too */
+      float rs[700];
+      uint8_t rq[350];
+      ref_i4(x, d, (unsigned)g, rq, rs);
+      CHECKF(!memcmp(rq, qref, cs) && !memcmp(rs, sref, sc * 4), "reference g=%zu d=%zu", g, d);
+    }
+  }
+  free(xb), free(o), free(oref), free(s), free(sref), free(q), free(qref);
+}
+
 /* Buffers that end at an inaccessible page: a tail that reads or writes one element too far
  * crashes here instead of passing silently. */
 static void guard_pages(void) {
@@ -561,6 +602,7 @@ const vt_test intq_tests[] = {
     {"special_groups", special_groups},
     {"odd_d_padding", odd_d_padding},
     {"isas_bit_identical", isas_bit_identical},
+    {"other_groups_bit_identical", other_groups_bit_identical},
     {"guard_pages", guard_pages},
     {"error_bound", error_bound},
     {"nonfinite_rows_reported", nonfinite_rows_reported},
