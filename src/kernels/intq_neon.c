@@ -99,12 +99,27 @@ static void decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, co
 
 /* 32 floats -> 16 code bytes: even and odd elements unzipped, then one shift-left-and-insert
  * writes odd << 4 over the low nibble of even. */
-static inline uint8x16_t q4x32(const float *p, float32x4_t inv) {
-  int8x16_t a = vcombine_s8(vqmovn_s16(q16x8(p, inv)), vqmovn_s16(q16x8(p + 8, inv)));
-  int8x16_t b = vcombine_s8(vqmovn_s16(q16x8(p + 16, inv)), vqmovn_s16(q16x8(p + 24, inv)));
+static inline uint8x16_t q4_pack(int16x8_t q0, int16x8_t q1, int16x8_t q2, int16x8_t q3) {
+  int8x16_t a = vcombine_s8(vqmovn_s16(q0), vqmovn_s16(q1));
+  int8x16_t b = vcombine_s8(vqmovn_s16(q2), vqmovn_s16(q3));
   uint8x16_t even = vreinterpretq_u8_s8(vuzp1q_s8(a, b));
   uint8x16_t odd = vreinterpretq_u8_s8(vuzp2q_s8(a, b));
   return vsliq_n_u8(vandq_u8(even, vdupq_n_u8(0x0f)), odd, 4);
+}
+
+static inline uint8x16_t q4x32(const float *p, float32x4_t inv) {
+  return q4_pack(q16x8(p, inv), q16x8(p + 8, inv), q16x8(p + 16, inv), q16x8(p + 24, inv));
+}
+
+/* The same with a multiplier per element (inv[0..32)). */
+static inline int16x8_t q16x8v(const float *p, const float *inv) {
+  int32x4_t a = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(p), vld1q_f32(inv)));
+  int32x4_t b = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(p + 4), vld1q_f32(inv + 4)));
+  return vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
+}
+static inline uint8x16_t q4x32v(const float *p, const float *inv) {
+  return q4_pack(q16x8v(p, inv), q16x8v(p + 8, inv + 8), q16x8v(p + 16, inv + 16),
+                 q16x8v(p + 24, inv + 24));
 }
 
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale) {
@@ -177,6 +192,47 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr) {
   return 0;
 }
 
+/* A row in groups of g < 32 dims (see enc4_row_small in intq_avx2.c). */
+static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, float *sr) {
+  float invb[VEC_I4_CHUNK];
+  uint32_t amx[VEC_I4_CHUNK / 2];
+  const size_t per = VEC_I4_CHUNK / g * g;
+  for (size_t c0 = 0; c0 < d; c0 += per) {
+    const size_t cl = d - c0 < per ? d - c0 : per, ng = (cl + g - 1) / g;
+    const float *x = row + c0;
+    uint8_t *q = qr + c0 / 2;
+    float *s = sr + c0 / g;
+    if (cl < 32) {
+      for (size_t k = 0, j = 0; j < cl; k++, j += g)
+        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+      return 0;
+    }
+    int any_tiny = 0;
+    for (size_t k = 0, j = 0; j < cl; k++, j += g) {
+      const size_t len = cl - j < g ? cl - j : g;
+      const uint32_t a = vec_intq_amax_bits(x + j, len);
+      const int kind = vec_int8_row_kind(a);
+      if (kind == VEC_ROW_NONFINITE) return 1;
+      any_tiny |= kind == VEC_ROW_TINY;
+      const float m = vec_u2f(a), inv = kind == VEC_ROW_NORMAL ? (float)VEC_I4_L / m : 0.0f;
+      s[k] = vec_intq_scale(m, (float)VEC_I4_L);
+      for (size_t t = 0; t < len; t++) invb[j + t] = inv;
+      amx[k] = a;
+    }
+    const size_t le = cl & ~(size_t)1;
+    size_t j = 0;
+    for (; j + 32 <= le; j += 32) vst1q_u8(q + j / 2, q4x32v(x + j, invb + j));
+    if (j < le) vst1q_u8(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32));
+    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (VEC_UNLIKELY(any_tiny))
+      for (size_t k = 0; k < ng; k++)
+        if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
+          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
+                                 s + k);
+  }
+  return 0;
+}
+
 static size_t encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
                              size_t ldq, float *scales, size_t lds, unsigned flags) {
   (void)flags;
@@ -187,6 +243,8 @@ static size_t encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_
     int bad = 0;
     if (g == 32) {
       bad = enc4_row_g32(row, d, qr, sr);
+    } else if (g < 32) {
+      bad = enc4_row_small(row, d, g, qr, sr);
     } else {
       for (size_t k = 0, j = 0; j < d && !bad; k++, j += g)
         bad = enc4_seg(row + j, d - j < g ? d - j : g, qr + j / 2, sr + k);
@@ -196,21 +254,26 @@ static size_t encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_
   return n;
 }
 
-static inline void st4(float *o, int8x8_t v, float32x4_t s) {
+static inline void st4(float *o, int8x8_t v, const float32x4_t *s) {
   int16x8_t w = vmovl_s8(v);
-  vst1q_f32(o, dq4(vget_low_s16(w), s));
-  vst1q_f32(o + 4, dq4(vget_high_s16(w), s));
+  vst1q_f32(o, dq4(vget_low_s16(w), s[0]));
+  vst1q_f32(o + 4, dq4(vget_high_s16(w), s[1]));
 }
 
 /* 16 bytes -> 32 floats: arithmetic shifts sign-extend each nibble; zip restores element order. */
-static inline void dq4x32(const uint8_t *p, float32x4_t s, float *o) {
+static inline void dq4x32v(const uint8_t *p, const float32x4_t s[8], float *o) {
   int8x16_t b = vreinterpretq_s8_u8(vld1q_u8(p));
   int8x16_t lo = vshrq_n_s8(vshlq_n_s8(b, 4), 4), hi = vshrq_n_s8(b, 4);
   int8x16_t e0 = vzip1q_s8(lo, hi), e1 = vzip2q_s8(lo, hi);
   st4(o, vget_low_s8(e0), s);
-  st4(o + 8, vget_high_s8(e0), s);
-  st4(o + 16, vget_low_s8(e1), s);
-  st4(o + 24, vget_high_s8(e1), s);
+  st4(o + 8, vget_high_s8(e0), s + 2);
+  st4(o + 16, vget_low_s8(e1), s + 4);
+  st4(o + 24, vget_high_s8(e1), s + 6);
+}
+
+static inline void dq4x32(const uint8_t *p, float32x4_t s, float *o) {
+  const float32x4_t sv[8] = {s, s, s, s, s, s, s, s};
+  dq4x32v(p, sv, o);
 }
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o) {
@@ -226,13 +289,50 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o) {
   if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
 }
 
+/* Groups of g < 32 dims: per-element scales in a buffer (see dec4_row_small in intq_avx2.c). */
+static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *sr, float *o) {
+  float sb[VEC_I4_CHUNK];
+  const size_t per = VEC_I4_CHUNK / g * g;
+  for (size_t c0 = 0; c0 < d; c0 += per) {
+    const size_t cl = d - c0 < per ? d - c0 : per;
+    const uint8_t *q = qr + c0 / 2;
+    const float *s = sr + c0 / g;
+    if (cl < 32) {
+      for (size_t k = 0, j = 0; j < cl; k++, j += g)
+        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+      return;
+    }
+    for (size_t k = 0, j = 0; j < cl; k++, j += g)
+      for (size_t t = j; t < cl && t < j + g; t++) sb[t] = s[k];
+    const size_t le = cl & ~(size_t)1;
+    float32x4_t sv[8];
+    for (size_t j = 0;; j += 32) {
+      if (j + 32 > le) {
+        if (j == le) break;
+        j = le - 32; /* overlapping last block */
+      }
+      for (int t = 0; t < 8; t++) sv[t] = vld1q_f32(sb + j + 4 * t);
+      dq4x32v(q + j / 2, sv, o + c0 + j);
+    }
+    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+  }
+}
+
 static void decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
                            const float *scales, size_t lds, float *out, size_t ldo,
                            unsigned flags) {
   (void)flags;
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0, j = 0; j < d; k++, j += g)
-      dec4_seg(q + i * ldq + j / 2, d - j < g ? d - j : g, scales[i * lds + k], out + i * ldo + j);
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *qr = q + i * ldq;
+    const float *sr = scales + i * lds;
+    float *o = out + i * ldo;
+    if (g < 32) {
+      dec4_row_small(qr, d, g, sr, o);
+    } else {
+      for (size_t k = 0, j = 0; j < d; k++, j += g)
+        dec4_seg(qr + j / 2, d - j < g ? d - j : g, sr[k], o + j);
+    }
+  }
 }
 
 const vec_intq_kernels vec_intq_kernels_neon = {VEC_ISA_NEON, encode_i16_neon, decode_i16_neon,

@@ -349,6 +349,8 @@ static void isas_bit_identical(void) {
         float *o = ob + (flags ? 0 : 1);
         for (int m = 0; m < M; m++) {
           const char *what = m == NGROUPS ? "int16" : "int4";
+          memset(ob, 0xff, (N * d + 1) * 4); /* NaN: a value left unwritten cannot pass */
+          memset(qb, 0xa5, N * cs[m] + 1);
           if (m == NGROUPS) {
             CHECK(kt->encode_i16(x, N, d, ldx, q, cs[m], sb, flags) == N);
             kt->decode_i16(q, N, d, cs[m], sb, o, d, flags);
@@ -395,6 +397,7 @@ static void other_groups_bit_identical(void) {
         CHECK(kt->encode_i4(x, N, d, g, d, q + 1, cs, s, sc, 0) == N);
         CHECKF(!memcmp(q + 1, qref, N * cs) && !memcmp(s, sref, N * sc * 4), "%s g=%zu d=%zu",
                vec_isa_name(kt->isa), g, d);
+        memset(o, 0xff, (N * d + 1) * 4); /* NaN: a value left unwritten cannot pass */
         kt->decode_i4(q + 1, N, d, g, cs, s, sc, o + 1, d, 0);
         CHECKF(!memcmp(o + 1, oref, N * d * 4), "decode %s g=%zu d=%zu", vec_isa_name(kt->isa), g,
                d);
