@@ -1,6 +1,13 @@
 /* intq.c: the per-vector symmetric int16 and int4 codecs (int4 optionally per group of dims).
  * Same construction as int8 with L = 32767 or 7 levels a side; the math is in src/kernels/intq_*.
- */
+ *
+ * Per row (int16, int4 with g = 0) or per group of g consecutive dims (int4; the last may be
+ * shorter): m = max|x| (exact, from |x| bit patterns; NaN/Inf refuse the row), inv = L / m once,
+ * q = clamp(round_half_even(x * inv), -L, L) whatever the FP rounding mode, s = m / L (one ulp
+ * lower where L * s would be Inf), x^ = q * s. m = 0 gives s = 0 and zero codes; m < 2^-96 is
+ * pre-scaled by 2^96 (exact) so that L / m stays finite. int4 packs element 2j in the low nibble
+ * of byte j and 2j+1 in the high one (4-bit two's complement; odd d leaves the last high nibble
+ * 0). g is even, so every group starts on a byte boundary. */
 #include "../kernels/intq_kernels.h"
 #include "codec_impl.h"
 
