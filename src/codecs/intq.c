@@ -1,19 +1,74 @@
-/* intq.c: placeholder until this module's codecs are written: creating them fails cleanly. */
+/* intq.c: the per-vector symmetric int16 and int4 codecs (int4 optionally per group of dims).
+ * Same construction as int8 with L = 32767 or 7 levels a side; the math is in src/kernels/intq_*.
+ *
+ * Per row (int16, int4 with g = 0) or per group of g consecutive dims (int4; the last may be
+ * shorter): m = max|x| (exact, from |x| bit patterns; NaN/Inf refuse the row), inv = L / m once,
+ * q = clamp(round_half_even(x * inv), -L, L) whatever the FP rounding mode, s = m / L (one ulp
+ * lower where L * s would be Inf), x^ = q * s. m = 0 gives s = 0 and zero codes; m < 2^-96 is
+ * pre-scaled by 2^96 (exact) so that L / m stays finite. int4 packs element 2j in the low nibble
+ * of byte j and 2j+1 in the high one (4-bit two's complement; odd d leaves the last high nibble
+ * 0). g is even, so every group starts on a byte boundary. */
+#include "../kernels/intq_kernels.h"
 #include "codec_impl.h"
 
-static size_t zero(const vec_codec *c) {
+/* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
+static const vec_intq_kernels *kernels(void) {
+  switch (vec_active_isa()) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  case VEC_ISA_AVX512: return &vec_intq_kernels_avx512;
+  case VEC_ISA_AVX2: return &vec_intq_kernels_avx2;
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  case VEC_ISA_NEON: return &vec_intq_kernels_neon;
+#endif
+  default: return &vec_intq_kernels_scalar;
+  }
+}
+
+static size_t one_scale(const vec_codec *c) {
   (void)c;
-  return 0;
+  return 1;
 }
-static size_t no_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
+
+static size_t i16_code_size(const vec_codec *c) { return 2 * c->d; }
+
+static size_t i16_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
+                         float *scales, unsigned flags, int *rc) {
+  size_t done = kernels()->encode_i16(x, n, c->d, ldx, codes, 2 * c->d, scales, flags);
+  if (done < n) *rc = VEC_E_NONFINITE;
+  return done;
+}
+
+static void i16_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                       float *out, size_t ldo, unsigned flags) {
+  kernels()->decode_i16(codes, n, c->d, 2 * c->d, scales, out, ldo, flags);
+}
+
+/* The group the kernels see: 0 (one scale a row) and anything >= d both mean the whole row. */
+static size_t i4_group(const vec_codec *c) {
+  return c->p.group_size == 0 || c->p.group_size >= c->d ? c->d : c->p.group_size;
+}
+static size_t i4_code_size(const vec_codec *c) { return (c->d + 1) / 2; }
+static size_t i4_scale_count(const vec_codec *c) {
+  size_t g = i4_group(c);
+  return (c->d + g - 1) / g;
+}
+
+static size_t i4_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                         float *scales, unsigned flags, int *rc) {
-  (void)c, (void)x, (void)n, (void)ldx, (void)codes, (void)scales, (void)flags;
-  *rc = VEC_E_UNSUPPORTED;
-  return 0;
+  size_t done = kernels()->encode_i4(x, n, c->d, i4_group(c), ldx, codes, i4_code_size(c), scales,
+                                     i4_scale_count(c), flags);
+  if (done < n) *rc = VEC_E_NONFINITE;
+  return done;
 }
-static void no_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+
+static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                       float *out, size_t ldo, unsigned flags) {
-  (void)c, (void)codes, (void)scales, (void)n, (void)out, (void)ldo, (void)flags;
+  kernels()->decode_i4(codes, n, c->d, i4_group(c), i4_code_size(c), scales, i4_scale_count(c), out,
+                       ldo, flags);
 }
-const vec_codec_ops vec_ops_int16 = {VEC_CODEC_INT16, "int16", 0, zero, zero, no_encode, no_decode};
-const vec_codec_ops vec_ops_int4 = {VEC_CODEC_INT4, "int4", 0, zero, zero, no_encode, no_decode};
+
+const vec_codec_ops vec_ops_int16 = {VEC_CODEC_INT16, "int16",    0,         i16_code_size,
+                                     one_scale,       i16_encode, i16_decode};
+const vec_codec_ops vec_ops_int4 = {VEC_CODEC_INT4, "int4",    0,        i4_code_size,
+                                    i4_scale_count, i4_encode, i4_decode};
