@@ -61,13 +61,16 @@ static void progress_and_cancel(void) {
     o.progress = on_progress;
     o.progress_user = &p;
     CHECK(vec_int8_encode(x, N, D, D, q, s, &o) == VEC_OK);
-    CHECK(p.calls >= 2 && p.monotonic && p.on_caller);
+    /* With a second thread, a loaded machine can let it take every chunk before the caller claims
+     * one: then only the final call comes, so only one thread can promise calls along the way. */
+    CHECK(p.calls >= (threads == 1 ? 2u : 1u) && p.monotonic && p.on_caller);
     CHECK(p.last == N && p.total == N);
 
     prog c = {pthread_self(), 0, 0, 0, 1, 1, 1};
     o.progress_user = &c;
     CHECK(vec_int8_encode(x, N, D, D, q, s, &o) == VEC_E_CANCELLED);
-    CHECK(c.calls == 1 && c.last < N);
+    CHECK(c.calls == 1);
+    if (threads == 1) CHECK(c.last < N); /* stopped after the first chunk */
     CHECK(strstr(vec_last_error_message(), "cancel") != NULL);
   }
   /* n = 0 still reports (0 of 0), so a progress bar can close */
