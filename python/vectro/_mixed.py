@@ -33,6 +33,10 @@ class MixedQuantizedEmbeddings:
         return self.shape[-1]
 
     @property
+    def precision(self) -> str:
+        return "mixed(" + ",".join(self.tiers) + ")"
+
+    @property
     def nbytes(self) -> int:
         """Tags plus every part's codes and scales."""
         return int(self.tags.nbytes + sum(p.nbytes for p in self.parts.values()))

@@ -16,12 +16,12 @@ def test_evaluate_figures_match_definitions():
     r = vectro.evaluate(x, q, queries=x[:50], k=5)
     rec = vectro.reconstruct_embeddings(q).astype(np.float64)
     rel = np.linalg.norm(x - rec, axis=1) / np.linalg.norm(x, axis=1)
-    assert r["rel_l2_mean"] == pytest.approx(rel.mean(), rel=1e-9)
-    assert r["rel_l2_max"] == pytest.approx(rel.max(), rel=1e-9)
-    assert r["cosine_mean"] == pytest.approx(cos_rows(x, rec).mean(), rel=1e-9)
-    assert r["cosine_min"] == pytest.approx(cos_rows(x, rec).min(), rel=1e-9)
+    assert r["rel_l2_mean"] == pytest.approx(rel.mean(), rel=1e-7)
+    assert r["rel_l2_max"] == pytest.approx(rel.max(), rel=1e-7)
+    assert r["cosine_mean"] == pytest.approx(cos_rows(x, rec).mean(), rel=1e-7)
+    assert r["cosine_min"] == pytest.approx(cos_rows(x, rec).min(), rel=1e-7)
     mae = (np.abs(x - rec).mean(1) / np.abs(x).max(1)).mean()
-    assert r["mae"] == pytest.approx(mae, rel=1e-9)
+    assert r["mae"] == pytest.approx(mae, rel=1e-7)
     assert r["bytes_per_vector"] == 24 + 4 and r["compression_ratio"] == pytest.approx(48 * 4 / 28)
     exact = np.argsort(-(x[:50] @ x.T), 1)[:, :5]
     approx = np.argsort(-(x[:50] @ rec.T.astype(np.float32)), 1)[:, :5]
