@@ -238,6 +238,10 @@ static int cmd_eval(int argc, char **argv) {
     usage_eval(stderr);
     return EXIT_USAGE;
   }
+  /* The Python names work here too: "uint8" is the calibrated codec, "int4-gN" int4 in groups. */
+  if (strcmp(codec_name, "uint8") == 0) codec_name = "uint8-cal";
+  if (strncmp(codec_name, "int4-g", 6) == 0 && !parse_size(codec_name + 6, &group) && group > 0)
+    codec_name = "int4";
   vec_codec_id id;
   if (vec_codec_from_name(codec_name, &id) != VEC_OK) {
     fprintf(stderr, "vectro eval: unknown codec '%s' (see `vectro codecs`)\n", codec_name);

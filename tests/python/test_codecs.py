@@ -223,3 +223,13 @@ def test_bytes_per_vector_and_ratio():
         assert vectro.Codec(p).bytes_per_vector(d) == b, p
     q = vectro.quantize_embeddings(data(10, d), "binary")
     assert q.compression_ratio == 32.0
+
+
+def test_calibrated_on_constant_batch_keeps_the_values():
+    """Fitted on identical vectors every range is zero; sentence-transformers then returns all-zero
+    codes that decode to nothing useful (its issue #2837). Vectro decodes back to the vector."""
+    v = data(1, 32)[0]
+    batch = np.tile(v, (10, 1))
+    for p in ("uint8", "int8"):
+        codec = vectro.Codec(p, calibrated=True).fit(batch)
+        np.testing.assert_array_equal(codec.decode(codec.encode(batch)), batch)
