@@ -119,112 +119,6 @@ static PyObject *raise_vec(int rc, const progress_ctx *p) {
 }
 
 /* ----------------------------------------------------------------------------------------------
- * int8
- * -------------------------------------------------------------------------------------------- */
-
-PyDoc_STRVAR(int8_encode_doc,
-             "int8_encode(x, codes, scales, threads, progress)\n--\n\n"
-             "Encode float32 rows x (n, d) into int8 codes (n, d) and scales (n,).");
-
-static PyObject *int8_encode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  (void)self;
-  if (nargs != 5) {
-    PyErr_SetString(PyExc_TypeError, "int8_encode takes 5 arguments");
-    return NULL;
-  }
-  int threads;
-  if (parse_threads(args[3], &threads) < 0) return NULL;
-  PyObject *cb = args[4] == Py_None ? NULL : args[4];
-  if (cb && !PyCallable_Check(cb)) {
-    PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
-    return NULL;
-  }
-  Py_buffer x, q, s;
-  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
-  if (get_buffer(args[1], &q, "codes", 'b', 1, 2, 1) < 0) goto fail_x;
-  if (get_buffer(args[2], &s, "scales", 'f', 4, 1, 1) < 0) goto fail_q;
-  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
-  if (q.shape[0] != x.shape[0] || q.shape[1] != x.shape[1] || s.shape[0] != x.shape[0] ||
-      (n > 1 && q.strides[0] != (Py_ssize_t)d)) {
-    PyErr_SetString(PyExc_ValueError,
-                    "codes must be a C-contiguous (n, d) int8 array and scales (n,)");
-    goto fail_s;
-  }
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
-  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-  progress_ctx p = {NULL, cb, now_s(), 0};
-  o.threads = threads;
-  o.progress = progress_trampoline;
-  o.progress_user = &p;
-  p.ts = PyEval_SaveThread();
-  int rc = vec_int8_encode((const float *)x.buf, n, d, ldx, (int8_t *)q.buf, (float *)s.buf, &o);
-  PyEval_RestoreThread(p.ts);
-  PyBuffer_Release(&s);
-  PyBuffer_Release(&q);
-  PyBuffer_Release(&x);
-  if (rc != VEC_OK) return raise_vec(rc, &p);
-  Py_RETURN_NONE;
-fail_s:
-  PyBuffer_Release(&s);
-fail_q:
-  PyBuffer_Release(&q);
-fail_x:
-  PyBuffer_Release(&x);
-  return NULL;
-}
-
-PyDoc_STRVAR(int8_decode_doc, "int8_decode(codes, scales, out, threads, progress)\n--\n\n"
-                              "Decode int8 codes (n, d) and scales (n,) into float32 out (n, d).");
-
-static PyObject *int8_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  (void)self;
-  if (nargs != 5) {
-    PyErr_SetString(PyExc_TypeError, "int8_decode takes 5 arguments");
-    return NULL;
-  }
-  int threads;
-  if (parse_threads(args[3], &threads) < 0) return NULL;
-  PyObject *cb = args[4] == Py_None ? NULL : args[4];
-  if (cb && !PyCallable_Check(cb)) {
-    PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
-    return NULL;
-  }
-  Py_buffer q, s, out;
-  if (get_buffer(args[0], &q, "codes", 'b', 1, 2, 0) < 0) return NULL;
-  if (get_buffer(args[1], &s, "scales", 'f', 4, 1, 0) < 0) goto fail_q;
-  if (get_buffer(args[2], &out, "out", 'f', 4, 2, 1) < 0) goto fail_s;
-  size_t n = (size_t)q.shape[0], d = (size_t)q.shape[1];
-  if (s.shape[0] != q.shape[0] || out.shape[0] != q.shape[0] || out.shape[1] != q.shape[1] ||
-      (n > 1 && q.strides[0] != (Py_ssize_t)d) || (n > 0 && s.strides[0] != 4)) {
-    PyErr_SetString(PyExc_ValueError,
-                    "codes (n, d) must be C-contiguous, scales (n,) contiguous, out (n, d)");
-    goto fail_o;
-  }
-  size_t ldo = n > 1 ? (size_t)out.strides[0] / 4 : d;
-  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-  progress_ctx p = {NULL, cb, now_s(), 0};
-  o.threads = threads;
-  o.progress = progress_trampoline;
-  o.progress_user = &p;
-  p.ts = PyEval_SaveThread();
-  int rc =
-      vec_int8_decode((const int8_t *)q.buf, (const float *)s.buf, n, d, (float *)out.buf, ldo, &o);
-  PyEval_RestoreThread(p.ts);
-  PyBuffer_Release(&out);
-  PyBuffer_Release(&s);
-  PyBuffer_Release(&q);
-  if (rc != VEC_OK) return raise_vec(rc, &p);
-  Py_RETURN_NONE;
-fail_o:
-  PyBuffer_Release(&out);
-fail_s:
-  PyBuffer_Release(&s);
-fail_q:
-  PyBuffer_Release(&q);
-  return NULL;
-}
-
-/* ----------------------------------------------------------------------------------------------
  * Backend
  * -------------------------------------------------------------------------------------------- */
 static const struct {
@@ -686,8 +580,6 @@ static PyObject *quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 }
 
 static PyMethodDef methods[] = {
-    {"int8_encode", (PyCFunction)(void (*)(void))int8_encode, METH_FASTCALL, int8_encode_doc},
-    {"int8_decode", (PyCFunction)(void (*)(void))int8_decode, METH_FASTCALL, int8_decode_doc},
     {"backend_info", backend_info, METH_NOARGS, "Kernel, CPU features, threads, versions."},
     {"codec_new", (PyCFunction)(void (*)(void))codec_new, METH_FASTCALL, "Create a codec handle."},
     {"codec_info", codec_info, METH_O, "Parameters and sizes of a codec."},

@@ -307,21 +307,26 @@ def test_env_var_caps_kernel(disable, expect):
 
 def test_core_checks_buffers_itself():
     """The extension re-checks what the Python layer already normalised: a direct caller of
-    vectro._core gets an exception, never a write through a read-only or mis-shaped buffer."""
+    vectro._core gets an exception, never a write through a read-only or mis-sized buffer."""
     core = vectro._core
+    h = vectro.Codec("int8", 8)._h
     x = np.ones((4, 8), np.float32)
     ro = np.ones((4, 8), np.int8)
     ro.flags.writeable = False
     with pytest.raises(TypeError, match="writable"):
-        core.int8_encode(x, ro, np.ones(4, np.float32), 0, None)
-    with pytest.raises(ValueError, match="scales"):
-        core.int8_encode(x, np.ones((4, 8), np.int8), np.ones(3, np.float32), 0, None)
+        core.codec_encode(h, x, ro, np.ones(4, np.float32), 0, None)
+    with pytest.raises(ValueError, match="scales holds"):
+        core.codec_encode(h, x, np.ones((4, 8), np.int8), np.ones(3, np.float32), 0, None)
+    with pytest.raises(ValueError, match="codes holds"):
+        core.codec_encode(h, x, np.ones((4, 8), np.int16), np.ones(4, np.float32), 0, None)
     with pytest.raises(TypeError, match="element type"):
-        core.int8_encode(x, np.ones((4, 8), np.int16), np.ones(4, np.float32), 0, None)
-    with pytest.raises(TypeError, match="element type"):
-        core.int8_encode(x.astype(np.float64), np.ones((4, 8), np.int8), np.ones(4, np.float32), 0, None)
+        core.codec_encode(h, x.astype(np.float64), np.ones((4, 8), np.int8), np.ones(4, np.float32), 0, None)
     with pytest.raises(TypeError, match="contiguous"):
-        core.int8_encode(np.ones((4, 16), np.float32)[:, ::2], np.ones((4, 8), np.int8),
-                         np.ones(4, np.float32), 0, None)
-    with pytest.raises(TypeError, match="5 arguments"):
-        core.int8_encode(x)
+        core.codec_encode(h, np.ones((4, 16), np.float32)[:, ::2], np.ones((4, 8), np.int8),
+                          np.ones(4, np.float32), 0, None)
+    with pytest.raises(ValueError, match="dimension"):
+        core.codec_encode(h, np.ones((4, 9), np.float32), np.ones((4, 9), np.int8), np.ones(4, np.float32), 0, None)
+    with pytest.raises(TypeError, match="codec handle"):
+        core.codec_encode(object(), x, np.ones((4, 8), np.int8), np.ones(4, np.float32), 0, None)
+    with pytest.raises(TypeError):
+        core.codec_encode(h, x)
