@@ -136,7 +136,8 @@ class Codec:
         if not 0.0 <= lo_q < hi_q <= 1.0:
             raise ValueError(f"calibration_quantiles must satisfy 0 <= low < high <= 1, got {calibration_quantiles}")
         self.rounding = rounding
-        self.calibration_quantiles = (lo_q, hi_q)
+        # stored as the float32 values the C codec uses, so a saved codec compares equal when loaded
+        self.calibration_quantiles = (float(np.float32(lo_q)), float(np.float32(hi_q)))
         self._h = None
         if dim is not None:
             self._create(int(dim))

@@ -233,3 +233,15 @@ def test_calibrated_on_constant_batch_keeps_the_values():
     for p in ("uint8", "int8"):
         codec = vectro.Codec(p, calibrated=True).fit(batch)
         np.testing.assert_array_equal(codec.decode(codec.encode(batch)), batch)
+
+
+def test_quantile_calibration_matches_numpy():
+    """Ranges from the 0.1% / 99.9% quantiles (linear interpolation, np.quantile's default), so a
+    few outliers do not stretch every bucket."""
+    x = data(5000, 24)
+    x[7, 3] = 80.0  # an outlier a min/max range would be stretched by
+    codec = vectro.Codec("uint8", calibration_quantiles=(0.001, 0.999)).fit(x)
+    q = np.float32([0.001, 0.999]).astype(np.float64)  # the quantiles as the codec stores them
+    np.testing.assert_allclose(codec.ranges, np.quantile(x, q, axis=0), rtol=2e-7)
+    assert codec.ranges[1, 3] < 10
+    assert vectro.Codec.from_bytes(codec.to_bytes()).calibration_quantiles == codec.calibration_quantiles
