@@ -50,6 +50,7 @@ VEC_API const char *vec_version_string(void);
 #define VEC_E_NOT_TRAINED (-9)  /* a calibrated codec used before vec_codec_train/set_ranges */
 #define VEC_E_FORMAT      (-10) /* serialized data that is truncated, corrupt or not ours */
 #define VEC_E_VERSION     (-11) /* serialized data written by a newer, incompatible version */
+#define VEC_E_IO (-12) /* a file could not be opened, read, written or renamed (errno text) */
 
 /** @return a static, human-readable description of an error code (never NULL). */
 VEC_API const char *vec_strerror(int rc);

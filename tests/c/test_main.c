@@ -47,6 +47,8 @@ GROUP(half)
 GROUP(intq)
 GROUP(binary)
 GROUP(calibrated)
+GROUP(vqz)
+GROUP(readers)
 
 int main(int argc, char **argv) {
   struct {
@@ -60,7 +62,9 @@ int main(int argc, char **argv) {
                 {"half", half_tests, half_count},
                 {"intq", intq_tests, intq_count},
                 {"binary", binary_tests, binary_count},
-                {"calibrated", calibrated_tests, calibrated_count}};
+                {"calibrated", calibrated_tests, calibrated_count},
+                {"vqz", vqz_tests, vqz_count},
+                {"readers", readers_tests, readers_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
