@@ -1,4 +1,5 @@
-/* main.c: the `vectro` command line: `codecs`, `eval` and `info` over libvectro.
+/* main.c: the `vectro` command line: dispatch, `codecs`, `eval` and `info`, and the helpers the
+ * commands share (files.c holds compress, decompress, verify and bench).
  * Exit codes are part of the interface: 0 ok, 1 the data cannot be compressed as asked (NaN/Inf, a
  * value out of range, a codec that cannot be trained on it), 2 usage, 3 a file that cannot be read
  * or is malformed, 4 out of memory or another internal failure. */
@@ -9,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../io/npy.h"
-#include "vectro.h"
+#include <sys/time.h>
+#include <unistd.h>
 
-enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_FILE = 3, EXIT_INTERNAL = 4 };
+#include "../io/npy.h"
+#include "cli.h"
 
 static const char *const codec_names[] = {"int8", "int16",  "int4",      "f16",
                                           "bf16", "binary", "uint8-cal", "int8-cal"};
@@ -22,15 +24,19 @@ static void usage_main(FILE *f) {
   fprintf(f, "usage: vectro [--version] [--help] COMMAND [ARGS]\n\n"
              "Compress float32 embeddings and measure what it costs.\n\n"
              "commands:\n"
-             "  codecs   list the codecs and their size per vector\n"
-             "  eval     quality of a codec on a .npy of embeddings (cosine, error, recall@k)\n"
-             "  info     the kernels, CPU features and threads in use here\n\n"
+             "  compress    embeddings (.npy, .fvecs, .bvecs, .ivecs) -> .vqz, streaming\n"
+             "  decompress  .vqz -> .npy (float32)\n"
+             "  info        a .vqz's header, codec, counts and sizes; or this machine's kernels\n"
+             "  verify      full integrity check of a .vqz (every block's checksum)\n"
+             "  eval        quality of a codec on embeddings, or of a .vqz against its original\n"
+             "  codecs      the codecs and their size per vector\n"
+             "  bench       encode/decode throughput of every codec on this machine\n\n"
              "Run `vectro COMMAND --help` for a command's options.\n"
              "exit codes: 0 ok, 1 data the codec refuses (NaN/Inf, out of range), 2 usage,\n"
              "            3 unreadable or malformed file, 4 internal error or out of memory\n");
 }
 
-static int exit_for(int rc) {
+int cli_exit_for(int rc) {
   switch (rc) {
   case VEC_OK: return 0;
   case VEC_E_NONFINITE:
@@ -38,32 +44,83 @@ static int exit_for(int rc) {
   case VEC_E_NOT_TRAINED: return EXIT_DATA;
   case VEC_E_FORMAT:
   case VEC_E_VERSION:
+  case VEC_E_IO:
   case VEC_E_UNSUPPORTED: return EXIT_FILE;
   case VEC_E_INVALID_ARG: return EXIT_DATA;
   default: return EXIT_INTERNAL;
   }
 }
 
-/* Prints "vectro: <what>: <library detail>" and returns the matching exit code. */
-static int fail(const char *what, int rc) {
+int cli_fail(const char *what, int rc) {
   const char *detail = vec_last_error_message();
   fprintf(stderr, "vectro: %s: %s\n", what, detail && *detail ? detail : vec_strerror(rc));
-  return exit_for(rc);
+  return cli_exit_for(rc);
 }
 
 /* A file that could not be read or parsed: exit 3, except when memory ran out. */
 static int fail_read(int rc) {
-  fail("eval", rc);
+  cli_fail("eval", rc);
   return rc == VEC_E_NOMEM ? EXIT_INTERNAL : EXIT_FILE;
 }
 
-static int parse_size(const char *s, size_t *out) {
+int cli_parse_size(const char *s, size_t *out) {
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || end == s || *end || s[0] == '-') return -1;
   *out = (size_t)v;
   return 0;
+}
+
+
+int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
+  size_t group = 0;
+  if (strcmp(name, "quality") == 0) name = "int8";
+  else if (strcmp(name, "balanced") == 0) name = "int4-g32";
+  else if (strcmp(name, "fast") == 0) name = "binary";
+  if (strcmp(name, "uint8") == 0) name = "uint8-cal";
+  if (strncmp(name, "int4-g", 6) == 0) {
+    if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
+    name = "int4";
+  }
+  vec_codec_id id;
+  if (vec_codec_from_name(name, &id) != VEC_OK) return -1;
+  vec_codec_params d = VEC_CODEC_PARAMS_INIT(id, dim);
+  d.group_size = (unsigned)group;
+  *p = d;
+  return 0;
+}
+
+static double now_s(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, uint64_t total, int quiet) {
+  p->label = label;
+  p->total = total;
+  p->start = p->last = now_s();
+  p->enabled = !quiet && isatty(STDERR_FILENO);
+}
+
+void cli_progress_update(cli_progress *p, uint64_t done, double bytes_per_row) {
+  if (!p->enabled) return;
+  double t = now_s();
+  if (t - p->last < 0.1 && done < p->total) return; /* redraw at most ten times a second */
+  p->last = t;
+  double el = t - p->start, frac = p->total ? (double)done / (double)p->total : 1.0;
+  double rate = el > 0 ? (double)done * bytes_per_row / el / 1e6 : 0.0;
+  double eta = frac > 0 && frac < 1 ? el * (1 - frac) / frac : 0.0;
+  int bar = (int)(frac * 30);
+  fprintf(stderr, "\r%s [%.*s%*s] %5.1f%%  %llu/%llu rows  %.0f MB/s  ETA %d:%02d ", p->label, bar,
+          "==============================", 30 - bar, "", 100 * frac, (unsigned long long)done,
+          (unsigned long long)p->total, rate, (int)eta / 60, (int)eta % 60);
+  fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p) {
+  if (p->enabled) fprintf(stderr, "\n");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -115,7 +172,7 @@ static int cmd_codecs(int argc, char **argv) {
              "ratio against float32 at dimension D (default 768).\n");
       return 0;
     } else if (strcmp(argv[i], "--dim") == 0 && i + 1 < argc) {
-      if (parse_size(argv[++i], &d) || d == 0) {
+      if (cli_parse_size(argv[++i], &d) || d == 0) {
         fprintf(stderr, "vectro codecs: --dim needs a positive integer\n");
         return EXIT_USAGE;
       }
@@ -134,7 +191,7 @@ static int cmd_codecs(int argc, char **argv) {
       p.group_size = g;
       vec_codec *c;
       int rc = vec_codec_create(&p, &c);
-      if (rc) return fail("codecs", rc);
+      if (rc) return cli_fail("codecs", rc);
       size_t b = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
       char label[32];
       snprintf(label, sizeof label, g ? "%s-g%u" : "%s", codec_names[i], g);
@@ -186,7 +243,7 @@ static void usage_eval(FILE *f) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *codec_name = "int8", *qpath = NULL, *path = NULL;
+  const char *codec_name = "int8", *qpath = NULL, *path = NULL, *original = NULL;
   size_t k = 10, group = 0, threads = 0;
   int rounding = VEC_ROUND_NEAREST;
   for (int i = 1; i < argc; i++) {
@@ -199,18 +256,20 @@ static int cmd_eval(int argc, char **argv) {
       codec_name = argv[++i];
     } else if (strcmp(a, "--queries") == 0 && more) {
       qpath = argv[++i];
+    } else if (strcmp(a, "--original") == 0 && more) {
+      original = argv[++i];
     } else if (strcmp(a, "-k") == 0 && more) {
-      if (parse_size(argv[++i], &k) || k == 0 || k > 10000) {
+      if (cli_parse_size(argv[++i], &k) || k == 0 || k > 10000) {
         fprintf(stderr, "vectro eval: -k needs an integer in 1..10000\n");
         return EXIT_USAGE;
       }
     } else if (strcmp(a, "--group") == 0 && more) {
-      if (parse_size(argv[++i], &group) || group > 65536) {
+      if (cli_parse_size(argv[++i], &group) || group > 65536) {
         fprintf(stderr, "vectro eval: --group needs an integer in 0..65536\n");
         return EXIT_USAGE;
       }
     } else if (strcmp(a, "--threads") == 0 && more) {
-      if (parse_size(argv[++i], &threads) || threads > 4096) {
+      if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
         fprintf(stderr, "vectro eval: --threads needs an integer in 0..4096\n");
         return EXIT_USAGE;
       }
@@ -238,15 +297,22 @@ static int cmd_eval(int argc, char **argv) {
     usage_eval(stderr);
     return EXIT_USAGE;
   }
-  /* The Python names work here too: "uint8" is the calibrated codec, "int4-gN" int4 in groups. */
-  if (strcmp(codec_name, "uint8") == 0) codec_name = "uint8-cal";
-  if (strncmp(codec_name, "int4-g", 6) == 0 && !parse_size(codec_name + 6, &group) && group > 0)
-    codec_name = "int4";
-  vec_codec_id id;
-  if (vec_codec_from_name(codec_name, &id) != VEC_OK) {
+  size_t plen = strlen(path);
+  if (plen > 4 && strcmp(path + plen - 4, ".vqz") == 0) {
+    if (!original) {
+      fprintf(stderr, "vectro eval: a .vqz needs --original ORIGINAL.npy to compare against\n");
+      return EXIT_USAGE;
+    }
+    return cmd_eval_vqz(path, original, threads);
+  }
+  /* The Python names and the profiles work here too ("uint8", "int4-g32", "balanced"...). */
+  vec_codec_params cp;
+  if (cli_codec_params(codec_name, 1, &cp)) {
     fprintf(stderr, "vectro eval: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
     return EXIT_USAGE;
   }
+  vec_codec_id id = cp.codec;
+  if (cp.group_size) group = cp.group_size;
 
   float *x = NULL, *qs = NULL, *db = NULL, *rec = NULL, *scales = NULL, *best = NULL;
   unsigned char *codes = NULL;
@@ -275,7 +341,7 @@ static int cmd_eval(int argc, char **argv) {
     qs = malloc(nq * d * sizeof(float));
     db = malloc((n - nq) * d * sizeof(float));
     if (!qs || !db) {
-      ret = fail("eval", VEC_E_NOMEM);
+      ret = cli_fail("eval", VEC_E_NOMEM);
       goto done;
     }
     size_t iq = 0, idb = 0;
@@ -296,11 +362,11 @@ static int cmd_eval(int argc, char **argv) {
   p.group_size = (unsigned)group;
   p.rounding = rounding;
   if ((rc = vec_codec_create(&p, &c))) {
-    ret = fail("eval", rc);
+    ret = cli_fail("eval", rc);
     goto done;
   }
   if (vec_codec_needs_training(c) && (rc = vec_codec_train(c, db, ndb, d))) {
-    ret = fail(path, rc);
+    ret = cli_fail(path, rc);
     goto done;
   }
   size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
@@ -308,19 +374,19 @@ static int cmd_eval(int argc, char **argv) {
   scales = malloc(ndb * sc * sizeof(float) + 1);
   rec = malloc(ndb * d * sizeof(float));
   if (!codes || !scales || !rec) {
-    ret = fail("eval", VEC_E_NOMEM);
+    ret = cli_fail("eval", VEC_E_NOMEM);
     goto done;
   }
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = (int)threads;
   if ((rc = vec_codec_encode(c, db, ndb, d, codes, sc ? scales : NULL, &o)) ||
       (rc = vec_codec_decode(c, codes, sc ? scales : NULL, ndb, rec, d, &o))) {
-    ret = fail(path, rc);
+    ret = cli_fail(path, rc);
     goto done;
   }
   vec_quality qm = {sizeof qm, 0, 0, 0, 0, 0, 0, 0};
   if ((rc = vec_quality_measure(db, d, rec, d, ndb, d, &qm))) {
-    ret = fail(path, rc);
+    ret = cli_fail(path, rc);
     goto done;
   }
   size_t bpv = cs + 4 * sc;
@@ -335,7 +401,7 @@ static int cmd_eval(int argc, char **argv) {
     size_t kk = k < ndb ? k : ndb;
     t1 = malloc(kk * sizeof *t1), t2 = malloc(kk * sizeof *t2), best = malloc(kk * sizeof *best);
     if (!t1 || !t2 || !best) {
-      ret = fail("eval", VEC_E_NOMEM);
+      ret = cli_fail("eval", VEC_E_NOMEM);
       goto done;
     }
     double hits = 0;
@@ -380,6 +446,10 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "codecs") == 0) return cmd_codecs(argc - 1, argv + 1);
   if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(cmd, "compress") == 0) return cmd_compress(argc - 1, argv + 1);
+  if (strcmp(cmd, "decompress") == 0) return cmd_decompress(argc - 1, argv + 1);
+  if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+  if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "vectro: unknown command '%s' (see vectro --help)\n", cmd);
   return EXIT_USAGE;
 }

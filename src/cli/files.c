@@ -1,0 +1,480 @@
+/* files.c: the `vectro` commands that work on files (compress, decompress, verify, info FILE,
+ * eval FILE.vqz) and `bench`. Everything streams in chunks, so memory stays bounded by --chunk
+ * whatever the size of the input. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define DEFAULT_CHUNK 65536 /* rows per chunk: a few tens of MB at common dimensions */
+/* Calibrated codecs learn their ranges from at most this many leading rows. */
+#define CALIBRATION_ROWS 100000
+
+static int want_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * compress
+ * ------------------------------------------------------------------------------------------- */
+static void usage_compress(FILE *f) {
+  fprintf(f,
+          "usage: vectro compress [--codec NAME | --profile P] [--threads N] [--chunk ROWS]\n"
+          "                       [--metadata JSON] [--quiet] INPUT OUTPUT.vqz\n\n"
+          "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
+          "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
+          "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
+          "replaced by a finished, checksummed file.\n\n"
+          "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
+          "                   int8-cal (calibrated codecs learn ranges from the first %d rows)\n"
+          "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+          "  --threads N      worker threads, 0 = all cores (default)\n"
+          "  --chunk ROWS     rows per chunk (default %d)\n"
+          "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
+          "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
+          CALIBRATION_ROWS, DEFAULT_CHUNK);
+}
+
+int cmd_compress(int argc, char **argv) {
+  const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
+  size_t threads = 0, chunk = DEFAULT_CHUNK;
+  int quiet = 0;
+  if (want_help(argc, argv)) {
+    usage_compress(stdout);
+    return 0;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if ((strcmp(a, "--codec") == 0 || strcmp(a, "--profile") == 0) && more) {
+      codec_name = argv[++i];
+    } else if (strcmp(a, "--threads") == 0 && more) {
+      if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
+        fprintf(stderr, "vectro compress: --threads needs an integer in 0..4096\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--chunk") == 0 && more) {
+      if (cli_parse_size(argv[++i], &chunk) || chunk == 0 || chunk > ((size_t)1 << 30)) {
+        fprintf(stderr, "vectro compress: --chunk needs a positive number of rows\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--metadata") == 0 && more) {
+      meta = argv[++i];
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+      quiet = 1;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "vectro compress: unknown option '%s' or missing value (see --help)\n", a);
+      return EXIT_USAGE;
+    } else if (!in) {
+      in = a;
+    } else if (!out) {
+      out = a;
+    } else {
+      fprintf(stderr, "vectro compress: too many arguments ('%s')\n", a);
+      return EXIT_USAGE;
+    }
+  }
+  if (!in || !out) {
+    usage_compress(stderr);
+    return EXIT_USAGE;
+  }
+  vec_codec_params cp;
+  if (cli_codec_params(codec_name, 1, &cp)) {
+    fprintf(stderr, "vectro compress: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
+    return EXIT_USAGE;
+  }
+
+  vec_reader *r = NULL;
+  vec_codec *c = NULL;
+  vec_vqz_writer *w = NULL;
+  float *buf = NULL;
+  int ret = 0, rc = vec_reader_open(in, &r);
+  if (rc) return cli_fail("compress", rc);
+  size_t d = vec_reader_dim(r);
+  uint64_t n = vec_reader_count(r);
+  cp.dim = d;
+  if ((rc = vec_codec_create(&cp, &c))) {
+    ret = cli_fail("compress", rc);
+    goto done;
+  }
+  if (d > SIZE_MAX / sizeof(float) / chunk || !(buf = malloc(chunk * d * sizeof(float)))) {
+    ret = cli_fail("compress", VEC_E_NOMEM);
+    goto done;
+  }
+  if (vec_codec_needs_training(c)) { /* calibrate on the leading rows, then start over */
+    size_t cal = n < CALIBRATION_ROWS ? (size_t)n : CALIBRATION_ROWS, got = 0;
+    float *calib = malloc(cal * d * sizeof(float) + 1);
+    if (!calib) {
+      ret = cli_fail("compress", VEC_E_NOMEM);
+      goto done;
+    }
+    while (got < cal && !rc) {
+      size_t g = 0;
+      rc = vec_reader_read(r, calib + got * d, cal - got, &g);
+      if (!g) break;
+      got += g;
+    }
+    if (!rc) rc = vec_codec_train(c, calib, got, d);
+    free(calib);
+    if (!rc) rc = vec_reader_seek(r, 0);
+    if (rc) {
+      ret = cli_fail(in, rc);
+      goto done;
+    }
+  }
+  vec_vqz_options vo = VEC_VQZ_OPTIONS_INIT;
+  vo.metadata = meta;
+  if ((rc = vec_vqz_writer_open(out, c, &vo, &w))) {
+    ret = cli_fail("compress", rc);
+    goto done;
+  }
+  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
+  bo.threads = (int)threads;
+  cli_progress prog;
+  cli_progress_start(&prog, "compress", n, quiet);
+  uint64_t done_rows = 0;
+  for (;;) {
+    size_t got = 0;
+    if ((rc = vec_reader_read(r, buf, chunk, &got))) break;
+    if (!got) break;
+    if ((rc = vec_vqz_writer_append_floats(w, buf, got, d, NULL, &bo))) break;
+    done_rows += got;
+    cli_progress_update(&prog, done_rows, 4.0 * (double)d);
+  }
+  cli_progress_end(&prog);
+  if (rc) {
+    ret = cli_fail(in, rc);
+    vec_vqz_writer_abort(w);
+    w = NULL;
+    goto done;
+  }
+  rc = vec_vqz_writer_finish(w);
+  w = NULL;
+  if (rc) {
+    ret = cli_fail(out, rc);
+    goto done;
+  }
+  size_t bpv = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
+  if (!quiet)
+    fprintf(stderr, "vectro compress: %s -> %s: %llu x %zu, %s, %zu bytes/vector (%.2fx)\n", in, out,
+            (unsigned long long)done_rows, d, codec_name, bpv, 4.0 * (double)d / (double)bpv);
+done:
+  vec_vqz_writer_abort(w);
+  vec_reader_close(r);
+  vec_codec_free(c);
+  free(buf);
+  return ret;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * decompress, verify, info FILE
+ * ------------------------------------------------------------------------------------------- */
+/* Reads rows [first, first + n) of a .vqz and decodes them into out (n x d). */
+static int read_decode(vec_vqz_reader *r, uint64_t first, size_t n, unsigned char *codes,
+                       float *scales, float *out, const vec_batch_opts *bo) {
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t d = vec_codec_get_params(c)->dim;
+  int rc = vec_vqz_read(r, first, n, codes, vec_codec_scale_count(c) ? scales : NULL, NULL);
+  if (!rc) rc = vec_codec_decode(c, codes, vec_codec_scale_count(c) ? scales : NULL, n, out, d, bo);
+  return rc;
+}
+
+int cmd_decompress(int argc, char **argv) {
+  const char *in = NULL, *out = NULL;
+  int quiet = 0;
+  size_t threads = 0;
+  if (want_help(argc, argv)) {
+    printf("usage: vectro decompress [--threads N] [--quiet] INPUT.vqz OUTPUT.npy\n\n"
+           "Reconstructs float32 embeddings into a .npy file (C order), streaming. Each block's\n"
+           "checksum is verified as it is read; the output is written to a temporary name and\n"
+           "renamed only when complete.\n");
+    return 0;
+  }
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+      quiet = 1;
+    } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
+        fprintf(stderr, "vectro decompress: --threads needs an integer in 0..4096\n");
+        return EXIT_USAGE;
+      }
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "vectro decompress: unknown option '%s' (see --help)\n", argv[i]);
+      return EXIT_USAGE;
+    } else if (!in) {
+      in = argv[i];
+    } else if (!out) {
+      out = argv[i];
+    } else {
+      fprintf(stderr, "vectro decompress: too many arguments ('%s')\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!in || !out) {
+    fprintf(stderr, "usage: vectro decompress INPUT.vqz OUTPUT.npy (see --help)\n");
+    return EXIT_USAGE;
+  }
+  vec_vqz_reader *r = NULL;
+  vec_npy_writer *w = NULL;
+  unsigned char *codes = NULL;
+  float *scales = NULL, *rows = NULL;
+  int ret = 0, rc = vec_vqz_reader_open(in, &r);
+  if (rc) return cli_fail(in, rc);
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  size_t chunk = DEFAULT_CHUNK;
+  uint64_t n = vec_vqz_count(r);
+  codes = malloc(chunk * cs + 1);
+  scales = malloc(chunk * sc * sizeof(float) + 1);
+  rows = malloc(chunk * d * sizeof(float));
+  if (!codes || !scales || !rows) {
+    ret = cli_fail("decompress", VEC_E_NOMEM);
+    goto done;
+  }
+  if ((rc = vec_npy_writer_open(out, d, &w))) {
+    ret = cli_fail(out, rc);
+    goto done;
+  }
+  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
+  bo.threads = (int)threads;
+  cli_progress prog;
+  cli_progress_start(&prog, "decompress", n, quiet);
+  for (uint64_t i = 0; i < n && !rc; i += chunk) {
+    size_t m = n - i < chunk ? (size_t)(n - i) : chunk;
+    rc = read_decode(r, i, m, codes, scales, rows, &bo);
+    if (!rc) rc = vec_npy_writer_append(w, rows, m, d);
+    cli_progress_update(&prog, i + m, 4.0 * (double)d);
+  }
+  cli_progress_end(&prog);
+  if (rc) {
+    ret = cli_fail(in, rc);
+    goto done;
+  }
+  rc = vec_npy_writer_finish(w);
+  w = NULL;
+  if (rc) ret = cli_fail(out, rc);
+done:
+  vec_npy_writer_abort(w);
+  vec_vqz_reader_close(r);
+  free(codes), free(scales), free(rows);
+  return ret;
+}
+
+int cmd_verify(int argc, char **argv) {
+  if (want_help(argc, argv) || argc != 2) {
+    FILE *f = argc == 2 ? stdout : stderr;
+    fprintf(f, "usage: vectro verify FILE.vqz\n\nChecks the whole file: header, codec, every block's\n"
+               "CRC-32C and the whole-file checksum. Exit 0 when intact, 3 when not (the message\n"
+               "names the first bad block).\n");
+    return argc == 2 ? 0 : EXIT_USAGE;
+  }
+  vec_vqz_reader *r;
+  int rc = vec_vqz_reader_open(argv[1], &r);
+  if (rc) return cli_fail(argv[1], rc);
+  rc = vec_vqz_verify(r);
+  if (!rc) {
+    vec_vqz_info info = {sizeof info};
+    vec_vqz_get_info(r, &info);
+    printf("%s: OK (%llu rows, %llu blocks, all checksums match)\n", argv[1],
+           (unsigned long long)info.count, (unsigned long long)info.blocks);
+  }
+  vec_vqz_reader_close(r);
+  return rc ? cli_fail(argv[1], rc) : 0;
+}
+
+int cmd_info_file(const char *path) {
+  vec_vqz_reader *r;
+  int rc = vec_vqz_reader_open(path, &r);
+  if (rc) return cli_fail(path, rc);
+  vec_vqz_info info = {sizeof info};
+  vec_vqz_get_info(r, &info);
+  const vec_codec *c = vec_vqz_codec(r);
+  const vec_codec_params *p = vec_codec_get_params(c);
+  size_t bpv = info.code_size + 4 * info.scale_count;
+  printf("file         %s\n", path);
+  printf("format       .vqz version %u.%u\n", info.version_major, info.version_minor);
+  printf("codec        %s", vec_codec_name(info.codec));
+  if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
+  if (vec_codec_needs_training(c))
+    printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
+  printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);
+  printf("size         %llu bytes on disk; %zu bytes/vector (float32: %zu, %.2fx)\n",
+         (unsigned long long)info.file_size, bpv, 4 * info.dim,
+         bpv ? 4.0 * (double)info.dim / (double)bpv : 0.0);
+  printf("blocks       %llu of %zu rows\n", (unsigned long long)info.blocks, info.block_rows);
+  printf("ids          %s\n", info.has_ids ? "yes (uint64)" : "no");
+  const char *meta = vec_vqz_metadata(r);
+  printf("metadata     %.*s%s\n", 200, *meta ? meta : "(none)", strlen(meta) > 200 ? "..." : "");
+  printf("checksums    header and index ok; blocks not checked (run `vectro verify`)\n");
+  vec_vqz_reader_close(r);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * eval FILE.vqz --original X
+ * ------------------------------------------------------------------------------------------- */
+int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
+  vec_vqz_reader *r = NULL;
+  vec_reader *o = NULL;
+  unsigned char *codes = NULL;
+  float *scales = NULL, *rec = NULL, *orig = NULL;
+  int ret = 0, rc = vec_vqz_reader_open(vqz, &r);
+  if (rc) return cli_fail(vqz, rc);
+  if ((rc = vec_reader_open(original, &o))) {
+    ret = cli_fail(original, rc);
+    goto done;
+  }
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  uint64_t n = vec_vqz_count(r);
+  if (vec_reader_dim(o) != d || vec_reader_count(o) != n) {
+    fprintf(stderr, "vectro eval: %s holds %llu x %zu, %s holds %llu x %zu\n", original,
+            (unsigned long long)vec_reader_count(o), vec_reader_dim(o), vqz, (unsigned long long)n,
+            d);
+    ret = EXIT_DATA;
+    goto done;
+  }
+  size_t chunk = DEFAULT_CHUNK;
+  codes = malloc(chunk * cs + 1), scales = malloc(chunk * sc * sizeof(float) + 1);
+  rec = malloc(chunk * d * sizeof(float)), orig = malloc(chunk * d * sizeof(float));
+  if (!codes || !scales || !rec || !orig) {
+    ret = cli_fail("eval", VEC_E_NOMEM);
+    goto done;
+  }
+  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
+  bo.threads = (int)threads;
+  /* The figures are means over rows: combine chunks weighted by the rows each one counted. */
+  double w_sum = 0, rel_sum = 0, cos_sum = 0, mae_sum = 0, rel_max = 0, cos_min = 1, abs_max = 0;
+  for (uint64_t i = 0; i < n; i += chunk) {
+    size_t m = n - i < chunk ? (size_t)(n - i) : chunk, got = 0;
+    if ((rc = read_decode(r, i, m, codes, scales, rec, &bo)) ||
+        (rc = vec_reader_read(o, orig, m, &got))) {
+      ret = cli_fail(rc == VEC_E_IO ? original : vqz, rc);
+      goto done;
+    }
+    vec_quality q = {sizeof q, 0, 0, 0, 0, 0, 0, 0};
+    if ((rc = vec_quality_measure(orig, d, rec, d, m, d, &q))) {
+      ret = cli_fail(original, rc);
+      goto done;
+    }
+    double wt = (double)(m - q.zero_rows);
+    w_sum += wt, rel_sum += q.rel_l2_mean * wt, cos_sum += q.cosine_mean * wt, mae_sum += q.mae * wt;
+    rel_max = fmax(rel_max, q.rel_l2_max), cos_min = fmin(cos_min, q.cosine_min);
+    abs_max = fmax(abs_max, q.max_abs_err);
+  }
+  size_t bpv = cs + 4 * sc;
+  printf("vectro eval: %s against %s (%llu x %zu), codec %s\n", vqz, original, (unsigned long long)n, d,
+         vec_codec_name(vec_codec_kind(c)));
+  printf("bytes/vector    %zu (float32: %zu), compression %.2fx\n", bpv, 4 * d,
+         4.0 * (double)d / (double)bpv);
+  if (w_sum > 0) {
+    printf("cosine          mean %.6f  min %.6f\n", cos_sum / w_sum, cos_min);
+    printf("rel. L2 error   mean %.5f  max %.5f\n", rel_sum / w_sum, rel_max);
+    printf("mean abs error  %.6f (in units of each vector's max |x|)\n", mae_sum / w_sum);
+  }
+  printf("max abs error   %g\n", abs_max);
+done:
+  vec_vqz_reader_close(r);
+  vec_reader_close(o);
+  free(codes), free(scales), free(rec), free(orig);
+  return ret;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * bench
+ * ------------------------------------------------------------------------------------------- */
+static double mono(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int cmd_bench(int argc, char **argv) {
+  size_t d = 768, mb = 256, threads = 1;
+  if (want_help(argc, argv)) {
+    printf("usage: vectro bench [--dim D] [--mb MB] [--threads N]\n\n"
+           "Encode and decode throughput of every codec on this machine, on MB megabytes of\n"
+           "random float32 rows of dimension D (default 768, 256 MB, one thread), best of 3,\n"
+           "in GB/s of float32 and million vectors per second. bench/ in the source tree compares\n"
+           "against NumPy and FAISS.\n");
+    return 0;
+  }
+  for (int i = 1; i + 1 < argc; i += 2) {
+    size_t *dst = strcmp(argv[i], "--dim") == 0       ? &d
+                  : strcmp(argv[i], "--mb") == 0      ? &mb
+                  : strcmp(argv[i], "--threads") == 0 ? &threads
+                                                      : NULL;
+    if (!dst || cli_parse_size(argv[i + 1], dst)) {
+      fprintf(stderr, "vectro bench: bad option '%s' (see --help)\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (argc % 2 == 0 || d == 0 || mb == 0 || threads > 4096) {
+    fprintf(stderr, "vectro bench: options take positive values (see --help)\n");
+    return EXIT_USAGE;
+  }
+  size_t n = mb * 1000000 / (4 * d);
+  if (n == 0) n = 1;
+  float *x = malloc(n * d * sizeof(float)), *out = malloc(n * d * sizeof(float));
+  unsigned char *codes = malloc(n * d * 2 + 1);
+  float *scales = malloc(n * (d / 2 + 2) * sizeof(float));
+  if (!x || !out || !codes || !scales) {
+    free(x), free(out), free(codes), free(scales);
+    return cli_fail("bench", VEC_E_NOMEM);
+  }
+  uint64_t s = 88172645463325252ull;
+  for (size_t i = 0; i < n * d; i++) { /* xorshift, summed to a rough bell curve */
+    float v = 0;
+    for (int k = 0; k < 4; k++) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      v += (float)(s >> 40) * 0x1p-24f - 0.5f;
+    }
+    x[i] = v;
+  }
+  printf("vectro %s bench: %zu x %zu float32 (%zu MB), %zu thread(s), kernel %s\n",
+         vec_version_string(), n, d, mb, threads, vec_isa_name(vec_active_isa()));
+  printf("%-10s %10s %12s %12s %12s\n", "codec", "bytes/vec", "encode GB/s", "decode GB/s", "Mvec/s enc");
+  const char *names[] = {"int8", "int16", "int4", "int4-g32", "f16", "bf16", "binary", "uint8"};
+  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
+  bo.threads = (int)threads;
+  int ret = 0;
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    vec_codec_params p;
+    vec_codec *c;
+    cli_codec_params(names[k], d, &p);
+    int rc = vec_codec_create(&p, &c);
+    if (!rc && vec_codec_needs_training(c)) rc = vec_codec_train(c, x, n < 10000 ? n : 10000, d);
+    if (rc) {
+      ret = cli_fail("bench", rc);
+      break;
+    }
+    float *sc = vec_codec_scale_count(c) ? scales : NULL;
+    double be = 1e30, bd = 1e30;
+    for (int rep = 0; rep < 4 && !rc; rep++) { /* the first run warms caches and page tables */
+      double t = mono();
+      rc = vec_codec_encode(c, x, n, d, codes, sc, &bo);
+      double te = mono() - t;
+      t = mono();
+      if (!rc) rc = vec_codec_decode(c, codes, sc, n, out, d, &bo);
+      double td = mono() - t;
+      if (rep) be = fmin(be, te), bd = fmin(bd, td);
+    }
+    if (rc) {
+      vec_codec_free(c);
+      ret = cli_fail("bench", rc);
+      break;
+    }
+    double gb = (double)n * (double)d * 4e-9;
+    printf("%-10s %10zu %12.1f %12.1f %12.2f\n", names[k],
+           vec_codec_code_size(c) + 4 * vec_codec_scale_count(c), gb / be, gb / bd,
+           (double)n / be / 1e6);
+    vec_codec_free(c);
+  }
+  free(x), free(out), free(codes), free(scales);
+  return ret;
+}
