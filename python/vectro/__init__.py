@@ -28,6 +28,7 @@ from ._codec import (
     reconstruct_embeddings,
 )
 from ._core import VectroError
+from ._files import VqzReader, VqzWriter, compress_file, load, read_embeddings, save
 from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
 from ._quality import Choice, choose, evaluate
 
@@ -47,6 +48,12 @@ __all__ = [
     "MixedQuantizedEmbeddings",
     "QuantizedEmbeddings",
     "VectroError",
+    "VqzReader",
+    "VqzWriter",
+    "compress_file",
+    "load",
+    "read_embeddings",
+    "save",
     "choose",
     "evaluate",
     "from_codes",

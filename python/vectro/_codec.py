@@ -306,7 +306,7 @@ class QuantizedEmbeddings:
         ((2, 4), 16, [[127, 127, 127, 127], [127, 127, 127, 127]])
     """
 
-    __slots__ = ("codes", "scales", "precision", "shape", "codec")
+    __slots__ = ("codes", "scales", "precision", "shape", "codec", "ids")
 
     def __init__(self, codes: np.ndarray, scales: np.ndarray | None, precision: str = "int8",
                  shape: tuple | None = None, *, codec: Codec | None = None, dim: int | None = None) -> None:
@@ -341,6 +341,7 @@ class QuantizedEmbeddings:
                 or len(shape) not in (1, 2):
             raise ValueError(f"shape {shape} does not match {n} vectors of dimension {dim}")
         self.codes, self.scales, self.codec = codes, scales, codec
+        self.ids = None  # uint64 per vector when read from a .vqz file that has them
         self.precision = codec.precision
         self.shape = shape
 

@@ -547,6 +547,293 @@ static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
   return cap;
 }
 
+
+/* ----------------------------------------------------------------------------------------------
+ * Files: .vqz writer and reader, the streaming embeddings reader (capsules around C objects)
+ * -------------------------------------------------------------------------------------------- */
+#define VQZW_CAPSULE "vectro.vqz_writer"
+#define VQZR_CAPSULE "vectro.vqz_reader"
+#define READER_CAPSULE "vectro.reader"
+
+/* A writer dropped without finish (an exception, a crash of the caller) removes its temporary. */
+static void vqzw_capsule_free(PyObject *cap) {
+  vec_vqz_writer_abort((vec_vqz_writer *)PyCapsule_GetPointer(cap, VQZW_CAPSULE));
+}
+static void vqzr_capsule_free(PyObject *cap) {
+  vec_vqz_reader_close((vec_vqz_reader *)PyCapsule_GetPointer(cap, VQZR_CAPSULE));
+}
+static void reader_capsule_free(PyObject *cap) {
+  vec_reader_close((vec_reader *)PyCapsule_GetPointer(cap, READER_CAPSULE));
+}
+
+/* The object behind a capsule, or NULL with TypeError (also for a finished writer). */
+static void *get_cap(PyObject *o, const char *name) {
+  void *p = PyCapsule_IsValid(o, name) ? PyCapsule_GetPointer(o, name) : NULL;
+  if (!p) PyErr_Format(PyExc_ValueError, "expected an open %s handle", name);
+  return p;
+}
+
+static PyObject *path_arg(PyObject *o) { /* str or os.PathLike -> bytes */
+  PyObject *b = NULL;
+  if (!PyUnicode_FSConverter(o, &b)) return NULL;
+  return b;
+}
+
+static PyObject *vqz_writer_open(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 5) {
+    PyErr_SetString(PyExc_TypeError, "vqz_writer_open(path, codec, metadata, with_ids, block_rows)");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[1]);
+  if (!c) return NULL;
+  PyObject *pb = path_arg(args[0]);
+  if (!pb) return NULL;
+  const char *meta = NULL;
+  if (args[2] != Py_None && !(meta = PyUnicode_AsUTF8(args[2]))) {
+    Py_DECREF(pb);
+    return NULL;
+  }
+  vec_vqz_options o = VEC_VQZ_OPTIONS_INIT;
+  o.metadata = meta;
+  o.with_ids = PyObject_IsTrue(args[3]);
+  o.block_rows = PyLong_AsSize_t(args[4]);
+  if (PyErr_Occurred()) {
+    Py_DECREF(pb);
+    return NULL;
+  }
+  vec_vqz_writer *w;
+  int rc = vec_vqz_writer_open(PyBytes_AS_STRING(pb), c, &o, &w);
+  Py_DECREF(pb);
+  if (rc != VEC_OK) return raise_last(rc);
+  PyObject *cap = PyCapsule_New(w, VQZW_CAPSULE, vqzw_capsule_free);
+  if (!cap) vec_vqz_writer_abort(w);
+  return cap;
+}
+
+/* vqz_writer_append(w, codes, scales|None, ids|None, n) */
+static PyObject *vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 5) {
+    PyErr_SetString(PyExc_TypeError, "vqz_writer_append(writer, codes, scales, ids, n)");
+    return NULL;
+  }
+  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
+  if (!w) return NULL;
+  Py_ssize_t n = PyLong_AsSsize_t(args[4]);
+  if (n < 0) return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "n must be >= 0");
+  Py_buffer q, s = {0}, id = {0};
+  if (PyObject_GetBuffer(args[1], &q, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  int have_s = args[2] != Py_None, have_id = args[3] != Py_None;
+  if (have_s && PyObject_GetBuffer(args[2], &s, PyBUF_C_CONTIGUOUS) < 0) goto fail_q;
+  if (have_id && PyObject_GetBuffer(args[3], &id, PyBUF_C_CONTIGUOUS) < 0) goto fail_s;
+  if (have_id && id.len != n * 8) {
+    PyErr_Format(PyExc_ValueError, "ids must hold %zd uint64 values", n);
+    goto fail_id;
+  }
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
+                                                      have_id ? (const uint64_t *)id.buf : NULL,
+                                                      (size_t)n);
+  Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&q);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+fail_id:
+  if (have_id) PyBuffer_Release(&id);
+fail_s:
+  if (have_s) PyBuffer_Release(&s);
+fail_q:
+  PyBuffer_Release(&q);
+  return NULL;
+}
+
+/* vqz_writer_append_floats(w, x, ids|None, threads) */
+static PyObject *vqz_writer_append_floats(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "vqz_writer_append_floats(writer, x, ids, threads)");
+    return NULL;
+  }
+  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
+  if (!w) return NULL;
+  int threads;
+  if (parse_threads(args[3], &threads) < 0) return NULL;
+  Py_buffer x, id = {0};
+  if (get_buffer(args[1], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  int have_id = args[2] != Py_None;
+  if (have_id && PyObject_GetBuffer(args[2], &id, PyBUF_C_CONTIGUOUS) < 0) {
+    PyBuffer_Release(&x);
+    return NULL;
+  }
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
+  if (have_id && (size_t)id.len != n * 8) {
+    PyBuffer_Release(&id);
+    PyBuffer_Release(&x);
+    return PyErr_Format(PyExc_ValueError, "ids must hold %zu uint64 values", n);
+  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_append_floats(
+      w, (const float *)x.buf, n, ldx, have_id ? (const uint64_t *)id.buf : NULL, &o);
+  Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+/* vqz_writer_close(w, finish): finish (rename into place) or abort; the capsule is spent after. */
+static PyObject *vqz_writer_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "vqz_writer_close(writer, finish)");
+    return NULL;
+  }
+  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
+  if (!w) return NULL;
+  int finish = PyObject_IsTrue(args[1]);
+  /* Detach first: the writer is freed by finish/abort whatever happens. */
+  if (PyCapsule_SetName(args[0], "vectro.vqz_writer.closed") < 0) return NULL;
+  int rc = VEC_OK;
+  if (finish) {
+    Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_finish(w);
+    Py_END_ALLOW_THREADS
+  } else {
+    vec_vqz_writer_abort(w);
+  }
+  if (PyCapsule_SetDestructor(args[0], NULL) < 0) return NULL;
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+static PyObject *vqz_reader_open(PyObject *self, PyObject *arg) {
+  (void)self;
+  PyObject *pb = path_arg(arg);
+  if (!pb) return NULL;
+  vec_vqz_reader *r;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_reader_open(PyBytes_AS_STRING(pb), &r);
+  Py_END_ALLOW_THREADS Py_DECREF(pb);
+  if (rc != VEC_OK) return raise_last(rc);
+  PyObject *cap = PyCapsule_New(r, VQZR_CAPSULE, vqzr_capsule_free);
+  if (!cap) vec_vqz_reader_close(r);
+  return cap;
+}
+
+static PyObject *vqz_reader_info(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_vqz_reader *r = get_cap(arg, VQZR_CAPSULE);
+  if (!r) return NULL;
+  vec_vqz_info i = {sizeof i};
+  int rc = vec_vqz_get_info(r, &i);
+  if (rc != VEC_OK) return raise_last(rc);
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t size = vec_codec_serialized_size(c);
+  PyObject *blob = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+  if (!blob) return NULL;
+  if (vec_codec_serialize(c, PyBytes_AS_STRING(blob), size) != VEC_OK) {
+    Py_DECREF(blob);
+    return raise_last(VEC_E_INVALID_ARG);
+  }
+  return Py_BuildValue("{s:I,s:I,s:n,s:K,s:n,s:n,s:n,s:K,s:K,s:i,s:s,s:N}", "version_major",
+                       i.version_major, "version_minor", i.version_minor, "dim", (Py_ssize_t)i.dim,
+                       "count", (unsigned long long)i.count, "code_size", (Py_ssize_t)i.code_size,
+                       "scale_count", (Py_ssize_t)i.scale_count, "block_rows",
+                       (Py_ssize_t)i.block_rows, "blocks", (unsigned long long)i.blocks, "file_size",
+                       (unsigned long long)i.file_size, "has_ids", i.has_ids, "metadata",
+                       vec_vqz_metadata(r), "codec", blob);
+}
+
+/* vqz_read(r, first, n, codes, scales|None, ids|None) */
+static PyObject *vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "vqz_read(reader, first, n, codes, scales, ids)");
+    return NULL;
+  }
+  vec_vqz_reader *r = get_cap(args[0], VQZR_CAPSULE);
+  if (!r) return NULL;
+  unsigned long long first = PyLong_AsUnsignedLongLong(args[1]);
+  Py_ssize_t n = PyLong_AsSsize_t(args[2]);
+  if (PyErr_Occurred()) return NULL;
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  Py_buffer q, s = {0}, id = {0};
+  int have_s = args[4] != Py_None, have_id = args[5] != Py_None, rc;
+  if (get_flat(args[3], &q, "codes", (size_t)n * cs, 1) < 0) return NULL;
+  if (have_s && get_flat(args[4], &s, "scales", (size_t)n * sc * 4, 1) < 0) goto fail_q;
+  if (have_id && get_flat(args[5], &id, "ids", (size_t)n * 8, 1) < 0) goto fail_s;
+  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL,
+                                           have_id ? id.buf : NULL);
+  Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&q);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+fail_s:
+  if (have_s) PyBuffer_Release(&s);
+fail_q:
+  PyBuffer_Release(&q);
+  return NULL;
+}
+
+static PyObject *vqz_verify(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_vqz_reader *r = get_cap(arg, VQZR_CAPSULE);
+  if (!r) return NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_verify(r);
+  Py_END_ALLOW_THREADS if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
+static PyObject *reader_open(PyObject *self, PyObject *arg) {
+  (void)self;
+  PyObject *pb = path_arg(arg);
+  if (!pb) return NULL;
+  vec_reader *r;
+  int rc = vec_reader_open(PyBytes_AS_STRING(pb), &r);
+  Py_DECREF(pb);
+  if (rc != VEC_OK) return raise_last(rc);
+  PyObject *cap = PyCapsule_New(r, READER_CAPSULE, reader_capsule_free);
+  if (!cap) vec_reader_close(r);
+  return cap;
+}
+
+static PyObject *reader_shape(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_reader *r = get_cap(arg, READER_CAPSULE);
+  if (!r) return NULL;
+  return Py_BuildValue("(Kn)", (unsigned long long)vec_reader_count(r), (Py_ssize_t)vec_reader_dim(r));
+}
+
+/* reader_read(r, out): fills rows of out (n, d float32, C order); returns how many were read. */
+static PyObject *reader_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "reader_read(reader, out)");
+    return NULL;
+  }
+  vec_reader *r = get_cap(args[0], READER_CAPSULE);
+  if (!r) return NULL;
+  Py_buffer out;
+  if (get_buffer(args[1], &out, "out", 'f', 4, 2, 1) < 0) return NULL;
+  if ((size_t)out.shape[1] != vec_reader_dim(r) ||
+      (out.shape[0] > 1 && (size_t)out.strides[0] != 4 * vec_reader_dim(r))) {
+    PyBuffer_Release(&out);
+    return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns", vec_reader_dim(r));
+  }
+  size_t got = 0;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_reader_read(r, (float *)out.buf, (size_t)out.shape[0], &got);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&out);
+  if (rc != VEC_OK) return raise_last(rc);
+  return PyLong_FromSize_t(got);
+}
+
 static PyObject *quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 2) {
@@ -590,6 +877,22 @@ static PyMethodDef methods[] = {
     {"codec_decode", (PyCFunction)(void (*)(void))codec_decode, METH_FASTCALL, "Decode rows."},
     {"codec_serialize", codec_serialize, METH_O, "Codec parameters and ranges as bytes."},
     {"codec_deserialize", codec_deserialize, METH_O, "Codec from codec_serialize bytes."},
+    {"vqz_writer_open", (PyCFunction)(void (*)(void))vqz_writer_open, METH_FASTCALL,
+     "Open a .vqz writer (temporary file until closed with finish)."},
+    {"vqz_writer_append", (PyCFunction)(void (*)(void))vqz_writer_append, METH_FASTCALL,
+     "Append encoded rows."},
+    {"vqz_writer_append_floats", (PyCFunction)(void (*)(void))vqz_writer_append_floats,
+     METH_FASTCALL, "Encode and append float rows."},
+    {"vqz_writer_close", (PyCFunction)(void (*)(void))vqz_writer_close, METH_FASTCALL,
+     "Finish (rename into place) or abort a writer."},
+    {"vqz_reader_open", vqz_reader_open, METH_O, "Open a .vqz file for reading."},
+    {"vqz_reader_info", vqz_reader_info, METH_O, "Header fields, metadata and codec bytes."},
+    {"vqz_read", (PyCFunction)(void (*)(void))vqz_read, METH_FASTCALL, "Read rows (random access)."},
+    {"vqz_verify", vqz_verify, METH_O, "Verify every block and the whole-file checksum."},
+    {"reader_open", reader_open, METH_O, "Open an embeddings file (.npy, .fvecs, ...) for streaming."},
+    {"reader_shape", reader_shape, METH_O, "(rows, dim) of an embeddings file."},
+    {"reader_read", (PyCFunction)(void (*)(void))reader_read, METH_FASTCALL,
+     "Read the next rows into a float32 array."},
     {"quality", (PyCFunction)(void (*)(void))quality, METH_FASTCALL,
      "Reconstruction quality figures (vec_quality_measure)."},
     {"set_isa", set_isa, METH_O, "Force kernels ('auto', 'scalar', 'avx2', 'avx512', 'neon')."},

@@ -1,0 +1,325 @@
+"""Files: the .vqz container (save/load, streaming VqzWriter and random-access VqzReader), streaming
+reads of the formats embeddings come in (.npy, .fvecs, .bvecs, .ivecs through the C reader;
+Parquet and Arrow through pyarrow), and compress_file, which joins them in bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from . import _core
+from ._codec import _LAYOUT, Codec, ProgressFn, QuantizedEmbeddings, _aligned_empty, _check_threads, as_float32_rows
+
+DEFAULT_CHUNK = 65536
+CALIBRATION_ROWS = 100_000
+
+
+def _meta_text(metadata) -> str | None:
+    if metadata is None:
+        return None
+    return metadata if isinstance(metadata, str) else json.dumps(metadata, sort_keys=True)
+
+
+class VqzWriter:
+    """Writes a .vqz file in pieces, in memory bounded by one block whatever the total size.
+
+    The file is written under a temporary name and renamed over ``path`` only by :meth:`close`,
+    so a crash, an exception inside ``with``, or a full disk never leaves a file that looks
+    complete, and never damages an existing one.
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.vqz")
+        >>> with vectro.VqzWriter(path, "int8", metadata={"model": "demo"}) as w:
+        ...     for _ in range(3):
+        ...         w.append(np.random.default_rng(0).standard_normal((1000, 64)).astype(np.float32))
+        >>> len(vectro.VqzReader(path))
+        3000
+    """
+
+    def __init__(self, path, codec="int8", *, ids: bool = False, metadata=None, block_rows: int = 0) -> None:
+        self.path = os.fspath(path)
+        self.codec = codec if isinstance(codec, Codec) else Codec(codec)
+        self.ids = bool(ids)
+        self.metadata = _meta_text(metadata)
+        self.block_rows = int(block_rows)
+        self._w = None
+        self._count = 0
+
+    def _open(self, dim: int) -> None:
+        self.codec._ensure(dim)
+        self._w = _core.vqz_writer_open(self.path, self.codec._h, self.metadata, self.ids, self.block_rows)
+
+    def _ids(self, ids, n: int):
+        if self.ids != (ids is not None):
+            raise ValueError("this writer stores ids: pass ids=" if self.ids else "this writer was opened without ids")
+        if ids is None:
+            return None
+        ids = np.ascontiguousarray(ids, dtype=np.uint64)
+        if ids.shape != (n,):
+            raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
+        return ids
+
+    def append(self, embeddings, ids=None, *, threads: int = 0) -> None:
+        """Encodes float embeddings (n, d) with the writer's codec and appends them. A calibrated
+        codec must be fitted before the first append (or use :func:`compress_file`)."""
+        x, _ = as_float32_rows(embeddings)
+        if self._w is None:
+            if self.codec.needs_training and not self.codec.trained:
+                raise _core.VectroError("fit the calibrated codec before appending (Codec(...).fit(sample))")
+            self._open(x.shape[1])
+        elif x.shape[1] != self.codec.dim:
+            raise ValueError(f"embeddings have dimension {x.shape[1]}, the file {self.codec.dim}")
+        _core.vqz_writer_append_floats(self._w, x, self._ids(ids, len(x)), _check_threads(threads))
+        self._count += len(x)
+
+    def append_quantized(self, q: QuantizedEmbeddings, ids=None) -> None:
+        """Appends already-encoded rows made with this writer's codec."""
+        if q.precision != self.codec.precision:
+            raise ValueError(f"rows are {q.precision}, the writer's codec is {self.codec.precision}")
+        if self._w is None:
+            self._open(q.dim)
+        n = q.codes.shape[0]
+        _core.vqz_writer_append(self._w, q.codes, q.scales, self._ids(ids, n), n)
+        self._count += n
+
+    def __len__(self) -> int:
+        return self._count
+
+    def close(self) -> None:
+        """Finishes the file and renames it into place. A writer that never received a row still
+        writes a valid empty file when the codec's dimension is known."""
+        if self._w is None:
+            if self.codec.dim is None:
+                raise ValueError("nothing was appended and the codec has no dimension: pass Codec(..., dim)")
+            self._open(self.codec.dim)
+        w, self._w = self._w, None
+        _core.vqz_writer_close(w, True)
+
+    def abort(self) -> None:
+        """Drops the temporary file; ``path`` is left as it was."""
+        if self._w is not None:
+            w, self._w = self._w, None
+            _core.vqz_writer_close(w, False)
+
+    def __enter__(self) -> VqzWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VqzReader:
+    """Reads a .vqz file: header and index are checked on open; each block's checksum is checked
+    the first time a read touches it; :meth:`verify` checks everything.
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.vqz")
+        >>> X = np.random.default_rng(1).standard_normal((100, 32)).astype(np.float32)
+        >>> vectro.save(path, vectro.quantize_embeddings(X, "f16"))
+        >>> r = vectro.VqzReader(path)
+        >>> r.precision, len(r), r[10:12].shape
+        ('f16', 100, (2, 32))
+    """
+
+    def __init__(self, path) -> None:
+        self.path = os.fspath(path)
+        self._r = _core.vqz_reader_open(self.path)
+        info = _core.vqz_reader_info(self._r)
+        self.codec = Codec.from_bytes(info.pop("codec"))
+        self.info = info
+
+    @property
+    def precision(self) -> str:
+        return self.codec.precision
+
+    @property
+    def dim(self) -> int:
+        return self.info["dim"]
+
+    @property
+    def has_ids(self) -> bool:
+        return bool(self.info["has_ids"])
+
+    @property
+    def metadata(self):
+        """The stored metadata: parsed JSON when it is JSON, else the text ("" when none)."""
+        text = self.info["metadata"]
+        try:
+            return json.loads(text) if text else ""
+        except ValueError:
+            return text
+
+    def __len__(self) -> int:
+        return self.info["count"]
+
+    def read(self, start: int = 0, stop: int | None = None) -> QuantizedEmbeddings:
+        """Rows [start, stop) as QuantizedEmbeddings (with ``ids`` when the file has them)."""
+        n_total = len(self)
+        stop = n_total if stop is None else stop
+        if not (0 <= start <= stop <= n_total):
+            raise IndexError(f"rows [{start}, {stop}) are outside the file's {n_total}")
+        n = stop - start
+        dtype, cols = _LAYOUT[self.codec.name]
+        codes = _aligned_empty((n, cols(self.dim)), dtype)
+        sc = self.info["scale_count"]
+        scales = np.empty((n, sc) if sc > 1 else (n,), np.float32) if sc else None
+        ids = np.empty(n, np.uint64) if self.has_ids else None
+        _core.vqz_read(self._r, start, n, codes, scales, ids)
+        q = QuantizedEmbeddings(codes, scales, codec=self.codec, dim=self.dim)
+        q.ids = ids
+        return q
+
+    def __getitem__(self, key) -> QuantizedEmbeddings:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError("only contiguous slices are supported")
+            return self.read(start, max(start, stop))
+        i = int(key)
+        i = i + len(self) if i < 0 else i
+        return self.read(i, i + 1)
+
+    def iter_chunks(self, rows: int = DEFAULT_CHUNK) -> Iterator[QuantizedEmbeddings]:
+        for a in range(0, len(self), rows):
+            yield self.read(a, min(a + rows, len(self)))
+
+    def verify(self) -> None:
+        """Checks every block's CRC-32C and the whole-file checksum; raises VectroError naming the
+        first bad block."""
+        _core.vqz_verify(self._r)
+
+    def __enter__(self) -> VqzReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._r = None
+
+    def __repr__(self) -> str:
+        return f"VqzReader({self.path!r}, {self.precision}, {len(self)} x {self.dim})"
+
+
+def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
+    """Writes QuantizedEmbeddings (any codec) to a .vqz file, atomically (temporary + rename).
+    ``ids``: one uint64 per vector (kept through load); ``metadata``: a dict (stored as JSON) or
+    a string."""
+    with VqzWriter(path, q.codec, ids=ids is not None, metadata=metadata) as w:
+        w.append_quantized(q, ids)
+
+
+def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
+    """Reads a whole .vqz file. The result has ``ids`` (or None); ``verify=True`` checks every
+    checksum first (reads check the blocks they touch anyway)."""
+    r = VqzReader(path)
+    if verify:
+        r.verify()
+    return r.read()
+
+
+def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None = None) -> Iterator[np.ndarray]:
+    """Yields float32 chunks (at most ``chunk_rows`` x d) of an embeddings file without loading
+    it whole: .npy (float16/32/64), .fvecs, .bvecs, .ivecs (C reader), .parquet and Arrow IPC
+    (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow)."""
+    p = os.fspath(path)
+    if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
+        yield from _read_arrow(p, chunk_rows, column)
+        return
+    r = _core.reader_open(p)
+    n, d = _core.reader_shape(r)
+    buf = np.empty((min(chunk_rows, max(n, 1)), d), np.float32)
+    while True:
+        got = _core.reader_read(r, buf)
+        if not got:
+            return
+        yield buf[:got]
+
+
+def _read_arrow(path: str, chunk_rows: int, column: str | None) -> Iterator[np.ndarray]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("reading Parquet/Arrow needs pyarrow: pip install pyarrow") from e
+    if path.endswith(".parquet"):
+        f = pq.ParquetFile(path)
+        names = f.schema_arrow.names
+        col = column or _pick_column(f.schema_arrow, names)
+        batches = f.iter_batches(batch_size=chunk_rows, columns=[col])
+    else:
+        with pa.memory_map(path) as src:
+            table = pa.ipc.open_file(src).read_all()
+        col = column or _pick_column(table.schema, table.schema.names)
+        batches = table.select([col]).to_batches(max_chunksize=chunk_rows)
+    for b in batches:
+        arr = b.column(0)
+        if arr.null_count:
+            raise ValueError(f"{path}: column {col!r} has missing embeddings (nulls)")
+        flat = arr.flatten() if hasattr(arr, "flatten") else arr.values
+        n = len(arr)
+        values = np.asarray(flat.to_numpy(zero_copy_only=False))
+        if n and values.size % n:
+            raise ValueError(f"{path}: column {col!r} holds embeddings of different lengths")
+        yield values.reshape(n, -1).astype(np.float32, copy=False)
+
+
+def _pick_column(schema, names) -> str:
+    import pyarrow as pa
+
+    cands = [n for n in names if pa.types.is_list(schema.field(n).type) or
+             pa.types.is_fixed_size_list(schema.field(n).type) or pa.types.is_large_list(schema.field(n).type)]
+    if len(cands) != 1:
+        raise ValueError(f"name the embeddings column with column=...: list columns are {cands}")
+    return cands[0]
+
+
+def compress_file(src, dst, precision: str = "int8", *, chunk_rows: int = DEFAULT_CHUNK, threads: int = 0,
+                  metadata=None, column: str | None = None, progress: ProgressFn | None = None) -> Codec:
+    """Compresses an embeddings file of any size into a .vqz, in memory bounded by ``chunk_rows``
+    (calibrated codecs first learn their ranges from the first 100,000 rows). Returns the codec.
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> np.save(os.path.join(d, "x.npy"), np.ones((10, 4), np.float32))
+        >>> vectro.compress_file(os.path.join(d, "x.npy"), os.path.join(d, "x.vqz"), "f16").precision
+        'f16'
+    """
+    codec = Codec(precision)
+    if codec.needs_training:
+        sample, have = [], 0
+        for chunk in read_embeddings(src, chunk_rows, column=column):
+            sample.append(chunk.copy())
+            have += len(chunk)
+            if have >= CALIBRATION_ROWS:
+                break
+        if sample:
+            codec.fit(np.concatenate(sample)[:CALIBRATION_ROWS])
+    total, dim = _shape_of(src, column)
+    done = 0
+    with VqzWriter(dst, codec, metadata=metadata) as w:
+        for chunk in read_embeddings(src, chunk_rows, column=column):
+            w.append(chunk, threads=threads)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        if w._w is None and codec.dim is None:  # empty input: an empty file of the right dimension
+            if dim is None:
+                raise ValueError(f"{os.fspath(src)} holds no embeddings and no dimension")
+            codec._ensure(dim)
+    return codec
+
+
+def _shape_of(path, column) -> tuple[int, int | None]:
+    """(rows, dim) where the format says so up front; (-1, None) for Arrow/Parquet."""
+    p = os.fspath(path)
+    if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
+        return -1, None
+    n, d = _core.reader_shape(_core.reader_open(p))
+    return int(n), int(d)
