@@ -76,11 +76,12 @@ static int shape_tuple(cursor *c, uint64_t *dims, int max, const char **why) {
     const char *s = c->p;
     uint64_t x = 0;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-      x = x * 10 + (uint64_t)(*c->p - '0');
-      if (x > DIM_LIMIT) {
-        *why = "'shape' holds a dimension of 2^62 or more";
+      uint64_t digit = (uint64_t)(*c->p - '0');
+      if (x > (DIM_LIMIT - digit) / 10) { /* x * 10 + digit would pass the limit */
+        *why = "'shape' holds a dimension beyond 2^62";
         return -1;
       }
+      x = x * 10 + digit;
       c->p++;
     }
     if (c->p == s || (c->p - s > 1 && *s == '0')) return -1; /* no digits, or a leading zero */
@@ -112,7 +113,11 @@ int vec_npy_preamble(const unsigned char *buf, size_t size, const char *name, si
   size_t hoff = major == 1 ? 10 : 12;
   if (size < hoff) return vec_fail(VEC_E_FORMAT, -1, "%s: truncated .npy header", name);
   size_t hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
-  if (major > 1) hlen |= (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+  if (major > 1) {
+    uint32_t l32 = vec_get32le(buf + 8);
+    if (l32 > SIZE_MAX - hoff) return vec_fail(VEC_E_FORMAT, -1, "%s: truncated .npy header", name);
+    hlen = l32;
+  }
   *header_end = hoff + hlen;
   return VEC_OK;
 }
