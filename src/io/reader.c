@@ -1,7 +1,7 @@
 /* reader.c: vec_reader, embeddings files read in chunks whatever their size. Everything goes
- * through pread into one buffer of VEC_READER_BUF bytes (plus, for Fortran-order .npy, a block of
- * rows of about as much), so memory is bounded by the caller's chunk, never by the file. The
- * file's size is checked against its header at open; a file that shrinks afterwards gives an
+ * through pread into one buffer of at most VEC_READER_BUF bytes (plus, for Fortran-order .npy, a
+ * block of about 4 MB of rows), so memory is bounded by the caller's chunk, never by the file.
+ * The file's size is checked against its header at open; a file that shrinks afterwards gives an
  * error at the read that notices, never a crash (which is why there is no mmap path: a mapping of
  * a file truncated under it raises SIGBUS). */
 #define _POSIX_C_SOURCE   200809L
@@ -20,7 +20,7 @@
 
 /* Headers longer than this are refused: a float array's is under 200 bytes, and only padding
  * could make one bigger. */
-#define MAX_HEADER ((size_t)1 << 20)
+#define MAX_HEADER VEC_READER_BUF
 /* Fortran order: rows gathered per block (the block holds about this many bytes of floats). */
 #define BLOCK_BYTES ((size_t)4 << 20)
 
@@ -56,12 +56,10 @@ static int npy_open(vec_reader *r, uint64_t size) {
     return vec_fail(VEC_E_FORMAT, -1, "%s: .npy header of %zu bytes (more than the %zu accepted)",
                     r->path, end, MAX_HEADER);
   if (end > size) return vec_fail(VEC_E_FORMAT, -1, "%s: truncated .npy header", r->path);
-  unsigned char *hb = end <= VEC_READER_BUF ? r->buf : malloc(end);
-  if (!hb) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", r->path);
+  /* end <= size and end <= MAX_HEADER, so the header fits the buffer */
   vec_npy_header h;
-  rc = vec_reader_pread(r, hb, end, 0);
-  if (!rc) rc = vec_npy_parse_header(hb, end, r->path, &h);
-  if (hb != r->buf) free(hb);
+  rc = vec_reader_pread(r, r->buf, end, 0);
+  if (!rc) rc = vec_npy_parse_header(r->buf, end, r->path, &h);
   if (rc) return rc;
   if (size - h.data_offset != h.data_bytes)
     return vec_fail(
@@ -86,9 +84,8 @@ int vec_reader_open(const char *path, vec_reader **out) {
   if (r) {
     r->fd = -1;
     r->path = malloc(pl + 1);
-    r->buf = malloc(VEC_READER_BUF);
   }
-  if (!r || !r->path || !r->buf) {
+  if (!r || !r->path) {
     vec_reader_close(r);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
@@ -104,12 +101,16 @@ int vec_reader_open(const char *path, vec_reader **out) {
     rc = vec_fail(VEC_E_IO, -1, "%s: not a regular file (the reader needs its size and seeks)",
                   path);
   } else {
+    uint64_t size = (uint64_t)st.st_size;
+    r->buf_cap = size < VEC_READER_BUF ? (size < 16 ? 16 : (size_t)size) : VEC_READER_BUF;
+    r->buf = malloc(r->buf_cap);
     r->kind = ends_with(path, ".fvecs")   ? VEC_FILE_FVECS
               : ends_with(path, ".bvecs") ? VEC_FILE_BVECS
               : ends_with(path, ".ivecs") ? VEC_FILE_IVECS
                                           : VEC_FILE_NPY;
-    rc = r->kind == VEC_FILE_NPY ? npy_open(r, (uint64_t)st.st_size)
-                                 : vec_vecs_open(r, (uint64_t)st.st_size);
+    rc = !r->buf                   ? vec_fail(VEC_E_NOMEM, -1, "out of memory")
+         : r->kind == VEC_FILE_NPY ? npy_open(r, size)
+                                   : vec_vecs_open(r, size);
   }
   if (rc) {
     vec_reader_close(r);
@@ -129,7 +130,7 @@ static int npy_read_c(vec_reader *r, float *out, size_t k) {
   uint64_t off = r->data_off + r->pos * r->dim * isz;
   if (r->elem == VEC_EL_F32 && vec_host_is_le()) /* already the bytes we want */
     return vec_reader_pread(r, out, total * 4, off);
-  size_t per = VEC_READER_BUF / isz;
+  size_t per = r->buf_cap / isz;
   for (size_t i = 0; i < total; i += per) {
     size_t m = total - i < per ? total - i : per;
     int rc = vec_reader_pread(r, r->buf, m * isz, off + i * isz);
@@ -142,7 +143,7 @@ static int npy_read_c(vec_reader *r, float *out, size_t k) {
 /* Fortran order: rows [r0, r0 + n) gathered column by column (each column's slice is contiguous)
  * into the block, so a column costs one read per block, not one per row. */
 static int npy_load_block(vec_reader *r, uint64_t r0) {
-  size_t isz = vec_elem_size(r->elem), per = VEC_READER_BUF / isz;
+  size_t isz = vec_elem_size(r->elem), per = r->buf_cap / isz;
   uint64_t left = r->count - r0;
   size_t n = left < r->block_cap ? (size_t)left : r->block_cap;
   r->block_n = 0;

@@ -7,7 +7,8 @@
 #include "convert.h"
 
 /* Raw bytes read per system call: large enough that the call costs nothing against the bytes,
- * small enough to stay in cache while they are converted. */
+ * small enough to stay in cache while they are converted. Smaller files get a buffer of their own
+ * size, so opening many small files stays cheap. */
 #define VEC_READER_BUF ((size_t)1 << 20)
 
 typedef enum vec_file_kind {
@@ -28,7 +29,8 @@ struct vec_reader_s {
   uint64_t data_off;  /* .npy: where the data starts */
   uint64_t row_bytes; /* *vecs: 4 + dim * element size */
   int fortran;        /* .npy in column-major order: served through `block` */
-  unsigned char *buf; /* VEC_READER_BUF bytes of raw file data */
+  unsigned char *buf; /* buf_cap bytes of raw file data */
+  size_t buf_cap;     /* VEC_READER_BUF, or less for a smaller file (at least 16) */
   float *block;       /* Fortran order: rows [block_r0, block_r0 + block_n) as float32 rows */
   uint64_t block_r0;
   size_t block_n, block_cap;

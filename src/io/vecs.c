@@ -52,8 +52,8 @@ int vec_vecs_open(vec_reader *r, uint64_t size) {
 int vec_vecs_read(vec_reader *r, float *out, size_t k) {
   size_t esz = vec_elem_size(r->elem);
   uint64_t row = r->pos;
-  if (r->row_bytes <= VEC_READER_BUF) { /* whole rows per read */
-    size_t per = (size_t)(VEC_READER_BUF / r->row_bytes);
+  if (r->row_bytes <= r->buf_cap) { /* whole rows per read */
+    size_t per = (size_t)(r->buf_cap / r->row_bytes);
     for (size_t done = 0; done < k;) {
       size_t m = k - done < per ? k - done : per;
       int rc = vec_reader_pread(r, r->buf, m * (size_t)r->row_bytes, row * r->row_bytes);
@@ -72,7 +72,7 @@ int vec_vecs_read(vec_reader *r, float *out, size_t k) {
     uint64_t off = row * r->row_bytes;
     int rc = vec_reader_pread(r, r->buf, 4, off);
     if (rc || (rc = row_dim(r, r->buf, row))) return rc;
-    size_t per = VEC_READER_BUF / esz;
+    size_t per = r->buf_cap / esz;
     for (size_t j = 0; j < r->dim; j += per) {
       size_t m = r->dim - j < per ? r->dim - j : per;
       rc = vec_reader_pread(r, r->buf, m * esz, off + 4 + j * esz);
