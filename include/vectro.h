@@ -252,6 +252,89 @@ VEC_API int vec_quality_measure(const float *x, size_t ldx, const float *xhat, s
                                 size_t d, vec_quality *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Embeddings files: reading .npy / .fvecs / .bvecs / .ivecs in chunks, writing .npy.
+ *
+ * A reader streams an embeddings file of any size as float32 rows, in chunks the caller sizes:
+ * it holds one buffer of about a megabyte (plus, for a Fortran-order .npy, a block of about 4 MB
+ * of rows, or one row when a row is bigger), so a file larger than RAM can be processed. Formats:
+ *   .npy    NumPy format 1.0, 2.0 or 3.0; dtype '<f2', '<f4' or '<f8'; shape (n, d), or (d,) as
+ *           one row; C or Fortran order. Recognised by its magic, whatever the file's name.
+ *   .fvecs  per row: int32 d, then d float32      (recognised by the name's extension, any case)
+ *   .bvecs  per row: int32 d, then d uint8        (converted to float: 0..255)
+ *   .ivecs  per row: int32 d, then d int32        (converted to the nearest float)
+ * All little-endian. Open checks the header against the file's size: a .npy whose shape promises
+ * more or fewer bytes than the file holds, or a *vecs file whose size is not a whole number of
+ * rows (of the first row's d), is VEC_E_FORMAT, as is an empty file. Every *vecs row's d is
+ * checked as it is read (the first and last rows already at open): a mismatch is VEC_E_FORMAT
+ * with vec_last_error_row() naming the row.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_reader_s vec_reader;
+
+/** Opens an embeddings file for reading (formats above).
+ *  @param path  file to read; it must be a regular file (the reader needs its size and seeks)
+ *  @param out   receives the reader; close it with vec_reader_close
+ *  @return VEC_OK; VEC_E_IO when the file cannot be opened or is a directory (the message names
+ *          the path and carries strerror's text); VEC_E_FORMAT for a malformed, truncated or
+ *          over-long file; VEC_E_UNSUPPORTED for a .npy of another dtype (big-endian, integers,
+ *          objects, structured); VEC_E_VERSION for a .npy format version other than 1-3;
+ *          VEC_E_NOMEM; VEC_E_INVALID_ARG for NULL arguments. */
+VEC_API int vec_reader_open(const char *path, vec_reader **out);
+
+/** @return the number of float32 values per row (>= 1), or 0 for NULL. */
+VEC_API size_t vec_reader_dim(const vec_reader *r);
+
+/** @return the number of rows in the file (may be 0 for a .npy of shape (0, d)), or 0 for NULL. */
+VEC_API uint64_t vec_reader_count(const vec_reader *r);
+
+/** Reads the next rows as float32, C order: min(max_rows, rows left) rows of vec_reader_dim()
+ *  floats written contiguously to out, and their number in *got (0 at the end of the file).
+ *  @param out       room for max_rows * vec_reader_dim() floats
+ *  @return VEC_OK; VEC_E_IO for an OS read error; VEC_E_FORMAT for a *vecs row of another
+ *          dimension (vec_last_error_row() names it) or a file that ended early (it shrank after
+ *          open); VEC_E_NOMEM (a Fortran-order block); VEC_E_INVALID_ARG. On error *got is 0,
+ *          the position is unchanged and out holds unspecified values. */
+VEC_API int vec_reader_read(vec_reader *r, float *out, size_t max_rows, size_t *got);
+
+/** Moves to row `row` (0 <= row <= vec_reader_count(); the count itself is the end): the next
+ *  vec_reader_read starts there. Every supported format allows it in O(1).
+ *  @return VEC_OK, or VEC_E_INVALID_ARG past the end (the position is unchanged). */
+VEC_API int vec_reader_seek(vec_reader *r, uint64_t row);
+
+/** Closes the file and frees the reader; NULL is a no-op. */
+VEC_API void vec_reader_close(vec_reader *r);
+
+/** A float32, C-order .npy written row by row, so that an output larger than RAM can be streamed
+ *  out. The bytes are exactly np.save's for the final array (format 1.0, dict
+ *  {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }, the header padded with spaces to
+ *  a multiple of 64 bytes and ending in '\n'): NumPy's header keeps room for a row count of 21
+ *  digits, so the count is patched in place at the end and no data moves. The data goes to a
+ *  temporary file next to path (path + ".<pid>.<k>.tmp"), which replaces path only when
+ *  vec_npy_writer_finish succeeds: a reader of path never sees a half-written file. */
+typedef struct vec_npy_writer_s vec_npy_writer;
+
+/** Starts a file of rows of `dim` floats.
+ *  @return VEC_OK and *out; VEC_E_IO when the temporary cannot be created (missing directory,
+ *          read-only file system; the message names path and carries strerror's text);
+ *          VEC_E_INVALID_ARG for dim outside 1..2^28 or NULL arguments; VEC_E_NOMEM. */
+VEC_API int vec_npy_writer_open(const char *path, size_t dim, vec_npy_writer **out);
+
+/** Appends n rows; row i starts at x + i * ldx (ldx >= dim, in floats). Any float values,
+ *  NaN and Inf included, are stored as they are.
+ *  @return VEC_OK; VEC_E_IO for a failed write (the writer is then spoiled: finish refuses to
+ *          publish it); VEC_E_INVALID_ARG. */
+VEC_API int vec_npy_writer_append(vec_npy_writer *w, const float *x, size_t n, size_t ldx);
+
+/** Completes the file: writes the final shape into the header, fsyncs, renames the temporary over
+ *  path and fsyncs the directory. Always frees w. On failure path is untouched (an existing file
+ *  keeps its contents) and the temporary is removed, except when only the final directory fsync
+ *  fails: the file is in place then, and the error says so.
+ *  @return VEC_OK; VEC_E_IO naming the step that failed; VEC_E_INVALID_ARG for NULL. */
+VEC_API int vec_npy_writer_finish(vec_npy_writer *w);
+
+/** Abandons the file: removes the temporary and frees w; path is untouched. NULL is a no-op. */
+VEC_API void vec_npy_writer_abort(vec_npy_writer *w);
+
+/* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.
  * The environment variable VECTRO_DISABLE_CPU_FEATURES (a comma list of avx512, avx2, neon, or
  * "all") is read at the first call that needs the kernels and caps what is chosen.
