@@ -375,7 +375,8 @@ static void random_access_across_blocks(void) {
   CHECK(dir);
   char path[512];
   join(path, sizeof path, dir, "ra.vqz");
-  vec_codec *c = make_codec(&all_codecs[3], d); /* int4-g32: one group, two scales? no: one */
+  const codec_case g4 = {VEC_CODEC_INT4, 4, "int4-g4"}; /* 5 scales a row: tests their offsets */
+  vec_codec *c = make_codec(&g4, d);
   float *x = random_rows(n, d, 8);
   encoded e;
   CHECK(encode_rows(c, x, n, &e) == VEC_OK);
