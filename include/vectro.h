@@ -334,6 +334,138 @@ VEC_API int vec_npy_writer_finish(vec_npy_writer *w);
 /** Abandons the file: removes the temporary and frees w; path is untouched. NULL is a no-op. */
 VEC_API void vec_npy_writer_abort(vec_npy_writer *w);
 
+*The.vqz container : codes(and scales, optional uint64 ids,
+                           a JSON metadata string) of one codec *in a single checksummed,
+    memory - mappable file.Byte - by
+        - byte specification : docs / format.md.**Rows are stored in blocks of block_rows rows,
+    each block with its own CRC - 32C,
+    so row i is at a *computable offset and a reader checks only the blocks it touches
+        .A writer streams rows to a *temporary file beside the target and renames it over the target
+    only when finished,
+    so a crash * or an error never leaves a partial file at the target path,
+    nor clobbers the one already there.* Writer
+        and reader objects are not thread - safe
+    : use one per thread(reads of one reader may run * concurrently from several threads;
+                         the other calls may not)
+          .* -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -*/
+                                                typedef struct vec_vqz_writer_s vec_vqz_writer;
+typedef struct vec_vqz_reader_s vec_vqz_reader;
+
+typedef struct vec_vqz_options {
+  size_t struct_size;   /* sizeof(vec_vqz_options) */
+  const char *metadata; /* JSON text (UTF-8) stored verbatim, or NULL for none */
+  int with_ids;         /* non-zero: store one uint64 id per row */
+  size_t block_rows;    /* rows per checksummed block; 0 = about 1 MiB of codes per block */
+} vec_vqz_options;
+
+#define VEC_VQZ_OPTIONS_INIT {sizeof(vec_vqz_options), NULL, 0, 0}
+
+/** Starts writing a .vqz file. Creates a temporary file beside path (same directory, so the final
+ *  rename is atomic); path itself is not touched until vec_vqz_writer_finish. The codec is copied
+ *  (the caller may free it at once) and its serialized form is stored in the file.
+ *  @param opts  metadata, ids, block size; NULL for the defaults (no metadata, no ids)
+ *  @return VEC_OK and *out; VEC_E_INVALID_ARG (NULL argument, struct_size, a block of more than
+ *          1 GiB or 2^32 - 1 rows, metadata over 2^31 bytes); VEC_E_NOT_TRAINED for a calibrated
+ *          codec without ranges; VEC_E_IO (the temporary cannot be created or written: the message
+ *          names the path and the OS error); VEC_E_NOMEM. */
+VEC_API int vec_vqz_writer_open(const char *path, const vec_codec *codec,
+                                const vec_vqz_options *opts, vec_vqz_writer **out);
+
+/** Appends n rows of already encoded data. Memory stays bounded by one block whatever n is.
+ *  @param codes   n * vec_codec_code_size() bytes, row-major
+ *  @param scales  n * vec_codec_scale_count() floats (finite, >= 0); NULL when the count is 0
+ *  @param ids     n ids; required if the writer was opened with_ids, else must be NULL
+ *  @return VEC_OK; VEC_E_INVALID_ARG (a missing buffer, ids on a writer without ids, a negative
+ *          or non-finite scale: vec_last_error_row() names the row counted from the start of the
+ *          file); VEC_E_OVERFLOW; VEC_E_IO. After any error the writer is poisoned: later appends
+ *          and vec_vqz_writer_finish fail, and the target path is never touched. */
+VEC_API int vec_vqz_writer_append(vec_vqz_writer *w, const void *codes, const float *scales,
+                                  const uint64_t *ids, size_t n);
+
+/** Encodes n float32 rows (row i at x + i * ldx, ldx >= d) with the writer's codec, in block-sized
+ *  pieces straight into the block buffer, and appends them: the same bytes as vec_codec_encode
+ *  followed by vec_vqz_writer_append. opts: threads and progress (done/total over all n rows).
+ *  @return VEC_OK; VEC_E_NONFINITE or VEC_E_RANGE with vec_last_error_row() = the bad row counted
+ *          from the start of the file; VEC_E_CANCELLED; VEC_E_INVALID_ARG; VEC_E_IO. Any error
+ *          poisons the writer, as for vec_vqz_writer_append. */
+VEC_API int vec_vqz_writer_append_floats(vec_vqz_writer *w, const float *x, size_t n, size_t ldx,
+                                         const uint64_t *ids, const vec_batch_opts *opts);
+
+/** Writes the last block and the footer (block index, each block's CRC-32C, whole-file CRC-32C),
+ *  fills in the header, fsyncs the file, renames it over path and fsyncs the directory. Always
+ *  frees w. On any failure before the rename (including a writer poisoned by an earlier error) the
+ *  temporary file is removed and a file already at path is left untouched.
+ *  @return VEC_OK; VEC_E_INVALID_ARG (NULL, or poisoned: the message repeats the first error);
+ *          VEC_E_IO naming the path and the OS error. */
+VEC_API int vec_vqz_writer_finish(vec_vqz_writer *w);
+
+/** Abandons a writer: removes its temporary file and frees it. NULL is a no-op. */
+VEC_API void vec_vqz_writer_abort(vec_vqz_writer *w);
+
+/** @return the rows appended so far. */
+VEC_API uint64_t vec_vqz_writer_count(const vec_vqz_writer *w);
+
+/** Opens a .vqz file: memory-maps it read-only and checks the magic, the version (a newer major
+ *  version gives VEC_E_VERSION, with a message naming that version and asking for an upgrade),
+ *  the header's checksum, the embedded codec, the metadata's checksum, and the footer and block
+ *  index against the file's size. Data blocks are checked when first read (or by vec_vqz_verify).
+ *  Nothing outside the file is ever read. As with any memory map, the file must not be truncated
+ *  while the reader is open (its pages would then fault); replace files by rename, as the writer
+ *  does.
+ *  @return VEC_OK and *out; VEC_E_IO (cannot open or map: names the path); VEC_E_FORMAT (not a
+ *          .vqz file, truncated, corrupt, unfinished by its writer, or a header promising more
+ *          rows than the file holds: the message says which); VEC_E_VERSION; VEC_E_NOMEM. */
+VEC_API int vec_vqz_reader_open(const char *path, vec_vqz_reader **out);
+
+/** Unmaps and frees a reader (and its codec); NULL is a no-op. */
+VEC_API void vec_vqz_reader_close(vec_vqz_reader *r);
+
+/** @return the number of rows in the file. */
+VEC_API uint64_t vec_vqz_count(const vec_vqz_reader *r);
+
+/** @return the file's codec, owned by the reader (valid until vec_vqz_reader_close). */
+VEC_API const vec_codec *vec_vqz_codec(const vec_vqz_reader *r);
+
+/** @return the metadata string as written (NUL-terminated), or "" when there is none. Owned by the
+ *  reader. */
+VEC_API const char *vec_vqz_metadata(const vec_vqz_reader *r);
+
+/** @return non-zero when the file stores one uint64 id per row. */
+VEC_API int vec_vqz_has_ids(const vec_vqz_reader *r);
+
+/** Copies rows [first, first + n) out: codes (n * code_size bytes), scales (n * scale_count
+ *  floats) and ids (n). scales and ids may be NULL to skip them. Each block touched is checked
+ *  against its CRC-32C the first time (the reader remembers verified blocks).
+ *  @return VEC_OK; VEC_E_INVALID_ARG (first + n > count, codes NULL with n > 0, ids asked of a
+ *          file without ids); VEC_E_FORMAT for a corrupt block: the message names the block and
+ *          its rows, vec_last_error_row() gives the block's first row; nothing useful is in the
+ *          outputs then. */
+VEC_API int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *codes, float *scales,
+                         uint64_t *ids);
+
+/** Checks every data block's CRC-32C and the whole-file CRC-32C.
+ *  @return VEC_OK; VEC_E_FORMAT naming the first bad block (or the part outside the blocks). */
+VEC_API int vec_vqz_verify(vec_vqz_reader *r);
+
+typedef struct vec_vqz_info {
+  size_t struct_size;                    /* sizeof(vec_vqz_info), set by the caller */
+  unsigned version_major, version_minor; /* format version the file was written with */
+  vec_codec_id codec;
+  size_t dim;
+  uint64_t count;     /* rows */
+  size_t code_size;   /* bytes of codes per row */
+  size_t scale_count; /* float32 scales per row */
+  size_t block_rows;  /* rows per block (the last block may hold fewer) */
+  uint64_t blocks;    /* number of blocks */
+  uint64_t file_size; /* bytes */
+  int has_ids;
+  size_t metadata_size; /* bytes of metadata, without a terminating NUL */
+} vec_vqz_info;
+
+/** Describes an open file. @return VEC_OK, or VEC_E_INVALID_ARG for NULL or a struct_size smaller
+ *  than sizeof(vec_vqz_info). */
+VEC_API int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info);
+
 /* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.
  * The environment variable VECTRO_DISABLE_CPU_FEATURES (a comma list of avx512, avx2, neon, or
