@@ -334,21 +334,18 @@ VEC_API int vec_npy_writer_finish(vec_npy_writer *w);
 /** Abandons the file: removes the temporary and frees w; path is untouched. NULL is a no-op. */
 VEC_API void vec_npy_writer_abort(vec_npy_writer *w);
 
-*The.vqz container : codes(and scales, optional uint64 ids,
-                           a JSON metadata string) of one codec *in a single checksummed,
-    memory - mappable file.Byte - by
-        - byte specification : docs / format.md.**Rows are stored in blocks of block_rows rows,
-    each block with its own CRC - 32C,
-    so row i is at a *computable offset and a reader checks only the blocks it touches
-        .A writer streams rows to a *temporary file beside the target and renames it over the target
-    only when finished,
-    so a crash * or an error never leaves a partial file at the target path,
-    nor clobbers the one already there.* Writer
-        and reader objects are not thread - safe
-    : use one per thread(reads of one reader may run * concurrently from several threads;
-                         the other calls may not)
-          .* -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -*/
-                                                typedef struct vec_vqz_writer_s vec_vqz_writer;
+/* ---------------------------------------------------------------------------------------------
+ * The .vqz container: codes (and scales, optional uint64 ids, a JSON metadata string) of one codec
+ * in a single checksummed, memory-mappable file. Byte-by-byte specification: docs/format.md.
+ *
+ * Rows are stored in blocks of block_rows rows, each block with its own CRC-32C, so row i is at a
+ * computable offset and a reader checks only the blocks it touches. A writer streams rows to a
+ * temporary file beside the target and renames it over the target only when finished, so a crash
+ * or an error never leaves a partial file at the target path, nor clobbers the one already there.
+ * Writer and reader objects are not thread-safe: use one per thread (reads of one reader may run
+ * concurrently from several threads; the other calls may not).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_vqz_writer_s vec_vqz_writer;
 typedef struct vec_vqz_reader_s vec_vqz_reader;
 
 typedef struct vec_vqz_options {

@@ -31,10 +31,12 @@ if ! probe; then
 fi
 
 # The library: sanitized (aborting on the first report) and instrumented for coverage.
-cmake -S . -B "$work/build" -G Ninja -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# A build directory per checkout: a CMake cache made from another tree cannot be reused.
+build="$work/build-$(pwd | cksum | cut -d' ' -f1)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DVECTRO_SANITIZE=address,undefined -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
   -DVECTRO_BUILD_TESTS=OFF -DVECTRO_BUILD_CLI=OFF >/dev/null
-cmake --build "$work/build" --target vectro_static -j "$J" >/dev/null
+cmake --build "$build" --target vectro_static -j "$J" >/dev/null
 
 status=0
 for src in tests/fuzz/fuzz_*.c; do
@@ -42,7 +44,7 @@ for src in tests/fuzz/fuzz_*.c; do
   name=${name#fuzz_}
   exe="$work/fuzz_$name"
   "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude "$src" \
-    "$work/build/libvectro.a" -lpthread -lm -o "$exe"
+    "$build/libvectro.a" -lpthread -lm -o "$exe"
   corpus="$work/corpus_$name"
   rm -rf "$corpus"
   mkdir -p "$corpus"

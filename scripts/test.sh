@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: every test Vectro has: C tests built with gcc and clang (warnings are errors), again
 # under AddressSanitizer + UndefinedBehaviorSanitizer, the NEON kernels cross-compiled for aarch64
-# and run under qemu-user, lint, the Python suite, and a smoke run of the benchmark.
+# and run under qemu-user, a bounded libFuzzer run of the file readers, lint, the Python suite,
+# and a smoke run of the benchmark.
 # The README's second command; .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 stage "NEON kernels: aarch64 cross build under qemu-user"
 bash scripts/test_neon_qemu.sh
+
+stage "fuzzing: libFuzzer on the .npy and .vqz readers, bounded (${VECTRO_FUZZ_SECONDS:-30} s a target)"
+bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
 
 stage "lint (ruff, clang-format)"
 ruff check python tests bench scripts

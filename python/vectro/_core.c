@@ -547,12 +547,11 @@ static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
   return cap;
 }
 
-
 /* ----------------------------------------------------------------------------------------------
  * Files: .vqz writer and reader, the streaming embeddings reader (capsules around C objects)
  * -------------------------------------------------------------------------------------------- */
-#define VQZW_CAPSULE "vectro.vqz_writer"
-#define VQZR_CAPSULE "vectro.vqz_reader"
+#define VQZW_CAPSULE   "vectro.vqz_writer"
+#define VQZR_CAPSULE   "vectro.vqz_reader"
 #define READER_CAPSULE "vectro.reader"
 
 /* A writer dropped without finish (an exception, a crash of the caller) removes its temporary. */
@@ -582,7 +581,8 @@ static PyObject *path_arg(PyObject *o) { /* str or os.PathLike -> bytes */
 static PyObject *vqz_writer_open(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 5) {
-    PyErr_SetString(PyExc_TypeError, "vqz_writer_open(path, codec, metadata, with_ids, block_rows)");
+    PyErr_SetString(PyExc_TypeError,
+                    "vqz_writer_open(path, codec, metadata, with_ids, block_rows)");
     return NULL;
   }
   vec_codec *c = get_codec(args[1]);
@@ -632,9 +632,9 @@ static PyObject *vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssi
     goto fail_id;
   }
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
-                                                      have_id ? (const uint64_t *)id.buf : NULL,
-                                                      (size_t)n);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
+                            have_id ? (const uint64_t *)id.buf : NULL, (size_t)n);
   Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&q);
@@ -727,7 +727,9 @@ static PyObject *vqz_reader_info(PyObject *self, PyObject *arg) {
   (void)self;
   vec_vqz_reader *r = get_cap(arg, VQZR_CAPSULE);
   if (!r) return NULL;
-  vec_vqz_info i = {sizeof i};
+  vec_vqz_info i;
+  memset(&i, 0, sizeof i);
+  i.struct_size = sizeof i;
   int rc = vec_vqz_get_info(r, &i);
   if (rc != VEC_OK) return raise_last(rc);
   const vec_codec *c = vec_vqz_codec(r);
@@ -742,9 +744,9 @@ static PyObject *vqz_reader_info(PyObject *self, PyObject *arg) {
                        i.version_major, "version_minor", i.version_minor, "dim", (Py_ssize_t)i.dim,
                        "count", (unsigned long long)i.count, "code_size", (Py_ssize_t)i.code_size,
                        "scale_count", (Py_ssize_t)i.scale_count, "block_rows",
-                       (Py_ssize_t)i.block_rows, "blocks", (unsigned long long)i.blocks, "file_size",
-                       (unsigned long long)i.file_size, "has_ids", i.has_ids, "metadata",
-                       vec_vqz_metadata(r), "codec", blob);
+                       (Py_ssize_t)i.block_rows, "blocks", (unsigned long long)i.blocks,
+                       "file_size", (unsigned long long)i.file_size, "has_ids", i.has_ids,
+                       "metadata", vec_vqz_metadata(r), "codec", blob);
 }
 
 /* vqz_read(r, first, n, codes, scales|None, ids|None) */
@@ -766,8 +768,8 @@ static PyObject *vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t narg
   if (get_flat(args[3], &q, "codes", (size_t)n * cs, 1) < 0) return NULL;
   if (have_s && get_flat(args[4], &s, "scales", (size_t)n * sc * 4, 1) < 0) goto fail_q;
   if (have_id && get_flat(args[5], &id, "ids", (size_t)n * 8, 1) < 0) goto fail_s;
-  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL,
-                                           have_id ? id.buf : NULL);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL, have_id ? id.buf : NULL);
   Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&q);
@@ -807,7 +809,8 @@ static PyObject *reader_shape(PyObject *self, PyObject *arg) {
   (void)self;
   vec_reader *r = get_cap(arg, READER_CAPSULE);
   if (!r) return NULL;
-  return Py_BuildValue("(Kn)", (unsigned long long)vec_reader_count(r), (Py_ssize_t)vec_reader_dim(r));
+  return Py_BuildValue("(Kn)", (unsigned long long)vec_reader_count(r),
+                       (Py_ssize_t)vec_reader_dim(r));
 }
 
 /* reader_read(r, out): fills rows of out (n, d float32, C order); returns how many were read. */
@@ -824,7 +827,8 @@ static PyObject *reader_read(PyObject *self, PyObject *const *args, Py_ssize_t n
   if ((size_t)out.shape[1] != vec_reader_dim(r) ||
       (out.shape[0] > 1 && (size_t)out.strides[0] != 4 * vec_reader_dim(r))) {
     PyBuffer_Release(&out);
-    return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns", vec_reader_dim(r));
+    return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns",
+                        vec_reader_dim(r));
   }
   size_t got = 0;
   int rc;
@@ -887,9 +891,11 @@ static PyMethodDef methods[] = {
      "Finish (rename into place) or abort a writer."},
     {"vqz_reader_open", vqz_reader_open, METH_O, "Open a .vqz file for reading."},
     {"vqz_reader_info", vqz_reader_info, METH_O, "Header fields, metadata and codec bytes."},
-    {"vqz_read", (PyCFunction)(void (*)(void))vqz_read, METH_FASTCALL, "Read rows (random access)."},
+    {"vqz_read", (PyCFunction)(void (*)(void))vqz_read, METH_FASTCALL,
+     "Read rows (random access)."},
     {"vqz_verify", vqz_verify, METH_O, "Verify every block and the whole-file checksum."},
-    {"reader_open", reader_open, METH_O, "Open an embeddings file (.npy, .fvecs, ...) for streaming."},
+    {"reader_open", reader_open, METH_O,
+     "Open an embeddings file (.npy, .fvecs, ...) for streaming."},
     {"reader_shape", reader_shape, METH_O, "(rows, dim) of an embeddings file."},
     {"reader_read", (PyCFunction)(void (*)(void))reader_read, METH_FASTCALL,
      "Read the next rows into a float32 array."},

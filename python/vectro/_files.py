@@ -233,8 +233,9 @@ def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None
         return
     r = _core.reader_open(p)
     n, d = _core.reader_shape(r)
-    buf = np.empty((min(chunk_rows, max(n, 1)), d), np.float32)
+    rows = min(chunk_rows, max(n, 1))
     while True:
+        buf = np.empty((rows, d), np.float32)  # a fresh array each time: callers may keep chunks
         got = _core.reader_read(r, buf)
         if not got:
             return

@@ -161,8 +161,8 @@ int cmd_compress(int argc, char **argv) {
   }
   size_t bpv = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
   if (!quiet)
-    fprintf(stderr, "vectro compress: %s -> %s: %llu x %zu, %s, %zu bytes/vector (%.2fx)\n", in, out,
-            (unsigned long long)done_rows, d, codec_name, bpv, 4.0 * (double)d / (double)bpv);
+    fprintf(stderr, "vectro compress: %s -> %s: %llu x %zu, %s, %zu bytes/vector (%.2fx)\n", in,
+            out, (unsigned long long)done_rows, d, codec_name, bpv, 4.0 * (double)d / (double)bpv);
 done:
   vec_vqz_writer_abort(w);
   vec_reader_close(r);
@@ -226,7 +226,8 @@ int cmd_decompress(int argc, char **argv) {
   int ret = 0, rc = vec_vqz_reader_open(in, &r);
   if (rc) return cli_fail(in, rc);
   const vec_codec *c = vec_vqz_codec(r);
-  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
+         sc = vec_codec_scale_count(c);
   size_t chunk = DEFAULT_CHUNK;
   uint64_t n = vec_vqz_count(r);
   codes = malloc(chunk * cs + 1);
@@ -268,9 +269,10 @@ done:
 int cmd_verify(int argc, char **argv) {
   if (want_help(argc, argv) || argc != 2) {
     FILE *f = argc == 2 ? stdout : stderr;
-    fprintf(f, "usage: vectro verify FILE.vqz\n\nChecks the whole file: header, codec, every block's\n"
-               "CRC-32C and the whole-file checksum. Exit 0 when intact, 3 when not (the message\n"
-               "names the first bad block).\n");
+    fprintf(f,
+            "usage: vectro verify FILE.vqz\n\nChecks the whole file: header, codec, every block's\n"
+            "CRC-32C and the whole-file checksum. Exit 0 when intact, 3 when not (the message\n"
+            "names the first bad block).\n");
     return argc == 2 ? 0 : EXIT_USAGE;
   }
   vec_vqz_reader *r;
@@ -278,7 +280,9 @@ int cmd_verify(int argc, char **argv) {
   if (rc) return cli_fail(argv[1], rc);
   rc = vec_vqz_verify(r);
   if (!rc) {
-    vec_vqz_info info = {sizeof info};
+    vec_vqz_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
     vec_vqz_get_info(r, &info);
     printf("%s: OK (%llu rows, %llu blocks, all checksums match)\n", argv[1],
            (unsigned long long)info.count, (unsigned long long)info.blocks);
@@ -291,7 +295,9 @@ int cmd_info_file(const char *path) {
   vec_vqz_reader *r;
   int rc = vec_vqz_reader_open(path, &r);
   if (rc) return cli_fail(path, rc);
-  vec_vqz_info info = {sizeof info};
+  vec_vqz_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
   vec_vqz_get_info(r, &info);
   const vec_codec *c = vec_vqz_codec(r);
   const vec_codec_params *p = vec_codec_get_params(c);
@@ -330,7 +336,8 @@ int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
     goto done;
   }
   const vec_codec *c = vec_vqz_codec(r);
-  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
+         sc = vec_codec_scale_count(c);
   uint64_t n = vec_vqz_count(r);
   if (vec_reader_dim(o) != d || vec_reader_count(o) != n) {
     fprintf(stderr, "vectro eval: %s holds %llu x %zu, %s holds %llu x %zu\n", original,
@@ -363,13 +370,14 @@ int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
       goto done;
     }
     double wt = (double)(m - q.zero_rows);
-    w_sum += wt, rel_sum += q.rel_l2_mean * wt, cos_sum += q.cosine_mean * wt, mae_sum += q.mae * wt;
+    w_sum += wt, rel_sum += q.rel_l2_mean * wt, cos_sum += q.cosine_mean * wt,
+        mae_sum += q.mae * wt;
     rel_max = fmax(rel_max, q.rel_l2_max), cos_min = fmin(cos_min, q.cosine_min);
     abs_max = fmax(abs_max, q.max_abs_err);
   }
   size_t bpv = cs + 4 * sc;
-  printf("vectro eval: %s against %s (%llu x %zu), codec %s\n", vqz, original, (unsigned long long)n, d,
-         vec_codec_name(vec_codec_kind(c)));
+  printf("vectro eval: %s against %s (%llu x %zu), codec %s\n", vqz, original,
+         (unsigned long long)n, d, vec_codec_name(vec_codec_kind(c)));
   printf("bytes/vector    %zu (float32: %zu), compression %.2fx\n", bpv, 4 * d,
          4.0 * (double)d / (double)bpv);
   if (w_sum > 0) {
@@ -438,7 +446,8 @@ int cmd_bench(int argc, char **argv) {
   }
   printf("vectro %s bench: %zu x %zu float32 (%zu MB), %zu thread(s), kernel %s\n",
          vec_version_string(), n, d, mb, threads, vec_isa_name(vec_active_isa()));
-  printf("%-10s %10s %12s %12s %12s\n", "codec", "bytes/vec", "encode GB/s", "decode GB/s", "Mvec/s enc");
+  printf("%-10s %10s %12s %12s %12s\n", "codec", "bytes/vec", "encode GB/s", "decode GB/s",
+         "Mvec/s enc");
   const char *names[] = {"int8", "int16", "int4", "int4-g32", "f16", "bf16", "binary", "uint8"};
   vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
   bo.threads = (int)threads;

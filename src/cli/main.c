@@ -72,12 +72,14 @@ int cli_parse_size(const char *s, size_t *out) {
   return 0;
 }
 
-
 int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
   size_t group = 0;
-  if (strcmp(name, "quality") == 0) name = "int8";
-  else if (strcmp(name, "balanced") == 0) name = "int4-g32";
-  else if (strcmp(name, "fast") == 0) name = "binary";
+  if (strcmp(name, "quality") == 0)
+    name = "int8";
+  else if (strcmp(name, "balanced") == 0)
+    name = "int4-g32";
+  else if (strcmp(name, "fast") == 0)
+    name = "binary";
   if (strcmp(name, "uint8") == 0) name = "uint8-cal";
   if (strncmp(name, "int4-g", 6) == 0) {
     if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
@@ -129,11 +131,13 @@ void cli_progress_end(cli_progress *p) {
 static int cmd_info(int argc, char **argv) {
   if (argc > 1) {
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-      printf(
-          "usage: vectro info\n\nThe library version, the kernels in use and available, the CPU\n"
-          "features detected and the default thread count.\n");
+      printf("usage: vectro info [FILE.vqz]\n\nWith a file: its format version, codec, dimension,\n"
+             "row count, sizes, blocks, ids, metadata and header checksum state.\n"
+             "Without: the library version, the kernels in use and available, the CPU\n"
+             "features detected and the default thread count.\n");
       return 0;
     }
+    if (argc == 2 && argv[1][0] != '-') return cmd_info_file(argv[1]);
     fprintf(stderr, "vectro info: unexpected argument '%s'\n", argv[1]);
     return EXIT_USAGE;
   }
