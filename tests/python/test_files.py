@@ -246,3 +246,62 @@ def test_cli_file_commands(tmp_path, sample):
         assert run(cmd, "--help").returncode == 0
     b = run("bench", "--mb", 8)
     assert b.returncode == 0 and "int4-g32" in b.stdout
+
+
+@pytest.mark.skipif(VECTRO is None, reason="the vectro command is not on PATH")
+def test_full_disk_and_crash_leave_no_complete_looking_file(tmp_path, sample):
+    """A file-size limit stands in for a full disk. With SIGXFSZ ignored the write fails cleanly
+    (exit 3, no temporary, the old file intact); with the default action the process is killed
+    mid-write, like a crash: the old file is still intact, and any leftover temporary is
+    recognisably incomplete, never a file that looks finished."""
+    corpus, _ = sample
+    src = tmp_path / "c.npy"
+    np.save(src, np.vstack([corpus] * 3))
+    out = tmp_path / "out.vqz"
+    vectro.save(out, vectro.quantize_embeddings(corpus[:10]))
+    keep = out.read_bytes()
+    limit_kb = 1024  # the compressed file needs ~4.6 MB
+    r = subprocess.run(["bash", "-c", f"trap '' XFSZ; ulimit -f {limit_kb}; {VECTRO} compress --quiet {src} {out}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 3 and "out.vqz" in r.stderr, r.stderr
+    assert out.read_bytes() == keep
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npy", "out.vqz"]
+    r = subprocess.run(["bash", "-c", f"ulimit -f {limit_kb}; exec {VECTRO} compress --quiet {src} {out}"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert out.read_bytes() == keep
+    for p in tmp_path.iterdir():
+        if p.name not in ("c.npy", "out.vqz"):
+            with pytest.raises(vectro.VectroError):
+                vectro.VqzReader(p)
+
+
+@pytest.mark.skipif(VECTRO is None, reason="the vectro command is not on PATH")
+def test_progress_bar_only_on_a_terminal(tmp_path, sample):
+    import pty
+
+    corpus, _ = sample
+    np.save(tmp_path / "c.npy", corpus)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([VECTRO, "compress", tmp_path / "c.npy", tmp_path / "a.vqz"], stderr=slave,
+                         stdout=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    p.wait()
+    os.close(master)
+    tty_err = b"".join(chunks).decode()
+    assert p.returncode == 0 and "ETA" in tty_err and "100.0%" in tty_err and "MB/s" in tty_err
+    piped = subprocess.run([VECTRO, "compress", tmp_path / "c.npy", tmp_path / "b.vqz"], capture_output=True,
+                           text=True)
+    assert piped.returncode == 0 and "ETA" not in piped.stderr
+    quiet = subprocess.run([VECTRO, "compress", "--quiet", tmp_path / "c.npy", tmp_path / "c.vqz"],
+                           capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == ""
