@@ -29,6 +29,7 @@ from ._codec import (
 )
 from ._core import VectroError
 from ._files import VqzReader, VqzWriter, compress_file, load, read_embeddings, save
+from ._index import NO_ID, Index
 from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
 from ._quality import Choice, choose, evaluate
 
@@ -45,6 +46,8 @@ __all__ = [
     "PROFILES",
     "Choice",
     "Codec",
+    "Index",
+    "NO_ID",
     "MixedQuantizedEmbeddings",
     "QuantizedEmbeddings",
     "VectroError",

@@ -838,6 +838,202 @@ static PyObject *reader_read(PyObject *self, PyObject *const *args, Py_ssize_t n
   return PyLong_FromSize_t(got);
 }
 
+
+/* ----------------------------------------------------------------------------------------------
+ * Search
+ * -------------------------------------------------------------------------------------------- */
+static int parse_metric(PyObject *o, vec_metric *m) {
+  long v = PyLong_AsLong(o);
+  if (v == -1 && PyErr_Occurred()) return -1;
+  if (v < 0 || v > 2) {
+    PyErr_SetString(PyExc_ValueError, "metric must be 0 (ip), 1 (cosine) or 2 (l2)");
+    return -1;
+  }
+  *m = (vec_metric)v;
+  return 0;
+}
+
+/* search_codes(codec, codes, scales|None, sqnorms|None, queries, k, metric, ids, scores, threads) */
+static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 10) {
+    PyErr_SetString(PyExc_TypeError, "search_codes takes 10 arguments");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  Py_ssize_t k = PyLong_AsSsize_t(args[5]);
+  vec_metric metric;
+  int threads;
+  if ((k < 0 && !PyErr_Occurred()) || PyErr_Occurred()) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "k must be >= 0");
+    return NULL;
+  }
+  if (parse_metric(args[6], &metric) < 0 || parse_threads(args[9], &threads) < 0) return NULL;
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c), d = vec_codec_get_params(c)->dim;
+  Py_buffer q, codes, s = {0}, nrm = {0}, ids, sco;
+  if (get_buffer(args[4], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
+  size_t nq = (size_t)q.shape[0];
+  if ((size_t)q.shape[1] != d) {
+    PyBuffer_Release(&q);
+    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1], d);
+  }
+  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
+  size_t n = cs ? (size_t)codes.len / cs : 0;
+  int have_s = args[2] != Py_None, have_n = args[3] != Py_None;
+  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
+  if (have_n && get_flat(args[3], &nrm, "sqnorms", n * 4, 0) < 0) goto f_s;
+  if (get_flat(args[7], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_n;
+  if (get_flat(args[8], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
+  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_search_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL,
+                                               q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
+  PyBuffer_Release(&ids);
+  if (have_n) PyBuffer_Release(&nrm);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&codes);
+  PyBuffer_Release(&q);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+f_ids:
+  PyBuffer_Release(&ids);
+f_n:
+  if (have_n) PyBuffer_Release(&nrm);
+f_s:
+  if (have_s) PyBuffer_Release(&s);
+f_codes:
+  PyBuffer_Release(&codes);
+f_q:
+  PyBuffer_Release(&q);
+  return NULL;
+}
+
+/* search_f32(x, queries, k, metric, ids, scores, threads) */
+static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 7) {
+    PyErr_SetString(PyExc_TypeError, "search_f32 takes 7 arguments");
+    return NULL;
+  }
+  Py_ssize_t k = PyLong_AsSsize_t(args[2]);
+  vec_metric metric;
+  int threads;
+  if (PyErr_Occurred() || parse_metric(args[3], &metric) < 0 || parse_threads(args[6], &threads) < 0)
+    return NULL;
+  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
+  Py_buffer x, q, ids, sco;
+  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  if (get_buffer(args[1], &q, "queries", 'f', 4, 2, 0) < 0) goto f_x;
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1], nq = (size_t)q.shape[0];
+  if ((size_t)q.shape[1] != d) {
+    PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the data %zu", q.shape[1], d);
+    goto f_q;
+  }
+  if (get_flat(args[4], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_q;
+  if (get_flat(args[5], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_search_f32(x.buf, n, ldx, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
+  PyBuffer_Release(&ids);
+  PyBuffer_Release(&q);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+f_ids:
+  PyBuffer_Release(&ids);
+f_q:
+  PyBuffer_Release(&q);
+f_x:
+  PyBuffer_Release(&x);
+  return NULL;
+}
+
+/* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores) */
+static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 7) {
+    PyErr_SetString(PyExc_TypeError, "rescore takes 7 arguments");
+    return NULL;
+  }
+  Py_ssize_t k = PyLong_AsSsize_t(args[3]);
+  vec_metric metric;
+  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0) return NULL;
+  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
+  Py_buffer x, q, cand, ids, sco;
+  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  if (get_buffer(args[1], &q, "queries", 'f', 4, 2, 0) < 0) goto f_x;
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1], nq = (size_t)q.shape[0];
+  if ((size_t)q.shape[1] != d) {
+    PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the data %zu", q.shape[1], d);
+    goto f_q;
+  }
+  if (PyObject_GetBuffer(args[2], &cand, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
+  size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
+  if (get_flat(args[5], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
+  if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric,
+                                          ids.buf, sco.buf);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
+  PyBuffer_Release(&ids);
+  PyBuffer_Release(&cand);
+  PyBuffer_Release(&q);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+f_ids:
+  PyBuffer_Release(&ids);
+f_c:
+  PyBuffer_Release(&cand);
+f_q:
+  PyBuffer_Release(&q);
+f_x:
+  PyBuffer_Release(&x);
+  return NULL;
+}
+
+/* codes_sqnorms(codec, codes, scales|None, out, threads) */
+static PyObject *codes_sqnorms(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 5) {
+    PyErr_SetString(PyExc_TypeError, "codes_sqnorms takes 5 arguments");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  int threads;
+  if (!c || parse_threads(args[4], &threads) < 0) return NULL;
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  Py_buffer codes, s = {0}, out;
+  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  size_t n = cs ? (size_t)codes.len / cs : 0;
+  int have_s = args[2] != Py_None;
+  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
+  if (get_flat(args[3], &out, "out", n * 4, 1) < 0) goto f_s;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&out);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&codes);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+f_s:
+  if (have_s) PyBuffer_Release(&s);
+f_codes:
+  PyBuffer_Release(&codes);
+  return NULL;
+}
+
 static PyObject *quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 2) {
@@ -899,6 +1095,14 @@ static PyMethodDef methods[] = {
     {"reader_shape", reader_shape, METH_O, "(rows, dim) of an embeddings file."},
     {"reader_read", (PyCFunction)(void (*)(void))reader_read, METH_FASTCALL,
      "Read the next rows into a float32 array."},
+    {"search_codes", (PyCFunction)(void (*)(void))search_codes, METH_FASTCALL,
+     "Top-k search of float queries over encoded rows."},
+    {"search_f32", (PyCFunction)(void (*)(void))search_f32, METH_FASTCALL,
+     "Exact top-k search over float32 rows."},
+    {"rescore", (PyCFunction)(void (*)(void))rescore, METH_FASTCALL,
+     "Exact scores for candidate rows, best k kept."},
+    {"codes_sqnorms", (PyCFunction)(void (*)(void))codes_sqnorms, METH_FASTCALL,
+     "Squared norms of the reconstructions of encoded rows."},
     {"quality", (PyCFunction)(void (*)(void))quality, METH_FASTCALL,
      "Reconstruction quality figures (vec_quality_measure)."},
     {"set_isa", set_isa, METH_O, "Force kernels ('auto', 'scalar', 'avx2', 'avx512', 'neon')."},

@@ -1,0 +1,96 @@
+"""vectro.Index: search on codes against exact search, rescoring, ids through save/load, and the
+bad inputs of the search issue."""
+import numpy as np
+import pytest
+
+import vectro
+
+
+def exact_topk(db, q, k, metric):
+    if metric == "cosine":
+        db = db / np.linalg.norm(db, axis=1, keepdims=True)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    if metric == "l2":
+        s = -((q[:, None, :].astype(np.float64) - db[None].astype(np.float64)) ** 2).sum(-1)
+    else:
+        s = q.astype(np.float64) @ db.T.astype(np.float64)
+    return np.argsort(-s, axis=1, kind="stable")[:, :k]
+
+
+def recall(a, b):
+    return np.mean([len(set(x.tolist()) & set(y.tolist())) / a.shape[1] for x, y in zip(a, b)])
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+@pytest.mark.parametrize("precision", ["int8", "f16", "int4-g32", "binary", "uint8"])
+def test_codes_search_equals_brute_force_on_reconstructions(metric, precision):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((700, 40)).astype(np.float32)
+    q = rng.standard_normal((9, 40)).astype(np.float32)
+    index = vectro.Index(precision, metric=metric)
+    index.add(x)
+    ids, scores = index.search(q, k=7)
+    rec = vectro.reconstruct_embeddings(index.codec.encode(x))
+    want = exact_topk(rec, q, 7, metric)
+    assert recall(ids.astype(np.int64), want) >= 0.99  # ties in float rounding may swap a neighbour
+    assert np.all(np.diff(scores, axis=1) <= 1e-6) if metric != "l2" else np.all(np.diff(scores, axis=1) >= -1e-6)
+
+
+def test_recall_on_real_embeddings_with_rescoring(sample):
+    corpus, queries = sample
+    exact = exact_topk(corpus, queries, 10, "ip")
+    results = {}
+    for precision, over in [("int8", None), ("int8", 4), ("binary", None), ("binary", 10)]:
+        index = vectro.Index(precision, metric="ip")
+        index.add(corpus)
+        ids, _ = index.search(queries, k=10, oversample=over)
+        results[(precision, over)] = recall(ids.astype(np.int64), exact)
+    assert results[("int8", 4)] >= 0.99
+    assert results[("binary", 10)] >= 0.95
+    assert results[("binary", 10)] > results[("binary", None)]
+
+
+def test_ids_survive_save_and_load(tmp_path, sample):
+    corpus, queries = sample
+    ids = np.arange(len(corpus), dtype=np.uint64) * 1_000_003 + 2**40
+    index = vectro.Index("int8", metric="cosine")
+    index.add(corpus[:1500], ids=ids[:1500])
+    index.add(corpus[1500:], ids=ids[1500:])
+    a_ids, a_scores = index.search(queries[:20], k=10, oversample=3)
+    index.save(tmp_path / "i.vqz")
+    np.save(tmp_path / "orig.npy", corpus)
+    back = vectro.Index.load(tmp_path / "i.vqz", originals=tmp_path / "orig.npy")
+    assert len(back) == len(corpus) and back.metric == "cosine"
+    b_ids, b_scores = back.search(queries[:20], k=10, oversample=3)
+    np.testing.assert_array_equal(a_ids, b_ids)
+    np.testing.assert_allclose(a_scores, b_scores, rtol=1e-6)
+    assert set(b_ids.ravel().tolist()) <= set(ids.tolist())
+
+
+def test_search_bad_inputs():
+    x = np.random.default_rng(1).standard_normal((20, 8)).astype(np.float32)
+    index = vectro.Index("int8", metric="ip")
+    with pytest.raises(vectro.VectroError, match="empty"):
+        index.search(x[:1], k=3)
+    index.add(x)
+    ids, scores = index.search(x[:2], k=25)  # more than the index holds: documented fill
+    assert (ids[:, 20:] == vectro.NO_ID).all() and np.isnan(scores[:, 20:]).all()
+    assert sorted(ids[0, :20].tolist()) == list(range(20))
+    with pytest.raises(ValueError, match="k"):
+        index.search(x[:1], k=0)
+    with pytest.raises(ValueError, match="dimension"):
+        index.search(np.ones((1, 9), np.float32), k=1)
+    bad = x[:3].copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(vectro.VectroError, match="2"):
+        index.search(bad, k=1)
+    with pytest.raises(vectro.VectroError, match="already"):
+        index.add(x[:2], ids=[3, 99])
+    with pytest.raises(vectro.VectroError, match="collide"):
+        index.add(x[:2], ids=[100, 100])
+    with pytest.raises(ValueError, match="originals"):
+        vectro.Index("int8", keep_originals=False).add(x) or None
+    noorig = vectro.Index("int8", keep_originals=False)
+    noorig.add(x)
+    with pytest.raises(ValueError, match="originals"):
+        noorig.search(x[:1], k=1, oversample=2)
