@@ -15,6 +15,7 @@
 
 #include "../codecs/codec_impl.h"
 #include "../engine/parallel.h"
+#include "search_kernels.h"
 
 #define TILE_ROWS 128 /* rows decoded at once: 128 x d floats stays in L2 for usual d */
 
@@ -60,6 +61,33 @@ static void dot4(const float *q, const float *x0, const float *x1, const float *
   out[1] = lanes_sum(s1);
   out[2] = lanes_sum(s2);
   out[3] = lanes_sum(s3);
+}
+
+void vec_dots_scalar(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
+                     float *out) {
+  size_t r = 0;
+  for (; r + 4 <= nr; r += 4)
+    dot4(q, rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld, d,
+         out + r);
+  for (; r < nr; r++) out[r] = dot(q, rows + r * ld, d);
+}
+
+/* The active instruction set's kernel; NEON has none of its own yet and uses the scalar one. */
+static vec_dots_fn pick_dots(void) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  switch (vec_active_isa()) {
+  case VEC_ISA_AVX512: return vec_dots_avx512;
+  case VEC_ISA_AVX2: return vec_dots_avx2;
+  default: break;
+  }
+#endif
+  return vec_dots_scalar;
+}
+
+static inline float dot1(vec_dots_fn f, const float *a, const float *b, size_t d) {
+  float r;
+  f(a, b, 0, 1, d, &r);
+  return r;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -157,8 +185,9 @@ typedef struct search_ctx {
   vec_metric metric;
   const float *qsq;   /* |q_j|^2 */
   const float *qnorm; /* |q_j| */
-  heap *heaps;        /* nq global heaps, merged into under lock */
-  float *sq_out;      /* vec_codes_sqnorms' output */
+  vec_dots_fn dots;
+  heap *heaps;   /* nq global heaps, merged into under lock */
+  float *sq_out; /* vec_codes_sqnorms' output */
   pthread_mutex_t lock;
 } search_ctx;
 
@@ -199,7 +228,7 @@ static int search_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
   }
   for (size_t j = 0; j < nq; j++) hs[j] = (heap){store + j * hk, 0, hk};
   int need_sq = s->metric != VEC_METRIC_IP;
-  float sq[TILE_ROWS];
+  float sq[TILE_ROWS], ip[TILE_ROWS];
   for (size_t t0 = begin; t0 < end; t0 += TILE_ROWS) {
     size_t tn = end - t0 < TILE_ROWS ? end - t0 : TILE_ROWS;
     const float *rowp;
@@ -215,21 +244,14 @@ static int search_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
     }
     if (need_sq)
       for (size_t r = 0; r < tn; r++)
-        sq[r] = s->row_sqnorms ? s->row_sqnorms[t0 + r] : dot(rowp + r * ld, rowp + r * ld, d);
+        sq[r] = s->row_sqnorms ? s->row_sqnorms[t0 + r]
+                               : dot1(s->dots, rowp + r * ld, rowp + r * ld, d);
     for (size_t j = 0; j < nq; j++) {
       const float *q = s->queries + j * s->ldq;
       heap *h = &hs[j];
-      size_t r = 0;
-      float ip[4];
-      for (; r + 4 <= tn; r += 4) {
-        dot4(q, rowp + r * ld, rowp + (r + 1) * ld, rowp + (r + 2) * ld, rowp + (r + 3) * ld, d,
-             ip);
-        for (int u = 0; u < 4; u++)
-          heap_push(h, (hent){make_key(s, j, ip[u], need_sq ? sq[r + u] : 0.0f), t0 + r + u});
-      }
-      for (; r < tn; r++)
-        heap_push(h,
-                  (hent){make_key(s, j, dot(q, rowp + r * ld, d), need_sq ? sq[r] : 0.0f), t0 + r});
+      s->dots(q, rowp, ld, tn, d, ip);
+      for (size_t r = 0; r < tn; r++)
+        heap_push(h, (hent){make_key(s, j, ip[r], need_sq ? sq[r] : 0.0f), t0 + r});
     }
   }
   /* The order (score, row) is total, so merge order cannot change the result. */
@@ -255,21 +277,21 @@ static int sqnorm_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
     size_t tn = end - t0 < TILE_ROWS ? end - t0 : TILE_ROWS;
     s->codec->ops->decode(s->codec, s->codes + t0 * s->cs,
                           s->scales ? s->scales + t0 * s->sc : NULL, tn, tile, d, 0);
-    for (size_t r = 0; r < tn; r++) out[t0 + r] = dot(tile + r * d, tile + r * d, d);
+    for (size_t r = 0; r < tn; r++) out[t0 + r] = dot1(s->dots, tile + r * d, tile + r * d, d);
   }
   free(tile);
   return VEC_OK;
 }
 
 /* Checks queries (finite; non-zero for cosine) and fills |q|^2 and |q|. */
-static int prepare_queries(const char *fn, const float *queries, size_t nq, size_t ldq, size_t d,
-                           vec_metric metric, float *qsq, float *qnorm) {
+static int prepare_queries(vec_dots_fn dots, const char *fn, const float *queries, size_t nq,
+                           size_t ldq, size_t d, vec_metric metric, float *qsq, float *qnorm) {
   for (size_t j = 0; j < nq; j++) {
     const float *q = queries + j * ldq;
     for (size_t i = 0; i < d; i++)
       if (!isfinite(q[i]))
         return vec_fail(VEC_E_NONFINITE, (long long)j, "%s: query %zu holds NaN or Inf", fn, j);
-    qsq[j] = dot(q, q, d);
+    qsq[j] = dot1(dots, q, q, d);
     qnorm[j] = sqrtf(qsq[j]);
     if (metric == VEC_METRIC_COSINE && !(qsq[j] > 0.0f))
       return vec_fail(VEC_E_INVALID_ARG, (long long)j,
@@ -311,7 +333,7 @@ static int run_search(const char *fn, search_ctx *s, size_t n, uint64_t *ids, fl
   }
   s->qsq = qbuf;
   s->qnorm = qbuf + nq;
-  rc = prepare_queries(fn, s->queries, nq, s->ldq, s->d, s->metric, qbuf, qbuf + nq);
+  rc = prepare_queries(s->dots, fn, s->queries, nq, s->ldq, s->d, s->metric, qbuf, qbuf + nq);
   if (rc) goto out;
   for (size_t j = 0; j < nq; j++) hs[j] = (heap){store + j * hk, 0, hk};
   s->heaps = hs;
@@ -387,6 +409,7 @@ int vec_search_codes(const vec_codec *codec, const void *codes, const float *sca
   s.ldq = ldq;
   s.k = k;
   s.metric = metric;
+  s.dots = pick_dots();
   return run_search(fn, &s, n, ids, scores, opts);
 }
 
@@ -417,6 +440,7 @@ int vec_search_f32(const float *x, size_t n, size_t ldx, const float *queries, s
   s.ldq = ldq;
   s.k = k;
   s.metric = metric;
+  s.dots = pick_dots();
   return run_search(fn, &s, n, ids, scores, opts);
 }
 
@@ -447,7 +471,8 @@ int vec_rescore(const float *x, size_t n, size_t ldx, const float *queries, size
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
     goto out;
   }
-  rc = prepare_queries(fn, queries, nq, ldq, d, metric, qbuf, qbuf + nq);
+  vec_dots_fn dots = pick_dots();
+  rc = prepare_queries(dots, fn, queries, nq, ldq, d, metric, qbuf, qbuf + nq);
   if (rc) goto out;
   search_ctx s;
   memset(&s, 0, sizeof s);
@@ -462,8 +487,8 @@ int vec_rescore(const float *x, size_t n, size_t ldx, const float *queries, size
       if (id == UINT64_MAX) continue;
       const float *row = x + id * ldx;
       /* dot() and make_key() as in the flat search: rescoring the float top-k reproduces it. */
-      float ip = dot(q, row, d);
-      float xsq = metric == VEC_METRIC_IP ? 0.0f : dot(row, row, d);
+      float ip = dot1(dots, q, row, d);
+      float xsq = metric == VEC_METRIC_IP ? 0.0f : dot1(dots, row, row, d);
       hent v = {make_key(&s, j, ip, xsq), id};
       /* A repeated candidate must not take two slots. */
       if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, id)) heap_push(&h, v);
@@ -506,6 +531,7 @@ int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *sc
   s.codes = codes;
   s.scales = scales;
   s.sq_out = out;
+  s.dots = pick_dots();
   size_t bad;
   rc = vec_parallel_rows(n, s.cs + s.d * sizeof(float), sqnorm_rows, &s, &o, &bad);
   if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");

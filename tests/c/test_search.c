@@ -328,6 +328,23 @@ static void rescore_recovers_float_topk(void) {
         VEC_E_INVALID_ARG);
 }
 
+/* Each instruction set's dot kernel (blocks of four rows and single rows alike) against the
+ * reference, bit-identical between vec_search_f32 and vec_rescore, ties intact. */
+static void every_isa(void) {
+  int isas[4], ni = vt_isas(isas), bad = -1;
+  for (int i = 0; i < ni && bad < 0; i++) {
+    int before = vt_failed_checks;
+    if (vec_set_isa((vec_isa)isas[i]) != VEC_OK) bad = i;
+    codes_match_reference();
+    f32_matches_reference();
+    ties_by_lower_row();
+    rescore_recovers_float_topk();
+    if (vt_failed_checks != before) bad = i;
+  }
+  vec_set_isa(VEC_ISA_AUTO); /* before any CHECK: later tests must see the default */
+  CHECKF(bad < 0, "isa %s", vec_isa_name((vec_isa)isas[bad < 0 ? 0 : bad]));
+}
+
 static void errors(void) {
   vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 4);
   vec_codec *codec;
@@ -385,6 +402,7 @@ const vt_test search_tests[] = {
     {"padding", padding},
     {"threads_identical", threads_identical},
     {"rescore_recovers_float_topk", rescore_recovers_float_topk},
+    {"every_isa", every_isa},
     {"errors", errors},
 };
 const size_t search_count = sizeof search_tests / sizeof search_tests[0];
