@@ -464,6 +464,62 @@ typedef struct vec_vqz_info {
 VEC_API int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info);
 
 /* ---------------------------------------------------------------------------------------------
+ * Search: exact (flat) top-k over encoded rows, scored straight from the codes.
+ *
+ * Scores are asymmetric: the float32 query against the decoded row x̂ (codes are decoded a tile at
+ * a time; nothing of size n is allocated). Results per query are the k best, best first, ties
+ * broken by the lower row index; the answer is the same whatever the thread count. Progress
+ * callbacks count database rows.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vec_metric {
+  VEC_METRIC_IP = 0,     /* q . x̂, larger is better */
+  VEC_METRIC_COSINE = 1, /* q . x̂ / (|q| |x̂|), larger is better; a row with x̂ = 0 scores 0 */
+  VEC_METRIC_L2 = 2      /* |q - x̂|^2 (as |q|^2 + |x̂|^2 - 2 q . x̂, clamped at 0), smaller first */
+} vec_metric;
+
+/** Top-k search of nq float32 queries (row j at queries + j * ldq, ldq >= d) over n encoded rows
+ *  (codes and scales as vec_codec_encode wrote them).
+ *  @param row_sqnorms  n floats |x̂_i|^2 from vec_codes_sqnorms, or NULL: COSINE and L2 then
+ *                      compute them on the fly (the same bits either way); unused by IP
+ *  @param ids          nq * k row indices: query j's at ids + j * k, best first
+ *  @param scores       nq * k scores, alongside ids. When n < k the slots past n hold id
+ *                      UINT64_MAX and score NaN
+ *  @param opts         threads, progress; NULL for defaults
+ *  @return VEC_OK (also for n == 0: every slot UINT64_MAX / NaN); VEC_E_INVALID_ARG (k == 0, an
+ *          unknown metric, ldq < d, a NULL pointer, a negative or non-finite scale naming the row,
+ *          a COSINE query of norm 0: vec_last_error_row() = the query index); VEC_E_NONFINITE
+ *          (a query holds NaN or Inf: vec_last_error_row() = the query index); VEC_E_NOT_TRAINED;
+ *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
+VEC_API int vec_search_codes(const vec_codec *codec, const void *codes, const float *scales,
+                             size_t n, const float *row_sqnorms, const float *queries, size_t nq,
+                             size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
+                             const vec_batch_opts *opts);
+
+/** The same search over n float32 rows (row i at x + i * ldx): the exact baseline. The signature
+ *  carries no d: d is ldq, so queries are packed rows of d floats and ldx must be >= ldq.
+ *  @return as vec_search_codes (less the codec errors). */
+VEC_API int vec_search_f32(const float *x, size_t n, size_t ldx, const float *queries, size_t nq,
+                           size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
+                           const vec_batch_opts *opts);
+
+/** Rescoring: for each query j, the m candidate row indices at cand + j * m (UINT64_MAX entries
+ *  are skipped, a repeated index counts once) are scored exactly against the float32 originals x
+ *  (n rows at stride ldx) and the best k kept, written to ids / scores as in vec_search_codes.
+ *  Scores are bit-identical to vec_search_f32's, so when the candidates contain the float top-k,
+ *  the result is exactly that top-k. As for vec_search_f32, d is ldq. Runs on the caller's thread.
+ *  @return VEC_OK; VEC_E_INVALID_ARG for a candidate >= n (vec_last_error_row() = its query) and
+ *          the argument errors of vec_search_f32; VEC_E_NONFINITE; VEC_E_NOMEM. */
+VEC_API int vec_rescore(const float *x, size_t n, size_t ldx, const float *queries, size_t nq,
+                        size_t ldq, const uint64_t *cand, size_t m, size_t k, vec_metric metric,
+                        uint64_t *ids, float *scores);
+
+/** Writes out[i] = |x̂_i|^2 for n encoded rows (to pass as vec_search_codes' row_sqnorms).
+ *  @return VEC_OK; VEC_E_INVALID_ARG (NULL, a bad scale naming the row); VEC_E_NOT_TRAINED;
+ *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
+VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *scales,
+                              size_t n, float *out, const vec_batch_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.
  * The environment variable VECTRO_DISABLE_CPU_FEATURES (a comma list of avx512, avx2, neon, or
  * "all") is read at the first call that needs the kernels and caps what is chosen.

@@ -49,6 +49,7 @@ GROUP(binary)
 GROUP(calibrated)
 GROUP(vqz)
 GROUP(readers)
+GROUP(search)
 
 int main(int argc, char **argv) {
   struct {
@@ -64,7 +65,8 @@ int main(int argc, char **argv) {
                 {"binary", binary_tests, binary_count},
                 {"calibrated", calibrated_tests, calibrated_count},
                 {"vqz", vqz_tests, vqz_count},
-                {"readers", readers_tests, readers_count}};
+                {"readers", readers_tests, readers_count},
+                {"search", search_tests, search_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

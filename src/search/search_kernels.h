@@ -1,0 +1,25 @@
+/* search_kernels.h: the dot-product kernels of the flat search, one per instruction set.
+ * A kernel's per-row arithmetic must not depend on how many rows it is given, so that a row scores
+ * the same bits in any tile, chunk or thread (and in vec_rescore). Variants differ from each other
+ * in rounding (FMA, lane count): within one process only one is active. */
+#ifndef VEC_SEARCH_KERNELS_H
+#define VEC_SEARCH_KERNELS_H
+
+#include <stddef.h>
+
+#include "../common/internal.h"
+
+/* out[r] = q . rows[r * ld .. + d) for r in [0, nr). */
+typedef void (*vec_dots_fn)(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
+                            float *out);
+
+VEC_HIDDEN void vec_dots_scalar(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
+                                float *out);
+#if defined(VEC_HAVE_X86_KERNELS)
+VEC_HIDDEN void vec_dots_avx2(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
+                              float *out);
+VEC_HIDDEN void vec_dots_avx512(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
+                                float *out);
+#endif
+
+#endif

@@ -1,0 +1,408 @@
+/* test_search.c: flat top-k search over codes and floats against a brute-force double-precision
+ * reference on the decoded rows, for every codec and metric; ties, padding, thread-count
+ * independence, rescoring and the error cases. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "vectro.h"
+#include "vtest.h"
+
+typedef struct ref_ent {
+  double s;
+  uint64_t id;
+} ref_ent;
+
+static int g_l2; /* qsort has no context: the metric of the reference being sorted */
+
+static int cmp_ref(const void *pa, const void *pb) {
+  const ref_ent *a = pa, *b = pb;
+  double sa = g_l2 ? -a->s : a->s, sb = g_l2 ? -b->s : b->s;
+  if (sa != sb) return sa > sb ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Exact scores of query q against n rows (row i at x + i*ldx) in double, plus a tolerance per row
+ * for float32 arithmetic. */
+static void ref_scores(const float *x, size_t n, size_t ldx, size_t d, const float *q, vec_metric m,
+                       ref_ent *out, double *tol) {
+  double qq = 0;
+  for (size_t j = 0; j < d; j++) qq += (double)q[j] * q[j];
+  for (size_t i = 0; i < n; i++) {
+    const float *r = x + i * ldx;
+    double ip = 0, xx = 0;
+    for (size_t j = 0; j < d; j++) {
+      ip += (double)q[j] * r[j];
+      xx += (double)r[j] * r[j];
+    }
+    double s = ip, t = 1e-5 * sqrt(qq * xx) + 1e-6;
+    if (m == VEC_METRIC_COSINE) {
+      s = xx > 0 ? ip / sqrt(qq * xx) : 0.0;
+      t = 1e-5;
+    } else if (m == VEC_METRIC_L2) {
+      s = qq + xx - 2 * ip;
+      if (s < 0) s = 0;
+      t = 1e-5 * (qq + xx) + 1e-6;
+    }
+    out[i] = (ref_ent){s, i};
+    tol[i] = t;
+  }
+}
+
+/* Checks one query's results against the reference: scores near the reference's sorted scores,
+ * each id's own reference score near the returned score, ids distinct, best first, padding. */
+static int check_query(const float *x, size_t n, size_t ldx, size_t d, const float *q, size_t k,
+                       vec_metric m, const uint64_t *ids, const float *scores) {
+  ref_ent *ref = malloc((n ? n : 1) * sizeof *ref);
+  double *tol = malloc((n ? n : 1) * sizeof *tol);
+  double *byid = malloc((n ? n : 1) * sizeof *byid);
+  int ok = ref && tol && byid;
+  if (ok) {
+    ref_scores(x, n, ldx, d, q, m, ref, tol);
+    for (size_t i = 0; i < n; i++) byid[i] = ref[i].s;
+    g_l2 = m == VEC_METRIC_L2;
+    qsort(ref, n, sizeof *ref, cmp_ref);
+  }
+  for (size_t i = 0; ok && i < k; i++) {
+    if (i >= n) {
+      ok = ids[i] == UINT64_MAX && isnan(scores[i]);
+      continue;
+    }
+    uint64_t id = ids[i];
+    ok = id < n && fabs(byid[id] - scores[i]) <= tol[id] &&
+         fabs(ref[i].s - scores[i]) <= tol[ref[i].id] + tol[id];
+    for (size_t j = 0; ok && j < i; j++) ok = ids[j] != id;
+    if (ok && i > 0) {
+      int worse = m == VEC_METRIC_L2 ? scores[i] > scores[i - 1] : scores[i] < scores[i - 1];
+      ok = worse || (scores[i] == scores[i - 1] && ids[i] > ids[i - 1]);
+    }
+    if (!ok)
+      fprintf(stderr, "    slot %zu: id %llu score %.9g, reference id %llu score %.9g\n", i,
+              (unsigned long long)id, (double)scores[i], (unsigned long long)ref[i].id, ref[i].s);
+  }
+  free(ref);
+  free(tol);
+  free(byid);
+  return ok;
+}
+
+typedef struct codec_case {
+  vec_codec_id id;
+  size_t d;
+  unsigned group;
+} codec_case;
+
+static const codec_case k_cases[] = {
+    {VEC_CODEC_INT8, 37, 0},   {VEC_CODEC_INT16, 24, 0},     {VEC_CODEC_INT4, 33, 0},
+    {VEC_CODEC_INT4, 32, 8},   {VEC_CODEC_F16, 19, 0},       {VEC_CODEC_BF16, 16, 0},
+    {VEC_CODEC_BINARY, 45, 0}, {VEC_CODEC_UINT8_CAL, 20, 0}, {VEC_CODEC_INT8_CAL, 9, 0},
+};
+
+static void fill(float *x, size_t count, uint64_t seed) {
+  uint64_t s = seed;
+  for (size_t i = 0; i < count; i++) x[i] = vt_normal(&s);
+}
+
+/* Every codec x metric x nq = 1..7 x k in {1, 10, > n}: vec_search_codes against the reference on
+ * the decoded rows, with and without precomputed norms (which must not change a bit). */
+static void codes_match_reference(void) {
+  const size_t n = 150, nqmax = 7;
+  const size_t ks[] = {1, 10, 160};
+  for (size_t c = 0; c < sizeof k_cases / sizeof k_cases[0]; c++) {
+    size_t d = k_cases[c].d;
+    vec_codec_params p = VEC_CODEC_PARAMS_INIT(k_cases[c].id, d);
+    p.group_size = k_cases[c].group;
+    vec_codec *codec = NULL;
+    CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+    float *x = malloc(n * d * sizeof(float)), *xh = malloc(n * d * sizeof(float));
+    float *q = malloc(nqmax * (d + 3) * sizeof(float)), *sq = malloc(n * sizeof(float));
+    size_t cs = vec_codec_code_size(codec), sc = vec_codec_scale_count(codec);
+    uint8_t *codes = malloc(n * cs);
+    float *scales = malloc((sc ? n * sc : 1) * sizeof(float));
+    uint64_t *ids = malloc(nqmax * 160 * sizeof(uint64_t)), *ids2 = malloc(nqmax * 160 * 8);
+    float *scores = malloc(nqmax * 160 * sizeof(float)), *scores2 = malloc(nqmax * 160 * 4);
+    CHECK(x && xh && q && sq && codes && scales && ids && ids2 && scores && scores2);
+    fill(x, n * d, 11 + c);
+    fill(q, nqmax * (d + 3), 97 + c);
+    if (vec_codec_needs_training(codec)) CHECK(vec_codec_train(codec, x, n, d) == VEC_OK);
+    CHECK(vec_codec_encode(codec, x, n, d, codes, scales, NULL) == VEC_OK);
+    CHECK(vec_codec_decode(codec, codes, scales, n, xh, d, NULL) == VEC_OK);
+    CHECK(vec_codes_sqnorms(codec, codes, scales, n, sq, NULL) == VEC_OK);
+    for (size_t i = 0; i < n; i++) {
+      double r = 0;
+      for (size_t j = 0; j < d; j++) r += (double)xh[i * d + j] * xh[i * d + j];
+      CHECKF(fabs(sq[i] - r) <= 1e-5 * r + 1e-6, "%s row %zu", vec_codec_name(k_cases[c].id), i);
+    }
+    for (int m = 0; m < 3; m++)
+      for (size_t nq = 1; nq <= nqmax; nq++)
+        for (size_t ki = 0; ki < 3; ki++) {
+          size_t k = ks[ki], ldq = d + 3;
+          vec_metric met = (vec_metric)m;
+          CHECK(vec_search_codes(codec, codes, scales, n, NULL, q, nq, ldq, k, met, ids, scores,
+                                 NULL) == VEC_OK);
+          for (size_t j = 0; j < nq; j++)
+            CHECKF(check_query(xh, n, d, d, q + j * ldq, k, met, ids + j * k, scores + j * k),
+                   "%s metric %d nq %zu k %zu query %zu", vec_codec_name(k_cases[c].id), m, nq, k,
+                   j);
+          CHECK(vec_search_codes(codec, codes, scales, n, sq, q, nq, ldq, k, met, ids2, scores2,
+                                 NULL) == VEC_OK);
+          CHECK(memcmp(ids, ids2, nq * k * sizeof *ids) == 0);
+          CHECK(memcmp(scores, scores2, nq * k * sizeof *scores) == 0);
+        }
+    vec_codec_free(codec);
+    free(x);
+    free(xh);
+    free(q);
+    free(sq);
+    free(codes);
+    free(scales);
+    free(ids);
+    free(ids2);
+    free(scores);
+    free(scores2);
+  }
+}
+
+/* The float baseline against the reference, with a row stride wider than d. */
+static void f32_matches_reference(void) {
+  const size_t n = 300, d = 21, ldx = 24, nq = 5, k = 10;
+  float x[300 * 24], q[5 * 21];
+  uint64_t ids[5 * 10];
+  float scores[5 * 10];
+  fill(x, n * ldx, 5);
+  fill(q, nq * d, 6);
+  for (int m = 0; m < 3; m++) {
+    CHECK(vec_search_f32(x, n, ldx, q, nq, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    for (size_t j = 0; j < nq; j++)
+      CHECKF(check_query(x, n, ldx, d, q + j * d, k, (vec_metric)m, ids + j * k, scores + j * k),
+             "metric %d query %zu", m, j);
+  }
+}
+
+/* Small-integer rows are scored exactly in float: the ids must equal the reference's exactly, and
+ * equal scores (repeated rows) come out lowest row first. */
+static void ties_by_lower_row(void) {
+  const size_t n = 40, d = 8, k = 12;
+  float x[40 * 8], q[8] = {1, -2, 0, 3, 1, 1, -1, 2};
+  uint64_t s = 3;
+  for (size_t i = 0; i < 5; i++)
+    for (size_t j = 0; j < d; j++) x[i * d + j] = (float)(int)(vt_next(&s) % 7) - 3.0f;
+  for (size_t i = 5; i < n; i++) memcpy(x + i * d, x + (i % 5) * d, d * sizeof(float));
+  uint64_t ids[12];
+  float scores[12];
+  ref_ent ref[40];
+  double tol[40];
+  for (int m = 0; m < 3; m += 2) {
+    CHECK(vec_search_f32(x, n, d, q, 1, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    ref_scores(x, n, d, d, q, (vec_metric)m, ref, tol);
+    g_l2 = m == VEC_METRIC_L2;
+    qsort(ref, n, sizeof *ref, cmp_ref);
+    for (size_t i = 0; i < k; i++) {
+      CHECKF(ids[i] == ref[i].id, "metric %d slot %zu: %llu vs %llu", m, i,
+             (unsigned long long)ids[i], (unsigned long long)ref[i].id);
+      CHECK(scores[i] == (float)ref[i].s);
+    }
+  }
+  /* The same through int8 codes: identical rows have identical codes, so identical scores. */
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *codec;
+  CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+  int8_t codes[40 * 8];
+  float sc[40];
+  CHECK(vec_codec_encode(codec, x, n, d, codes, sc, NULL) == VEC_OK);
+  int rc =
+      vec_search_codes(codec, codes, sc, n, NULL, q, 1, d, k, VEC_METRIC_IP, ids, scores, NULL);
+  vec_codec_free(codec);
+  CHECK(rc == VEC_OK);
+  for (size_t i = 1; i < k; i++)
+    CHECK(scores[i] < scores[i - 1] || (scores[i] == scores[i - 1] && ids[i] > ids[i - 1]));
+}
+
+/* n == 0 and n < k pad with UINT64_MAX / NaN. */
+static void padding(void) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 4);
+  vec_codec *codec;
+  CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+  float q[8] = {1, 2, 3, 4, 4, 3, 2, 1}, x[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+  int8_t codes[12];
+  float sc[3];
+  uint64_t ids[10];
+  float scores[10];
+  int rc0 =
+      vec_search_codes(codec, NULL, NULL, 0, NULL, q, 2, 4, 5, VEC_METRIC_L2, ids, scores, NULL);
+  int rc1 = vec_codec_encode(codec, x, 3, 4, codes, sc, NULL);
+  int rc2 = rc1 ? rc1
+                : vec_search_codes(codec, codes, sc, 3, NULL, q, 1, 4, 5, VEC_METRIC_IP, ids + 5,
+                                   scores + 5, NULL);
+  vec_codec_free(codec);
+  CHECK(rc0 == VEC_OK && rc2 == VEC_OK);
+  for (int i = 0; i < 5; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
+  CHECK(ids[5] == 2 && ids[6] == 1 && ids[7] == 0);
+  CHECK(ids[8] == UINT64_MAX && isnan(scores[8]) && ids[9] == UINT64_MAX && isnan(scores[9]));
+  CHECK(vec_search_f32(NULL, 0, 4, q, 2, 4, 5, VEC_METRIC_IP, ids, scores, NULL) == VEC_OK);
+  for (int i = 0; i < 10; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
+}
+
+static int g_calls;
+static int count_progress(void *user, size_t done, size_t total) {
+  (void)user;
+  (void)done;
+  (void)total;
+  g_calls++;
+  return 0;
+}
+
+/* Threads 1, 2, 4 (and many chunks on one thread, via progress) give identical bits. */
+static void threads_identical(void) {
+  const size_t n = 40000, d = 64, nq = 7, k = 10;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *codec;
+  CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+  float *x = malloc(n * d * sizeof(float)), *q = malloc(nq * d * sizeof(float));
+  int8_t *codes = malloc(n * d);
+  float *sc = malloc(n * sizeof(float));
+  uint64_t ids[4][7 * 10];
+  float scores[4][7 * 10];
+  int ok = x && q && codes && sc;
+  if (ok) {
+    fill(x, n * d, 77);
+    fill(q, nq * d, 78);
+    /* Plant exact duplicates of a strong row far apart so ties cross chunk boundaries. */
+    for (size_t i = 0; i < d; i++) x[i] = q[i];
+    memcpy(x + 39999 * d, x, d * sizeof(float));
+    memcpy(x + 20001 * d, x, d * sizeof(float));
+    ok = vec_codec_encode(codec, x, n, d, codes, sc, NULL) == VEC_OK;
+  }
+  int threads[4] = {1, 2, 4, 1};
+  for (int m = 0; ok && m < 3; m++)
+    for (int t = 0; ok && t < 4; t++) {
+      vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+      o.threads = threads[t];
+      if (t == 3) o.progress = count_progress;
+      g_calls = 0;
+      ok = vec_search_codes(codec, codes, sc, n, NULL, q, nq, d, k, (vec_metric)m, ids[t],
+                            scores[t], &o) == VEC_OK;
+      if (t == 3) ok = ok && g_calls > 1;
+      if (t > 0)
+        ok = ok && memcmp(ids[t], ids[0], sizeof ids[0]) == 0 &&
+             memcmp(scores[t], scores[0], sizeof scores[0]) == 0;
+      if (m == 0 && t == 0) ok = ok && ids[0][0] == 0 && ids[0][1] == 20001 && ids[0][2] == 39999;
+    }
+  vec_codec_free(codec);
+  free(x);
+  free(q);
+  free(codes);
+  free(sc);
+  CHECK(ok);
+}
+
+/* Rescoring candidates that contain the float top-k returns exactly vec_search_f32's answer. */
+static void rescore_recovers_float_topk(void) {
+  const size_t n = 500, d = 16, nq = 3, k = 10, m = 40;
+  float x[500 * 16], q[3 * 16];
+  fill(x, n * d, 123);
+  fill(q, nq * d, 124);
+  uint64_t ids[30], ids2[30], cand[3 * 40];
+  float scores[30], scores2[30];
+  for (int met = 0; met < 3; met++) {
+    CHECK(vec_search_f32(x, n, d, q, nq, d, k, (vec_metric)met, ids, scores, NULL) == VEC_OK);
+    uint64_t s = 9;
+    for (size_t j = 0; j < nq; j++) {
+      uint64_t *c = cand + j * m;
+      for (size_t i = 0; i < m; i++) c[i] = vt_next(&s) % n;
+      for (size_t i = 0; i < k; i++) c[(i * 7 + 3) % m] = ids[j * k + i];
+      c[0] = UINT64_MAX; /* skipped */
+      c[1] = ids[j * k]; /* the best one twice: still one slot */
+      c[2] = ids[j * k];
+      if (ids[j * k] == c[3]) c[0] = 0; /* keep c[3]'s member: harmless either way */
+    }
+    CHECK(vec_rescore(x, n, d, q, nq, d, cand, m, k, (vec_metric)met, ids2, scores2) == VEC_OK);
+    CHECK(memcmp(ids, ids2, sizeof ids) == 0);
+    CHECK(memcmp(scores, scores2, sizeof scores) == 0);
+  }
+  /* Fewer distinct candidates than k pad; an index >= n is refused. */
+  uint64_t few[3] = {4, UINT64_MAX, 4};
+  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) == VEC_OK);
+  CHECK(ids2[0] == 4 && ids2[1] == UINT64_MAX && isnan(scores2[1]));
+  few[1] = n;
+  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) ==
+        VEC_E_INVALID_ARG);
+}
+
+/* Each instruction set's dot kernel (blocks of four rows and single rows alike) against the
+ * reference, bit-identical between vec_search_f32 and vec_rescore, ties intact. */
+static void every_isa(void) {
+  int isas[4], ni = vt_isas(isas), bad = -1;
+  for (int i = 0; i < ni && bad < 0; i++) {
+    int before = vt_failed_checks;
+    if (vec_set_isa((vec_isa)isas[i]) != VEC_OK) bad = i;
+    codes_match_reference();
+    f32_matches_reference();
+    ties_by_lower_row();
+    rescore_recovers_float_topk();
+    if (vt_failed_checks != before) bad = i;
+  }
+  vec_set_isa(VEC_ISA_AUTO); /* before any CHECK: later tests must see the default */
+  CHECKF(bad < 0, "isa %s", vec_isa_name((vec_isa)isas[bad < 0 ? 0 : bad]));
+}
+
+static void errors(void) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 4);
+  vec_codec *codec;
+  CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+  float x[8] = {1, 2, 3, 4, -1, 0, 2, 1}, q[12] = {1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0};
+  int8_t codes[8];
+  float sc[2];
+  uint64_t ids[6];
+  float scores[6];
+  int rc[10];
+  rc[0] = vec_codec_encode(codec, x, 2, 4, codes, sc, NULL);
+  rc[1] = vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 0, VEC_METRIC_IP, ids, scores, NULL);
+  rc[2] = vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 3, 2, VEC_METRIC_IP, ids, scores, NULL);
+  rc[3] = vec_search_codes(NULL, codes, sc, 2, NULL, q, 3, 4, 2, VEC_METRIC_IP, ids, scores, NULL);
+  rc[4] =
+      vec_search_codes(codec, codes, NULL, 2, NULL, q, 3, 4, 2, VEC_METRIC_IP, ids, scores, NULL);
+  rc[5] =
+      vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 2, VEC_METRIC_IP, NULL, scores, NULL);
+  rc[6] = vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 2, (vec_metric)9, ids, scores, NULL);
+  q[9] = NAN;
+  rc[7] = vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 2, VEC_METRIC_IP, ids, scores, NULL);
+  long long row7 = vec_last_error_row();
+  q[9] = 0;
+  q[8] = 0; /* query 2 is now all zero */
+  rc[8] =
+      vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 2, VEC_METRIC_COSINE, ids, scores, NULL);
+  long long row8 = vec_last_error_row();
+  rc[9] = vec_search_codes(codec, codes, sc, 2, NULL, q, 3, 4, 2, VEC_METRIC_IP, ids, scores, NULL);
+  sc[1] = -1; /* a corrupt scale is refused, naming its row */
+  int rc_scale =
+      vec_search_codes(codec, codes, sc, 2, NULL, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL);
+  long long row_scale = vec_last_error_row();
+  int rc_sq = vec_codes_sqnorms(codec, codes, sc, 2, scores, NULL);
+  vec_codec_free(codec);
+  CHECK(rc[0] == VEC_OK);
+  CHECK(rc_scale == VEC_E_INVALID_ARG && row_scale == 1 && rc_sq == VEC_E_INVALID_ARG);
+  for (int i = 1; i <= 6; i++) CHECKF(rc[i] == VEC_E_INVALID_ARG, "case %d: %d", i, rc[i]);
+  CHECK(rc[7] == VEC_E_NONFINITE && row7 == 2);
+  CHECK(rc[8] == VEC_E_INVALID_ARG && row8 == 2);
+  CHECK(rc[9] == VEC_OK); /* a zero query is fine for IP */
+  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 0, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(x, 2, 3, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(NULL, 2, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
+        VEC_E_INVALID_ARG);
+  q[1] = INFINITY;
+  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 1, VEC_METRIC_L2, ids, scores, NULL) == VEC_E_NONFINITE);
+  CHECK(vec_last_error_row() == 0);
+  CHECK(vec_codes_sqnorms(NULL, codes, sc, 2, scores, NULL) == VEC_E_INVALID_ARG);
+}
+
+const vt_test search_tests[] = {
+    {"codes_match_reference", codes_match_reference},
+    {"f32_matches_reference", f32_matches_reference},
+    {"ties_by_lower_row", ties_by_lower_row},
+    {"padding", padding},
+    {"threads_identical", threads_identical},
+    {"rescore_recovers_float_topk", rescore_recovers_float_topk},
+    {"every_isa", every_isa},
+    {"errors", errors},
+};
+const size_t search_count = sizeof search_tests / sizeof search_tests[0];
