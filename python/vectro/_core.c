@@ -838,7 +838,6 @@ static PyObject *reader_read(PyObject *self, PyObject *const *args, Py_ssize_t n
   return PyLong_FromSize_t(got);
 }
 
-
 /* ----------------------------------------------------------------------------------------------
  * Search
  * -------------------------------------------------------------------------------------------- */
@@ -853,7 +852,8 @@ static int parse_metric(PyObject *o, vec_metric *m) {
   return 0;
 }
 
-/* search_codes(codec, codes, scales|None, sqnorms|None, queries, k, metric, ids, scores, threads) */
+/* search_codes(codec, codes, scales|None, sqnorms|None, queries, k, metric, ids, scores, threads)
+ */
 static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 10) {
@@ -870,13 +870,15 @@ static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t 
     return NULL;
   }
   if (parse_metric(args[6], &metric) < 0 || parse_threads(args[9], &threads) < 0) return NULL;
-  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c), d = vec_codec_get_params(c)->dim;
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
+         d = vec_codec_get_params(c)->dim;
   Py_buffer q, codes, s = {0}, nrm = {0}, ids, sco;
   if (get_buffer(args[4], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
   size_t nq = (size_t)q.shape[0];
   if ((size_t)q.shape[1] != d) {
     PyBuffer_Release(&q);
-    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1], d);
+    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1],
+                        d);
   }
   if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
   size_t n = cs ? (size_t)codes.len / cs : 0;
@@ -889,8 +891,9 @@ static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t 
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_search_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL,
-                                               q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_search_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL, q.buf, nq,
+                       ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   if (have_n) PyBuffer_Release(&nrm);
@@ -922,7 +925,8 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
   Py_ssize_t k = PyLong_AsSsize_t(args[2]);
   vec_metric metric;
   int threads;
-  if (PyErr_Occurred() || parse_metric(args[3], &metric) < 0 || parse_threads(args[6], &threads) < 0)
+  if (PyErr_Occurred() || parse_metric(args[3], &metric) < 0 ||
+      parse_threads(args[6], &threads) < 0)
     return NULL;
   if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
   Py_buffer x, q, ids, sco;
@@ -981,8 +985,8 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
   size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric,
-                                          ids.buf, sco.buf);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   PyBuffer_Release(&cand);
@@ -1021,7 +1025,8 @@ static PyObject *codes_sqnorms(PyObject *self, PyObject *const *args, Py_ssize_t
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&out);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&codes);

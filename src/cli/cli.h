@@ -36,6 +36,7 @@ int cmd_decompress(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_info_file(const char *path);
 int cmd_bench(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_eval_vqz(const char *vqz, const char *original, size_t threads);
 
 #endif

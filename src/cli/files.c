@@ -487,3 +487,169 @@ int cmd_bench(int argc, char **argv) {
   free(x), free(out), free(codes), free(scales);
   return ret;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * search
+ * ------------------------------------------------------------------------------------------- */
+static void usage_search(FILE *f) {
+  fprintf(f,
+          "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore ORIGINAL.npy\n"
+          "                     [--oversample F]] [--threads N] INDEX.vqz QUERIES.npy\n\n"
+          "Exhaustive search of the queries over the codes of a .vqz file. With --rescore, takes\n"
+          "k x oversample (default 4) candidates from the codes and rescores them exactly against\n"
+          "the float originals (same rows, same order). Prints one line per result:\n"
+          "query<TAB>rank<TAB>id<TAB>score (ids are the file's ids, else row numbers).\n");
+}
+
+/* Reads a whole embeddings file into memory (n x d float32). */
+static int read_all(const char *path, float **x, size_t *n, size_t *d) {
+  vec_reader *r;
+  int rc = vec_reader_open(path, &r);
+  if (rc) return rc;
+  *n = (size_t)vec_reader_count(r), *d = vec_reader_dim(r);
+  *x = malloc(*n * *d * sizeof(float) + 1);
+  size_t have = 0;
+  while (!rc && *x && have < *n) {
+    size_t got = 0;
+    rc = vec_reader_read(r, *x + have * *d, *n - have, &got);
+    if (!got) break;
+    have += got;
+  }
+  vec_reader_close(r);
+  return *x ? rc : VEC_E_NOMEM;
+}
+
+int cmd_search(int argc, char **argv) {
+  const char *index = NULL, *qpath = NULL, *orig = NULL;
+  size_t k = 10, threads = 0;
+  double over = 4.0;
+  vec_metric metric = VEC_METRIC_IP;
+  if (want_help(argc, argv)) {
+    usage_search(stdout);
+    return 0;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (strcmp(a, "-k") == 0 && more) {
+      if (cli_parse_size(argv[++i], &k) || k == 0 || k > 100000) {
+        fprintf(stderr, "vectro search: -k needs an integer in 1..100000\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--metric") == 0 && more) {
+      const char *m = argv[++i];
+      if (strcmp(m, "ip") == 0)
+        metric = VEC_METRIC_IP;
+      else if (strcmp(m, "cosine") == 0)
+        metric = VEC_METRIC_COSINE;
+      else if (strcmp(m, "l2") == 0)
+        metric = VEC_METRIC_L2;
+      else {
+        fprintf(stderr, "vectro search: --metric is ip, cosine or l2, not '%s'\n", m);
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--rescore") == 0 && more) {
+      orig = argv[++i];
+    } else if (strcmp(a, "--oversample") == 0 && more) {
+      char *end;
+      over = strtod(argv[++i], &end);
+      if (*end || !(over >= 1.0 && over <= 1000.0)) {
+        fprintf(stderr, "vectro search: --oversample needs a number in 1..1000\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--threads") == 0 && more) {
+      if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
+        fprintf(stderr, "vectro search: --threads needs an integer in 0..4096\n");
+        return EXIT_USAGE;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "vectro search: unknown option '%s' or missing value (see --help)\n", a);
+      return EXIT_USAGE;
+    } else if (!index) {
+      index = a;
+    } else if (!qpath) {
+      qpath = a;
+    } else {
+      fprintf(stderr, "vectro search: too many arguments ('%s')\n", a);
+      return EXIT_USAGE;
+    }
+  }
+  if (!index || !qpath) {
+    usage_search(stderr);
+    return EXIT_USAGE;
+  }
+  vec_vqz_reader *r = NULL;
+  unsigned char *codes = NULL;
+  float *scales = NULL, *q = NULL, *x = NULL, *sc_out = NULL, *sc2 = NULL;
+  uint64_t *fids = NULL, *rows = NULL, *rows2 = NULL;
+  size_t nq = 0, qd = 0, xn = 0, xd = 0;
+  int ret = 0, rc = vec_vqz_reader_open(index, &r);
+  if (rc) return cli_fail(index, rc);
+  const vec_codec *c = vec_vqz_codec(r);
+  size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
+         sc = vec_codec_scale_count(c);
+  size_t n = (size_t)vec_vqz_count(r);
+  if ((rc = read_all(qpath, &q, &nq, &qd))) {
+    ret = cli_fail(qpath, rc);
+    goto done;
+  }
+  if (qd != d) {
+    fprintf(stderr, "vectro search: %s has dimension %zu, %s has %zu\n", qpath, qd, index, d);
+    ret = EXIT_DATA;
+    goto done;
+  }
+  codes = malloc(n * cs + 1), scales = malloc(n * sc * sizeof(float) + 1);
+  if (vec_vqz_has_ids(r)) fids = malloc(n * sizeof *fids + 1);
+  size_t kk = orig ? (size_t)ceil((double)k * over) : k;
+  rows = malloc(nq * kk * sizeof *rows + 1), sc_out = malloc(nq * kk * sizeof *sc_out + 1);
+  if (!codes || !scales || !rows || !sc_out || (vec_vqz_has_ids(r) && !fids)) {
+    ret = cli_fail("search", VEC_E_NOMEM);
+    goto done;
+  }
+  if ((rc = vec_vqz_read(r, 0, n, codes, sc ? scales : NULL, fids))) {
+    ret = cli_fail(index, rc);
+    goto done;
+  }
+  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
+  bo.threads = (int)threads;
+  if ((rc = vec_search_codes(c, codes, sc ? scales : NULL, n, NULL, q, nq, d, kk, metric, rows,
+                             sc_out, &bo))) {
+    ret = cli_fail(qpath, rc);
+    goto done;
+  }
+  if (orig) {
+    if ((rc = read_all(orig, &x, &xn, &xd))) {
+      ret = cli_fail(orig, rc);
+      goto done;
+    }
+    if (xn != n || xd != d) {
+      fprintf(stderr, "vectro search: %s holds %zu x %zu, the index %zu x %zu\n", orig, xn, xd, n,
+              d);
+      ret = EXIT_DATA;
+      goto done;
+    }
+    rows2 = malloc(nq * k * sizeof *rows2 + 1), sc2 = malloc(nq * k * sizeof *sc2 + 1);
+    if (!rows2 || !sc2) {
+      ret = cli_fail("search", VEC_E_NOMEM);
+      goto done;
+    }
+    if ((rc = vec_rescore(x, n, d, q, nq, d, rows, kk, k, metric, rows2, sc2))) {
+      ret = cli_fail(orig, rc);
+      goto done;
+    }
+    free(rows), free(sc_out);
+    rows = rows2, sc_out = sc2, rows2 = NULL, sc2 = NULL, kk = k;
+  }
+  for (size_t i = 0; i < nq; i++)
+    for (size_t j = 0; j < k && j < kk; j++) {
+      uint64_t row = rows[i * kk + j];
+      if (row == UINT64_MAX) continue;
+      printf("%zu\t%zu\t%llu\t%.6g\n", i, j, (unsigned long long)(fids ? fids[row] : row),
+             (double)sc_out[i * kk + j]);
+    }
+done:
+  vec_vqz_reader_close(r);
+  free(codes), free(scales), free(q), free(x), free(sc_out), free(sc2), free(fids), free(rows),
+      free(rows2);
+  return ret;
+}

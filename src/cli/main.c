@@ -29,6 +29,7 @@ static void usage_main(FILE *f) {
              "  info        a .vqz's header, codec, counts and sizes; or this machine's kernels\n"
              "  verify      full integrity check of a .vqz (every block's checksum)\n"
              "  eval        quality of a codec on embeddings, or of a .vqz against its original\n"
+             "  search      top-k search of queries over a .vqz, optionally rescored exactly\n"
              "  codecs      the codecs and their size per vector\n"
              "  bench       encode/decode throughput of every codec on this machine\n\n"
              "Run `vectro COMMAND --help` for a command's options.\n"
@@ -454,6 +455,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "decompress") == 0) return cmd_decompress(argc - 1, argv + 1);
   if (strcmp(cmd, "verify") == 0) return cmd_verify(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+  if (strcmp(cmd, "search") == 0) return cmd_search(argc - 1, argv + 1);
   fprintf(stderr, "vectro: unknown command '%s' (see vectro --help)\n", cmd);
   return EXIT_USAGE;
 }

@@ -2,7 +2,6 @@
 bad inputs of the search issue."""
 import numpy as np
 import pytest
-
 import vectro
 
 
@@ -92,3 +91,29 @@ def test_search_bad_inputs():
     noorig.add(x)
     with pytest.raises(ValueError, match="originals"):
         noorig.search(x[:1], k=1, oversample=2)
+
+
+def test_cli_search(tmp_path, sample):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("vectro")
+    if exe is None:
+        pytest.skip("the vectro command is not on PATH")
+    corpus, queries = sample
+    np.save(tmp_path / "c.npy", corpus)
+    np.save(tmp_path / "q.npy", queries[:25])
+    ids = np.arange(len(corpus), dtype=np.uint64) + 5000
+    index = vectro.Index("binary", metric="ip")
+    index.add(corpus, ids=ids)
+    index.save(tmp_path / "i.vqz")
+    r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--oversample", "10",
+                        tmp_path / "i.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = np.array([line.split("\t") for line in r.stdout.splitlines()])
+    got = rows[:, 2].astype(np.uint64).reshape(25, 10)
+    want, _ = index.search(queries[:25], k=10, oversample=10)
+    np.testing.assert_array_equal(got, want)
+    bad = subprocess.run([exe, "search", tmp_path / "i.vqz", tmp_path / "missing.npy"], capture_output=True, text=True)
+    assert bad.returncode == 3 and "missing.npy" in bad.stderr
+    assert subprocess.run([exe, "search", "-k", "0", "a", "b"], capture_output=True).returncode == 2
