@@ -342,8 +342,10 @@ static int run_search(const char *fn, search_ctx *s, size_t n, uint64_t *ids, fl
       rc = vec_fail(VEC_E_THREAD, -1, "%s: cannot create a mutex", fn);
       goto out;
     }
-    /* Bytes per row stand for the work: the row's codes plus its share of the query batch. */
-    size_t row_bytes = (s->codec ? s->cs : s->d * sizeof(float)) + nq * s->d;
+    /* Bytes per row size the chunks and decide whether threads pay: the row's own bytes plus a
+     * capped share of the query batch. Uncapped, a large batch would shrink chunks to a few rows,
+     * each paying an allocation and a merge of nq * k entries under the lock. */
+    size_t row_bytes = (s->codec ? s->cs : s->d * sizeof(float)) + (nq < 4 ? nq : 4) * s->d;
     size_t bad;
     rc = vec_parallel_rows(n, row_bytes, search_rows, s, &o, &bad);
     pthread_mutex_destroy(&s->lock);
