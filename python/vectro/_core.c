@@ -939,7 +939,13 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
   }
   if (get_flat(args[4], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_q;
   if (get_flat(args[5], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
+  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
+    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
+    PyBuffer_Release(&sco);
+    PyBuffer_Release(&ids);
+    goto f_q;
+  }
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
@@ -983,7 +989,13 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
   if (get_flat(args[5], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
   if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
+  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
+    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
+    PyBuffer_Release(&sco);
+    PyBuffer_Release(&ids);
+    goto f_c;
+  }
   int rc;
   Py_BEGIN_ALLOW_THREADS rc =
       vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf);

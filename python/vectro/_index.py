@@ -108,6 +108,7 @@ class Index:
             raise ValueError(f"k must be a positive int, got {k!r}")
         threads = _check_threads(threads)
         qx, shape = as_float32_rows(queries)
+        qx = np.ascontiguousarray(qx)  # rescoring's C API takes packed query rows
         if self.dim is not None and qx.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
         codes, scales, ids_all, sqn = self._arrays()

@@ -117,3 +117,12 @@ def test_cli_search(tmp_path, sample):
     bad = subprocess.run([exe, "search", tmp_path / "i.vqz", tmp_path / "missing.npy"], capture_output=True, text=True)
     assert bad.returncode == 3 and "missing.npy" in bad.stderr
     assert subprocess.run([exe, "search", "-k", "0", "a", "b"], capture_output=True).returncode == 2
+
+
+def test_strided_queries(sample):
+    corpus, queries = sample
+    index = vectro.Index("int8", metric="ip")
+    index.add(corpus)
+    a = index.search(queries[::2], k=5, oversample=2)[0]
+    b = index.search(np.ascontiguousarray(queries[::2]), k=5, oversample=2)[0]
+    np.testing.assert_array_equal(a, b)
