@@ -66,7 +66,6 @@ __all__ = [
     "reconstruct_embeddings",
     "set_backend",
     "__version__",
-    "_aligned_empty",
 ]
 
 

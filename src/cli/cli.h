@@ -20,6 +20,9 @@ int cli_parse_size(const char *s, size_t *out);
  * and the profiles ("quality", "balanced", "fast"). 0 on success. */
 int cli_codec_params(const char *name, size_t dim, vec_codec_params *p);
 
+/* Reads a whole embeddings file (.npy, .fvecs, ...) as n x d float32 rows (free with free()). */
+int cli_read_all(const char *path, float **x, size_t *n, size_t *d);
+
 /* A progress bar on stderr (rate, ETA), shown only when stderr is a terminal and not quiet. */
 typedef struct cli_progress {
   const char *label;

@@ -501,8 +501,7 @@ static void usage_search(FILE *f) {
           "query<TAB>rank<TAB>id<TAB>score (ids are the file's ids, else row numbers).\n");
 }
 
-/* Reads a whole embeddings file into memory (n x d float32). */
-static int read_all(const char *path, float **x, size_t *n, size_t *d) {
+int cli_read_all(const char *path, float **x, size_t *n, size_t *d) {
   vec_reader *r;
   int rc = vec_reader_open(path, &r);
   if (rc) return rc;
@@ -589,7 +588,7 @@ int cmd_search(int argc, char **argv) {
   size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
          sc = vec_codec_scale_count(c);
   size_t n = (size_t)vec_vqz_count(r);
-  if ((rc = read_all(qpath, &q, &nq, &qd))) {
+  if ((rc = cli_read_all(qpath, &q, &nq, &qd))) {
     ret = cli_fail(qpath, rc);
     goto done;
   }
@@ -618,7 +617,7 @@ int cmd_search(int argc, char **argv) {
     goto done;
   }
   if (orig) {
-    if ((rc = read_all(orig, &x, &xn, &xd))) {
+    if ((rc = cli_read_all(orig, &x, &xn, &xd))) {
       ret = cli_fail(orig, rc);
       goto done;
     }

@@ -13,7 +13,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../io/npy.h"
 #include "cli.h"
 
 static const char *const codec_names[] = {"int8", "int16",  "int4",      "f16",
@@ -210,25 +209,6 @@ static int cmd_codecs(int argc, char **argv) {
 /* ---------------------------------------------------------------------------------------------
  * eval
  * ------------------------------------------------------------------------------------------- */
-/* Indices of the k largest q.x over rows of db (n x d), into top (k entries, unordered). */
-static void top_k(const float *q, const float *db, size_t n, size_t d, size_t k, size_t *top,
-                  float *best) {
-  size_t have = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float *r = db + i * d;
-    float s = 0;
-    for (size_t j = 0; j < d; j++) s += q[j] * r[j];
-    if (have < k) {
-      top[have] = i, best[have] = s, have++;
-      continue;
-    }
-    size_t w = 0; /* the weakest kept */
-    for (size_t t = 1; t < k; t++)
-      if (best[t] < best[w]) w = t;
-    if (s > best[w]) top[w] = i, best[w] = s;
-  }
-}
-
 static void usage_eval(FILE *f) {
   fprintf(
       f, "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate]\n"
@@ -321,13 +301,13 @@ static int cmd_eval(int argc, char **argv) {
 
   float *x = NULL, *qs = NULL, *db = NULL, *rec = NULL, *scales = NULL, *best = NULL;
   unsigned char *codes = NULL;
-  size_t *t1 = NULL, *t2 = NULL;
+  uint64_t *t1 = NULL, *t2 = NULL;
   vec_codec *c = NULL;
   size_t n, d, nq = 0, qd;
-  int ret = 0, rc = vec_npy_read_f32(path, &x, &n, &d);
+  int ret = 0, rc = cli_read_all(path, &x, &n, &d);
   if (rc) return fail_read(rc);
   if (qpath) {
-    rc = vec_npy_read_f32(qpath, &qs, &nq, &qd);
+    rc = cli_read_all(qpath, &qs, &nq, &qd);
     if (rc) {
       ret = fail_read(rc);
       goto done;
@@ -403,27 +383,24 @@ static int cmd_eval(int argc, char **argv) {
   printf("rel. L2 error   mean %.5f  max %.5f\n", qm.rel_l2_mean, qm.rel_l2_max);
   printf("mean abs error  %.6f (in units of each vector's max |x|)\n", qm.mae);
   if (nq) {
+    /* recall@k: the library's exact search over the originals and over the reconstructions */
     size_t kk = k < ndb ? k : ndb;
-    t1 = malloc(kk * sizeof *t1), t2 = malloc(kk * sizeof *t2), best = malloc(kk * sizeof *best);
+    t1 = malloc(nq * kk * sizeof *t1), t2 = malloc(nq * kk * sizeof *t2);
+    best = malloc(nq * kk * sizeof *best);
     if (!t1 || !t2 || !best) {
       ret = cli_fail("eval", VEC_E_NOMEM);
       goto done;
     }
+    if ((rc = vec_search_f32(db, ndb, d, qs, nq, d, kk, VEC_METRIC_IP, t1, best, &o)) ||
+        (rc = vec_search_f32(rec, ndb, d, qs, nq, d, kk, VEC_METRIC_IP, t2, best, &o))) {
+      ret = cli_fail(qpath ? qpath : "eval: query", rc);
+      goto done;
+    }
     double hits = 0;
-    for (size_t i = 0; i < nq; i++) {
-      const float *q = qs + i * d;
-      for (size_t j = 0; j < d; j++)
-        if (!isfinite(q[j])) {
-          fprintf(stderr, "vectro eval: query %zu holds NaN or Inf\n", i);
-          ret = EXIT_DATA;
-          goto done;
-        }
-      top_k(q, db, ndb, d, kk, t1, best);
-      top_k(q, rec, ndb, d, kk, t2, best);
+    for (size_t i = 0; i < nq; i++)
       for (size_t a = 0; a < kk; a++)
         for (size_t b = 0; b < kk; b++)
-          if (t1[a] == t2[b]) hits += 1;
-    }
+          if (t1[i * kk + a] == t2[i * kk + b]) hits += 1;
     printf("recall@%zu       %.4f (%zu queries %s, inner product)\n", k, hits / (double)(nq * kk),
            nq, qpath ? "from the queries file" : "held out of the input");
   }
