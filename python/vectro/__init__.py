@@ -22,10 +22,12 @@ from ._codec import (
     PROFILES,
     Codec,
     QuantizedEmbeddings,
-    _aligned_empty,
     from_codes,
     quantize_embeddings,
     reconstruct_embeddings,
+)
+from ._codec import (
+    _aligned_empty as _aligned_empty,  # for bench/: aligned buffers like the API allocates
 )
 from ._core import VectroError
 from ._files import VqzReader, VqzWriter, compress_file, load, read_embeddings, save
