@@ -160,24 +160,32 @@ typedef enum vec_codec_id {
   VEC_CODEC_INT4 = 5,
   VEC_CODEC_BINARY = 6,
   VEC_CODEC_UINT8_CAL = 7,
-  VEC_CODEC_INT8_CAL = 8
+  VEC_CODEC_INT8_CAL = 8,
+  VEC_CODEC_RABITQ = 9, /* random rotation + 1..8-bit codes with correction factors */
+  VEC_CODEC_PQ = 10     /* product quantization: m sub-codebooks of 2^bits k-means centroids */
 } vec_codec_id;
 
 #define VEC_ROUND_NEAREST  0 /* round half to even: the default, the smallest error */
 #define VEC_ROUND_TRUNCATE 1 /* floor, as sentence-transformers (calibrated codecs only) */
 
 typedef struct vec_codec_params {
-  size_t struct_size;  /* sizeof(vec_codec_params) */
-  vec_codec_id codec;  /* which scheme */
-  size_t dim;          /* d >= 1 */
-  unsigned group_size; /* int4: 0 = one scale per vector, else dims per scale (e.g. 32) */
-  int rounding;        /* calibrated codecs: VEC_ROUND_NEAREST or VEC_ROUND_TRUNCATE */
-  float calib_low_q;   /* calibrated: quantile of each dimension taken as its low end (0 = min) */
-  float calib_high_q;  /* ... and its high end (1 = max); e.g. 0.001 and 0.999 */
+  size_t struct_size;   /* sizeof(vec_codec_params) */
+  vec_codec_id codec;   /* which scheme */
+  size_t dim;           /* d >= 1 */
+  unsigned group_size;  /* int4: 0 = one scale per vector, else dims per scale (e.g. 32) */
+  int rounding;         /* calibrated codecs: VEC_ROUND_NEAREST or VEC_ROUND_TRUNCATE */
+  float calib_low_q;    /* calibrated: quantile of each dimension taken as its low end (0 = min) */
+  float calib_high_q;   /* ... and its high end (1 = max); e.g. 0.001 and 0.999 */
+  unsigned bits;        /* rabitq: bits per dimension 1..8; pq: bits per sub-code, 4 or 8 */
+  unsigned m;           /* pq: number of subspaces (d % m == 0) */
+  int rotate;           /* pq: apply the seeded random rotation before splitting (rabitq always) */
+  unsigned train_iters; /* pq: k-means iterations (0 = default 25) */
+  size_t train_max;     /* pq: training rows used at most, sampled (0 = default 256 per centroid) */
+  uint64_t seed;        /* rotation signs, k-means initialisation and sampling */
 } vec_codec_params;
 
 #define VEC_CODEC_PARAMS_INIT(codec_, dim_)                                                        \
-  {sizeof(vec_codec_params), (codec_), (dim_), 0, VEC_ROUND_NEAREST, 0.0f, 1.0f}
+  {sizeof(vec_codec_params), (codec_), (dim_), 0, VEC_ROUND_NEAREST, 0.0f, 1.0f, 0, 0, 0, 0, 0, 0}
 
 /** Creates a codec. @return VEC_OK and *out, or VEC_E_INVALID_ARG (unknown codec, d == 0, a
  *  group size that is not a positive multiple of 2, quantiles outside 0 <= lo < hi <= 1),
@@ -207,6 +215,10 @@ VEC_API int vec_codec_is_trained(const vec_codec *codec);
  *          VEC_E_NONFINITE naming the row. A dimension that is constant in the calibration data
  *          keeps a zero range: it encodes to code 0 and decodes to that constant. */
 VEC_API int vec_codec_train(vec_codec *codec, const float *x, size_t n, size_t ldx);
+/** vec_codec_train with threads and progress (k-means training is the costly one; progress counts
+ *  training rows per iteration). */
+VEC_API int vec_codec_train_opts(vec_codec *codec, const float *x, size_t n, size_t ldx,
+                                 const vec_batch_opts *opts);
 /** Sets the per-dimension ranges directly (d floats each; lo[j] <= hi[j], finite). */
 VEC_API int vec_codec_set_ranges(vec_codec *codec, const float *lo, const float *hi);
 /** Copies the ranges out. @return VEC_E_NOT_TRAINED if there are none. */

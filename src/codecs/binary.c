@@ -59,5 +59,10 @@ static void binary_decode_op(const vec_codec *c, const uint8_t *codes, const flo
   pick_decode()(codes, n, c->d, binary_code_size(c), out, ldo, flags);
 }
 
-const vec_codec_ops vec_ops_binary = {
-    VEC_CODEC_BINARY, "binary", 0, binary_code_size, no_scales, binary_encode_op, binary_decode_op};
+const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
+                                      .name = "binary",
+                                      .needs_training = 0,
+                                      .code_size = binary_code_size,
+                                      .scale_count = no_scales,
+                                      .encode = binary_encode_op,
+                                      .decode = binary_decode_op};

@@ -61,7 +61,17 @@ static void cal_decode(const vec_codec *c, const uint8_t *codes, const float *sc
   vec_cal_kernels_active()->decode(codes, n, c->d, c->lo, c->step, mode_of(c), out, ldo, flags);
 }
 
-const vec_codec_ops vec_ops_uint8_cal = {VEC_CODEC_UINT8_CAL, "uint8-cal", 1,         cal_code_size,
-                                         no_scales,           cal_encode,  cal_decode};
-const vec_codec_ops vec_ops_int8_cal = {VEC_CODEC_INT8_CAL, "int8-cal", 1,         cal_code_size,
-                                        no_scales,          cal_encode, cal_decode};
+const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
+                                         .name = "uint8-cal",
+                                         .needs_training = 1,
+                                         .code_size = cal_code_size,
+                                         .scale_count = no_scales,
+                                         .encode = cal_encode,
+                                         .decode = cal_decode};
+const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
+                                        .name = "int8-cal",
+                                        .needs_training = 1,
+                                        .code_size = cal_code_size,
+                                        .scale_count = no_scales,
+                                        .encode = cal_encode,
+                                        .decode = cal_decode};

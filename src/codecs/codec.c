@@ -58,6 +58,10 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
         params->calib_high_q <= 1.0f))
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "calibration quantiles must satisfy 0 <= low < high <= 1");
+  if (ops->check) {
+    int rc = ops->check(params);
+    if (rc) return rc;
+  }
   vec_codec *c = calloc(1, sizeof *c);
   if (!c) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   c->ops = ops;
@@ -65,7 +69,14 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
   c->p.struct_size = sizeof(vec_codec_params);
   c->d = params->dim;
   c->trained = !ops->needs_training;
-  if (ops->needs_training) {
+  if (ops->init) {
+    int rc = ops->init(c);
+    if (rc) {
+      vec_codec_free(c);
+      return rc;
+    }
+  }
+  if (VEC_HAS_RANGES(c)) {
     c->lo = malloc(4 * c->d * sizeof(float));
     if (!c->lo) {
       free(c);
@@ -81,6 +92,7 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
 
 void vec_codec_free(vec_codec *c) {
   if (!c) return;
+  if (c->ops->free_state) c->ops->free_state(c);
   free(c->lo);
   free(c);
 }
@@ -116,7 +128,7 @@ static int check_ranges(const vec_codec *c, const float *lo, const float *hi) {
 int vec_codec_set_ranges(vec_codec *c, const float *lo, const float *hi) {
   vec_clear_error();
   if (!c || !lo || !hi) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL argument");
-  if (!c->ops->needs_training)
+  if (!VEC_HAS_RANGES(c))
     return vec_fail(VEC_E_INVALID_ARG, -1, "codec '%s' has no ranges", c->ops->name);
   int rc = check_ranges(c, lo, hi);
   if (rc) return rc;
@@ -128,7 +140,7 @@ int vec_codec_set_ranges(vec_codec *c, const float *lo, const float *hi) {
 
 int vec_codec_get_ranges(const vec_codec *c, float *lo, float *hi) {
   vec_clear_error();
-  if (!c->ops->needs_training)
+  if (!VEC_HAS_RANGES(c))
     return vec_fail(VEC_E_INVALID_ARG, -1, "codec '%s' has no ranges", c->ops->name);
   if (!c->trained) return vec_fail(VEC_E_NOT_TRAINED, -1, "codec has not been trained");
   memcpy(lo, c->lo, c->d * sizeof(float));
@@ -151,9 +163,29 @@ static float quantile_sorted(const float *v, size_t n, double q) {
 }
 
 int vec_codec_train(vec_codec *c, const float *x, size_t n, size_t ldx) {
+  return vec_codec_train_opts(c, x, n, ldx, NULL);
+}
+
+int vec_codec_train_opts(vec_codec *c, const float *x, size_t n, size_t ldx,
+                         const vec_batch_opts *opts) {
   vec_clear_error();
   if (!c) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL codec");
   if (!c->ops->needs_training) return VEC_OK;
+  if (c->ops->train) {
+    vec_batch_opts o;
+    int rc = vec_batch_opts_resolve(opts, &o);
+    if (rc) return rc;
+    size_t bytes;
+    if (n == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "training needs at least 1 vector");
+    if (!x || ldx < c->d) return vec_fail(VEC_E_INVALID_ARG, -1, "bad training buffer or stride");
+    if (!vec_mul_ok(n, ldx, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
+      return vec_fail(VEC_E_OVERFLOW, -1, "n (%zu) x ldx (%zu) overflows", n, ldx);
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < c->d; j++)
+        if (!isfinite(x[i * ldx + j]))
+          return vec_fail(VEC_E_NONFINITE, (long long)i, "training row %zu holds NaN or Inf", i);
+    return c->ops->train(c, x, n, ldx, &o);
+  }
   if (n < 2)
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "calibration needs at least 2 vectors (got %zu): one vector has no spread", n);
@@ -303,12 +335,16 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
 
 /* ---------------------------------------------------------------------------------------------
  * Serialization: "VQCD", u16 major, u16 minor, u32 codec id, u64 dim, u32 group size,
- * i32 rounding, f32 low quantile, f32 high quantile, u32 flags (bit 0: trained), then if trained
- * d f32 lo and d f32 hi, then u32 CRC-32C of everything before. All little-endian.
+ * i32 rounding, f32 low quantile, f32 high quantile, u32 flags (bit 0: ranges follow, bit 1:
+ * module state follows), then if ranges d f32 lo and d f32 hi; minor >= 1 adds after the flags
+ * u32 bits, u32 m, u32 rotate, u32 train_iters, u64 train_max, u64 seed (SER_EXT bytes) before
+ * the ranges; then if state a u64 size and that many bytes; then u32 CRC-32C of everything
+ * before. All little-endian. Minor 0 data (no extension) still reads.
  * ------------------------------------------------------------------------------------------- */
 #define SER_MAJOR  1
-#define SER_MINOR  0
+#define SER_MINOR  1
 #define SER_HEADER 40
+#define SER_EXT    32
 
 static void put32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -324,8 +360,21 @@ static uint64_t get64(const uint8_t *p) {
 }
 static void putf(uint8_t *p, float f) { put32(p, vec_f2u_pub(f)); }
 
+static int has_state(const vec_codec *c) {
+  return c->ops->state_size && c->trained && c->ops->state_size(c) > 0;
+}
+
+/* The writer uses the oldest minor that holds the codec, so files of the codecs that predate the
+ * extension stay byte-identical (the golden files pin them). */
+static int needs_ext(const vec_codec *c) {
+  const vec_codec_params *q = &c->p;
+  return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || has_state(c);
+}
+
 size_t vec_codec_serialized_size(const vec_codec *c) {
-  return SER_HEADER + (c->ops->needs_training && c->trained ? 8 * c->d : 0) + 4;
+  return SER_HEADER + (needs_ext(c) ? SER_EXT : 0) +
+         (VEC_HAS_RANGES(c) && c->trained ? 8 * c->d : 0) +
+         (has_state(c) ? 8 + c->ops->state_size(c) : 0) + 4;
 }
 
 int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
@@ -335,21 +384,37 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
     return vec_fail(VEC_E_INVALID_ARG, -1, "buffer of %zu bytes, need %zu", cap, need);
   uint8_t *p = buf;
   memcpy(p, "VQCD", 4);
-  p[4] = SER_MAJOR, p[5] = 0, p[6] = SER_MINOR, p[7] = 0;
+  int ext = needs_ext(c);
+  p[4] = SER_MAJOR, p[5] = 0, p[6] = ext ? SER_MINOR : 0, p[7] = 0;
   put32(p + 8, (uint32_t)c->ops->id);
   put64(p + 12, (uint64_t)c->d);
   put32(p + 20, c->p.group_size);
   put32(p + 24, (uint32_t)c->p.rounding);
   putf(p + 28, c->p.calib_low_q);
   putf(p + 32, c->p.calib_high_q);
-  int ranges = c->ops->needs_training && c->trained;
-  put32(p + 36, ranges ? 1u : 0u);
+  int ranges = VEC_HAS_RANGES(c) && c->trained, state = has_state(c);
+  put32(p + 36, (ranges ? 1u : 0u) | (state ? 2u : 0u));
   size_t off = SER_HEADER;
+  if (ext) {
+    put32(p + off, c->p.bits);
+    put32(p + off + 4, c->p.m);
+    put32(p + off + 8, (uint32_t)c->p.rotate);
+    put32(p + off + 12, c->p.train_iters);
+    put64(p + off + 16, (uint64_t)c->p.train_max);
+    put64(p + off + 24, c->p.seed);
+    off += SER_EXT;
+  }
   if (ranges) {
     for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->lo[j]);
     off += 4 * c->d;
     for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->hi[j]);
     off += 4 * c->d;
+  }
+  if (state) {
+    size_t ss = c->ops->state_size(c);
+    put64(p + off, (uint64_t)ss);
+    c->ops->state_write(c, p + off + 8);
+    off += 8 + ss;
   }
   put32(p + off, vec_crc32c(0, p, off));
   return VEC_OK;
@@ -367,12 +432,27 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
     return vec_fail(VEC_E_VERSION, -1,
                     "codec written by format version %u; this vectro reads up to %u: upgrade",
                     major, SER_MAJOR);
+  unsigned minor = p[6] | (unsigned)p[7] << 8;
   uint64_t dim = get64(p + 12);
-  int ranges = get32(p + 36) & 1u;
+  uint32_t flags = get32(p + 36);
+  int ranges = flags & 1u, state = (flags >> 1) & 1u;
   if (dim == 0 || dim > ((uint64_t)1 << 28))
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec has an absurd dimension %llu",
                     (unsigned long long)dim);
-  size_t body = SER_HEADER + (ranges ? 8 * (size_t)dim : 0);
+  size_t ext = minor >= 1 ? SER_EXT : 0;
+  size_t rbase = SER_HEADER + ext;
+  size_t body = rbase + (ranges ? 8 * (size_t)dim : 0);
+  uint64_t ss = 0;
+  if (state) {
+    if (size < body + 8 + 4)
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec is truncated (%zu bytes)", size);
+    ss = get64(p + body);
+    if (ss > size - body - 8 - 4)
+      return vec_fail(VEC_E_FORMAT, -1,
+                      "serialized codec is truncated (state of %llu bytes, %zu bytes in all)",
+                      (unsigned long long)ss, size);
+    body += 8 + (size_t)ss;
+  }
   if (size < body + 4)
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec is truncated (%zu of %zu bytes)", size,
                     body + 4);
@@ -383,18 +463,39 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
   prm.rounding = (int)get32(p + 24);
   prm.calib_low_q = vec_u2f_pub(get32(p + 28));
   prm.calib_high_q = vec_u2f_pub(get32(p + 32));
+  if (ext) {
+    prm.bits = get32(p + SER_HEADER);
+    prm.m = get32(p + SER_HEADER + 4);
+    prm.rotate = (int)get32(p + SER_HEADER + 8);
+    prm.train_iters = get32(p + SER_HEADER + 12);
+    prm.train_max = (size_t)get64(p + SER_HEADER + 16);
+    prm.seed = get64(p + SER_HEADER + 24);
+  }
   vec_codec *c;
   int rc = vec_codec_create(&prm, &c);
   if (rc)
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec is invalid: %s", vec_last_error_message());
+  if (state) {
+    if (!c->ops->state_read) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec has state it cannot use");
+    }
+    rc = c->ops->state_read(c, p + body - ss, (size_t)ss);
+    if (rc) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec state is invalid: %s",
+                      vec_last_error_message());
+    }
+    c->trained = 1;
+  }
   if (ranges) {
-    if (!c->ops->needs_training) {
+    if (!VEC_HAS_RANGES(c)) {
       vec_codec_free(c);
       return vec_fail(VEC_E_FORMAT, -1, "serialized codec has ranges it cannot use");
     }
     for (size_t j = 0; j < c->d; j++) {
-      c->lo[j] = vec_u2f_pub(get32(p + SER_HEADER + 4 * j));
-      c->hi[j] = vec_u2f_pub(get32(p + SER_HEADER + 4 * (c->d + j)));
+      c->lo[j] = vec_u2f_pub(get32(p + rbase + 4 * j));
+      c->hi[j] = vec_u2f_pub(get32(p + rbase + 4 * (c->d + j)));
     }
     if (check_ranges(c, c->lo, c->hi) != VEC_OK) {
       vec_codec_free(c);

@@ -15,6 +15,9 @@ struct vec_codec_s {
   /* Calibrated codecs: per-dimension range [lo, hi], and derived step = (hi - lo) / 255 and
    * inv = 1 / step (0 where the range is 0). NULL for the others. One allocation of 4d floats. */
   float *lo, *hi, *step, *inv;
+  /* Codecs with learned or seeded state beyond ranges (rabitq's rotation, pq's codebooks): owned
+   * by the module through the state hooks below. NULL for the others. */
+  void *state;
 };
 
 typedef struct vec_codec_ops {
@@ -31,7 +34,40 @@ typedef struct vec_codec_ops {
   /* Decodes rows [0, n) into out (stride ldo floats). Scales were validated by the caller. */
   void (*decode)(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                  float *out, size_t ldo, unsigned flags);
+
+  /* ---- Optional hooks: NULL where a codec has no use for them. ---- */
+  /* Validates the codec-specific parameters at create time (vec_fail with a message). */
+  int (*check)(const vec_codec_params *p);
+  /* Allocates c->state at create time (a seeded rotation needs no training). */
+  int (*init)(vec_codec *c);
+  /* Training other than per-dimension ranges (k-means). Set: the codec has no ranges and
+   * vec_codec_train calls this after the generic checks (n >= 1, finite rows). */
+  int (*train)(vec_codec *c, const float *x, size_t n, size_t ldx, const vec_batch_opts *o);
+  void (*free_state)(vec_codec *c);
+  /* Serialized state (written after the parameters, CRC-covered). state_read validates it all:
+   * it comes from a file. */
+  size_t (*state_size)(const vec_codec *c);
+  void (*state_write)(const vec_codec *c, uint8_t *p);
+  int (*state_read)(vec_codec *c, const uint8_t *p, size_t size);
+
+  /* ---- Search straight from codes (search/flat.c); NULL: decode a tile, float dot products. ----
+   * query_prepare turns a float query (d floats, finite) into query_size bytes of per-query state
+   * (a quantized query, a lookup table). score writes ip[j * ldo + r] = the codec's estimate of
+   * q_j . x_r for nq prepared queries (at qs + j * query_size) and nr rows; where err is not NULL
+   * it also writes err[j * ldo + r], a bound with |q_j . x_r - estimate| <= err in all but a
+   * vanishing fraction of cases (codecs with error bounds; the search rescores what the bound
+   * cannot rule out). A row's estimate must not depend on nr, nq or which rows share the call. */
+  size_t (*query_size)(const vec_codec *c);
+  void (*query_prepare)(const vec_codec *c, const float *q, void *qs);
+  void (*score)(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                const float *scales, size_t nr, float *ip, float *err, size_t ldo);
+  /* |x|^2 per row as the codec estimates it (for L2 and cosine); NULL: |decode(x)|^2. */
+  void (*sqnorms)(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                  float *out);
 } vec_codec_ops;
+
+/* Codecs with per-dimension ranges (the calibrated ones): trained by ranges, not by a hook. */
+#define VEC_HAS_RANGES(c) ((c)->ops->needs_training && !(c)->ops->train)
 
 /* One per module; a module that is not built yet simply is not listed in codec.c. */
 VEC_HIDDEN extern const vec_codec_ops vec_ops_int8;
@@ -42,6 +78,8 @@ VEC_HIDDEN extern const vec_codec_ops vec_ops_int4;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_binary;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_uint8_cal;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_int8_cal;
+VEC_HIDDEN extern const vec_codec_ops vec_ops_rabitq;
+VEC_HIDDEN extern const vec_codec_ops vec_ops_pq;
 
 /* CRC-32C (Castagnoli), the checksum of serialized codecs and (later) of .vqz blocks. */
 VEC_HIDDEN uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size);

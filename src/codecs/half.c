@@ -62,7 +62,17 @@ static void bf16_decode(const vec_codec *c, const uint8_t *codes, const float *s
   pick(1).decode(codes, n, c->d, out, ldo, flags);
 }
 
-const vec_codec_ops vec_ops_f16 = {VEC_CODEC_F16, "f16",      0,         two_bytes_per_dim,
-                                   no_scales,     f16_encode, f16_decode};
-const vec_codec_ops vec_ops_bf16 = {VEC_CODEC_BF16, "bf16",      0,          two_bytes_per_dim,
-                                    no_scales,      bf16_encode, bf16_decode};
+const vec_codec_ops vec_ops_f16 = {.id = VEC_CODEC_F16,
+                                   .name = "f16",
+                                   .needs_training = 0,
+                                   .code_size = two_bytes_per_dim,
+                                   .scale_count = no_scales,
+                                   .encode = f16_encode,
+                                   .decode = f16_decode};
+const vec_codec_ops vec_ops_bf16 = {.id = VEC_CODEC_BF16,
+                                    .name = "bf16",
+                                    .needs_training = 0,
+                                    .code_size = two_bytes_per_dim,
+                                    .scale_count = no_scales,
+                                    .encode = bf16_encode,
+                                    .decode = bf16_decode};

@@ -132,5 +132,10 @@ static void int8_decode_op(const vec_codec *c, const uint8_t *codes, const float
   vec_kernels_get()->decode_int8((const int8_t *)codes, n, c->d, c->d, scales, out, ldo, flags);
 }
 
-const vec_codec_ops vec_ops_int8 = {VEC_CODEC_INT8, "int8",        0, int8_code_size, one_scale,
-                                    int8_encode_op, int8_decode_op};
+const vec_codec_ops vec_ops_int8 = {.id = VEC_CODEC_INT8,
+                                    .name = "int8",
+                                    .needs_training = 0,
+                                    .code_size = int8_code_size,
+                                    .scale_count = one_scale,
+                                    .encode = int8_encode_op,
+                                    .decode = int8_decode_op};

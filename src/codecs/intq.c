@@ -68,7 +68,17 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
                        ldo, flags);
 }
 
-const vec_codec_ops vec_ops_int16 = {VEC_CODEC_INT16, "int16",    0,         i16_code_size,
-                                     one_scale,       i16_encode, i16_decode};
-const vec_codec_ops vec_ops_int4 = {VEC_CODEC_INT4, "int4",    0,        i4_code_size,
-                                    i4_scale_count, i4_encode, i4_decode};
+const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
+                                     .name = "int16",
+                                     .needs_training = 0,
+                                     .code_size = i16_code_size,
+                                     .scale_count = one_scale,
+                                     .encode = i16_encode,
+                                     .decode = i16_decode};
+const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
+                                    .name = "int4",
+                                    .needs_training = 0,
+                                    .code_size = i4_code_size,
+                                    .scale_count = i4_scale_count,
+                                    .encode = i4_encode,
+                                    .decode = i4_decode};
