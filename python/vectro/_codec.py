@@ -24,6 +24,9 @@ _LAYOUT = {
     "uint8-cal": (np.uint8, lambda d: d),
     "int8-cal": (np.int8, lambda d: d),
 }
+# Codecs whose code size depends on their parameters (bits, m): the C library says how many bytes.
+_PARAM_CODECS = ("rabitq", "pq")
+_EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed")
 _ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary"}
 PROFILES = {
     # name: (precision, what it is for). Measured figures: README "Profiles" / BENCHMARKS.md.
@@ -31,7 +34,8 @@ PROFILES = {
     "balanced": ("int4-g32", "half the bytes of int8 again: 6.4x at d = 384, cosine ~0.99"),
     "fast": ("binary", "32x, Hamming-searchable; rescore with originals for recall"),
 }
-PRECISIONS = tuple(_LAYOUT) + ("uint8", "int4-g32") + tuple(_ALIASES) + tuple(PROFILES)
+PRECISIONS = (tuple(_LAYOUT) + ("uint8", "int4-g32") + tuple(_ALIASES) + tuple(PROFILES)
+              + ("rabitq-<bits>", "pq-<m>x<bits>"))
 _ROUNDING = {"nearest": 0, "truncate": 1}
 
 
@@ -64,6 +68,41 @@ def parse_precision(precision: str, group_size: int | None = None,
             raise ValueError("group_size applies to int4 only")
         g = int(group_size)
     return p, g
+
+
+def parse_extra(precision: str, **given) -> tuple[str, dict]:
+    """Splits "rabitq-4" (bits) and "pq-48x4" (m x bits) into (codec name, parameters), merged with
+    keyword parameters (bits=, m=, rotate=, seed=, train_iters=, train_max=); a keyword that
+    contradicts the string is an error. Other precisions take no such parameters."""
+    p = precision.lower() if isinstance(precision, str) else precision
+    extra = {}
+    if isinstance(p, str) and p.startswith("rabitq"):
+        name, rest = "rabitq", p[6:]
+        if rest:
+            if not (rest.startswith("-") and rest[1:].isdigit()):
+                raise ValueError(f"rabitq precision is 'rabitq-<bits>' (e.g. 'rabitq-4'), got {precision!r}")
+            extra["bits"] = int(rest[1:])
+    elif isinstance(p, str) and p.startswith("pq"):
+        name, rest = "pq", p[2:]
+        if rest:
+            mb = rest[1:].split("x") if rest.startswith("-") else []
+            if len(mb) != 2 or not all(t.isdigit() for t in mb):
+                raise ValueError(f"pq precision is 'pq-<m>x<bits>' (e.g. 'pq-48x4'), got {precision!r}")
+            extra["m"], extra["bits"] = int(mb[0]), int(mb[1])
+    else:
+        name = None
+    for k, v in given.items():
+        if v is None:
+            continue
+        if name is None:
+            raise ValueError(f"{k}= applies to the rabitq and pq codecs only")
+        v = int(bool(v)) if k == "rotate" else int(v)
+        if k in extra and extra[k] != v:
+            raise ValueError(f"{k}={v} contradicts the precision {precision!r}")
+        extra[k] = v
+    if name == "rabitq":
+        extra.setdefault("bits", 4)
+    return name, extra
 
 
 def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
@@ -125,8 +164,17 @@ class Codec:
 
     def __init__(self, precision: str = "int8", dim: int | None = None, *, group_size: int | None = None,
                  rounding: str = "nearest", calibration_quantiles: tuple[float, float] = (0.0, 1.0),
-                 calibrated: bool = False) -> None:
-        self.name, self.group_size = parse_precision(precision, group_size, calibrated)
+                 calibrated: bool = False, bits: int | None = None, m: int | None = None,
+                 rotate: bool | None = None, seed: int | None = None, train_iters: int | None = None,
+                 train_max: int | None = None) -> None:
+        pname, self.extra = parse_extra(precision, bits=bits, m=m, rotate=rotate, seed=seed,
+                                        train_iters=train_iters, train_max=train_max)
+        if pname is not None:
+            if group_size is not None or calibrated:
+                raise ValueError(f"group_size and calibration do not apply to {pname}")
+            self.name, self.group_size = pname, 0
+        else:
+            self.name, self.group_size = parse_precision(precision, group_size, calibrated)
         if rounding not in _ROUNDING:
             raise ValueError(f"rounding must be 'nearest' or 'truncate', got {rounding!r}")
         if rounding == "truncate" and not self.name.endswith("-cal"):
@@ -144,7 +192,7 @@ class Codec:
 
     def _create(self, dim: int) -> None:
         self._h = _core.codec_new(self.name, dim, self.group_size, _ROUNDING[self.rounding],
-                                  *self.calibration_quantiles)
+                                  *self.calibration_quantiles, self.extra or None)
 
     def _ensure(self, dim: int) -> None:
         if self._h is None:
@@ -159,7 +207,16 @@ class Codec:
 
     @property
     def needs_training(self) -> bool:
-        return self.name.endswith("-cal")
+        """Calibrated codecs (ranges) and pq (k-means codebooks) must be fitted before encoding."""
+        return self.name.endswith("-cal") or self.name == "pq"
+
+    def _layout(self, d: int) -> tuple:
+        """(code dtype, code columns) for dimension d."""
+        if self.name in _PARAM_CODECS:
+            self._ensure(d)
+            return np.uint8, _core.codec_info(self._h)["code_size"]
+        dtype, cols = _LAYOUT[self.name]
+        return dtype, cols(d)
 
     @property
     def trained(self) -> bool:
@@ -168,6 +225,10 @@ class Codec:
     @property
     def precision(self) -> str:
         """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal")."""
+        if self.name == "rabitq":
+            return f"rabitq-{self.extra['bits']}"
+        if self.name == "pq" and "m" in self.extra and "bits" in self.extra:
+            return f"pq-{self.extra['m']}x{self.extra['bits']}"
         return f"int4-g{self.group_size}" if self.name == "int4" and self.group_size else self.name
 
     def bytes_per_vector(self, dim: int | None = None) -> int:
@@ -178,16 +239,17 @@ class Codec:
         if self._h is not None and d == self.dim:
             info = _core.codec_info(self._h)
             return info["code_size"] + 4 * info["scale_count"]
-        probe = _core.codec_info(_core.codec_new(self.name, d, self.group_size, 0, 0.0, 1.0))
+        probe = _core.codec_info(_core.codec_new(self.name, d, self.group_size, 0, 0.0, 1.0,
+                                                 self.extra or None))
         return probe["code_size"] + 4 * probe["scale_count"]
 
-    def fit(self, calibration_embeddings) -> Codec:
+    def fit(self, calibration_embeddings, *, threads: int = 0) -> Codec:
         """Learns per-dimension ranges (calibrated codecs; other codecs only take the dimension).
         Raises VectroError for fewer than 2 vectors, NaN/Inf, or a dimension mismatch."""
         x, _ = as_float32_rows(calibration_embeddings)
         self._ensure(x.shape[1])
         if self.needs_training:
-            _core.codec_train(self._h, x)
+            _core.codec_train(self._h, x, _check_threads(threads))
         return self
 
     @property
@@ -222,8 +284,8 @@ class Codec:
             raise _core.VectroError(f"codec {self.name!r} must be fitted (calibration data) or given "
                                     "ranges before encoding")
         info = _core.codec_info(self._h)
-        dtype, cols = _LAYOUT[self.name]
-        codes = _aligned_empty((n, cols(d)), dtype)
+        dtype, cols = self._layout(d)
+        codes = _aligned_empty((n, cols), dtype)
         sc = info["scale_count"]
         scales = np.empty((n, sc) if sc > 1 else (n,), np.float32) if sc else None
         _core.codec_encode(self._h, x, codes, scales, threads, progress)
@@ -262,6 +324,7 @@ class Codec:
         info = _core.codec_info(h)
         c = cls.__new__(cls)
         c.name, c.group_size = info["name"], info["group_size"]
+        c.extra = {k: info[k] for k in _EXTRA_KEYS if info[k]} if c.name in _PARAM_CODECS else {}
         c.rounding = "truncate" if info["rounding"] == 1 else "nearest"
         c.calibration_quantiles = (info["low_q"], info["high_q"])
         c._h = h
@@ -313,15 +376,15 @@ class QuantizedEmbeddings:
         if codec is None:
             codec = Codec(precision)
         name = codec.name
-        dtype, cols = _LAYOUT[name]
         codes = np.ascontiguousarray(codes)
+        if dim is None:
+            dim = codec.dim if codec.dim is not None else (shape[-1] if shape else codes.shape[1])
+        dtype, cols = codec._layout(dim)
         if codes.ndim != 2 or codes.dtype != dtype:
             raise TypeError(f"{name} codes must be a 2-D {np.dtype(dtype)} array, got {codes.dtype} "
                             f"with shape {codes.shape}")
-        if dim is None:
-            dim = codec.dim if codec.dim is not None else (shape[-1] if shape else codes.shape[1])
-        if codes.shape[1] != cols(dim):
-            raise ValueError(f"{name} codes of dimension {dim} need {cols(dim)} columns, got {codes.shape[1]}")
+        if codes.shape[1] != cols:
+            raise ValueError(f"{name} codes of dimension {dim} need {cols} columns, got {codes.shape[1]}")
         codec._ensure(dim)
         sc = _core.codec_info(codec._h)["scale_count"]
         n = codes.shape[0]

@@ -309,8 +309,9 @@ static PyObject *raise_last(int rc) {
 
 static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 6) {
-    PyErr_SetString(PyExc_TypeError, "codec_new(name, dim, group_size, rounding, low_q, high_q)");
+  if (nargs != 6 && nargs != 7) {
+    PyErr_SetString(PyExc_TypeError,
+                    "codec_new(name, dim, group_size, rounding, low_q, high_q[, extra: dict])");
     return NULL;
   }
   const char *name = PyUnicode_AsUTF8(args[0]);
@@ -331,6 +332,31 @@ static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nar
   p.rounding = (int)rounding;
   p.calib_low_q = (float)lq;
   p.calib_high_q = (float)hq;
+  if (nargs == 7 && args[6] != Py_None) {
+    /* bits, m, rotate, train_iters, train_max, seed: the rabitq / pq parameters */
+    if (!PyDict_Check(args[6])) {
+      PyErr_SetString(PyExc_TypeError, "codec_new: extra parameters must be a dict");
+      return NULL;
+    }
+    static const char *const keys[] = {"bits", "m", "rotate", "train_iters", "train_max", "seed"};
+    unsigned long long v[6] = {0};
+    for (int i = 0; i < 6; i++) {
+      PyObject *o = PyDict_GetItemString(args[6], keys[i]);
+      if (!o) continue;
+      v[i] = PyLong_AsUnsignedLongLong(o);
+      if (PyErr_Occurred()) return NULL;
+      if (i < 4 && v[i] > 0xFFFFFFFFull) {
+        PyErr_Format(PyExc_ValueError, "codec parameter %s is too large", keys[i]);
+        return NULL;
+      }
+    }
+    p.bits = (unsigned)v[0];
+    p.m = (unsigned)v[1];
+    p.rotate = v[2] != 0;
+    p.train_iters = (unsigned)v[3];
+    p.train_max = (size_t)v[4];
+    p.seed = (uint64_t)v[5];
+  }
   vec_codec *c;
   int rc = vec_codec_create(&p, &c);
   if (rc != VEC_OK) return raise_last(rc);
@@ -345,21 +371,30 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
   return Py_BuildValue(
-      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d}", "name", vec_codec_name(vec_codec_kind(c)), "dim",
+      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
+      vec_codec_name(vec_codec_kind(c)), "dim",
       (Py_ssize_t)p->dim, "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
       (Py_ssize_t)vec_codec_scale_count(c), "needs_training", vec_codec_needs_training(c),
       "trained", vec_codec_is_trained(c), "group_size", p->group_size, "rounding", p->rounding,
-      "low_q", (double)p->calib_low_q, "high_q", (double)p->calib_high_q);
+      "low_q", (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits, "m",
+      p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
+      (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "codec_train(codec, x)");
+  if (nargs != 2 && nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "codec_train(codec, x[, threads])");
     return NULL;
   }
   vec_codec *c = get_codec(args[0]);
   if (!c) return NULL;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  if (nargs == 3) {
+    long t = PyLong_AsLong(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    o.threads = t < 0 ? 0 : (int)t;
+  }
   Py_buffer x;
   if (get_buffer(args[1], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
   size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
@@ -371,7 +406,7 @@ static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t n
                  vec_codec_get_params(c)->dim);
     return NULL;
   }
-  Py_BEGIN_ALLOW_THREADS rc = vec_codec_train(c, (const float *)x.buf, n, ldx);
+  Py_BEGIN_ALLOW_THREADS rc = vec_codec_train_opts(c, (const float *)x.buf, n, ldx, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&x);
   if (rc != VEC_OK) return raise_last(rc);
   Py_RETURN_NONE;

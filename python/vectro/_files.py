@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from . import _core
-from ._codec import _LAYOUT, Codec, ProgressFn, QuantizedEmbeddings, _aligned_empty, _check_threads, as_float32_rows
+from ._codec import Codec, ProgressFn, QuantizedEmbeddings, _aligned_empty, _check_threads, as_float32_rows
 
 DEFAULT_CHUNK = 65536
 CALIBRATION_ROWS = 100_000
@@ -167,8 +167,8 @@ class VqzReader:
         if not (0 <= start <= stop <= n_total):
             raise IndexError(f"rows [{start}, {stop}) are outside the file's {n_total}")
         n = stop - start
-        dtype, cols = _LAYOUT[self.codec.name]
-        codes = _aligned_empty((n, cols(self.dim)), dtype)
+        dtype, cols = self.codec._layout(self.dim)
+        codes = _aligned_empty((n, cols), dtype)
         sc = self.info["scale_count"]
         scales = np.empty((n, sc) if sc > 1 else (n,), np.float32) if sc else None
         ids = np.empty(n, np.uint64) if self.has_ids else None
