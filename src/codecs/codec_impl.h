@@ -57,6 +57,7 @@ typedef struct vec_codec_ops {
    * it also writes err[j * ldo + r], a bound with |q_j . x_r - estimate| <= err in all but a
    * vanishing fraction of cases (codecs with error bounds; the search rescores what the bound
    * cannot rule out). A row's estimate must not depend on nr, nq or which rows share the call. */
+  int bounded; /* score writes err: the search can rescore by bound instead of a fixed oversample */
   size_t (*query_size)(const vec_codec *c);
   void (*query_prepare)(const vec_codec *c, const float *q, void *qs);
   void (*score)(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
