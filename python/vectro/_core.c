@@ -370,15 +370,15 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
-  return Py_BuildValue(
-      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
-      vec_codec_name(vec_codec_kind(c)), "dim",
-      (Py_ssize_t)p->dim, "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
-      (Py_ssize_t)vec_codec_scale_count(c), "needs_training", vec_codec_needs_training(c),
-      "trained", vec_codec_is_trained(c), "group_size", p->group_size, "rounding", p->rounding,
-      "low_q", (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits, "m",
-      p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
-      (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
+  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
+                       vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
+                       (Py_ssize_t)vec_codec_code_size(c), "scale_count",
+                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
+                       vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
+                       "group_size", p->group_size, "rounding", p->rounding, "low_q",
+                       (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits,
+                       "m", p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
+                       (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -974,18 +974,12 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
   }
   if (get_flat(args[4], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_q;
   if (get_flat(args[5], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
-  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
-    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
-    PyBuffer_Release(&sco);
-    PyBuffer_Release(&ids);
-    goto f_q;
-  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
   Py_BEGIN_ALLOW_THREADS rc =
-      vec_search_f32(x.buf, n, ldx, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
+      vec_search_f32(x.buf, n, ldx, d, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   PyBuffer_Release(&q);
@@ -1001,16 +995,19 @@ f_x:
   return NULL;
 }
 
-/* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores) */
+/* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores, threads) */
 static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 7) {
-    PyErr_SetString(PyExc_TypeError, "rescore takes 7 arguments");
+  if (nargs != 8) {
+    PyErr_SetString(PyExc_TypeError, "rescore takes 8 arguments");
     return NULL;
   }
   Py_ssize_t k = PyLong_AsSsize_t(args[3]);
   vec_metric metric;
-  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0) return NULL;
+  int threads;
+  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0 ||
+      parse_threads(args[7], &threads) < 0)
+    return NULL;
   if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
   Py_buffer x, q, cand, ids, sco;
   if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
@@ -1024,16 +1021,12 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
   if (get_flat(args[5], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
   if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
-  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
-    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
-    PyBuffer_Release(&sco);
-    PyBuffer_Release(&ids);
-    goto f_c;
-  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf);
+  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x.buf, n, ldx, d, q.buf, nq, ldq, cand.buf, m, (size_t)k,
+                                          metric, ids.buf, sco.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   PyBuffer_Release(&cand);

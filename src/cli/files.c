@@ -632,7 +632,7 @@ int cmd_search(int argc, char **argv) {
       ret = cli_fail("search", VEC_E_NOMEM);
       goto done;
     }
-    if ((rc = vec_rescore(x, n, d, q, nq, d, rows, kk, k, metric, rows2, sc2))) {
+    if ((rc = vec_rescore(x, n, d, d, q, nq, d, rows, kk, k, metric, rows2, sc2, &bo))) {
       ret = cli_fail(orig, rc);
       goto done;
     }

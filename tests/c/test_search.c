@@ -171,7 +171,7 @@ static void f32_matches_reference(void) {
   fill(x, n * ldx, 5);
   fill(q, nq * d, 6);
   for (int m = 0; m < 3; m++) {
-    CHECK(vec_search_f32(x, n, ldx, q, nq, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, ldx, d, q, nq, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
     for (size_t j = 0; j < nq; j++)
       CHECKF(check_query(x, n, ldx, d, q + j * d, k, (vec_metric)m, ids + j * k, scores + j * k),
              "metric %d query %zu", m, j);
@@ -192,7 +192,7 @@ static void ties_by_lower_row(void) {
   ref_ent ref[40];
   double tol[40];
   for (int m = 0; m < 3; m += 2) {
-    CHECK(vec_search_f32(x, n, d, q, 1, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, d, d, q, 1, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
     ref_scores(x, n, d, d, q, (vec_metric)m, ref, tol);
     g_l2 = m == VEC_METRIC_L2;
     qsort(ref, n, sizeof *ref, cmp_ref);
@@ -238,7 +238,7 @@ static void padding(void) {
   for (int i = 0; i < 5; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
   CHECK(ids[5] == 2 && ids[6] == 1 && ids[7] == 0);
   CHECK(ids[8] == UINT64_MAX && isnan(scores[8]) && ids[9] == UINT64_MAX && isnan(scores[9]));
-  CHECK(vec_search_f32(NULL, 0, 4, q, 2, 4, 5, VEC_METRIC_IP, ids, scores, NULL) == VEC_OK);
+  CHECK(vec_search_f32(NULL, 0, 4, 4, q, 2, 4, 5, VEC_METRIC_IP, ids, scores, NULL) == VEC_OK);
   for (int i = 0; i < 10; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
 }
 
@@ -304,7 +304,7 @@ static void rescore_recovers_float_topk(void) {
   uint64_t ids[30], ids2[30], cand[3 * 40];
   float scores[30], scores2[30];
   for (int met = 0; met < 3; met++) {
-    CHECK(vec_search_f32(x, n, d, q, nq, d, k, (vec_metric)met, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, d, d, q, nq, d, k, (vec_metric)met, ids, scores, NULL) == VEC_OK);
     uint64_t s = 9;
     for (size_t j = 0; j < nq; j++) {
       uint64_t *c = cand + j * m;
@@ -315,16 +315,17 @@ static void rescore_recovers_float_topk(void) {
       c[2] = ids[j * k];
       if (ids[j * k] == c[3]) c[0] = 0; /* keep c[3]'s member: harmless either way */
     }
-    CHECK(vec_rescore(x, n, d, q, nq, d, cand, m, k, (vec_metric)met, ids2, scores2) == VEC_OK);
+    CHECK(vec_rescore(x, n, d, d, q, nq, d, cand, m, k, (vec_metric)met, ids2, scores2, NULL) ==
+          VEC_OK);
     CHECK(memcmp(ids, ids2, sizeof ids) == 0);
     CHECK(memcmp(scores, scores2, sizeof scores) == 0);
   }
   /* Fewer distinct candidates than k pad; an index >= n is refused. */
   uint64_t few[3] = {4, UINT64_MAX, 4};
-  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) == VEC_OK);
+  CHECK(vec_rescore(x, n, d, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2, NULL) == VEC_OK);
   CHECK(ids2[0] == 4 && ids2[1] == UINT64_MAX && isnan(scores2[1]));
   few[1] = n;
-  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) ==
+  CHECK(vec_rescore(x, n, d, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2, NULL) ==
         VEC_E_INVALID_ARG);
 }
 
@@ -385,12 +386,15 @@ static void errors(void) {
   CHECK(rc[7] == VEC_E_NONFINITE && row7 == 2);
   CHECK(rc[8] == VEC_E_INVALID_ARG && row8 == 2);
   CHECK(rc[9] == VEC_OK); /* a zero query is fine for IP */
-  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 0, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
-  CHECK(vec_search_f32(x, 2, 3, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
-  CHECK(vec_search_f32(NULL, 2, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
+  CHECK(vec_search_f32(x, 2, 4, 4, q, 1, 4, 0, VEC_METRIC_IP, ids, scores, NULL) ==
+        VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(x, 2, 3, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
+        VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(NULL, 2, 4, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
         VEC_E_INVALID_ARG);
   q[1] = INFINITY;
-  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 1, VEC_METRIC_L2, ids, scores, NULL) == VEC_E_NONFINITE);
+  CHECK(vec_search_f32(x, 2, 4, 4, q, 1, 4, 1, VEC_METRIC_L2, ids, scores, NULL) ==
+        VEC_E_NONFINITE);
   CHECK(vec_last_error_row() == 0);
   CHECK(vec_codes_sqnorms(NULL, codes, sc, 2, scores, NULL) == VEC_E_INVALID_ARG);
 }
