@@ -543,6 +543,10 @@ VEC_API int vec_rescore_codes(const vec_codec *codec, const void *codes, const f
                               vec_metric metric, uint64_t *ids, float *scores,
                               const vec_batch_opts *opts);
 
+/** @return non-zero if the codec's search kernel gives error bounds, so that vec_search_rescore
+ *          can rescore by bound (oversample == 0); 0 otherwise or for NULL. */
+VEC_API int vec_search_has_bounds(const vec_codec *codec);
+
 /* What vec_search_rescore did. */
 typedef struct vec_search_stats {
   uint64_t scanned;  /* (query, row) pairs scored from the codes */

@@ -797,6 +797,12 @@ int vec_rescore_codes(const vec_codec *codec, const void *codes, const float *sc
 /* ---------------------------------------------------------------------------------------------
  * Search with rescoring: by error bound where the codec gives one, else by oversampling.
  * ------------------------------------------------------------------------------------------- */
+static int has_bounds(const vec_codec *c) {
+  return c && c->ops->bounded && c->ops->score && c->ops->query_prepare && c->ops->query_size;
+}
+
+int vec_search_has_bounds(const vec_codec *codec) { return has_bounds(codec); }
+
 int vec_search_rescore(const vec_codec *codec, const void *codes, const float *scales, size_t n,
                        const float *x, size_t ldx, const float *x_sqnorms, const float *queries,
                        size_t nq, size_t ldq, size_t k, vec_metric metric, double oversample,
@@ -814,8 +820,7 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
                     "%s: oversample must be 0 (by error bound) or in [1, 1e6], got %g", fn,
                     oversample);
   int by_bound = oversample == 0.0;
-  if (by_bound && !(codec->ops->bounded && codec->ops->score && codec->ops->query_prepare &&
-                    codec->ops->query_size))
+  if (by_bound && !has_bounds(codec))
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "%s: codec '%s' gives no error bounds: pass oversample >= 1", fn,
                     codec->ops->name);

@@ -558,6 +558,8 @@ static void search_rescore_bound_and_oversample(void) {
   CHECK(vec_search_rescore(real, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
                            ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(strstr(vec_last_error_message(), "bound") != NULL);
+  CHECK(vec_search_has_bounds(fake) && !vec_search_has_bounds(real) &&
+        !vec_search_has_bounds(NULL));
   CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.5,
                            ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(vec_search_rescore(fake, b.codes, b.sc, n, NULL, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
