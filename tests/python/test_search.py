@@ -185,3 +185,34 @@ def test_many_ids_checked_with_numpy():
         index.add(x[:2], ids=[7, 2_999_997])
     index.add(x[:2], ids=[1, 2])
     assert len(index) == n + 2 and index.ids[-1] == 2
+
+
+def test_cli_search_rescore_from_vqz(tmp_path, sample):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("vectro")
+    if exe is None:
+        pytest.skip("the vectro command is not on PATH")
+    corpus, queries = sample
+    np.save(tmp_path / "q.npy", queries[:20])
+    b = vectro.Index("binary", metric="ip")
+    b.add(corpus)
+    b.save(tmp_path / "b.vqz")
+    i8 = vectro.Index("int8", metric="ip")
+    i8.add(corpus)
+    i8.save(tmp_path / "i8.vqz")
+    r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "i8.vqz", "--oversample", "10",
+                        tmp_path / "b.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "rescored with the int8 codes" in r.stderr
+    got = np.array([line.split("\t") for line in r.stdout.splitlines()])[:, 2].astype(np.uint64).reshape(20, 10)
+    two = vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "i8.vqz")
+    want, _ = two.search(queries[:20], k=10, oversample=10)
+    np.testing.assert_array_equal(got, want)
+    small = vectro.Index("int8", metric="ip")
+    small.add(corpus[:5])
+    small.save(tmp_path / "small.vqz")
+    bad = subprocess.run([exe, "search", "--rescore", tmp_path / "small.vqz", tmp_path / "b.vqz", tmp_path / "q.npy"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "small.vqz" in bad.stderr
