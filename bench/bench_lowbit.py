@@ -89,9 +89,9 @@ def bench(label, x, q, args):
         tag = f"vectro {name}" + (f" +r {'bound' if over == 'b' else over + 'x'}" if over else "")
         try:
             codec = vectro.Codec(name)
-            index = vectro.Index(codec, metric="ip")
-            kw = {"oversample": None, "rescore": True} if over == "b" else \
-                ({"oversample": float(over)} if over else {})
+            # without originals the index cannot rescore: the codes' own ranking is measured
+            index = vectro.Index(codec, metric="ip", keep_originals=bool(over))
+            kw = {"oversample": float(over)} if over and over != "b" else {}
             rows.append(run_one(
                 tag, x, q, truth, k, args.repeat,
                 lambda: codec.fit(x[:args.train], threads=th) if codec.needs_training else codec._ensure(d),

@@ -169,13 +169,11 @@ def usearch_exact(x, q, k, threads, int8=False):
 
 def vectro_index(x, q, k, spec, threads):
     name, _, over = spec.partition(":")
-    index = vectro.Index(name, metric="ip")
+    # without originals the index cannot rescore: the codes' own ranking is measured
+    index = vectro.Index(name, metric="ip", keep_originals=bool(over))
     index.add(x, threads=threads)
     kwargs = {}
-    if over == "b":
-        kwargs["oversample"] = None  # by bound
-        kwargs["rescore"] = True
-    elif over:
+    if over and over != "b":  # "b": oversample=None, rescoring by the codec's error bound
         kwargs["oversample"] = float(over)
     bpv = index.codec.bytes_per_vector()
 
