@@ -1,0 +1,257 @@
+/* score_avx512.c: AVX-512 scoring kernels. int8 by VNNI's vpdpbusd where the CPU has it (codes
+ * biased to unsigned, the bias removed once per query), else by the BW sign/maddubs pair; binary by
+ * VPOPCNTDQ where present, else a 4-bit table; f16 through F16C. Blocks of 4 rows x 4 queries keep
+ * 16 accumulators in registers and load each row chunk once for all 4 queries. Tails are
+ * zero-masked loads, which never touch bytes past the row. */
+#include <immintrin.h>
+
+#include "half_kernels.h"
+#include "score_kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define VNNI   __attribute__((target("avx512vnni")))
+#define POPCNT __attribute__((target("avx512vpopcntdq")))
+
+INLINE __mmask64 tail_mask64(size_t rem) {
+  return rem >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rem) - 1;
+}
+
+/* ---- int8 ---- */
+/* Without VNNI: |q| * (x with q's sign) through maddubs; |q|, |x| <= 127 so pairs never saturate.
+ */
+INLINE __m512i i8_bw_step(__m512i acc, __m512i aq, __mmask64 neg, __m512i x) {
+  __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+  __m512i p = _mm512_maddubs_epi16(aq, xs);
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(p, _mm512_set1_epi16(1)));
+}
+
+/* One block of R rows x Q queries. vnni: sum over (x + 128) * q in wrapping int32, corrected by
+ * 128 * sum(q) afterwards (exact modulo 2^32, and the true dot fits in int32 for our d). */
+#define I8_BLOCK_BODY(STEP_SETUP, STEP)                                                            \
+  __m512i acc[4][4];                                                                               \
+  for (int a = 0; a < Q; a++)                                                                      \
+    for (int r = 0; r < R; r++) acc[a][r] = _mm512_setzero_si512();                                \
+  size_t d64 = d & ~(size_t)63;                                                                    \
+  for (size_t j = 0; j <= d64; j += 64) {                                                          \
+    if (j == d64 && j == d) break;                                                                 \
+    __mmask64 m = j < d64 ? ~(__mmask64)0 : tail_mask64(d - d64);                                  \
+    __m512i xv[4];                                                                                 \
+    for (int r = 0; r < R; r++)                                                                    \
+      xv[r] = j < d64 ? _mm512_loadu_si512((const void *)(x + r * d + j))                          \
+                      : _mm512_maskz_loadu_epi8(m, x + r * d + j);                                 \
+    STEP_SETUP                                                                                     \
+    for (int a = 0; a < Q; a++) {                                                                  \
+      __m512i q = _mm512_loadu_si512((const void *)(qh[a] + VEC_SCORE_HDR + j));                   \
+      STEP                                                                                         \
+    }                                                                                              \
+  }
+
+INLINE void i8_block_bw(int R, int Q, const uint8_t *const *qh, const int8_t *x, size_t d,
+                        int32_t out[4][4]) {
+  I8_BLOCK_BODY(, {
+    __m512i aq = _mm512_abs_epi8(q);
+    __mmask64 neg = _mm512_movepi8_mask(q);
+    for (int r = 0; r < R; r++) acc[a][r] = i8_bw_step(acc[a][r], aq, neg, xv[r]);
+  })
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = _mm512_reduce_add_epi32(acc[a][r]);
+}
+
+INLINE VNNI void i8_block_vnni(int R, int Q, const uint8_t *const *qh, const int8_t *x, size_t d,
+                               int32_t out[4][4]) {
+  const __m512i bias = _mm512_set1_epi8((char)0x80);
+  I8_BLOCK_BODY(for (int r = 0; r < R; r++) xv[r] = _mm512_xor_si512(xv[r], bias);, {
+    for (int r = 0; r < R; r++) acc[a][r] = _mm512_dpbusd_epi32(acc[a][r], xv[r], q);
+  })
+  for (int a = 0; a < Q; a++) {
+    uint32_t corr = 128u * (uint32_t)vec_score_hdr_i32(qh[a], 4);
+    for (int r = 0; r < R; r++)
+      out[a][r] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[a][r]) - corr);
+  }
+}
+
+/* Rows outer, queries inner: a block of 4 rows stays in L1 while every query passes over it. */
+#define I8_DRIVER(BLOCK)                                                                           \
+  int32_t out[4][4];                                                                               \
+  for (size_t r = 0; r < nr; r += 4) {                                                             \
+    size_t R = nr - r >= 4 ? 4 : nr - r;                                                           \
+    for (size_t j0 = 0; j0 < nq; j0 += 4) {                                                        \
+      size_t Q = nq - j0 >= 4 ? 4 : nq - j0;                                                       \
+      const uint8_t *qh[4];                                                                        \
+      for (size_t a = 0; a < Q; a++) qh[a] = qs + (j0 + a) * qstride;                              \
+      const int8_t *x = codes + r * d;                                                             \
+      if (R == 4 && Q == 4)                                                                        \
+        BLOCK(4, 4, qh, x, d, out);                                                                \
+      else if (R == 4)                                                                             \
+        for (size_t a = 0; a < Q; a++) BLOCK(4, 1, qh + a, x, d, out + a);                         \
+      else                                                                                         \
+        for (size_t a = 0; a < Q; a++)                                                             \
+          for (size_t k = 0; k < R; k++) {                                                         \
+            int32_t o1[4][4];                                                                      \
+            BLOCK(1, 1, qh + a, x + k * d, d, o1);                                                 \
+            out[a][k] = o1[0][0];                                                                  \
+          }                                                                                        \
+      for (size_t a = 0; a < Q; a++) {                                                             \
+        float sq = vec_score_hdr_f32(qh[a]);                                                       \
+        for (size_t k = 0; k < R; k++)                                                             \
+          ip[(j0 + a) * ldo + r + k] = vec_score_i8_out(sq, scales[r + k], out[a][k]);             \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+static void score_i8_avx512(const uint8_t *qs, size_t qstride, size_t nq, const int8_t *codes,
+                            const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  I8_DRIVER(i8_block_bw)
+}
+
+static VNNI void score_i8_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq,
+                                      const int8_t *codes, const float *scales, size_t nr, size_t d,
+                                      float *ip, size_t ldo){I8_DRIVER(i8_block_vnni)}
+
+/* ---- binary ---- */
+INLINE __m512i popcnt_lut(__m512i v) {
+  const __m512i lut =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, low));
+  __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+  return _mm512_sad_epu8(_mm512_add_epi8(lo, hi), _mm512_setzero_si512());
+}
+INLINE POPCNT __m512i popcnt_hw(__m512i v) { return _mm512_popcnt_epi64(v); }
+
+/* The tail chunk always holds the row's last byte (cf = full chunks before it), so the pad-bit
+ * mask applies there only. */
+#define B1_BLOCK_BODY(POP)                                                                         \
+  __m512i acc[4][4];                                                                               \
+  for (int a = 0; a < Q; a++)                                                                      \
+    for (int r = 0; r < R; r++) acc[a][r] = _mm512_setzero_si512();                                \
+  for (size_t j = 0; j <= cf; j += 64) {                                                           \
+    int last = j == cf;                                                                            \
+    __mmask64 m = last ? tail_mask64(nb - cf) : ~(__mmask64)0;                                     \
+    __m512i xv[4];                                                                                 \
+    for (int r = 0; r < R; r++) {                                                                  \
+      xv[r] = last ? _mm512_and_si512(_mm512_maskz_loadu_epi8(m, x + r * nb + j), tm)              \
+                   : _mm512_loadu_si512((const void *)(x + r * nb + j));                           \
+    }                                                                                              \
+    for (int a = 0; a < Q; a++) {                                                                  \
+      __m512i q = _mm512_loadu_si512((const void *)(qh[a] + VEC_SCORE_HDR + j));                   \
+      for (int r = 0; r < R; r++)                                                                  \
+        acc[a][r] = _mm512_add_epi64(acc[a][r], POP(_mm512_xor_si512(q, xv[r])));                  \
+    }                                                                                              \
+  }                                                                                                \
+  for (int a = 0; a < Q; a++)                                                                      \
+    for (int r = 0; r < R; r++) out[a][r] = (uint64_t)_mm512_reduce_add_epi64(acc[a][r]);
+
+/* The query's pad bits are zero (query_prepare), so masking the row's pad bits suffices. */
+INLINE void b1_block_lut(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t nb,
+                         size_t cf, __m512i tm,
+                         uint64_t out[4][4]){B1_BLOCK_BODY(popcnt_lut)} INLINE POPCNT
+    void b1_block_hw(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t nb, size_t cf,
+                     __m512i tm, uint64_t out[4][4]){B1_BLOCK_BODY(popcnt_hw)}
+
+#define B1_DRIVER(BLOCK)                                                                           \
+  size_t nb = (d + 7) / 8, cf = (nb - 1) / 64 * 64;                                                \
+  uint8_t keep[64] = {0};                                                                          \
+  memset(keep, 0xff, nb - cf);                                                                     \
+  keep[nb - cf - 1] = vec_score_b1_lastmask(d);                                                    \
+  const __m512i tm = _mm512_loadu_si512((const void *)keep);                                       \
+  uint64_t out[4][4];                                                                              \
+  for (size_t r = 0; r < nr; r += 4) {                                                             \
+    size_t R = nr - r >= 4 ? 4 : nr - r;                                                           \
+    for (size_t j0 = 0; j0 < nq; j0 += 4) {                                                        \
+      size_t Q = nq - j0 >= 4 ? 4 : nq - j0;                                                       \
+      const uint8_t *qh[4];                                                                        \
+      for (size_t a = 0; a < Q; a++) qh[a] = qs + (j0 + a) * qstride;                              \
+      const uint8_t *x = codes + r * nb;                                                           \
+      if (R == 4 && Q == 4)                                                                        \
+        BLOCK(4, 4, qh, x, nb, cf, tm, out);                                                       \
+      else if (R == 4)                                                                             \
+        for (size_t a = 0; a < Q; a++) BLOCK(4, 1, qh + a, x, nb, cf, tm, out + a);                \
+      else                                                                                         \
+        for (size_t a = 0; a < Q; a++)                                                             \
+          for (size_t k = 0; k < R; k++) {                                                         \
+            uint64_t o1[4][4];                                                                     \
+            BLOCK(1, 1, qh + a, x + k * nb, nb, cf, tm, o1);                                       \
+            out[a][k] = o1[0][0];                                                                  \
+          }                                                                                        \
+      for (size_t a = 0; a < Q; a++) {                                                             \
+        float mq = vec_score_hdr_f32(qh[a]);                                                       \
+        for (size_t k = 0; k < R; k++)                                                             \
+          ip[(j0 + a) * ldo + r + k] = vec_score_b1_out(mq, d, out[a][k]);                         \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+static void score_b1_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            size_t nr, size_t d, float *ip, size_t ldo) {
+  B1_DRIVER(b1_block_lut)
+}
+static POPCNT void score_b1_avx512_popcnt(const uint8_t *qs, size_t qstride, size_t nq,
+                                          const uint8_t *codes, size_t nr, size_t d, float *ip,
+                                          size_t ldo){B1_DRIVER(b1_block_hw)}
+
+/* ---- f16 / bf16: 32 dims per step in two 16-lane accumulators, reduced in a fixed tree. ---- */
+INLINE __m512 h16(__mmask16 m, const uint8_t *p, int bf16) {
+  __m256i c = _mm256_maskz_loadu_epi16(m, p);
+  if (bf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(c), 16));
+  return _mm512_cvtph_ps(c);
+}
+
+INLINE float reduce_ps(__m512 a, __m512 b) {
+  __m512 s = _mm512_add_ps(a, b);
+  __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(s),
+                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  return _mm_cvtss_f32(h);
+}
+
+INLINE void h_block(int R, const float *q, const uint8_t *x, size_t d, int bf16, float *out) {
+  size_t ld = 2 * d;
+  __m512 a[4], b[4];
+  for (int r = 0; r < R; r++) a[r] = b[r] = _mm512_setzero_ps();
+  for (size_t j = 0; j < d; j += 32) {
+    size_t rem = d - j;
+    __mmask16 ml = (__mmask16)(rem >= 16 ? 0xffffu : (1u << rem) - 1u);
+    __mmask16 mh = (__mmask16)(rem >= 32 ? 0xffffu : rem > 16 ? (1u << (rem - 16)) - 1u : 0u);
+    __m512 u = _mm512_maskz_loadu_ps(ml, q + j), v = _mm512_maskz_loadu_ps(mh, q + j + 16);
+    for (int r = 0; r < R; r++) {
+      a[r] = _mm512_fmadd_ps(u, h16(ml, x + r * ld + 2 * j, bf16), a[r]);
+      b[r] = _mm512_fmadd_ps(v, h16(mh, x + r * ld + 2 * j + 32, bf16), b[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) out[r] = reduce_ps(a[r], b[r]);
+}
+
+INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
+                    size_t d, float *ip, size_t ldo, int bf16) {
+  for (size_t r = 0; r < nr; r += 4) {
+    size_t R = nr - r >= 4 ? 4 : nr - r;
+    for (size_t j = 0; j < nq; j++) {
+      const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
+      float out[4];
+      if (R == 4)
+        h_block(4, q, codes + r * 2 * d, d, bf16, out);
+      else
+        for (size_t k = 0; k < R; k++) h_block(1, q, codes + (r + k) * 2 * d, d, bf16, out + k);
+      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = out[k];
+    }
+  }
+}
+
+static void score_f16_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                             size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
+}
+static void score_bf16_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                              size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
+}
+
+const vec_score_kernels vec_score_kernels_avx512 = {.i8 = score_i8_avx512,
+                                                    .i8_vnni = score_i8_avx512_vnni,
+                                                    .b1 = score_b1_avx512,
+                                                    .b1_popcnt = score_b1_avx512_popcnt,
+                                                    .f16 = score_f16_avx512,
+                                                    .bf16 = score_bf16_avx512};
