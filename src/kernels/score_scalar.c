@@ -68,11 +68,16 @@ static inline void score_h_scalar(const uint8_t *qs, size_t qstride, size_t nq,
                                   const uint8_t *codes, size_t nr, size_t d, float *ip, size_t ldo,
                                   int bf16) {
   for (size_t j = 0; j < nq; j++) {
-    const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
+    /* Prepared queries carry no alignment promise: floats are read through memcpy. */
+    const uint8_t *q = qs + j * qstride + VEC_SCORE_HDR;
     for (size_t r = 0; r < nr; r++) {
       const uint8_t *x = codes + r * 2 * d;
       float s[8] = {0};
-      for (size_t k = 0; k < d; k++) s[k % 8] += q[k] * half_value(x + 2 * k, bf16);
+      for (size_t k = 0; k < d; k++) {
+        float qk;
+        memcpy(&qk, q + 4 * k, sizeof qk);
+        s[k % 8] += qk * half_value(x + 2 * k, bf16);
+      }
       ip[j * ldo + r] = lanes_sum(s);
     }
   }
