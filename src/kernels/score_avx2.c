@@ -121,6 +121,86 @@ static void score_i8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const in
   }
 }
 
+/* ---- int4: nibbles split into the even and odd elements, each against its half of the query
+ * (query_prepare stores them apart), then the int8 sign/maddubs step. Rows with one scale only;
+ * grouped rows go to the scalar kernel. ---- */
+INLINE void nibbles(__m256i c, __m256i *lo, __m256i *hi) {
+  const __m256i m = _mm256_set1_epi8(0x0f), e = _mm256_set1_epi8(8);
+  *lo = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(c, m), e), e);
+  *hi = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m), e), e);
+}
+
+INLINE void i4_block(int R, int Q, const int8_t *const *qe, const int8_t *const *qo,
+                     const __m256i *te, const __m256i *to, const uint8_t *x, size_t nb, size_t b32,
+                     int tail, int32_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = _mm256_setzero_si256();
+  for (size_t j = 0; j <= b32; j += 32) {
+    if (j == b32 && !tail) break;
+    __m256i lo[4], hi[4];
+    for (int r = 0; r < R; r++)
+      nibbles(j < b32 ? _mm256_loadu_si256((const __m256i *)(x + r * nb + j))
+                      : tail32(x + r * nb, nb),
+              &lo[r], &hi[r]);
+    for (int a = 0; a < Q; a++) {
+      __m256i e = j < b32 ? _mm256_loadu_si256((const __m256i *)(qe[a] + j)) : te[a];
+      __m256i o = j < b32 ? _mm256_loadu_si256((const __m256i *)(qo[a] + j)) : to[a];
+      __m256i ae = _mm256_abs_epi8(e), ao = _mm256_abs_epi8(o);
+      for (int r = 0; r < R; r++) {
+        acc[a][r] = i8_step(acc[a][r], ae, e, lo[r]);
+        acc[a][r] = i8_step(acc[a][r], ao, o, hi[r]);
+      }
+    }
+  }
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = hsum_epi32(acc[a][r]);
+}
+
+void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                       const float *scales, size_t nr, size_t d, size_t g, float *ip, size_t ldo) {
+  if (g < d) {
+    vec_score_i4_scalar(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+    return;
+  }
+  size_t nb = (d + 1) / 2, half = vec_score_pad64(nb), b32 = nb & ~(size_t)31;
+  int tail = b32 < nb;
+  uint8_t keep[32];
+  for (int i = 0; i < 32; i++) keep[i] = nb < 32 || (nb - 32 + (size_t)i) >= b32 ? 0xff : 0;
+  const __m256i km = _mm256_loadu_si256((const __m256i *)keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 2) {
+    int Q = nq - j0 >= 2 ? 2 : 1;
+    const int8_t *qe[2], *qo[2];
+    __m256i te[2], to[2];
+    float sq[2];
+    for (int a = 0; a < Q; a++) {
+      const uint8_t *h = qs + (j0 + (size_t)a) * qstride;
+      sq[a] = vec_score_hdr_f32(h);
+      qe[a] = (const int8_t *)(h + VEC_SCORE_HDR);
+      qo[a] = qe[a] + half;
+      size_t base = nb >= 32 ? nb - 32 : 0;
+      te[a] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(qe[a] + base)), km);
+      to[a] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(qo[a] + base)), km);
+    }
+    int32_t out[2][4];
+    for (size_t r = 0; r < nr; r += 2) {
+      size_t R = nr - r >= 2 ? 2 : 1;
+      const uint8_t *x = codes + r * nb;
+      if (R == 2 && Q == 2)
+        i4_block(2, 2, qe, qo, te, to, x, nb, b32, tail, out);
+      else if (R == 2)
+        i4_block(2, 1, qe, qo, te, to, x, nb, b32, tail, out);
+      else if (Q == 2)
+        i4_block(1, 2, qe, qo, te, to, x, nb, b32, tail, out);
+      else
+        i4_block(1, 1, qe, qo, te, to, x, nb, b32, tail, out);
+      for (int a = 0; a < Q; a++)
+        for (size_t k = 0; k < R; k++)
+          ip[(j0 + (size_t)a) * ldo + r + k] = vec_score_i4_out1(sq[a], scales[r + k], out[a][k]);
+    }
+  }
+}
+
 /* ---- binary: popcount by two 4-bit table look-ups, bytes summed by sad against zero. ---- */
 INLINE __m256i popcnt_sad(__m256i v) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
@@ -261,5 +341,8 @@ static void score_bf16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const 
   score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
 }
 
-const vec_score_kernels vec_score_kernels_avx2 = {
-    .i8 = score_i8_avx2, .b1 = score_b1_avx2, .f16 = score_f16_avx2, .bf16 = score_bf16_avx2};
+const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
+                                                  .b1 = score_b1_avx2,
+                                                  .f16 = score_f16_avx2,
+                                                  .bf16 = score_bf16_avx2,
+                                                  .i4 = vec_score_i4_avx2};

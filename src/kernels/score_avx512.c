@@ -293,4 +293,5 @@ const vec_score_kernels vec_score_kernels_avx512 = {.i8 = score_i8_avx512,
                                                     .b1 = score_b1_avx512,
                                                     .b1_popcnt = score_b1_avx512_popcnt,
                                                     .f16 = score_f16_avx512,
-                                                    .bf16 = score_bf16_avx512};
+                                                    .bf16 = score_bf16_avx512,
+                                                    .i4 = vec_score_i4_avx2};

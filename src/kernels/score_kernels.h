@@ -16,7 +16,10 @@
  * int8:   header float sq (the query's scale, max|q|/127), int32 qsum (sum of the codes, for the
  *         VNNI bias correction); payload: d int8 codes.
  * binary: header float mq (mean |q|); payload: ceil(d/8) bytes, packed like the codes.
- * f16/bf16: header unused; payload: d floats (the query as given). */
+ * f16/bf16: header unused; payload: d floats (the query as given).
+ * int4:   header float sq; payload: the int8 query codes of the even elements (pad64(ceil(d/2))
+ *         bytes), then those of the odd elements, matching the low and high nibbles of a code
+ *         byte, so kernels never interleave. */
 #define VEC_SCORE_HDR 64
 static inline size_t vec_score_pad64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -37,6 +40,12 @@ typedef void (*vec_score_b1_fn)(const uint8_t *qs, size_t qstride, size_t nq, co
 typedef void (*vec_score_h_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                                size_t nr, size_t d, float *ip, size_t ldo);
 
+/* int4 query (int8 codes) x int4 codes with groups of g dims (g = d: one scale per row; scales at
+ * stride ceil(d/g) floats): ip = sq * sum_g s_g * dot_g, the group sums in order. */
+typedef void (*vec_score_i4_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                                const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                                size_t ldo);
+
 typedef struct vec_score_kernels {
   vec_score_i8_fn i8;
   vec_score_i8_fn i8_vnni; /* AVX-512 VNNI; NULL elsewhere */
@@ -44,12 +53,18 @@ typedef struct vec_score_kernels {
   vec_score_b1_fn b1_popcnt; /* AVX-512 VPOPCNTDQ; NULL elsewhere */
   vec_score_h_fn f16;        /* needs F16C on x86 */
   vec_score_h_fn bf16;
+  vec_score_i4_fn i4; /* any g; SIMD variants hand rows with several groups to the scalar one */
 } vec_score_kernels;
 
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_scalar;
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx2;
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx512;
+/* The AVX2 int4 kernel serves the AVX-512 table too (its rows are short of one zmm of nibbles
+ * at common d; not worth a second variant yet). */
+VEC_HIDDEN void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                  const uint8_t *codes, const float *scales, size_t nr, size_t d,
+                                  size_t g, float *ip, size_t ldo);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_neon;
@@ -60,6 +75,7 @@ VEC_HIDDEN vec_score_i8_fn vec_score_pick_i8(size_t d);
 VEC_HIDDEN vec_score_b1_fn vec_score_pick_b1(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_f16(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_bf16(void);
+VEC_HIDDEN vec_score_i4_fn vec_score_pick_i4(size_t d);
 
 /* ---- Shared epilogues: one formula, so that every ISA gives the same bits. ---- */
 static inline float vec_score_hdr_f32(const uint8_t *qs) {
@@ -78,6 +94,11 @@ static inline float vec_score_i8_out(float sq, float s, int64_t dot) {
 static inline float vec_score_b1_out(float mq, size_t d, uint64_t ham) {
   return mq * (float)((int64_t)d - 2 * (int64_t)ham);
 }
+static inline float vec_score_i4_out1(float sq, float s, int64_t dot) {
+  return sq * (s * (float)dot);
+}
+/* Sign-extends a 4-bit two's complement nibble. */
+static inline int32_t vec_score_nib(unsigned v) { return (int32_t)((v & 15u) ^ 8u) - 8; }
 /* Mask of the valid bits of a binary row's last byte (packbits: element 0 in bit 7). */
 static inline uint8_t vec_score_b1_lastmask(size_t d) {
   unsigned r = (unsigned)(d % 8);
@@ -86,6 +107,9 @@ static inline uint8_t vec_score_b1_lastmask(size_t d) {
 
 /* Scalar building blocks the SIMD files reuse for rows they do not special-case. */
 VEC_HIDDEN int64_t vec_score_dot_i8_scalar(const int8_t *q, const int8_t *x, size_t d);
+VEC_HIDDEN void vec_score_i4_scalar(const uint8_t *qs, size_t qstride, size_t nq,
+                                    const uint8_t *codes, const float *scales, size_t nr, size_t d,
+                                    size_t g, float *ip, size_t ldo);
 VEC_HIDDEN uint64_t vec_score_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d);
 
 #endif

@@ -157,5 +157,8 @@ static void score_bf16_neon(const uint8_t *qs, size_t qstride, size_t nq, const 
   score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
 }
 
-const vec_score_kernels vec_score_kernels_neon = {
-    .i8 = score_i8_neon, .b1 = score_b1_neon, .f16 = score_f16_neon, .bf16 = score_bf16_neon};
+const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
+                                                  .b1 = score_b1_neon,
+                                                  .f16 = score_f16_neon,
+                                                  .bf16 = score_bf16_neon,
+                                                  .i4 = vec_score_i4_scalar};

@@ -51,6 +51,32 @@ static void score_b1_scalar(const uint8_t *qs, size_t qstride, size_t nq, const 
   }
 }
 
+void vec_score_i4_scalar(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                         const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                         size_t ldo) {
+  size_t nb = (d + 1) / 2, ng = (d + g - 1) / g, half = vec_score_pad64(nb);
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride;
+    const int8_t *qe = (const int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half;
+    float sq = vec_score_hdr_f32(h);
+    for (size_t r = 0; r < nr; r++) {
+      const uint8_t *c = codes + r * nb;
+      const float *s = scales + r * ng;
+      float acc = 0.0f;
+      for (size_t gi = 0; gi < ng; gi++) {
+        /* g is even when there are several groups, so groups start on byte boundaries. */
+        size_t b0 = gi * g / 2, b1 = gi + 1 == ng ? nb : (gi + 1) * g / 2;
+        int64_t dot = 0;
+        for (size_t k = b0; k < b1; k++)
+          dot += (int32_t)qe[k] * vec_score_nib(c[k]) + (int32_t)qo[k] * vec_score_nib(c[k] >> 4);
+        /* The first term is taken as it is (0.0f + -0.0f would lose a sign). */
+        acc = gi == 0 ? s[0] * (float)dot : acc + s[gi] * (float)dot;
+      }
+      ip[j * ldo + r] = sq * acc;
+    }
+  }
+}
+
 /* Eight interleaved partial sums reduced in a fixed tree, like the flat search's float dot. */
 static inline float lanes_sum(const float s[8]) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
@@ -95,7 +121,8 @@ static void score_bf16_scalar(const uint8_t *qs, size_t qstride, size_t nq, cons
 const vec_score_kernels vec_score_kernels_scalar = {.i8 = score_i8_scalar,
                                                     .b1 = score_b1_scalar,
                                                     .f16 = score_f16_scalar,
-                                                    .bf16 = score_bf16_scalar};
+                                                    .bf16 = score_bf16_scalar,
+                                                    .i4 = vec_score_i4_scalar};
 
 /* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
 static const vec_score_kernels *table(void) {
@@ -134,3 +161,8 @@ vec_score_h_fn vec_score_pick_f16(void) {
 }
 
 vec_score_h_fn vec_score_pick_bf16(void) { return table()->bf16; }
+
+vec_score_i4_fn vec_score_pick_i4(size_t d) {
+  if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;
+  return table()->i4 ? table()->i4 : vec_score_i4_scalar;
+}

@@ -13,12 +13,14 @@
 static const size_t k_dims[] = {1,  2,  3,   7,   8,   15,  16,  31,  33,  63,
                                 64, 65, 127, 128, 129, 255, 384, 385, 768, 1023};
 static const size_t k_nq[] = {1, 2, 3, 5};
+/* int4 twice: one scale per row, and groups of 32 dims (INT4G below). */
+#define INT4G ((vec_codec_id)100)
 static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8, VEC_CODEC_BINARY, VEC_CODEC_F16,
-                                        VEC_CODEC_BF16};
+                                        VEC_CODEC_BF16, VEC_CODEC_INT4,   INT4G};
 
 typedef struct {
   vec_codec *c;
-  size_t d, cs, qsize, nr, nq;
+  size_t d, cs, qsize, nr, nq, g, ns; /* g: int4 group as the kernels see it; ns: scales a row */
   float *x, *q, *scales, *dec;
   void *ch, *qh;
   size_t chs, qhs;
@@ -42,16 +44,19 @@ static void fixture_free(fixture *f) {
 static int fixture_make(fixture *f, vec_codec_id id, size_t d, size_t nr, size_t nq, int kind,
                         size_t slack, uint64_t *seed) {
   memset(f, 0, sizeof *f);
-  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id == INT4G ? VEC_CODEC_INT4 : id, d);
+  if (id == INT4G) p.group_size = 32;
   if (vec_codec_create(&p, &f->c) != VEC_OK) return 0;
   f->d = d;
   f->nr = nr;
   f->nq = nq;
   f->cs = vec_codec_code_size(f->c);
+  f->g = id == INT4G && d > 32 ? 32 : d;
+  f->ns = vec_codec_scale_count(f->c);
   f->qsize = f->c->ops->query_size(f->c);
   f->x = malloc(nr * d * sizeof(float));
   f->q = malloc(nq * d * sizeof(float));
-  f->scales = malloc((nr + 1) * sizeof(float));
+  f->scales = malloc((nr * f->ns + 1) * sizeof(float));
   f->dec = malloc(nr * d * sizeof(float));
   f->codes = vt_guarded_alloc(nr * f->cs + slack, &f->ch, &f->chs);
   f->qs = vt_guarded_alloc(nq * f->qsize + (3 - slack), &f->qh, &f->qhs);
@@ -77,6 +82,7 @@ typedef struct {
   vec_score_i8_fn i8;
   vec_score_b1_fn b1;
   vec_score_h_fn h;
+  vec_score_i4_fn i4;
 } variant;
 
 static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, size_t nq,
@@ -85,6 +91,7 @@ static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, s
   if (v->i8) v->i8(qs, f->qsize, nq, (const int8_t *)codes, scales, nr, f->d, ip, ldo);
   if (v->b1) v->b1(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
   if (v->h) v->h(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
+  if (v->i4) v->i4(qs, f->qsize, nq, codes, scales, nr, f->d, f->g, ip, ldo);
 }
 
 /* The variants of one codec: every table compiled here whose CPU features are present. */
@@ -109,26 +116,31 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     if (!vec_isa_supported(tabs[i].isa)) continue;
     const vec_score_kernels *t = tabs[i].t;
     int x86 = tabs[i].isa == VEC_ISA_AVX2 || tabs[i].isa == VEC_ISA_AVX512;
-    variant v = {tabs[i].name, NULL, NULL, NULL};
+    variant v = {tabs[i].name, NULL, NULL, NULL, NULL};
     switch (id) {
     case VEC_CODEC_INT8:
       v.i8 = t->i8;
       out[n++] = v;
-      if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI)) out[n++] = (variant){"vnni", t->i8_vnni, 0, 0};
+      if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
+        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
       out[n++] = v;
       if (t->b1_popcnt && (feat & VEC_CPU_AVX512VPOPCNTDQ))
-        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0};
+        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0};
       break;
     case VEC_CODEC_F16:
       if (x86 && !(feat & VEC_CPU_F16C)) break;
       v.h = t->f16;
       out[n++] = v;
       break;
-    default:
+    case VEC_CODEC_BF16:
       v.h = t->bf16;
+      out[n++] = v;
+      break;
+    default: /* int4, both kinds */
+      v.i4 = t->i4;
       out[n++] = v;
       break;
     }
@@ -176,13 +188,12 @@ static void test_kernels_match_scalar(void) {
                        vec_codec_name(id), vs[vi].name, d, j, r, (double)a, (double)b);
               } else {
                 CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s %s d=%zu nq=%zu q%zu r%zu: %.9g vs %.9g",
-                       vec_codec_name(id), vs[vi].name, d, nq, j, r, (double)a, (double)b);
+                       f.c->ops->name, vs[vi].name, d, nq, j, r, (double)a, (double)b);
               }
               /* The same row and query alone, at the end of the buffers' shapes. */
               float one = 0.0f;
-              const float *sc = f.scales + r;
               run_variant(&f, &vs[vi], f.qs + j * f.qsize, 1, f.codes + r * f.cs,
-                          id == VEC_CODEC_INT8 ? sc : NULL, 1, &one, 1);
+                          f.ns ? f.scales + r * f.ns : NULL, 1, &one, 1);
               CHECKF(memcmp(&one, &a, sizeof a) == 0, "%s %s d=%zu: row %zu alone %.9g vs %.9g",
                      vec_codec_name(id), vs[vi].name, d, r, (double)one, (double)a);
             }
@@ -218,7 +229,7 @@ static void test_estimates_vs_float(void) {
             double exact = 0, xa = 0, est = ip[j * nr + r], tol;
             for (size_t k = 0; k < d; k++) exact += (double)q[k] * x[k], xa += fabs((double)x[k]);
             double qa = abs_dot(q, x, d);
-            if (id == VEC_CODEC_INT8) {
+            if (id == VEC_CODEC_INT8 || id == VEC_CODEC_INT4 || id == INT4G) {
               /* Rounding q moves each q_j by at most sq/2. */
               tol = 0.5 * sq * xa * (1 + 1e-6) + 1e-5 * (qa + fabs(exact));
             } else if (id == VEC_CODEC_BINARY) {
@@ -248,6 +259,7 @@ static void test_zeros(void) {
     CHECK(vec_set_isa((vec_isa)isas[ii]) == VEC_OK);
     for (size_t ci = 0; ci < sizeof k_codecs / sizeof k_codecs[0]; ci++) {
       size_t d = 65, nr = 6;
+      if (k_codecs[ci] == INT4G) continue;
       vec_codec_params p = VEC_CODEC_PARAMS_INIT(k_codecs[ci], d);
       vec_codec *c = NULL;
       CHECK(vec_codec_create(&p, &c) == VEC_OK);
