@@ -201,6 +201,63 @@ void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
   }
 }
 
+/* ---- calibrated: u8 levels x int8 weights, both widened to int16 (maddubs could saturate:
+ * 2 * 255 * 127 > 32767), madd into int32. ---- */
+INLINE __m256i u8_step(__m256i acc, __m256i w, __m256i x) {
+  __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+  __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
+  __m256i xl = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(x));
+  __m256i xh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(x, 1));
+  acc = _mm256_add_epi32(acc, _mm256_madd_epi16(wl, xl));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(wh, xh));
+}
+
+INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_t d, size_t d32,
+                     int tail, __m256i fl, int32_t *out) {
+  __m256i acc[4];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
+  for (size_t j = 0; j < d32; j += 32) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)(w + j));
+    for (int r = 0; r < R; r++)
+      acc[r] = u8_step(acc[r], wv,
+                       _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + r * d + j)), fl));
+  }
+  if (tail)
+    for (int r = 0; r < R; r++)
+      acc[r] = u8_step(acc[r], wt, _mm256_xor_si256(tail32(x + r * d, d), fl));
+  if (R == 4)
+    _mm_storeu_si128((__m128i *)out, reduce4_epi32(acc));
+  else
+    out[0] = hsum_epi32(acc[0]);
+}
+
+void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                       size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+  size_t d32 = d & ~(size_t)31;
+  int tail = d32 < d;
+  uint8_t keep[32];
+  for (int i = 0; i < 32; i++) keep[i] = d < 32 || (d - 32 + (size_t)i) >= d32 ? 0xff : 0;
+  const __m256i km = _mm256_loadu_si256((const __m256i *)keep);
+  const __m256i fl = _mm256_set1_epi8((char)flip);
+  for (size_t r = 0; r < nr; r += 4) {
+    size_t R = nr - r >= 4 ? 4 : nr - r;
+    for (size_t j = 0; j < nq; j++) {
+      const uint8_t *h = qs + j * qstride;
+      const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
+      float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+      __m256i wt =
+          _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + (d >= 32 ? d - 32 : 0))), km);
+      int32_t out[4];
+      if (R == 4)
+        u8_block(4, w, wt, codes + r * d, d, d32, tail, fl, out);
+      else
+        for (size_t k = 0; k < R; k++)
+          u8_block(1, w, wt, codes + (r + k) * d, d, d32, tail, fl, out + k);
+      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = vec_score_u8_out(c0, sw, out[k]);
+    }
+  }
+}
+
 /* ---- binary: popcount by two 4-bit table look-ups, bytes summed by sad against zero. ---- */
 INLINE __m256i popcnt_sad(__m256i v) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
@@ -345,4 +402,5 @@ const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
                                                   .b1 = score_b1_avx2,
                                                   .f16 = score_f16_avx2,
                                                   .bf16 = score_bf16_avx2,
-                                                  .i4 = vec_score_i4_avx2};
+                                                  .i4 = vec_score_i4_avx2,
+                                                  .u8 = vec_score_u8_avx2};

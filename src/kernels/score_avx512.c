@@ -139,6 +139,67 @@ static VNNI void score_i8_avx512_vnni(const uint8_t *qs, size_t qstride, size_t 
                                       const int8_t *codes, const float *scales, size_t nr, size_t d,
                                       float *ip, size_t ldo){I8_DRIVER(i8_block_vnni)}
 
+/* ---- calibrated: levels are unsigned already, exactly vpdpbusd's u8 x s8 (no bias). ---- */
+INLINE VNNI void u8_block_vnni(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t d,
+                               __m512i fl, int32_t out[4][4]) {
+  __m512i acc[4][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = _mm512_setzero_si512();
+  size_t d64 = d & ~(size_t)63;
+  for (size_t j = 0; j < d64 + 64; j += 64) {
+    if (j == d64 && d64 == d) break;
+    __mmask64 m = tail_mask64(d - j);
+    __m512i xv[4];
+    /* Masked-off bytes load as 0 and flip to 0x80, but their weights are 0 (zero padding). */
+    for (int r = 0; r < R; r++)
+      xv[r] = _mm512_xor_si512(j < d64 ? _mm512_loadu_si512((const void *)(x + r * d + j))
+                                       : _mm512_maskz_loadu_epi8(m, x + r * d + j),
+                               fl);
+    for (int a = 0; a < Q; a++) {
+      __m512i w = _mm512_loadu_si512((const void *)(qh[a] + VEC_SCORE_HDR + j));
+      for (int r = 0; r < R; r++) acc[a][r] = _mm512_dpbusd_epi32(acc[a][r], xv[r], w);
+    }
+  }
+  for (int a = 0; a < Q; a++) {
+    if (R == 4)
+      _mm_storeu_si128((__m128i *)out[a], reduce4_epi32(acc[a]));
+    else
+      out[a][0] = _mm512_reduce_add_epi32(acc[a][0]);
+  }
+}
+
+static VNNI void score_u8_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq,
+                                      const uint8_t *codes, size_t nr, size_t d, unsigned flip,
+                                      float *ip, size_t ldo) {
+  const __m512i fl = _mm512_set1_epi8((char)flip);
+  int32_t out[4][4];
+  for (size_t r = 0; r < nr; r += 4) {
+    size_t R = nr - r >= 4 ? 4 : nr - r;
+    for (size_t j0 = 0; j0 < nq; j0 += 4) {
+      size_t Q = nq - j0 >= 4 ? 4 : nq - j0;
+      const uint8_t *qh[4];
+      for (size_t a = 0; a < Q; a++) qh[a] = qs + (j0 + a) * qstride;
+      const uint8_t *x = codes + r * d;
+      if (R == 4 && Q == 4)
+        u8_block_vnni(4, 4, qh, x, d, fl, out);
+      else if (R == 4)
+        for (size_t a = 0; a < Q; a++) u8_block_vnni(4, 1, qh + a, x, d, fl, out + a);
+      else
+        for (size_t a = 0; a < Q; a++)
+          for (size_t k = 0; k < R; k++) {
+            int32_t o1[4][4];
+            u8_block_vnni(1, 1, qh + a, x + k * d, d, fl, o1);
+            out[a][k] = o1[0][0];
+          }
+      for (size_t a = 0; a < Q; a++) {
+        float sw = vec_score_hdr_f32(qh[a]), c0 = vec_score_hdr_f32(qh[a] + 4);
+        for (size_t k = 0; k < R; k++)
+          ip[(j0 + a) * ldo + r + k] = vec_score_u8_out(c0, sw, out[a][k]);
+      }
+    }
+  }
+}
+
 /* ---- binary ---- */
 INLINE __m512i popcnt_lut(__m512i v) {
   const __m512i lut =
@@ -294,4 +355,6 @@ const vec_score_kernels vec_score_kernels_avx512 = {.i8 = score_i8_avx512,
                                                     .b1_popcnt = score_b1_avx512_popcnt,
                                                     .f16 = score_f16_avx512,
                                                     .bf16 = score_bf16_avx512,
-                                                    .i4 = vec_score_i4_avx2};
+                                                    .i4 = vec_score_i4_avx2,
+                                                    .u8 = vec_score_u8_avx2,
+                                                    .u8_vnni = score_u8_avx512_vnni};

@@ -19,7 +19,10 @@
  * f16/bf16: header unused; payload: d floats (the query as given).
  * int4:   header float sq; payload: the int8 query codes of the even elements (pad64(ceil(d/2))
  *         bytes), then those of the odd elements, matching the low and high nibbles of a code
- *         byte, so kernels never interleave. */
+ *         byte, so kernels never interleave.
+ * uint8-cal / int8-cal: header float sw, float c0; payload: int8 codes of w = q * step (scale sw,
+ *         per query). q . x^ = c0 + sum w_j u_j with u the level (the byte, or byte ^ 0x80 for
+ *         int8-cal) and c0 = q . lo (+ sum w / 2 for truncated codes). */
 #define VEC_SCORE_HDR 64
 static inline size_t vec_score_pad64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -46,6 +49,12 @@ typedef void (*vec_score_i4_fn)(const uint8_t *qs, size_t qstride, size_t nq, co
                                 const float *scales, size_t nr, size_t d, size_t g, float *ip,
                                 size_t ldo);
 
+/* Calibrated codes (u8 levels after ^ flip: 0 or 0x80) x the int8 weights:
+ * ip = vec_score_u8_out(c0, sw, dot). Integer dots exact in int32 for d <= VEC_SCORE_U8_MAX_D. */
+typedef void (*vec_score_u8_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                                size_t nr, size_t d, unsigned flip, float *ip, size_t ldo);
+#define VEC_SCORE_U8_MAX_D 65536 /* 255 * 127 * d < 2^31 */
+
 typedef struct vec_score_kernels {
   vec_score_i8_fn i8;
   vec_score_i8_fn i8_vnni; /* AVX-512 VNNI; NULL elsewhere */
@@ -54,6 +63,8 @@ typedef struct vec_score_kernels {
   vec_score_h_fn f16;        /* needs F16C on x86 */
   vec_score_h_fn bf16;
   vec_score_i4_fn i4; /* any g; SIMD variants hand rows with several groups to the scalar one */
+  vec_score_u8_fn u8;
+  vec_score_u8_fn u8_vnni; /* AVX-512 VNNI; NULL elsewhere */
 } vec_score_kernels;
 
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_scalar;
@@ -65,6 +76,9 @@ VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx512;
 VEC_HIDDEN void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq,
                                   const uint8_t *codes, const float *scales, size_t nr, size_t d,
                                   size_t g, float *ip, size_t ldo);
+VEC_HIDDEN void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                  const uint8_t *codes, size_t nr, size_t d, unsigned flip,
+                                  float *ip, size_t ldo);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_neon;
@@ -76,6 +90,7 @@ VEC_HIDDEN vec_score_b1_fn vec_score_pick_b1(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_f16(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_bf16(void);
 VEC_HIDDEN vec_score_i4_fn vec_score_pick_i4(size_t d);
+VEC_HIDDEN vec_score_u8_fn vec_score_pick_u8(size_t d);
 
 /* ---- Shared epilogues: one formula, so that every ISA gives the same bits. ---- */
 static inline float vec_score_hdr_f32(const uint8_t *qs) {
@@ -97,6 +112,9 @@ static inline float vec_score_b1_out(float mq, size_t d, uint64_t ham) {
 static inline float vec_score_i4_out1(float sq, float s, int64_t dot) {
   return sq * (s * (float)dot);
 }
+static inline float vec_score_u8_out(float c0, float sw, int64_t dot) {
+  return c0 + sw * (float)dot;
+}
 /* Sign-extends a 4-bit two's complement nibble. */
 static inline int32_t vec_score_nib(unsigned v) { return (int32_t)((v & 15u) ^ 8u) - 8; }
 /* Mask of the valid bits of a binary row's last byte (packbits: element 0 in bit 7). */
@@ -110,6 +128,9 @@ VEC_HIDDEN int64_t vec_score_dot_i8_scalar(const int8_t *q, const int8_t *x, siz
 VEC_HIDDEN void vec_score_i4_scalar(const uint8_t *qs, size_t qstride, size_t nq,
                                     const uint8_t *codes, const float *scales, size_t nr, size_t d,
                                     size_t g, float *ip, size_t ldo);
+VEC_HIDDEN void vec_score_u8_scalar(const uint8_t *qs, size_t qstride, size_t nq,
+                                    const uint8_t *codes, size_t nr, size_t d, unsigned flip,
+                                    float *ip, size_t ldo);
 VEC_HIDDEN uint64_t vec_score_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d);
 
 #endif

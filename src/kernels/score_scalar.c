@@ -77,6 +77,21 @@ void vec_score_i4_scalar(const uint8_t *qs, size_t qstride, size_t nq, const uin
   }
 }
 
+void vec_score_u8_scalar(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                         size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride;
+    const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
+    float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+    for (size_t r = 0; r < nr; r++) {
+      const uint8_t *x = codes + r * d;
+      int64_t dot = 0;
+      for (size_t k = 0; k < d; k++) dot += (int32_t)w[k] * (int32_t)(x[k] ^ flip);
+      ip[j * ldo + r] = vec_score_u8_out(c0, sw, dot);
+    }
+  }
+}
+
 /* Eight interleaved partial sums reduced in a fixed tree, like the flat search's float dot. */
 static inline float lanes_sum(const float s[8]) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
@@ -122,7 +137,8 @@ const vec_score_kernels vec_score_kernels_scalar = {.i8 = score_i8_scalar,
                                                     .b1 = score_b1_scalar,
                                                     .f16 = score_f16_scalar,
                                                     .bf16 = score_bf16_scalar,
-                                                    .i4 = vec_score_i4_scalar};
+                                                    .i4 = vec_score_i4_scalar,
+                                                    .u8 = vec_score_u8_scalar};
 
 /* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
 static const vec_score_kernels *table(void) {
@@ -161,6 +177,13 @@ vec_score_h_fn vec_score_pick_f16(void) {
 }
 
 vec_score_h_fn vec_score_pick_bf16(void) { return table()->bf16; }
+
+vec_score_u8_fn vec_score_pick_u8(size_t d) {
+  if (d > VEC_SCORE_U8_MAX_D) return vec_score_u8_scalar;
+  const vec_score_kernels *t = table();
+  if (t->u8_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->u8_vnni;
+  return t->u8 ? t->u8 : vec_score_u8_scalar;
+}
 
 vec_score_i4_fn vec_score_pick_i4(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;

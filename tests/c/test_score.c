@@ -14,13 +14,21 @@ static const size_t k_dims[] = {1,  2,  3,   7,   8,   15,  16,  31,  33,  63,
                                 64, 65, 127, 128, 129, 255, 384, 385, 768, 1023};
 static const size_t k_nq[] = {1, 2, 3, 5};
 /* int4 twice: one scale per row, and groups of 32 dims (INT4G below). */
-#define INT4G ((vec_codec_id)100)
-static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8, VEC_CODEC_BINARY, VEC_CODEC_F16,
-                                        VEC_CODEC_BF16, VEC_CODEC_INT4,   INT4G};
+/* int8-cal twice too: rounded and truncated codes (INT8CALT: levels decode to u + 0.5). */
+#define INT4G    ((vec_codec_id)100)
+#define INT8CALT ((vec_codec_id)101)
+static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8,      VEC_CODEC_BINARY,   VEC_CODEC_F16,
+                                        VEC_CODEC_BF16,      VEC_CODEC_INT4,     INT4G,
+                                        VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL, INT8CALT};
+static int is_cal(vec_codec_id id) {
+  return id == VEC_CODEC_UINT8_CAL || id == VEC_CODEC_INT8_CAL || id == INT8CALT;
+}
 
 typedef struct {
   vec_codec *c;
   size_t d, cs, qsize, nr, nq, g, ns; /* g: int4 group as the kernels see it; ns: scales a row */
+  unsigned flip;                      /* calibrated: 0x80 for int8-cal levels */
+  int trunc;
   float *x, *q, *scales, *dec;
   void *ch, *qh;
   size_t chs, qhs;
@@ -44,8 +52,14 @@ static void fixture_free(fixture *f) {
 static int fixture_make(fixture *f, vec_codec_id id, size_t d, size_t nr, size_t nq, int kind,
                         size_t slack, uint64_t *seed) {
   memset(f, 0, sizeof *f);
-  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id == INT4G ? VEC_CODEC_INT4 : id, d);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id == INT4G      ? VEC_CODEC_INT4
+                                             : id == INT8CALT ? VEC_CODEC_INT8_CAL
+                                                              : id,
+                                             d);
   if (id == INT4G) p.group_size = 32;
+  if (id == INT8CALT) p.rounding = VEC_ROUND_TRUNCATE;
+  f->flip = id == VEC_CODEC_INT8_CAL || id == INT8CALT ? 0x80u : 0u;
+  f->trunc = id == INT8CALT;
   if (vec_codec_create(&p, &f->c) != VEC_OK) return 0;
   f->d = d;
   f->nr = nr;
@@ -66,6 +80,7 @@ static int fixture_make(fixture *f, vec_codec_id id, size_t d, size_t nr, size_t
   if (kind == 2) memset(f->x + (nr / 2) * d, 0, d * sizeof(float));
   for (size_t i = 0; i < nq * d; i++)
     f->q[i] = kind == 1 ? (vt_next(seed) & 1 ? 1.0f : -1.0f) : vt_normal(seed);
+  if (is_cal(id) && vec_codec_train(f->c, f->x, nr, d) != VEC_OK) return 0;
   if (vec_codec_encode(f->c, f->x, nr, d, f->codes, f->scales, NULL) != VEC_OK) return 0;
   if (vec_codec_decode(f->c, f->codes, f->scales, nr, f->dec, d, NULL) != VEC_OK) return 0;
   if (id == VEC_CODEC_BINARY && d % 8) /* pad bits must not count: set them */
@@ -83,6 +98,7 @@ typedef struct {
   vec_score_b1_fn b1;
   vec_score_h_fn h;
   vec_score_i4_fn i4;
+  vec_score_u8_fn u8;
 } variant;
 
 static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, size_t nq,
@@ -92,6 +108,7 @@ static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, s
   if (v->b1) v->b1(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
   if (v->h) v->h(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
   if (v->i4) v->i4(qs, f->qsize, nq, codes, scales, nr, f->d, f->g, ip, ldo);
+  if (v->u8) v->u8(qs, f->qsize, nq, codes, nr, f->d, f->flip, ip, ldo);
 }
 
 /* The variants of one codec: every table compiled here whose CPU features are present. */
@@ -116,19 +133,19 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     if (!vec_isa_supported(tabs[i].isa)) continue;
     const vec_score_kernels *t = tabs[i].t;
     int x86 = tabs[i].isa == VEC_ISA_AVX2 || tabs[i].isa == VEC_ISA_AVX512;
-    variant v = {tabs[i].name, NULL, NULL, NULL, NULL};
-    switch (id) {
+    variant v = {tabs[i].name, NULL, NULL, NULL, NULL, NULL};
+    switch ((int)id) {
     case VEC_CODEC_INT8:
       v.i8 = t->i8;
       out[n++] = v;
       if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0};
+        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
       out[n++] = v;
       if (t->b1_popcnt && (feat & VEC_CPU_AVX512VPOPCNTDQ))
-        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0};
+        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0, 0};
       break;
     case VEC_CODEC_F16:
       if (x86 && !(feat & VEC_CPU_F16C)) break;
@@ -139,9 +156,16 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       v.h = t->bf16;
       out[n++] = v;
       break;
-    default: /* int4, both kinds */
+    case VEC_CODEC_INT4:
+    case INT4G:
       v.i4 = t->i4;
       out[n++] = v;
+      break;
+    default: /* calibrated; a table without its own kernel uses the scalar one */
+      v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
+      out[n++] = v;
+      if (t->u8_vnni && (feat & VEC_CPU_AVX512VNNI))
+        out[n++] = (variant){"vnni", 0, 0, 0, 0, t->u8_vnni};
       break;
     }
   }
@@ -232,6 +256,18 @@ static void test_estimates_vs_float(void) {
             if (id == VEC_CODEC_INT8 || id == VEC_CODEC_INT4 || id == INT4G) {
               /* Rounding q moves each q_j by at most sq/2. */
               tol = 0.5 * sq * xa * (1 + 1e-6) + 1e-5 * (qa + fabs(exact));
+            } else if (is_cal(id)) {
+              /* Rounding w = q * step moves each w_j by at most sw/2; levels t_j <= 255.5. */
+              float sw;
+              memcpy(&sw, f.qs + j * f.qsize, sizeof sw);
+              const vec_codec *cc = f.c;
+              double ts = 0, fl = 0;
+              for (size_t k = 0; k < d; k++) {
+                double t = (double)(f.codes[r * d + k] ^ f.flip) + (f.trunc ? 0.5 : 0.0);
+                ts += t;
+                fl += fabs((double)q[k] * cc->lo[k]) + fabs((double)q[k] * cc->step[k]) * t;
+              }
+              tol = 0.5 * sw * ts * (1 + 1e-6) + 1e-5 * fl + 1e-6;
             } else if (id == VEC_CODEC_BINARY) {
               /* Exactly q^ . x^ with q^ = sign(q) mean|q| (sign: bit = q > 0). */
               double mq = 0, e2 = 0;
@@ -259,7 +295,7 @@ static void test_zeros(void) {
     CHECK(vec_set_isa((vec_isa)isas[ii]) == VEC_OK);
     for (size_t ci = 0; ci < sizeof k_codecs / sizeof k_codecs[0]; ci++) {
       size_t d = 65, nr = 6;
-      if (k_codecs[ci] == INT4G) continue;
+      if (k_codecs[ci] == INT4G || k_codecs[ci] == INT8CALT) continue;
       vec_codec_params p = VEC_CODEC_PARAMS_INIT(k_codecs[ci], d);
       vec_codec *c = NULL;
       CHECK(vec_codec_create(&p, &c) == VEC_OK);
@@ -267,6 +303,7 @@ static void test_zeros(void) {
       uint8_t codes[6 * 130], qs[1024];
       CHECK(c->ops->query_size(c) <= sizeof qs);
       for (size_t i = 0; i < 3 * d; i++) x[i] = (float)(i % 7) - 3.0f; /* rows 3..5 stay 0 */
+      if (is_cal(k_codecs[ci])) CHECK(vec_codec_train(c, x, nr, d) == VEC_OK);
       CHECK(vec_codec_encode(c, x, nr, d, codes, scales, NULL) == VEC_OK);
       c->ops->query_prepare(c, q, qs);
       c->ops->score(c, qs, 1, codes, scales, nr, ip, NULL, nr);
@@ -276,7 +313,7 @@ static void test_zeros(void) {
       c->ops->query_prepare(c, q, qs);
       c->ops->score(c, qs, 1, codes, scales, nr, ip, NULL, nr);
       for (size_t r = 3; r < nr; r++)
-        if (k_codecs[ci] != VEC_CODEC_BINARY) /* binary rows of 0 decode to -1s */
+        if (k_codecs[ci] != VEC_CODEC_BINARY && !is_cal(k_codecs[ci])) /* not 0 when decoded */
           CHECKF(ip[r] == 0.0f, "%s zero row %zu: %g", c->ops->name, r, (double)ip[r]);
       for (size_t r = 0; r < nr; r++) CHECK(isfinite(ip[r]));
       vec_codec_free(c);
