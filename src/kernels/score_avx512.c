@@ -132,12 +132,14 @@ INLINE VNNI void i8_block_vnni(int R, int Q, const uint8_t *const *qh, const int
 
 static void score_i8_avx512(const uint8_t *qs, size_t qstride, size_t nq, const int8_t *codes,
                             const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
-  I8_DRIVER(i8_block_bw)
+  I8_DRIVER(i8_block_bw);
 }
 
 static VNNI void score_i8_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq,
                                       const int8_t *codes, const float *scales, size_t nr, size_t d,
-                                      float *ip, size_t ldo){I8_DRIVER(i8_block_vnni)}
+                                      float *ip, size_t ldo) {
+  I8_DRIVER(i8_block_vnni);
+}
 
 /* ---- calibrated: levels are unsigned already, exactly vpdpbusd's u8 x s8 (no bias). ---- */
 INLINE VNNI void u8_block_vnni(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t d,
@@ -201,6 +203,26 @@ static VNNI void score_u8_avx512_vnni(const uint8_t *qs, size_t qstride, size_t 
 }
 
 /* ---- binary ---- */
+/* Four rows' 64-bit lane sums at once, as reduce4_epi32. */
+INLINE __m256i reduce4_epi64(const __m512i *v) {
+  __m256i h[4];
+  for (int i = 0; i < 4; i++)
+    h[i] = _mm256_add_epi64(_mm512_castsi512_si256(v[i]), _mm512_extracti64x4_epi64(v[i], 1));
+  __m256i a =
+      _mm256_add_epi64(_mm256_unpacklo_epi64(h[0], h[1]), _mm256_unpackhi_epi64(h[0], h[1]));
+  __m256i b =
+      _mm256_add_epi64(_mm256_unpacklo_epi64(h[2], h[3]), _mm256_unpackhi_epi64(h[2], h[3]));
+  return _mm256_add_epi64(_mm256_permute2x128_si256(a, b, 0x20),
+                          _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* vec_score_b1_out for 4 rows; d - 2 * ham fits int32 (callers check d < 2^30), where int32 and
+ * int64 convert to the same float. */
+INLINE void b1_out4(float mq, size_t d, const uint64_t *ham, float *dst) {
+  __m128i h = _mm256_cvtepi64_epi32(_mm256_loadu_si256((const __m256i *)ham));
+  __m128i v = _mm_sub_epi32(_mm_set1_epi32((int)d), _mm_slli_epi32(h, 1));
+  _mm_storeu_ps(dst, _mm_mul_ps(_mm_set1_ps(mq), _mm_cvtepi32_ps(v)));
+}
 INLINE __m512i popcnt_lut(__m512i v) {
   const __m512i lut =
       _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
@@ -231,15 +253,22 @@ INLINE POPCNT __m512i popcnt_hw(__m512i v) { return _mm512_popcnt_epi64(v); }
         acc[a][r] = _mm512_add_epi64(acc[a][r], POP(_mm512_xor_si512(q, xv[r])));                  \
     }                                                                                              \
   }                                                                                                \
-  for (int a = 0; a < Q; a++)                                                                      \
-    for (int r = 0; r < R; r++) out[a][r] = (uint64_t)_mm512_reduce_add_epi64(acc[a][r]);
+  for (int a = 0; a < Q; a++) {                                                                    \
+    if (R == 4)                                                                                    \
+      _mm256_storeu_si256((__m256i *)out[a], reduce4_epi64(acc[a]));                               \
+    else                                                                                           \
+      out[a][0] = (uint64_t)_mm512_reduce_add_epi64(acc[a][0]);                                    \
+  }
 
 /* The query's pad bits are zero (query_prepare), so masking the row's pad bits suffices. */
 INLINE void b1_block_lut(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t nb,
-                         size_t cf, __m512i tm,
-                         uint64_t out[4][4]){B1_BLOCK_BODY(popcnt_lut)} INLINE POPCNT
-    void b1_block_hw(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t nb, size_t cf,
-                     __m512i tm, uint64_t out[4][4]){B1_BLOCK_BODY(popcnt_hw)}
+                         size_t cf, __m512i tm, uint64_t out[4][4]) {
+  B1_BLOCK_BODY(popcnt_lut);
+}
+INLINE POPCNT void b1_block_hw(int R, int Q, const uint8_t *const *qh, const uint8_t *x, size_t nb,
+                               size_t cf, __m512i tm, uint64_t out[4][4]) {
+  B1_BLOCK_BODY(popcnt_hw);
+}
 
 #define B1_DRIVER(BLOCK)                                                                           \
   size_t nb = (d + 7) / 8, cf = (nb - 1) / 64 * 64;                                                \
@@ -268,19 +297,24 @@ INLINE void b1_block_lut(int R, int Q, const uint8_t *const *qh, const uint8_t *
           }                                                                                        \
       for (size_t a = 0; a < Q; a++) {                                                             \
         float mq = vec_score_hdr_f32(qh[a]);                                                       \
-        for (size_t k = 0; k < R; k++)                                                             \
-          ip[(j0 + a) * ldo + r + k] = vec_score_b1_out(mq, d, out[a][k]);                         \
+        if (R == 4 && d < ((size_t)1 << 30))                                                       \
+          b1_out4(mq, d, out[a], ip + (j0 + a) * ldo + r);                                         \
+        else                                                                                       \
+          for (size_t k = 0; k < R; k++)                                                           \
+            ip[(j0 + a) * ldo + r + k] = vec_score_b1_out(mq, d, out[a][k]);                       \
       }                                                                                            \
     }                                                                                              \
   }
 
 static void score_b1_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                             size_t nr, size_t d, float *ip, size_t ldo) {
-  B1_DRIVER(b1_block_lut)
+  B1_DRIVER(b1_block_lut);
 }
 static POPCNT void score_b1_avx512_popcnt(const uint8_t *qs, size_t qstride, size_t nq,
                                           const uint8_t *codes, size_t nr, size_t d, float *ip,
-                                          size_t ldo){B1_DRIVER(b1_block_hw)}
+                                          size_t ldo) {
+  B1_DRIVER(b1_block_hw);
+}
 
 /* ---- f16 / bf16: 32 dims per step in two 16-lane accumulators, reduced in a fixed tree. ---- */
 INLINE __m512 h16(__mmask16 m, int full, const uint8_t *p, int bf16) {
