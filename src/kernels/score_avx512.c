@@ -333,43 +333,75 @@ INLINE float reduce_ps(__m512 a, __m512 b) {
   return _mm_cvtss_f32(h);
 }
 
-INLINE void h_block(int R, const float *q, const uint8_t *x, size_t d, int bf16, float *out) {
+/* R rows x Q queries; each row block is widened once for all Q queries. Every (row, query) pair
+ * has its own two accumulators fed in the same order, so blocking never changes a result. */
+INLINE void h_block(int R, int Q, const float *const *q, const uint8_t *x, size_t d, int bf16,
+                    float out[2][4]) {
   size_t ld = 2 * d, d32 = d & ~(size_t)31;
-  __m512 a[4], b[4];
-  for (int r = 0; r < R; r++) a[r] = b[r] = _mm512_setzero_ps();
+  __m512 a[2][4], b[2][4];
+  for (int k = 0; k < Q; k++)
+    for (int r = 0; r < R; r++) a[k][r] = b[k][r] = _mm512_setzero_ps();
   /* Plain loads for whole steps (masked ones run slower on some cores), masks on the tail only. */
   for (size_t j = 0; j < d32; j += 32) {
-    __m512 u = _mm512_loadu_ps(q + j), v = _mm512_loadu_ps(q + j + 16);
+    __m512 xl[4], xh[4];
     for (int r = 0; r < R; r++) {
-      a[r] = _mm512_fmadd_ps(u, h16(0xffff, 1, x + r * ld + 2 * j, bf16), a[r]);
-      b[r] = _mm512_fmadd_ps(v, h16(0xffff, 1, x + r * ld + 2 * j + 32, bf16), b[r]);
+      xl[r] = h16(0xffff, 1, x + r * ld + 2 * j, bf16);
+      xh[r] = h16(0xffff, 1, x + r * ld + 2 * j + 32, bf16);
+    }
+    for (int k = 0; k < Q; k++) {
+      __m512 u = _mm512_loadu_ps(q[k] + j), v = _mm512_loadu_ps(q[k] + j + 16);
+      for (int r = 0; r < R; r++) {
+        a[k][r] = _mm512_fmadd_ps(u, xl[r], a[k][r]);
+        b[k][r] = _mm512_fmadd_ps(v, xh[r], b[k][r]);
+      }
     }
   }
   if (d32 < d) {
     size_t rem = d - d32;
     __mmask16 ml = (__mmask16)(rem >= 16 ? 0xffffu : (1u << rem) - 1u);
     __mmask16 mh = (__mmask16)(rem > 16 ? (1u << (rem - 16)) - 1u : 0u);
-    __m512 u = _mm512_maskz_loadu_ps(ml, q + d32), v = _mm512_maskz_loadu_ps(mh, q + d32 + 16);
+    __m512 xl[4], xh[4];
     for (int r = 0; r < R; r++) {
-      a[r] = _mm512_fmadd_ps(u, h16(ml, 0, x + r * ld + 2 * d32, bf16), a[r]);
-      b[r] = _mm512_fmadd_ps(v, h16(mh, 0, x + r * ld + 2 * d32 + 32, bf16), b[r]);
+      xl[r] = h16(ml, 0, x + r * ld + 2 * d32, bf16);
+      xh[r] = h16(mh, 0, x + r * ld + 2 * d32 + 32, bf16);
+    }
+    for (int k = 0; k < Q; k++) {
+      __m512 u = _mm512_maskz_loadu_ps(ml, q[k] + d32);
+      __m512 v = _mm512_maskz_loadu_ps(mh, q[k] + d32 + 16);
+      for (int r = 0; r < R; r++) {
+        a[k][r] = _mm512_fmadd_ps(u, xl[r], a[k][r]);
+        b[k][r] = _mm512_fmadd_ps(v, xh[r], b[k][r]);
+      }
     }
   }
-  for (int r = 0; r < R; r++) out[r] = reduce_ps(a[r], b[r]);
+  for (int k = 0; k < Q; k++)
+    for (int r = 0; r < R; r++) out[k][r] = reduce_ps(a[k][r], b[k][r]);
 }
 
 INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
                     size_t d, float *ip, size_t ldo, int bf16) {
   for (size_t r = 0; r < nr; r += 4) {
     size_t R = nr - r >= 4 ? 4 : nr - r;
-    for (size_t j = 0; j < nq; j++) {
-      const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
-      float out[4];
-      if (R == 4)
-        h_block(4, q, codes + r * 2 * d, d, bf16, out);
+    for (size_t j = 0; j < nq; j += 2) {
+      size_t Q = nq - j >= 2 ? 2 : 1;
+      const float *q[2];
+      for (size_t k = 0; k < Q; k++)
+        q[k] = (const float *)(const void *)(qs + (j + k) * qstride + VEC_SCORE_HDR);
+      float out[2][4];
+      const uint8_t *x = codes + r * 2 * d;
+      if (R == 4 && Q == 2)
+        h_block(4, 2, q, x, d, bf16, out);
+      else if (R == 4)
+        h_block(4, 1, q, x, d, bf16, out);
       else
-        for (size_t k = 0; k < R; k++) h_block(1, q, codes + (r + k) * 2 * d, d, bf16, out + k);
-      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = out[k];
+        for (size_t k = 0; k < Q; k++)
+          for (size_t i = 0; i < R; i++) {
+            float o1[2][4];
+            h_block(1, 1, q + k, x + i * 2 * d, d, bf16, o1);
+            out[k][i] = o1[0][0];
+          }
+      for (size_t k = 0; k < Q; k++)
+        for (size_t i = 0; i < R; i++) ip[(j + k) * ldo + r + i] = out[k][i];
     }
   }
 }
