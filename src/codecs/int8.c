@@ -147,8 +147,10 @@ static void int8_query_prepare(const vec_codec *c, const float *q, void *qs) {
   memset(h, 0, int8_query_size(c));
   /* The scalar encoder, not the active ISA's: a query must prepare the same bytes everywhere. */
   vec_encode_int8_scalar(q, 1, c->d, c->d, qc, c->d, &sq, 0);
-  int32_t sum = 0; /* |sum| <= 127 * d: fits for every d the int32 kernels accept */
-  for (size_t j = 0; j < c->d; j++) sum += qc[j];
+  int64_t total = 0;
+  for (size_t j = 0; j < c->d; j++) total += qc[j];
+  /* Only the int32 (VNNI) kernels read it, and only for d <= VEC_SCORE_I8_MAX_D, where it fits. */
+  int32_t sum = c->d <= VEC_SCORE_I8_MAX_D ? (int32_t)total : 0;
   memcpy(h, &sq, sizeof sq);
   memcpy(h + 4, &sum, sizeof sum);
 }
