@@ -15,7 +15,8 @@ from ._files import VqzReader, VqzWriter
 
 METRICS = {"ip": 0, "cosine": 1, "l2": 2}
 NO_ID = np.uint64(2**64 - 1)  # fills result slots when the index holds fewer than k vectors
-RERANK_OVERSAMPLE = 10.0  # stage 1 keeps k x this many candidates for the rerank codec by default
+RERANK_OVERSAMPLE = 20.0  # stage 1 keeps k x this many candidates for the rerank codec by default:
+# binary (Hamming) codes need about 20x to reach recall@10 0.95 on the sample (0.935 at 10x, 0.975 at 20x)
 FINAL_OVERSAMPLE = 2.0  # the rerank codec keeps k x this many for the exact float stage
 
 
@@ -36,7 +37,7 @@ class Index:
       (rows whose bound cannot reach the exact top k are never read), else does not rescore.
 
     ``rerank="int8"`` adds a second codec kept alongside: stage 1 searches the first codec's
-    codes for ``k * oversample`` candidates (default 10), stage 2 rescores them with the rerank
+    codes for ``k * oversample`` candidates (default 20), stage 2 rescores them with the rerank
     codec's codes, keeping ``k * rerank_oversample`` (default 2 when originals are held, else k),
     and stage 3 rescores those exactly against the originals if held.
 
