@@ -62,6 +62,9 @@ typedef struct vec_codec_ops {
   void (*query_prepare)(const vec_codec *c, const float *q, void *qs);
   void (*score)(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                 const float *scales, size_t nr, float *ip, float *err, size_t ldo);
+  /* Whether the search should use score for this codec instance (NULL: yes). A hook whose kernel
+   * is only scalar for some parameters (int4 with per-group scales) loses to decode + SIMD dots. */
+  int (*score_preferred)(const vec_codec *c);
   /* |x|^2 per row as the codec estimates it (for L2 and cosine); NULL: |decode(x)|^2. */
   void (*sqnorms)(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                   float *out);

@@ -75,6 +75,10 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 /* int4 search straight from codes: the query quantized to int8 as for the int8 codec (its own
  * scale sq), its even and odd elements stored apart to meet the two nibbles of a code byte; then
  * ip = sq * sum over groups of s_g * (integer dot of the group). */
+/* Per-group scales run the scalar kernel on every ISA (measured 0.26x a float32 scan at d = 384,
+ * 2000 rows x 300 queries): the search decodes tiles and uses the float dot kernels instead. */
+static int i4_score_preferred(const vec_codec *c) { return i4_group(c) >= c->d; }
+
 static size_t i4_query_half(const vec_codec *c) { return vec_score_pad64(i4_code_size(c)); }
 /* The prepared query ends with d bytes of scratch where the codes are made before the split. */
 static size_t i4_query_size(const vec_codec *c) {
@@ -115,4 +119,5 @@ const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .decode = i4_decode,
                                     .query_size = i4_query_size,
                                     .query_prepare = i4_query_prepare,
-                                    .score = i4_score};
+                                    .score = i4_score,
+                                    .score_preferred = i4_score_preferred};

@@ -196,7 +196,8 @@ static void scorer_codes(scorer *s, const vec_codec *c, const void *codes, const
   s->cs = c->ops->code_size(c);
   s->sc = c->ops->scale_count(c);
   s->d = c->d;
-  s->hooked = c->ops->score && c->ops->query_prepare && c->ops->query_size;
+  s->hooked = c->ops->score && c->ops->query_prepare && c->ops->query_size &&
+              (!c->ops->score_preferred || c->ops->score_preferred(c));
   s->qsize = s->hooked ? c->ops->query_size(c) : s->d * sizeof(float);
   s->dots = pick_dots();
 }
