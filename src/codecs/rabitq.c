@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "codec_impl.h"
+#include "../kernels/rabitq_kernels.h"
 #include "rotation.h"
 
 /* Confidence constant of the bound (RaBitQ's epsilon_0). The estimate's error behaves like a
@@ -85,47 +86,56 @@ static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
   return v & ((1u << b) - 1u);
 }
 
-/* Odd grid value (y = 2u - L, L = 2^B - 1) nearest to 2 t o, i.e. 2 floor(t o) + 1, clamped. */
-static inline int grid_of(float v, int lmax) {
-  float f = floorf(v);
-  int y = f >= (float)lmax ? lmax : f <= (float)-lmax ? -lmax : 2 * (int)f + 1;
-  return y > lmax ? lmax : y < -lmax ? -lmax : y;
-}
+typedef struct {
+  vec_rq_eval_fn eval;
+  vec_rq_dot_fn dot;
+  vec_rq_dot1_fn dot1;
+} rq_kernels;
 
-/* cos(y(t), o) for the grid point at scale t; o has d unit-norm coordinates. */
-static double cos_at(const float *o, size_t d, float t, int lmax, double *ip, double *nn) {
-  double a = 0, b = 0;
-  for (size_t j = 0; j < d; j++) {
-    int y = grid_of(t * o[j], lmax);
-    a += (double)y * o[j];
-    b += (double)y * y;
+static rq_kernels pick(void) {
+  switch (vec_active_isa()) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  case VEC_ISA_AVX512:
+    return (rq_kernels){vec_rq_eval_avx512, vec_rq_dot_avx512, vec_rq_dot1_avx512};
+  case VEC_ISA_AVX2: return (rq_kernels){vec_rq_eval_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  case VEC_ISA_NEON: return (rq_kernels){vec_rq_eval_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
+#endif
+  default: return (rq_kernels){vec_rq_eval_scalar, vec_rq_dot_scalar, vec_rq_dot1_scalar};
   }
-  *ip = a, *nn = b;
-  return b > 0 ? a / sqrt(b) : 0.0;
 }
 
-/* The extended RaBitQ code: the grid point whose direction is closest to o (largest cosine).
- * The best scale t is searched on a coarse log grid over [0.1, 1] t_max (t_max = 2^(B-1) / max
- * |o_j|, where every coordinate saturates) and refined around the best point; the papers' exact
- * search over all critical points costs O(2^B d log d) and gains little over this (measured in
- * RABITQ_NOTES.md). */
-static float best_scale(const float *o, size_t d, unsigned b) {
-  int lmax = (1 << b) - 1;
+/* Candidate scales, as fractions of t_max = 2^(B-1) / max |o_j| (where the largest coordinate
+ * reaches the top level): a geometric grid over [0.2, 2] (beyond t_max the grid clips outliers,
+ * which is where the optimum lies for B = 2..4 on Gaussian-like coordinates), then a finer one
+ * around the best. Literal floats, so every platform tries the same scales. */
+static const float coarse_t[] = {0.2000000f, 0.2583099f, 0.3336201f, 0.4308869f, 0.5565119f,
+                                 0.7187627f, 0.9283178f, 1.1989685f, 1.5485274f, 2.0000000f};
+static const float fine_t[] = {0.8149127f, 0.8576959f, 0.9027252f, 0.9501185f,
+                               1.0525003f, 1.1077569f, 1.1659144f, 1.2271252f};
+
+/* The extended-RaBitQ code of a rotated unit vector o (dp >= d coordinates, zero padded): the
+ * grid point of largest cosine with o among the candidate scales. The papers' exact search over
+ * every critical scale costs O(2^B d log d); this bounded scan costs 18 vectorised passes over o
+ * (measured against a 200-point scan in RABITQ_NOTES.md). */
+static float best_scale(const rq_kernels *k, const float *o, size_t d, size_t dp, unsigned b) {
   float mx = 0.0f;
   for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(o[j]));
   float tmax = (float)(1 << (b - 1)) / mx;
-  double best = -1.0, ip, nn;
-  float bt = tmax;
-  const int coarse = 12;
-  for (int i = 0; i < coarse; i++) {
-    float t = tmax * powf(10.0f, -1.0f + (float)i / (float)(coarse - 1));
-    double cs = cos_at(o, d, t, lmax, &ip, &nn);
+  float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1), pad = (float)(dp - d);
+  float best = -1.0f, bt = tmax, ip, nn;
+  for (size_t i = 0; i < sizeof coarse_t / sizeof coarse_t[0]; i++) {
+    float t = tmax * coarse_t[i];
+    k->eval(o, dp, t, fmin, fmax, &ip, &nn);
+    float cs = ip / sqrtf(nn - pad);
     if (cs > best) best = cs, bt = t;
   }
-  const float step = powf(10.0f, 1.0f / (float)(coarse - 1));
-  for (int i = -4; i <= 4; i++) {
-    float t = bt * powf(step, (float)i / 5.0f);
-    double cs = cos_at(o, d, t, lmax, &ip, &nn);
+  float t0 = bt;
+  for (size_t i = 0; i < sizeof fine_t / sizeof fine_t[0]; i++) {
+    float t = t0 * fine_t[i];
+    k->eval(o, dp, t, fmin, fmax, &ip, &nn);
+    float cs = ip / sqrtf(nn - pad);
     if (cs > best) best = cs, bt = t;
   }
   return bt;
@@ -134,10 +144,11 @@ static float best_scale(const float *o, size_t d, unsigned b) {
 static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                         float *scales, unsigned flags, int *rc) {
   (void)flags;
-  size_t d = c->d, cs = rq_code_size(c);
+  size_t d = c->d, cs = rq_code_size(c), dp = (d + VEC_RQ_LANES - 1) / VEC_RQ_LANES * VEC_RQ_LANES;
   unsigned b = c->p.bits;
   int lmax = (1 << b) - 1;
-  float *o = malloc(d * sizeof(float));
+  rq_kernels k = pick();
+  float *o = calloc(dp, sizeof(float));
   if (!o) {
     *rc = VEC_E_NOMEM;
     return 0;
@@ -146,25 +157,17 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     const float *xi = x + i * ldx;
     uint8_t *row = codes + i * cs;
     float *sc = scales + i * NSCALES;
+    /* Every float squared fits a double and so does the sum: non-finite means NaN or Inf. */
     double nx2 = 0;
     for (size_t j = 0; j < d; j++) nx2 += (double)xi[j] * xi[j];
-    if (!isfinite(nx2)) {
-      for (size_t j = 0; j < d; j++)
-        if (!isfinite(xi[j])) {
-          free(o);
-          *rc = VEC_E_NONFINITE;
-          return i;
-        }
-      /* Finite but |x|^2 overflows double: not reachable from float input. */
+    double nx = sqrt(nx2);
+    if (!isfinite(nx2) || !isfinite((float)nx)) {
+      free(o);
+      *rc = isfinite(nx2) ? VEC_E_RANGE : VEC_E_NONFINITE;
+      return i;
     }
     memset(row, 0, cs);
-    double nx = sqrt(nx2);
-    if (nx2 == 0.0 || !isfinite((float)nx)) {
-      if (!isfinite((float)nx)) {
-        free(o);
-        *rc = VEC_E_RANGE;
-        return i;
-      }
+    if (nx2 == 0.0) {
       /* The zero vector: codes 0, every factor 0, so estimates, bounds and decode are 0. */
       sc[0] = sc[1] = sc[2] = 0.0f;
       continue;
@@ -176,25 +179,27 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     if (b == 1) {
       for (size_t j = 0; j < d; j++) {
         int pos = o[j] > 0.0f;
-        put_code(row, j, 1, (unsigned)pos);
+        row[j / 8] |= (uint8_t)(pos << (j % 8));
         ip += pos ? o[j] : -o[j];
       }
       nn = (double)d;
     } else {
-      float t = best_scale(o, d, b);
+      float t = best_scale(&k, o, d, dp, b);
+      float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1);
       for (size_t j = 0; j < d; j++) {
-        int y = grid_of(t * o[j], lmax);
+        float f = floorf(t * o[j]);
+        f = f < fmin ? fmin : f > fmax ? fmax : f;
+        int y = 2 * (int)f + 1;
         put_code(row, j, b, (unsigned)((y + lmax) / 2));
         ip += (double)y * o[j];
         nn += (double)y * y;
       }
     }
-    double ny = sqrt(nn);
-    double alpha = ip / ny;
-    /* o has norm 1 to float rounding; alpha is the cosine. It is > 0: the sign code alone has
-     * alpha = mean |o_j| sqrt(d) > 0. Clamp tiny rounding excursions above 1. */
+    /* o has norm 1 to float rounding, so alpha is the cosine between code and vector; it is > 0
+     * (the sign code alone has alpha = mean |o_j| sqrt(d)). Clamp rounding excursions. */
+    double ny = sqrt(nn), alpha = ip / ny;
     if (alpha > 1.0) alpha = 1.0;
-    if (!(alpha > 0.0)) alpha = 1e-6;
+    if (!(alpha > 1e-6)) alpha = 1e-6;
     sc[0] = (float)nx;
     sc[1] = (float)(nx / (alpha * ny));
     sc[2] = (float)(nx * sqrt(1.0 - alpha * alpha) / alpha);
@@ -218,51 +223,89 @@ static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
   }
 }
 
-/* Prepared query: [sum of R q, |q| EPS0 / sqrt(d - 1), 0, 0, R q (d floats)]. */
-#define QHEAD 4
-static size_t rq_query_size(const vec_codec *c) { return (QHEAD + c->d) * sizeof(float); }
+/* Prepared query: a 64-byte head, then the int8 query qs (R q ~ delta * qs, |qs_j| <= 127) laid
+ * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 4 split by nibble, else plain. */
+typedef struct {
+  float delta; /* R q ~ delta * qs */
+  float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 */
+  float h2;    /* EPS0 delta / sqrt(12): the query rounding's bound per unit of s0 + s2 */
+  float pad0;
+  int64_t sumq; /* sum of qs */
+  uint8_t pad[40];
+} rq_qhead;
+
+static size_t words(size_t d) { return (d + 63) / 64; }
+
+static size_t rq_query_size(const vec_codec *c) {
+  size_t d = c->d;
+  unsigned b = c->p.bits;
+  size_t body = b == 1 ? 8 * words(d) * sizeof(uint64_t) : b == 4 ? 2 * rq_code_size(c) : d;
+  return sizeof(rq_qhead) + body;
+}
 
 static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
-  float *h = qs, *qr = h + QHEAD;
-  size_t d = c->d;
+  size_t d = c->d, cs = rq_code_size(c);
+  unsigned b = c->p.bits;
+  rq_qhead *h = qs;
+  uint8_t *body = (uint8_t *)qs + sizeof(rq_qhead);
+  memset(qs, 0, rq_query_size(c));
+  float *qr = malloc(d * sizeof(float));
+  double n2 = 0;
+  for (size_t j = 0; j < d; j++) n2 += (double)q[j] * q[j];
+  h->h1 = (float)(sqrt(n2) * EPS0 / sqrt(d > 1 ? (double)(d - 1) : 1.0));
+  if (!qr) return; /* hooks cannot fail: an all-zero query scores 0 everywhere */
   vec_rotation_apply(rot_of(c), q, qr);
-  double sum = 0, n2 = 0;
-  for (size_t j = 0; j < d; j++) sum += qr[j], n2 += (double)q[j] * q[j];
-  h[0] = (float)sum;
-  h[1] = (float)(sqrt(n2) * EPS0 / sqrt(d > 1 ? (double)(d - 1) : 1.0));
-  h[2] = h[3] = 0.0f;
+  float mx = 0.0f;
+  for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(qr[j]));
+  float delta = mx / 127.0f, inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  int64_t sum = 0;
+  size_t w = words(d);
+  uint64_t *planes = (uint64_t *)(void *)body;
+  for (size_t j = 0; j < d; j++) {
+    float v = nearbyintf(qr[j] * inv);
+    int qj = v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
+    sum += qj;
+    if (b == 1) {
+      unsigned u = (unsigned)(qj + 128);
+      for (int k = 0; k < 8; k++) planes[k * w + j / 64] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+    } else if (b == 4) {
+      body[(j % 2) * cs + j / 2] = (uint8_t)(int8_t)qj;
+    } else {
+      body[j] = (uint8_t)(int8_t)qj;
+    }
+  }
+  free(qr);
+  h->delta = delta;
+  h->h2 = (float)(EPS0 * (double)delta / sqrt(12.0));
+  h->sumq = sum;
 }
 
-/* sum_j qr_j u_j for one row. Fixed summation order (8 partial sums), so a row's estimate does
- * not depend on which other rows share the call. */
-static float dot_codes(const float *qr, const uint8_t *row, size_t d, unsigned b) {
-  float acc[8] = {0};
-  if (b == 1) {
-    for (size_t j = 0; j < d; j++)
-      if ((row[j / 8] >> (j % 8)) & 1) acc[j % 8] += qr[j];
-  } else if (b == 4) {
-    for (size_t j = 0; j < d; j++)
-      acc[j % 8] += qr[j] * (float)((row[j / 2] >> (4 * (j % 2))) & 15);
-  } else if (b == 8) {
-    for (size_t j = 0; j < d; j++) acc[j % 8] += qr[j] * (float)row[j];
-  } else {
-    for (size_t j = 0; j < d; j++) acc[j % 8] += qr[j] * (float)get_code(row, j, b);
-  }
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+/* Rows per kernel call: the integer dot products of a block stay in a small stack buffer. */
+#define SCORE_BLOCK 256
 
 static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
-  size_t d = c->d, cs = rq_code_size(c), qsz = QHEAD + d;
+  size_t d = c->d, cs = rq_code_size(c), qsz = rq_query_size(c);
   unsigned b = c->p.bits;
-  float lmax = (float)((1 << b) - 1);
+  int64_t lmax = (1 << b) - 1;
+  rq_kernels k = pick();
+  int64_t dot[SCORE_BLOCK];
   for (size_t q = 0; q < nq; q++) {
-    const float *h = (const float *)qs + q * qsz, *qr = h + QHEAD;
-    for (size_t r = 0; r < nr; r++) {
-      const float *sc = scales + r * NSCALES;
-      float dot = dot_codes(qr, codes + r * cs, d, b);
-      ip[q * ldo + r] = sc[1] * (2.0f * dot - lmax * h[0]);
-      if (err) err[q * ldo + r] = sc[2] * h[1];
+    const rq_qhead *h = (const void *)((const uint8_t *)qs + q * qsz);
+    const void *body = (const uint8_t *)h + sizeof(rq_qhead);
+    for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
+      size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
+      if (b == 1)
+        k.dot1(body, words(d), codes + r0 * cs, cs, m, dot);
+      else
+        k.dot(body, codes + r0 * cs, cs, m, d, b, dot);
+      for (size_t r = 0; r < m; r++) {
+        const float *sc = scales + (r0 + r) * NSCALES;
+        /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
+        float yq = (float)(2 * dot[r] - lmax * h->sumq);
+        ip[q * ldo + r0 + r] = sc[1] * (h->delta * yq);
+        if (err) err[q * ldo + r0 + r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
+      }
     }
   }
 }

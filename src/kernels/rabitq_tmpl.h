@@ -1,0 +1,91 @@
+/* rabitq_tmpl.h: the rabitq kernels written once in plain C; each rabitq_<isa>.c defines
+ * VEC_RQ_ISA (and VEC_RQ_POPCNT_ATTR) and includes this, and the compiler vectorises it with that
+ * file's instruction-set flags. Integer sums are exact; float sums keep VEC_RQ_LANES independent
+ * lanes reduced in a fixed tree, an order vectorisation does not change (no reassociation, no FMA
+ * contraction: -ffp-contract=off), so every ISA gives the same bits. */
+#include <string.h>
+
+#include "rabitq_kernels.h"
+
+#define VEC_RQ_CAT2(a, b) a##_##b
+#define VEC_RQ_CAT(a, b)  VEC_RQ_CAT2(a, b)
+#define VEC_RQ_FN(name)   VEC_RQ_CAT(name, VEC_RQ_ISA)
+
+#ifndef VEC_RQ_POPCNT_ATTR
+#define VEC_RQ_POPCNT_ATTR
+#endif
+
+void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, float fmax, float *ip,
+                            float *nn) {
+  float a[VEC_RQ_LANES] = {0}, b[VEC_RQ_LANES] = {0};
+  for (size_t j = 0; j < dp; j += VEC_RQ_LANES)
+    for (size_t l = 0; l < VEC_RQ_LANES; l++) {
+      float v = o[j + l];
+      float f = __builtin_floorf(t * v);
+      f = f < fmin ? fmin : f;
+      f = f > fmax ? fmax : f;
+      float y = 2.0f * f + 1.0f;
+      a[l] += y * v;
+      b[l] += y * y;
+    }
+  for (size_t s = VEC_RQ_LANES / 2; s > 0; s /= 2)
+    for (size_t l = 0; l < s; l++) a[l] += a[l + s], b[l] += b[l + s];
+  *ip = a[0];
+  *nn = b[0];
+}
+
+/* Chunks keep int32 lane sums from overflowing: 255 * 127 * 8192 * 2 < 2^31. */
+#define VEC_RQ_CHUNK 8192
+
+void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
+                           unsigned b, int64_t *out) {
+  for (size_t r = 0; r < nr; r++) {
+    const uint8_t *row = codes + r * cs;
+    int64_t total = 0;
+    if (b == 4) {
+      const int8_t *qe = q, *qo = q + cs;
+      for (size_t k0 = 0; k0 < cs; k0 += VEC_RQ_CHUNK) {
+        size_t k1 = k0 + VEC_RQ_CHUNK < cs ? k0 + VEC_RQ_CHUNK : cs;
+        int32_t acc = 0;
+        for (size_t k = k0; k < k1; k++)
+          acc += (int32_t)(row[k] & 15) * qe[k] + (int32_t)(row[k] >> 4) * qo[k];
+        total += acc;
+      }
+    } else if (b == 8) {
+      for (size_t k0 = 0; k0 < d; k0 += VEC_RQ_CHUNK) {
+        size_t k1 = k0 + VEC_RQ_CHUNK < d ? k0 + VEC_RQ_CHUNK : d;
+        int32_t acc = 0;
+        for (size_t k = k0; k < k1; k++) acc += (int32_t)row[k] * q[k];
+        total += acc;
+      }
+    } else {
+      unsigned mask = (1u << b) - 1u;
+      for (size_t j = 0; j < d; j++) {
+        size_t bit = j * b;
+        unsigned v = row[bit / 8] >> (bit % 8);
+        if (bit % 8 + b > 8) v |= (unsigned)row[bit / 8 + 1] << (8 - bit % 8);
+        total += (int64_t)(v & mask) * q[j];
+      }
+    }
+    out[r] = total;
+  }
+}
+
+VEC_RQ_POPCNT_ATTR
+void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
+                            size_t nr, int64_t *out) {
+  for (size_t r = 0; r < nr; r++) {
+    const uint8_t *row = codes + r * cs;
+    uint64_t pc[9] = {0};
+    for (size_t i = 0; i < w; i++) {
+      uint64_t c = 0;
+      size_t nb = cs - 8 * i < 8 ? cs - 8 * i : 8;
+      memcpy(&c, row + 8 * i, nb); /* little-endian: element 64i + k is bit k */
+      for (int k = 0; k < 8; k++) pc[k] += (uint64_t)__builtin_popcountll(c & planes[k * w + i]);
+      pc[8] += (uint64_t)__builtin_popcountll(c);
+    }
+    int64_t s = 0;
+    for (int k = 0; k < 8; k++) s += (int64_t)(pc[k] << k);
+    out[r] = s - 128 * (int64_t)pc[8];
+  }
+}
