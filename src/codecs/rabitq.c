@@ -88,6 +88,7 @@ static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
 
 typedef struct {
   vec_rq_eval_fn eval;
+  vec_rq_sum_fn sum;
   vec_rq_dot_fn dot;
   vec_rq_dot1_fn dot1;
 } rq_kernels;
@@ -96,49 +97,67 @@ static rq_kernels pick(void) {
   switch (vec_active_isa()) {
 #if defined(VEC_HAVE_X86_KERNELS)
   case VEC_ISA_AVX512:
-    return (rq_kernels){vec_rq_eval_avx512, vec_rq_dot_avx512, vec_rq_dot1_avx512};
-  case VEC_ISA_AVX2: return (rq_kernels){vec_rq_eval_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
+    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512, vec_rq_dot_avx512,
+                        vec_rq_dot1_avx512};
+  case VEC_ISA_AVX2:
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return (rq_kernels){vec_rq_eval_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
+  case VEC_ISA_NEON:
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
 #endif
-  default: return (rq_kernels){vec_rq_eval_scalar, vec_rq_dot_scalar, vec_rq_dot1_scalar};
+  default:
+    return (rq_kernels){vec_rq_eval_scalar, vec_rq_sum_scalar, vec_rq_dot_scalar,
+                        vec_rq_dot1_scalar};
   }
 }
 
 /* Candidate scales, as fractions of t_max = 2^(B-1) / max |o_j| (where the largest coordinate
- * reaches the top level): a geometric grid over [0.2, 2] (beyond t_max the grid clips outliers,
- * which is where the optimum lies for B = 2..4 on Gaussian-like coordinates), then a finer one
- * around the best. Literal floats, so every platform tries the same scales. */
-static const float coarse_t[] = {0.2000000f, 0.2583099f, 0.3336201f, 0.4308869f, 0.5565119f,
-                                 0.7187627f, 0.9283178f, 1.1989685f, 1.5485274f, 2.0000000f};
-static const float fine_t[] = {0.8149127f, 0.8576959f, 0.9027252f, 0.9501185f,
-                               1.0525003f, 1.1077569f, 1.1659144f, 1.2271252f};
+ * reaches the top level): a geometric grid over [0.9, 2.5], then a finer one around the best.
+ * Beyond t_max the grid clips the largest coordinates, which is where the optimum lies for
+ * Gaussian-like coordinates: measured on the sample at d = 384, the best scale of a 300-point scan
+ * lies at 0.94..2.4 t_max (1.58 t_max median at B = 2, 1.17 at B = 4, 0.99 at B = 8), and these
+ * 12 points reach its cosine to within 3e-5 on average (RABITQ_NOTES.md). Literal floats, so every
+ * platform tries the same scales. */
+static const float coarse_t[] = {0.9000000f, 1.1040329f, 1.3543207f,
+                                 1.6613495f, 2.0379828f, 2.5000000f};
+static const float fine_t[] = {0.8579172f, 0.9028805f, 0.9502002f,
+                               1.0524098f, 1.1075663f, 1.1656137f};
 
 /* The extended-RaBitQ code of a rotated unit vector o (dp >= d coordinates, zero padded): the
  * grid point of largest cosine with o among the candidate scales. The papers' exact search over
- * every critical scale costs O(2^B d log d); this bounded scan costs 18 vectorised passes over o
- * (measured against a 200-point scan in RABITQ_NOTES.md). */
+ * every critical scale costs O(2^B d log d); this bounded scan costs 12 vectorised passes. */
 static float best_scale(const rq_kernels *k, const float *o, size_t d, size_t dp, unsigned b) {
-  float mx = 0.0f;
-  for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(o[j]));
+  float mx = k->sum(o, d, 2);
   float tmax = (float)(1 << (b - 1)) / mx;
   float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1), pad = (float)(dp - d);
   float best = -1.0f, bt = tmax, ip, nn;
   for (size_t i = 0; i < sizeof coarse_t / sizeof coarse_t[0]; i++) {
     float t = tmax * coarse_t[i];
-    k->eval(o, dp, t, fmin, fmax, &ip, &nn);
+    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
     float cs = ip / sqrtf(nn - pad);
     if (cs > best) best = cs, bt = t;
   }
   float t0 = bt;
   for (size_t i = 0; i < sizeof fine_t / sizeof fine_t[0]; i++) {
     float t = t0 * fine_t[i];
-    k->eval(o, dp, t, fmin, fmax, &ip, &nn);
+    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
     float cs = ip / sqrtf(nn - pad);
     if (cs > best) best = cs, bt = t;
   }
   return bt;
+}
+
+/* Packs d unsigned B-bit values (one per byte) into a zeroed code row. */
+static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
+  if (b == 8) {
+    memcpy(row, u, d);
+  } else if (b == 4) {
+    for (size_t k = 0; k < d / 2; k++) row[k] = (uint8_t)(u[2 * k] | u[2 * k + 1] << 4);
+    if (d % 2) row[d / 2] = u[d - 1];
+  } else {
+    for (size_t j = 0; j < d; j++) put_code(row, j, b, u[j]);
+  }
 }
 
 static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
@@ -146,10 +165,11 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
   (void)flags;
   size_t d = c->d, cs = rq_code_size(c), dp = (d + VEC_RQ_LANES - 1) / VEC_RQ_LANES * VEC_RQ_LANES;
   unsigned b = c->p.bits;
-  int lmax = (1 << b) - 1;
   rq_kernels k = pick();
   float *o = calloc(dp, sizeof(float));
-  if (!o) {
+  uint8_t *u = malloc(dp);
+  if (!o || !u) {
+    free(o), free(u);
     *rc = VEC_E_NOMEM;
     return 0;
   }
@@ -157,15 +177,20 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     const float *xi = x + i * ldx;
     uint8_t *row = codes + i * cs;
     float *sc = scales + i * NSCALES;
-    /* Every float squared fits a double and so does the sum: non-finite means NaN or Inf. */
-    double nx2 = 0;
-    for (size_t j = 0; j < d; j++) nx2 += (double)xi[j] * xi[j];
-    double nx = sqrt(nx2);
-    if (!isfinite(nx2) || !isfinite((float)nx)) {
-      free(o);
-      *rc = isfinite(nx2) ? VEC_E_RANGE : VEC_E_NONFINITE;
-      return i;
+    float nx2f = k.sum(xi, d, 0);
+    double nx2 = nx2f;
+    if (!isfinite(nx2f)) {
+      /* NaN or Inf, or finite values whose squares overflow float: tell them apart in double,
+       * where every float squared and their sum fit. */
+      nx2 = 0;
+      for (size_t j = 0; j < d; j++) nx2 += (double)xi[j] * xi[j];
+      if (!isfinite(nx2) || !isfinite((float)sqrt(nx2))) {
+        free(o), free(u);
+        *rc = isfinite(nx2) ? VEC_E_RANGE : VEC_E_NONFINITE;
+        return i;
+      }
     }
+    double nx = sqrt(nx2);
     memset(row, 0, cs);
     if (nx2 == 0.0) {
       /* The zero vector: codes 0, every factor 0, so estimates, bounds and decode are 0. */
@@ -175,36 +200,28 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     vec_rotation_apply(rot_of(c), xi, o);
     float inv = (float)(1.0 / nx);
     for (size_t j = 0; j < d; j++) o[j] *= inv;
-    double ip = 0, nn = 0;
+    float ip, nn;
     if (b == 1) {
-      for (size_t j = 0; j < d; j++) {
-        int pos = o[j] > 0.0f;
-        row[j / 8] |= (uint8_t)(pos << (j % 8));
-        ip += pos ? o[j] : -o[j];
-      }
-      nn = (double)d;
+      for (size_t j = 0; j < d; j++) row[j / 8] |= (uint8_t)((o[j] > 0.0f) << (j % 8));
+      ip = k.sum(o, d, 1);
+      nn = (float)d;
     } else {
       float t = best_scale(&k, o, d, dp, b);
       float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1);
-      for (size_t j = 0; j < d; j++) {
-        float f = floorf(t * o[j]);
-        f = f < fmin ? fmin : f > fmax ? fmax : f;
-        int y = 2 * (int)f + 1;
-        put_code(row, j, b, (unsigned)((y + lmax) / 2));
-        ip += (double)y * o[j];
-        nn += (double)y * y;
-      }
+      k.eval(o, dp, t, fmin, fmax, u, &ip, &nn);
+      nn -= (float)(dp - d);
+      pack(u, d, b, row);
     }
     /* o has norm 1 to float rounding, so alpha is the cosine between code and vector; it is > 0
      * (the sign code alone has alpha = mean |o_j| sqrt(d)). Clamp rounding excursions. */
-    double ny = sqrt(nn), alpha = ip / ny;
+    double ny = sqrt((double)nn), alpha = (double)ip / ny;
     if (alpha > 1.0) alpha = 1.0;
     if (!(alpha > 1e-6)) alpha = 1e-6;
     sc[0] = (float)nx;
     sc[1] = (float)(nx / (alpha * ny));
     sc[2] = (float)(nx * sqrt(1.0 - alpha * alpha) / alpha);
   }
-  free(o);
+  free(o), free(u);
   return n;
 }
 
@@ -224,7 +241,7 @@ static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 }
 
 /* Prepared query: a 64-byte head, then the int8 query qs (R q ~ delta * qs, |qs_j| <= 127) laid
- * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 4 split by nibble, else plain. */
+ * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 2, 4 split by field, else plain. */
 typedef struct {
   float delta; /* R q ~ delta * qs */
   float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 */
@@ -239,7 +256,9 @@ static size_t words(size_t d) { return (d + 63) / 64; }
 static size_t rq_query_size(const vec_codec *c) {
   size_t d = c->d;
   unsigned b = c->p.bits;
-  size_t body = b == 1 ? 8 * words(d) * sizeof(uint64_t) : b == 4 ? 2 * rq_code_size(c) : d;
+  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t)
+                : b == 2 || b == 4 ? 8 / b * rq_code_size(c)
+                                   : d;
   return sizeof(rq_qhead) + body;
 }
 
@@ -268,8 +287,8 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
     if (b == 1) {
       unsigned u = (unsigned)(qj + 128);
       for (int k = 0; k < 8; k++) planes[k * w + j / 64] |= (uint64_t)((u >> k) & 1u) << (j % 64);
-    } else if (b == 4) {
-      body[(j % 2) * cs + j / 2] = (uint8_t)(int8_t)qj;
+    } else if (b == 2 || b == 4) {
+      body[(j % (8 / b)) * cs + j / (8 / b)] = (uint8_t)(int8_t)qj;
     } else {
       body[j] = (uint8_t)(int8_t)qj;
     }

@@ -13,13 +13,17 @@
 /* Lanes of the code-search sums; callers pad o to a multiple of this with zeros. */
 #define VEC_RQ_LANES 16
 
-/* For the grid scale t: y_j = 2 clamp(floor(t o_j), fmin, fmax) + 1 over the dp (padded)
- * coordinates; *ip = sum y_j o_j, *nn = sum y_j^2 (pad coordinates add 1 each to nn, 0 to ip). */
+/* For the grid scale t: f_j = clamp(floor(t o_j), fmin, fmax), y_j = 2 f_j + 1 over the dp
+ * (a multiple of VEC_RQ_LANES, zero padded) coordinates; *ip = sum y_j o_j, *nn = sum y_j^2 (pad
+ * coordinates add 1 each to nn, 0 to ip); where u is not NULL, u[j] = f_j - fmin (dp bytes). */
 typedef void (*vec_rq_eval_fn)(const float *o, size_t dp, float t, float fmin, float fmax,
-                               float *ip, float *nn);
+                               uint8_t *u, float *ip, float *nn);
+/* mode 0: sum of x_j^2, 1: sum of |x_j|, 2: max |x_j|, over j < n, in VEC_RQ_LANES lanes (lane
+ * j % lanes) combined in a fixed tree. */
+typedef float (*vec_rq_sum_fn)(const float *x, size_t n, int mode);
 /* out[r] = sum_j q_j u_j for nr rows of B-bit codes u (rabitq.c's layout, rows cs bytes apart),
- * b in 2..8. q layout: b == 4: q[k] pairs with the low nibble of byte k, q[cs + k] with the high
- * one; otherwise q[j] pairs with element j. */
+ * b in 2..8. q layout: b == 2 or 4: q[s cs + k] pairs with the s-th b-bit field of byte k (element
+ * (8 / b) k + s); otherwise q[j] pairs with element j. */
 typedef void (*vec_rq_dot_fn)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
                               unsigned b, int64_t *out);
 /* b == 1: out[r] = sum_j (qu_j - 128) u_j with qu given as 8 bit planes (plane k: w 64-bit words,
@@ -29,7 +33,8 @@ typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *
 
 #define VEC_RQ_DECLARE(isa)                                                                        \
   VEC_HIDDEN void vec_rq_eval_##isa(const float *o, size_t dp, float t, float fmin, float fmax,    \
-                                    float *ip, float *nn);                                         \
+                                    uint8_t *u, float *ip, float *nn);                             \
+  VEC_HIDDEN float vec_rq_sum_##isa(const float *x, size_t n, int mode);                           \
   VEC_HIDDEN void vec_rq_dot_##isa(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,    \
                                    size_t d, unsigned b, int64_t *out);                            \
   VEC_HIDDEN void vec_rq_dot1_##isa(const uint64_t *planes, size_t w, const uint8_t *codes,        \

@@ -15,8 +15,16 @@
 #define VEC_RQ_POPCNT_ATTR
 #endif
 
-void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, float fmax, float *ip,
-                            float *nn) {
+/* Lane sums reduced in a fixed tree: lane l += lane l + s for s = 8, 4, 2, 1. */
+static inline float VEC_RQ_FN(rq_tree)(float *a) {
+  for (size_t s = VEC_RQ_LANES / 2; s > 0; s /= 2)
+    for (size_t l = 0; l < s; l++) a[l] += a[l + s];
+  return a[0];
+}
+
+#ifndef VEC_RQ_HAVE_EVAL
+void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
+                            float *ip, float *nn) {
   float a[VEC_RQ_LANES] = {0}, b[VEC_RQ_LANES] = {0};
   for (size_t j = 0; j < dp; j += VEC_RQ_LANES)
     for (size_t l = 0; l < VEC_RQ_LANES; l++) {
@@ -27,30 +35,73 @@ void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, floa
       float y = 2.0f * f + 1.0f;
       a[l] += y * v;
       b[l] += y * y;
+      if (u) u[j + l] = (uint8_t)(int)(f - fmin);
     }
-  for (size_t s = VEC_RQ_LANES / 2; s > 0; s /= 2)
-    for (size_t l = 0; l < s; l++) a[l] += a[l + s], b[l] += b[l + s];
-  *ip = a[0];
-  *nn = b[0];
+  *ip = VEC_RQ_FN(rq_tree)(a);
+  *nn = VEC_RQ_FN(rq_tree)(b);
+}
+#endif
+
+float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
+  float a[VEC_RQ_LANES] = {0};
+  size_t j = 0;
+  if (mode == 2) {
+    for (; j + VEC_RQ_LANES <= n; j += VEC_RQ_LANES)
+      for (size_t l = 0; l < VEC_RQ_LANES; l++) {
+        float v = __builtin_fabsf(x[j + l]);
+        a[l] = a[l] < v ? v : a[l];
+      }
+    for (; j < n; j++) {
+      float v = __builtin_fabsf(x[j]);
+      a[j % VEC_RQ_LANES] = a[j % VEC_RQ_LANES] < v ? v : a[j % VEC_RQ_LANES];
+    }
+    float m = a[0];
+    for (size_t l = 1; l < VEC_RQ_LANES; l++) m = m < a[l] ? a[l] : m;
+    return m;
+  }
+  if (mode == 1) {
+    for (; j + VEC_RQ_LANES <= n; j += VEC_RQ_LANES)
+      for (size_t l = 0; l < VEC_RQ_LANES; l++) a[l] += __builtin_fabsf(x[j + l]);
+    for (; j < n; j++) a[j % VEC_RQ_LANES] += __builtin_fabsf(x[j]);
+  } else {
+    for (; j + VEC_RQ_LANES <= n; j += VEC_RQ_LANES)
+      for (size_t l = 0; l < VEC_RQ_LANES; l++) a[l] += x[j + l] * x[j + l];
+    for (; j < n; j++) a[j % VEC_RQ_LANES] += x[j] * x[j];
+  }
+  return VEC_RQ_FN(rq_tree)(a);
 }
 
 /* Chunks keep int32 lane sums from overflowing: 255 * 127 * 8192 * 2 < 2^31. */
 #define VEC_RQ_CHUNK 8192
+
+/* b = 2 or 4: e = 8 / b elements per byte; q[s cs + k] pairs with field s of byte k. */
+static inline int64_t VEC_RQ_FN(dot_fields)(const int8_t *q, const uint8_t *row, size_t cs,
+                                            unsigned b) {
+  int64_t total = 0;
+  for (size_t k0 = 0; k0 < cs; k0 += VEC_RQ_CHUNK) {
+    size_t k1 = k0 + VEC_RQ_CHUNK < cs ? k0 + VEC_RQ_CHUNK : cs;
+    int32_t acc = 0;
+    if (b == 4) {
+      for (size_t k = k0; k < k1; k++)
+        acc += (int32_t)(row[k] & 15) * q[k] + (int32_t)(row[k] >> 4) * q[cs + k];
+    } else {
+      for (size_t k = k0; k < k1; k++)
+        acc += (int32_t)(row[k] & 3) * q[k] + (int32_t)((row[k] >> 2) & 3) * q[cs + k] +
+               (int32_t)((row[k] >> 4) & 3) * q[2 * cs + k] +
+               (int32_t)(row[k] >> 6) * q[3 * cs + k];
+    }
+    total += acc;
+  }
+  return total;
+}
 
 void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
                            unsigned b, int64_t *out) {
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
     int64_t total = 0;
-    if (b == 4) {
-      const int8_t *qe = q, *qo = q + cs;
-      for (size_t k0 = 0; k0 < cs; k0 += VEC_RQ_CHUNK) {
-        size_t k1 = k0 + VEC_RQ_CHUNK < cs ? k0 + VEC_RQ_CHUNK : cs;
-        int32_t acc = 0;
-        for (size_t k = k0; k < k1; k++)
-          acc += (int32_t)(row[k] & 15) * qe[k] + (int32_t)(row[k] >> 4) * qo[k];
-        total += acc;
-      }
+    if (b == 4 || b == 2) {
+      total = VEC_RQ_FN(dot_fields)(q, row, cs, b);
     } else if (b == 8) {
       for (size_t k0 = 0; k0 < d; k0 += VEC_RQ_CHUNK) {
         size_t k1 = k0 + VEC_RQ_CHUNK < d ? k0 + VEC_RQ_CHUNK : d;
@@ -79,8 +130,10 @@ void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *cod
     uint64_t pc[9] = {0};
     for (size_t i = 0; i < w; i++) {
       uint64_t c = 0;
-      size_t nb = cs - 8 * i < 8 ? cs - 8 * i : 8;
-      memcpy(&c, row + 8 * i, nb); /* little-endian: element 64i + k is bit k */
+      if (8 * i + 8 <= cs)
+        memcpy(&c, row + 8 * i, 8); /* little-endian: element 64i + k is bit k */
+      else
+        memcpy(&c, row + 8 * i, cs - 8 * i);
       for (int k = 0; k < 8; k++) pc[k] += (uint64_t)__builtin_popcountll(c & planes[k * w + i]);
       pc[8] += (uint64_t)__builtin_popcountll(c);
     }
