@@ -98,7 +98,8 @@ static rq_kernels pick(void) {
 #if defined(VEC_HAVE_X86_KERNELS)
   case VEC_ISA_AVX512:
     return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512, vec_rq_dot_avx512,
-                        vec_rq_dot1_avx512};
+                        (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
+                                                                       : vec_rq_dot1_avx512};
   case VEC_ISA_AVX2:
     return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
 #endif
@@ -278,7 +279,6 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
   for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(qr[j]));
   float delta = mx / 127.0f, inv = mx > 0.0f ? 127.0f / mx : 0.0f;
   int64_t sum = 0;
-  size_t w = words(d);
   uint64_t *planes = (uint64_t *)(void *)body;
   for (size_t j = 0; j < d; j++) {
     float v = nearbyintf(qr[j] * inv);
@@ -286,7 +286,8 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
     sum += qj;
     if (b == 1) {
       unsigned u = (unsigned)(qj + 128);
-      for (int k = 0; k < 8; k++) planes[k * w + j / 64] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+      for (int k = 0; k < 8; k++)
+        planes[8 * (j / 64) + (size_t)k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
     } else if (b == 2 || b == 4) {
       body[(j % (8 / b)) * cs + j / (8 / b)] = (uint8_t)(int8_t)qj;
     } else {

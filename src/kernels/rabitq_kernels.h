@@ -26,8 +26,8 @@ typedef float (*vec_rq_sum_fn)(const float *x, size_t n, int mode);
  * (8 / b) k + s); otherwise q[j] pairs with element j. */
 typedef void (*vec_rq_dot_fn)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
                               unsigned b, int64_t *out);
-/* b == 1: out[r] = sum_j (qu_j - 128) u_j with qu given as 8 bit planes (plane k: w 64-bit words,
- * bit j of the plane = bit k of qu_j). */
+/* b == 1: out[r] = sum_j (qu_j - 128) u_j with qu given as 8 bit planes, interleaved by word:
+ * planes[8 i + k] holds bit k of qu_j for j in [64 i, 64 i + 64) (bit j % 64); w words each. */
 typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
                                size_t nr, int64_t *out);
 
@@ -43,6 +43,9 @@ VEC_RQ_DECLARE(scalar)
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_RQ_DECLARE(avx2)
 VEC_RQ_DECLARE(avx512)
+/* AVX-512 with VPOPCNTDQ (checked by the caller): the eight plane popcounts of a word at once. */
+VEC_HIDDEN void vec_rq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes,
+                                       size_t cs, size_t nr, int64_t *out);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_RQ_DECLARE(neon)

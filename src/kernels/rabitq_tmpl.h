@@ -122,6 +122,7 @@ void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, siz
   }
 }
 
+#ifndef VEC_RQ_HAVE_DOT1
 VEC_RQ_POPCNT_ATTR
 void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
                             size_t nr, int64_t *out) {
@@ -134,7 +135,7 @@ void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *cod
         memcpy(&c, row + 8 * i, 8); /* little-endian: element 64i + k is bit k */
       else
         memcpy(&c, row + 8 * i, cs - 8 * i);
-      for (int k = 0; k < 8; k++) pc[k] += (uint64_t)__builtin_popcountll(c & planes[k * w + i]);
+      for (int k = 0; k < 8; k++) pc[k] += (uint64_t)__builtin_popcountll(c & planes[8 * i + k]);
       pc[8] += (uint64_t)__builtin_popcountll(c);
     }
     int64_t s = 0;
@@ -142,3 +143,4 @@ void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *cod
     out[r] = s - 128 * (int64_t)pc[8];
   }
 }
+#endif

@@ -6,8 +6,10 @@
 #include "rotation_kernels.h"
 
 static inline float32x4_t fwht4(float32x4_t v) {
-  float32x4_t sw = vrev64q_f32(v); /* partners of h = 1 */
-  v = vtrn1q_f32(vaddq_f32(v, sw), vsubq_f32(sw, v));
+  /* h = 1: the partner of each element is its neighbour; odd lanes take partner - self. */
+  static const uint32_t odd[4] = {0, 0xffffffffu, 0, 0xffffffffu};
+  float32x4_t sw = vrev64q_f32(v);
+  v = vbslq_f32(vld1q_u32(odd), vsubq_f32(sw, v), vaddq_f32(v, sw));
   sw = vextq_f32(v, v, 2); /* partners of h = 2 */
   return vcombine_f32(vget_low_f32(vaddq_f32(v, sw)), vget_high_f32(vsubq_f32(sw, v)));
 }

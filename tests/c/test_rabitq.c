@@ -5,6 +5,7 @@
 
 #include "../../src/codecs/codec_impl.h"
 #include "../../src/io/npy.h"
+#include "../../src/kernels/rabitq_kernels.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -239,7 +240,66 @@ static void test_bound_coverage_sample(void) {
   free(xb), free(xq);
 }
 
-const vt_test rabitq_tests[] = {{"rabitq_params", test_params},
+/* Scores and bounds of every ISA equal the scalar reference's bit for bit (integer dot products),
+ * all bit widths, odd d, unaligned codes; the VPOPCNTDQ 1-bit kernel where the CPU has it. */
+static void test_score_isas(void) {
+  const size_t dims[] = {1, 7, 63, 64, 65, 129, 300};
+  int isas[8], ni = vt_isas(isas);
+  uint64_t s = 21;
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+    size_t d = dims[di], n = 37;
+    float *x = malloc(n * d * sizeof(float)), *q = malloc(2 * d * sizeof(float));
+    float *sc = malloc(n * 3 * sizeof(float)), ip0[74], er0[74], ip1[74], er1[74];
+    uint8_t *codes = malloc(n * d + 1);
+    CHECK(x && q && sc && codes);
+    for (size_t j = 0; j < n * d; j++) x[j] = vt_normal(&s);
+    for (size_t j = 0; j < 2 * d; j++) q[j] = vt_normal(&s);
+    for (unsigned b = 1; b <= 8; b++) {
+      vec_codec *c = make(d, b, 9);
+      CHECK(c);
+      uint8_t *cu = codes + 1; /* unaligned rows */
+      CHECK(vec_codec_encode(c, x, n, d, cu, sc, NULL) == VEC_OK);
+      size_t qz = c->ops->query_size(c);
+      uint8_t *qs = malloc(2 * qz);
+      CHECK(qs);
+      for (int k = 0; k < ni; k++) {
+        CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
+        c->ops->query_prepare(c, q, qs);
+        c->ops->query_prepare(c, q + d, qs + qz);
+        c->ops->score(c, qs, 2, cu, sc, n, k ? ip1 : ip0, k ? er1 : er0, n);
+        if (k)
+          CHECKF(memcmp(ip0, ip1, 2 * n * sizeof(float)) == 0 &&
+                     memcmp(er0, er1, 2 * n * sizeof(float)) == 0,
+                 "isa %s d=%zu bits %u", vec_isa_name((vec_isa)isas[k]), d, b);
+      }
+      /* The estimates track the exact products (loosely: this is about the plumbing). */
+      for (size_t r = 0; r < n; r++) {
+        double t = 0;
+        for (size_t j = 0; j < d; j++) t += (double)q[j] * x[r * d + j];
+        CHECKF(fabs(t - ip0[r]) <= 2.0 * er0[r] + 1e-4, "d=%zu bits %u row %zu: %g vs %g +- %g", d,
+               b, r, t, (double)ip0[r], (double)er0[r]);
+      }
+      free(qs);
+      vec_codec_free(c);
+    }
+    free(x), free(q), free(sc), free(codes);
+  }
+#if defined(VEC_HAVE_X86_KERNELS)
+  if (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) {
+    uint64_t planes[8 * 5];
+    uint8_t code[3 * 37 + 1];
+    int64_t a[3], b2[3];
+    for (size_t i = 0; i < 40; i++) planes[i] = vt_next(&s);
+    for (size_t i = 0; i < sizeof code; i++) code[i] = (uint8_t)vt_next(&s);
+    vec_rq_dot1_scalar(planes, 5, code + 1, 37, 3, a);
+    vec_rq_dot1_avx512vpop(planes, 5, code + 1, 37, 3, b2);
+    CHECK(memcmp(a, b2, sizeof a) == 0);
+  }
+#endif
+}
+
+const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
+                                {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
                                 {"rabitq_serialize", test_serialize},
                                 {"rabitq_isas_and_quality", test_isas_and_quality},
