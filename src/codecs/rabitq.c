@@ -260,7 +260,8 @@ static size_t rq_query_size(const vec_codec *c) {
   size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t)
                 : b == 2 || b == 4 ? 8 / b * rq_code_size(c)
                                    : d;
-  return sizeof(rq_qhead) + body;
+  /* Rounded to 64 bytes so that the heads of consecutive prepared queries stay aligned. */
+  return (sizeof(rq_qhead) + body + 63) / 64 * 64;
 }
 
 static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {

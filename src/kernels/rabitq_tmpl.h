@@ -95,6 +95,38 @@ static inline int64_t VEC_RQ_FN(dot_fields)(const int8_t *q, const uint8_t *row,
   return total;
 }
 
+/* Unpacks elements [g0 * 8, g0 * 8 + 8 ng) of a row of b-bit codes (b = 3, 5, 6, 7: 8 elements
+ * in b bytes, read as one little-endian word) into bytes. B is a constant in each instance. */
+#define VEC_RQ_UNPACK(B)                                                                           \
+  for (size_t g = 0; g < ng; g++) {                                                                \
+    size_t at = (g0 + g) * (B), nb = cs - at < 8 ? cs - at : 8;                                    \
+    uint64_t v = 0;                                                                                \
+    memcpy(&v, row + at, nb);                                                                      \
+    for (unsigned k = 0; k < 8; k++)                                                               \
+      u[8 * g + k] = (uint8_t)((v >> (k * (B))) & ((1u << (B)) - 1u));                             \
+  }
+
+/* Other widths: unpack a block to bytes, then the same byte dot product as b = 8. */
+static inline int64_t VEC_RQ_FN(dot_odd)(const int8_t *q, const uint8_t *row, size_t cs, size_t d,
+                                         unsigned b) {
+  enum { BLOCK = 1024 }; /* elements per block: 8 * 1024 * 127 * 127 fits int32 */
+  uint8_t u[BLOCK];
+  int64_t total = 0;
+  for (size_t e0 = 0; e0 < d; e0 += BLOCK) {
+    size_t m = d - e0 < BLOCK ? d - e0 : BLOCK, g0 = e0 / 8, ng = (m + 7) / 8;
+    switch (b) {
+    case 3: VEC_RQ_UNPACK(3) break;
+    case 5: VEC_RQ_UNPACK(5) break;
+    case 6: VEC_RQ_UNPACK(6) break;
+    default: VEC_RQ_UNPACK(7) break;
+    }
+    int32_t acc = 0;
+    for (size_t k = 0; k < m; k++) acc += (int32_t)u[k] * q[e0 + k];
+    total += acc;
+  }
+  return total;
+}
+
 void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
                            unsigned b, int64_t *out) {
   for (size_t r = 0; r < nr; r++) {
@@ -110,13 +142,7 @@ void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, siz
         total += acc;
       }
     } else {
-      unsigned mask = (1u << b) - 1u;
-      for (size_t j = 0; j < d; j++) {
-        size_t bit = j * b;
-        unsigned v = row[bit / 8] >> (bit % 8);
-        if (bit % 8 + b > 8) v |= (unsigned)row[bit / 8 + 1] << (8 - bit % 8);
-        total += (int64_t)(v & mask) * q[j];
-      }
+      total = VEC_RQ_FN(dot_odd)(q, row, cs, d, b);
     }
     out[r] = total;
   }
