@@ -146,6 +146,17 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      codes); int8-cal stores u - 128. Decodes to
  *                                                      lo + u*step (truncated: lo + (u + 0.5)*step,
  *                                                      the middle of the bucket)
+ *   rabitq      ceil(d*B/8) bytes      3               seeded random rotation, then B = bits
+ *                                                      (1..8) per dimension; see below
+ *
+ * RaBitQ (VEC_CODEC_RABITQ; Gao & Long, SIGMOD 2024, and its B-bit extension, Gao et al., SIGMOD
+ * 2025; docs/rabitq.md): x is rotated by a seeded, dimension-preserving fast orthogonal rotation R
+ * (random signs and Walsh-Hadamard transforms, O(d log d), params.seed), and the direction of
+ * R x is coded as the closest point y of the grid of odd integers |y_j| <= 2^B - 1 (element j as
+ * u_j = (y_j + 2^B - 1) / 2 in bits [jB, jB + B) of the row, little-endian). Scales: |x|,
+ * |x| / (alpha |y|) and |x| sqrt(1 - alpha^2) / alpha, alpha the cosine of y and R x. Its search
+ * estimate of q.x is unbiased and comes with an error bound; decoding gives R^T (scale_1 y), the
+ * vector whose inner product with a query is that estimate. No training; bits must be 1..8.
  *
  * NaN or Inf in the input is always an error naming the row, for every codec.
  * ------------------------------------------------------------------------------------------- */

@@ -11,7 +11,8 @@ from . import _core
 from ._codec import Codec, QuantizedEmbeddings, as_float32_rows, reconstruct_embeddings
 from ._mixed import MixedQuantizedEmbeddings
 
-DEFAULT_CANDIDATES = ("binary", "int4", "int4-g32", "uint8", "int8", "bf16", "f16", "int16")
+DEFAULT_CANDIDATES = ("binary", "rabitq-1", "rabitq-2", "int4", "int4-g32", "rabitq-4", "uint8", "int8", "bf16", "f16",
+                      "int16")
 
 
 def _top_k(queries: np.ndarray, db: np.ndarray, k: int, block: int = 256) -> np.ndarray:

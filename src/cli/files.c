@@ -23,27 +23,32 @@ static int want_help(int argc, char **argv) {
  * compress
  * ------------------------------------------------------------------------------------------- */
 static void usage_compress(FILE *f) {
-  fprintf(f,
-          "usage: vectro compress [--codec NAME | --profile P] [--threads N] [--chunk ROWS]\n"
-          "                       [--metadata JSON] [--quiet] INPUT OUTPUT.vqz\n\n"
-          "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
-          "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
-          "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
-          "replaced by a finished, checksummed file.\n\n"
-          "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
-          "                   int8-cal (calibrated codecs learn ranges from the first %d rows)\n"
-          "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
-          "  --threads N      worker threads, 0 = all cores (default)\n"
-          "  --chunk ROWS     rows per chunk (default %d)\n"
-          "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
-          "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
-          CALIBRATION_ROWS, DEFAULT_CHUNK);
+  fprintf(
+      f,
+      "usage: vectro compress [--codec NAME | --profile P] [--bits B] [--seed S] [--threads N]\n"
+      "                       [--chunk ROWS] [--metadata JSON] [--quiet] INPUT OUTPUT.vqz\n\n"
+      "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
+      "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
+      "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
+      "replaced by a finished, checksummed file.\n\n"
+      "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
+      "                   int8-cal (calibrated codecs learn ranges from the first %d rows),\n"
+      "                   rabitq (rotation + B-bit codes, or rabitq-B)\n"
+      "  --bits B         rabitq: bits per dimension, 1..8 (default 4)\n"
+      "  --seed S         rabitq: seed of the random rotation (default 0)\n"
+      "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+      "  --threads N      worker threads, 0 = all cores (default)\n"
+      "  --chunk ROWS     rows per chunk (default %d)\n"
+      "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
+      "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
+      CALIBRATION_ROWS, DEFAULT_CHUNK);
 }
 
 int cmd_compress(int argc, char **argv) {
   const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
-  size_t threads = 0, chunk = DEFAULT_CHUNK;
-  int quiet = 0;
+  size_t threads = 0, chunk = DEFAULT_CHUNK, bits = 0;
+  unsigned long long seed = 0;
+  int quiet = 0, have_seed = 0;
   if (want_help(argc, argv)) {
     usage_compress(stdout);
     return 0;
@@ -65,6 +70,18 @@ int cmd_compress(int argc, char **argv) {
       }
     } else if (strcmp(a, "--metadata") == 0 && more) {
       meta = argv[++i];
+    } else if (strcmp(a, "--bits") == 0 && more) {
+      if (cli_parse_size(argv[++i], &bits) || bits < 1 || bits > 8) {
+        fprintf(stderr, "vectro compress: --bits needs an integer in 1..8\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--seed") == 0 && more) {
+      size_t sv;
+      if (cli_parse_size(argv[++i], &sv)) {
+        fprintf(stderr, "vectro compress: --seed needs a non-negative integer\n");
+        return EXIT_USAGE;
+      }
+      seed = sv, have_seed = 1;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       quiet = 1;
     } else if (a[0] == '-' && a[1]) {
@@ -88,6 +105,12 @@ int cmd_compress(int argc, char **argv) {
     fprintf(stderr, "vectro compress: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
     return EXIT_USAGE;
   }
+  if ((bits || have_seed) && cp.codec != VEC_CODEC_RABITQ) {
+    fprintf(stderr, "vectro compress: --bits and --seed apply to the rabitq codec only\n");
+    return EXIT_USAGE;
+  }
+  if (bits) cp.bits = (unsigned)bits;
+  cp.seed = (uint64_t)seed;
 
   vec_reader *r = NULL;
   vec_codec *c = NULL;

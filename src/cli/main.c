@@ -85,10 +85,18 @@ int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
     if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
     name = "int4";
   }
+  size_t bits = 0;
+  if (strncmp(name, "rabitq", 6) == 0) { /* "rabitq" (4 bits) or "rabitq-B" */
+    bits = 4;
+    if (name[6] == '-' && (cli_parse_size(name + 7, &bits) || bits < 1 || bits > 8)) return -1;
+    if (name[6] && name[6] != '-') return -1;
+    name = "rabitq";
+  }
   vec_codec_id id;
   if (vec_codec_from_name(name, &id) != VEC_OK) return -1;
   vec_codec_params d = VEC_CODEC_PARAMS_INIT(id, dim);
   d.group_size = (unsigned)group;
+  d.bits = (unsigned)bits;
   *p = d;
   return 0;
 }

@@ -23,8 +23,9 @@ struct vec_rotation {
   uint64_t seed;
   int nops;
   rot_op op[MAX_OPS];
-  float *fwd; /* nops + 1 rows of d multipliers */
-  float *inv; /* the same rows for the inverse (row i undoes fwd row i and transform i) */
+  float *fwd;  /* nops + 1 rows of d multipliers */
+  float *inv;  /* the same rows for the inverse (row i undoes fwd row i and transform i) */
+  float *ones; /* d ones: the inverse multiplies after each transform, not before */
 };
 
 static uint64_t splitmix64(uint64_t *s) {
@@ -61,13 +62,15 @@ int vec_rotation_create(size_t d, uint64_t seed, vec_rotation **out) {
     }
   }
   size_t rows = (size_t)r->nops + 1;
-  r->fwd = malloc(2 * rows * d * sizeof(float));
+  r->fwd = malloc((2 * rows + 1) * d * sizeof(float));
   double *ex = malloc(d * sizeof(double));
   if (!r->fwd || !ex) {
     free(r->fwd), free(ex), free(r);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
   r->inv = r->fwd + rows * d;
+  r->ones = r->inv + rows * d;
+  for (size_t j = 0; j < d; j++) r->ones[j] = 1.0f;
   /* The transforms are unnormalised: one on n coordinates leaves sqrt(n) in excess on them
    * (tracked in ex[]), and the next multiplier divides it out (computed in double, rounded once:
    * the same floats on every platform). So every element entering a transform carries the same
@@ -121,11 +124,14 @@ void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
   if (out != x) memcpy(out, x, d * sizeof(float));
   for (int i = 0; i < r->nops; i++) {
     const rot_op *o = &r->op[i];
-    m(out, r->fwd + (size_t)i * d, d);
+    const float *mi = r->fwd + (size_t)i * d;
+    /* The kernels fuse the diagonal into the transform's span; the rest gets it here. */
+    m(out, mi, o->start);
+    m(out + o->start + o->len, mi + o->start + o->len, d - o->start - o->len);
     if (o->kac)
-      kac(out + o->start, o->len / 2);
+      kac(out + o->start, mi + o->start, o->len / 2);
     else
-      h(out + o->start, o->len);
+      h(out + o->start, mi + o->start, o->len);
   }
   m(out, r->fwd + (size_t)r->nops * d, d);
 }
@@ -141,9 +147,9 @@ void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *ou
   for (int i = r->nops - 1; i >= 0; i--) {
     const rot_op *o = &r->op[i];
     if (o->kac)
-      kac(out + o->start, o->len / 2);
+      kac(out + o->start, r->ones, o->len / 2);
     else
-      h(out + o->start, o->len);
+      h(out + o->start, r->ones, o->len);
     m(out, r->inv + (size_t)i * d, d);
   }
 }

@@ -1,6 +1,7 @@
-/* rotation_avx2.c: AVX2 kernels of the structured rotation (compiled with -mavx2). The stages with
- * h < 8 run inside one register (a permute brings each butterfly's partner alongside); later
- * stages pair whole vectors. Same butterflies as rotation_scalar.c, so the same bits. */
+/* rotation_avx2.c: AVX2 kernels of the structured rotation (compiled with -mavx2). Blocks of 128
+ * floats go through every stage up to h = 64 in 16 registers; stages with h < 8 run inside a
+ * register (a permute brings each butterfly's partner alongside). Same products and butterflies
+ * as rotation_scalar.c, so the same bits. */
 #include <immintrin.h>
 
 #include "rotation_kernels.h"
@@ -16,13 +17,31 @@ static inline __m256 fwht8(__m256 v) {
   return _mm256_blend_ps(_mm256_add_ps(v, sw), _mm256_sub_ps(sw, v), 0xF0);
 }
 
-void vec_fwht_avx2(float *x, size_t p) {
+static inline __attribute__((always_inline)) void block(float *x, const float *m, size_t nv) {
+  __m256 r[16];
+  for (size_t i = 0; i < nv; i++)
+    r[i] = fwht8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_loadu_ps(m + 8 * i)));
+  for (size_t h = 1; h < nv; h *= 2)
+    for (size_t i = 0; i < nv; i += 2 * h)
+      for (size_t j = i; j < i + h; j++) {
+        __m256 a = r[j], b = r[j + h];
+        r[j] = _mm256_add_ps(a, b);
+        r[j + h] = _mm256_sub_ps(a, b);
+      }
+  for (size_t i = 0; i < nv; i++) _mm256_storeu_ps(x + 8 * i, r[i]);
+}
+
+void vec_fwht_avx2(float *x, const float *m, size_t p) {
   if (p < 8) {
-    vec_fwht_scalar(x, p);
+    vec_fwht_scalar(x, m, p);
     return;
   }
-  for (size_t i = 0; i < p; i += 8) _mm256_storeu_ps(x + i, fwht8(_mm256_loadu_ps(x + i)));
-  for (size_t h = 8; h < p; h *= 2)
+  size_t bs = p < 128 ? p : 128;
+  if (bs == 128)
+    for (size_t i = 0; i < p; i += bs) block(x + i, m + i, 16); /* constant: all in registers */
+  else
+    block(x, m, bs / 8);
+  for (size_t h = 128; h < p; h *= 2)
     for (size_t i = 0; i < p; i += 2 * h)
       for (size_t j = i; j < i + h; j += 8) {
         __m256 a = _mm256_loadu_ps(x + j), b = _mm256_loadu_ps(x + j + h);
@@ -38,12 +57,13 @@ void vec_vmul_avx2(float *x, const float *m, size_t n) {
   for (; i < n; i++) x[i] *= m[i];
 }
 
-void vec_kac_avx2(float *x, size_t h) {
+void vec_kac_avx2(float *x, const float *m, size_t h) {
   size_t i = 0;
   for (; i + 8 <= h; i += 8) {
-    __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + h);
+    __m256 a = _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(m + i));
+    __m256 b = _mm256_mul_ps(_mm256_loadu_ps(x + i + h), _mm256_loadu_ps(m + i + h));
     _mm256_storeu_ps(x + i, _mm256_add_ps(a, b));
     _mm256_storeu_ps(x + i + h, _mm256_sub_ps(a, b));
   }
-  vec_kac_scalar_tail(x, i, h);
+  vec_kac_scalar_tail(x, m, i, h);
 }

@@ -2,7 +2,8 @@
  */
 #include "rotation_kernels.h"
 
-void vec_fwht_scalar(float *x, size_t p) {
+void vec_fwht_scalar(float *x, const float *m, size_t p) {
+  for (size_t i = 0; i < p; i++) x[i] *= m[i];
   for (size_t h = 1; h < p; h *= 2)
     for (size_t i = 0; i < p; i += 2 * h)
       for (size_t j = i; j < i + h; j++) {
@@ -16,10 +17,4 @@ void vec_vmul_scalar(float *x, const float *m, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] *= m[i];
 }
 
-void vec_kac_scalar(float *x, size_t h) {
-  for (size_t i = 0; i < h; i++) {
-    float a = x[i], b = x[i + h];
-    x[i] = a + b;
-    x[i + h] = a - b;
-  }
-}
+void vec_kac_scalar(float *x, const float *m, size_t h) { vec_kac_scalar_tail(x, m, 0, h); }

@@ -52,6 +52,7 @@ GROUP(readers)
 GROUP(search)
 GROUP(rotation)
 GROUP(score)
+GROUP(rabitq)
 
 int main(int argc, char **argv) {
   struct {
@@ -70,7 +71,8 @@ int main(int argc, char **argv) {
                 {"readers", readers_tests, readers_count},
                 {"search", search_tests, search_count},
                 {"rotation", rotation_tests, rotation_count},
-                {"score", score_tests, score_count}};
+                {"score", score_tests, score_count},
+                {"rabitq", rabitq_tests, rabitq_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

@@ -1,0 +1,354 @@
+/* rabitq.c: the rabitq codec: a seeded random rotation (rotation.h), then 1..8-bit codes of the
+ * rotated unit vector with per-vector correction factors, an unbiased inner-product estimator and
+ * an error bound per estimate (RaBitQ, Gao & Long, SIGMOD 2024; its multi-bit extension, Gao et
+ * al., SIGMOD 2025). docs/rabitq.md explains the math.
+ *
+ * Row layout. Codes: ceil(d * B / 8) bytes, element j's B-bit unsigned code u_j in bits
+ * [j B, j B + B) of the row read as a little-endian bit stream (B = 4: element 2k in the low
+ * nibble of byte k; B = 1: element 8k + i in bit i of byte k). u_j stands for the odd integer
+ * y_j = 2 u_j - (2^B - 1), a point of the grid {-(2^B - 1), ..., -1, 1, ..., 2^B - 1}.
+ * Scales: three float32, all >= 0 and finite (so the codec framework's scale checks apply):
+ *   s0 = |x|                           exact norm (sqnorms, L2 and cosine)
+ *   s1 = |x| / (alpha |y|)             estimate of q.x = s1 * <R q, y>
+ *   s2 = |x| sqrt(1 - alpha^2) / alpha error bound of q.x = s2 * |q| * EPS0 / sqrt(d - 1)
+ * with alpha = <y / |y|, R x / |x|> (> 0, the cosine between the code and the rotated vector).
+ * They are scales rather than code bytes so that codes stay plain packed bits (searchable and
+ * inspectable as such) and the framework validates them on decode. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_impl.h"
+#include "../kernels/rabitq_kernels.h"
+#include "rotation.h"
+
+/* Confidence constant of the bound (RaBitQ's epsilon_0). The estimate's error behaves like a
+ * Gaussian with standard deviation |x||q| sqrt(1 - alpha^2) / (alpha sqrt(d - 1)) (the paper's
+ * concentration result): on the shipped sample 1.9 (the paper's choice) leaves 5.5% of (query,
+ * row) pairs outside the bound at 1 bit, as a Gaussian would at 1.9 sigma; 3.0 leaves ~0.3%. A
+ * bound that fails for a candidate near the top-k boundary costs recall after rescoring, so we
+ * take 3.0 (measured in tests/c/test_rabitq.c and RABITQ_NOTES.md). */
+#define EPS0    3.0f
+#define NSCALES 3
+
+typedef struct {
+  vec_rotation *rot;
+} rabitq_state;
+
+static size_t rq_code_size(const vec_codec *c) { return (c->d * c->p.bits + 7) / 8; }
+static size_t rq_scale_count(const vec_codec *c) {
+  (void)c;
+  return NSCALES;
+}
+
+static int rq_check(const vec_codec_params *p) {
+  if (p->bits < 1 || p->bits > 8)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "rabitq bits per dimension must be 1..8, got %u",
+                    p->bits);
+  if (p->m != 0) return vec_fail(VEC_E_INVALID_ARG, -1, "rabitq takes no m (got %u)", p->m);
+  return VEC_OK;
+}
+
+static int rq_init(vec_codec *c) {
+  rabitq_state *s = calloc(1, sizeof *s);
+  if (!s) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  int rc = vec_rotation_create(c->d, c->p.seed, &s->rot);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  c->state = s;
+  return VEC_OK;
+}
+
+static void rq_free_state(vec_codec *c) {
+  rabitq_state *s = c->state;
+  if (!s) return;
+  vec_rotation_free(s->rot);
+  free(s);
+  c->state = NULL;
+}
+
+static const vec_rotation *rot_of(const vec_codec *c) {
+  return ((const rabitq_state *)c->state)->rot;
+}
+
+static void put_code(uint8_t *row, size_t j, unsigned b, unsigned u) {
+  size_t bit = j * b;
+  row[bit / 8] |= (uint8_t)(u << (bit % 8));
+  if (bit % 8 + b > 8) row[bit / 8 + 1] |= (uint8_t)(u >> (8 - bit % 8));
+}
+
+static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
+  size_t bit = j * b;
+  unsigned v = row[bit / 8] >> (bit % 8);
+  if (bit % 8 + b > 8) v |= (unsigned)row[bit / 8 + 1] << (8 - bit % 8);
+  return v & ((1u << b) - 1u);
+}
+
+typedef struct {
+  vec_rq_eval_fn eval;
+  vec_rq_sum_fn sum;
+  vec_rq_dot_fn dot;
+  vec_rq_dot1_fn dot1;
+} rq_kernels;
+
+static rq_kernels pick(void) {
+  switch (vec_active_isa()) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  case VEC_ISA_AVX512:
+    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512, vec_rq_dot_avx512,
+                        (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
+                                                                       : vec_rq_dot1_avx512};
+  case VEC_ISA_AVX2:
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  case VEC_ISA_NEON:
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
+#endif
+  default:
+    return (rq_kernels){vec_rq_eval_scalar, vec_rq_sum_scalar, vec_rq_dot_scalar,
+                        vec_rq_dot1_scalar};
+  }
+}
+
+/* Candidate scales, as fractions of t_max = 2^(B-1) / max |o_j| (where the largest coordinate
+ * reaches the top level): a geometric grid over [0.9, 2.5], then a finer one around the best.
+ * Beyond t_max the grid clips the largest coordinates, which is where the optimum lies for
+ * Gaussian-like coordinates: measured on the sample at d = 384, the best scale of a 300-point scan
+ * lies at 0.94..2.4 t_max (1.58 t_max median at B = 2, 1.17 at B = 4, 0.99 at B = 8), and these
+ * 12 points reach its cosine to within 3e-5 on average (RABITQ_NOTES.md). Literal floats, so every
+ * platform tries the same scales. */
+static const float coarse_t[] = {0.9000000f, 1.1040329f, 1.3543207f,
+                                 1.6613495f, 2.0379828f, 2.5000000f};
+static const float fine_t[] = {0.8579172f, 0.9028805f, 0.9502002f,
+                               1.0524098f, 1.1075663f, 1.1656137f};
+
+/* The extended-RaBitQ code of a rotated unit vector o (dp >= d coordinates, zero padded): the
+ * grid point of largest cosine with o among the candidate scales. The papers' exact search over
+ * every critical scale costs O(2^B d log d); this bounded scan costs 12 vectorised passes. */
+static float best_scale(const rq_kernels *k, const float *o, size_t d, size_t dp, unsigned b) {
+  float mx = k->sum(o, d, 2);
+  float tmax = (float)(1 << (b - 1)) / mx;
+  float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1), pad = (float)(dp - d);
+  float best = -1.0f, bt = tmax, ip, nn;
+  for (size_t i = 0; i < sizeof coarse_t / sizeof coarse_t[0]; i++) {
+    float t = tmax * coarse_t[i];
+    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
+    float cs = ip / sqrtf(nn - pad);
+    if (cs > best) best = cs, bt = t;
+  }
+  float t0 = bt;
+  for (size_t i = 0; i < sizeof fine_t / sizeof fine_t[0]; i++) {
+    float t = t0 * fine_t[i];
+    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
+    float cs = ip / sqrtf(nn - pad);
+    if (cs > best) best = cs, bt = t;
+  }
+  return bt;
+}
+
+/* Packs d unsigned B-bit values (one per byte) into a zeroed code row. */
+static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
+  if (b == 8) {
+    memcpy(row, u, d);
+  } else if (b == 4) {
+    for (size_t k = 0; k < d / 2; k++) row[k] = (uint8_t)(u[2 * k] | u[2 * k + 1] << 4);
+    if (d % 2) row[d / 2] = u[d - 1];
+  } else {
+    for (size_t j = 0; j < d; j++) put_code(row, j, b, u[j]);
+  }
+}
+
+static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
+                        float *scales, unsigned flags, int *rc) {
+  (void)flags;
+  size_t d = c->d, cs = rq_code_size(c), dp = (d + VEC_RQ_LANES - 1) / VEC_RQ_LANES * VEC_RQ_LANES;
+  unsigned b = c->p.bits;
+  rq_kernels k = pick();
+  float *o = calloc(dp, sizeof(float));
+  uint8_t *u = malloc(dp);
+  if (!o || !u) {
+    free(o), free(u);
+    *rc = VEC_E_NOMEM;
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const float *xi = x + i * ldx;
+    uint8_t *row = codes + i * cs;
+    float *sc = scales + i * NSCALES;
+    float nx2f = k.sum(xi, d, 0);
+    double nx2 = nx2f;
+    if (!isfinite(nx2f)) {
+      /* NaN or Inf, or finite values whose squares overflow float: tell them apart in double,
+       * where every float squared and their sum fit. */
+      nx2 = 0;
+      for (size_t j = 0; j < d; j++) nx2 += (double)xi[j] * xi[j];
+      if (!isfinite(nx2) || !isfinite((float)sqrt(nx2))) {
+        free(o), free(u);
+        *rc = isfinite(nx2) ? VEC_E_RANGE : VEC_E_NONFINITE;
+        return i;
+      }
+    }
+    double nx = sqrt(nx2);
+    memset(row, 0, cs);
+    if (nx2 == 0.0) {
+      /* The zero vector: codes 0, every factor 0, so estimates, bounds and decode are 0. */
+      sc[0] = sc[1] = sc[2] = 0.0f;
+      continue;
+    }
+    vec_rotation_apply(rot_of(c), xi, o);
+    float inv = (float)(1.0 / nx);
+    for (size_t j = 0; j < d; j++) o[j] *= inv;
+    float ip, nn;
+    if (b == 1) {
+      for (size_t j = 0; j < d; j++) row[j / 8] |= (uint8_t)((o[j] > 0.0f) << (j % 8));
+      ip = k.sum(o, d, 1);
+      nn = (float)d;
+    } else {
+      float t = best_scale(&k, o, d, dp, b);
+      float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1);
+      k.eval(o, dp, t, fmin, fmax, u, &ip, &nn);
+      nn -= (float)(dp - d);
+      pack(u, d, b, row);
+    }
+    /* o has norm 1 to float rounding, so alpha is the cosine between code and vector; it is > 0
+     * (the sign code alone has alpha = mean |o_j| sqrt(d)). Clamp rounding excursions. */
+    double ny = sqrt((double)nn), alpha = (double)ip / ny;
+    if (alpha > 1.0) alpha = 1.0;
+    if (!(alpha > 1e-6)) alpha = 1e-6;
+    sc[0] = (float)nx;
+    sc[1] = (float)(nx / (alpha * ny));
+    sc[2] = (float)(nx * sqrt(1.0 - alpha * alpha) / alpha);
+  }
+  free(o), free(u);
+  return n;
+}
+
+static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                      float *out, size_t ldo, unsigned flags) {
+  (void)flags;
+  size_t d = c->d, cs = rq_code_size(c);
+  unsigned b = c->p.bits;
+  int lmax = (1 << b) - 1;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *row = codes + i * cs;
+    float *oi = out + i * ldo;
+    float s1 = scales[i * NSCALES + 1];
+    for (size_t j = 0; j < d; j++) oi[j] = s1 * (float)(2 * (int)get_code(row, j, b) - lmax);
+    vec_rotation_apply_inverse(rot_of(c), oi, oi);
+  }
+}
+
+/* Prepared query: a 64-byte head, then the int8 query qs (R q ~ delta * qs, |qs_j| <= 127) laid
+ * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 2, 4 split by field, else plain. */
+typedef struct {
+  float delta; /* R q ~ delta * qs */
+  float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 */
+  float h2;    /* EPS0 delta / sqrt(12): the query rounding's bound per unit of s0 + s2 */
+  float pad0;
+  int64_t sumq; /* sum of qs */
+  uint8_t pad[40];
+} rq_qhead;
+
+static size_t words(size_t d) { return (d + 63) / 64; }
+
+static size_t rq_query_size(const vec_codec *c) {
+  size_t d = c->d;
+  unsigned b = c->p.bits;
+  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t)
+                : b == 2 || b == 4 ? 8 / b * rq_code_size(c)
+                                   : d;
+  /* Rounded to 64 bytes so that the heads of consecutive prepared queries stay aligned. */
+  return (sizeof(rq_qhead) + body + 63) / 64 * 64;
+}
+
+static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  size_t d = c->d, cs = rq_code_size(c);
+  unsigned b = c->p.bits;
+  rq_qhead *h = qs;
+  uint8_t *body = (uint8_t *)qs + sizeof(rq_qhead);
+  memset(qs, 0, rq_query_size(c));
+  float *qr = malloc(d * sizeof(float));
+  double n2 = 0;
+  for (size_t j = 0; j < d; j++) n2 += (double)q[j] * q[j];
+  h->h1 = (float)(sqrt(n2) * EPS0 / sqrt(d > 1 ? (double)(d - 1) : 1.0));
+  if (!qr) return; /* hooks cannot fail: an all-zero query scores 0 everywhere */
+  vec_rotation_apply(rot_of(c), q, qr);
+  float mx = 0.0f;
+  for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(qr[j]));
+  float delta = mx / 127.0f, inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  int64_t sum = 0;
+  uint64_t *planes = (uint64_t *)(void *)body;
+  for (size_t j = 0; j < d; j++) {
+    float v = nearbyintf(qr[j] * inv);
+    int qj = v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
+    sum += qj;
+    if (b == 1) {
+      unsigned u = (unsigned)(qj + 128);
+      for (int k = 0; k < 8; k++)
+        planes[8 * (j / 64) + (size_t)k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+    } else if (b == 2 || b == 4) {
+      body[(j % (8 / b)) * cs + j / (8 / b)] = (uint8_t)(int8_t)qj;
+    } else {
+      body[j] = (uint8_t)(int8_t)qj;
+    }
+  }
+  free(qr);
+  h->delta = delta;
+  h->h2 = (float)(EPS0 * (double)delta / sqrt(12.0));
+  h->sumq = sum;
+}
+
+/* Rows per kernel call: the integer dot products of a block stay in a small stack buffer. */
+#define SCORE_BLOCK 256
+
+static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                     const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  size_t d = c->d, cs = rq_code_size(c), qsz = rq_query_size(c);
+  unsigned b = c->p.bits;
+  int64_t lmax = (1 << b) - 1;
+  rq_kernels k = pick();
+  int64_t dot[SCORE_BLOCK];
+  for (size_t q = 0; q < nq; q++) {
+    const rq_qhead *h = (const void *)((const uint8_t *)qs + q * qsz);
+    const void *body = (const uint8_t *)h + sizeof(rq_qhead);
+    for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
+      size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
+      if (b == 1)
+        k.dot1(body, words(d), codes + r0 * cs, cs, m, dot);
+      else
+        k.dot(body, codes + r0 * cs, cs, m, d, b, dot);
+      for (size_t r = 0; r < m; r++) {
+        const float *sc = scales + (r0 + r) * NSCALES;
+        /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
+        float yq = (float)(2 * dot[r] - lmax * h->sumq);
+        ip[q * ldo + r0 + r] = sc[1] * (h->delta * yq);
+        if (err) err[q * ldo + r0 + r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
+      }
+    }
+  }
+}
+
+static void rq_sqnorms(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                       float *out) {
+  (void)c, (void)codes;
+  for (size_t i = 0; i < n; i++) out[i] = scales[i * NSCALES] * scales[i * NSCALES];
+}
+
+const vec_codec_ops vec_ops_rabitq = {.id = VEC_CODEC_RABITQ,
+                                      .name = "rabitq",
+                                      .needs_training = 0,
+                                      .code_size = rq_code_size,
+                                      .scale_count = rq_scale_count,
+                                      .encode = rq_encode,
+                                      .decode = rq_decode,
+                                      .check = rq_check,
+                                      .init = rq_init,
+                                      .free_state = rq_free_state,
+                                      .bounded = 1,
+                                      .query_size = rq_query_size,
+                                      .query_prepare = rq_query_prepare,
+                                      .score = rq_score,
+                                      .sqnorms = rq_sqnorms};
