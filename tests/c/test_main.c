@@ -50,6 +50,8 @@ GROUP(calibrated)
 GROUP(vqz)
 GROUP(readers)
 GROUP(search)
+GROUP(kmeans)
+GROUP(pq)
 
 int main(int argc, char **argv) {
   struct {
@@ -66,7 +68,9 @@ int main(int argc, char **argv) {
                 {"calibrated", calibrated_tests, calibrated_count},
                 {"vqz", vqz_tests, vqz_count},
                 {"readers", readers_tests, readers_count},
-                {"search", search_tests, search_count}};
+                {"search", search_tests, search_count},
+                {"kmeans", kmeans_tests, kmeans_count},
+                {"pq", pq_tests, pq_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
