@@ -250,13 +250,10 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
     }
     rc = run_assign(x, n, ldx, d, centroids, k, ct, cn, fa, fv, &o);
     if (rc) goto out;
+    /* Recomputed in double from the assigned centroid: |c|^2 - 2 x.c in float cancels badly when
+     * the clusters are tight. */
     double obj = 0.0;
-    for (size_t i = 0; i < n; i++) {
-      double xx = 0.0;
-      for (size_t j = 0; j < d; j++) xx += (double)x[i * ldx + j] * x[i * ldx + j];
-      double t = xx + fv[i];
-      obj += t > 0.0 ? t : 0.0;
-    }
+    for (size_t i = 0; i < n; i++) obj += sqdist(x + i * ldx, centroids + (size_t)fa[i] * d, d);
     if (stats) {
       stats->objective = obj;
       stats->train_rows = nt;
