@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import vectro
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
