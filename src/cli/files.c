@@ -32,6 +32,11 @@ static void usage_compress(FILE *f) {
           "replaced by a finished, checksummed file.\n\n"
           "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
           "                   int8-cal (calibrated codecs learn ranges from the first %d rows)\n"
+          "                   pq (with --m, --bits) or pq-MxB: product quantization, k-means\n"
+          "                   codebooks trained on a sample of those rows\n"
+          "  --m M            pq: subspaces (must divide the dimension)\n"
+          "  --bits B         pq: bits per subspace code, 4 or 8 (default 8)\n"
+          "  --seed S         pq: seed of the training sample and k-means starts (default 0)\n"
           "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
           "  --threads N      worker threads, 0 = all cores (default)\n"
           "  --chunk ROWS     rows per chunk (default %d)\n"
@@ -42,7 +47,7 @@ static void usage_compress(FILE *f) {
 
 int cmd_compress(int argc, char **argv) {
   const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
-  size_t threads = 0, chunk = DEFAULT_CHUNK;
+  size_t threads = 0, chunk = DEFAULT_CHUNK, pq_m = 0, pq_bits = 0, seed = 0;
   int quiet = 0;
   if (want_help(argc, argv)) {
     usage_compress(stdout);
@@ -61,6 +66,21 @@ int cmd_compress(int argc, char **argv) {
     } else if (strcmp(a, "--chunk") == 0 && more) {
       if (cli_parse_size(argv[++i], &chunk) || chunk == 0 || chunk > ((size_t)1 << 30)) {
         fprintf(stderr, "vectro compress: --chunk needs a positive number of rows\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--m") == 0 && more) {
+      if (cli_parse_size(argv[++i], &pq_m) || pq_m == 0 || pq_m > 65536) {
+        fprintf(stderr, "vectro compress: --m needs a positive number of subspaces\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--bits") == 0 && more) {
+      if (cli_parse_size(argv[++i], &pq_bits) || (pq_bits != 4 && pq_bits != 8)) {
+        fprintf(stderr, "vectro compress: --bits needs 4 or 8\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--seed") == 0 && more) {
+      if (cli_parse_size(argv[++i], &seed)) {
+        fprintf(stderr, "vectro compress: --seed needs a non-negative integer\n");
         return EXIT_USAGE;
       }
     } else if (strcmp(a, "--metadata") == 0 && more) {
@@ -88,6 +108,14 @@ int cmd_compress(int argc, char **argv) {
     fprintf(stderr, "vectro compress: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
     return EXIT_USAGE;
   }
+  if ((pq_m || pq_bits || seed) && cp.codec != VEC_CODEC_PQ) {
+    fprintf(stderr, "vectro compress: --m, --bits and --seed apply to the pq codec only\n");
+    return EXIT_USAGE;
+  }
+  if (pq_m) cp.m = (unsigned)pq_m;
+  if (pq_bits) cp.bits = (unsigned)pq_bits;
+  if (cp.codec == VEC_CODEC_PQ && !cp.bits) cp.bits = 8;
+  cp.seed = seed;
 
   vec_reader *r = NULL;
   vec_codec *c = NULL;
@@ -306,7 +334,9 @@ int cmd_info_file(const char *path) {
   printf("format       .vqz version %u.%u\n", info.version_major, info.version_minor);
   printf("codec        %s", vec_codec_name(info.codec));
   if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
-  if (vec_codec_needs_training(c))
+  if (info.codec == VEC_CODEC_PQ)
+    printf(" (%u subspaces x %u bits)", p->m, p->bits);
+  else if (vec_codec_needs_training(c))
     printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
   printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);
   printf("size         %llu bytes on disk; %zu bytes/vector (float32: %zu, %.2fx)\n",
