@@ -137,3 +137,33 @@ def test_pq_recall_on_sample(corpus):
     index.add(x)
     ids, _ = index.search(qv, k=10, oversample=4)
     assert _recall(ids, truth) >= 0.95
+
+
+def test_pq_in_evaluate_and_choose(corpus):
+    x = corpus[0][:2000]
+    r = vectro.evaluate(x, "pq-96x4")
+    assert r["precision"] == "pq-96x4" and r["compression_ratio"] == 32.0
+    assert 0.7 < r["cosine_mean"] < 0.99 and r["recall_at_k"] > 0.4
+    c = vectro.choose(x, min_cosine=0.8, candidates=("binary", "pq-96x4", "pq-100x4", "int4"),
+                      matryoshka_dims=[200])
+    names = {(row["precision"], row["dim"]) for row in c.table}
+    assert ("pq-96x4", 384) in names and ("pq-96x4", 200) not in names and ("pq-100x4", 200) in names
+    assert c.precision == "pq-96x4" and c.codec.trained
+
+
+def test_cli_compress_pq(tmp_path):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("vectro")
+    if exe is None:
+        pytest.skip("the vectro command is not on PATH")
+    out = tmp_path / "c.vqz"
+    p = subprocess.run([exe, "compress", "--codec", "pq", "--m", "48", "--bits", "4", "--quiet",
+                        str(SAMPLE / "corpus.npy"), str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    q = vectro.load(out, verify=True)
+    assert q.codes.shape == (4000, 24) and q.precision == "pq-48x4"
+    p = subprocess.run([exe, "compress", "--codec", "pq", "--m", "50", str(SAMPLE / "corpus.npy"),
+                        str(tmp_path / "d.vqz")], capture_output=True, text=True)
+    assert p.returncode != 0 and "divide the dimension 384" in p.stderr
