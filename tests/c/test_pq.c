@@ -176,7 +176,8 @@ static void scores_match_decoded(void) {
   static const struct {
     size_t d;
     unsigned m, bits;
-  } cases[] = {{30, 5, 4}, {30, 15, 4}, {24, 6, 8}, {64, 16, 4}, {64, 32, 8}};
+  } cases[] = {{30, 5, 4},  {30, 15, 4}, {24, 6, 8},  {64, 16, 4},
+               {64, 32, 8}, {96, 48, 4}, {64, 64, 4}, {66, 33, 4}};
   int isas[4], ni = vt_isas(isas);
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     size_t d = cases[t].d, n = 600, nr = 77, nq = 3;
