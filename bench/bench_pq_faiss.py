@@ -8,7 +8,6 @@ import time
 
 import faiss
 import numpy as np
-
 import vectro
 
 faiss.omp_set_num_threads(1)
