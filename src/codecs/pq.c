@@ -231,50 +231,15 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   memset((uint8_t *)qs + 8, 0, 8);
 }
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-/* 16 rows x 16 bytes (row stride ld) to dst[col * 32 + row]: four rounds of pairwise unpacks
- * (bytes, words, dwords, qwords) leave column j in register bitreverse4(j). */
-static void transpose16(const uint8_t *src, size_t ld, uint8_t *dst) {
-  __m128i a[16], b[16];
-  for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(src + (size_t)i * ld));
-  for (int i = 0; i < 8; i++) {
-    b[i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
-    b[i + 8] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
-  }
-  for (int i = 0; i < 8; i++) {
-    a[i] = _mm_unpacklo_epi16(b[2 * i], b[2 * i + 1]);
-    a[i + 8] = _mm_unpackhi_epi16(b[2 * i], b[2 * i + 1]);
-  }
-  for (int i = 0; i < 8; i++) {
-    b[i] = _mm_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
-    b[i + 8] = _mm_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
-  }
-  for (int i = 0; i < 8; i++) {
-    a[i] = _mm_unpacklo_epi64(b[2 * i], b[2 * i + 1]);
-    a[i + 8] = _mm_unpackhi_epi64(b[2 * i], b[2 * i + 1]);
-  }
-  static const int rev[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-  for (int k = 0; k < 16; k++) _mm_storeu_si128((__m128i *)(dst + rev[k] * 32), a[k]);
-}
-#endif
-
-/* nb <= 32 rows of cs code bytes into the fast-scan block (pq_kernels.h), rows past nb zero. A
- * full block with cs >= 16 is transposed in 16 x 16 tiles, the last tile overlapping the one
- * before where cs is not a multiple of 16 (columns written twice get the same bytes); measured
- * ~4x cheaper than the byte loop, which matters when one query scans a block. */
-static void transpose_block(const uint8_t *codes, size_t cs, size_t nb, uint8_t *blk) {
-#if defined(__SSE2__)
+/* nb <= 32 rows of cs code bytes into the fast-scan block (pq_kernels.h), rows past nb zero. Full
+ * blocks with cs >= 16 go through the SIMD transpose (16 x 16 byte tiles: ~4x cheaper than this
+ * byte loop, which matters when a single query scans a block). */
+static void transpose_block(vec_pq4_pack_fn pack, const uint8_t *codes, size_t cs, size_t nb,
+                            uint8_t *blk) {
   if (nb == VEC_PQ4_BLOCK && cs >= 16) {
-    for (size_t c0 = 0;; c0 += 16) {
-      if (c0 + 16 > cs) c0 = cs - 16;
-      transpose16(codes + c0, cs, blk + c0 * 32);
-      transpose16(codes + 16 * cs + c0, cs, blk + c0 * 32 + 16);
-      if (c0 + 16 >= cs) break;
-    }
+    pack(codes, cs, blk);
     return;
   }
-#endif
   if (nb < VEC_PQ4_BLOCK) memset(blk, 0, cs * VEC_PQ4_BLOCK);
   for (size_t r = 0; r < nb; r++)
     for (size_t b = 0; b < cs; b++) blk[b * VEC_PQ4_BLOCK + r] = codes[r * cs + b];
@@ -318,18 +283,23 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
     return;
   }
   vec_pq4_scan_fn scan = vec_pq4_scan_pick();
+  vec_pq4_pack_fn pack = vec_pq4_pack_pick();
   uint8_t blk[(PQ_MAX_M4 / 2) * VEC_PQ4_BLOCK];
-  uint16_t sums[VEC_PQ4_BLOCK];
+  float tail[VEC_PQ4_BLOCK];
   for (size_t r0 = 0; r0 < nr; r0 += VEC_PQ4_BLOCK) {
     size_t nb = nr - r0 < VEC_PQ4_BLOCK ? nr - r0 : VEC_PQ4_BLOCK;
-    transpose_block(codes + r0 * cs, cs, nb, blk);
+    transpose_block(pack, codes + r0 * cs, cs, nb, blk);
     for (size_t j = 0; j < nq; j++) {
       const uint8_t *qp = (const uint8_t *)qs + j * qsz;
-      float delta, bias;
+      float delta, bias, *o = ip + j * ldo + r0;
       memcpy(&delta, qp, 4);
       memcpy(&bias, qp + 4, 4);
-      scan(blk, cs, qp + 16, sums);
-      for (size_t r = 0; r < nb; r++) ip[j * ldo + r0 + r] = bias + delta * (float)sums[r];
+      if (nb == VEC_PQ4_BLOCK) {
+        scan(blk, cs, qp + 16, bias, delta, o);
+      } else {
+        scan(blk, cs, qp + 16, bias, delta, tail);
+        memcpy(o, tail, nb * sizeof(float));
+      }
       if (err)
         for (size_t r = 0; r < nb; r++) err[j * ldo + r0 + r] = 0.5f * delta * (float)s->m;
     }

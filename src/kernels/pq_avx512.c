@@ -5,7 +5,8 @@
 
 #include "pq_kernels.h"
 
-void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut, uint16_t *out) {
+void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                         float delta, float *out) {
   const __m512i nib = _mm512_set1_epi8(0x0f), lowb = _mm512_set1_epi16(0x00ff);
   __m512i ev = _mm512_setzero_si512(), od = _mm512_setzero_si512();
   size_t j = 0;
@@ -32,8 +33,13 @@ void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut, 
     e2 = _mm256_add_epi16(e2, _mm256_add_epi16(_mm256_and_si256(va, l2), _mm256_and_si256(vb, l2)));
     o2 = _mm256_add_epi16(o2, _mm256_add_epi16(_mm256_srli_epi16(va, 8), _mm256_srli_epi16(vb, 8)));
   }
-  uint16_t e[16], o[16];
-  _mm256_storeu_si256((__m256i *)e, e2);
-  _mm256_storeu_si256((__m256i *)o, o2);
-  for (int i = 0; i < 16; i++) out[2 * i] = e[i], out[2 * i + 1] = o[i];
+  /* Rows 2i in e2's lane i, 2i + 1 in o2's: interleave, then put the 128-bit halves in order. */
+  __m256i lo = _mm256_unpacklo_epi16(e2, o2), hi = _mm256_unpackhi_epi16(e2, o2);
+  __m256i r0 = _mm256_permute2x128_si256(lo, hi, 0x20),
+          r1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+  __m512 b = _mm512_set1_ps(bias), dl = _mm512_set1_ps(delta);
+  __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(r0));
+  __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(r1));
+  _mm512_storeu_ps(out, _mm512_add_ps(b, _mm512_mul_ps(dl, f0)));
+  _mm512_storeu_ps(out + 16, _mm512_add_ps(b, _mm512_mul_ps(dl, f1)));
 }

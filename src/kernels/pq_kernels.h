@@ -16,25 +16,32 @@
 
 #define VEC_PQ4_BLOCK 32
 
-/* out[r] = sum over j < npairs of lut[j*32 + (blk[j*32 + r] & 15)] + lut[j*32 + 16 + (blk[.] >> 4)]
- * for r in [0, 32), exactly (the caller keeps every sum below 65536). */
-typedef void (*vec_pq4_scan_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                uint16_t *out);
+/* out[r] = bias + delta * (float)sum_r for r in [0, 32), where sum_r = sum over j < npairs of
+ * lut[j*32 + (blk[j*32 + r] & 15)] + lut[j*32 + 16 + (blk[j*32 + r] >> 4)], exact in integers
+ * (the caller keeps every sum below 65536), then one float multiply and one add (no FMA): every
+ * variant gives the same bits. */
+typedef void (*vec_pq4_scan_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                float delta, float *out);
+/* Transposes 32 rows of cs >= 16 code bytes (row r at codes + r * cs) into blk[j * 32 + r]. */
+typedef void (*vec_pq4_pack_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
 
 VEC_HIDDEN void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                    uint16_t *out);
+                                    float bias, float delta, float *out);
+VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
 #if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                  uint16_t *out);
+VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                  float delta, float *out);
+VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
 VEC_HIDDEN void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                    uint16_t *out);
+                                    float bias, float delta, float *out);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                  uint16_t *out);
+VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                  float delta, float *out);
 #endif
 
-/* The variant for the active instruction set. */
+/* The variants for the active instruction set. */
 VEC_HIDDEN vec_pq4_scan_fn vec_pq4_scan_pick(void);
+VEC_HIDDEN vec_pq4_pack_fn vec_pq4_pack_pick(void);
 
 #endif

@@ -4,7 +4,8 @@
 
 #include "pq_kernels.h"
 
-void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, uint16_t *out) {
+void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                       float delta, float *out) {
   const uint8x16_t nib = vdupq_n_u8(0x0f);
   uint16x8_t acc[4];
   for (int h = 0; h < 4; h++) acc[h] = vdupq_n_u16(0);
@@ -18,5 +19,11 @@ void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, ui
       acc[2 * h + 1] = vaddw_high_u8(vaddw_high_u8(acc[2 * h + 1], va), vb);
     }
   }
-  for (int h = 0; h < 4; h++) vst1q_u16(out + 8 * h, acc[h]);
+  float32x4_t b = vdupq_n_f32(bias), dl = vdupq_n_f32(delta);
+  for (int h = 0; h < 4; h++) {
+    float32x4_t lo = vcvtq_f32_u32(vmovl_u16(vget_low_u16(acc[h])));
+    float32x4_t hi = vcvtq_f32_u32(vmovl_high_u16(acc[h]));
+    vst1q_f32(out + 8 * h, vaddq_f32(b, vmulq_f32(dl, lo)));
+    vst1q_f32(out + 8 * h + 4, vaddq_f32(b, vmulq_f32(dl, hi)));
+  }
 }

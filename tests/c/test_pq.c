@@ -134,23 +134,28 @@ static void fastscan_kernels_bit_exact(void) {
   size_t maxp = 128;
   uint8_t *blkb = malloc(maxp * 32 + 1), *lutb = malloc(maxp * 32 + 1);
   uint8_t *blk = blkb + 1, *lut = lutb + 1; /* unaligned */
+  float *outb = malloc(33 * sizeof(float)), *got = outb + 1;
   for (size_t np = 1; np <= maxp; np = np < 40 ? np + 1 : np * 2) {
     for (size_t i = 0; i < np * 32; i++) blk[i] = (uint8_t)vt_next(&s);
     for (size_t i = 0; i < np * 32; i++) lut[i] = (uint8_t)vt_next(&s);
     if (np == 128) memset(lut, 255, np * 32); /* the largest sums: 128 * 2 * 255 */
-    uint16_t ref[32], got[32];
-    vec_pq4_scan_scalar(blk, np, lut, ref);
+    float ref[32], refs[32];
+    vec_pq4_scan_scalar(blk, np, lut, 0.0f, 1.0f, ref); /* the integer sums, exactly */
+    vec_pq4_scan_scalar(blk, np, lut, -3.25f, 0.0173f, refs);
     for (size_t r = 0; r < 32; r++) {
       unsigned e = 0;
       for (size_t j = 0; j < np; j++)
         e += lut[j * 32 + (blk[j * 32 + r] & 15)] + lut[j * 32 + 16 + (blk[j * 32 + r] >> 4)];
-      CHECK(ref[r] == e);
+      CHECK(ref[r] == (float)e);
+      CHECK(refs[r] == -3.25f + 0.0173f * (float)e);
     }
     for (int t = 0; t < ni; t++) {
       CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-      vec_pq4_scan_pick()(blk, np, lut, got);
+      vec_pq4_scan_pick()(blk, np, lut, 0.0f, 1.0f, got);
       CHECKF(memcmp(ref, got, sizeof ref) == 0, "isa %s npairs %zu", vec_isa_name((vec_isa)isas[t]),
              np);
+      vec_pq4_scan_pick()(blk, np, lut, -3.25f, 0.0173f, got);
+      CHECK(memcmp(refs, got, sizeof refs) == 0);
     }
     vec_set_isa(VEC_ISA_AUTO);
   }
@@ -159,15 +164,41 @@ static void fastscan_kernels_bit_exact(void) {
   size_t s1, s2, np = 7;
   uint8_t *gb = vt_guarded_alloc(np * 32, &h1, &s1), *gl = vt_guarded_alloc(np * 32, &h2, &s2);
   for (size_t i = 0; i < np * 32; i++) gb[i] = (uint8_t)i, gl[i] = (uint8_t)(i * 7);
-  uint16_t ref[32], got[32];
-  vec_pq4_scan_scalar(gb, np, gl, ref);
+  float ref[32];
+  vec_pq4_scan_scalar(gb, np, gl, 1.0f, 0.5f, ref);
   for (int t = 0; t < ni; t++) {
     CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-    vec_pq4_scan_pick()(gb, np, gl, got);
+    vec_pq4_scan_pick()(gb, np, gl, 1.0f, 0.5f, got);
     CHECK(memcmp(ref, got, sizeof ref) == 0);
   }
   vt_guarded_free(h1, s1), vt_guarded_free(h2, s2);
-  free(blkb), free(lutb);
+  free(blkb), free(lutb), free(outb);
+}
+
+/* The block transposes against the byte loop: widths 16..100, codes ending at a guard page. */
+static void pack_matches_reference(void) {
+  int isas[4], ni = vt_isas(isas);
+  uint64_t s = 8;
+  for (size_t cs = 16; cs <= 100; cs += cs < 40 ? 1 : 13) {
+    void *h;
+    size_t hs;
+    uint8_t *codes = vt_guarded_alloc(32 * cs, &h, &hs), *blk = malloc(32 * cs);
+    uint8_t *want = malloc(32 * cs);
+    for (size_t i = 0; i < 32 * cs; i++) codes[i] = (uint8_t)vt_next(&s);
+    for (size_t r = 0; r < 32; r++)
+      for (size_t b = 0; b < cs; b++) want[b * 32 + r] = codes[r * cs + b];
+    vec_pq4_pack_scalar(codes, cs, blk);
+    CHECKF(memcmp(blk, want, 32 * cs) == 0, "scalar cs %zu", cs);
+    for (int t = 0; t < ni; t++) {
+      CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
+      memset(blk, 0xee, 32 * cs);
+      vec_pq4_pack_pick()(codes, cs, blk);
+      CHECKF(memcmp(blk, want, 32 * cs) == 0, "isa %s cs %zu", vec_isa_name((vec_isa)isas[t]), cs);
+    }
+    vec_set_isa(VEC_ISA_AUTO);
+    vt_guarded_free(h, hs);
+    free(blk), free(want);
+  }
 }
 
 /* Table scores against q . decode(x): 8-bit within float rounding, 4-bit within the quantization
@@ -312,6 +343,7 @@ const vt_test pq_tests[] = {
     {"params_and_errors", params_and_errors},
     {"encode_matches_reference", encode_matches_reference},
     {"fastscan_kernels_bit_exact", fastscan_kernels_bit_exact},
+    {"pack_matches_reference", pack_matches_reference},
     {"scores_match_decoded", scores_match_decoded},
     {"serialization", serialization},
     {"vqz_and_search", vqz_and_search},
