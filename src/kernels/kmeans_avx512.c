@@ -15,24 +15,55 @@ static inline void track(__m512 v, __m512i idx, __m512 *mn, __m512i *mi) {
   *mi = _mm512_mask_blend_epi32(lt, *mi, idx);
 }
 
+/* The minimum over the 4 x 16 lanes, and the lowest centroid index among the lanes holding it. */
 static inline void finish(__m512 mn[4], __m512i mi[4], uint32_t *best, float *val) {
-  float v[4 * W];
-  uint32_t id[4 * W];
-  for (int r = 0; r < 4; r++) {
-    _mm512_storeu_ps(v + r * W, mn[r]);
-    _mm512_storeu_si512(id + r * W, mi[r]);
+  __m512 m = _mm512_min_ps(_mm512_min_ps(mn[0], mn[1]), _mm512_min_ps(mn[2], mn[3]));
+  float v = _mm512_reduce_min_ps(m);
+  __m512 vv = _mm512_set1_ps(v);
+  __m512i far = _mm512_set1_epi32(-1), id = far;
+  for (int r = 0; r < 4; r++)
+    id = _mm512_min_epu32(
+        id, _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(mn[r], vv, _CMP_EQ_OQ), far, mi[r]));
+  uint32_t bi = (uint32_t)_mm512_reduce_min_epu32(id);
+  *best = bi == UINT32_MAX ? 0 : bi; /* no lane equal: only when every distance is +Inf/NaN */
+  *val = v;
+}
+
+/* k <= 16: one register holds every centroid; four rows at a time keep four FMA chains going. */
+static void assign16(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
+                     const float *cn, uint32_t *best, float *val) {
+  const __m512 m2 = _mm512_set1_ps(-2.0f), norm = _mm512_loadu_ps(cn);
+  size_t i = 0;
+  for (; i < n; i += 4) {
+    size_t nr = n - i < 4 ? n - i : 4;
+    const float *r[4];
+    for (size_t q = 0; q < 4; q++) r[q] = x + (i + (q < nr ? q : 0)) * ldx;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t j = 0; j < d; j++) {
+      __m512 c = _mm512_loadu_ps(ct + j * 16);
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(r[0][j]), c, a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[1][j]), c, a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2][j]), c, a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3][j]), c, a3);
+    }
+    __m512 v[4] = {_mm512_fmadd_ps(m2, a0, norm), _mm512_fmadd_ps(m2, a1, norm),
+                   _mm512_fmadd_ps(m2, a2, norm), _mm512_fmadd_ps(m2, a3, norm)};
+    for (size_t q = 0; q < nr; q++) {
+      float mn = _mm512_reduce_min_ps(v[q]);
+      __mmask16 eq = _mm512_cmp_ps_mask(v[q], _mm512_set1_ps(mn), _CMP_EQ_OQ);
+      best[i + q] = (uint32_t)__builtin_ctz((unsigned)eq | 0x10000u) & 15u;
+      val[i + q] = mn;
+    }
   }
-  float bv = INFINITY;
-  uint32_t bi = 0;
-  for (int l = 0; l < 4 * W; l++)
-    if (v[l] < bv || (v[l] == bv && id[l] < bi)) bv = v[l], bi = id[l];
-  *best = bi;
-  *val = bv;
 }
 
 void vec_km_assign_avx512(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
                           const float *cn, size_t k, uint32_t *best, float *val) {
   size_t kp = vec_km_kpad(k);
+  if (kp == 16) {
+    assign16(x, n, ldx, d, ct, cn, best, val);
+    return;
+  }
   const __m512 m2 = _mm512_set1_ps(-2.0f);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   size_t i = 0;

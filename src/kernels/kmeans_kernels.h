@@ -1,6 +1,6 @@
 /* kmeans_kernels.h: nearest-centroid assignment (k-means, PQ encoding), one variant per ISA.
  * Centroids are stored transposed (ct[j * kp + c] = coordinate j of centroid c, kp = k rounded up
- * to VEC_KM_KPAD) so that one register holds one coordinate of many centroids and a row's
+ * by vec_km_kpad) so that one register holds one coordinate of many centroids and a row's
  * distances to them build up with broadcast multiply-adds, with no horizontal sums. */
 #ifndef VEC_KMEANS_KERNELS_H
 #define VEC_KMEANS_KERNELS_H
@@ -37,8 +37,10 @@ VEC_HIDDEN void vec_km_assign_neon(const float *x, size_t n, size_t ldx, size_t 
 /* The variant for the active instruction set. */
 VEC_HIDDEN vec_km_assign_fn vec_km_assign_pick(void);
 
+/* Up to 16 centroids (4-bit PQ) pad to 16 only, so that the kernels do not compute 48 padding
+ * columns for 16 real ones; they take a path of their own for kp == 16. */
 static inline size_t vec_km_kpad(size_t k) {
-  return (k + VEC_KM_KPAD - 1) / VEC_KM_KPAD * VEC_KM_KPAD;
+  return k <= 16 ? 16 : (k + VEC_KM_KPAD - 1) / VEC_KM_KPAD * VEC_KM_KPAD;
 }
 
 #endif
