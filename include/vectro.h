@@ -478,20 +478,24 @@ VEC_API int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info);
 /* ---------------------------------------------------------------------------------------------
  * Search: exact (flat) top-k over encoded rows, scored straight from the codes.
  *
- * Scores are asymmetric: the float32 query against the decoded row x̂ (codes are decoded a tile at
- * a time; nothing of size n is allocated). Results per query are the k best, best first, ties
- * broken by the lower row index; the answer is the same whatever the thread count. Progress
- * callbacks count database rows.
+ * A row's score is the codec's estimate of q . x: codecs with search kernels score from the codes
+ * against a query prepared once per call (int8 against a quantized int8 query, binary by Hamming
+ * distance, ...; see each codec's notes), the others decode a tile of rows and take float32 dot
+ * products q . x̂. Nothing of size n is allocated. A row's score does not depend on which rows or
+ * queries share its tile, chunk or thread, results per query are the k best, best first, ties
+ * broken by the lower row index, so the answer is the same whatever the thread count. The work is
+ * split over database rows, or, when many queries meet a database too small to keep every thread
+ * busy, over blocks of queries: progress callbacks then count rows or query blocks.
  * ------------------------------------------------------------------------------------------- */
 typedef enum vec_metric {
-  VEC_METRIC_IP = 0,     /* q . x̂, larger is better */
-  VEC_METRIC_COSINE = 1, /* q . x̂ / (|q| |x̂|), larger is better; a row with x̂ = 0 scores 0 */
-  VEC_METRIC_L2 = 2      /* |q - x̂|^2 (as |q|^2 + |x̂|^2 - 2 q . x̂, clamped at 0), smaller first */
+  VEC_METRIC_IP = 0,     /* q . x (the codec's estimate), larger is better */
+  VEC_METRIC_COSINE = 1, /* q . x / (|q| |x|), larger is better; a row with |x| = 0 scores 0 */
+  VEC_METRIC_L2 = 2      /* |q - x|^2 (as |q|^2 + |x|^2 - 2 q . x, clamped at 0), smaller first */
 } vec_metric;
 
-/** Top-k search of nq float32 queries (row j at queries + j * ldq, ldq >= d) over n encoded rows
- *  (codes and scales as vec_codec_encode wrote them).
- *  @param row_sqnorms  n floats |x̂_i|^2 from vec_codes_sqnorms, or NULL: COSINE and L2 then
+/** Top-k search of nq float32 queries (row j at queries + j * ldq, ldq >= d, d the codec's) over
+ *  n encoded rows (codes and scales as vec_codec_encode wrote them).
+ *  @param row_sqnorms  n floats |x_i|^2 from vec_codes_sqnorms, or NULL: COSINE and L2 then
  *                      compute them on the fly (the same bits either way); unused by IP
  *  @param ids          nq * k row indices: query j's at ids + j * k, best first
  *  @param scores       nq * k scores, alongside ids. When n < k the slots past n hold id
@@ -507,25 +511,69 @@ VEC_API int vec_search_codes(const vec_codec *codec, const void *codes, const fl
                              size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
                              const vec_batch_opts *opts);
 
-/** The same search over n float32 rows (row i at x + i * ldx): the exact baseline. The signature
- *  carries no d: d is ldq, so queries are packed rows of d floats and ldx must be >= ldq.
- *  @return as vec_search_codes (less the codec errors). */
-VEC_API int vec_search_f32(const float *x, size_t n, size_t ldx, const float *queries, size_t nq,
-                           size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
-                           const vec_batch_opts *opts);
+/** The same search over n float32 rows of d dimensions (row i at x + i * ldx, ldx >= d; queries
+ *  at stride ldq >= d): the exact baseline.
+ *  @return as vec_search_codes (less the codec errors; d == 0 and ldx < d are VEC_E_INVALID_ARG).
+ */
+VEC_API int vec_search_f32(const float *x, size_t n, size_t ldx, size_t d, const float *queries,
+                           size_t nq, size_t ldq, size_t k, vec_metric metric, uint64_t *ids,
+                           float *scores, const vec_batch_opts *opts);
 
 /** Rescoring: for each query j, the m candidate row indices at cand + j * m (UINT64_MAX entries
  *  are skipped, a repeated index counts once) are scored exactly against the float32 originals x
- *  (n rows at stride ldx) and the best k kept, written to ids / scores as in vec_search_codes.
- *  Scores are bit-identical to vec_search_f32's, so when the candidates contain the float top-k,
- *  the result is exactly that top-k. As for vec_search_f32, d is ldq. Runs on the caller's thread.
+ *  (n rows of d floats at stride ldx) and the best k kept, written to ids / scores as in
+ *  vec_search_codes. Scores are bit-identical to vec_search_f32's, so when the candidates contain
+ *  the float top-k, the result is exactly that top-k. Split over queries on opts' threads.
  *  @return VEC_OK; VEC_E_INVALID_ARG for a candidate >= n (vec_last_error_row() = its query) and
- *          the argument errors of vec_search_f32; VEC_E_NONFINITE; VEC_E_NOMEM. */
-VEC_API int vec_rescore(const float *x, size_t n, size_t ldx, const float *queries, size_t nq,
-                        size_t ldq, const uint64_t *cand, size_t m, size_t k, vec_metric metric,
-                        uint64_t *ids, float *scores);
+ *          the argument errors of vec_search_f32; VEC_E_NONFINITE; VEC_E_NOMEM; VEC_E_CANCELLED. */
+VEC_API int vec_rescore(const float *x, size_t n, size_t ldx, size_t d, const float *queries,
+                        size_t nq, size_t ldq, const uint64_t *cand, size_t m, size_t k,
+                        vec_metric metric, uint64_t *ids, float *scores,
+                        const vec_batch_opts *opts);
 
-/** Writes out[i] = |x̂_i|^2 for n encoded rows (to pass as vec_search_codes' row_sqnorms).
+/** Rescoring from codes: as vec_rescore, but the candidates are scored with another codec's
+ *  encoded rows (e.g. int8 codes rescoring binary candidates: the middle stage of a binary ->
+ *  int8 -> float32 pipeline, or codes read from a higher-precision .vqz). Scores are bit-identical
+ *  to vec_search_codes' for the same codec, codes and row_sqnorms (NULL allowed, as there).
+ *  d is the codec's; the stage that produced cand must have had the same rows in the same order.
+ *  @return as vec_rescore, plus the codec errors of vec_search_codes. */
+VEC_API int vec_rescore_codes(const vec_codec *codec, const void *codes, const float *scales,
+                              size_t n, const float *row_sqnorms, const float *queries, size_t nq,
+                              size_t ldq, const uint64_t *cand, size_t m, size_t k,
+                              vec_metric metric, uint64_t *ids, float *scores,
+                              const vec_batch_opts *opts);
+
+/** @return non-zero if the codec's search kernel gives error bounds, so that vec_search_rescore
+ *          can rescore by bound (oversample == 0); 0 otherwise or for NULL. */
+VEC_API int vec_search_has_bounds(const vec_codec *codec);
+
+/* What vec_search_rescore did. */
+typedef struct vec_search_stats {
+  uint64_t scanned;  /* (query, row) pairs scored from the codes */
+  uint64_t rescored; /* (query, row) pairs scored exactly against the float originals */
+} vec_search_stats;
+
+/** Search over codes with exact rescoring against the float32 originals x (n rows of the codec's
+ *  d floats at stride ldx, the same rows as the codes): the result is scored as vec_search_f32
+ *  scores it (bit-identical scores).
+ *  - oversample >= 1: the k x oversample best rows by the codes' estimate are rescored.
+ *  - oversample == 0: by error bound, for codecs whose search kernel gives one (vec_codec_* docs
+ *    say which): one pass over the codes, and a row is rescored only when its estimate plus its
+ *    bound could still enter the exact top-k so far. The answer is then the exact float top-k
+ *    unless a bound fails (the codecs' bounds hold in all but a vanishing fraction of cases).
+ *  @param x_sqnorms  n floats |x_i|^2 of the originals (for COSINE and L2 bounds), or NULL: then
+ *                    computed with one pass over x. Unused by IP and by oversample >= 1
+ *  @param stats      what was scanned and rescored, or NULL
+ *  @return as vec_search_codes; VEC_E_INVALID_ARG also for oversample not 0 and not in [1, 1e6],
+ *          oversample == 0 with a codec without bounds, ldx < d, a NULL x. */
+VEC_API int vec_search_rescore(const vec_codec *codec, const void *codes, const float *scales,
+                               size_t n, const float *x, size_t ldx, const float *x_sqnorms,
+                               const float *queries, size_t nq, size_t ldq, size_t k,
+                               vec_metric metric, double oversample, uint64_t *ids, float *scores,
+                               vec_search_stats *stats, const vec_batch_opts *opts);
+
+/** Writes out[i] = |x_i|^2 for n encoded rows as the search estimates it (the codec's own norm
+ *  estimate where it has one, else |x̂_i|^2), to pass as vec_search_codes' row_sqnorms.
  *  @return VEC_OK; VEC_E_INVALID_ARG (NULL, a bad scale naming the row); VEC_E_NOT_TRAINED;
  *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
 VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *scales,

@@ -57,6 +57,7 @@ else
   echo "sentence-transformers: no CPU torch wheel here; its compatibility test will be skipped"
 fi
 python3 bench/bench_int8.py --quick >/dev/null
+python3 bench/bench_search.py --quick >/dev/null
 echo "benchmark smoke run: ok"
 echo "all stages before pytest took $(( $(date +%s) - start )) s"
 python3 -m pytest -q tests/python

@@ -370,15 +370,15 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
-  return Py_BuildValue(
-      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
-      vec_codec_name(vec_codec_kind(c)), "dim",
-      (Py_ssize_t)p->dim, "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
-      (Py_ssize_t)vec_codec_scale_count(c), "needs_training", vec_codec_needs_training(c),
-      "trained", vec_codec_is_trained(c), "group_size", p->group_size, "rounding", p->rounding,
-      "low_q", (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits, "m",
-      p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
-      (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
+  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
+                       vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
+                       (Py_ssize_t)vec_codec_code_size(c), "scale_count",
+                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
+                       vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
+                       "group_size", p->group_size, "rounding", p->rounding, "low_q",
+                       (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits,
+                       "m", p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
+                       (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -974,18 +974,12 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
   }
   if (get_flat(args[4], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_q;
   if (get_flat(args[5], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
-  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
-    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
-    PyBuffer_Release(&sco);
-    PyBuffer_Release(&ids);
-    goto f_q;
-  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
   Py_BEGIN_ALLOW_THREADS rc =
-      vec_search_f32(x.buf, n, ldx, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
+      vec_search_f32(x.buf, n, ldx, d, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   PyBuffer_Release(&q);
@@ -1001,16 +995,19 @@ f_x:
   return NULL;
 }
 
-/* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores) */
+/* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores, threads) */
 static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 7) {
-    PyErr_SetString(PyExc_TypeError, "rescore takes 7 arguments");
+  if (nargs != 8) {
+    PyErr_SetString(PyExc_TypeError, "rescore takes 8 arguments");
     return NULL;
   }
   Py_ssize_t k = PyLong_AsSsize_t(args[3]);
   vec_metric metric;
-  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0) return NULL;
+  int threads;
+  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0 ||
+      parse_threads(args[7], &threads) < 0)
+    return NULL;
   if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
   Py_buffer x, q, cand, ids, sco;
   if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
@@ -1024,16 +1021,12 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
   if (get_flat(args[5], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
   if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = d; /* the C API reads d from ldq */
-  if (nq > 1 && (size_t)q.strides[0] != 4 * d) {
-    PyErr_SetString(PyExc_ValueError, "queries must be C-contiguous rows");
-    PyBuffer_Release(&sco);
-    PyBuffer_Release(&ids);
-    goto f_c;
-  }
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_rescore(x.buf, n, ldx, q.buf, nq, ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf);
+  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x.buf, n, ldx, d, q.buf, nq, ldq, cand.buf, m, (size_t)k,
+                                          metric, ids.buf, sco.buf, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   PyBuffer_Release(&cand);
@@ -1050,6 +1043,155 @@ f_q:
 f_x:
   PyBuffer_Release(&x);
   return NULL;
+}
+
+/* rescore_codes(codec, codes, scales|None, sqnorms|None, queries, cand (nq, m) uint64, k, metric,
+ * ids, scores, threads) */
+static PyObject *rescore_codes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 11) {
+    PyErr_SetString(PyExc_TypeError, "rescore_codes takes 11 arguments");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  Py_ssize_t k = PyLong_AsSsize_t(args[6]);
+  vec_metric metric;
+  int threads;
+  if (PyErr_Occurred() || parse_metric(args[7], &metric) < 0 ||
+      parse_threads(args[10], &threads) < 0)
+    return NULL;
+  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
+         d = vec_codec_get_params(c)->dim;
+  Py_buffer q, codes, s = {0}, nrm = {0}, cand, ids, sco;
+  if (get_buffer(args[4], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
+  size_t nq = (size_t)q.shape[0];
+  if ((size_t)q.shape[1] != d) {
+    PyBuffer_Release(&q);
+    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the rescoring codec %zu",
+                        q.shape[1], d);
+  }
+  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
+  size_t n = cs ? (size_t)codes.len / cs : 0;
+  int have_s = args[2] != Py_None, have_n = args[3] != Py_None;
+  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
+  if (have_n && get_flat(args[3], &nrm, "sqnorms", n * 4, 0) < 0) goto f_s;
+  if (PyObject_GetBuffer(args[5], &cand, PyBUF_C_CONTIGUOUS) < 0) goto f_n;
+  size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
+  if (get_flat(args[8], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
+  if (get_flat(args[9], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
+  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_rescore_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL, q.buf, nq,
+                        ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
+  PyBuffer_Release(&ids);
+  PyBuffer_Release(&cand);
+  if (have_n) PyBuffer_Release(&nrm);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&codes);
+  PyBuffer_Release(&q);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+f_ids:
+  PyBuffer_Release(&ids);
+f_c:
+  PyBuffer_Release(&cand);
+f_n:
+  if (have_n) PyBuffer_Release(&nrm);
+f_s:
+  if (have_s) PyBuffer_Release(&s);
+f_codes:
+  PyBuffer_Release(&codes);
+f_q:
+  PyBuffer_Release(&q);
+  return NULL;
+}
+
+/* search_rescore(codec, codes, scales|None, x, x_sqnorms|None, queries, k, metric, oversample,
+ * ids, scores, threads) -> (scanned, rescored) */
+static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 12) {
+    PyErr_SetString(PyExc_TypeError, "search_rescore takes 12 arguments");
+    return NULL;
+  }
+  vec_codec *c = get_codec(args[0]);
+  if (!c) return NULL;
+  Py_ssize_t k = PyLong_AsSsize_t(args[6]);
+  vec_metric metric;
+  int threads;
+  if (PyErr_Occurred() || parse_metric(args[7], &metric) < 0 ||
+      parse_threads(args[11], &threads) < 0)
+    return NULL;
+  double over = PyFloat_AsDouble(args[8]);
+  if (over == -1.0 && PyErr_Occurred()) return NULL;
+  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
+         d = vec_codec_get_params(c)->dim;
+  Py_buffer q, codes, s = {0}, x, nrm = {0}, ids, sco;
+  if (get_buffer(args[5], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
+  size_t nq = (size_t)q.shape[0];
+  if ((size_t)q.shape[1] != d) {
+    PyBuffer_Release(&q);
+    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1],
+                        d);
+  }
+  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
+  size_t n = cs ? (size_t)codes.len / cs : 0;
+  int have_s = args[2] != Py_None, have_n = args[4] != Py_None;
+  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
+  if (get_buffer(args[3], &x, "originals", 'f', 4, 2, 0) < 0) goto f_s;
+  if ((size_t)x.shape[0] != n || (size_t)x.shape[1] != d) {
+    PyErr_Format(PyExc_ValueError, "originals have shape (%zd, %zd), the index (%zu, %zu)",
+                 x.shape[0], x.shape[1], n, d);
+    goto f_x;
+  }
+  if (have_n && get_flat(args[4], &nrm, "x_sqnorms", n * 4, 0) < 0) goto f_x;
+  if (get_flat(args[9], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_n;
+  if (get_flat(args[10], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
+  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d, ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  vec_search_stats st = {0, 0};
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc = vec_search_rescore(c, codes.buf, have_s ? s.buf : NULL, n, x.buf, ldx,
+                                                 have_n ? nrm.buf : NULL, q.buf, nq, ldq, (size_t)k,
+                                                 metric, over, ids.buf, sco.buf, &st, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
+  PyBuffer_Release(&ids);
+  if (have_n) PyBuffer_Release(&nrm);
+  PyBuffer_Release(&x);
+  if (have_s) PyBuffer_Release(&s);
+  PyBuffer_Release(&codes);
+  PyBuffer_Release(&q);
+  if (rc != VEC_OK) return raise_last(rc);
+  return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
+f_ids:
+  PyBuffer_Release(&ids);
+f_n:
+  if (have_n) PyBuffer_Release(&nrm);
+f_x:
+  PyBuffer_Release(&x);
+f_s:
+  if (have_s) PyBuffer_Release(&s);
+f_codes:
+  PyBuffer_Release(&codes);
+f_q:
+  PyBuffer_Release(&q);
+  return NULL;
+}
+
+/* search_has_bounds(codec) -> bool */
+static PyObject *search_has_bounds(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_codec *c = get_codec(arg);
+  if (!c) return NULL;
+  return PyBool_FromLong(vec_search_has_bounds(c));
 }
 
 /* codes_sqnorms(codec, codes, scales|None, out, threads) */
@@ -1203,6 +1345,12 @@ static PyMethodDef methods[] = {
      "Exact top-k search over float32 rows."},
     {"rescore", (PyCFunction)(void (*)(void))rescore, METH_FASTCALL,
      "Exact scores for candidate rows, best k kept."},
+    {"rescore_codes", (PyCFunction)(void (*)(void))rescore_codes, METH_FASTCALL,
+     "Rescores candidate rows with another codec's codes."},
+    {"search_rescore", (PyCFunction)(void (*)(void))search_rescore, METH_FASTCALL,
+     "Search over codes with exact rescoring, by error bound or oversample."},
+    {"search_has_bounds", search_has_bounds, METH_O,
+     "Whether the codec's search gives error bounds (rescoring by bound)."},
     {"codes_sqnorms", (PyCFunction)(void (*)(void))codes_sqnorms, METH_FASTCALL,
      "Squared norms of the reconstructions of encoded rows."},
     {"quality", (PyCFunction)(void (*)(void))quality, METH_FASTCALL,

@@ -1,8 +1,10 @@
 """vectro.Index: exhaustive search directly on compressed codes (C, multithreaded), with optional
-exact rescoring of k x oversample candidates against float32 originals, and save/load as .vqz."""
+rescoring: by error bound or k x oversample candidates against float32 originals, and a two-stage
+pipeline (e.g. binary -> int8 -> float32) through a second ``rerank`` codec; save/load as .vqz."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -13,16 +15,30 @@ from ._files import VqzReader, VqzWriter
 
 METRICS = {"ip": 0, "cosine": 1, "l2": 2}
 NO_ID = np.uint64(2**64 - 1)  # fills result slots when the index holds fewer than k vectors
+RERANK_OVERSAMPLE = 10.0  # stage 1 keeps k x this many candidates for the rerank codec by default
+FINAL_OVERSAMPLE = 2.0  # the rerank codec keeps k x this many for the exact float stage
+
+
+def _as_codec(codec) -> Codec:
+    return codec if isinstance(codec, Codec) else Codec(codec)
 
 
 class Index:
     """Vectors compressed with a codec, searched on the codes.
 
-    ``search`` scores float queries against the codes (inner product, cosine or squared L2) and
-    returns the top k. With ``oversample`` and float originals kept (``keep_originals=True``, or
-    given to :meth:`load`), it first takes ``k * oversample`` candidates from the codes, then
-    rescores them exactly, as Qdrant's oversampling and sentence-transformers'
-    ``rescore_multiplier`` do.
+    ``search`` scores float queries against the codes (inner product, cosine or squared L2; the
+    score is the codec's estimate, e.g. int8 codes against a quantized query) and returns the top
+    k. Rescoring against float originals (``keep_originals=True``, or given to :meth:`load`):
+
+    - ``oversample=F`` takes ``k * F`` candidates from the codes and rescores them exactly, as
+      Qdrant's oversampling and sentence-transformers' ``rescore_multiplier`` do;
+    - ``oversample=None`` (default) rescores by error bound when the codec's search gives one
+      (rows whose bound cannot reach the exact top k are never read), else does not rescore.
+
+    ``rerank="int8"`` adds a second codec kept alongside: stage 1 searches the first codec's
+    codes for ``k * oversample`` candidates (default 10), stage 2 rescores them with the rerank
+    codec's codes, keeping ``k * rerank_oversample`` (default 2 when originals are held, else k),
+    and stage 3 rescores those exactly against the originals if held.
 
     Example:
         >>> import numpy as np, vectro
@@ -32,18 +48,28 @@ class Index:
         >>> ids, scores = index.search(X[:3], k=5)
         >>> ids[:, 0].tolist()
         [0, 1, 2]
+        >>> two = vectro.Index("binary", metric="ip", rerank="int8")
+        >>> two.add(X)
+        >>> two.search(X[:3], k=5)[0][:, 0].tolist()
+        [0, 1, 2]
     """
 
-    def __init__(self, codec="int8", metric: str = "cosine", *, keep_originals: bool = True) -> None:
+    def __init__(self, codec="int8", metric: str = "cosine", *, keep_originals: bool = True,
+                 rerank=None) -> None:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
-        self.codec = codec if isinstance(codec, Codec) else Codec(codec)
+        self.codec = _as_codec(codec)
+        self.rerank = None if rerank is None else _as_codec(rerank)
         self.metric = metric
         self.keep_originals = bool(keep_originals)
         self._codes, self._scales, self._ids, self._orig = [], [], [], []
-        self._id_set: set[int] = set()
+        self._rcodes, self._rscales = [], []
+        self._sorted_ids = np.empty(0, np.uint64)  # every id, sorted: collision checks by search
         self._cache = None  # concatenated arrays, rebuilt after add
         self._originals = None  # float32 rows for rescoring (kept, or given to load)
+        self._rerank_arrays = None  # (codes, scales, sqnorms) of the rerank codec
+        self._orig_sq = None  # |x|^2 of the originals, for bounds
+        self.last_stats: dict | None = None  # what the last search scanned and rescored
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._codes)
@@ -54,8 +80,9 @@ class Index:
 
     def add(self, embeddings, ids=None, *, threads: int = 0) -> None:
         """Adds vectors. ``ids``: one uint64 each (default: 0, 1, 2, ... in order of addition);
-        an id already in the index raises VectroError and adds nothing. A calibrated codec that
-        is not fitted yet is fitted on the first batch."""
+        an id already in the index, or repeated in the batch, raises VectroError and adds
+        nothing. A codec that needs training and is not trained yet is fitted on the first
+        batch."""
         x, _ = as_float32_rows(embeddings)
         n = len(x)
         if ids is None:
@@ -65,19 +92,31 @@ class Index:
             ids = np.ascontiguousarray(ids, dtype=np.uint64)
             if ids.shape != (n,):
                 raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
-        new = ids.tolist()
-        if len(set(new)) != n:
+        new = np.unique(ids)
+        if len(new) != n:
             raise _core.VectroError("ids collide within the batch")
-        clash = self._id_set.intersection(new)
-        if clash:
-            raise _core.VectroError(f"{len(clash)} ids are already in the index, e.g. {min(clash)}")
-        if self.codec.needs_training and not self.codec.trained:
-            self.codec.fit(x)
+        have = self._sorted_ids
+        if len(have):
+            pos = np.searchsorted(have, new)
+            hit = new[have[np.minimum(pos, len(have) - 1)] == new]
+            if len(hit):
+                raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
+        if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
+            raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
+        for c in (self.codec, self.rerank):
+            if c is not None and c.needs_training and not c.trained:
+                c.fit(x)
         q = self.codec.encode(x, threads=threads)
+        r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
         self._codes.append(q.codes)
         self._scales.append(q.scales)
+        if r is not None:
+            self._rcodes.append(r.codes)
+            self._rscales.append(r.scales)
         self._ids.append(ids)
-        self._id_set.update(new)
+        merged = np.concatenate([have, new])
+        merged.sort(kind="stable")
+        self._sorted_ids = merged
         if self.keep_originals:
             self._orig.append(np.array(x, dtype=np.float32, copy=True))
         self._cache = None
@@ -97,40 +136,62 @@ class Index:
                 self._cache = (codes, scales, ids, sqn)
                 if self.keep_originals and self._orig:
                     self._originals = np.concatenate(self._orig)
+                    self._orig_sq = None
+                if self._rcodes:
+                    rc = np.concatenate(self._rcodes)
+                    rs = None if self._rscales[0] is None else np.concatenate(self._rscales)
+                    self._rerank_arrays = (rc, rs, self._sqnorms(self.rerank, rc, rs))
         return self._cache
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, threads: int = 0):
+    def _sqnorms(self, codec, codes, scales):
+        if self.metric == "ip":
+            return None
+        out = np.empty(len(codes), np.float32)
+        _core.codes_sqnorms(codec._h, codes, scales, out, 0)
+        return out
+
+    def search(self, queries, k: int = 10, *, oversample: float | None = None,
+               rerank_oversample: float | None = None, threads: int = 0):
         """Returns (ids, scores), each (nq, k), best first (higher is better for "ip" and
         "cosine"; for "l2" the squared distance, lower is better). Slots beyond the index's size
-        hold vectro.NO_ID and NaN. ``oversample`` (>= 1) rescores k x oversample candidates
-        exactly against the float originals."""
+        hold vectro.NO_ID and NaN. Scores are exact float32 where the last stage rescored against
+        the originals, else the last codec's estimate. ``oversample`` (>= 1): rescore k x
+        oversample candidates (without a rerank codec it needs the originals); None: by error
+        bound where the codec gives one and originals are held. ``last_stats`` then tells how many
+        (query, row) pairs were scanned and rescored."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
+        for name, v in (("oversample", oversample), ("rerank_oversample", rerank_oversample)):
+            if v is not None and not v >= 1:
+                raise ValueError(f"{name} must be >= 1, got {v!r}")
         threads = _check_threads(threads)
         qx, shape = as_float32_rows(queries)
-        qx = np.ascontiguousarray(qx)  # rescoring's C API takes packed query rows
         if self.dim is not None and qx.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
         codes, scales, ids_all, sqn = self._arrays()
-        nq, m = len(qx), METRICS[self.metric]
+        nq, m, k = len(qx), METRICS[self.metric], int(k)
         if codes is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        kk = int(k)
-        if oversample is not None:
-            if not oversample >= 1:
-                raise ValueError(f"oversample must be >= 1, got {oversample!r}")
-            if self._originals is None:
-                raise ValueError("rescoring needs the float originals: keep_originals=True, or "
-                                 "Index.load(..., originals=...)")
-            kk = int(np.ceil(k * oversample))
-        rows = np.empty((nq, kk), np.uint64)
-        scores = np.empty((nq, kk), np.float32)
-        _core.search_codes(self.codec._h, codes, scales, sqn, qx, kk, m, rows, scores, threads)
-        if oversample is not None:
-            cand = rows
+        orig = self._originals
+        self.last_stats = {"scanned": nq * len(codes), "rescored": 0}
+        if self._rerank_arrays is not None:
+            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads)
+        elif oversample is None and (orig is None or not _core.search_has_bounds(self.codec._h)):
             rows = np.empty((nq, k), np.uint64)
             scores = np.empty((nq, k), np.float32)
-            _core.rescore(self._originals, qx, cand, k, m, rows, scores)
+            _core.search_codes(self.codec._h, codes, scales, sqn, qx, k, m, rows, scores, threads)
+        else:
+            if orig is None:
+                raise ValueError("rescoring needs the float originals: keep_originals=True, or "
+                                 "Index.load(..., originals=...)")
+            if oversample is None and self.metric != "ip" and self._orig_sq is None:
+                self._orig_sq = np.einsum("ij,ij->i", orig, orig, dtype=np.float32)
+            rows = np.empty((nq, k), np.uint64)
+            scores = np.empty((nq, k), np.float32)
+            scanned, rescored = _core.search_rescore(
+                self.codec._h, codes, scales, orig, None if oversample else self._orig_sq, qx, k, m,
+                float(oversample or 0.0), rows, scores, threads)
+            self.last_stats = {"scanned": scanned, "rescored": rescored}
         out = np.full(rows.shape, NO_ID, np.uint64)
         valid = rows != NO_ID
         out[valid] = ids_all[rows[valid].astype(np.int64)]
@@ -138,13 +199,37 @@ class Index:
             return out[0], scores[0]
         return out, scores
 
+    def _pipeline(self, qx, k, oversample, rerank_oversample, threads):
+        codes, scales, _, sqn = self._cache
+        rc, rs, rsq = self._rerank_arrays
+        nq, m, n = len(qx), METRICS[self.metric], len(codes)
+        orig = self._originals
+        k1 = min(max(k, math.ceil(k * (oversample or RERANK_OVERSAMPLE))), max(n, k))
+        cand = np.empty((nq, k1), np.uint64)
+        tmp = np.empty((nq, k1), np.float32)
+        _core.search_codes(self.codec._h, codes, scales, sqn, qx, k1, m, cand, tmp, threads)
+        k2 = k if orig is None else max(k, math.ceil(k * (rerank_oversample or FINAL_OVERSAMPLE)))
+        rows = np.empty((nq, k2), np.uint64)
+        scores = np.empty((nq, k2), np.float32)
+        _core.rescore_codes(self.rerank._h, rc, rs, rsq, qx, cand, k2, m, rows, scores, threads)
+        rescored = int((cand != NO_ID).sum())
+        if orig is not None:
+            cand = rows
+            rows = np.empty((nq, k), np.uint64)
+            scores = np.empty((nq, k), np.float32)
+            _core.rescore(orig, qx, cand, k, m, rows, scores, threads)
+            rescored += int((cand != NO_ID).sum())
+        self.last_stats = {"scanned": nq * n, "rescored": rescored}
+        return rows, scores
+
     @property
     def ids(self) -> np.ndarray:
         return self._arrays()[2]
 
     def save(self, path) -> None:
-        """Writes codes, ids and the metric to a .vqz file (atomically). Float originals are not
-        stored: keep them (e.g. as .npy) and pass them to :meth:`load` for rescoring."""
+        """Writes the first codec's codes, ids and the metric to a .vqz file (atomically). Float
+        originals and rerank codes are not stored: keep them (a .npy, or a .vqz saved from an
+        Index of the higher-precision codec) and pass them to :meth:`load`."""
         codes, scales, ids, _ = self._arrays()
         if codes is None:
             raise _core.VectroError("the index is empty: nothing to save")
@@ -155,22 +240,40 @@ class Index:
             w.append_quantized(q, ids)
 
     @classmethod
-    def load(cls, path, *, originals=None) -> Index:
+    def load(cls, path, *, originals=None, rerank=None) -> Index:
         """Reads an index saved by :meth:`save`. ``originals``: float32 rows in the same order (an
-        array, or a .npy path, memory-mapped) to enable rescoring."""
+        array, or a .npy path, memory-mapped) for exact rescoring. ``rerank``: a .vqz path of the
+        same rows in a higher-precision codec (read through VqzReader), used as the rerank stage."""
         r = VqzReader(path)
         meta = r.metadata if isinstance(r.metadata, dict) else {}
         index = cls(r.codec, meta.get("metric", "cosine"), keep_originals=False)
         q = r.read()
+        n = len(q.codes)
         index._codes, index._scales, index._ids = [q.codes], [q.scales], [q.ids]
-        index._id_set = set(q.ids.tolist())
+        index._sorted_ids = np.sort(np.asarray(q.ids, np.uint64))
+        index._arrays()
         if originals is not None:
-            o = np.load(os.fspath(originals), mmap_mode="r") if isinstance(originals, (str, os.PathLike)) \
-                else np.asarray(originals)
-            if o.dtype != np.float32 or o.ndim != 2 or o.shape != (len(q.codes), r.dim):
-                raise ValueError(f"originals must be float32 of shape {(len(q.codes), r.dim)}, got {o.dtype} {o.shape}")
+            if isinstance(originals, (str, os.PathLike)):
+                o = np.load(os.fspath(originals), mmap_mode="r")
+            else:
+                o = np.asarray(originals)
+            if o.dtype != np.float32 or o.ndim != 2 or o.shape != (n, r.dim):
+                raise ValueError(f"originals must be float32 of shape {(n, r.dim)}, got {o.dtype} {o.shape}")
             index._originals = o
+        if rerank is not None:
+            rr = VqzReader(rerank)
+            if rr.dim != r.dim:
+                raise ValueError(f"rerank file holds dimension {rr.dim}, the index {r.dim}")
+            rq = rr.read()
+            if len(rq.codes) != n:
+                raise ValueError(f"rerank file holds {len(rq.codes)} rows, the index {n}")
+            if q.ids is not None and rq.ids is not None and not np.array_equal(q.ids, rq.ids):
+                raise ValueError("rerank file holds other ids (or another order) than the index")
+            index.rerank = rr.codec
+            index._rcodes, index._rscales = [rq.codes], [rq.scales]
+            index._rerank_arrays = (rq.codes, rq.scales, index._sqnorms(rr.codec, rq.codes, rq.scales))
         return index
 
     def __repr__(self) -> str:
-        return f"Index({self.codec.precision!r}, metric={self.metric!r}, {len(self)} vectors)"
+        extra = f", rerank={self.rerank.precision!r}" if self.rerank is not None else ""
+        return f"Index({self.codec.precision!r}, metric={self.metric!r}{extra}, {len(self)} vectors)"

@@ -523,12 +523,15 @@ int cmd_bench(int argc, char **argv) {
  * ------------------------------------------------------------------------------------------- */
 static void usage_search(FILE *f) {
   fprintf(f,
-          "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore ORIGINAL.npy\n"
-          "                     [--oversample F]] [--threads N] INDEX.vqz QUERIES.npy\n\n"
-          "Exhaustive search of the queries over the codes of a .vqz file. With --rescore, takes\n"
-          "k x oversample (default 4) candidates from the codes and rescores them exactly against\n"
-          "the float originals (same rows, same order). Prints one line per result:\n"
-          "query<TAB>rank<TAB>id<TAB>score (ids are the file's ids, else row numbers).\n");
+          "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore FILE [--oversample F]]\n"
+          "                     [--threads N] INDEX.vqz QUERIES.npy\n\n"
+          "Exhaustive search of the queries over the codes of a .vqz file. With --rescore, the\n"
+          "candidates are rescored against FILE, the same rows in the same order: float32\n"
+          "originals (.npy, .fvecs: exact scores) or a .vqz of a higher-precision codec (its\n"
+          "codes' scores). k x oversample candidates (default 4) are rescored; with float\n"
+          "originals and a codec whose search gives error bounds, no --oversample rescores by\n"
+          "bound. Prints one line per result: query<TAB>rank<TAB>id<TAB>score (ids are the\n"
+          "file's ids, else row numbers), and on stderr what was scanned and rescored.\n");
 }
 
 int cli_read_all(const char *path, float **x, size_t *n, size_t *d) {
@@ -552,6 +555,7 @@ int cmd_search(int argc, char **argv) {
   const char *index = NULL, *qpath = NULL, *orig = NULL;
   size_t k = 10, threads = 0;
   double over = 4.0;
+  int over_given = 0;
   vec_metric metric = VEC_METRIC_IP;
   if (want_help(argc, argv)) {
     usage_search(stdout);
@@ -582,6 +586,7 @@ int cmd_search(int argc, char **argv) {
     } else if (strcmp(a, "--oversample") == 0 && more) {
       char *end;
       over = strtod(argv[++i], &end);
+      over_given = 1;
       if (*end || !(over >= 1.0 && over <= 1000.0)) {
         fprintf(stderr, "vectro search: --oversample needs a number in 1..1000\n");
         return EXIT_USAGE;
@@ -607,8 +612,9 @@ int cmd_search(int argc, char **argv) {
     usage_search(stderr);
     return EXIT_USAGE;
   }
-  vec_vqz_reader *r = NULL;
-  unsigned char *codes = NULL;
+  vec_vqz_reader *r = NULL, *r2 = NULL;
+  unsigned char *codes = NULL, *codes2 = NULL;
+  float *scales2 = NULL;
   float *scales = NULL, *q = NULL, *x = NULL, *sc_out = NULL, *sc2 = NULL;
   uint64_t *fids = NULL, *rows = NULL, *rows2 = NULL;
   size_t nq = 0, qd = 0, xn = 0, xd = 0;
@@ -641,12 +647,10 @@ int cmd_search(int argc, char **argv) {
   }
   vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
   bo.threads = (int)threads;
-  if ((rc = vec_search_codes(c, codes, sc ? scales : NULL, n, NULL, q, nq, d, kk, metric, rows,
-                             sc_out, &bo))) {
-    ret = cli_fail(qpath, rc);
-    goto done;
-  }
-  if (orig) {
+  size_t len = orig ? strlen(orig) : 0;
+  int orig_vqz = len >= 4 && strcmp(orig + len - 4, ".vqz") == 0;
+  if (orig && !orig_vqz) {
+    /* Float originals: exact rescoring, by bound where the codec allows and no oversample. */
     if ((rc = cli_read_all(orig, &x, &xn, &xd))) {
       ret = cli_fail(orig, rc);
       goto done;
@@ -657,15 +661,64 @@ int cmd_search(int argc, char **argv) {
       ret = EXIT_DATA;
       goto done;
     }
-    rows2 = malloc(nq * k * sizeof *rows2 + 1), sc2 = malloc(nq * k * sizeof *sc2 + 1);
-    if (!rows2 || !sc2) {
-      ret = cli_fail("search", VEC_E_NOMEM);
+    int by_bound = !over_given && vec_search_has_bounds(c);
+    vec_search_stats st;
+    if ((rc = vec_search_rescore(c, codes, sc ? scales : NULL, n, x, d, NULL, q, nq, d, k, metric,
+                                 by_bound ? 0.0 : over, rows, sc_out, &st, &bo))) {
+      ret = cli_fail(qpath, rc);
       goto done;
     }
-    if ((rc = vec_rescore(x, n, d, q, nq, d, rows, kk, k, metric, rows2, sc2))) {
+    kk = k;
+    fprintf(stderr,
+            "vectro search: %zu queries over %zu rows (%s); %llu candidates rescored exactly "
+            "against %s (%s)\n",
+            nq, n, vec_codec_name(vec_codec_get_params(c)->codec), (unsigned long long)st.rescored,
+            orig, by_bound ? "by error bound" : "by oversample");
+  } else {
+    if ((rc = vec_search_codes(c, codes, sc ? scales : NULL, n, NULL, q, nq, d, kk, metric, rows,
+                               sc_out, &bo))) {
+      ret = cli_fail(qpath, rc);
+      goto done;
+    }
+    if (!orig)
+      fprintf(stderr, "vectro search: %zu queries over %zu rows (%s), no rescoring\n", nq, n,
+              vec_codec_name(vec_codec_get_params(c)->codec));
+  }
+  if (orig_vqz) {
+    /* A higher-precision .vqz of the same rows: rescore the candidates with its codes. */
+    if ((rc = vec_vqz_reader_open(orig, &r2))) {
       ret = cli_fail(orig, rc);
       goto done;
     }
+    const vec_codec *c2 = vec_vqz_codec(r2);
+    size_t n2 = (size_t)vec_vqz_count(r2), d2 = vec_codec_get_params(c2)->dim;
+    if (n2 != n || d2 != d) {
+      fprintf(stderr, "vectro search: %s holds %zu x %zu, the index %zu x %zu\n", orig, n2, d2, n,
+              d);
+      ret = EXIT_DATA;
+      goto done;
+    }
+    size_t cs2 = vec_codec_code_size(c2), sc2n = vec_codec_scale_count(c2);
+    codes2 = malloc(n * cs2 + 1), scales2 = malloc(n * sc2n * sizeof(float) + 1);
+    rows2 = malloc(nq * k * sizeof *rows2 + 1), sc2 = malloc(nq * k * sizeof *sc2 + 1);
+    if (!codes2 || !scales2 || !rows2 || !sc2) {
+      ret = cli_fail("search", VEC_E_NOMEM);
+      goto done;
+    }
+    if ((rc = vec_vqz_read(r2, 0, n, codes2, sc2n ? scales2 : NULL, NULL))) {
+      ret = cli_fail(orig, rc);
+      goto done;
+    }
+    if ((rc = vec_rescore_codes(c2, codes2, sc2n ? scales2 : NULL, n, NULL, q, nq, d, rows, kk, k,
+                                metric, rows2, sc2, &bo))) {
+      ret = cli_fail(orig, rc);
+      goto done;
+    }
+    fprintf(stderr,
+            "vectro search: %zu queries over %zu rows (%s); %zu candidates each rescored with "
+            "the %s codes of %s\n",
+            nq, n, vec_codec_name(vec_codec_get_params(c)->codec), kk,
+            vec_codec_name(vec_codec_get_params(c2)->codec), orig);
     free(rows), free(sc_out);
     rows = rows2, sc_out = sc2, rows2 = NULL, sc2 = NULL, kk = k;
   }
@@ -678,7 +731,8 @@ int cmd_search(int argc, char **argv) {
     }
 done:
   vec_vqz_reader_close(r);
+  vec_vqz_reader_close(r2);
   free(codes), free(scales), free(q), free(x), free(sc_out), free(sc2), free(fids), free(rows),
-      free(rows2);
+      free(rows2), free(codes2), free(scales2);
   return ret;
 }

@@ -406,8 +406,8 @@ static int cmd_eval(int argc, char **argv) {
       ret = cli_fail("eval", VEC_E_NOMEM);
       goto done;
     }
-    if ((rc = vec_search_f32(db, ndb, d, qs, nq, d, kk, VEC_METRIC_IP, t1, best, &o)) ||
-        (rc = vec_search_f32(rec, ndb, d, qs, nq, d, kk, VEC_METRIC_IP, t2, best, &o))) {
+    if ((rc = vec_search_f32(db, ndb, d, d, qs, nq, d, kk, VEC_METRIC_IP, t1, best, &o)) ||
+        (rc = vec_search_f32(rec, ndb, d, d, qs, nq, d, kk, VEC_METRIC_IP, t2, best, &o))) {
       ret = cli_fail(qpath ? qpath : "eval: query", rc);
       goto done;
     }

@@ -8,7 +8,11 @@
  * Decoding gives +1.0f for a set bit and -1.0f otherwise. Binary keeps only signs, not magnitudes,
  * so a reconstruction is compared with its input by cosine (direction), never by L2 error: its
  * norm is sqrt(d) whatever the input's. */
+#include <math.h>
+#include <string.h>
+
 #include "../kernels/binary_kernels.h"
+#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 static size_t binary_code_size(const vec_codec *c) { return (c->d + 7) / 8; }
@@ -59,10 +63,44 @@ static void binary_decode_op(const vec_codec *c, const uint8_t *codes, const flo
   pick_decode()(codes, n, c->d, binary_code_size(c), out, ldo, flags);
 }
 
+/* Search straight from codes: the query becomes q^ = sign(q) * mean|q|, so q^.x^ = mean|q| *
+ * (d - 2 * hamming): Hamming ranking, with a scale that keeps L2 and cosine keys meaningful. */
+static size_t binary_query_size(const vec_codec *c) {
+  return VEC_SCORE_HDR + vec_score_pad64(binary_code_size(c));
+}
+
+static void binary_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  memset(h, 0, binary_query_size(c));
+  vec_encode_binary_scalar(q, 1, c->d, c->d, h + VEC_SCORE_HDR, binary_code_size(c), 0);
+  double s = 0.0; /* in order, in double: the same mean on every ISA */
+  for (size_t j = 0; j < c->d; j++) s += fabs((double)q[j]);
+  float mq = (float)(s / (double)c->d);
+  memcpy(h, &mq, sizeof mq);
+}
+
+static void binary_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                         const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)scales;
+  (void)err;
+  vec_score_pick_b1()(qs, binary_query_size(c), nq, codes, nr, c->d, ip, ldo);
+}
+
+static void binary_sqnorms(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                           float *out) {
+  (void)codes;
+  (void)scales;
+  for (size_t i = 0; i < n; i++) out[i] = (float)c->d; /* every x^ is +-1 in each dimension */
+}
+
 const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
                                       .name = "binary",
                                       .needs_training = 0,
                                       .code_size = binary_code_size,
                                       .scale_count = no_scales,
                                       .encode = binary_encode_op,
-                                      .decode = binary_decode_op};
+                                      .decode = binary_decode_op,
+                                      .query_size = binary_query_size,
+                                      .query_prepare = binary_query_prepare,
+                                      .score = binary_score,
+                                      .sqnorms = binary_sqnorms};

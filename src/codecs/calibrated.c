@@ -1,7 +1,11 @@
 /* calibrated.c: the calibrated codecs uint8-cal and int8-cal (per-dimension ranges learned by
  * codec.c, as sentence-transformers' quantize_embeddings), their scalar reference kernels, and
  * the ops that pick a kernel for the active instruction set. */
+#include <math.h>
+#include <string.h>
+
 #include "../kernels/calibrated_kernels.h"
+#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
@@ -61,17 +65,64 @@ static void cal_decode(const vec_codec *c, const uint8_t *codes, const float *sc
   vec_cal_kernels_active()->decode(codes, n, c->d, c->lo, c->step, mode_of(c), out, ldo, flags);
 }
 
+/* Search straight from codes: x^_j = lo_j + t_j step_j (t the level, + 0.5 for truncated codes),
+ * so q . x^ = c0 + sum_j w_j u_j with w = q * step quantized to int8 per query (its own scale sw)
+ * and c0 = q . lo (+ sum w / 2). The integer sum is exact; only w's rounding costs accuracy. */
+static size_t cal_query_size(const vec_codec *c) { return VEC_SCORE_HDR + vec_score_pad64(c->d); }
+
+static void cal_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  int8_t *wc = (int8_t *)(h + VEC_SCORE_HDR);
+  size_t d = c->d;
+  memset(h, 0, cal_query_size(c));
+  if (!c->lo) return; /* untrained: nothing can have been encoded; scores come out 0 */
+  /* In double and in order: the same bytes on every ISA. */
+  double m = 0.0, c0 = 0.0, wsum = 0.0;
+  for (size_t j = 0; j < d; j++) {
+    double w = (double)q[j] * c->step[j];
+    m = fabs(w) > m ? fabs(w) : m;
+    c0 += (double)q[j] * c->lo[j];
+    wsum += w;
+  }
+  if (c->p.rounding == VEC_ROUND_TRUNCATE) c0 += 0.5 * wsum;
+  float sw = (float)(m / 127.0);
+  if (m > 0.0)
+    for (size_t j = 0; j < d; j++) {
+      /* Round half to even by hand: nearbyint would follow the caller's rounding mode. */
+      double x = (double)q[j] * c->step[j] * (127.0 / m), v = floor(x), f = x - v;
+      v += (f > 0.5) | ((f == 0.5) & (fmod(v, 2.0) != 0.0));
+      wc[j] = (int8_t)(v > 127.0 ? 127 : v < -127.0 ? -127 : v);
+    }
+  float c0f = (float)c0;
+  memcpy(h, &sw, sizeof sw);
+  memcpy(h + 4, &c0f, sizeof c0f);
+}
+
+static void cal_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)scales;
+  (void)err;
+  unsigned flip = c->ops->id == VEC_CODEC_INT8_CAL ? 0x80u : 0u; /* int8 level = byte ^ 0x80 */
+  vec_score_pick_u8(c->d)(qs, cal_query_size(c), nq, codes, nr, c->d, flip, ip, ldo);
+}
+
 const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
                                          .name = "uint8-cal",
                                          .needs_training = 1,
                                          .code_size = cal_code_size,
                                          .scale_count = no_scales,
                                          .encode = cal_encode,
-                                         .decode = cal_decode};
+                                         .decode = cal_decode,
+                                         .query_size = cal_query_size,
+                                         .query_prepare = cal_query_prepare,
+                                         .score = cal_score};
 const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .name = "int8-cal",
                                         .needs_training = 1,
                                         .code_size = cal_code_size,
                                         .scale_count = no_scales,
                                         .encode = cal_encode,
-                                        .decode = cal_decode};
+                                        .decode = cal_decode,
+                                        .query_size = cal_query_size,
+                                        .query_prepare = cal_query_prepare,
+                                        .score = cal_score};

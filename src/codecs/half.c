@@ -1,6 +1,9 @@
 /* half.c: the f16 (IEEE binary16) and bf16 (bfloat16) codecs: d little-endian uint16 codes per
  * row, no scales, no training. The conversions live in src/kernels/half_*.c. */
+#include <string.h>
+
 #include "../kernels/half_kernels.h"
+#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 static size_t two_bytes_per_dim(const vec_codec *c) { return 2 * c->d; }
@@ -62,17 +65,46 @@ static void bf16_decode(const vec_codec *c, const uint8_t *codes, const float *s
   pick(1).decode(codes, n, c->d, out, ldo, flags);
 }
 
+/* Search straight from codes: the float query against codes widened in registers (no decode
+ * pass). The prepared query is the query itself, zero-padded (score_kernels.h). */
+static size_t half_query_size(const vec_codec *c) {
+  return VEC_SCORE_HDR + vec_score_pad64(c->d * sizeof(float));
+}
+static void half_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  memset(h, 0, half_query_size(c));
+  memcpy(h + VEC_SCORE_HDR, q, c->d * sizeof(float));
+}
+static void f16_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)scales;
+  (void)err;
+  vec_score_pick_f16()(qs, half_query_size(c), nq, codes, nr, c->d, ip, ldo);
+}
+static void bf16_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                       const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)scales;
+  (void)err;
+  vec_score_pick_bf16()(qs, half_query_size(c), nq, codes, nr, c->d, ip, ldo);
+}
+
 const vec_codec_ops vec_ops_f16 = {.id = VEC_CODEC_F16,
                                    .name = "f16",
                                    .needs_training = 0,
                                    .code_size = two_bytes_per_dim,
                                    .scale_count = no_scales,
                                    .encode = f16_encode,
-                                   .decode = f16_decode};
+                                   .decode = f16_decode,
+                                   .query_size = half_query_size,
+                                   .query_prepare = half_query_prepare,
+                                   .score = f16_score};
 const vec_codec_ops vec_ops_bf16 = {.id = VEC_CODEC_BF16,
                                     .name = "bf16",
                                     .needs_training = 0,
                                     .code_size = two_bytes_per_dim,
                                     .scale_count = no_scales,
                                     .encode = bf16_encode,
-                                    .decode = bf16_decode};
+                                    .decode = bf16_decode,
+                                    .query_size = half_query_size,
+                                    .query_prepare = half_query_prepare,
+                                    .score = bf16_score};

@@ -8,7 +8,11 @@
  * pre-scaled by 2^96 (exact) so that L / m stays finite. int4 packs element 2j in the low nibble
  * of byte j and 2j+1 in the high one (4-bit two's complement; odd d leaves the last high nibble
  * 0). g is even, so every group starts on a byte boundary. */
+#include <string.h>
+
 #include "../kernels/intq_kernels.h"
+#include "../kernels/kernels.h"
+#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 /* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
@@ -68,6 +72,33 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
                        ldo, flags);
 }
 
+/* int4 search straight from codes: the query quantized to int8 as for the int8 codec (its own
+ * scale sq), its even and odd elements stored apart to meet the two nibbles of a code byte; then
+ * ip = sq * sum over groups of s_g * (integer dot of the group). */
+static size_t i4_query_half(const vec_codec *c) { return vec_score_pad64(i4_code_size(c)); }
+/* The prepared query ends with d bytes of scratch where the codes are made before the split. */
+static size_t i4_query_size(const vec_codec *c) {
+  return VEC_SCORE_HDR + 2 * i4_query_half(c) + vec_score_pad64(c->d);
+}
+
+static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  size_t half = i4_query_half(c), d = c->d;
+  int8_t *qe = (int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half, *all = qo + half;
+  float sq = 0.0f;
+  memset(h, 0, i4_query_size(c));
+  vec_encode_int8_scalar(q, 1, d, d, all, d, &sq, 0); /* the scalar encoder: same bytes anywhere */
+  memcpy(h, &sq, sizeof sq);
+  for (size_t k = 0; 2 * k < d; k++) qe[k] = all[2 * k];
+  for (size_t k = 0; 2 * k + 1 < d; k++) qo[k] = all[2 * k + 1];
+}
+
+static void i4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                     const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)err;
+  vec_score_pick_i4(c->d)(qs, i4_query_size(c), nq, codes, scales, nr, c->d, i4_group(c), ip, ldo);
+}
+
 const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
                                      .name = "int16",
                                      .needs_training = 0,
@@ -81,4 +112,7 @@ const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .code_size = i4_code_size,
                                     .scale_count = i4_scale_count,
                                     .encode = i4_encode,
-                                    .decode = i4_decode};
+                                    .decode = i4_decode,
+                                    .query_size = i4_query_size,
+                                    .query_prepare = i4_query_prepare,
+                                    .score = i4_score};

@@ -5,7 +5,12 @@
  *
  * Codes stay one row per record (the .vqz file and the index address rows one by one); the score
  * hook transposes 32 rows at a time into the fast-scan layout and scores every query of the call
- * on that block, so the transpose is paid once per block, not once per query. */
+ * on that block, so the transpose is paid once per block, not once per query.
+ *
+ * rotate: rows are first multiplied by the seeded orthogonal rotation R of rotation.h (spreading
+ * variance evenly over the subspaces), codes describe R x, decode returns R^T of the centroids,
+ * and a query's tables are built from R q (q . R^T c = R q . c). The rotation is regenerated from
+ * the seed, never stored. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +18,16 @@
 #include "../kernels/kmeans_kernels.h"
 #include "../kernels/pq_kernels.h"
 #include "codec_impl.h"
+#include "rotation.h"
 
 #define PQ_MAX_M4 512 /* 4-bit: keeps m * 127 (the table's top code) in uint16 sums */
 
 typedef struct {
   size_t m, ksub, dsub, kp;
-  float *cb; /* m * ksub * dsub: centroid c of subspace s at cb + (s * ksub + c) * dsub */
-  float *ct; /* per subspace dsub * kp, transposed for the assignment kernels */
-  float *cn; /* per subspace kp squared norms, +Inf in the pad */
+  float *cb;         /* m * ksub * dsub: centroid c of subspace s at cb + (s * ksub + c) * dsub */
+  float *ct;         /* per subspace dsub * kp, transposed for the assignment kernels */
+  float *cn;         /* per subspace kp squared norms, +Inf in the pad */
+  vec_rotation *rot; /* rotate only */
 } pq_state;
 
 #define ST(c) ((pq_state *)(c)->state)
@@ -42,15 +49,15 @@ static int pq_check(const vec_codec_params *p) {
   if (p->bits == 4 && p->m > PQ_MAX_M4)
     return vec_fail(VEC_E_INVALID_ARG, -1, "pq: 4-bit codes allow at most %d subspaces, got %u",
                     PQ_MAX_M4, p->m);
-  if (p->rotate)
-    return vec_fail(VEC_E_UNSUPPORTED, -1,
-                    "pq: rotate is not available yet in this build (needs the shared rotation)");
+  if (p->rotate != 0 && p->rotate != 1)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "pq: rotate must be 0 or 1, got %d", p->rotate);
   return VEC_OK;
 }
 
 static void pq_free(vec_codec *c) {
   pq_state *s = ST(c);
   if (!s) return;
+  vec_rotation_free(s->rot);
   free(s->cb), free(s->ct), free(s->cn), free(s);
   c->state = NULL;
 }
@@ -69,6 +76,13 @@ static int pq_init(vec_codec *c) {
   if (!s->cb || !s->ct || !s->cn) {
     pq_free(c);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  }
+  if (c->p.rotate) {
+    int rc = vec_rotation_create(c->d, c->p.seed, &s->rot);
+    if (rc) {
+      pq_free(c);
+      return rc;
+    }
   }
   return VEC_OK;
 }
@@ -99,13 +113,27 @@ static int pq_train(vec_codec *c, const float *x, size_t n, size_t ldx, const ve
   kp.iters = c->p.train_iters ? c->p.train_iters : 25;
   kp.max_points = c->p.train_max ? c->p.train_max : 256 * s->ksub;
   if (kp.max_points < s->ksub) kp.max_points = s->ksub;
+  float *rx = NULL;
+  if (s->rot) {
+    /* Rotate only the rows k-means would sample anyway (every k-th row, in order, up to the cap:
+     * the subspaces then all train on the same rotated rows). */
+    size_t nt = n < kp.max_points ? n : kp.max_points, step = n / nt;
+    rx = malloc(nt * c->d * sizeof(float));
+    if (!rx) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+    for (size_t i = 0; i < nt; i++) vec_rotation_apply(s->rot, x + i * step * ldx, rx + i * c->d);
+    x = rx, n = nt, ldx = c->d;
+  }
   for (size_t q = 0; q < s->m; q++) {
     /* The same seed for every subspace: each trains on the same sampled rows, as FAISS's PQ. */
     kp.seed = c->p.seed;
     int rc = vec_kmeans(x + q * s->dsub, n, s->dsub, ldx, s->ksub, &kp,
                         s->cb + q * s->ksub * s->dsub, NULL, NULL, o);
-    if (rc) return rc;
+    if (rc) {
+      free(rx);
+      return rc;
+    }
   }
+  free(rx);
   derive(s);
   c->trained = 1;
   return VEC_OK;
@@ -120,19 +148,36 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
   size_t cs = pq_code_size(c);
   vec_km_assign_fn fn = vec_km_assign_pick();
   uint32_t best[ENC_ROWS];
-  float val[ENC_ROWS];
-  for (size_t i0 = 0; i0 < n; i0 += ENC_ROWS) {
-    size_t nb = n - i0 < ENC_ROWS ? n - i0 : ENC_ROWS;
+  float val[ENC_ROWS], *rx = NULL;
+  size_t rows = ENC_ROWS;
+  if (s->rot) { /* rotated rows go through a buffer of about 256 KiB */
+    rows = ((size_t)65536 / c->d) ? (size_t)65536 / c->d : 1;
+    rows = rows < ENC_ROWS ? rows : ENC_ROWS;
+    rx = malloc(rows * c->d * sizeof(float));
+    if (!rx) {
+      *rc = VEC_E_NOMEM;
+      return 0;
+    }
+  }
+  for (size_t i0 = 0; i0 < n; i0 += rows) {
+    size_t nb = n - i0 < rows ? n - i0 : rows;
     for (size_t i = i0; i < i0 + nb; i++)
       for (size_t j = 0; j < c->d; j++)
         if (!isfinite(x[i * ldx + j])) {
+          free(rx);
           *rc = VEC_E_NONFINITE;
           return i;
         }
+    const float *src = x + i0 * ldx;
+    size_t lds = ldx;
+    if (rx) {
+      for (size_t i = 0; i < nb; i++) vec_rotation_apply(s->rot, x + (i0 + i) * ldx, rx + i * c->d);
+      src = rx, lds = c->d;
+    }
     if (c->p.bits == 4) memset(codes + i0 * cs, 0, nb * cs);
     for (size_t q = 0; q < s->m; q++) {
-      fn(x + i0 * ldx + q * s->dsub, nb, ldx, s->dsub, s->ct + q * s->dsub * s->kp,
-         s->cn + q * s->kp, s->ksub, best, val);
+      fn(src + q * s->dsub, nb, lds, s->dsub, s->ct + q * s->dsub * s->kp, s->cn + q * s->kp,
+         s->ksub, best, val);
       uint8_t *out = codes + i0 * cs;
       if (c->p.bits == 8) {
         for (size_t i = 0; i < nb; i++) out[i * cs + q] = (uint8_t)best[i];
@@ -142,6 +187,7 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
       }
     }
   }
+  free(rx);
   return n;
 }
 
@@ -159,6 +205,8 @@ static void pq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
       memcpy(out + i * ldo + q * s->dsub,
              s->cb + (q * s->ksub + code_at(c, codes + i * cs, q)) * s->dsub,
              s->dsub * sizeof(float));
+  if (s->rot)
+    for (size_t i = 0; i < n; i++) vec_rotation_apply_inverse(s->rot, out + i * ldo, out + i * ldo);
 }
 
 static void pq_sqnorms(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
@@ -181,7 +229,8 @@ static void pq_sqnorms(const vec_codec *c, const uint8_t *codes, const float *sc
  * table's (plus float rounding). */
 static size_t pq_query_size(const vec_codec *c) {
   const pq_state *s = ST(c);
-  return c->p.bits == 8 ? s->m * 256 * sizeof(float) : 16 + pq_code_size(c) * 32;
+  size_t scratch = s->rot ? c->d * sizeof(float) : 0; /* R q, with rotate */
+  return (c->p.bits == 8 ? s->m * 256 * sizeof(float) : 16 + pq_code_size(c) * 32) + scratch;
 }
 
 static void table(const pq_state *s, const float *qv, float *t) {
@@ -196,6 +245,11 @@ static void table(const pq_state *s, const float *qv, float *t) {
 
 static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   const pq_state *s = ST(c);
+  if (s->rot) { /* the scratch at the end of qs: aligned for floats (sizes are multiples of 4) */
+    float *rq = (float *)((uint8_t *)qs + pq_query_size(c) - c->d * sizeof(float));
+    vec_rotation_apply(s->rot, qv, rq);
+    qv = rq;
+  }
   if (c->p.bits == 8) {
     table(s, qv, qs);
     return;

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,9 +170,12 @@ static void heap_emit(heap *h, vec_metric metric, uint64_t *ids, float *scores) 
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The search job shared by every chunk.
+ * Scorers: one abstraction over the three ways a row gets scored. A codec with a score hook scores
+ * straight from its codes against a prepared query (a quantized query, a lookup table); any other
+ * codec decodes a tile and runs float dots against a copy of the float query; float32 rows are
+ * their own tile. Everything above (heaps, threads, rescoring) goes through scorer_*.
  * ------------------------------------------------------------------------------------------- */
-typedef struct search_ctx {
+typedef struct scorer {
   const vec_codec *codec; /* NULL: float32 rows at x */
   const uint8_t *codes;
   const float *scales;
@@ -179,107 +183,284 @@ typedef struct search_ctx {
   const float *x;
   size_t ldx;
   size_t d;
+  int hooked;   /* codec->ops->score in use */
+  size_t qsize; /* bytes of one prepared query */
+  vec_dots_fn dots;
+} scorer;
+
+static void scorer_codes(scorer *s, const vec_codec *c, const void *codes, const float *scales) {
+  memset(s, 0, sizeof *s);
+  s->codec = c;
+  s->codes = codes;
+  s->scales = scales;
+  s->cs = c->ops->code_size(c);
+  s->sc = c->ops->scale_count(c);
+  s->d = c->d;
+  s->hooked = c->ops->score && c->ops->query_prepare && c->ops->query_size;
+  s->qsize = s->hooked ? c->ops->query_size(c) : s->d * sizeof(float);
+  s->dots = pick_dots();
+}
+
+static void scorer_f32(scorer *s, const float *x, size_t ldx, size_t d) {
+  memset(s, 0, sizeof *s);
+  s->x = x;
+  s->ldx = ldx;
+  s->d = d;
+  s->qsize = d * sizeof(float);
+  s->dots = pick_dots();
+}
+
+/* Prepared queries live in one 64-byte aligned block: query j at qs + j * qsize. */
+static uint8_t *scorer_prepare(const scorer *s, const float *queries, size_t nq, size_t ldq) {
+  size_t bytes = nq * s->qsize;
+  bytes = (bytes + 63) & ~(size_t)63;
+  uint8_t *qs = aligned_alloc(64, bytes ? bytes : 64);
+  if (!qs) return NULL;
+  for (size_t j = 0; j < nq; j++) {
+    if (s->hooked)
+      s->codec->ops->query_prepare(s->codec, queries + j * ldq, qs + j * s->qsize);
+    else
+      memcpy(qs + j * s->qsize, queries + j * ldq, s->d * sizeof(float));
+  }
+  return qs;
+}
+
+static inline const float *scale_ptr(const scorer *s, size_t row) {
+  return s->scales && s->sc ? s->scales + row * s->sc : s->scales;
+}
+
+/* Float rows [t0, t0 + tn) for the dot path: decoded into tile, or the float32 rows themselves.
+ * NULL for a hooked codec, which never needs them to score. */
+static const float *scorer_rows(const scorer *s, size_t t0, size_t tn, float *tile, size_t *ld) {
+  if (!s->codec) {
+    *ld = s->ldx;
+    return s->x + t0 * s->ldx;
+  }
+  if (s->hooked) return NULL;
+  s->codec->ops->decode(s->codec, s->codes + t0 * s->cs, scale_ptr(s, t0), tn, tile, s->d, 0);
+  *ld = s->d;
+  return tile;
+}
+
+/* sq[r] = |x_r|^2 as the scorer sees the rows: the codec's sqnorms hook, else the decoded row's
+ * own dot (rows: what scorer_rows gave, or NULL to decode here into tile). */
+static void scorer_sqnorms(const scorer *s, size_t t0, size_t tn, const float *rows, size_t ld,
+                           float *tile, float *sq) {
+  if (s->codec && s->codec->ops->sqnorms) {
+    s->codec->ops->sqnorms(s->codec, s->codes + t0 * s->cs, scale_ptr(s, t0), tn, sq);
+    return;
+  }
+  if (!rows) {
+    s->codec->ops->decode(s->codec, s->codes + t0 * s->cs, scale_ptr(s, t0), tn, tile, s->d, 0);
+    rows = tile;
+    ld = s->d;
+  }
+  for (size_t r = 0; r < tn; r++) sq[r] = dot1(s->dots, rows + r * ld, rows + r * ld, s->d);
+}
+
+/* ip[j * ldo + r] for nb prepared queries (at qs) and rows [t0, t0 + tn); err likewise where not
+ * NULL (hooked codecs only). A row's score does not depend on tn, nb or its neighbours. */
+static void scorer_score(const scorer *s, const uint8_t *qs, size_t nb, size_t t0, size_t tn,
+                         const float *rows, size_t ld, float *ip, float *err, size_t ldo) {
+  if (s->hooked) {
+    s->codec->ops->score(s->codec, qs, nb, s->codes + t0 * s->cs, scale_ptr(s, t0), tn, ip, err,
+                         ldo);
+    return;
+  }
+  for (size_t j = 0; j < nb; j++)
+    s->dots((const float *)(const void *)(qs + j * s->qsize), rows, ld, tn, s->d, ip + j * ldo);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The search job shared by every chunk.
+ * ------------------------------------------------------------------------------------------- */
+#define QBLOCK 8 /* queries scored per pass over a tile (a hook register-blocks over them) */
+
+typedef struct search_ctx {
+  scorer sc;
+  size_t n;
   const float *row_sqnorms; /* may be NULL */
-  const float *queries;
+  const float *queries;     /* float queries: checks, |q|, exact rescoring */
   size_t nq, ldq, k;
   vec_metric metric;
+  const uint8_t *qs;  /* prepared queries */
   const float *qsq;   /* |q_j|^2 */
   const float *qnorm; /* |q_j| */
-  vec_dots_fn dots;
-  heap *heaps;   /* nq global heaps, merged into under lock */
+  heap *heaps;        /* nq global heaps */
+  int by_queries;     /* work split over blocks of queries, each scanning every row */
+  /* Bound-driven rescoring (vec_search_rescore): exact float rows and their |x|^2. */
+  int bound;
+  const float *x;
+  size_t ldx;
+  const float *x_sq;
+  _Atomic uint64_t rescored;
   float *sq_out; /* vec_codes_sqnorms' output */
   pthread_mutex_t lock;
 } search_ctx;
 
-static float make_key(const search_ctx *s, size_t j, float ip, float xsq) {
-  switch (s->metric) {
+static inline float make_key(vec_metric metric, float qsq, float qnorm, float ip, float xsq) {
+  switch (metric) {
   case VEC_METRIC_COSINE: {
-    float den = s->qnorm[j] * sqrtf(xsq);
+    float den = qnorm * sqrtf(xsq);
     return den > 0.0f ? ip / den : 0.0f;
   }
   case VEC_METRIC_L2: {
     /* The expansion reuses the dot product; clamp the rounding noise of near-equal vectors. */
-    float l2 = (s->qsq[j] + xsq) - 2.0f * ip;
+    float l2 = (qsq + xsq) - 2.0f * ip;
     return -(l2 > 0.0f ? l2 : 0.0f);
   }
   default: return ip;
   }
 }
 
-/* Scores rows [begin, end) into local heaps, then merges them into the shared ones. */
-static int search_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
-  search_ctx *s = vctx;
-  (void)bad_row;
-  size_t d = s->d, nq = s->nq, k = s->k;
-  size_t rows = end - begin;
-  size_t hk = k < rows ? k : rows;
-  float *tile = NULL;
-  if (s->codec) {
-    tile = malloc(TILE_ROWS * d * sizeof(float));
-    if (!tile) return VEC_E_NOMEM;
-  }
-  heap *hs = malloc(nq * sizeof(heap));
-  hent *store = malloc(nq * hk * sizeof(hent));
-  if (!hs || !store) {
+/* The exact float key of row id for query j, with the arithmetic of vec_search_f32. */
+static float exact_key(const search_ctx *s, vec_dots_fn dots, size_t j, const float *row,
+                       size_t d) {
+  const float *q = s->queries + j * s->ldq;
+  float ip = dot1(dots, q, row, d);
+  float xsq = s->metric == VEC_METRIC_IP ? 0.0f : dot1(dots, row, row, d);
+  return make_key(s->metric, s->qsq[j], s->qnorm[j], ip, xsq);
+}
+
+/* The best key row r could have for query j given estimate ip +- e: the bound of |q.x - ip| <= e
+ * carried through the metric (L2's -2 q.x doubles it; cosine divides by the exact norms). A
+ * relative slack covers the float rounding between the estimate's and the exact arithmetic. */
+static inline float optimistic_key(const search_ctx *s, size_t j, float ip, float e, float xsq) {
+  float qn = s->qnorm[j], xn = sqrtf(xsq);
+  e = e * 1.0001f + 1e-5f * qn * xn + 1e-30f;
+  return make_key(s->metric, s->qsq[j], qn, ip + e, xsq);
+}
+
+/* Scores rows [rb, re) for queries [qb, qe) into heaps hs[0 .. qe - qb). */
+static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap *hs) {
+  const scorer *sc = &s->sc;
+  size_t d = sc->d;
+  int need_sq = s->metric != VEC_METRIC_IP;
+  int need_tile =
+      sc->codec &&
+      (!sc->hooked || (need_sq && !s->row_sqnorms && !s->bound && !sc->codec->ops->sqnorms));
+  float *tile = need_tile ? malloc(TILE_ROWS * d * sizeof(float)) : NULL;
+  float *ip = malloc(QBLOCK * TILE_ROWS * sizeof(float));
+  float *err = s->bound ? malloc(QBLOCK * TILE_ROWS * sizeof(float)) : NULL;
+  if ((need_tile && !tile) || !ip || (s->bound && !err)) {
     free(tile);
-    free(hs);
-    free(store);
+    free(ip);
+    free(err);
     return VEC_E_NOMEM;
   }
-  for (size_t j = 0; j < nq; j++) hs[j] = (heap){store + j * hk, 0, hk};
-  int need_sq = s->metric != VEC_METRIC_IP;
-  float sq[TILE_ROWS], ip[TILE_ROWS];
-  for (size_t t0 = begin; t0 < end; t0 += TILE_ROWS) {
-    size_t tn = end - t0 < TILE_ROWS ? end - t0 : TILE_ROWS;
-    const float *rowp;
-    size_t ld;
-    if (s->codec) {
-      s->codec->ops->decode(s->codec, s->codes + t0 * s->cs,
-                            s->scales ? s->scales + t0 * s->sc : NULL, tn, tile, d, 0);
-      rowp = tile;
-      ld = d;
-    } else {
-      rowp = s->x + t0 * s->ldx;
-      ld = s->ldx;
+  uint64_t rescored = 0;
+  float sq[TILE_ROWS];
+  for (size_t t0 = rb; t0 < re; t0 += TILE_ROWS) {
+    size_t tn = re - t0 < TILE_ROWS ? re - t0 : TILE_ROWS, ld = 0;
+    const float *rows = scorer_rows(sc, t0, tn, tile, &ld);
+    if (need_sq) {
+      if (s->bound)
+        memcpy(sq, s->x_sq + t0, tn * sizeof(float));
+      else if (s->row_sqnorms)
+        memcpy(sq, s->row_sqnorms + t0, tn * sizeof(float));
+      else
+        scorer_sqnorms(sc, t0, tn, rows, ld, tile, sq);
     }
-    if (need_sq)
-      for (size_t r = 0; r < tn; r++)
-        sq[r] = s->row_sqnorms ? s->row_sqnorms[t0 + r]
-                               : dot1(s->dots, rowp + r * ld, rowp + r * ld, d);
-    for (size_t j = 0; j < nq; j++) {
-      const float *q = s->queries + j * s->ldq;
-      heap *h = &hs[j];
-      s->dots(q, rowp, ld, tn, d, ip);
-      for (size_t r = 0; r < tn; r++)
-        heap_push(h, (hent){make_key(s, j, ip[r], need_sq ? sq[r] : 0.0f), t0 + r});
+    for (size_t j0 = qb; j0 < qe; j0 += QBLOCK) {
+      size_t nb = qe - j0 < QBLOCK ? qe - j0 : QBLOCK;
+      scorer_score(sc, s->qs + j0 * sc->qsize, nb, t0, tn, rows, ld, ip, err, TILE_ROWS);
+      for (size_t b = 0; b < nb; b++) {
+        size_t j = j0 + b;
+        heap *h = &hs[j - qb];
+        const float *ipj = ip + b * TILE_ROWS;
+        if (!s->bound) {
+          for (size_t r = 0; r < tn; r++)
+            heap_push(h, (hent){make_key(s->metric, s->qsq[j], s->qnorm[j], ipj[r],
+                                         need_sq ? sq[r] : 0.0f),
+                                t0 + r});
+          continue;
+        }
+        const float *ej = err + b * TILE_ROWS;
+        for (size_t r = 0; r < tn; r++) {
+          float xsq = need_sq ? sq[r] : 0.0f;
+          if (h->n == h->k &&
+              !better((hent){optimistic_key(s, j, ipj[r], ej[r], xsq), t0 + r}, h->e[0]))
+            continue; /* cannot enter the exact top-k: no need to read the original */
+          rescored++;
+          heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + r) * s->ldx, d), t0 + r});
+        }
+      }
     }
   }
-  /* The order (score, row) is total, so merge order cannot change the result. */
-  pthread_mutex_lock(&s->lock);
-  for (size_t j = 0; j < nq; j++)
-    for (size_t i = 0; i < hs[j].n; i++) heap_push(&s->heaps[j], hs[j].e[i]);
-  pthread_mutex_unlock(&s->lock);
+  if (s->bound) atomic_fetch_add_explicit(&s->rescored, rescored, memory_order_relaxed);
   free(tile);
-  free(hs);
-  free(store);
+  free(ip);
+  free(err);
   return VEC_OK;
 }
 
-/* |x̂_i|^2 with the same dot() the search uses, so passed-in norms change no score. */
+/* Row split: rows [begin, end) for every query into local heaps, merged into the shared ones.
+ * The order (score, row) is total, so merge order cannot change the result. */
+static int search_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
+  search_ctx *s = vctx;
+  (void)bad_row;
+  size_t nq = s->nq, rows = end - begin;
+  size_t hk = s->k < rows ? s->k : rows;
+  heap *hs = malloc(nq * sizeof(heap));
+  hent *store = malloc(nq * hk * sizeof(hent));
+  int rc = hs && store ? VEC_OK : VEC_E_NOMEM;
+  if (!rc) {
+    for (size_t j = 0; j < nq; j++) hs[j] = (heap){store + j * hk, 0, hk};
+    rc = scan(s, begin, end, 0, nq, hs);
+  }
+  if (!rc) {
+    pthread_mutex_lock(&s->lock);
+    for (size_t j = 0; j < nq; j++)
+      for (size_t i = 0; i < hs[j].n; i++) heap_push(&s->heaps[j], hs[j].e[i]);
+    pthread_mutex_unlock(&s->lock);
+  }
+  free(hs);
+  free(store);
+  return rc;
+}
+
+/* Query split: blocks [begin, end) of QBLOCK queries scan every row into their own final heaps
+ * (no other worker touches them). */
+static int search_queries(void *vctx, size_t begin, size_t end, size_t *bad_row) {
+  search_ctx *s = vctx;
+  (void)bad_row;
+  size_t qb = begin * QBLOCK, qe = end * QBLOCK < s->nq ? end * QBLOCK : s->nq;
+  return scan(s, 0, s->n, qb, qe, s->heaps + qb);
+}
+
+/* Splitting by queries pays when a row split would leave threads idle (the database is too small
+ * to give each one its minimum share) but there are query blocks enough to go round. */
+static int choose_by_queries(size_t n, size_t row_bytes, size_t nq, const vec_batch_opts *o) {
+  size_t t = o->threads ? (size_t)o->threads : (size_t)vec_default_threads();
+  size_t blocks = (nq + QBLOCK - 1) / QBLOCK;
+  if (t < 2 || blocks < 2) return 0;
+  size_t db;
+  if (!vec_mul_ok(n, row_bytes, &db)) return 0;
+  return db / t < ((size_t)8 << 20);
+}
+
+/* |x_i|^2 through the scorer, so passed-in norms change no score. */
 static int sqnorm_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
   const search_ctx *s = vctx;
   (void)bad_row;
-  size_t d = s->d;
-  float *tile = malloc(TILE_ROWS * d * sizeof(float));
-  if (!tile) return VEC_E_NOMEM;
-  float *out = s->sq_out;
+  const scorer *sc = &s->sc;
+  int need_tile = !sc->codec->ops->sqnorms;
+  float *tile = need_tile ? malloc(TILE_ROWS * sc->d * sizeof(float)) : NULL;
+  if (need_tile && !tile) return VEC_E_NOMEM;
   for (size_t t0 = begin; t0 < end; t0 += TILE_ROWS) {
     size_t tn = end - t0 < TILE_ROWS ? end - t0 : TILE_ROWS;
-    s->codec->ops->decode(s->codec, s->codes + t0 * s->cs,
-                          s->scales ? s->scales + t0 * s->sc : NULL, tn, tile, d, 0);
-    for (size_t r = 0; r < tn; r++) out[t0 + r] = dot1(s->dots, tile + r * d, tile + r * d, d);
+    scorer_sqnorms(sc, t0, tn, NULL, 0, tile, s->sq_out + t0);
   }
   free(tile);
+  return VEC_OK;
+}
+
+/* |x_i|^2 of float rows, with the search's dot (vec_search_rescore's bounds without x_sqnorms). */
+static int f32_sqnorm_rows(void *vctx, size_t begin, size_t end, size_t *bad_row) {
+  const search_ctx *s = vctx;
+  (void)bad_row;
+  for (size_t i = begin; i < end; i++)
+    s->sq_out[i] = dot1(s->sc.dots, s->x + i * s->ldx, s->x + i * s->ldx, s->sc.d);
   return VEC_OK;
 }
 
@@ -303,6 +484,7 @@ static int prepare_queries(vec_dots_fn dots, const char *fn, const float *querie
 static int check_common(const char *fn, const float *queries, size_t nq, size_t ldq, size_t d,
                         size_t k, vec_metric metric, const uint64_t *ids, const float *scores) {
   if (k == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: k must be >= 1", fn);
+  if (d == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: d must be >= 1", fn);
   if (metric != VEC_METRIC_IP && metric != VEC_METRIC_COSINE && metric != VEC_METRIC_L2)
     return vec_fail(VEC_E_INVALID_ARG, -1, "%s: unknown metric %d", fn, (int)metric);
   if (ldq < d)
@@ -311,50 +493,88 @@ static int check_common(const char *fn, const float *queries, size_t nq, size_t 
     return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL buffer with nq = %zu", fn, nq);
   size_t bytes;
   if (!vec_mul_ok(nq, k, &bytes) || !vec_mul_ok(bytes, sizeof(hent), &bytes) ||
-      !vec_mul_ok(nq, ldq, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
+      !vec_mul_ok(nq, ldq, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes) ||
+      !vec_mul_ok(nq, d, &bytes) || !vec_mul_ok(bytes, 64, &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "%s: nq (%zu) x k (%zu) or x ldq overflows", fn, nq, k);
   return VEC_OK;
 }
 
-/* The shared driver: s has the database fields set. */
-static int run_search(const char *fn, search_ctx *s, size_t n, uint64_t *ids, float *scores,
+static int check_codes(const char *fn, const vec_codec *codec, const void *codes,
+                       const float *scales, size_t n) {
+  if (!codec) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL codec", fn);
+  if (!codec->trained)
+    return vec_fail(VEC_E_NOT_TRAINED, -1, "%s: codec '%s' must be trained first", fn,
+                    codec->ops->name);
+  size_t cs = codec->ops->code_size(codec), sc = codec->ops->scale_count(codec), bytes;
+  if (!vec_mul_ok(n, cs, &bytes) || !vec_mul_ok(n, sc + 1, &bytes))
+    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) overflows", fn, n);
+  if (n && (!codes || (sc && !scales)))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL buffer with n = %zu", fn, n);
+  /* Scales come from outside (a file, a user): refuse corrupt ones as vec_codec_decode does. */
+  for (size_t i = 0; i < n * sc; i++)
+    if (!(scales[i] >= 0.0f) || isinf(scales[i]))
+      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / sc),
+                      "%s: row %zu has scale %g: scales must be finite and >= 0", fn, i / sc,
+                      (double)scales[i]);
+  return VEC_OK;
+}
+
+static int worker_fail(const char *fn, int rc) {
+  if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
+  return vec_fail(rc, -1, "%s: out of memory in a worker", fn);
+}
+
+/* The shared driver: s has the scorer and query fields set. */
+static int run_search(const char *fn, search_ctx *s, uint64_t *ids, float *scores,
                       const vec_batch_opts *opts) {
   vec_batch_opts o;
   int rc = vec_batch_opts_resolve(opts, &o);
   if (rc) return rc;
-  size_t nq = s->nq, k = s->k;
+  size_t n = s->n, nq = s->nq, k = s->k, d = s->sc.d;
   float *qbuf = malloc(2 * (nq ? nq : 1) * sizeof(float));
   size_t hk = k < n ? k : n;
   heap *hs = malloc((nq ? nq : 1) * sizeof(heap));
   hent *store = malloc((nq * hk > 0 ? nq * hk : 1) * sizeof(hent));
+  uint8_t *qs = NULL;
   if (!qbuf || !hs || !store) {
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu x %zu results", fn, nq, k);
     goto out;
   }
   s->qsq = qbuf;
   s->qnorm = qbuf + nq;
-  rc = prepare_queries(s->dots, fn, s->queries, nq, s->ldq, s->d, s->metric, qbuf, qbuf + nq);
+  rc = prepare_queries(s->sc.dots, fn, s->queries, nq, s->ldq, d, s->metric, qbuf, qbuf + nq);
   if (rc) goto out;
+  /* Queries are prepared once per call, not per chunk: every chunk reads the same block. */
+  if (!(qs = scorer_prepare(&s->sc, s->queries, nq, s->ldq))) {
+    rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu prepared queries", fn, nq);
+    goto out;
+  }
+  s->qs = qs;
   for (size_t j = 0; j < nq; j++) hs[j] = (heap){store + j * hk, 0, hk};
   s->heaps = hs;
+  atomic_init(&s->rescored, 0);
   if (n && nq) {
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
       rc = vec_fail(VEC_E_THREAD, -1, "%s: cannot create a mutex", fn);
       goto out;
     }
-    /* Bytes per row size the chunks and decide whether threads pay: the row's own bytes plus a
-     * capped share of the query batch. Uncapped, a large batch would shrink chunks to a few rows,
-     * each paying an allocation and a merge of nq * k entries under the lock. */
-    size_t row_bytes = (s->codec ? s->cs : s->d * sizeof(float)) + (nq < 4 ? nq : 4) * s->d;
-    size_t bad;
-    rc = vec_parallel_rows(n, row_bytes, search_rows, s, &o, &bad);
-    pthread_mutex_destroy(&s->lock);
-    if (rc == VEC_E_CANCELLED) {
-      rc = vec_fail(rc, -1, "cancelled by the progress callback");
-      goto out;
+    size_t own = s->sc.codec ? s->sc.cs : d * sizeof(float), bad;
+    s->by_queries = choose_by_queries(n, own, nq, &o);
+    if (s->by_queries) {
+      /* A block of queries reads the whole database. */
+      size_t blocks = (nq + QBLOCK - 1) / QBLOCK, db;
+      db = vec_mul_ok(n, own, &db) ? db : SIZE_MAX;
+      rc = vec_parallel_rows(blocks, db, search_queries, s, &o, &bad);
+    } else {
+      /* Bytes per row size the chunks and decide whether threads pay: the row's own bytes plus
+       * a capped share of the query batch. Uncapped, a large batch would shrink chunks to a few
+       * rows, each paying an allocation and a merge of nq * k entries under the lock. */
+      size_t row_bytes = own + (nq < 4 ? nq : 4) * d;
+      rc = vec_parallel_rows(n, row_bytes, search_rows, s, &o, &bad);
     }
+    pthread_mutex_destroy(&s->lock);
     if (rc) {
-      rc = vec_fail(rc, -1, "%s: out of memory in a worker", fn);
+      rc = worker_fail(fn, rc);
       goto out;
     }
   } else if (o.progress && o.progress(o.progress_user, 0, 0)) {
@@ -362,7 +582,6 @@ static int run_search(const char *fn, search_ctx *s, size_t n, uint64_t *ids, fl
     goto out;
   }
   for (size_t j = 0; j < nq; j++) {
-    hs[j].k = hk;
     heap tmp = hs[j];
     tmp.k = k; /* emit pads to k slots */
     heap_emit(&tmp, s->metric, ids + j * k, scores + j * k);
@@ -371,6 +590,7 @@ out:
   free(qbuf);
   free(hs);
   free(store);
+  free(qs);
   return rc;
 }
 
@@ -380,126 +600,295 @@ int vec_search_codes(const vec_codec *codec, const void *codes, const float *sca
                      const vec_batch_opts *opts) {
   static const char fn[] = "vec_search_codes";
   vec_clear_error();
-  if (!codec) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL codec", fn);
-  int rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores);
+  int rc = check_codes(fn, codec, codes, scales, n);
   if (rc) return rc;
-  if (!codec->trained)
-    return vec_fail(VEC_E_NOT_TRAINED, -1, "%s: codec '%s' must be trained first", fn,
-                    codec->ops->name);
+  if ((rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores))) return rc;
   search_ctx s;
   memset(&s, 0, sizeof s);
-  s.codec = codec;
-  s.cs = codec->ops->code_size(codec);
-  s.sc = codec->ops->scale_count(codec);
-  size_t bytes;
-  if (!vec_mul_ok(n, s.cs, &bytes) || !vec_mul_ok(n, s.sc + 1, &bytes))
-    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) overflows", fn, n);
-  if (n && (!codes || (s.sc && !scales)))
-    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL buffer with n = %zu", fn, n);
-  /* Scales come from outside (a file, a user): refuse corrupt ones as vec_codec_decode does. */
-  for (size_t i = 0; i < n * s.sc; i++)
-    if (!(scales[i] >= 0.0f) || isinf(scales[i]))
-      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / s.sc),
-                      "%s: row %zu has scale %g: scales must be finite and >= 0", fn, i / s.sc,
-                      (double)scales[i]);
-  s.codes = codes;
-  s.scales = scales;
-  s.d = codec->d;
+  scorer_codes(&s.sc, codec, codes, scales);
+  s.n = n;
   s.row_sqnorms = row_sqnorms;
   s.queries = queries;
   s.nq = nq;
   s.ldq = ldq;
   s.k = k;
   s.metric = metric;
-  s.dots = pick_dots();
-  return run_search(fn, &s, n, ids, scores, opts);
+  return run_search(fn, &s, ids, scores, opts);
 }
 
-/* The float32 entry points take no d: the signature (fixed by the API) has none, so d is the query
- * stride ldq, i.e. queries are packed rows of d floats, and database rows need ldx >= ldq. */
-int vec_search_f32(const float *x, size_t n, size_t ldx, const float *queries, size_t nq,
-                   size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
-                   const vec_batch_opts *opts) {
-  static const char fn[] = "vec_search_f32";
-  vec_clear_error();
-  size_t d = ldq;
-  if (d == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldq (= d) must be >= 1", fn);
-  int rc = check_common(fn, queries, nq, ldq, d, k, metric, ids, scores);
-  if (rc) return rc;
+static int check_f32(const char *fn, const float *x, size_t n, size_t ldx, size_t d) {
   if (ldx < d)
-    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldx (%zu) must be >= d = ldq (%zu)", fn, ldx, d);
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldx (%zu) must be >= d (%zu)", fn, ldx, d);
   size_t bytes;
   if (!vec_mul_ok(n, ldx, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) x ldx (%zu) overflows", fn, n, ldx);
   if (n && !x) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL x with n = %zu", fn, n);
+  return VEC_OK;
+}
+
+int vec_search_f32(const float *x, size_t n, size_t ldx, size_t d, const float *queries, size_t nq,
+                   size_t ldq, size_t k, vec_metric metric, uint64_t *ids, float *scores,
+                   const vec_batch_opts *opts) {
+  static const char fn[] = "vec_search_f32";
+  vec_clear_error();
+  int rc = check_common(fn, queries, nq, ldq, d, k, metric, ids, scores);
+  if (rc || (rc = check_f32(fn, x, n, ldx, d))) return rc;
   search_ctx s;
   memset(&s, 0, sizeof s);
-  s.x = x;
-  s.ldx = ldx;
-  s.d = d;
+  scorer_f32(&s.sc, x, ldx, d);
+  s.n = n;
   s.queries = queries;
   s.nq = nq;
   s.ldq = ldq;
   s.k = k;
   s.metric = metric;
-  s.dots = pick_dots();
-  return run_search(fn, &s, n, ids, scores, opts);
+  return run_search(fn, &s, ids, scores, opts);
 }
 
-int vec_rescore(const float *x, size_t n, size_t ldx, const float *queries, size_t nq, size_t ldq,
-                const uint64_t *cand, size_t m, size_t k, vec_metric metric, uint64_t *ids,
-                float *scores) {
-  static const char fn[] = "vec_rescore";
-  vec_clear_error();
-  size_t d = ldq;
-  if (d == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldq (= d) must be >= 1", fn);
-  int rc = check_common(fn, queries, nq, ldq, d, k, metric, ids, scores);
-  if (rc) return rc;
-  if (ldx < d)
-    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldx (%zu) must be >= d = ldq (%zu)", fn, ldx, d);
+/* ---------------------------------------------------------------------------------------------
+ * Rescoring a candidate list, split over queries.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct rescore_ctx {
+  search_ctx s;         /* metric, queries, |q| */
+  const uint64_t *cand; /* nq x m */
+  size_t m;
+  uint64_t *ids;
+  float *scores;
+  int exact; /* 1: float rows s.x; 0: codes through the scorer with prepared queries s.qs */
+} rescore_ctx;
+
+static int rescore_queries(void *vctx, size_t begin, size_t end, size_t *bad_row) {
+  rescore_ctx *c = vctx;
+  const search_ctx *s = &c->s;
+  const scorer *sc = &s->sc;
+  (void)bad_row;
+  size_t k = s->k, m = c->m, d = sc->d;
+  hent *store = malloc(k * sizeof(hent));
+  float *tile = !c->exact && sc->codec ? malloc(d * sizeof(float)) : NULL;
+  if (!store || (!c->exact && sc->codec && !tile)) {
+    free(store);
+    free(tile);
+    return VEC_E_NOMEM;
+  }
+  for (size_t j = begin; j < end; j++) {
+    heap h = {store, 0, k};
+    for (size_t i = 0; i < m; i++) {
+      uint64_t id = c->cand[j * m + i];
+      if (id == UINT64_MAX) continue;
+      float key;
+      if (c->exact) {
+        /* dot() and make_key() as in the flat search: rescoring the float top-k reproduces it. */
+        key = exact_key(s, sc->dots, j, s->x + id * s->ldx, d);
+      } else {
+        /* One row through the scorer: its estimate does not depend on the rows beside it, so
+         * the key equals vec_search_codes' bit for bit. */
+        size_t ld = 0;
+        const float *rows = scorer_rows(sc, (size_t)id, 1, tile, &ld);
+        float ip, xsq = 0.0f;
+        scorer_score(sc, s->qs + j * sc->qsize, 1, (size_t)id, 1, rows, ld, &ip, NULL, 1);
+        if (s->metric != VEC_METRIC_IP) {
+          if (s->row_sqnorms)
+            xsq = s->row_sqnorms[id];
+          else
+            scorer_sqnorms(sc, (size_t)id, 1, rows, ld, tile, &xsq);
+        }
+        key = make_key(s->metric, s->qsq[j], s->qnorm[j], ip, xsq);
+      }
+      hent v = {key, id};
+      /* A repeated candidate must not take two slots. */
+      if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, id)) heap_push(&h, v);
+    }
+    heap_emit(&h, s->metric, c->ids + j * k, c->scores + j * k);
+  }
+  free(store);
+  free(tile);
+  return VEC_OK;
+}
+
+static int check_cand(const char *fn, const uint64_t *cand, size_t nq, size_t m, size_t n) {
   size_t bytes;
-  if (!vec_mul_ok(nq, m, &bytes))
+  if (!vec_mul_ok(nq, m, &bytes) || !vec_mul_ok(bytes, sizeof(uint64_t), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "%s: nq (%zu) x m (%zu) overflows", fn, nq, m);
-  if (nq && m && (!cand || !x))
-    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL candidates or rows", fn);
+  if (nq && m && !cand) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL candidates", fn);
   for (size_t i = 0; i < nq * m; i++)
     if (cand[i] != UINT64_MAX && cand[i] >= n)
       return vec_fail(VEC_E_INVALID_ARG, (long long)(i / m),
                       "%s: candidate %llu of query %zu is not below n = %zu", fn,
                       (unsigned long long)cand[i], i / m, n);
+  return VEC_OK;
+}
+
+static int run_rescore(const char *fn, rescore_ctx *c, const vec_batch_opts *opts) {
+  vec_batch_opts o;
+  int rc = vec_batch_opts_resolve(opts, &o);
+  if (rc) return rc;
+  search_ctx *s = &c->s;
+  size_t nq = s->nq;
   float *qbuf = malloc(2 * (nq ? nq : 1) * sizeof(float));
-  hent *store = malloc(k * sizeof(hent));
-  if (!qbuf || !store) {
-    rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
-    goto out;
+  uint8_t *qs = NULL;
+  if (!qbuf) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  s->qsq = qbuf;
+  s->qnorm = qbuf + nq;
+  rc = prepare_queries(s->sc.dots, fn, s->queries, nq, s->ldq, s->sc.d, s->metric, qbuf, qbuf + nq);
+  if (!rc && !c->exact && !(qs = scorer_prepare(&s->sc, s->queries, nq, s->ldq)))
+    rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu prepared queries", fn, nq);
+  if (!rc) {
+    s->qs = qs;
+    size_t per_query = c->m * (c->exact ? s->sc.d * sizeof(float) : s->sc.cs + 4), bad;
+    if ((rc = vec_parallel_rows(nq, per_query ? per_query : 1, rescore_queries, c, &o, &bad)))
+      rc = worker_fail(fn, rc);
   }
-  vec_dots_fn dots = pick_dots();
-  rc = prepare_queries(dots, fn, queries, nq, ldq, d, metric, qbuf, qbuf + nq);
-  if (rc) goto out;
+  free(qbuf);
+  free(qs);
+  return rc;
+}
+
+int vec_rescore(const float *x, size_t n, size_t ldx, size_t d, const float *queries, size_t nq,
+                size_t ldq, const uint64_t *cand, size_t m, size_t k, vec_metric metric,
+                uint64_t *ids, float *scores, const vec_batch_opts *opts) {
+  static const char fn[] = "vec_rescore";
+  vec_clear_error();
+  int rc = check_common(fn, queries, nq, ldq, d, k, metric, ids, scores);
+  if (rc || (rc = check_f32(fn, x, n, ldx, d)) || (rc = check_cand(fn, cand, nq, m, n))) return rc;
+  rescore_ctx c;
+  memset(&c, 0, sizeof c);
+  scorer_f32(&c.s.sc, x, ldx, d);
+  c.s.x = x;
+  c.s.ldx = ldx;
+  c.s.queries = queries;
+  c.s.nq = nq;
+  c.s.ldq = ldq;
+  c.s.k = k;
+  c.s.metric = metric;
+  c.cand = cand;
+  c.m = m;
+  c.ids = ids;
+  c.scores = scores;
+  c.exact = 1;
+  return run_rescore(fn, &c, opts);
+}
+
+int vec_rescore_codes(const vec_codec *codec, const void *codes, const float *scales, size_t n,
+                      const float *row_sqnorms, const float *queries, size_t nq, size_t ldq,
+                      const uint64_t *cand, size_t m, size_t k, vec_metric metric, uint64_t *ids,
+                      float *scores, const vec_batch_opts *opts) {
+  static const char fn[] = "vec_rescore_codes";
+  vec_clear_error();
+  int rc = check_codes(fn, codec, codes, scales, n);
+  if (rc || (rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores)) ||
+      (rc = check_cand(fn, cand, nq, m, n)))
+    return rc;
+  rescore_ctx c;
+  memset(&c, 0, sizeof c);
+  scorer_codes(&c.s.sc, codec, codes, scales);
+  c.s.row_sqnorms = row_sqnorms;
+  c.s.queries = queries;
+  c.s.nq = nq;
+  c.s.ldq = ldq;
+  c.s.k = k;
+  c.s.metric = metric;
+  c.cand = cand;
+  c.m = m;
+  c.ids = ids;
+  c.scores = scores;
+  return run_rescore(fn, &c, opts);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Search with rescoring: by error bound where the codec gives one, else by oversampling.
+ * ------------------------------------------------------------------------------------------- */
+static int has_bounds(const vec_codec *c) {
+  return c && c->ops->bounded && c->ops->score && c->ops->query_prepare && c->ops->query_size;
+}
+
+int vec_search_has_bounds(const vec_codec *codec) { return has_bounds(codec); }
+
+int vec_search_rescore(const vec_codec *codec, const void *codes, const float *scales, size_t n,
+                       const float *x, size_t ldx, const float *x_sqnorms, const float *queries,
+                       size_t nq, size_t ldq, size_t k, vec_metric metric, double oversample,
+                       uint64_t *ids, float *scores, vec_search_stats *stats,
+                       const vec_batch_opts *opts) {
+  static const char fn[] = "vec_search_rescore";
+  vec_clear_error();
+  if (stats) memset(stats, 0, sizeof *stats);
+  int rc = check_codes(fn, codec, codes, scales, n);
+  if (rc || (rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores)) ||
+      (rc = check_f32(fn, x, n, ldx, codec->d)))
+    return rc;
+  if (!(oversample == 0.0 || (oversample >= 1.0 && oversample <= 1e6)))
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "%s: oversample must be 0 (by error bound) or in [1, 1e6], got %g", fn,
+                    oversample);
+  int by_bound = oversample == 0.0;
+  if (by_bound && !has_bounds(codec))
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "%s: codec '%s' gives no error bounds: pass oversample >= 1", fn,
+                    codec->ops->name);
+  vec_batch_opts o;
+  if ((rc = vec_batch_opts_resolve(opts, &o))) return rc;
+  if (!by_bound) {
+    /* Candidates from the codes, then exact rescoring of them. */
+    double want = ceil((double)k * oversample);
+    size_t m = want >= (double)n ? (n ? n : 1) : (size_t)want, bytes;
+    if (m < k) m = k;
+    if (!vec_mul_ok(nq, m, &bytes) || !vec_mul_ok(bytes, sizeof(uint64_t), &bytes))
+      return vec_fail(VEC_E_OVERFLOW, -1, "%s: nq (%zu) x k x oversample overflows", fn, nq);
+    uint64_t *cand = malloc(bytes ? bytes : 1);
+    float *cs = malloc(nq * m * sizeof(float) + 1);
+    if (!cand || !cs) {
+      free(cand);
+      free(cs);
+      return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu candidates", fn, nq * m);
+    }
+    rc = vec_search_codes(codec, codes, scales, n, NULL, queries, nq, ldq, m, metric, cand, cs, &o);
+    if (!rc)
+      rc = vec_rescore(x, n, ldx, codec->d, queries, nq, ldq, cand, m, k, metric, ids, scores, &o);
+    free(cand);
+    free(cs);
+    if (!rc && stats) {
+      stats->scanned = (uint64_t)n * nq;
+      stats->rescored = (uint64_t)(n < m ? n : m) * nq;
+    }
+    return rc;
+  }
   search_ctx s;
   memset(&s, 0, sizeof s);
+  scorer_codes(&s.sc, codec, codes, scales);
+  s.n = n;
+  s.queries = queries;
+  s.nq = nq;
+  s.ldq = ldq;
+  s.k = k;
   s.metric = metric;
-  s.qsq = qbuf;
-  s.qnorm = qbuf + nq;
-  for (size_t j = 0; j < nq; j++) {
-    const float *q = queries + j * ldq;
-    heap h = {store, 0, k};
-    for (size_t i = 0; i < m; i++) {
-      uint64_t id = cand[j * m + i];
-      if (id == UINT64_MAX) continue;
-      const float *row = x + id * ldx;
-      /* dot() and make_key() as in the flat search: rescoring the float top-k reproduces it. */
-      float ip = dot1(dots, q, row, d);
-      float xsq = metric == VEC_METRIC_IP ? 0.0f : dot1(dots, row, row, d);
-      hent v = {make_key(&s, j, ip, xsq), id};
-      /* A repeated candidate must not take two slots. */
-      if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, id)) heap_push(&h, v);
+  s.bound = 1;
+  s.x = x;
+  s.ldx = ldx;
+  float *own_sq = NULL;
+  if (metric != VEC_METRIC_IP) {
+    if (x_sqnorms) {
+      s.x_sq = x_sqnorms;
+    } else {
+      /* The bounds need the originals' exact norms: one pass over x when not given. */
+      if (!(own_sq = malloc((n ? n : 1) * sizeof(float))))
+        return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu norms", fn, n);
+      s.sq_out = own_sq;
+      size_t bad;
+      vec_batch_opts quiet = o;
+      quiet.progress = NULL;
+      if ((rc =
+               vec_parallel_rows(n, codec->d * sizeof(float), f32_sqnorm_rows, &s, &quiet, &bad))) {
+        free(own_sq);
+        return worker_fail(fn, rc);
+      }
+      s.x_sq = own_sq;
     }
-    heap_emit(&h, metric, ids + j * k, scores + j * k);
   }
-out:
-  free(qbuf);
-  free(store);
+  rc = run_search(fn, &s, ids, scores, &o);
+  free(own_sq);
+  if (!rc && stats) {
+    stats->scanned = (uint64_t)n * nq;
+    stats->rescored = atomic_load(&s.rescored);
+  }
   return rc;
 }
 
@@ -509,34 +898,13 @@ int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *sc
   vec_clear_error();
   vec_batch_opts o;
   int rc = vec_batch_opts_resolve(opts, &o);
-  if (rc) return rc;
-  if (!codec) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL codec", fn);
-  if (!codec->trained)
-    return vec_fail(VEC_E_NOT_TRAINED, -1, "%s: codec '%s' must be trained first", fn,
-                    codec->ops->name);
+  if (rc || (rc = check_codes(fn, codec, codes, scales, n))) return rc;
+  if (n && !out) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL out with n = %zu", fn, n);
   search_ctx s;
   memset(&s, 0, sizeof s);
-  s.codec = codec;
-  s.cs = codec->ops->code_size(codec);
-  s.sc = codec->ops->scale_count(codec);
-  s.d = codec->d;
-  size_t bytes;
-  if (!vec_mul_ok(n, s.cs, &bytes) || !vec_mul_ok(n, s.sc + 1, &bytes))
-    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) overflows", fn, n);
-  if (n && (!codes || !out || (s.sc && !scales)))
-    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL buffer with n = %zu", fn, n);
-  for (size_t i = 0; i < n * s.sc; i++)
-    if (!(scales[i] >= 0.0f) || isinf(scales[i]))
-      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / s.sc),
-                      "%s: row %zu has scale %g: scales must be finite and >= 0", fn, i / s.sc,
-                      (double)scales[i]);
-  s.codes = codes;
-  s.scales = scales;
+  scorer_codes(&s.sc, codec, codes, scales);
   s.sq_out = out;
-  s.dots = pick_dots();
   size_t bad;
-  rc = vec_parallel_rows(n, s.cs + s.d * sizeof(float), sqnorm_rows, &s, &o, &bad);
-  if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
-  if (rc) return vec_fail(rc, -1, "%s: out of memory in a worker", fn);
-  return VEC_OK;
+  rc = vec_parallel_rows(n, s.sc.cs + s.sc.d * sizeof(float), sqnorm_rows, &s, &o, &bad);
+  return rc ? worker_fail(fn, rc) : VEC_OK;
 }

@@ -50,6 +50,8 @@ GROUP(calibrated)
 GROUP(vqz)
 GROUP(readers)
 GROUP(search)
+GROUP(rotation)
+GROUP(score)
 GROUP(kmeans)
 GROUP(pq)
 
@@ -69,6 +71,8 @@ int main(int argc, char **argv) {
                 {"vqz", vqz_tests, vqz_count},
                 {"readers", readers_tests, readers_count},
                 {"search", search_tests, search_count},
+                {"rotation", rotation_tests, rotation_count},
+                {"score", score_tests, score_count},
                 {"kmeans", kmeans_tests, kmeans_count},
                 {"pq", pq_tests, pq_count}};
   int passed = 0, failed = 0;

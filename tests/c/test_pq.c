@@ -18,9 +18,10 @@ static float *randn(size_t n, uint64_t seed) {
   return x;
 }
 
-static vec_codec *make_pq(size_t d, unsigned m, unsigned bits, const float *x, size_t n) {
+static vec_codec *make_pq_r(size_t d, unsigned m, unsigned bits, int rotate, const float *x,
+                            size_t n) {
   vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_PQ, d);
-  p.m = m, p.bits = bits, p.train_iters = 8, p.seed = 3;
+  p.m = m, p.bits = bits, p.train_iters = 8, p.seed = 3, p.rotate = rotate;
   vec_codec *c = NULL;
   if (vec_codec_create(&p, &c) != VEC_OK) return NULL;
   if (x && vec_codec_train(c, x, n, d) != VEC_OK) {
@@ -28,6 +29,10 @@ static vec_codec *make_pq(size_t d, unsigned m, unsigned bits, const float *x, s
     return NULL;
   }
   return c;
+}
+
+static vec_codec *make_pq(size_t d, unsigned m, unsigned bits, const float *x, size_t n) {
+  return make_pq_r(d, m, bits, 0, x, n);
 }
 
 static void params_and_errors(void) {
@@ -40,8 +45,8 @@ static void params_and_errors(void) {
   CHECK(strstr(vec_last_error_message(), "divide the dimension 30") != NULL);
   p.m = 5, p.bits = 5;
   CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
-  p.bits = 4, p.rotate = 1;
-  CHECK(vec_codec_create(&p, &c) == VEC_E_UNSUPPORTED);
+  p.bits = 4, p.rotate = 2;
+  CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
   p.rotate = 0, p.dim = 1030, p.m = 515;
   CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
   p.dim = 30, p.m = 5;
@@ -77,13 +82,15 @@ static void encode_matches_reference(void) {
   static const struct {
     size_t d;
     unsigned m, bits;
-  } cases[] = {{30, 5, 4}, {30, 3, 4}, {21, 7, 8}, {16, 16, 4}, {40, 8, 8}};
+    int rotate;
+  } cases[] = {{30, 5, 4, 0}, {30, 3, 4, 0}, {21, 7, 8, 0}, {16, 16, 4, 0},
+               {40, 8, 8, 0}, {30, 5, 4, 1}, {64, 8, 8, 1}};
   int isas[4], ni = vt_isas(isas);
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     size_t d = cases[t].d, n = 700, nt = 301;
     unsigned m = cases[t].m, bits = cases[t].bits;
     float *x = randn(n * d, 10 + t);
-    vec_codec *c = make_pq(d, m, bits, x, n);
+    vec_codec *c = make_pq_r(d, m, bits, cases[t].rotate, x, n);
     CHECK(c != NULL);
     size_t cs = vec_codec_code_size(c), ksub = (size_t)1 << bits, dsub = d / m;
     uint8_t *codes = malloc(nt * cs), *codes2 = malloc(nt * cs);
@@ -104,7 +111,7 @@ static void encode_matches_reference(void) {
     for (int s = 0; s < ni; s++) {
       CHECK(vec_set_isa((vec_isa)isas[s]) == VEC_OK);
       CHECK(vec_codec_encode(c, x, nt, d, codes, NULL, NULL) == VEC_OK);
-      for (size_t i = 0; i < nt; i++) {
+      for (size_t i = 0; i < nt && !cases[t].rotate; i++) {
         for (size_t q = 0; q < m; q++) {
           size_t code = bits == 8 ? codes[i * cs + q] : (codes[i * cs + q / 2] >> (q % 2 * 4)) & 15;
           double best = INFINITY;
@@ -117,6 +124,26 @@ static void encode_matches_reference(void) {
                  q);
         }
         if (bits == 4 && m % 2) CHECK((codes[i * cs + cs - 1] >> 4) == 0); /* pad nibble */
+      }
+      if (cases[t].rotate) { /* changing any one subspace's code must not bring x^ closer to x */
+        float *alt = malloc(d * sizeof(float));
+        uint8_t row[64];
+        for (size_t i = 0; i < 40; i++) {
+          CHECK(vec_codec_decode(c, codes + i * cs, NULL, 1, dec, d, NULL) == VEC_OK);
+          double e0 = sqd(x + i * d, dec, d);
+          for (size_t q = 0; q < m; q++)
+            for (size_t k = 0; k < ksub; k += 5) {
+              memcpy(row, codes + i * cs, cs);
+              if (bits == 8)
+                row[q] = (uint8_t)k;
+              else
+                row[q / 2] = (uint8_t)((row[q / 2] & (q % 2 ? 0x0f : 0xf0)) | k << (q % 2 * 4));
+              CHECK(vec_codec_decode(c, row, NULL, 1, alt, d, NULL) == VEC_OK);
+              CHECKF(sqd(x + i * d, alt, d) >= e0 - 1e-4 * (1 + e0), "rotate row %zu sub %zu", i,
+                     q);
+            }
+        }
+        free(alt);
       }
       CHECK(vec_codec_decode(c, codes, NULL, nt, dec, d, NULL) == VEC_OK);
       CHECK(vec_codec_encode(c, dec, nt, d, codes2, NULL, NULL) == VEC_OK);
@@ -207,13 +234,14 @@ static void scores_match_decoded(void) {
   static const struct {
     size_t d;
     unsigned m, bits;
-  } cases[] = {{30, 5, 4},  {30, 15, 4}, {24, 6, 8},  {64, 16, 4},
-               {64, 32, 8}, {96, 48, 4}, {64, 64, 4}, {66, 33, 4}};
+    int rotate;
+  } cases[] = {{30, 5, 4, 0},  {30, 15, 4, 0}, {24, 6, 8, 0},  {64, 16, 4, 0}, {64, 32, 8, 0},
+               {96, 48, 4, 0}, {64, 64, 4, 0}, {66, 33, 4, 0}, {30, 5, 4, 1},  {96, 48, 8, 1}};
   int isas[4], ni = vt_isas(isas);
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     size_t d = cases[t].d, n = 600, nr = 77, nq = 3;
     float *x = randn(n * d, 40 + t), *qv = randn(nq * d, 90 + t);
-    vec_codec *c = make_pq(d, cases[t].m, cases[t].bits, x, n);
+    vec_codec *c = make_pq_r(d, cases[t].m, cases[t].bits, cases[t].rotate, x, n);
     CHECK(c != NULL);
     size_t cs = vec_codec_code_size(c), qsz = c->ops->query_size(c);
     uint8_t *codes = malloc(nr * cs), *qs = malloc(nq * qsz);
@@ -305,6 +333,28 @@ static void serialization(void) {
   free(x), free(buf), free(good);
 }
 
+static void rotate_round_trip(void) {
+  size_t d = 30, n = 400;
+  float *x = randn(n * d, 31), *a = malloc(n * d * sizeof(float)), *b = malloc(n * d * 4);
+  vec_codec *c = make_pq_r(d, 5, 8, 1, x, n), *c2 = NULL, *c3 = make_pq(d, 5, 8, x, n);
+  CHECK(c && c3);
+  size_t sz = vec_codec_serialized_size(c);
+  uint8_t *buf = malloc(sz), q1[5 * 400], q2[5 * 400];
+  CHECK(vec_codec_serialize(c, buf, sz) == VEC_OK);
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_OK && vec_codec_get_params(c2)->rotate == 1);
+  CHECK(vec_codec_encode(c, x, n, d, q1, NULL, NULL) == VEC_OK);
+  CHECK(vec_codec_encode(c2, x, n, d, q2, NULL, NULL) == VEC_OK);
+  CHECK(memcmp(q1, q2, sizeof q1) == 0);
+  CHECK(vec_codec_decode(c, q1, NULL, n, a, d, NULL) == VEC_OK);
+  CHECK(vec_codec_decode(c2, q2, NULL, n, b, d, NULL) == VEC_OK);
+  CHECK(memcmp(a, b, n * d * sizeof(float)) == 0);
+  /* The rotation is part of the model: the unrotated codec's codes differ. */
+  CHECK(vec_codec_encode(c3, x, n, d, q2, NULL, NULL) == VEC_OK);
+  CHECK(memcmp(q1, q2, sizeof q1) != 0);
+  vec_codec_free(c), vec_codec_free(c2), vec_codec_free(c3);
+  free(x), free(a), free(b), free(buf);
+}
+
 static void vqz_and_search(void) {
   size_t d = 32, n = 400;
   float *x = randn(n * d, 8);
@@ -346,6 +396,7 @@ const vt_test pq_tests[] = {
     {"pack_matches_reference", pack_matches_reference},
     {"scores_match_decoded", scores_match_decoded},
     {"serialization", serialization},
+    {"rotate_round_trip", rotate_round_trip},
     {"vqz_and_search", vqz_and_search},
 };
 const size_t pq_count = sizeof pq_tests / sizeof pq_tests[0];

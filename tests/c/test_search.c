@@ -1,9 +1,12 @@
 /* test_search.c: flat top-k search over codes and floats against a brute-force double-precision
  * reference on the decoded rows, for every codec and metric; ties, padding, thread-count
- * independence, rescoring and the error cases. */
+ * independence, rescoring (candidates, codes, error bounds) and the error cases. A fake codec with
+ * search hooks (int8 with an exact double score and a rigorous error bound) drives the hook and
+ * bound paths of the driver whatever the real codecs implement. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "../../src/codecs/codec_impl.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -171,7 +174,7 @@ static void f32_matches_reference(void) {
   fill(x, n * ldx, 5);
   fill(q, nq * d, 6);
   for (int m = 0; m < 3; m++) {
-    CHECK(vec_search_f32(x, n, ldx, q, nq, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, ldx, d, q, nq, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
     for (size_t j = 0; j < nq; j++)
       CHECKF(check_query(x, n, ldx, d, q + j * d, k, (vec_metric)m, ids + j * k, scores + j * k),
              "metric %d query %zu", m, j);
@@ -192,7 +195,7 @@ static void ties_by_lower_row(void) {
   ref_ent ref[40];
   double tol[40];
   for (int m = 0; m < 3; m += 2) {
-    CHECK(vec_search_f32(x, n, d, q, 1, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, d, d, q, 1, d, k, (vec_metric)m, ids, scores, NULL) == VEC_OK);
     ref_scores(x, n, d, d, q, (vec_metric)m, ref, tol);
     g_l2 = m == VEC_METRIC_L2;
     qsort(ref, n, sizeof *ref, cmp_ref);
@@ -238,7 +241,7 @@ static void padding(void) {
   for (int i = 0; i < 5; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
   CHECK(ids[5] == 2 && ids[6] == 1 && ids[7] == 0);
   CHECK(ids[8] == UINT64_MAX && isnan(scores[8]) && ids[9] == UINT64_MAX && isnan(scores[9]));
-  CHECK(vec_search_f32(NULL, 0, 4, q, 2, 4, 5, VEC_METRIC_IP, ids, scores, NULL) == VEC_OK);
+  CHECK(vec_search_f32(NULL, 0, 4, 4, q, 2, 4, 5, VEC_METRIC_IP, ids, scores, NULL) == VEC_OK);
   for (int i = 0; i < 10; i++) CHECK(ids[i] == UINT64_MAX && isnan(scores[i]));
 }
 
@@ -304,7 +307,7 @@ static void rescore_recovers_float_topk(void) {
   uint64_t ids[30], ids2[30], cand[3 * 40];
   float scores[30], scores2[30];
   for (int met = 0; met < 3; met++) {
-    CHECK(vec_search_f32(x, n, d, q, nq, d, k, (vec_metric)met, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_f32(x, n, d, d, q, nq, d, k, (vec_metric)met, ids, scores, NULL) == VEC_OK);
     uint64_t s = 9;
     for (size_t j = 0; j < nq; j++) {
       uint64_t *c = cand + j * m;
@@ -315,17 +318,264 @@ static void rescore_recovers_float_topk(void) {
       c[2] = ids[j * k];
       if (ids[j * k] == c[3]) c[0] = 0; /* keep c[3]'s member: harmless either way */
     }
-    CHECK(vec_rescore(x, n, d, q, nq, d, cand, m, k, (vec_metric)met, ids2, scores2) == VEC_OK);
+    CHECK(vec_rescore(x, n, d, d, q, nq, d, cand, m, k, (vec_metric)met, ids2, scores2, NULL) ==
+          VEC_OK);
     CHECK(memcmp(ids, ids2, sizeof ids) == 0);
     CHECK(memcmp(scores, scores2, sizeof scores) == 0);
   }
   /* Fewer distinct candidates than k pad; an index >= n is refused. */
   uint64_t few[3] = {4, UINT64_MAX, 4};
-  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) == VEC_OK);
+  CHECK(vec_rescore(x, n, d, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2, NULL) == VEC_OK);
   CHECK(ids2[0] == 4 && ids2[1] == UINT64_MAX && isnan(scores2[1]));
   few[1] = n;
-  CHECK(vec_rescore(x, n, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2) ==
+  CHECK(vec_rescore(x, n, d, d, q, 1, d, few, 3, 2, VEC_METRIC_IP, ids2, scores2, NULL) ==
         VEC_E_INVALID_ARG);
+}
+
+/* ---- A fake hooked codec: int8's codes, its own search hooks. The prepared query is the float
+ * query plus |q|_1; the estimate is q . x̂ in double, rounded once, so it is exactly reproducible;
+ * the bound s / 2 * |q|_1 (+ rounding) holds because |x_i - x̂_i| <= s / 2. ---- */
+static size_t fake_qsize(const vec_codec *c) { return (c->d + 1) * sizeof(float); }
+static void fake_prepare(const vec_codec *c, const float *q, void *qs) {
+  float *o = qs;
+  double l1 = 0;
+  for (size_t i = 0; i < c->d; i++) o[i] = q[i], l1 += fabs(q[i]);
+  o[c->d] = (float)l1;
+}
+static void fake_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                       const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  size_t d = c->d;
+  for (size_t j = 0; j < nq; j++) {
+    const float *q = (const float *)qs + j * (d + 1);
+    for (size_t r = 0; r < nr; r++) {
+      const int8_t *x = (const int8_t *)codes + r * d;
+      double a = 0;
+      for (size_t i = 0; i < d; i++) a += (double)q[i] * x[i];
+      ip[j * ldo + r] = (float)(a * scales[r]);
+      if (err) err[j * ldo + r] = scales[r] * 0.5f * q[d] * 1.001f + 1e-6f;
+    }
+  }
+}
+static void fake_sqnorms(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                         float *out) {
+  for (size_t r = 0; r < n; r++) {
+    double a = 0;
+    for (size_t i = 0; i < c->d; i++)
+      a += (double)((const int8_t *)codes)[r * c->d + i] * ((const int8_t *)codes)[r * c->d + i];
+    out[r] = (float)(a * scales[r] * scales[r]);
+  }
+}
+
+/* An int8 codec whose ops are swapped for a copy with the fake hooks. */
+static vec_codec *fake_codec(size_t d, vec_codec_ops *ops) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *c = NULL;
+  if (vec_codec_create(&p, &c) != VEC_OK) return NULL;
+  *ops = *c->ops;
+  ops->bounded = 1;
+  ops->query_size = fake_qsize;
+  ops->query_prepare = fake_prepare;
+  ops->score = fake_score;
+  ops->sqnorms = fake_sqnorms;
+  c->ops = ops;
+  return c;
+}
+
+typedef struct db {
+  size_t n, d;
+  float *x, *xh, *q;
+  int8_t *codes;
+  float *sc;
+} db;
+
+static int db_make(db *b, vec_codec *c, size_t n, size_t d, size_t nq, uint64_t seed) {
+  b->n = n, b->d = d;
+  b->x = malloc(n * d * 4), b->xh = malloc(n * d * 4), b->q = malloc(nq * d * 4);
+  b->codes = malloc(n * d), b->sc = malloc(n * 4);
+  if (!b->x || !b->xh || !b->q || !b->codes || !b->sc) return 0;
+  fill(b->x, n * d, seed);
+  fill(b->q, nq * d, seed + 1);
+  return vec_codec_encode(c, b->x, n, d, b->codes, b->sc, NULL) == VEC_OK &&
+         vec_codec_decode(c, b->codes, b->sc, n, b->xh, d, NULL) == VEC_OK;
+}
+
+static void db_free(db *b) { free(b->x), free(b->xh), free(b->q), free(b->codes), free(b->sc); }
+
+/* The hook path: results against the reference on the decoded rows, vec_codes_sqnorms through
+ * the hook, identical bits for any thread count (row split and query split alike). */
+static void hooks_drive_search(void) {
+  const size_t n = 3000, d = 29, nq = 37, k = 10;
+  vec_codec_ops ops;
+  vec_codec *c = fake_codec(d, &ops);
+  db b;
+  uint64_t *ids = malloc(3 * nq * k * 8);
+  float *scores = malloc(3 * nq * k * 4), *sq = malloc(n * 4);
+  CHECK(c && ids && scores && sq && db_make(&b, c, n, d, nq, 41));
+  CHECK(vec_codes_sqnorms(c, b.codes, b.sc, n, sq, NULL) == VEC_OK);
+  float one;
+  fake_sqnorms(c, (const uint8_t *)b.codes + 5 * d, b.sc + 5, 1, &one);
+  CHECK(sq[5] == one);
+  int threads[3] = {1, 2, 4};
+  for (int m = 0; m < 3; m++) {
+    for (int t = 0; t < 3; t++) {
+      vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+      o.threads = threads[t];
+      CHECK(vec_search_codes(c, b.codes, b.sc, n, t == 2 ? sq : NULL, b.q, nq, d, k, (vec_metric)m,
+                             ids + t * nq * k, scores + t * nq * k, &o) == VEC_OK);
+      CHECKF(memcmp(ids, ids + t * nq * k, nq * k * 8) == 0 &&
+                 memcmp(scores, scores + t * nq * k, nq * k * 4) == 0,
+             "metric %d threads %d", m, threads[t]);
+    }
+    for (size_t j = 0; j < nq; j++)
+      CHECKF(check_query(b.xh, n, d, d, b.q + j * d, k, (vec_metric)m, ids + j * k, scores + j * k),
+             "metric %d query %zu", m, j);
+  }
+  vec_codec_free(c);
+  db_free(&b);
+  free(ids), free(scores), free(sq);
+}
+
+/* Many queries on a small database split over queries: the same bits as one thread. */
+static void query_split_identical(void) {
+  const size_t n = 900, d = 48, nq = 70, k = 7;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK);
+  db b;
+  uint64_t *ids = malloc(2 * nq * k * 8);
+  float *scores = malloc(2 * nq * k * 4);
+  CHECK(ids && scores && db_make(&b, c, n, d, nq, 51));
+  for (int m = 0; m < 3; m++) {
+    vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+    o.threads = 1;
+    CHECK(vec_search_codes(c, b.codes, b.sc, n, NULL, b.q, nq, d, k, (vec_metric)m, ids, scores,
+                           &o) == VEC_OK);
+    o.threads = 4;
+    o.progress = count_progress;
+    g_calls = 0;
+    CHECK(vec_search_codes(c, b.codes, b.sc, n, NULL, b.q, nq, d, k, (vec_metric)m, ids + nq * k,
+                           scores + nq * k, &o) == VEC_OK);
+    CHECK(g_calls >= 1);
+    CHECK(memcmp(ids, ids + nq * k, nq * k * 8) == 0);
+    CHECK(memcmp(scores, scores + nq * k, nq * k * 4) == 0);
+    CHECK(vec_search_f32(b.x, n, d, d, b.q, nq, d, k, (vec_metric)m, ids, scores, &o) == VEC_OK);
+    o.threads = 1;
+    CHECK(vec_search_f32(b.x, n, d, d, b.q, nq, d, k, (vec_metric)m, ids + nq * k, scores + nq * k,
+                         &o) == VEC_OK);
+    CHECK(memcmp(ids, ids + nq * k, nq * k * 8) == 0);
+    CHECK(memcmp(scores, scores + nq * k, nq * k * 4) == 0);
+  }
+  vec_codec_free(c);
+  db_free(&b);
+  free(ids), free(scores);
+}
+
+/* vec_rescore_codes reproduces vec_search_codes' top-k from a candidate list that holds it, with
+ * the real int8 codec (decode path) and the fake one (hook path); candidates >= n are refused. */
+static void rescore_codes_matches_search(void) {
+  const size_t n = 800, d = 33, nq = 5, k = 6, m = 30;
+  vec_codec_ops ops;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *real = NULL, *fake = fake_codec(d, &ops);
+  CHECK(vec_codec_create(&p, &real) == VEC_OK && fake);
+  db b;
+  CHECK(db_make(&b, real, n, d, nq, 61));
+  uint64_t cand[5 * 30], ids[5 * 6], ids2[5 * 6];
+  float cs[5 * 30], scores[5 * 6], scores2[5 * 6];
+  vec_codec *cs_[2] = {real, fake};
+  for (int ci = 0; ci < 2; ci++)
+    for (int met = 0; met < 3; met++) {
+      vec_metric mt = (vec_metric)met;
+      CHECK(vec_search_codes(cs_[ci], b.codes, b.sc, n, NULL, b.q, nq, d, k, mt, ids, scores,
+                             NULL) == VEC_OK);
+      /* Candidates: the binary-like stage is played by the float search's top m. */
+      CHECK(vec_search_f32(b.x, n, d, d, b.q, nq, d, m, mt, cand, cs, NULL) == VEC_OK);
+      for (size_t j = 0; j < nq; j++)
+        for (size_t i = 0; i < k; i++) cand[j * m + m - 1 - i] = ids[j * k + i];
+      vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+      o.threads = 2;
+      CHECK(vec_rescore_codes(cs_[ci], b.codes, b.sc, n, NULL, b.q, nq, d, cand, m, k, mt, ids2,
+                              scores2, &o) == VEC_OK);
+      CHECKF(memcmp(ids, ids2, sizeof ids) == 0 && memcmp(scores, scores2, sizeof scores) == 0,
+             "codec %d metric %d", ci, met);
+    }
+  cand[3] = n;
+  CHECK(vec_rescore_codes(real, b.codes, b.sc, n, NULL, b.q, nq, d, cand, m, k, VEC_METRIC_IP, ids2,
+                          scores2, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_last_error_row() == 0);
+  CHECK(vec_rescore_codes(real, b.codes, b.sc, n, NULL, b.q, nq, d - 1, cand, m, k, VEC_METRIC_IP,
+                          ids2, scores2, NULL) == VEC_E_INVALID_ARG);
+  vec_codec_free(real);
+  vec_codec_free(fake);
+  db_free(&b);
+}
+
+/* By bound, the result is exactly the float top-k while only a fraction of rows is read from the
+ * originals; by oversample, it equals vec_search_codes + vec_rescore. */
+static void search_rescore_bound_and_oversample(void) {
+  const size_t n = 4000, d = 24, nq = 6, k = 10;
+  vec_codec_ops ops;
+  vec_codec *fake = fake_codec(d, &ops);
+  db b;
+  CHECK(fake && db_make(&b, fake, n, d, nq, 71));
+  uint64_t ids[60], ids2[60], cand[6 * 40];
+  float scores[60], scores2[60], cs[6 * 40], *xsq = malloc(n * 4);
+  CHECK(xsq != NULL);
+  for (size_t i = 0; i < n; i++) {
+    float s = 0;
+    vec_search_f32(b.x + i * d, 1, d, d, b.x + i * d, 1, d, 1, VEC_METRIC_IP, ids, &s, NULL);
+    xsq[i] = s;
+  }
+  for (int met = 0; met < 3; met++) {
+    vec_metric mt = (vec_metric)met;
+    CHECK(vec_search_f32(b.x, n, d, d, b.q, nq, d, k, mt, ids, scores, NULL) == VEC_OK);
+    for (int t = 1; t <= 2; t++) {
+      vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+      o.threads = t;
+      vec_search_stats st;
+      CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, t == 2 ? xsq : NULL, b.q, nq, d, k,
+                               mt, 0.0, ids2, scores2, &st, &o) == VEC_OK);
+      CHECKF(memcmp(ids, ids2, sizeof ids) == 0 && memcmp(scores, scores2, sizeof scores) == 0,
+             "metric %d threads %d", met, t);
+      CHECKF(st.scanned == n * nq && st.rescored >= k * nq && st.rescored < n * nq / 4,
+             "metric %d: rescored %llu of %llu", met, (unsigned long long)st.rescored,
+             (unsigned long long)st.scanned);
+    }
+    /* Oversample: the same as the two calls it stands for. */
+    vec_search_stats st;
+    CHECK(vec_search_codes(fake, b.codes, b.sc, n, NULL, b.q, nq, d, 40, mt, cand, cs, NULL) ==
+          VEC_OK);
+    CHECK(vec_rescore(b.x, n, d, d, b.q, nq, d, cand, 40, k, mt, ids, scores, NULL) == VEC_OK);
+    CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, mt, 4.0, ids2,
+                             scores2, &st, NULL) == VEC_OK);
+    CHECK(memcmp(ids, ids2, sizeof ids) == 0 && memcmp(scores, scores2, sizeof scores) == 0);
+    CHECK(st.rescored == 40 * nq);
+  }
+  /* Errors: no bounds with oversample 0, a bad oversample, no originals, short ldx, k > n pads. */
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *real = NULL;
+  CHECK(vec_codec_create(&p, &real) == VEC_OK);
+  CHECK(vec_search_rescore(real, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
+                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(strstr(vec_last_error_message(), "bound") != NULL);
+  CHECK(vec_search_has_bounds(fake) && !vec_search_has_bounds(real) &&
+        !vec_search_has_bounds(NULL));
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.5,
+                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, NULL, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
+                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d - 1, NULL, b.q, 1, d, k, VEC_METRIC_IP,
+                           0.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, 3, b.x, d, NULL, b.q, 1, d, 5, VEC_METRIC_L2, 0.0,
+                           ids2, scores2, NULL, NULL) == VEC_OK);
+  CHECK(ids2[2] < 3 && ids2[3] == UINT64_MAX && isnan(scores2[4]));
+  CHECK(vec_search_rescore(real, b.codes, b.sc, 3, b.x, d, NULL, b.q, 1, d, 5, VEC_METRIC_L2, 8.0,
+                           ids2, scores2, NULL, NULL) == VEC_OK);
+  CHECK(ids2[2] < 3 && ids2[3] == UINT64_MAX && isnan(scores2[4]));
+  vec_codec_free(real);
+  vec_codec_free(fake);
+  db_free(&b);
+  free(xsq);
 }
 
 /* Each instruction set's dot kernel (blocks of four rows and single rows alike) against the
@@ -339,6 +589,8 @@ static void every_isa(void) {
     f32_matches_reference();
     ties_by_lower_row();
     rescore_recovers_float_topk();
+    rescore_codes_matches_search();
+    search_rescore_bound_and_oversample();
     if (vt_failed_checks != before) bad = i;
   }
   vec_set_isa(VEC_ISA_AUTO); /* before any CHECK: later tests must see the default */
@@ -385,12 +637,15 @@ static void errors(void) {
   CHECK(rc[7] == VEC_E_NONFINITE && row7 == 2);
   CHECK(rc[8] == VEC_E_INVALID_ARG && row8 == 2);
   CHECK(rc[9] == VEC_OK); /* a zero query is fine for IP */
-  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 0, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
-  CHECK(vec_search_f32(x, 2, 3, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) == VEC_E_INVALID_ARG);
-  CHECK(vec_search_f32(NULL, 2, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
+  CHECK(vec_search_f32(x, 2, 4, 4, q, 1, 4, 0, VEC_METRIC_IP, ids, scores, NULL) ==
+        VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(x, 2, 3, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
+        VEC_E_INVALID_ARG);
+  CHECK(vec_search_f32(NULL, 2, 4, 4, q, 1, 4, 1, VEC_METRIC_IP, ids, scores, NULL) ==
         VEC_E_INVALID_ARG);
   q[1] = INFINITY;
-  CHECK(vec_search_f32(x, 2, 4, q, 1, 4, 1, VEC_METRIC_L2, ids, scores, NULL) == VEC_E_NONFINITE);
+  CHECK(vec_search_f32(x, 2, 4, 4, q, 1, 4, 1, VEC_METRIC_L2, ids, scores, NULL) ==
+        VEC_E_NONFINITE);
   CHECK(vec_last_error_row() == 0);
   CHECK(vec_codes_sqnorms(NULL, codes, sc, 2, scores, NULL) == VEC_E_INVALID_ARG);
 }
@@ -402,6 +657,10 @@ const vt_test search_tests[] = {
     {"padding", padding},
     {"threads_identical", threads_identical},
     {"rescore_recovers_float_topk", rescore_recovers_float_topk},
+    {"hooks_drive_search", hooks_drive_search},
+    {"query_split_identical", query_split_identical},
+    {"rescore_codes_matches_search", rescore_codes_matches_search},
+    {"search_rescore_bound_and_oversample", search_rescore_bound_and_oversample},
     {"every_isa", every_isa},
     {"errors", errors},
 };

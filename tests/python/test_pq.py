@@ -132,6 +132,11 @@ def test_pq_recall_on_sample(corpus):
     ids, _ = index.search(qv, k=10, oversample=4)
     rescored = _recall(ids, truth)
     assert plain > 0.6 and rescored >= 0.95, (plain, rescored)
+    codec = vectro.Codec("pq-96x4", seed=0, rotate=True).fit(x)  # rotated first: same size
+    index = vectro.Index(codec, metric="ip")
+    index.add(x)
+    ids, _ = index.search(qv, k=10, oversample=4)
+    assert _recall(ids, truth) >= 0.95
     codec8 = vectro.Codec("pq-48x8", seed=0).fit(x)  # 48 bytes: 32x
     index = vectro.Index(codec8, metric="ip")
     index.add(x)

@@ -126,3 +126,93 @@ def test_strided_queries(sample):
     a = index.search(queries[::2], k=5, oversample=2)[0]
     b = index.search(np.ascontiguousarray(queries[::2]), k=5, oversample=2)[0]
     np.testing.assert_array_equal(a, b)
+
+
+def test_rerank_pipeline(sample, tmp_path):
+    corpus, queries = sample
+    exact = exact_topk(corpus, queries, 10, "ip")
+    two = vectro.Index("binary", metric="ip", rerank="int8")
+    two.add(corpus)
+    ids, scores = two.search(queries, k=10)
+    assert recall(ids.astype(np.int64), exact) >= 0.95
+    assert two.last_stats["rescored"] > 0
+    # Without originals the int8 stage is the last: its scores are int8 estimates, recall still high.
+    lean = vectro.Index("binary", metric="ip", rerank="int8", keep_originals=False)
+    lean.add(corpus)
+    ids2, _ = lean.search(queries, k=10, oversample=10)
+    assert recall(ids2.astype(np.int64), exact) >= 0.9
+    # The rerank stage read from a higher-precision .vqz, and the float stage from a .npy.
+    b = vectro.Index("binary", metric="ip")
+    b.add(corpus)
+    b.save(tmp_path / "b.vqz")
+    i8 = vectro.Index("int8", metric="ip")
+    i8.add(corpus)
+    i8.save(tmp_path / "i8.vqz")
+    np.save(tmp_path / "orig.npy", corpus)
+    back = vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "i8.vqz", originals=tmp_path / "orig.npy")
+    ids3, scores3 = back.search(queries, k=10)
+    np.testing.assert_array_equal(ids3, ids)
+    np.testing.assert_array_equal(scores3, scores)
+
+
+def test_rerank_bad_inputs(sample, tmp_path):
+    corpus, _ = sample
+    b = vectro.Index("binary", metric="ip")
+    b.add(corpus)
+    b.save(tmp_path / "b.vqz")
+    other = vectro.Index("int8", metric="ip")
+    other.add(corpus[:, :32])
+    other.save(tmp_path / "small.vqz")
+    with pytest.raises(ValueError, match="dimension"):
+        vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "small.vqz")
+    short = vectro.Index("int8", metric="ip")
+    short.add(corpus[:10])
+    short.save(tmp_path / "short.vqz")
+    with pytest.raises(ValueError, match="rows"):
+        vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "short.vqz")
+    with pytest.raises(ValueError, match="shape"):
+        vectro.Index.load(tmp_path / "b.vqz", originals=corpus[:, :10])
+    with pytest.raises(ValueError, match="oversample"):
+        b.search(corpus[:1], k=3, oversample=0.5)
+
+
+def test_many_ids_checked_with_numpy():
+    index = vectro.Index("binary", metric="ip", keep_originals=False)
+    n = 1_000_000
+    x = np.ones((n, 8), np.float32)
+    index.add(x, ids=np.arange(n, dtype=np.uint64) * 3)
+    with pytest.raises(vectro.VectroError, match="already"):
+        index.add(x[:2], ids=[7, 2_999_997])
+    index.add(x[:2], ids=[1, 2])
+    assert len(index) == n + 2 and index.ids[-1] == 2
+
+
+def test_cli_search_rescore_from_vqz(tmp_path, sample):
+    import shutil
+    import subprocess
+
+    exe = shutil.which("vectro")
+    if exe is None:
+        pytest.skip("the vectro command is not on PATH")
+    corpus, queries = sample
+    np.save(tmp_path / "q.npy", queries[:20])
+    b = vectro.Index("binary", metric="ip")
+    b.add(corpus)
+    b.save(tmp_path / "b.vqz")
+    i8 = vectro.Index("int8", metric="ip")
+    i8.add(corpus)
+    i8.save(tmp_path / "i8.vqz")
+    r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "i8.vqz", "--oversample", "10",
+                        tmp_path / "b.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "rescored with the int8 codes" in r.stderr
+    got = np.array([line.split("\t") for line in r.stdout.splitlines()])[:, 2].astype(np.uint64).reshape(20, 10)
+    two = vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "i8.vqz")
+    want, _ = two.search(queries[:20], k=10, oversample=10)
+    np.testing.assert_array_equal(got, want)
+    small = vectro.Index("int8", metric="ip")
+    small.add(corpus[:5])
+    small.save(tmp_path / "small.vqz")
+    bad = subprocess.run([exe, "search", "--rescore", tmp_path / "small.vqz", tmp_path / "b.vqz", tmp_path / "q.npy"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "small.vqz" in bad.stderr

@@ -1,0 +1,158 @@
+/* rotation.c: the seeded structured rotation described in rotation.h: tables of per-step
+ * multipliers built once, applied with the per-ISA Walsh-Hadamard kernels. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "../kernels/rotation_kernels.h"
+#include "rotation.h"
+
+#define MAX_OPS 6
+
+/* A transform: the unnormalised Walsh-Hadamard of size len (a power of two), or a Kac stage of
+ * len / 2 pairs (i, i + len / 2), on coordinates [start, start + len). */
+typedef struct {
+  int kac;
+  size_t start, len;
+} rot_op;
+
+/* Forward: for each op i: mul(fwd row i), transform i; then mul(fwd row nops). */
+struct vec_rotation {
+  size_t d, p;
+  uint64_t seed;
+  int nops;
+  rot_op op[MAX_OPS];
+  float *fwd; /* nops + 1 rows of d multipliers */
+  float *inv; /* the same rows for the inverse (row i undoes fwd row i and transform i) */
+};
+
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void add_op(vec_rotation *r, int kac, size_t start, size_t len) {
+  r->op[r->nops].kac = kac;
+  r->op[r->nops].start = start;
+  r->op[r->nops].len = len;
+  r->nops++;
+}
+
+int vec_rotation_create(size_t d, uint64_t seed, vec_rotation **out) {
+  *out = NULL;
+  if (d == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "rotation dimension must be >= 1");
+  vec_rotation *r = calloc(1, sizeof *r);
+  if (!r) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  r->d = d;
+  r->seed = seed;
+  r->p = 1;
+  while (r->p * 2 <= d) r->p *= 2;
+  if (r->p == d) {
+    for (int k = 0; k < 3; k++) add_op(r, 0, 0, d);
+  } else {
+    size_t h2 = d / 2 * 2;
+    for (int k = 0; k < 2; k++) {
+      add_op(r, 1, k ? d - h2 : 0, h2);
+      add_op(r, 0, 0, r->p);
+      add_op(r, 0, d - r->p, r->p);
+    }
+  }
+  size_t rows = (size_t)r->nops + 1;
+  r->fwd = malloc(2 * rows * d * sizeof(float));
+  double *ex = malloc(d * sizeof(double));
+  if (!r->fwd || !ex) {
+    free(r->fwd), free(ex), free(r);
+    return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  }
+  r->inv = r->fwd + rows * d;
+  /* The transforms are unnormalised: one on n coordinates leaves sqrt(n) in excess on them
+   * (tracked in ex[]), and the next multiplier divides it out (computed in double, rounded once:
+   * the same floats on every platform). So every element entering a transform carries the same
+   * scale, which keeps each step orthogonal. The inverse runs backwards; a transform's inverse is
+   * itself divided by n, applied by the multiply that follows it there. */
+  for (size_t j = 0; j < d; j++) ex[j] = 1.0;
+  uint64_t state = seed, word = 0;
+  size_t t = 0;
+  for (size_t row = 0; row < rows; row++) {
+    size_t lo = 0, hi = 0;
+    double n = 0.0;
+    if (row < (size_t)r->nops) {
+      const rot_op *o = &r->op[row];
+      lo = o->start, hi = o->start + o->len;
+      n = o->kac ? 2.0 : (double)o->len;
+    }
+    for (size_t j = 0; j < d; j++, t++) {
+      if (t % 64 == 0) word = splitmix64(&state);
+      double sign = (word >> (t % 64)) & 1 ? -1.0 : 1.0;
+      double m = sign / ex[j];
+      int in = j >= lo && j < hi;
+      r->fwd[row * d + j] = (float)m;
+      r->inv[row * d + j] = (float)((1.0 / m) * (in ? 1.0 / n : 1.0));
+      ex[j] = in ? sqrt(n) : 1.0;
+    }
+  }
+  free(ex);
+  *out = r;
+  return VEC_OK;
+}
+
+static void pick(vec_fwht_fn *h, vec_vmul_fn *m, vec_kac_fn *kac) {
+  switch (vec_active_isa()) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  case VEC_ISA_AVX512: *h = vec_fwht_avx512, *m = vec_vmul_avx512, *kac = vec_kac_avx512; return;
+  case VEC_ISA_AVX2: *h = vec_fwht_avx2, *m = vec_vmul_avx2, *kac = vec_kac_avx2; return;
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  case VEC_ISA_NEON: *h = vec_fwht_neon, *m = vec_vmul_neon, *kac = vec_kac_neon; return;
+#endif
+  default: *h = vec_fwht_scalar, *m = vec_vmul_scalar, *kac = vec_kac_scalar; return;
+  }
+}
+
+void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
+  vec_fwht_fn h;
+  vec_vmul_fn m;
+  vec_kac_fn kac;
+  pick(&h, &m, &kac);
+  size_t d = r->d;
+  if (out != x) memcpy(out, x, d * sizeof(float));
+  for (int i = 0; i < r->nops; i++) {
+    const rot_op *o = &r->op[i];
+    m(out, r->fwd + (size_t)i * d, d);
+    if (o->kac)
+      kac(out + o->start, o->len / 2);
+    else
+      h(out + o->start, o->len);
+  }
+  m(out, r->fwd + (size_t)r->nops * d, d);
+}
+
+void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *out) {
+  vec_fwht_fn h;
+  vec_vmul_fn m;
+  vec_kac_fn kac;
+  pick(&h, &m, &kac);
+  size_t d = r->d;
+  if (out != y) memcpy(out, y, d * sizeof(float));
+  m(out, r->inv + (size_t)r->nops * d, d);
+  for (int i = r->nops - 1; i >= 0; i--) {
+    const rot_op *o = &r->op[i];
+    if (o->kac)
+      kac(out + o->start, o->len / 2);
+    else
+      h(out + o->start, o->len);
+    m(out, r->inv + (size_t)i * d, d);
+  }
+}
+
+void vec_rotation_free(vec_rotation *r) {
+  if (!r) return;
+  free(r->fwd);
+  free(r);
+}
+
+size_t vec_rotation_dim(const vec_rotation *r) { return r->d; }
+uint64_t vec_rotation_seed(const vec_rotation *r) { return r->seed; }

@@ -1,0 +1,406 @@
+/* score_avx2.c: AVX2 scoring kernels (int8 by sign/maddubs, binary by nibble-table popcount, f16
+ * through F16C). Blocks of 4 rows share each loaded query vector; queries go 2 at a time so each
+ * loaded row chunk serves both. Row tails use an overlapping last vector whose already-counted
+ * lanes are zeroed in the query (int8) or masked (binary); rows shorter than one vector are copied
+ * to a zeroed stack buffer. */
+#include <immintrin.h>
+
+#include "half_kernels.h"
+#include "score_kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+INLINE int64_t hsum_epi64(__m256i v) {
+  __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
+  return _mm_cvtsi128_si64(s);
+}
+
+/* The four row sums of one query at once (a transposing add tree). */
+INLINE __m128i reduce4_epi32(const __m256i *v) {
+  __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+/* vec_score_i8_out for 4 rows: the same IEEE operations in the same order, so the same bits. */
+INLINE void i8_out4(float sq, const float *sc, const int32_t *o, float *dst) {
+  __m128 s = _mm_mul_ps(_mm_set1_ps(sq), _mm_loadu_ps(sc));
+  _mm_storeu_ps(dst, _mm_mul_ps(s, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)o))));
+}
+
+/* The last (partial) 32 bytes of a row: an overlapping load where the row is long enough. */
+INLINE __m256i tail32(const uint8_t *row, size_t len) {
+  if (len >= 32) return _mm256_loadu_si256((const __m256i *)(row + len - 32));
+  uint8_t buf[32] = {0};
+  memcpy(buf, row, len);
+  return _mm256_loadu_si256((const __m256i *)buf);
+}
+
+/* ---- int8: |q| * (sign(q) x) never saturates maddubs since |q|, |x| <= 127. ---- */
+INLINE __m256i i8_step(__m256i acc, __m256i aq, __m256i q, __m256i x) {
+  __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(x, q));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+INLINE void i8_block(int R, int Q, const uint8_t *const *qh, const __m256i *qt, const int8_t *x,
+                     size_t d, size_t d32, int tail, int32_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = _mm256_setzero_si256();
+  for (size_t j = 0; j < d32; j += 32) {
+    __m256i xv[4];
+    for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_si256((const __m256i *)(x + r * d + j));
+    for (int a = 0; a < Q; a++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(qh[a] + VEC_SCORE_HDR + j));
+      __m256i aq = _mm256_abs_epi8(q);
+      for (int r = 0; r < R; r++) acc[a][r] = i8_step(acc[a][r], aq, q, xv[r]);
+    }
+  }
+  if (tail) {
+    __m256i xv[4];
+    for (int r = 0; r < R; r++) xv[r] = tail32((const uint8_t *)(x + r * d), d);
+    for (int a = 0; a < Q; a++) {
+      __m256i aq = _mm256_abs_epi8(qt[a]);
+      for (int r = 0; r < R; r++) acc[a][r] = i8_step(acc[a][r], aq, qt[a], xv[r]);
+    }
+  }
+  for (int a = 0; a < Q; a++) {
+    if (R == 4)
+      _mm_storeu_si128((__m128i *)out[a], reduce4_epi32(acc[a]));
+    else
+      out[a][0] = hsum_epi32(acc[a][0]);
+  }
+}
+
+static void score_i8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const int8_t *codes,
+                          const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t d32 = d & ~(size_t)31;
+  int tail = d32 < d;
+  /* Lanes of the overlapping tail vector that the full vectors already counted. */
+  uint8_t keep[32];
+  for (int i = 0; i < 32; i++) keep[i] = d < 32 || (d - 32 + (size_t)i) >= d32 ? 0xff : 0;
+  const __m256i km = _mm256_loadu_si256((const __m256i *)keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 2) {
+    int Q = nq - j0 >= 2 ? 2 : 1;
+    const uint8_t *qh[2];
+    __m256i qt[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    float sq[2];
+    for (int a = 0; a < Q; a++) {
+      qh[a] = qs + (j0 + (size_t)a) * qstride;
+      sq[a] = vec_score_hdr_f32(qh[a]);
+      const uint8_t *qc = qh[a] + VEC_SCORE_HDR;
+      if (tail)
+        qt[a] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(qc + (d >= 32 ? d - 32 : 0))),
+                                 km);
+    }
+    size_t r = 0;
+    int32_t out[2][4];
+    for (; r + 4 <= nr; r += 4) {
+      if (Q == 2)
+        i8_block(4, 2, qh, qt, codes + r * d, d, d32, tail, out);
+      else
+        i8_block(4, 1, qh, qt, codes + r * d, d, d32, tail, out);
+      for (int a = 0; a < Q; a++)
+        i8_out4(sq[a], scales + r, out[a], ip + (j0 + (size_t)a) * ldo + r);
+    }
+    for (; r < nr; r++) {
+      if (Q == 2)
+        i8_block(1, 2, qh, qt, codes + r * d, d, d32, tail, out);
+      else
+        i8_block(1, 1, qh, qt, codes + r * d, d, d32, tail, out);
+      for (int a = 0; a < Q; a++)
+        ip[(j0 + (size_t)a) * ldo + r] = vec_score_i8_out(sq[a], scales[r], out[a][0]);
+    }
+  }
+}
+
+/* ---- int4: nibbles split into the even and odd elements, each against its half of the query
+ * (query_prepare stores them apart), then the int8 sign/maddubs step. Rows with one scale only;
+ * grouped rows go to the scalar kernel. ---- */
+INLINE void nibbles(__m256i c, __m256i *lo, __m256i *hi) {
+  const __m256i m = _mm256_set1_epi8(0x0f), e = _mm256_set1_epi8(8);
+  *lo = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(c, m), e), e);
+  *hi = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m), e), e);
+}
+
+INLINE void i4_block(int R, int Q, const int8_t *const *qe, const int8_t *const *qo,
+                     const __m256i *te, const __m256i *to, const uint8_t *x, size_t nb, size_t b32,
+                     int tail, int32_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = _mm256_setzero_si256();
+  for (size_t j = 0; j <= b32; j += 32) {
+    if (j == b32 && !tail) break;
+    __m256i lo[4], hi[4];
+    for (int r = 0; r < R; r++)
+      nibbles(j < b32 ? _mm256_loadu_si256((const __m256i *)(x + r * nb + j))
+                      : tail32(x + r * nb, nb),
+              &lo[r], &hi[r]);
+    for (int a = 0; a < Q; a++) {
+      __m256i e = j < b32 ? _mm256_loadu_si256((const __m256i *)(qe[a] + j)) : te[a];
+      __m256i o = j < b32 ? _mm256_loadu_si256((const __m256i *)(qo[a] + j)) : to[a];
+      __m256i ae = _mm256_abs_epi8(e), ao = _mm256_abs_epi8(o);
+      for (int r = 0; r < R; r++) {
+        acc[a][r] = i8_step(acc[a][r], ae, e, lo[r]);
+        acc[a][r] = i8_step(acc[a][r], ao, o, hi[r]);
+      }
+    }
+  }
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = hsum_epi32(acc[a][r]);
+}
+
+void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                       const float *scales, size_t nr, size_t d, size_t g, float *ip, size_t ldo) {
+  if (g < d) {
+    vec_score_i4_scalar(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+    return;
+  }
+  size_t nb = (d + 1) / 2, half = vec_score_pad64(nb), b32 = nb & ~(size_t)31;
+  int tail = b32 < nb;
+  uint8_t keep[32];
+  for (int i = 0; i < 32; i++) keep[i] = nb < 32 || (nb - 32 + (size_t)i) >= b32 ? 0xff : 0;
+  const __m256i km = _mm256_loadu_si256((const __m256i *)keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 2) {
+    int Q = nq - j0 >= 2 ? 2 : 1;
+    const int8_t *qe[2], *qo[2];
+    __m256i te[2], to[2];
+    float sq[2];
+    for (int a = 0; a < Q; a++) {
+      const uint8_t *h = qs + (j0 + (size_t)a) * qstride;
+      sq[a] = vec_score_hdr_f32(h);
+      qe[a] = (const int8_t *)(h + VEC_SCORE_HDR);
+      qo[a] = qe[a] + half;
+      size_t base = nb >= 32 ? nb - 32 : 0;
+      te[a] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(qe[a] + base)), km);
+      to[a] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(qo[a] + base)), km);
+    }
+    int32_t out[2][4];
+    for (size_t r = 0; r < nr; r += 2) {
+      size_t R = nr - r >= 2 ? 2 : 1;
+      const uint8_t *x = codes + r * nb;
+      if (R == 2 && Q == 2)
+        i4_block(2, 2, qe, qo, te, to, x, nb, b32, tail, out);
+      else if (R == 2)
+        i4_block(2, 1, qe, qo, te, to, x, nb, b32, tail, out);
+      else if (Q == 2)
+        i4_block(1, 2, qe, qo, te, to, x, nb, b32, tail, out);
+      else
+        i4_block(1, 1, qe, qo, te, to, x, nb, b32, tail, out);
+      for (int a = 0; a < Q; a++)
+        for (size_t k = 0; k < R; k++)
+          ip[(j0 + (size_t)a) * ldo + r + k] = vec_score_i4_out1(sq[a], scales[r + k], out[a][k]);
+    }
+  }
+}
+
+/* ---- calibrated: u8 levels x int8 weights, both widened to int16 (maddubs could saturate:
+ * 2 * 255 * 127 > 32767), madd into int32. ---- */
+INLINE __m256i u8_step(__m256i acc, __m256i w, __m256i x) {
+  __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+  __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
+  __m256i xl = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(x));
+  __m256i xh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(x, 1));
+  acc = _mm256_add_epi32(acc, _mm256_madd_epi16(wl, xl));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(wh, xh));
+}
+
+INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_t d, size_t d32,
+                     int tail, __m256i fl, int32_t *out) {
+  __m256i acc[4];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
+  for (size_t j = 0; j < d32; j += 32) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)(w + j));
+    for (int r = 0; r < R; r++)
+      acc[r] = u8_step(acc[r], wv,
+                       _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + r * d + j)), fl));
+  }
+  if (tail)
+    for (int r = 0; r < R; r++)
+      acc[r] = u8_step(acc[r], wt, _mm256_xor_si256(tail32(x + r * d, d), fl));
+  if (R == 4)
+    _mm_storeu_si128((__m128i *)out, reduce4_epi32(acc));
+  else
+    out[0] = hsum_epi32(acc[0]);
+}
+
+void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                       size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+  size_t d32 = d & ~(size_t)31;
+  int tail = d32 < d;
+  uint8_t keep[32];
+  for (int i = 0; i < 32; i++) keep[i] = d < 32 || (d - 32 + (size_t)i) >= d32 ? 0xff : 0;
+  const __m256i km = _mm256_loadu_si256((const __m256i *)keep);
+  const __m256i fl = _mm256_set1_epi8((char)flip);
+  for (size_t r = 0; r < nr; r += 4) {
+    size_t R = nr - r >= 4 ? 4 : nr - r;
+    for (size_t j = 0; j < nq; j++) {
+      const uint8_t *h = qs + j * qstride;
+      const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
+      float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+      __m256i wt =
+          _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + (d >= 32 ? d - 32 : 0))), km);
+      int32_t out[4];
+      if (R == 4)
+        u8_block(4, w, wt, codes + r * d, d, d32, tail, fl, out);
+      else
+        for (size_t k = 0; k < R; k++)
+          u8_block(1, w, wt, codes + (r + k) * d, d, d32, tail, fl, out + k);
+      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = vec_score_u8_out(c0, sw, out[k]);
+    }
+  }
+}
+
+/* ---- binary: popcount by two 4-bit table look-ups, bytes summed by sad against zero. ---- */
+INLINE __m256i popcnt_sad(__m256i v) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                       1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+  __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+  return _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256());
+}
+
+INLINE void b1_block(int R, int Q, const uint8_t *const *qh, const __m256i *qt, __m256i tm,
+                     const uint8_t *x, size_t nb, size_t cf, uint64_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = _mm256_setzero_si256();
+  for (size_t j = 0; j < cf; j += 32) {
+    __m256i xv[4];
+    for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_si256((const __m256i *)(x + r * nb + j));
+    for (int a = 0; a < Q; a++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(qh[a] + VEC_SCORE_HDR + j));
+      for (int r = 0; r < R; r++)
+        acc[a][r] = _mm256_add_epi64(acc[a][r], popcnt_sad(_mm256_xor_si256(q, xv[r])));
+    }
+  }
+  __m256i xv[4];
+  for (int r = 0; r < R; r++) xv[r] = tail32(x + r * nb, nb);
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++)
+      acc[a][r] = _mm256_add_epi64(
+          acc[a][r], popcnt_sad(_mm256_and_si256(_mm256_xor_si256(qt[a], xv[r]), tm)));
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = (uint64_t)hsum_epi64(acc[a][r]);
+}
+
+static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t nb = (d + 7) / 8, cf = (nb - 1) / 32 * 32; /* the tail always holds the last byte */
+  size_t base = nb >= 32 ? nb - 32 : 0;
+  uint8_t keep[32];
+  for (size_t i = 0; i < 32; i++) {
+    size_t pos = base + i;
+    keep[i] = pos < cf || pos >= nb ? 0 : pos == nb - 1 ? vec_score_b1_lastmask(d) : 0xff;
+  }
+  const __m256i tm = _mm256_loadu_si256((const __m256i *)keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 2) {
+    int Q = nq - j0 >= 2 ? 2 : 1;
+    const uint8_t *qh[2];
+    __m256i qt[2];
+    float mq[2];
+    for (int a = 0; a < Q; a++) {
+      qh[a] = qs + (j0 + (size_t)a) * qstride;
+      mq[a] = vec_score_hdr_f32(qh[a]);
+      qt[a] = _mm256_loadu_si256((const __m256i *)(qh[a] + VEC_SCORE_HDR + base));
+    }
+    size_t r = 0;
+    uint64_t out[2][4];
+    for (; r + 4 <= nr; r += 4) {
+      if (Q == 2)
+        b1_block(4, 2, qh, qt, tm, codes + r * nb, nb, cf, out);
+      else
+        b1_block(4, 1, qh, qt, tm, codes + r * nb, nb, cf, out);
+      for (int a = 0; a < Q; a++)
+        for (int k = 0; k < 4; k++)
+          ip[(j0 + (size_t)a) * ldo + r + (size_t)k] = vec_score_b1_out(mq[a], d, out[a][k]);
+    }
+    for (; r < nr; r++) {
+      if (Q == 2)
+        b1_block(1, 2, qh, qt, tm, codes + r * nb, nb, cf, out);
+      else
+        b1_block(1, 1, qh, qt, tm, codes + r * nb, nb, cf, out);
+      for (int a = 0; a < Q; a++)
+        ip[(j0 + (size_t)a) * ldo + r] = vec_score_b1_out(mq[a], d, out[a][0]);
+    }
+  }
+}
+
+/* ---- f16 / bf16: 16 dims per step in two 8-lane accumulators, reduced in a fixed tree. ---- */
+INLINE __m256 h8(const uint8_t *p, int bf16) {
+  __m128i c = _mm_loadu_si128((const __m128i *)p);
+  if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(c), 16));
+  return _mm256_cvtph_ps(c);
+}
+
+INLINE float hsum_ps(__m256 a, __m256 b) {
+  __m256 s = _mm256_add_ps(a, b);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  return _mm_cvtss_f32(h);
+}
+
+INLINE void h_block(int R, const float *q, const uint8_t *x, size_t d, int bf16, float *out) {
+  size_t d16 = d & ~(size_t)15, ld = 2 * d;
+  __m256 a[4], b[4];
+  for (int r = 0; r < R; r++) a[r] = b[r] = _mm256_setzero_ps();
+  for (size_t j = 0; j < d16; j += 16) {
+    __m256 u = _mm256_loadu_ps(q + j), v = _mm256_loadu_ps(q + j + 8);
+    for (int r = 0; r < R; r++) {
+      a[r] = _mm256_fmadd_ps(u, h8(x + r * ld + 2 * j, bf16), a[r]);
+      b[r] = _mm256_fmadd_ps(v, h8(x + r * ld + 2 * j + 16, bf16), b[r]);
+    }
+  }
+  if (d16 < d) {
+    /* The query is zero-padded; the row's last codes go through a zeroed buffer. */
+    __m256 u = _mm256_loadu_ps(q + d16), v = _mm256_loadu_ps(q + d16 + 8);
+    for (int r = 0; r < R; r++) {
+      uint8_t buf[32] = {0};
+      memcpy(buf, x + r * ld + 2 * d16, 2 * (d - d16));
+      a[r] = _mm256_fmadd_ps(u, h8(buf, bf16), a[r]);
+      b[r] = _mm256_fmadd_ps(v, h8(buf + 16, bf16), b[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum_ps(a[r], b[r]);
+}
+
+INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
+                    size_t d, float *ip, size_t ldo, int bf16) {
+  for (size_t r = 0; r < nr; r += 4) {
+    size_t R = nr - r >= 4 ? 4 : nr - r;
+    for (size_t j = 0; j < nq; j++) {
+      const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
+      float out[4];
+      if (R == 4)
+        h_block(4, q, codes + r * 2 * d, d, bf16, out);
+      else
+        for (size_t k = 0; k < R; k++) h_block(1, q, codes + (r + k) * 2 * d, d, bf16, out + k);
+      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = out[k];
+    }
+  }
+}
+
+static void score_f16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
+}
+static void score_bf16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
+}
+
+const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
+                                                  .b1 = score_b1_avx2,
+                                                  .f16 = score_f16_avx2,
+                                                  .bf16 = score_bf16_avx2,
+                                                  .i4 = vec_score_i4_avx2,
+                                                  .u8 = vec_score_u8_avx2};

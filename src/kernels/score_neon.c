@@ -1,0 +1,164 @@
+/* score_neon.c: AArch64 NEON scoring kernels with baseline instructions only (no SDOT: the
+ * dispatcher cannot yet tell at run time whether a core has it). int8 by widening multiplies
+ * (vmull_s8, exact in int16 since |q|, |x| <= 127) and pairwise accumulation into int32; binary by
+ * vcntq_u8; f16/bf16 by widening conversions and fused multiply-adds. Row tails use an overlapping
+ * last vector with the already-counted lanes zeroed, or a zeroed copy for rows under 16 bytes. */
+#include <arm_neon.h>
+
+#include "half_kernels.h"
+#include "score_kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE uint8x16_t tail16(const uint8_t *row, size_t len) {
+  if (len >= 16) return vld1q_u8(row + len - 16);
+  uint8_t buf[16] = {0};
+  memcpy(buf, row, len);
+  return vld1q_u8(buf);
+}
+
+INLINE int32x4_t i8_step(int32x4_t acc, int8x16_t q, int8x16_t x) {
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(q), vget_low_s8(x)));
+  return vpadalq_s16(acc, vmull_high_s8(q, x));
+}
+
+INLINE void i8_block(int R, const int8_t *q, int8x16_t qt, const int8_t *x, size_t d, size_t d16,
+                     int tail, int32_t *out) {
+  int32x4_t acc[4];
+  for (int r = 0; r < R; r++) acc[r] = vdupq_n_s32(0);
+  for (size_t j = 0; j < d16; j += 16) {
+    int8x16_t qv = vld1q_s8(q + j);
+    for (int r = 0; r < R; r++) acc[r] = i8_step(acc[r], qv, vld1q_s8(x + r * d + j));
+  }
+  if (tail)
+    for (int r = 0; r < R; r++)
+      acc[r] = i8_step(acc[r], qt, vreinterpretq_s8_u8(tail16((const uint8_t *)(x + r * d), d)));
+  for (int r = 0; r < R; r++) out[r] = vaddvq_s32(acc[r]);
+}
+
+static void score_i8_neon(const uint8_t *qs, size_t qstride, size_t nq, const int8_t *codes,
+                          const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t d16 = d & ~(size_t)15;
+  int tail = d16 < d;
+  uint8_t keep[16];
+  for (int i = 0; i < 16; i++) keep[i] = d < 16 || (d - 16 + (size_t)i) >= d16 ? 0xff : 0;
+  const uint8x16_t km = vld1q_u8(keep);
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride;
+    const int8_t *q = (const int8_t *)(h + VEC_SCORE_HDR);
+    float sq = vec_score_hdr_f32(h);
+    int8x16_t qt =
+        vreinterpretq_s8_u8(vandq_u8(vld1q_u8((const uint8_t *)q + (d >= 16 ? d - 16 : 0)), km));
+    size_t r = 0;
+    int32_t out[4];
+    for (; r + 4 <= nr; r += 4) {
+      i8_block(4, q, qt, codes + r * d, d, d16, tail, out);
+      for (size_t k = 0; k < 4; k++)
+        ip[j * ldo + r + k] = vec_score_i8_out(sq, scales[r + k], out[k]);
+    }
+    for (; r < nr; r++) {
+      i8_block(1, q, qt, codes + r * d, d, d16, tail, out);
+      ip[j * ldo + r] = vec_score_i8_out(sq, scales[r], out[0]);
+    }
+  }
+}
+
+INLINE void b1_block(int R, const uint8_t *q, uint8x16_t qt, uint8x16_t tm, const uint8_t *x,
+                     size_t nb, size_t cf, uint64_t *out) {
+  uint16x8_t acc[4];
+  uint64_t tot[4] = {0};
+  for (int r = 0; r < R; r++) acc[r] = vdupq_n_u16(0);
+  /* Byte counts (<= 8) widen into 16-bit lanes: safe for 4096 chunks; flushed well before that. */
+  size_t n = 0;
+  for (size_t j = 0; j < cf; j += 16) {
+    uint8x16_t qv = vld1q_u8(q + j);
+    for (int r = 0; r < R; r++)
+      acc[r] = vpadalq_u8(acc[r], vcntq_u8(veorq_u8(qv, vld1q_u8(x + r * nb + j))));
+    if (++n == 2048) {
+      for (int r = 0; r < R; r++) tot[r] += vaddlvq_u16(acc[r]), acc[r] = vdupq_n_u16(0);
+      n = 0;
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    uint8x16_t v = vandq_u8(veorq_u8(qt, tail16(x + r * nb, nb)), tm);
+    acc[r] = vpadalq_u8(acc[r], vcntq_u8(v));
+    out[r] = tot[r] + vaddlvq_u16(acc[r]);
+  }
+}
+
+static void score_b1_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t nb = (d + 7) / 8, cf = (nb - 1) / 16 * 16, base = nb >= 16 ? nb - 16 : 0;
+  uint8_t keep[16];
+  for (size_t i = 0; i < 16; i++) {
+    size_t pos = base + i;
+    keep[i] = pos < cf || pos >= nb ? 0 : pos == nb - 1 ? vec_score_b1_lastmask(d) : 0xff;
+  }
+  const uint8x16_t tm = vld1q_u8(keep);
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride, *q = h + VEC_SCORE_HDR;
+    float mq = vec_score_hdr_f32(h);
+    uint8x16_t qt = vld1q_u8(q + base);
+    size_t r = 0;
+    uint64_t out[4];
+    for (; r + 4 <= nr; r += 4) {
+      b1_block(4, q, qt, tm, codes + r * nb, nb, cf, out);
+      for (size_t k = 0; k < 4; k++) ip[j * ldo + r + k] = vec_score_b1_out(mq, d, out[k]);
+    }
+    for (; r < nr; r++) {
+      b1_block(1, q, qt, tm, codes + r * nb, nb, cf, out);
+      ip[j * ldo + r] = vec_score_b1_out(mq, d, out[0]);
+    }
+  }
+}
+
+INLINE float32x4_t h4(uint16x4_t c, int bf16) {
+  if (bf16) return vreinterpretq_f32_u32(vshll_n_u16(c, 16));
+  return vcvt_f32_f16(vreinterpret_f16_u16(c));
+}
+
+/* 16 dims per step, four 4-lane accumulators, reduced in a fixed tree. */
+INLINE void h_step(float32x4_t *a, const float *q, const uint8_t *p, int bf16) {
+  uint16x8_t c0 = vreinterpretq_u16_u8(vld1q_u8(p)), c1 = vreinterpretq_u16_u8(vld1q_u8(p + 16));
+  a[0] = vfmaq_f32(a[0], vld1q_f32(q), h4(vget_low_u16(c0), bf16));
+  a[1] = vfmaq_f32(a[1], vld1q_f32(q + 4), h4(vget_high_u16(c0), bf16));
+  a[2] = vfmaq_f32(a[2], vld1q_f32(q + 8), h4(vget_low_u16(c1), bf16));
+  a[3] = vfmaq_f32(a[3], vld1q_f32(q + 12), h4(vget_high_u16(c1), bf16));
+}
+
+INLINE float h_row(const float *q, const uint8_t *x, size_t d, int bf16) {
+  size_t d16 = d & ~(size_t)15;
+  float32x4_t a[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (size_t j = 0; j < d16; j += 16) h_step(a, q + j, x + 2 * j, bf16);
+  if (d16 < d) {
+    uint8_t buf[32] = {0};
+    memcpy(buf, x + 2 * d16, 2 * (d - d16));
+    h_step(a, q + d16, buf, bf16); /* the query is zero-padded */
+  }
+  float32x4_t s = vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3]));
+  float32x2_t t = vadd_f32(vget_low_f32(s), vget_high_f32(s));
+  return vget_lane_f32(t, 0) + vget_lane_f32(t, 1);
+}
+
+INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
+                    size_t d, float *ip, size_t ldo, int bf16) {
+  for (size_t j = 0; j < nq; j++) {
+    const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
+    for (size_t r = 0; r < nr; r++) ip[j * ldo + r] = h_row(q, codes + r * 2 * d, d, bf16);
+  }
+}
+
+static void score_f16_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
+}
+static void score_bf16_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
+}
+
+const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
+                                                  .b1 = score_b1_neon,
+                                                  .f16 = score_f16_neon,
+                                                  .bf16 = score_bf16_neon,
+                                                  .i4 = vec_score_i4_scalar};
