@@ -1,7 +1,7 @@
-/* kmeans_avx512.c: nearest-centroid assignment with AVX-512: two rows against 64 centroids per
- * pass (eight accumulators, enough independent FMA chains to hide their latency), a running
- * minimum and its index per lane, and a final lane reduction that keeps the lowest index on ties.
- */
+/* kmeans_avx512.c: nearest-centroid assignment with AVX-512: four rows against 64 centroids per
+ * pass (16 accumulators: independent FMA chains, and each centroid load used four times), a running
+ * minimum and its index per lane, and a lane reduction that keeps the lowest index on ties. k <= 16
+ * has a path of its own. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -66,56 +66,38 @@ void vec_km_assign_avx512(const float *x, size_t n, size_t ldx, size_t d, const 
   }
   const __m512 m2 = _mm512_set1_ps(-2.0f);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  size_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    const float *r0 = x + i * ldx, *r1 = r0 + ldx;
-    __m512 mn0[4], mn1[4];
-    __m512i mi0[4], mi1[4];
-    for (int r = 0; r < 4; r++) {
-      mn0[r] = mn1[r] = _mm512_set1_ps(INFINITY);
-      mi0[r] = mi1[r] = _mm512_setzero_si512();
-    }
+  /* Four rows per pass: 16 accumulators reuse each centroid load four times, which halves the
+   * traffic from L2 (where the transposed centroids of a full-dimension k-means live) against two
+   * rows. A short last group repeats its first row (computed, not stored). */
+  for (size_t i = 0; i < n; i += 4) {
+    size_t nr = n - i < 4 ? n - i : 4;
+    const float *rw[4];
+    for (size_t q = 0; q < 4; q++) rw[q] = x + (i + (q < nr ? q : 0)) * ldx;
+    __m512 mn[4][4];
+    __m512i mi[4][4];
+    for (int q = 0; q < 4; q++)
+      for (int r = 0; r < 4; r++)
+        mn[q][r] = _mm512_set1_ps(INFINITY), mi[q][r] = _mm512_setzero_si512();
     for (size_t c0 = 0; c0 < kp; c0 += 4 * W) {
-      __m512 a[4], b[4];
-      for (int r = 0; r < 4; r++) a[r] = b[r] = _mm512_setzero_ps();
+      __m512 a[4][4];
+      for (int q = 0; q < 4; q++)
+        for (int r = 0; r < 4; r++) a[q][r] = _mm512_setzero_ps();
       const float *t = ct + c0;
       for (size_t j = 0; j < d; j++, t += kp) {
-        __m512 x0 = _mm512_set1_ps(r0[j]), x1 = _mm512_set1_ps(r1[j]);
-        for (int r = 0; r < 4; r++) {
-          __m512 c = _mm512_loadu_ps(t + r * W);
-          a[r] = _mm512_fmadd_ps(x0, c, a[r]);
-          b[r] = _mm512_fmadd_ps(x1, c, b[r]);
+        __m512 c[4];
+        for (int r = 0; r < 4; r++) c[r] = _mm512_loadu_ps(t + r * W);
+        for (int q = 0; q < 4; q++) {
+          __m512 xq = _mm512_set1_ps(rw[q][j]);
+          for (int r = 0; r < 4; r++) a[q][r] = _mm512_fmadd_ps(xq, c[r], a[q][r]);
         }
       }
       for (int r = 0; r < 4; r++) {
         __m512 norm = _mm512_loadu_ps(cn + c0 + r * W);
         __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(c0 + (size_t)r * W)));
-        track(_mm512_fmadd_ps(m2, a[r], norm), idx, &mn0[r], &mi0[r]);
-        track(_mm512_fmadd_ps(m2, b[r], norm), idx, &mn1[r], &mi1[r]);
+        for (int q = 0; q < 4; q++)
+          track(_mm512_fmadd_ps(m2, a[q][r], norm), idx, &mn[q][r], &mi[q][r]);
       }
     }
-    finish(mn0, mi0, best + i, val + i);
-    finish(mn1, mi1, best + i + 1, val + i + 1);
-  }
-  for (; i < n; i++) {
-    const float *r0 = x + i * ldx;
-    __m512 mn0[4];
-    __m512i mi0[4];
-    for (int r = 0; r < 4; r++) mn0[r] = _mm512_set1_ps(INFINITY), mi0[r] = _mm512_setzero_si512();
-    for (size_t c0 = 0; c0 < kp; c0 += 4 * W) {
-      __m512 a[4];
-      for (int r = 0; r < 4; r++) a[r] = _mm512_setzero_ps();
-      const float *t = ct + c0;
-      for (size_t j = 0; j < d; j++, t += kp) {
-        __m512 x0 = _mm512_set1_ps(r0[j]);
-        for (int r = 0; r < 4; r++) a[r] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(t + r * W), a[r]);
-      }
-      for (int r = 0; r < 4; r++) {
-        __m512 norm = _mm512_loadu_ps(cn + c0 + r * W);
-        __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(c0 + (size_t)r * W)));
-        track(_mm512_fmadd_ps(m2, a[r], norm), idx, &mn0[r], &mi0[r]);
-      }
-    }
-    finish(mn0, mi0, best + i, val + i);
+    for (size_t q = 0; q < nr; q++) finish(mn[q], mi[q], best + i + q, val + i + q);
   }
 }
