@@ -146,6 +146,16 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      codes); int8-cal stores u - 128. Decodes to
  *                                                      lo + u*step (truncated: lo + (u + 0.5)*step,
  *                                                      the middle of the bucket)
+ *   pq          m (bits 8) or          0               product quantization: d split into m
+ *               ceil(m/2) (bits 4)                     subspaces (m divides d), each coded by its
+ *                                                      nearest of 2^bits k-means centroids (trained
+ *                                                      by vec_codec_train: n >= 2^bits rows, at most
+ *                                                      train_max sampled); 4-bit: subspace 2j in the
+ *                                                      low nibble of byte j. rotate: the seeded
+ *                                                      rotation first, undone on decode. Searched
+ *                                                      by look-up tables (4-bit: SIMD fast-scan on
+ *                                                      uint8 tables, within m*step/2 of the float
+ *                                                      table's score: rescore)
  *
  * NaN or Inf in the input is always an error naming the row, for every codec.
  * ------------------------------------------------------------------------------------------- */
