@@ -12,7 +12,7 @@ static inline void put8(__m128i u16, __m256 b, __m256 dl, float *out) {
 
 void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                        float delta, float *out) {
-  const __m256i nib = _mm256_set1_epi8(0x0f), lowb = _mm256_set1_epi16(0x00ff);
+  const __m256i nib = _mm256_set1_epi8(0x0f);
   __m256i ev = _mm256_setzero_si256(), od = _mm256_setzero_si256();
   for (size_t j = 0; j < npairs; j++) {
     __m256i c = _mm256_loadu_si256((const __m256i *)(blk + j * 32));
@@ -20,12 +20,14 @@ void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, fl
     __m256i th = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lut + j * 32 + 16)));
     __m256i va = _mm256_shuffle_epi8(tl, _mm256_and_si256(c, nib));
     __m256i vb = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib));
-    ev = _mm256_add_epi16(ev,
-                          _mm256_add_epi16(_mm256_and_si256(va, lowb), _mm256_and_si256(vb, lowb)));
+    ev = _mm256_add_epi16(ev, _mm256_add_epi16(va, vb)); /* odd bytes too: taken out at the end */
     od = _mm256_add_epi16(od, _mm256_add_epi16(_mm256_srli_epi16(va, 8), _mm256_srli_epi16(vb, 8)));
   }
-  /* uint16 lane i of ev holds row 2i, of od row 2i + 1: interleaving puts rows 0-7 | 16-23 in lo
-   * and 8-15 | 24-31 in hi. */
+  /* ev summed whole 16-bit lanes: even bytes + 256 * odd bytes (mod 2^16); od holds the odd
+   * bytes' sums, so ev - 256 od is the even bytes' exact sum (FAISS's trick: no masking per step).
+   * uint16 lane i of ev then holds row 2i, of od row 2i + 1: interleaving puts rows 0-7 | 16-23
+   * in lo and 8-15 | 24-31 in hi. */
+  ev = _mm256_sub_epi16(ev, _mm256_slli_epi16(od, 8));
   __m256i lo = _mm256_unpacklo_epi16(ev, od), hi = _mm256_unpackhi_epi16(ev, od);
   __m256 b = _mm256_set1_ps(bias), dl = _mm256_set1_ps(delta);
   put8(_mm256_castsi256_si128(lo), b, dl, out);

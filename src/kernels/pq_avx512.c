@@ -7,7 +7,7 @@
 
 void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                          float delta, float *out) {
-  const __m512i nib = _mm512_set1_epi8(0x0f), lowb = _mm512_set1_epi16(0x00ff);
+  const __m512i nib = _mm512_set1_epi8(0x0f);
   __m512i ev = _mm512_setzero_si512(), od = _mm512_setzero_si512();
   size_t j = 0;
   for (; j + 2 <= npairs; j += 2) {
@@ -17,22 +17,23 @@ void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut, 
     __m512i th = _mm512_shuffle_i64x2(t, t, _MM_SHUFFLE(3, 3, 1, 1));
     __m512i va = _mm512_shuffle_epi8(tl, _mm512_and_si512(c, nib));
     __m512i vb = _mm512_shuffle_epi8(th, _mm512_and_si512(_mm512_srli_epi16(c, 4), nib));
-    ev = _mm512_add_epi16(ev,
-                          _mm512_add_epi16(_mm512_and_si512(va, lowb), _mm512_and_si512(vb, lowb)));
+    ev = _mm512_add_epi16(ev, _mm512_add_epi16(va, vb)); /* odd bytes too: taken out at the end */
     od = _mm512_add_epi16(od, _mm512_add_epi16(_mm512_srli_epi16(va, 8), _mm512_srli_epi16(vb, 8)));
   }
   __m256i e2 = _mm256_add_epi16(_mm512_castsi512_si256(ev), _mm512_extracti64x4_epi64(ev, 1));
   __m256i o2 = _mm256_add_epi16(_mm512_castsi512_si256(od), _mm512_extracti64x4_epi64(od, 1));
   if (j < npairs) {
-    const __m256i n2 = _mm256_set1_epi8(0x0f), l2 = _mm256_set1_epi16(0x00ff);
+    const __m256i n2 = _mm256_set1_epi8(0x0f);
     __m256i c = _mm256_loadu_si256((const __m256i *)(blk + j * 32));
     __m256i tl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lut + j * 32)));
     __m256i th = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lut + j * 32 + 16)));
     __m256i va = _mm256_shuffle_epi8(tl, _mm256_and_si256(c, n2));
     __m256i vb = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c, 4), n2));
-    e2 = _mm256_add_epi16(e2, _mm256_add_epi16(_mm256_and_si256(va, l2), _mm256_and_si256(vb, l2)));
+    e2 = _mm256_add_epi16(e2, _mm256_add_epi16(va, vb));
     o2 = _mm256_add_epi16(o2, _mm256_add_epi16(_mm256_srli_epi16(va, 8), _mm256_srli_epi16(vb, 8)));
   }
+  /* e2 summed whole 16-bit lanes (even bytes + 256 * odd bytes, mod 2^16): take the odd out. */
+  e2 = _mm256_sub_epi16(e2, _mm256_slli_epi16(o2, 8));
   /* Rows 2i in e2's lane i, 2i + 1 in o2's: interleave, then put the 128-bit halves in order. */
   __m256i lo = _mm256_unpacklo_epi16(e2, o2), hi = _mm256_unpackhi_epi16(e2, o2);
   __m256i r0 = _mm256_permute2x128_si256(lo, hi, 0x20),
