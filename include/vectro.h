@@ -148,14 +148,15 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      the middle of the bucket)
  *   pq          m (bits 8) or          0               product quantization: d split into m
  *               ceil(m/2) (bits 4)                     subspaces (m divides d), each coded by its
- *                                                      nearest of 2^bits k-means centroids (trained
- *                                                      by vec_codec_train: n >= 2^bits rows, at most
- *                                                      train_max sampled); 4-bit: subspace 2j in the
- *                                                      low nibble of byte j. rotate: the seeded
- *                                                      rotation first, undone on decode. Searched
- *                                                      by look-up tables (4-bit: SIMD fast-scan on
- *                                                      uint8 tables, within m*step/2 of the float
- *                                                      table's score: rescore)
+ *                                                      nearest of 2^bits k-means centroids,
+ *                                                      trained by vec_codec_train (n >= 2^bits
+ *                                                      rows, at most train_max sampled); 4-bit:
+ *                                                      subspace 2j in the low nibble of byte j.
+ *                                                      rotate: the seeded rotation first, undone
+ *                                                      on decode. Searched by look-up tables
+ *                                                      (4-bit: SIMD fast-scan on uint8 tables,
+ *                                                      within m*step/2 of the float table's
+ *                                                      score: rescore)
  *
  * NaN or Inf in the input is always an error naming the row, for every codec.
  * ------------------------------------------------------------------------------------------- */
@@ -594,11 +595,11 @@ VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const f
  *
  * Training runs on at most max_points rows sampled without replacement (seeded), so its cost does
  * not grow with the collection. Each iteration assigns every training row to its nearest centroid
- * by squared L2 (|c|^2 - 2 x.c, SIMD, threaded over rows) and moves each centroid to the mean of its
- * rows (sums in double, accumulated in row order on one thread: the result depends on the seed and
- * the instruction set, never on the thread count). An empty cluster takes over half of the largest
- * one: a copy of its centroid, both perturbed by a relative 1/1024 in opposite directions (as
- * FAISS). Ties go to the lowest centroid index.
+ * by squared L2 (|c|^2 - 2 x.c, SIMD, threaded over rows) and moves each centroid to the mean of
+ * its rows (sums in double, accumulated in row order on one thread: the result depends on the seed
+ * and the instruction set, never on the thread count). An empty cluster takes over half of the
+ * largest one: a copy of its centroid, both perturbed by a relative 1/1024 in opposite directions
+ * (as FAISS). Ties go to the lowest centroid index.
  * ------------------------------------------------------------------------------------------- */
 typedef enum vec_kmeans_init {
   VEC_KMEANS_INIT_RANDOM = 0,  /* k distinct training rows picked at random (FAISS's default) */
