@@ -148,6 +148,17 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      the middle of the bucket)
  *   rabitq      ceil(d*B/8) bytes      3               seeded random rotation, then B = bits
  *                                                      (1..8) per dimension; see below
+ *   pq          m (bits 8) or          0               product quantization: d split into m
+ *               ceil(m/2) (bits 4)                     subspaces (m divides d), each coded by its
+ *                                                      nearest of 2^bits k-means centroids,
+ *                                                      trained by vec_codec_train (n >= 2^bits
+ *                                                      rows, at most train_max sampled); 4-bit:
+ *                                                      subspace 2j in the low nibble of byte j.
+ *                                                      rotate: the seeded rotation first, undone
+ *                                                      on decode. Searched by look-up tables
+ *                                                      (4-bit: SIMD fast-scan on uint8 tables,
+ *                                                      within m*step/2 of the float table's
+ *                                                      score: rescore)
  *
  * RaBitQ (VEC_CODEC_RABITQ; Gao & Long, SIGMOD 2024, and its B-bit extension, Gao et al., SIGMOD
  * 2025; docs/rabitq.md): x is rotated by a seeded, dimension-preserving fast orthogonal rotation R
@@ -589,6 +600,54 @@ VEC_API int vec_search_rescore(const vec_codec *codec, const void *codes, const 
  *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
 VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *scales,
                               size_t n, float *out, const vec_batch_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
+ * Clustering: k-means (Lloyd's algorithm), the trainer of the pq codec, public for IVF-style uses.
+ *
+ * Training runs on at most max_points rows sampled without replacement (seeded), so its cost does
+ * not grow with the collection. Each iteration assigns every training row to its nearest centroid
+ * by squared L2 (|c|^2 - 2 x.c, SIMD, threaded over rows) and moves each centroid to the mean of
+ * its rows (sums in double, accumulated in row order on one thread: the result depends on the seed
+ * and the instruction set, never on the thread count). An empty cluster takes over half of the
+ * largest one: a copy of its centroid, both perturbed by a relative 1/1024 in opposite directions
+ * (as FAISS). Ties go to the lowest centroid index.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum vec_kmeans_init {
+  VEC_KMEANS_INIT_RANDOM = 0,  /* k distinct training rows picked at random (FAISS's default) */
+  VEC_KMEANS_INIT_PLUSPLUS = 1 /* k-means++: D^2 sampling (better starts, O(n k d) more serial) */
+} vec_kmeans_init;
+
+typedef struct vec_kmeans_params {
+  size_t struct_size;   /* sizeof(vec_kmeans_params) */
+  unsigned iters;       /* Lloyd iterations; 0 = 25 */
+  uint64_t seed;        /* sampling and initialisation */
+  vec_kmeans_init init; /* VEC_KMEANS_INIT_RANDOM or VEC_KMEANS_INIT_PLUSPLUS */
+  size_t max_points;    /* training rows used at most (sampled); 0 = 256 * k, as FAISS */
+} vec_kmeans_params;
+
+#define VEC_KMEANS_PARAMS_INIT {sizeof(vec_kmeans_params), 25, 0, VEC_KMEANS_INIT_RANDOM, 0}
+
+typedef struct vec_kmeans_stats {
+  size_t struct_size;   /* sizeof(vec_kmeans_stats), set by the caller */
+  double objective;     /* sum over all n input rows of the squared L2 distance to the nearest
+                           final centroid */
+  size_t train_rows;    /* rows the iterations ran on (min(n, max_points)) */
+  size_t empty_repairs; /* empty clusters split off a large one, over all iterations */
+} vec_kmeans_stats;
+
+/** Clusters n rows of d floats (row i at x + i * ldx, ldx >= d) into k centroids.
+ *  @param params     NULL for VEC_KMEANS_PARAMS_INIT
+ *  @param centroids  out: k * d floats, row-major
+ *  @param assign     out, may be NULL: n indices of the nearest final centroid (a final pass over
+ *                    all n rows, run when assign or stats is given)
+ *  @param stats      out, may be NULL: objective and counters
+ *  @param opts       threads, progress (counted in training rows per iteration); NULL: defaults
+ *  @return VEC_OK; VEC_E_INVALID_ARG (k == 0, n < k: fewer rows than centroids, max_points < k,
+ *          d == 0, ldx < d, an unknown init, NULL, a struct_size too small); VEC_E_NONFINITE naming
+ *          the first row holding NaN or Inf; VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
+VEC_API int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
+                       const vec_kmeans_params *params, float *centroids, uint32_t *assign,
+                       vec_kmeans_stats *stats, const vec_batch_opts *opts);
 
 /* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from . import _core
+from ._cluster import kmeans
 from ._codec import (
     PRECISIONS,
     PROFILES,
@@ -61,6 +62,7 @@ __all__ = [
     "save",
     "choose",
     "evaluate",
+    "kmeans",
     "from_codes",
     "get_backend_info",
     "quantize_embeddings",

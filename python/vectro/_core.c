@@ -1260,6 +1260,56 @@ static PyObject *quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                        (Py_ssize_t)q.zero_rows);
 }
 
+/* ----------------------------------------------------------------------------------------------
+ * Clustering
+ * -------------------------------------------------------------------------------------------- */
+/* kmeans(x, k, iters, seed, max_points, init, threads, centroids, assign) -> (objective,
+ * train_rows, empty_repairs). centroids (k x d float32) and assign (n uint32) are written. */
+static PyObject *kmeans(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 9) {
+    PyErr_SetString(PyExc_TypeError,
+                    "kmeans(x, k, iters, seed, max_points, init, threads, centroids, assign)");
+    return NULL;
+  }
+  size_t k = PyLong_AsSize_t(args[1]);
+  unsigned long iters = PyLong_AsUnsignedLong(args[2]);
+  unsigned long long seed = PyLong_AsUnsignedLongLongMask(args[3]);
+  size_t max_points = PyLong_AsSize_t(args[4]);
+  long init = PyLong_AsLong(args[5]);
+  if (PyErr_Occurred()) return NULL;
+  int threads;
+  if (parse_threads(args[6], &threads) < 0) return NULL;
+  Py_buffer x, cen, asg;
+  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
+  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
+  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  if (get_flat(args[7], &cen, "centroids", k * d * 4, 1) < 0) goto f_x;
+  if (get_flat(args[8], &asg, "assign", n * 4, 1) < 0) goto f_c;
+  vec_kmeans_params p = VEC_KMEANS_PARAMS_INIT;
+  p.iters = (unsigned)iters;
+  p.seed = seed;
+  p.max_points = max_points;
+  p.init = (vec_kmeans_init)init;
+  vec_kmeans_stats st = {sizeof st, 0.0, 0, 0};
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = threads;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_kmeans((const float *)x.buf, n, d, ldx, k, &p, cen.buf, asg.buf, &st, &o);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&asg);
+  PyBuffer_Release(&cen);
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return raise_last(rc);
+  return Py_BuildValue("dnn", st.objective, (Py_ssize_t)st.train_rows,
+                       (Py_ssize_t)st.empty_repairs);
+f_c:
+  PyBuffer_Release(&cen);
+f_x:
+  PyBuffer_Release(&x);
+  return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"backend_info", backend_info, METH_NOARGS, "Kernel, CPU features, threads, versions."},
     {"codec_new", (PyCFunction)(void (*)(void))codec_new, METH_FASTCALL, "Create a codec handle."},
@@ -1305,6 +1355,7 @@ static PyMethodDef methods[] = {
      "Squared norms of the reconstructions of encoded rows."},
     {"quality", (PyCFunction)(void (*)(void))quality, METH_FASTCALL,
      "Reconstruction quality figures (vec_quality_measure)."},
+    {"kmeans", (PyCFunction)(void (*)(void))kmeans, METH_FASTCALL, "k-means clustering."},
     {"set_isa", set_isa, METH_O, "Force kernels ('auto', 'scalar', 'avx2', 'avx512', 'neon')."},
     {"_bench_read", bench_read, METH_O, "Seconds to read a buffer once (benchmark ceiling)."},
     {"_bench_memcpy", (PyCFunction)(void (*)(void))bench_memcpy, METH_FASTCALL,

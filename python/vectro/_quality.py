@@ -145,7 +145,9 @@ def choose(X, *, min_cosine: float | None = None, min_recall_at_10: float | None
     models pass ``matryoshka_dims`` (e.g. [256, 128]): each candidate is also tried keeping only
     the first d' dimensions (the cosine then compares with the full vector, zero-padded; recall
     is still against full-dimension float32 search). Raises VectroError, with the measured
-    table, when nothing meets the target.
+    table, when nothing meets the target. Product quantization is not among the default
+    candidates (k-means training costs seconds); name it to try it, e.g. ``"pq-96x4"`` (48 bytes
+    at d = 384); a pq candidate whose M does not divide a dimension is skipped there.
 
     Example:
         >>> import numpy as np, vectro
@@ -176,6 +178,8 @@ def choose(X, *, min_cosine: float | None = None, min_recall_at_10: float | None
     for dd in dims:
         sub = np.ascontiguousarray(db[:, :dd])
         for cand in candidates:
+            if isinstance(cand, str) and cand.startswith("pq-") and dd % int(cand[3:].split("x")[0] or 1):
+                continue  # pq-MxB needs M to divide the (Matryoshka) dimension
             codec = Codec(cand, calibrated=False)
             if codec.needs_training:
                 codec.fit(sub)

@@ -23,30 +23,35 @@ static int want_help(int argc, char **argv) {
  * compress
  * ------------------------------------------------------------------------------------------- */
 static void usage_compress(FILE *f) {
-  fprintf(
-      f,
-      "usage: vectro compress [--codec NAME | --profile P] [--bits B] [--seed S] [--threads N]\n"
-      "                       [--chunk ROWS] [--metadata JSON] [--quiet] INPUT OUTPUT.vqz\n\n"
-      "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
-      "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
-      "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
-      "replaced by a finished, checksummed file.\n\n"
-      "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
-      "                   int8-cal (calibrated codecs learn ranges from the first %d rows),\n"
-      "                   rabitq (rotation + B-bit codes, or rabitq-B)\n"
-      "  --bits B         rabitq: bits per dimension, 1..8 (default 4)\n"
-      "  --seed S         rabitq: seed of the random rotation (default 0)\n"
-      "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
-      "  --threads N      worker threads, 0 = all cores (default)\n"
-      "  --chunk ROWS     rows per chunk (default %d)\n"
-      "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
-      "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
-      CALIBRATION_ROWS, DEFAULT_CHUNK);
+  fprintf(f,
+          "usage: vectro compress [--codec NAME | --profile P] [--m M] [--bits B] [--seed S]\n"
+          "                       [--threads N] [--chunk ROWS] [--metadata JSON] [--quiet]\n"
+          "                       INPUT OUTPUT.vqz\n\n"
+          "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
+          "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
+          "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
+          "replaced by a finished, checksummed file.\n\n"
+          "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
+          "                   int8-cal (calibrated codecs learn ranges from the first %d rows),\n"
+          "                   rabitq (rotation + B-bit codes, or rabitq-B),\n"
+          "                   pq (with --m, --bits) or pq-MxB: product quantization, k-means\n"
+          "                   codebooks trained on a sample of those rows\n"
+          "  --m M            pq: subspaces (must divide the dimension)\n"
+          "  --bits B         rabitq: bits per dimension, 1..8 (default 4);\n"
+          "                   pq: bits per subspace code, 4 or 8 (default 8)\n"
+          "  --seed S         rabitq: seed of the random rotation; pq: of the training sample and\n"
+          "                   k-means starts (default 0)\n"
+          "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+          "  --threads N      worker threads, 0 = all cores (default)\n"
+          "  --chunk ROWS     rows per chunk (default %d)\n"
+          "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
+          "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
+          CALIBRATION_ROWS, DEFAULT_CHUNK);
 }
 
 int cmd_compress(int argc, char **argv) {
   const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
-  size_t threads = 0, chunk = DEFAULT_CHUNK, bits = 0;
+  size_t threads = 0, chunk = DEFAULT_CHUNK, pq_m = 0, bits = 0;
   unsigned long long seed = 0;
   int quiet = 0, have_seed = 0;
   if (want_help(argc, argv)) {
@@ -66,6 +71,11 @@ int cmd_compress(int argc, char **argv) {
     } else if (strcmp(a, "--chunk") == 0 && more) {
       if (cli_parse_size(argv[++i], &chunk) || chunk == 0 || chunk > ((size_t)1 << 30)) {
         fprintf(stderr, "vectro compress: --chunk needs a positive number of rows\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--m") == 0 && more) {
+      if (cli_parse_size(argv[++i], &pq_m) || pq_m == 0 || pq_m > 65536) {
+        fprintf(stderr, "vectro compress: --m needs a positive number of subspaces\n");
         return EXIT_USAGE;
       }
     } else if (strcmp(a, "--metadata") == 0 && more) {
@@ -105,11 +115,21 @@ int cmd_compress(int argc, char **argv) {
     fprintf(stderr, "vectro compress: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
     return EXIT_USAGE;
   }
-  if ((bits || have_seed) && cp.codec != VEC_CODEC_RABITQ) {
-    fprintf(stderr, "vectro compress: --bits and --seed apply to the rabitq codec only\n");
+  if (pq_m && cp.codec != VEC_CODEC_PQ) {
+    fprintf(stderr, "vectro compress: --m applies to the pq codec only\n");
     return EXIT_USAGE;
   }
+  if ((bits || have_seed) && cp.codec != VEC_CODEC_RABITQ && cp.codec != VEC_CODEC_PQ) {
+    fprintf(stderr, "vectro compress: --bits and --seed apply to the rabitq and pq codecs only\n");
+    return EXIT_USAGE;
+  }
+  if (cp.codec == VEC_CODEC_PQ && bits && bits != 4 && bits != 8) {
+    fprintf(stderr, "vectro compress: pq takes --bits 4 or 8\n");
+    return EXIT_USAGE;
+  }
+  if (pq_m) cp.m = (unsigned)pq_m;
   if (bits) cp.bits = (unsigned)bits;
+  if (cp.codec == VEC_CODEC_PQ && !cp.bits) cp.bits = 8;
   cp.seed = (uint64_t)seed;
 
   vec_reader *r = NULL;
@@ -329,7 +349,9 @@ int cmd_info_file(const char *path) {
   printf("format       .vqz version %u.%u\n", info.version_major, info.version_minor);
   printf("codec        %s", vec_codec_name(info.codec));
   if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
-  if (vec_codec_needs_training(c))
+  if (info.codec == VEC_CODEC_PQ)
+    printf(" (%u subspaces x %u bits)", p->m, p->bits);
+  else if (vec_codec_needs_training(c))
     printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
   printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);
   printf("size         %llu bytes on disk; %zu bytes/vector (float32: %zu, %.2fx)\n",

@@ -85,17 +85,27 @@ int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
     if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
     name = "int4";
   }
-  size_t bits = 0;
+  size_t m = 0, bits = 0;
   if (strncmp(name, "rabitq", 6) == 0) { /* "rabitq" (4 bits) or "rabitq-B" */
     bits = 4;
     if (name[6] == '-' && (cli_parse_size(name + 7, &bits) || bits < 1 || bits > 8)) return -1;
     if (name[6] && name[6] != '-') return -1;
     name = "rabitq";
+  } else if (strncmp(name, "pq-", 3) == 0) { /* "pq-48x4": m subspaces x bits, as in Python */
+    char ms[32];
+    const char *x = strchr(name + 3, 'x');
+    size_t len = x ? (size_t)(x - name - 3) : 0;
+    if (!x || len == 0 || len >= sizeof ms) return -1;
+    memcpy(ms, name + 3, len);
+    ms[len] = '\0';
+    if (cli_parse_size(ms, &m) || cli_parse_size(x + 1, &bits) || m > 65536 || bits > 64) return -1;
+    name = "pq";
   }
   vec_codec_id id;
   if (vec_codec_from_name(name, &id) != VEC_OK) return -1;
   vec_codec_params d = VEC_CODEC_PARAMS_INIT(id, dim);
   d.group_size = (unsigned)group;
+  d.m = (unsigned)m;
   d.bits = (unsigned)bits;
   *p = d;
   return 0;
@@ -226,7 +236,8 @@ static void usage_eval(FILE *f) {
          "recall@k of an inner-product search on the reconstructions against exact float32\n"
          "search. Without --queries, every tenth vector (at most 1000) is held out as a query\n"
          "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
-         "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal\n"
+         "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal,\n"
+         "                   pq-MxB (M subspaces of B = 4 or 8 bits, trained on the database)\n"
          "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
          "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
          "(sentence-transformers)\n"
@@ -354,6 +365,7 @@ static int cmd_eval(int argc, char **argv) {
   vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
   p.group_size = (unsigned)group;
   p.rounding = rounding;
+  p.m = cp.m, p.bits = cp.bits; /* pq-MxB */
   if ((rc = vec_codec_create(&p, &c))) {
     ret = cli_fail("eval", rc);
     goto done;

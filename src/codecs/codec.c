@@ -12,7 +12,7 @@
 
 static const vec_codec_ops *const registry[] = {
     &vec_ops_int8,   &vec_ops_f16,       &vec_ops_bf16,     &vec_ops_int16,  &vec_ops_int4,
-    &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal, &vec_ops_rabitq,
+    &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal, &vec_ops_rabitq, &vec_ops_pq,
 };
 #define NREG (sizeof registry / sizeof registry[0])
 

@@ -1,6 +1,7 @@
 /* error.c: error codes, their names, and the thread-local detail of the last failure. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -36,10 +37,14 @@ void vec_clear_error(void) {
 }
 
 int vec_fail(int rc, long long row, const char *fmt, ...) {
+  /* Formatted apart first: callers may wrap the previous message (an argument that points into
+   * tl_message itself), and vsnprintf from a buffer into itself is undefined. */
+  char tmp[sizeof tl_message];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(tl_message, sizeof tl_message, fmt, ap);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
+  memcpy(tl_message, tmp, sizeof tmp);
   tl_row = row;
   return rc;
 }

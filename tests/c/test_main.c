@@ -53,6 +53,8 @@ GROUP(search)
 GROUP(rotation)
 GROUP(score)
 GROUP(rabitq)
+GROUP(kmeans)
+GROUP(pq)
 
 int main(int argc, char **argv) {
   struct {
@@ -72,7 +74,9 @@ int main(int argc, char **argv) {
                 {"search", search_tests, search_count},
                 {"rotation", rotation_tests, rotation_count},
                 {"score", score_tests, score_count},
-                {"rabitq", rabitq_tests, rabitq_count}};
+                {"rabitq", rabitq_tests, rabitq_count},
+                {"kmeans", kmeans_tests, kmeans_count},
+                {"pq", pq_tests, pq_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

@@ -1,0 +1,69 @@
+/* pq_avx2.c: 4-bit PQ fast-scan with AVX2: per code byte of 32 rows, two pshufb look-ups (the low
+ * and the high nibble's subspace) whose bytes are widened into even-row and odd-row uint16 sums;
+ * and the 32-row block transpose, both 16-row halves at once in the two 128-bit lanes. */
+#include <immintrin.h>
+
+#include "pq_kernels.h"
+
+static inline void put8(__m128i u16, __m256 b, __m256 dl, float *out) {
+  __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(u16));
+  _mm256_storeu_ps(out, _mm256_add_ps(b, _mm256_mul_ps(dl, f)));
+}
+
+void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                       float delta, float *out) {
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  __m256i ev = _mm256_setzero_si256(), od = _mm256_setzero_si256();
+  for (size_t j = 0; j < npairs; j++) {
+    __m256i c = _mm256_loadu_si256((const __m256i *)(blk + j * 32));
+    __m256i tl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lut + j * 32)));
+    __m256i th = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(lut + j * 32 + 16)));
+    __m256i va = _mm256_shuffle_epi8(tl, _mm256_and_si256(c, nib));
+    __m256i vb = _mm256_shuffle_epi8(th, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib));
+    ev = _mm256_add_epi16(ev, _mm256_add_epi16(va, vb)); /* odd bytes too: taken out at the end */
+    od = _mm256_add_epi16(od, _mm256_add_epi16(_mm256_srli_epi16(va, 8), _mm256_srli_epi16(vb, 8)));
+  }
+  /* ev summed whole 16-bit lanes: even bytes + 256 * odd bytes (mod 2^16); od holds the odd
+   * bytes' sums, so ev - 256 od is the even bytes' exact sum (FAISS's trick: no masking per step).
+   * uint16 lane i of ev then holds row 2i, of od row 2i + 1: interleaving puts rows 0-7 | 16-23
+   * in lo and 8-15 | 24-31 in hi. */
+  ev = _mm256_sub_epi16(ev, _mm256_slli_epi16(od, 8));
+  __m256i lo = _mm256_unpacklo_epi16(ev, od), hi = _mm256_unpackhi_epi16(ev, od);
+  __m256 b = _mm256_set1_ps(bias), dl = _mm256_set1_ps(delta);
+  put8(_mm256_castsi256_si128(lo), b, dl, out);
+  put8(_mm256_castsi256_si128(hi), b, dl, out + 8);
+  put8(_mm256_extracti128_si256(lo, 1), b, dl, out + 16);
+  put8(_mm256_extracti128_si256(hi, 1), b, dl, out + 24);
+}
+
+void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk) {
+  static const int rev[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+  for (size_t c0 = 0;; c0 += 16) {
+    if (c0 + 16 > cs) c0 = cs - 16; /* overlap the previous tile: same bytes written twice */
+    __m256i a[16], t[16];
+    for (int i = 0; i < 16; i++) {
+      const uint8_t *p = codes + (size_t)i * cs + c0;
+      a[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                     _mm_loadu_si128((const __m128i *)(p + 16 * cs)), 1);
+    }
+    for (int i = 0; i < 8; i++) {
+      t[i] = _mm256_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
+      t[i + 8] = _mm256_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+      a[i] = _mm256_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
+      a[i + 8] = _mm256_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+      t[i] = _mm256_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+      t[i + 8] = _mm256_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int i = 0; i < 8; i++) {
+      a[i] = _mm256_unpacklo_epi64(t[2 * i], t[2 * i + 1]);
+      a[i + 8] = _mm256_unpackhi_epi64(t[2 * i], t[2 * i + 1]);
+    }
+    for (int k = 0; k < 16; k++)
+      _mm256_storeu_si256((__m256i *)(blk + (c0 + (size_t)rev[k]) * 32), a[k]);
+    if (c0 + 16 >= cs) break;
+  }
+}

@@ -1,0 +1,47 @@
+/* pq_kernels.h: the 4-bit PQ fast-scan kernel, one variant per ISA.
+ *
+ * Layout (built on the fly by pq.c from the row-major codes, 32 rows at a time): a block holds, for
+ * each byte position j of the codes (subspaces 2j and 2j + 1), the 32 rows' byte j contiguously:
+ * blk[j * 32 + r]. The low nibble is subspace 2j's code, the high nibble subspace 2j + 1's. The
+ * query's look-up table is quantized to uint8: lut[j * 32 + c] for subspace 2j and
+ * lut[j * 32 + 16 + c] for subspace 2j + 1, so one byte shuffle (pshufb / vqtbl1q) looks up 32 (or
+ * 64) rows of one subspace at once, and sums stay exact in uint16 lanes. */
+#ifndef VEC_PQ_KERNELS_H
+#define VEC_PQ_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/internal.h"
+
+#define VEC_PQ4_BLOCK 32
+
+/* out[r] = bias + delta * (float)sum_r for r in [0, 32), where sum_r = sum over j < npairs of
+ * lut[j*32 + (blk[j*32 + r] & 15)] + lut[j*32 + 16 + (blk[j*32 + r] >> 4)], exact in integers
+ * (the caller keeps every sum below 65536), then one float multiply and one add (no FMA): every
+ * variant gives the same bits. */
+typedef void (*vec_pq4_scan_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                float delta, float *out);
+/* Transposes 32 rows of cs >= 16 code bytes (row r at codes + r * cs) into blk[j * 32 + r]. */
+typedef void (*vec_pq4_pack_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
+
+VEC_HIDDEN void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+                                    float bias, float delta, float *out);
+VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
+#if defined(VEC_HAVE_X86_KERNELS)
+VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                  float delta, float *out);
+VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
+VEC_HIDDEN void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+                                    float bias, float delta, float *out);
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+                                  float delta, float *out);
+#endif
+
+/* The variants for the active instruction set. */
+VEC_HIDDEN vec_pq4_scan_fn vec_pq4_scan_pick(void);
+VEC_HIDDEN vec_pq4_pack_fn vec_pq4_pack_pick(void);
+
+#endif
