@@ -329,6 +329,8 @@ int cmd_info_file(const char *path) {
   printf("format       .vqz version %u.%u\n", info.version_major, info.version_minor);
   printf("codec        %s", vec_codec_name(info.codec));
   if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
+  if (info.codec == VEC_CODEC_RABITQ)
+    printf(" (%u bits, seed %llu)", p->bits, (unsigned long long)p->seed);
   if (vec_codec_needs_training(c))
     printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
   printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);

@@ -9,8 +9,9 @@
 #include "vectro.h"
 #include "vtest.h"
 
-/* Byte offset of the seed in a serialized codec (codec.c: 40-byte header, seed at +24). */
+/* Byte offsets in a serialized codec (codec.c: a 40-byte header, then bits at +0, seed at +24). */
 #define SER_SEED_OFFSET 64
+#define SER_BITS_OFFSET 40
 /* The bound's confidence constant (rabitq.c's EPS0), to report coverage at other values. */
 #define EPS 3.0
 
@@ -93,6 +94,17 @@ static void test_serialize(void) {
   vec_codec *c3 = make(300, 3, 0xfeeeULL);
   CHECK(c3 && vec_codec_decode(c3, ca, sa, 2, b2, 300, NULL) == VEC_OK);
   CHECK(memcmp(a, b2, sizeof a) != 0);
+  /* A file whose (checksummed) parameters say 9 bits is refused with the reason. */
+  uint8_t *b9 = malloc(sz);
+  CHECK(b9);
+  memcpy(b9, buf, sz);
+  b9[SER_BITS_OFFSET] = 9;
+  uint32_t crc = vec_crc32c(0, b9, sz - 4);
+  for (int i = 0; i < 4; i++) b9[sz - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+  vec_codec *bad9 = NULL;
+  CHECK(vec_codec_deserialize(b9, sz, &bad9) == VEC_E_FORMAT && bad9 == NULL);
+  CHECK(strstr(vec_last_error_message(), "1..8") != NULL);
+  free(b9);
   /* A corrupted seed fails the checksum. */
   buf[SER_SEED_OFFSET] ^= 1;
   vec_codec *bad = NULL;
