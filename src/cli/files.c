@@ -351,6 +351,8 @@ int cmd_info_file(const char *path) {
   if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
   if (info.codec == VEC_CODEC_PQ)
     printf(" (%u subspaces x %u bits)", p->m, p->bits);
+  else if (info.codec == VEC_CODEC_RABITQ)
+    printf(" (%u bits, seed %llu)", p->bits, (unsigned long long)p->seed);
   else if (vec_codec_needs_training(c))
     printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
   printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);

@@ -238,6 +238,7 @@ static void usage_eval(FILE *f) {
          "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
          "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal,\n"
          "                   pq-MxB (M subspaces of B = 4 or 8 bits, trained on the database)\n"
+         "                   rabitq-B (B = 1..8 bits per dimension)\n"
          "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
          "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
          "(sentence-transformers)\n"
@@ -365,7 +366,7 @@ static int cmd_eval(int argc, char **argv) {
   vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
   p.group_size = (unsigned)group;
   p.rounding = rounding;
-  p.m = cp.m, p.bits = cp.bits; /* pq-MxB */
+  p.m = cp.m, p.bits = cp.bits; /* pq-MxB, rabitq-B */
   if ((rc = vec_codec_create(&p, &c))) {
     ret = cli_fail("eval", rc);
     goto done;

@@ -156,8 +156,21 @@ static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
   } else if (b == 4) {
     for (size_t k = 0; k < d / 2; k++) row[k] = (uint8_t)(u[2 * k] | u[2 * k + 1] << 4);
     if (d % 2) row[d / 2] = u[d - 1];
+  } else if (b == 2) {
+    for (size_t k = 0; k < d / 4; k++)
+      row[k] = (uint8_t)(u[4 * k] | u[4 * k + 1] << 2 | u[4 * k + 2] << 4 | u[4 * k + 3] << 6);
+    for (size_t j = d / 4 * 4; j < d; j++) put_code(row, j, b, u[j]);
   } else {
-    for (size_t j = 0; j < d; j++) put_code(row, j, b, u[j]);
+    /* 8 elements fill b bytes exactly: build them in a word (little-endian) and copy b bytes. */
+    size_t g = 0;
+    for (; 8 * g + 8 <= d; g++) {
+      uint64_t v = 0;
+      for (unsigned k = 0; k < 8; k++) v |= (uint64_t)u[8 * g + k] << (k * b);
+      uint8_t bytes[8];
+      for (unsigned k = 0; k < 8; k++) bytes[k] = (uint8_t)(v >> (8 * k));
+      memcpy(row + g * b, bytes, b);
+    }
+    for (size_t j = 8 * g; j < d; j++) put_code(row, j, b, u[j]);
   }
 }
 

@@ -9,8 +9,9 @@
 #include "vectro.h"
 #include "vtest.h"
 
-/* Byte offset of the seed in a serialized codec (codec.c: 40-byte header, seed at +24). */
+/* Byte offsets in a serialized codec (codec.c: a 40-byte header, then bits at +0, seed at +24). */
 #define SER_SEED_OFFSET 64
+#define SER_BITS_OFFSET 40
 /* The bound's confidence constant (rabitq.c's EPS0), to report coverage at other values. */
 #define EPS 3.0
 
@@ -93,6 +94,17 @@ static void test_serialize(void) {
   vec_codec *c3 = make(300, 3, 0xfeeeULL);
   CHECK(c3 && vec_codec_decode(c3, ca, sa, 2, b2, 300, NULL) == VEC_OK);
   CHECK(memcmp(a, b2, sizeof a) != 0);
+  /* A file whose (checksummed) parameters say 9 bits is refused with the reason. */
+  uint8_t *b9 = malloc(sz);
+  CHECK(b9);
+  memcpy(b9, buf, sz);
+  b9[SER_BITS_OFFSET] = 9;
+  uint32_t crc = vec_crc32c(0, b9, sz - 4);
+  for (int i = 0; i < 4; i++) b9[sz - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+  vec_codec *bad9 = NULL;
+  CHECK(vec_codec_deserialize(b9, sz, &bad9) == VEC_E_FORMAT && bad9 == NULL);
+  CHECK(strstr(vec_last_error_message(), "1..8") != NULL);
+  free(b9);
   /* A corrupted seed fails the checksum. */
   buf[SER_SEED_OFFSET] ^= 1;
   vec_codec *bad = NULL;
@@ -257,8 +269,14 @@ static void test_score_isas(void) {
     for (unsigned b = 1; b <= 8; b++) {
       vec_codec *c = make(d, b, 9);
       CHECK(c);
-      uint8_t *cu = codes + 1; /* unaligned rows */
-      CHECK(vec_codec_encode(c, x, n, d, cu, sc, NULL) == VEC_OK);
+      /* Unaligned rows whose last byte touches a guard page: no kernel may read past a row. */
+      size_t cs = vec_codec_code_size(c);
+      void *gh;
+      size_t gz;
+      uint8_t *cu = vt_guarded_alloc(n * cs, &gh, &gz);
+      CHECK(cu);
+      CHECK(vec_codec_encode(c, x, n, d, codes, sc, NULL) == VEC_OK);
+      memcpy(cu, codes, n * cs);
       size_t qz = c->ops->query_size(c);
       uint8_t *qs = malloc(2 * qz);
       CHECK(qs);
@@ -280,6 +298,7 @@ static void test_score_isas(void) {
                b, r, t, (double)ip0[r], (double)er0[r]);
       }
       free(qs);
+      vt_guarded_free(gh, gz);
       vec_codec_free(c);
     }
     free(x), free(q), free(sc), free(codes);
