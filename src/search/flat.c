@@ -370,6 +370,13 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
         heap *h = &hs[j - qb];
         const float *ipj = ip + b * TILE_ROWS;
         if (!s->bound) {
+          if (h->n == h->k && s->metric == VEC_METRIC_IP) {
+            /* A full heap whose worst key beats the tile's best cannot change: skip the tile
+             * (for IP the keys are the scores; a NaN ranks last, and a NaN mx skips nothing). */
+            float mx = ipj[0];
+            for (size_t r = 1; r < tn; r++) mx = ipj[r] > mx ? ipj[r] : mx;
+            if (mx < h->e[0].key) continue;
+          }
           for (size_t r = 0; r < tn; r++)
             heap_push(h, (hent){make_key(s->metric, s->qsq[j], s->qnorm[j], ipj[r],
                                          need_sq ? sq[r] : 0.0f),

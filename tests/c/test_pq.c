@@ -355,6 +355,51 @@ static void rotate_round_trip(void) {
   free(x), free(a), free(b), free(buf);
 }
 
+/* vec_search_codes over pq codes (metric IP) = the top-k of the score hook's own estimates, ties
+ * to the lower row, for 1..9 queries, k 1..25, any thread count. */
+static void search_matches_score_topk(void) {
+  static const unsigned bits[] = {4, 8};
+  for (int b = 0; b < 2; b++) {
+    size_t d = 64, n = 3000, nq = 9;
+    float *x = randn(n * d, 60 + b), *qv = randn(nq * d, 61 + b);
+    vec_codec *c = make_pq(d, 16, bits[b], x, n);
+    CHECK(c != NULL);
+    size_t cs = vec_codec_code_size(c), qsz = c->ops->query_size(c);
+    uint8_t *codes = malloc(n * cs), *qs = malloc(qsz);
+    float *ip = malloc(n * sizeof(float)), sc[25];
+    uint64_t ids[9 * 25];
+    float scores[9 * 25];
+    CHECK(vec_codec_encode(c, x, n, d, codes, NULL, NULL) == VEC_OK);
+    for (size_t k = 1; k <= 25; k += 12)
+      for (int threads = 1; threads <= 2; threads++) {
+        vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+        o.threads = threads;
+        CHECK(vec_search_codes(c, codes, NULL, n, NULL, qv, nq, d, k, VEC_METRIC_IP, ids, scores,
+                               &o) == VEC_OK);
+        for (size_t j = 0; j < nq; j++) {
+          c->ops->query_prepare(c, qv + j * d, qs);
+          c->ops->score(c, qs, 1, codes, NULL, n, ip, NULL, n);
+          for (size_t t = 0; t < k; t++) { /* selection: best score, then lowest row */
+            size_t bi = SIZE_MAX;
+            for (size_t r = 0; r < n; r++) {
+              int taken = 0;
+              for (size_t u = 0; u < t; u++) taken |= ids[j * k + u] == r;
+              if (taken) continue;
+              if (bi == SIZE_MAX || ip[r] > ip[bi]) bi = r;
+            }
+            sc[t] = ip[bi];
+            CHECKF(ids[j * k + t] == bi && scores[j * k + t] == sc[t],
+                   "bits %u k %zu q %zu slot %zu: %llu (%g) vs %zu (%g)", bits[b], k, j, t,
+                   (unsigned long long)ids[j * k + t], (double)scores[j * k + t], bi,
+                   (double)sc[t]);
+          }
+        }
+      }
+    vec_codec_free(c);
+    free(x), free(qv), free(codes), free(qs), free(ip);
+  }
+}
+
 static void vqz_and_search(void) {
   size_t d = 32, n = 400;
   float *x = randn(n * d, 8);
@@ -397,6 +442,7 @@ const vt_test pq_tests[] = {
     {"scores_match_decoded", scores_match_decoded},
     {"serialization", serialization},
     {"rotate_round_trip", rotate_round_trip},
+    {"search_matches_score_topk", search_matches_score_topk},
     {"vqz_and_search", vqz_and_search},
 };
 const size_t pq_count = sizeof pq_tests / sizeof pq_tests[0];

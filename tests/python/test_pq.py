@@ -46,6 +46,18 @@ def test_kmeans_deterministic_across_threads():
     assert not np.array_equal(c1, c3)
 
 
+def test_kmeans_sample_cap_and_init():
+    x = np.random.default_rng(4).standard_normal((3000, 6)).astype(np.float32)
+    c1, a1, o1 = vectro.kmeans(x, 4, max_points=200, seed=2)
+    assert a1.shape == (3000,) and o1 == pytest.approx(_objective(x, c1), rel=1e-6)
+    c2, _, _ = vectro.kmeans(x, 4, max_points=300, seed=2)
+    assert not np.array_equal(c1, c2)  # another sample, another answer
+    c3, _, o3 = vectro.kmeans(x, 4, init="k-means++", seed=2)
+    assert c3.shape == (4, 6) and o3 > 0
+    with pytest.raises(vectro.VectroError, match="max_points"):
+        vectro.kmeans(x, 4, max_points=3)
+
+
 def test_kmeans_errors():
     x = np.random.default_rng(2).standard_normal((10, 4)).astype(np.float32)
     with pytest.raises(vectro.VectroError, match="at least as many"):
