@@ -665,6 +665,22 @@ typedef struct rescore_ctx {
   int exact; /* 1: float rows s.x; 0: codes through the scorer with prepared queries s.qs */
 } rescore_ctx;
 
+/* The fields both rescoring entry points share; the caller then sets the scorer (and x). */
+static void rescore_init(rescore_ctx *c, const float *queries, size_t nq, size_t ldq, size_t k,
+                         vec_metric metric, const uint64_t *cand, size_t m, uint64_t *ids,
+                         float *scores) {
+  memset(c, 0, sizeof *c);
+  c->s.queries = queries;
+  c->s.nq = nq;
+  c->s.ldq = ldq;
+  c->s.k = k;
+  c->s.metric = metric;
+  c->cand = cand;
+  c->m = m;
+  c->ids = ids;
+  c->scores = scores;
+}
+
 static int rescore_queries(void *vctx, size_t begin, size_t end, size_t *bad_row) {
   rescore_ctx *c = vctx;
   const search_ctx *s = &c->s;
@@ -759,19 +775,10 @@ int vec_rescore(const float *x, size_t n, size_t ldx, size_t d, const float *que
   int rc = check_common(fn, queries, nq, ldq, d, k, metric, ids, scores);
   if (rc || (rc = check_f32(fn, x, n, ldx, d)) || (rc = check_cand(fn, cand, nq, m, n))) return rc;
   rescore_ctx c;
-  memset(&c, 0, sizeof c);
+  rescore_init(&c, queries, nq, ldq, k, metric, cand, m, ids, scores);
   scorer_f32(&c.s.sc, x, ldx, d);
   c.s.x = x;
   c.s.ldx = ldx;
-  c.s.queries = queries;
-  c.s.nq = nq;
-  c.s.ldq = ldq;
-  c.s.k = k;
-  c.s.metric = metric;
-  c.cand = cand;
-  c.m = m;
-  c.ids = ids;
-  c.scores = scores;
   c.exact = 1;
   return run_rescore(fn, &c, opts);
 }
@@ -787,18 +794,9 @@ int vec_rescore_codes(const vec_codec *codec, const void *codes, const float *sc
       (rc = check_cand(fn, cand, nq, m, n)))
     return rc;
   rescore_ctx c;
-  memset(&c, 0, sizeof c);
+  rescore_init(&c, queries, nq, ldq, k, metric, cand, m, ids, scores);
   scorer_codes(&c.s.sc, codec, codes, scales);
   c.s.row_sqnorms = row_sqnorms;
-  c.s.queries = queries;
-  c.s.nq = nq;
-  c.s.ldq = ldq;
-  c.s.k = k;
-  c.s.metric = metric;
-  c.cand = cand;
-  c.m = m;
-  c.ids = ids;
-  c.scores = scores;
   return run_rescore(fn, &c, opts);
 }
 
