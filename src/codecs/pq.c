@@ -233,14 +233,18 @@ static size_t pq_query_size(const vec_codec *c) {
   return (c->p.bits == 8 ? s->m * 256 * sizeof(float) : 16 + pq_code_size(c) * 32) + scratch;
 }
 
+/* t[q * ksub + c] = (query subspace q) . (centroid c of q), from the transposed codebook so that
+ * the loop over centroids vectorizes; each entry still sums its dsub products in order. */
 static void table(const pq_state *s, const float *qv, float *t) {
-  for (size_t q = 0; q < s->m; q++)
-    for (size_t c = 0; c < s->ksub; c++) {
-      const float *v = s->cb + (q * s->ksub + c) * s->dsub, *u = qv + q * s->dsub;
-      float a = 0.0f;
-      for (size_t j = 0; j < s->dsub; j++) a += u[j] * v[j];
-      t[q * s->ksub + c] = a;
+  for (size_t q = 0; q < s->m; q++) {
+    const float *ct = s->ct + q * s->dsub * s->kp, *u = qv + q * s->dsub;
+    float *tq = t + q * s->ksub;
+    for (size_t c = 0; c < s->ksub; c++) tq[c] = 0.0f;
+    for (size_t j = 0; j < s->dsub; j++) {
+      const float uj = u[j], *v = ct + j * s->kp;
+      for (size_t c = 0; c < s->ksub; c++) tq[c] += uj * v[c];
     }
+  }
 }
 
 static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
@@ -274,12 +278,16 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   uint8_t *lut = (uint8_t *)qs + 16;
   size_t cs = pq_code_size(c);
   memset(lut, 0, cs * 32); /* the pad subspace of an odd m looks up 0 */
-  for (size_t q = 0; q < s->m; q++)
+  /* Rounds half up ((int)(v + 0.5) for v >= 0): a plain cast vectorizes where nearbyintf is a
+   * libm call per entry; any rounding keeps each entry within delta / 2. */
+  for (size_t q = 0; q < s->m; q++) {
+    uint8_t *lq = lut + (q / 2) * 32 + (q & 1) * 16;
     for (size_t k = 0; k < 16; k++) {
-      float u = nearbyintf((t[q * 16 + k] - mn[q]) * inv);
+      float u = (t[q * 16 + k] - mn[q]) * inv + 0.5f;
       u = u < 0.0f ? 0.0f : (u > (float)top ? (float)top : u);
-      lut[(q / 2) * 32 + (q & 1) * 16 + k] = (uint8_t)u;
+      lq[k] = (uint8_t)(int)u;
     }
+  }
   memcpy(qs, &delta, 4);
   memcpy((uint8_t *)qs + 4, &bias, 4);
   memset((uint8_t *)qs + 8, 0, 8);

@@ -17,6 +17,9 @@
 #include "../codecs/codec_impl.h"
 #include "../engine/parallel.h"
 #include "search_kernels.h"
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define TILE_ROWS 128 /* rows decoded at once: 128 x d floats stays in L2 for usual d */
 
@@ -150,14 +153,26 @@ static int heap_contains(const heap *h, uint64_t id) {
   return 0;
 }
 
-static int cmp_hent(const void *pa, const void *pb) {
-  hent a = *(const hent *)pa, b = *(const hent *)pb;
-  return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
-/* Sorts the heap best first and writes k slots, padding with UINT64_MAX / NaN. */
+/* Sorts the heap best first (heapsort: the root, the worst, goes to the end) and writes k slots,
+ * padding with UINT64_MAX / NaN. */
 static void heap_emit(heap *h, vec_metric metric, uint64_t *ids, float *scores) {
-  qsort(h->e, h->n, sizeof(hent), cmp_hent);
+  size_t n = h->n, run = 1;
+  while (run < n && better(h->e[run], h->e[run - 1])) run++;
+  if (run >= n) { /* sorted worst first already (a reservoir's flush): reverse */
+    for (size_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+      hent t = h->e[a];
+      h->e[a] = h->e[b];
+      h->e[b] = t;
+    }
+    h->n = 0;
+  }
+  while (h->n > 1) {
+    hent t = h->e[0];
+    h->e[0] = h->e[--h->n];
+    h->e[h->n] = t;
+    heap_sift_down(h, 0);
+  }
+  h->n = n;
   for (size_t i = 0; i < h->k; i++) {
     if (i < h->n) {
       ids[i] = h->e[i].id;
@@ -275,7 +290,8 @@ static void scorer_score(const scorer *s, const uint8_t *qs, size_t nb, size_t t
 /* ---------------------------------------------------------------------------------------------
  * The search job shared by every chunk.
  * ------------------------------------------------------------------------------------------- */
-#define QBLOCK 8 /* queries scored per pass over a tile (a hook register-blocks over them) */
+#define QBLOCK       8 /* queries scored per pass over a tile (a hook register-blocks over them) */
+#define QCACHE_BYTES ((size_t)256 << 10) /* prepared queries kept hot over a run of tiles */
 
 typedef struct search_ctx {
   scorer sc;
@@ -332,6 +348,188 @@ static inline float optimistic_key(const search_ctx *s, size_t j, float ip, floa
   return make_key(s->metric, s->qsq[j], qn, ip + e, xsq);
 }
 
+/* keys[r] = make_key(...) for a tile, one loop per metric so that the compiler vectorizes it. */
+static void tile_keys(vec_metric metric, float qsq, float qnorm, const float *ip, const float *sq,
+                      size_t n, float *keys) {
+  if (metric == VEC_METRIC_L2) {
+    for (size_t r = 0; r < n; r++) {
+      float l2 = (qsq + sq[r]) - 2.0f * ip[r];
+      keys[r] = -(l2 > 0.0f ? l2 : 0.0f);
+    }
+  } else {
+    for (size_t r = 0; r < n; r++) keys[r] = make_key(metric, qsq, qnorm, ip[r], sq[r]);
+  }
+}
+
+/* Bit i set where keys[i] > thr, for 16 keys (NaN compares false). */
+static inline unsigned gt_mask16(const float *keys, float thr) {
+#if defined(__SSE__)
+  __m128 t = _mm_set1_ps(thr);
+  unsigned m0 = (unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(keys), t));
+  unsigned m1 = (unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(keys + 4), t));
+  unsigned m2 = (unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(keys + 8), t));
+  unsigned m3 = (unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(keys + 12), t));
+  return m0 | m1 << 4 | m2 << 8 | m3 << 12;
+#else
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(keys[i] > thr) << i;
+  return m;
+#endif
+}
+
+/* Offers rows t0 .. t0 + n - 1 with keys[] straight to h: for a heap that takes nearly every row
+ * (k close to the rows scanned, or too large for a reservoir). */
+static void push_tile(heap *h, const float *keys, size_t n, size_t t0) {
+  for (size_t r = 0; r < n; r++) heap_push(h, (hent){keys[r], t0 + r});
+}
+
+/* A key as a uint32 whose unsigned order is better()'s order of keys: NaN lowest (0), -0 = +0. */
+static inline uint32_t key_rank(float f) {
+  if (isnan(f)) return 0;
+  f += 0.0f; /* -0 + 0 = +0 */
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+/* The (t + 1)-th largest of a[0 .. n), t < n; a is reordered. Quickselect with a median-of-three
+ * pivot and branch-free partitions (the compares are coin flips to a branch predictor); the second
+ * partition gathers the pivot's equals, so runs of equal keys (quantized scores) cost no more. */
+static uint32_t kth_largest(uint32_t *a, size_t n, size_t t) {
+  size_t lo = 0, hi = n;
+  for (;;) {
+    if (hi - lo <= 16) {
+      for (size_t i = lo + 1; i < hi; i++) {
+        uint32_t v = a[i];
+        size_t j = i;
+        for (; j > lo && a[j - 1] < v; j--) a[j] = a[j - 1];
+        a[j] = v;
+      }
+      return a[t];
+    }
+    uint32_t x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+    uint32_t p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+    size_t i = lo, e;
+    for (size_t j = lo; j < hi; j++) { /* [lo, i) > p */
+      uint32_t v = a[j];
+      a[j] = a[i];
+      a[i] = v;
+      i += v > p;
+    }
+    if (t < i) {
+      hi = i;
+      continue;
+    }
+    e = i;
+    for (size_t j = i; j < hi; j++) { /* [i, e) == p */
+      uint32_t v = a[j];
+      a[j] = a[e];
+      a[e] = v;
+      e += v == p;
+    }
+    if (t < e) return p;
+    lo = e;
+  }
+}
+
+/* A reservoir of candidates for one query's top k: rows are appended while they beat thr, the k-th
+ * best key of the last compaction, and when the buffer fills a quickselect keeps the k best and
+ * raises thr. A heap pays log k per accepted row, which with k = 100 (a rescoring pass's
+ * candidates) cost more than the fast-scan kernels; this pays about 2 compares. The same total
+ * order decides what is kept, so the top k is the heap's. Rows come in increasing order, so a key
+ * equal to thr (a later row) can never displace the k-th: the filter is a strict >. */
+typedef struct reservoir {
+  hent *e; /* in increasing row order: appends are, and compaction keeps the order */
+  size_t n, k, cap;
+  float thr;
+  int armed;         /* thr valid: some compaction left a non-NaN k-th key */
+  uint32_t *scratch; /* 2 * cap entries, shared by a scan's reservoirs */
+  hent *tmp;         /* cap entries, shared likewise */
+} reservoir;
+
+/* Keeps the k best: those whose key ranks above the k-th's, then of the keys equal to it the
+ * earliest rows, which the order (key, lower row) prefers. */
+static void res_compact(reservoir *v) {
+  uint32_t *rank = v->scratch, *sel = v->scratch + v->cap, tu;
+  size_t n = v->n, ties = v->k, w = 0;
+  float thr = 0.0f;
+  for (size_t r = 0; r < n; r++) sel[r] = rank[r] = key_rank(v->e[r].key);
+  tu = kth_largest(sel, n, v->k - 1);
+  for (size_t r = 0; r < n; r++) ties -= rank[r] > tu;
+  for (size_t r = 0; r < n; r++) { /* branch-free: keep is a coin flip too */
+    int eq = rank[r] == tu, keep = (rank[r] > tu) | (eq & (ties > 0));
+    ties -= (size_t)(eq & keep);
+    thr = eq ? v->e[r].key : thr;
+    v->e[w] = v->e[r];
+    w += (size_t)keep;
+  }
+  v->n = w;
+  v->thr = thr;
+  v->armed = tu != 0; /* a NaN k-th: everything beats it, keep accepting */
+}
+
+static inline void res_add(reservoir *v, float key, uint64_t id) {
+  v->e[v->n++] = (hent){key, id};
+  if (v->n == v->cap) res_compact(v);
+}
+
+static void res_offer(reservoir *v, const float *keys, size_t n, size_t t0) {
+  size_t r = 0;
+  for (; r < n && !v->armed; r++) res_add(v, keys[r], t0 + r);
+  for (; r + 16 <= n; r += 16)
+    for (unsigned m = gt_mask16(keys + r, v->thr); m; m &= m - 1) {
+      size_t i = r + (size_t)__builtin_ctz(m);
+      if (keys[i] > v->thr) res_add(v, keys[i], t0 + i); /* thr may have risen since the mask */
+    }
+  for (; r < n; r++)
+    if (keys[r] > v->thr) res_add(v, keys[r], t0 + r);
+}
+
+/* Sorts e[0 .. n) best first, stably by key rank, so that equal keys keep their order (in a
+ * reservoir, the lower rows first): an LSD radix sort of ~rank in 8-bit digits, skipping a digit
+ * every entry shares. tmp holds n entries, kr 2n. */
+static void sort_best_first(hent *e, size_t n, hent *tmp, uint32_t *kr) {
+  if (n < 2) return;
+  uint32_t cnt[4][256], *ks = kr, *kd = kr + n;
+  memset(cnt, 0, sizeof cnt);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t x = ~key_rank(e[i].key);
+    ks[i] = x;
+    cnt[0][x & 255]++, cnt[1][x >> 8 & 255]++, cnt[2][x >> 16 & 255]++, cnt[3][x >> 24]++;
+  }
+  hent *src = e, *dst = tmp;
+  for (unsigned b = 0; b < 4; b++) {
+    unsigned sh = 8 * b;
+    if (cnt[b][ks[0] >> sh & 255] == n) continue; /* one digit for all: the pass moves nothing */
+    uint32_t pos[256], sum = 0;
+    for (unsigned d = 0; d < 256; d++) pos[d] = sum, sum += cnt[b][d];
+    for (size_t i = 0; i < n; i++) {
+      uint32_t p = pos[ks[i] >> sh & 255]++;
+      dst[p] = src[i];
+      kd[p] = ks[i];
+    }
+    hent *t = src;
+    src = dst, dst = t;
+    uint32_t *u = ks;
+    ks = kd, kd = u;
+  }
+  if (src != e) memcpy(e, src, n * sizeof *e);
+}
+
+/* The reservoir's k best into h, which is empty at the start of a scan. */
+static void res_flush(reservoir *v, heap *h) {
+  if (v->n > v->k) res_compact(v);
+  /* Sorted worst first, an array is already a heap (each parent worse than its children), and
+   * heap_emit finds it sorted and only reverses it: one radix sort instead of k pushes and a
+   * heapsort. */
+  size_t n = v->n;
+  sort_best_first(v->e, n, v->tmp, v->scratch);
+  for (size_t i = 0; i < n; i++) h->e[i] = v->e[n - 1 - i];
+  h->n = n;
+}
+
+#define RES_MAX_K 4096 /* larger k: the plain heap, whose memory is what the caller gave */
+
 /* Scores rows [rb, re) for queries [qb, qe) into heaps hs[0 .. qe - qb). */
 static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap *hs) {
   const scorer *sc = &s->sc;
@@ -349,56 +547,81 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
     free(err);
     return VEC_E_NOMEM;
   }
+  /* Reservoirs for the plain top-k, where the heaps are small enough and will not take nearly
+   * every row anyway. */
+  size_t nres = qe - qb, hk = nres ? hs[0].k : 0, cap = 2 * hk + 16;
+  int use_res = !s->bound && hk <= RES_MAX_K && hk * 2 < re - rb;
+  reservoir *res = use_res ? malloc(nres * sizeof *res) : NULL;
+  hent *rstore = use_res ? malloc(nres * cap * sizeof(hent)) : NULL;
+  uint32_t *rscratch = use_res ? malloc(2 * cap * sizeof(uint32_t)) : NULL;
+  hent *rtmp = use_res ? malloc(cap * sizeof(hent)) : NULL;
+  if (use_res && (!res || !rstore || !rscratch || !rtmp)) {
+    free(tile), free(ip), free(err), free(res), free(rstore), free(rscratch), free(rtmp);
+    return VEC_E_NOMEM;
+  }
+  for (size_t j = 0; use_res && j < nres; j++)
+    res[j] = (reservoir){rstore + j * cap, 0, hs[j].k, cap, 0.0f, 0, rscratch, rtmp};
   uint64_t rescored = 0;
-  float sq[TILE_ROWS];
-  for (size_t t0 = rb; t0 < re; t0 += TILE_ROWS) {
-    size_t tn = re - t0 < TILE_ROWS ? re - t0 : TILE_ROWS, ld = 0;
-    const float *rows = scorer_rows(sc, t0, tn, tile, &ld);
-    if (need_sq) {
-      if (s->bound)
-        memcpy(sq, s->x_sq + t0, tn * sizeof(float));
-      else if (s->row_sqnorms)
-        memcpy(sq, s->row_sqnorms + t0, tn * sizeof(float));
-      else
-        scorer_sqnorms(sc, t0, tn, rows, ld, tile, sq);
-    }
-    for (size_t j0 = qb; j0 < qe; j0 += QBLOCK) {
-      size_t nb = qe - j0 < QBLOCK ? qe - j0 : QBLOCK;
-      scorer_score(sc, s->qs + j0 * sc->qsize, nb, t0, tn, rows, ld, ip, err, TILE_ROWS);
-      for (size_t b = 0; b < nb; b++) {
-        size_t j = j0 + b;
-        heap *h = &hs[j - qb];
-        const float *ipj = ip + b * TILE_ROWS;
-        if (!s->bound) {
-          if (h->n == h->k && s->metric == VEC_METRIC_IP) {
-            /* A full heap whose worst key beats the tile's best cannot change: skip the tile
-             * (for IP the keys are the scores; a NaN ranks last, and a NaN mx skips nothing). */
-            float mx = ipj[0];
-            for (size_t r = 1; r < tn; r++) mx = ipj[r] > mx ? ipj[r] : mx;
-            if (mx < h->e[0].key) continue;
+  float sq[TILE_ROWS], keys[TILE_ROWS];
+  /* Queries go in groups whose prepared forms fit QCACHE_BYTES: every tile reads the group's
+   * forms, so a batch of 8-bit PQ tables (48 KB a query) would otherwise stream from memory once
+   * per tile. Rows still reach each query in increasing order. */
+  size_t group = sc->qsize ? QCACHE_BYTES / sc->qsize / QBLOCK * QBLOCK : 0;
+  if (group < QBLOCK) group = QBLOCK;
+  for (size_t g0 = qb; g0 < qe; g0 += group) {
+    size_t g1 = qe - g0 < group ? qe : g0 + group;
+    for (size_t t0 = rb; t0 < re; t0 += TILE_ROWS) {
+      size_t tn = re - t0 < TILE_ROWS ? re - t0 : TILE_ROWS, ld = 0;
+      const float *rows = scorer_rows(sc, t0, tn, tile, &ld);
+      if (need_sq) {
+        if (s->bound)
+          memcpy(sq, s->x_sq + t0, tn * sizeof(float));
+        else if (s->row_sqnorms)
+          memcpy(sq, s->row_sqnorms + t0, tn * sizeof(float));
+        else
+          scorer_sqnorms(sc, t0, tn, rows, ld, tile, sq);
+      }
+      for (size_t j0 = g0; j0 < g1; j0 += QBLOCK) {
+        size_t nb = g1 - j0 < QBLOCK ? g1 - j0 : QBLOCK;
+        scorer_score(sc, s->qs + j0 * sc->qsize, nb, t0, tn, rows, ld, ip, err, TILE_ROWS);
+        for (size_t b = 0; b < nb; b++) {
+          size_t j = j0 + b;
+          heap *h = &hs[j - qb];
+          const float *ipj = ip + b * TILE_ROWS;
+          if (!s->bound) {
+            const float *kj = ipj;
+            if (s->metric != VEC_METRIC_IP) {
+              tile_keys(s->metric, s->qsq[j], s->qnorm[j], ipj, sq, tn, keys);
+              kj = keys;
+            }
+            if (use_res)
+              res_offer(&res[j - qb], kj, tn, t0);
+            else
+              push_tile(h, kj, tn, t0);
+            continue;
           }
-          for (size_t r = 0; r < tn; r++)
-            heap_push(h, (hent){make_key(s->metric, s->qsq[j], s->qnorm[j], ipj[r],
-                                         need_sq ? sq[r] : 0.0f),
-                                t0 + r});
-          continue;
-        }
-        const float *ej = err + b * TILE_ROWS;
-        for (size_t r = 0; r < tn; r++) {
-          float xsq = need_sq ? sq[r] : 0.0f;
-          if (h->n == h->k &&
-              !better((hent){optimistic_key(s, j, ipj[r], ej[r], xsq), t0 + r}, h->e[0]))
-            continue; /* cannot enter the exact top-k: no need to read the original */
-          rescored++;
-          heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + r) * s->ldx, d), t0 + r});
+          const float *ej = err + b * TILE_ROWS;
+          for (size_t r = 0; r < tn; r++) {
+            float xsq = need_sq ? sq[r] : 0.0f;
+            if (h->n == h->k &&
+                !better((hent){optimistic_key(s, j, ipj[r], ej[r], xsq), t0 + r}, h->e[0]))
+              continue; /* cannot enter the exact top-k: no need to read the original */
+            rescored++;
+            heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + r) * s->ldx, d), t0 + r});
+          }
         }
       }
     }
   }
   if (s->bound) atomic_fetch_add_explicit(&s->rescored, rescored, memory_order_relaxed);
+  for (size_t j = 0; use_res && j < nres; j++) res_flush(&res[j], &hs[j]);
   free(tile);
   free(ip);
   free(err);
+  free(res);
+  free(rstore);
+  free(rscratch);
+  free(rtmp);
   return VEC_OK;
 }
 

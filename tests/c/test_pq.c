@@ -356,19 +356,20 @@ static void rotate_round_trip(void) {
 }
 
 /* vec_search_codes over pq codes (metric IP) = the top-k of the score hook's own estimates, ties
- * to the lower row, for 1..9 queries, k 1..25, any thread count. */
+ * to the lower row, for 40 queries (8-bit tables of 16 KB: the driver takes them in groups of
+ * 16), k 1..25, any thread count. */
 static void search_matches_score_topk(void) {
   static const unsigned bits[] = {4, 8};
   for (int b = 0; b < 2; b++) {
-    size_t d = 64, n = 3000, nq = 9;
+    size_t d = 64, n = 3000, nq = 40;
     float *x = randn(n * d, 60 + b), *qv = randn(nq * d, 61 + b);
     vec_codec *c = make_pq(d, 16, bits[b], x, n);
     CHECK(c != NULL);
     size_t cs = vec_codec_code_size(c), qsz = c->ops->query_size(c);
     uint8_t *codes = malloc(n * cs), *qs = malloc(qsz);
     float *ip = malloc(n * sizeof(float)), sc[25];
-    uint64_t ids[9 * 25];
-    float scores[9 * 25];
+    uint64_t ids[40 * 25];
+    float scores[40 * 25];
     CHECK(vec_codec_encode(c, x, n, d, codes, NULL, NULL) == VEC_OK);
     for (size_t k = 1; k <= 25; k += 12)
       for (int threads = 1; threads <= 2; threads++) {

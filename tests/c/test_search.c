@@ -681,6 +681,109 @@ static void errors(void) {
   CHECK(vec_codes_sqnorms(NULL, codes, sc, 2, scores, NULL) == VEC_E_INVALID_ARG);
 }
 
+/* ---- A table codec: row r scores g_keys[r] whatever the query (the row is found from its codes'
+ * address), so a test sets every key the heaps see: runs of ties, NaN anywhere in a run, inf. ----
+ */
+static const float *g_keys;
+static const uint8_t *g_codes0;
+static void table_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                        const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)qs, (void)scales;
+  size_t r0 = (size_t)(codes - g_codes0) / c->d;
+  for (size_t j = 0; j < nq; j++)
+    for (size_t r = 0; r < nr; r++) {
+      ip[j * ldo + r] = g_keys[r0 + r];
+      if (err) err[j * ldo + r] = 0.0f;
+    }
+}
+
+typedef struct key_ent {
+  float key;
+  uint64_t id;
+} key_ent;
+
+/* The driver's order: larger key first, NaN last, ties by lower row. */
+static int cmp_key(const void *pa, const void *pb) {
+  const key_ent *a = pa, *b = pb;
+  int na = isnan(a->key), nb = isnan(b->key);
+  if (na != nb) return na - nb;
+  if (!na && a->key != b->key) return a->key > b->key ? -1 : 1;
+  return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* One key pattern (tab) through vec_search_codes against a full sort, for every metric, k and
+ * thread count. */
+static void heap_filter_check(vec_codec *c, const int8_t *codes, const float *sc, const float *tab,
+                              const float *sq, const float *q, size_t n, size_t d, size_t nq,
+                              key_ent *ref, uint64_t *ids, float *scores, int pat) {
+  static const size_t ks[] = {1, 7, 100, 600, 2999, 3000};
+  for (int m = 0; m < 3; m++) {
+    for (size_t r = 0; r < n; r++) {
+      float ip = tab[r], key = ip;
+      if (m == VEC_METRIC_COSINE) key = ip / (1.0f * sqrtf(4.0f));
+      if (m == VEC_METRIC_L2) {
+        float l2 = (1.0f + 4.0f) - 2.0f * ip;
+        key = -(l2 > 0.0f ? l2 : 0.0f);
+      }
+      ref[r] = (key_ent){key, r};
+    }
+    qsort(ref, n, sizeof *ref, cmp_key);
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+      for (int t = 1; t <= 2; t++) {
+        size_t k = ks[ki];
+        vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+        o.threads = t;
+        int rc = vec_search_codes(c, codes, sc, n, sq, q, nq, d, k, (vec_metric)m, ids, scores, &o);
+        CHECKF(rc == VEC_OK, "%s", vec_last_error_message());
+        int ok = 1;
+        for (size_t j = 0; j < nq && ok; j++)
+          for (size_t i = 0; i < k && ok; i++) {
+            float want = m == VEC_METRIC_L2 ? -ref[i].key : ref[i].key, got = scores[j * k + i];
+            ok = ids[j * k + i] == ref[i].id && (got == want || (isnan(got) && isnan(want)));
+          }
+        CHECKF(ok, "pattern %d metric %d k %zu threads %d", pat, m, k, t);
+      }
+  }
+}
+
+/* The driver keeps each query's candidates in a reservoir that compacts with a quickselect and
+ * filters runs of rows by the k-th key; whatever the keys (ties, NaN opening runs or filling the
+ * k-th place, infinities), the top k must be exactly a full sort's. Keys are small multiples of
+ * 1/8 and |x|^2 = 4, so every metric's key is exact in float. */
+static void heap_filter_exact(void) {
+  const size_t n = 3000, d = 4, nq = 3;
+  vec_codec_ops ops;
+  vec_codec *c = fake_codec(d, &ops);
+  CHECK(c != NULL);
+  if (!c) return;
+  ops.score = table_score;
+  int8_t *codes = calloc(n, d);
+  float *sc = malloc(n * 4), *tab = malloc(n * 4), *sq = malloc(n * 4),
+        q[3 * 4] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0};
+  key_ent *ref = malloc(n * sizeof *ref);
+  uint64_t *ids = malloc(nq * n * 8);
+  float *scores = malloc(nq * n * 4);
+  CHECK(codes && sc && tab && sq && ref && ids && scores);
+  g_keys = tab;
+  g_codes0 = (const uint8_t *)codes;
+  /* Patterns: 1/8 NaN; 7/8 NaN (a reservoir's k-th can be NaN); every key equal. */
+  for (int pat = 0; pat < 3; pat++) {
+    uint64_t st = 9 + (uint64_t)pat;
+    for (size_t r = 0; r < n; r++) {
+      tab[r] = (float)(int)(vt_next(&st) % 41) / 8.0f; /* 41 values: many ties */
+      unsigned u = (unsigned)(vt_next(&st) % 8);
+      if (pat == 0 ? u == 0 : pat == 1 ? u != 0 : 0) tab[r] = NAN; /* opening runs and inside */
+      if (pat == 2) tab[r] = 0.5f;
+      if (r == 700 && pat < 2) tab[r] = INFINITY;
+      if (r == 333) tab[r] = -INFINITY;
+      sc[r] = 1.0f;
+      sq[r] = 4.0f;
+    }
+    heap_filter_check(c, codes, sc, tab, sq, q, n, d, nq, ref, ids, scores, pat);
+  }
+  vec_codec_free(c);
+  free(codes), free(sc), free(tab), free(sq), free(ref), free(ids), free(scores);
+}
 const vt_test search_tests[] = {
     {"codes_match_reference", codes_match_reference},
     {"f32_matches_reference", f32_matches_reference},
@@ -692,6 +795,7 @@ const vt_test search_tests[] = {
     {"query_split_identical", query_split_identical},
     {"rescore_codes_matches_search", rescore_codes_matches_search},
     {"search_rescore_bound_and_oversample", search_rescore_bound_and_oversample},
+    {"heap_filter_exact", heap_filter_exact},
     {"every_isa", every_isa},
     {"errors", errors},
 };
