@@ -1113,11 +1113,11 @@ f_q:
 }
 
 /* search_rescore(codec, codes, scales|None, x, x_sqnorms|None, queries, k, metric, oversample,
- * ids, scores, threads) -> (scanned, rescored) */
+ * ids, scores, threads, bound_scale) -> (scanned, rescored) */
 static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 12) {
-    PyErr_SetString(PyExc_TypeError, "search_rescore takes 12 arguments");
+  if (nargs != 13) {
+    PyErr_SetString(PyExc_TypeError, "search_rescore takes 13 arguments");
     return NULL;
   }
   vec_codec *c = get_codec(args[0]);
@@ -1130,6 +1130,8 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
     return NULL;
   double over = PyFloat_AsDouble(args[8]);
   if (over == -1.0 && PyErr_Occurred()) return NULL;
+  double bscale = PyFloat_AsDouble(args[12]);
+  if (bscale == -1.0 && PyErr_Occurred()) return NULL;
   if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
   size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
          d = vec_codec_get_params(c)->dim;
@@ -1161,7 +1163,7 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
   int rc;
   Py_BEGIN_ALLOW_THREADS rc = vec_search_rescore(c, codes.buf, have_s ? s.buf : NULL, n, x.buf, ldx,
                                                  have_n ? nrm.buf : NULL, q.buf, nq, ldq, (size_t)k,
-                                                 metric, over, ids.buf, sco.buf, &st, &o);
+                                                 metric, over, bscale, ids.buf, sco.buf, &st, &o);
   Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
   PyBuffer_Release(&ids);
   if (have_n) PyBuffer_Release(&nrm);

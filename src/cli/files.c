@@ -541,13 +541,14 @@ int cmd_bench(int argc, char **argv) {
 static void usage_search(FILE *f) {
   fprintf(f,
           "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore FILE [--oversample F]]\n"
-          "                     [--threads N] INDEX.vqz QUERIES.npy\n\n"
+          "                     [--bound-scale S] [--threads N] INDEX.vqz QUERIES.npy\n\n"
           "Exhaustive search of the queries over the codes of a .vqz file. With --rescore, the\n"
           "candidates are rescored against FILE, the same rows in the same order: float32\n"
           "originals (.npy, .fvecs: exact scores) or a .vqz of a higher-precision codec (its\n"
           "codes' scores). k x oversample candidates (default 4) are rescored; with float\n"
           "originals and a codec whose search gives error bounds, no --oversample rescores by\n"
-          "bound. Prints one line per result: query<TAB>rank<TAB>id<TAB>score (ids are the\n"
+          "bound, each bound times S (default 1; below 1 rescores fewer rows at the risk of a\n"
+          "miss). Prints one line per result: query<TAB>rank<TAB>id<TAB>score (ids are the\n"
           "file's ids, else row numbers), and on stderr what was scanned and rescored.\n");
 }
 
@@ -571,7 +572,7 @@ int cli_read_all(const char *path, float **x, size_t *n, size_t *d) {
 int cmd_search(int argc, char **argv) {
   const char *index = NULL, *qpath = NULL, *orig = NULL;
   size_t k = 10, threads = 0;
-  double over = 4.0;
+  double over = 4.0, bound_scale = 1.0;
   int over_given = 0;
   vec_metric metric = VEC_METRIC_IP;
   if (want_help(argc, argv)) {
@@ -606,6 +607,13 @@ int cmd_search(int argc, char **argv) {
       over_given = 1;
       if (*end || !(over >= 1.0 && over <= 1000.0)) {
         fprintf(stderr, "vectro search: --oversample needs a number in 1..1000\n");
+        return EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--bound-scale") == 0 && more) {
+      char *end;
+      bound_scale = strtod(argv[++i], &end);
+      if (*end || !(bound_scale > 0.0 && bound_scale <= 16.0)) {
+        fprintf(stderr, "vectro search: --bound-scale needs a number in (0, 16]\n");
         return EXIT_USAGE;
       }
     } else if (strcmp(a, "--threads") == 0 && more) {
@@ -681,7 +689,7 @@ int cmd_search(int argc, char **argv) {
     int by_bound = !over_given && vec_search_has_bounds(c);
     vec_search_stats st;
     if ((rc = vec_search_rescore(c, codes, sc ? scales : NULL, n, x, d, NULL, q, nq, d, k, metric,
-                                 by_bound ? 0.0 : over, rows, sc_out, &st, &bo))) {
+                                 by_bound ? 0.0 : over, bound_scale, rows, sc_out, &st, &bo))) {
       ret = cli_fail(qpath, rc);
       goto done;
     }

@@ -221,6 +221,24 @@ static int cmd_codecs(int argc, char **argv) {
       vec_codec_free(c);
     }
   }
+  /* The parameterised ones: rabitq by bits; pq at 32x and 64x where d divides (names as
+   * --codec takes them; pq trains on the data, rabitq does not). */
+  char names[8][32];
+  size_t nn = 0;
+  static const unsigned rbits[] = {1, 2, 4, 8};
+  for (size_t i = 0; i < 4; i++) snprintf(names[nn++], sizeof names[0], "rabitq-%u", rbits[i]);
+  if (d % 4 == 0) snprintf(names[nn++], sizeof names[0], "pq-%zux4", d / 4);
+  if (d % 8 == 0) snprintf(names[nn++], sizeof names[0], "pq-%zux8", d / 8);
+  if (d % 8 == 0) snprintf(names[nn++], sizeof names[0], "pq-%zux4", d / 8);
+  for (size_t i = 0; i < nn; i++) {
+    vec_codec_params p;
+    vec_codec *c;
+    if (cli_codec_params(names[i], d, &p)) continue; /* pq past its subspace limit */
+    if (vec_codec_create(&p, &c)) continue;
+    size_t b = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
+    printf("%-10s %12zu %7.2fx\n", names[i], b, 4.0 * (double)d / (double)b);
+    vec_codec_free(c);
+  }
   return 0;
 }
 

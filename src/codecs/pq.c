@@ -14,6 +14,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../kernels/kmeans_kernels.h"
 #include "../kernels/pq_kernels.h"
@@ -247,6 +250,54 @@ static void table(const pq_state *s, const float *qv, float *t) {
   }
 }
 
+/* The 4-bit table's per-subspace steps, 16 entries each. SSE2 is in every x86-64, so these need no
+ * dispatch; elsewhere the loops are plain C. Both give the same bytes: min and max are exact, and
+ * the rounding is the same arithmetic in the same order (no FMA). */
+static inline void min_max16(const float *t, float *lo, float *hi) {
+#if defined(__SSE2__)
+  __m128 a = _mm_loadu_ps(t), b = _mm_loadu_ps(t + 4), c = _mm_loadu_ps(t + 8),
+         d = _mm_loadu_ps(t + 12);
+  __m128 mn = _mm_min_ps(_mm_min_ps(a, b), _mm_min_ps(c, d));
+  __m128 mx = _mm_max_ps(_mm_max_ps(a, b), _mm_max_ps(c, d));
+  mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+  mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+  mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));
+  mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(2, 3, 0, 1)));
+  *lo = _mm_cvtss_f32(mn);
+  *hi = _mm_cvtss_f32(mx);
+#else
+  float l = t[0], h = t[0];
+  for (size_t k = 1; k < 16; k++) {
+    l = t[k] < l ? t[k] : l;
+    h = t[k] > h ? t[k] : h;
+  }
+  *lo = l;
+  *hi = h;
+#endif
+}
+
+/* out[k] = clamp((t[k] - mn) * inv + 0.5, 0, top) truncated: rounds half up, so each entry is
+ * within delta / 2 of the table's (v >= 0 here, and a plain cast beats a libm call per entry). */
+static inline void quantize16(const float *t, float mn, float inv, float top, uint8_t *out) {
+#if defined(__SSE2__)
+  __m128 m = _mm_set1_ps(mn), iv = _mm_set1_ps(inv), h = _mm_set1_ps(0.5f), z = _mm_setzero_ps(),
+         tp = _mm_set1_ps(top);
+  __m128i w[4];
+  for (int i = 0; i < 4; i++) {
+    __m128 u = _mm_add_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(t + 4 * i), m), iv), h);
+    w[i] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(u, z), tp));
+  }
+  __m128i p = _mm_packus_epi16(_mm_packs_epi32(w[0], w[1]), _mm_packs_epi32(w[2], w[3]));
+  _mm_storeu_si128((__m128i *)(void *)out, p);
+#else
+  for (size_t k = 0; k < 16; k++) {
+    float u = (t[k] - mn) * inv + 0.5f;
+    u = u < 0.0f ? 0.0f : (u > top ? top : u);
+    out[k] = (uint8_t)(int)u;
+  }
+#endif
+}
+
 static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   const pq_state *s = ST(c);
   if (s->rot) { /* the scratch at the end of qs: aligned for floats (sizes are multiples of 4) */
@@ -262,11 +313,8 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   table(s, qv, t);
   float range = 0.0f, bias = 0.0f;
   for (size_t q = 0; q < s->m; q++) {
-    float lo = t[q * 16], hi = t[q * 16];
-    for (size_t k = 1; k < 16; k++) {
-      lo = t[q * 16 + k] < lo ? t[q * 16 + k] : lo;
-      hi = t[q * 16 + k] > hi ? t[q * 16 + k] : hi;
-    }
+    float lo, hi;
+    min_max16(t + q * 16, &lo, &hi);
     mn[q] = lo;
     bias += lo;
     range = hi - lo > range ? hi - lo : range;
@@ -278,16 +326,8 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   uint8_t *lut = (uint8_t *)qs + 16;
   size_t cs = pq_code_size(c);
   memset(lut, 0, cs * 32); /* the pad subspace of an odd m looks up 0 */
-  /* Rounds half up ((int)(v + 0.5) for v >= 0): a plain cast vectorizes where nearbyintf is a
-   * libm call per entry; any rounding keeps each entry within delta / 2. */
-  for (size_t q = 0; q < s->m; q++) {
-    uint8_t *lq = lut + (q / 2) * 32 + (q & 1) * 16;
-    for (size_t k = 0; k < 16; k++) {
-      float u = (t[q * 16 + k] - mn[q]) * inv + 0.5f;
-      u = u < 0.0f ? 0.0f : (u > (float)top ? (float)top : u);
-      lq[k] = (uint8_t)(int)u;
-    }
-  }
+  for (size_t q = 0; q < s->m; q++)
+    quantize16(t + q * 16, mn[q], inv, (float)top, lut + (q / 2) * 32 + (q & 1) * 16);
   memcpy(qs, &delta, 4);
   memcpy((uint8_t *)qs + 4, &bias, 4);
   memset((uint8_t *)qs + 8, 0, 8);

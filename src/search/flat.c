@@ -307,6 +307,7 @@ typedef struct search_ctx {
   int by_queries;     /* work split over blocks of queries, each scanning every row */
   /* Bound-driven rescoring (vec_search_rescore): exact float rows and their |x|^2. */
   int bound;
+  float bound_scale; /* applied to every error bound */
   const float *x;
   size_t ldx;
   const float *x_sq;
@@ -344,7 +345,7 @@ static float exact_key(const search_ctx *s, vec_dots_fn dots, size_t j, const fl
  * relative slack covers the float rounding between the estimate's and the exact arithmetic. */
 static inline float optimistic_key(const search_ctx *s, size_t j, float ip, float e, float xsq) {
   float qn = s->qnorm[j], xn = sqrtf(xsq);
-  e = e * 1.0001f + 1e-5f * qn * xn + 1e-30f;
+  e = e * s->bound_scale * 1.0001f + 1e-5f * qn * xn + 1e-30f;
   return make_key(s->metric, s->qsq[j], qn, ip + e, xsq);
 }
 
@@ -1035,7 +1036,7 @@ int vec_search_has_bounds(const vec_codec *codec) { return has_bounds(codec); }
 int vec_search_rescore(const vec_codec *codec, const void *codes, const float *scales, size_t n,
                        const float *x, size_t ldx, const float *x_sqnorms, const float *queries,
                        size_t nq, size_t ldq, size_t k, vec_metric metric, double oversample,
-                       uint64_t *ids, float *scores, vec_search_stats *stats,
+                       double bound_scale, uint64_t *ids, float *scores, vec_search_stats *stats,
                        const vec_batch_opts *opts) {
   static const char fn[] = "vec_search_rescore";
   vec_clear_error();
@@ -1049,6 +1050,9 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
                     "%s: oversample must be 0 (by error bound) or in [1, 1e6], got %g", fn,
                     oversample);
   int by_bound = oversample == 0.0;
+  if (by_bound && !(bound_scale > 0.0 && bound_scale <= 16.0))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: bound_scale must be in (0, 16], got %g", fn,
+                    bound_scale);
   if (by_bound && !has_bounds(codec))
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "%s: codec '%s' gives no error bounds: pass oversample >= 1", fn,
@@ -1090,6 +1094,7 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
   s.k = k;
   s.metric = metric;
   s.bound = 1;
+  s.bound_scale = (float)bound_scale;
   s.x = x;
   s.ldx = ldx;
   float *own_sq = NULL;

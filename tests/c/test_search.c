@@ -565,7 +565,7 @@ static void search_rescore_bound_and_oversample(void) {
       o.threads = t;
       vec_search_stats st;
       CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, t == 2 ? xsq : NULL, b.q, nq, d, k,
-                               mt, 0.0, ids2, scores2, &st, &o) == VEC_OK);
+                               mt, 0.0, 1.0, ids2, scores2, &st, &o) == VEC_OK);
       CHECKF(memcmp(ids, ids2, sizeof ids) == 0 && memcmp(scores, scores2, sizeof scores) == 0,
              "metric %d threads %d", met, t);
       CHECKF(st.scanned == n * nq && st.rescored >= k * nq && st.rescored < n * nq / 4,
@@ -577,8 +577,8 @@ static void search_rescore_bound_and_oversample(void) {
     CHECK(vec_search_codes(fake, b.codes, b.sc, n, NULL, b.q, nq, d, 40, mt, cand, cs, NULL) ==
           VEC_OK);
     CHECK(vec_rescore(b.x, n, d, d, b.q, nq, d, cand, 40, k, mt, ids, scores, NULL) == VEC_OK);
-    CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, mt, 4.0, ids2,
-                             scores2, &st, NULL) == VEC_OK);
+    CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, mt, 4.0, 1.0,
+                             ids2, scores2, &st, NULL) == VEC_OK);
     CHECK(memcmp(ids, ids2, sizeof ids) == 0 && memcmp(scores, scores2, sizeof scores) == 0);
     CHECK(st.rescored == 40 * nq);
   }
@@ -587,22 +587,40 @@ static void search_rescore_bound_and_oversample(void) {
   vec_codec *real = NULL;
   CHECK(vec_codec_create(&p, &real) == VEC_OK);
   CHECK(vec_search_rescore(real, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
-                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+                           1.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(strstr(vec_last_error_message(), "bound") != NULL);
   CHECK(vec_search_has_bounds(fake) && !vec_search_has_bounds(real) &&
         !vec_search_has_bounds(NULL));
   CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.5,
-                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+                           1.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(vec_search_rescore(fake, b.codes, b.sc, n, NULL, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
-                           ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+                           1.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d - 1, NULL, b.q, 1, d, k, VEC_METRIC_IP,
-                           0.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+                           0.0, 1.0, ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
   CHECK(vec_search_rescore(fake, b.codes, b.sc, 3, b.x, d, NULL, b.q, 1, d, 5, VEC_METRIC_L2, 0.0,
-                           ids2, scores2, NULL, NULL) == VEC_OK);
+                           1.0, ids2, scores2, NULL, NULL) == VEC_OK);
   CHECK(ids2[2] < 3 && ids2[3] == UINT64_MAX && isnan(scores2[4]));
   CHECK(vec_search_rescore(real, b.codes, b.sc, 3, b.x, d, NULL, b.q, 1, d, 5, VEC_METRIC_L2, 8.0,
-                           ids2, scores2, NULL, NULL) == VEC_OK);
+                           1.0, ids2, scores2, NULL, NULL) == VEC_OK);
   CHECK(ids2[2] < 3 && ids2[3] == UINT64_MAX && isnan(scores2[4]));
+  /* bound_scale: a looser bound rescores more rows, a tighter one fewer (never below k a query);
+   * outside (0, 16] is an error with oversample 0 and ignored with an oversample. */
+  vec_search_stats s1, s05, s4;
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, VEC_METRIC_IP, 0.0,
+                           1.0, ids2, scores2, &s1, NULL) == VEC_OK);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, VEC_METRIC_IP, 0.0,
+                           0.5, ids2, scores2, &s05, NULL) == VEC_OK);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, nq, d, k, VEC_METRIC_IP, 0.0,
+                           4.0, ids2, scores2, &s4, NULL) == VEC_OK);
+  CHECKF(s05.rescored >= k * nq && s05.rescored < s1.rescored && s1.rescored < s4.rescored,
+         "rescored %llu / %llu / %llu", (unsigned long long)s05.rescored,
+         (unsigned long long)s1.rescored, (unsigned long long)s4.rescored);
+  static const double bad_scale[] = {0.0, -1.0, 16.5, NAN};
+  for (int i = 0; i < 4; i++)
+    CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 0.0,
+                             bad_scale[i], ids2, scores2, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(vec_search_rescore(fake, b.codes, b.sc, n, b.x, d, NULL, b.q, 1, d, k, VEC_METRIC_IP, 4.0,
+                           0.0, ids2, scores2, NULL, NULL) == VEC_OK);
   vec_codec_free(real);
   vec_codec_free(fake);
   db_free(&b);

@@ -120,6 +120,19 @@ def test_cli_search(tmp_path, sample):
     bad = subprocess.run([exe, "search", tmp_path / "i.vqz", tmp_path / "missing.npy"], capture_output=True, text=True)
     assert bad.returncode == 3 and "missing.npy" in bad.stderr
     assert subprocess.run([exe, "search", "-k", "0", "a", "b"], capture_output=True).returncode == 2
+    # rescoring by a scaled error bound: the same rows as Index.search with that bound_scale
+    rq = vectro.Index("rabitq-1", metric="ip")
+    rq.add(corpus, ids=ids)
+    rq.save(tmp_path / "r.vqz")
+    r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--bound-scale", "0.8",
+                        tmp_path / "r.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = np.array([line.split("\t") for line in r.stdout.splitlines()])[:, 2].astype(np.uint64).reshape(25, 10)
+    np.testing.assert_array_equal(got, rq.search(queries[:25], k=10, bound_scale=0.8)[0])
+    assert "by error bound" in r.stderr
+    bad = subprocess.run([exe, "search", "--bound-scale", "0", tmp_path / "r.vqz", tmp_path / "q.npy"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--bound-scale" in bad.stderr
 
 
 def test_strided_queries(sample):
