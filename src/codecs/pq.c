@@ -241,11 +241,15 @@ static size_t pq_query_size(const vec_codec *c) {
 static void table(const pq_state *s, const float *qv, float *t) {
   for (size_t q = 0; q < s->m; q++) {
     const float *ct = s->ct + q * s->dsub * s->kp, *u = qv + q * s->dsub;
-    float *tq = t + q * s->ksub;
-    for (size_t c = 0; c < s->ksub; c++) tq[c] = 0.0f;
-    for (size_t j = 0; j < s->dsub; j++) {
-      const float uj = u[j], *v = ct + j * s->kp;
-      for (size_t c = 0; c < s->ksub; c++) tq[c] += uj * v[c];
+    /* 16 centroids at a time in a local accumulator: the compiler keeps it in registers, where
+     * sums into t itself would go through memory (t might alias the codebook). */
+    for (size_t c0 = 0; c0 < s->ksub; c0 += 16) {
+      float acc[16] = {0};
+      for (size_t j = 0; j < s->dsub; j++) {
+        const float uj = u[j], *v = ct + j * s->kp + c0;
+        for (size_t c = 0; c < 16; c++) acc[c] += uj * v[c];
+      }
+      memcpy(t + q * s->ksub + c0, acc, sizeof acc);
     }
   }
 }
