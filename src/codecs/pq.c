@@ -388,26 +388,33 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
         for (size_t i = 0; i < nr; i++) err[j * ldo + i] = 0.0f;
     return;
   }
-  vec_pq4_scan_fn scan = vec_pq4_scan_pick();
+  vec_pq4_scanq_fn scan = vec_pq4_scanq_pick();
   vec_pq4_pack_fn pack = vec_pq4_pack_pick();
   uint8_t blk[(PQ_MAX_M4 / 2) * VEC_PQ4_BLOCK];
-  float tail[VEC_PQ4_BLOCK];
+  float tail[VEC_PQ4_QB * VEC_PQ4_BLOCK];
   for (size_t r0 = 0; r0 < nr; r0 += VEC_PQ4_BLOCK) {
     size_t nb = nr - r0 < VEC_PQ4_BLOCK ? nr - r0 : VEC_PQ4_BLOCK;
     transpose_block(pack, codes + r0 * cs, cs, nb, blk);
-    for (size_t j = 0; j < nq; j++) {
-      const uint8_t *qp = (const uint8_t *)qs + j * qsz;
-      float delta, bias, *o = ip + j * ldo + r0;
-      memcpy(&delta, qp, 4);
-      memcpy(&bias, qp + 4, 4);
+    for (size_t j0 = 0; j0 < nq; j0 += VEC_PQ4_QB) {
+      size_t qn = nq - j0 < VEC_PQ4_QB ? nq - j0 : VEC_PQ4_QB;
+      float bias[VEC_PQ4_QB], delta[VEC_PQ4_QB];
+      for (size_t i = 0; i < qn; i++) {
+        const uint8_t *qp = (const uint8_t *)qs + (j0 + i) * qsz;
+        memcpy(&delta[i], qp, 4);
+        memcpy(&bias[i], qp + 4, 4);
+      }
+      const uint8_t *lut = (const uint8_t *)qs + j0 * qsz + 16;
       if (nb == VEC_PQ4_BLOCK) {
-        scan(blk, cs, qp + 16, bias, delta, o);
+        scan(blk, cs, lut, qsz, bias, delta, qn, ip + j0 * ldo + r0, ldo);
       } else {
-        scan(blk, cs, qp + 16, bias, delta, tail);
-        memcpy(o, tail, nb * sizeof(float));
+        scan(blk, cs, lut, qsz, bias, delta, qn, tail, VEC_PQ4_BLOCK);
+        for (size_t i = 0; i < qn; i++)
+          memcpy(ip + (j0 + i) * ldo + r0, tail + i * VEC_PQ4_BLOCK, nb * sizeof(float));
       }
       if (err)
-        for (size_t r = 0; r < nb; r++) err[j * ldo + r0 + r] = 0.5f * delta * (float)s->m;
+        for (size_t i = 0; i < qn; i++)
+          for (size_t r = 0; r < nb; r++)
+            err[(j0 + i) * ldo + r0 + r] = 0.5f * delta[i] * (float)s->m;
     }
   }
 }

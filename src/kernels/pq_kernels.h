@@ -22,6 +22,13 @@
  * variant gives the same bits. */
 typedef void (*vec_pq4_scan_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                 float delta, float *out);
+/* The same for nq in 1..VEC_PQ4_QB queries at once (they share each code load): query i's table
+ * at lut + i * ls, its bias[i] and delta[i], its 32 outputs at out + i * ldo; bit for bit nq
+ * single scans. */
+#define VEC_PQ4_QB 4
+typedef void (*vec_pq4_scanq_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                                 const float *bias, const float *delta, size_t nq, float *out,
+                                 size_t ldo);
 /* Transposes 32 rows of cs >= 16 code bytes (row r at codes + r * cs) into blk[j * 32 + r]. */
 typedef void (*vec_pq4_pack_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
 
@@ -34,6 +41,9 @@ VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8
 VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
 VEC_HIDDEN void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
                                     float bias, float delta, float *out);
+VEC_HIDDEN void vec_pq4_scanq_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+                                     size_t ls, const float *bias, const float *delta, size_t nq,
+                                     float *out, size_t ldo);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
@@ -43,5 +53,7 @@ VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8
 /* The variants for the active instruction set. */
 VEC_HIDDEN vec_pq4_scan_fn vec_pq4_scan_pick(void);
 VEC_HIDDEN vec_pq4_pack_fn vec_pq4_pack_pick(void);
+/* The multi-query variant: the ISA's own, else a loop over the single-query scan. */
+VEC_HIDDEN vec_pq4_scanq_fn vec_pq4_scanq_pick(void);
 
 #endif

@@ -73,6 +73,20 @@ vec_pq4_scan_fn vec_pq4_scan_pick(void) {
   }
 }
 
+/* One query at a time through the active single-query kernel. */
+static void scanq_loop(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                       const float *bias, const float *delta, size_t nq, float *out, size_t ldo) {
+  vec_pq4_scan_fn scan = vec_pq4_scan_pick();
+  for (size_t i = 0; i < nq; i++) scan(blk, npairs, lut + i * ls, bias[i], delta[i], out + i * ldo);
+}
+
+vec_pq4_scanq_fn vec_pq4_scanq_pick(void) {
+#if defined(VEC_HAVE_X86_KERNELS)
+  if (vec_active_isa() == VEC_ISA_AVX512) return vec_pq4_scanq_avx512;
+#endif
+  return scanq_loop;
+}
+
 vec_pq4_pack_fn vec_pq4_pack_pick(void) {
   switch (vec_active_isa()) {
 #if defined(VEC_HAVE_X86_KERNELS)

@@ -184,6 +184,27 @@ static void fastscan_kernels_bit_exact(void) {
       vec_pq4_scan_pick()(blk, np, lut, -3.25f, 0.0173f, got);
       CHECK(memcmp(refs, got, sizeof refs) == 0);
     }
+    /* 1..4 queries at once: each query's own table (an odd stride apart), bias and delta give
+     * the single scan's bits, outputs at an odd stride. */
+    size_t ls = np * 32 + 7, ldo = 37;
+    uint8_t *luts = malloc(VEC_PQ4_QB * ls);
+    float *mq = malloc(VEC_PQ4_QB * ldo * sizeof(float)), one[32];
+    float bias[VEC_PQ4_QB] = {0.5f, -3.25f, 7.0f, 0.0f},
+          delta[VEC_PQ4_QB] = {1.0f, 0.0173f, 0.25f, 3.5f};
+    CHECK(luts && mq);
+    for (size_t i = 0; i < VEC_PQ4_QB * ls; i++) luts[i] = (uint8_t)vt_next(&s);
+    for (int t = 0; t < ni; t++) {
+      CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
+      for (size_t nq = 1; nq <= VEC_PQ4_QB; nq++) {
+        vec_pq4_scanq_pick()(blk, np, luts, ls, bias, delta, nq, mq, ldo);
+        for (size_t i = 0; i < nq; i++) {
+          vec_pq4_scan_scalar(blk, np, luts + i * ls, bias[i], delta[i], one);
+          CHECKF(memcmp(one, mq + i * ldo, sizeof one) == 0, "isa %s npairs %zu nq %zu query %zu",
+                 vec_isa_name((vec_isa)isas[t]), np, nq, i);
+        }
+      }
+    }
+    free(luts), free(mq);
     vec_set_isa(VEC_ISA_AUTO);
   }
   /* Guard pages: a block of exactly np * 32 bytes ends at an inaccessible page. */
