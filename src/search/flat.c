@@ -482,7 +482,7 @@ static uint32_t kth_largest(uint32_t *a, size_t n, size_t t) {
  * order decides what is kept, so the top k is the heap's. Rows come in increasing order, so a key
  * equal to thr (a later row) can never displace the k-th: the filter is a strict >. */
 typedef struct reservoir {
-  hent *e; /* in increasing row order: appends are, and compaction keeps the order */
+  hent *e; /* entries of equal key in increasing row order (see res_compact) */
   size_t n, k, cap;
   float thr;
   int armed;         /* thr valid: some compaction left a non-NaN k-th key */
@@ -494,20 +494,24 @@ typedef struct reservoir {
  * earliest rows, which the order (key, lower row) prefers. */
 static void res_compact(reservoir *v) {
   uint32_t *rank = v->scratch, *sel = v->scratch + v->cap, tu;
-  size_t n = v->n, ties = v->k, w = 0;
-  float thr = 0.0f;
+  size_t n = v->n, w = 0, nt = 0;
   for (size_t r = 0; r < n; r++) sel[r] = rank[r] = key_rank(v->e[r].key);
   tu = kth_largest(sel, n, v->k - 1);
-  for (size_t r = 0; r < n; r++) ties -= rank[r] > tu;
-  for (size_t r = 0; r < n; r++) { /* branch-free: keep is a coin flip too */
-    int eq = rank[r] == tu, keep = (rank[r] > tu) | (eq & (ties > 0));
-    ties -= (size_t)(eq & keep);
-    thr = eq ? v->e[r].key : thr;
-    v->e[w] = v->e[r];
-    w += (size_t)keep;
+  /* Branch-free (keep is a coin flip): those above the k-th stay in place, those equal to it go
+   * to tmp, and the earliest of them fill the remaining places. The buffer is then no longer in
+   * row order, but entries of equal key still are, which is all ties need: a later compaction's
+   * k-th either equals this one (the tmp entries, in order) or is above it (kept entries, then
+   * rows added after this compaction, in order). */
+  for (size_t r = 0; r < n; r++) {
+    hent x = v->e[r];
+    v->e[w] = x;
+    w += rank[r] > tu;
+    v->tmp[nt] = x;
+    nt += rank[r] == tu;
   }
+  for (size_t i = 0; w < v->k; i++) v->e[w++] = v->tmp[i];
   v->n = w;
-  v->thr = thr;
+  v->thr = v->tmp[0].key;
   v->armed = tu != 0; /* a NaN k-th: everything beats it, keep accepting */
 }
 
