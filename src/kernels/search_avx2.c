@@ -5,6 +5,8 @@
 
 #include "../search/search_kernels.h"
 
+#define ROW(r) VEC_DOTS_ROW(rows, ld, idx, r)
+
 static inline __m256 tail_mask_load(const float *p, size_t rem) {
   static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(m + 8 - rem)));
@@ -30,13 +32,14 @@ static inline void tail(const float *p, size_t j, size_t d, __m256 *lo, __m256 *
   }
 }
 
-void vec_dots_avx2(const float *q, const float *rows, size_t ld, size_t nr, size_t d, float *out) {
+void vec_dots_avx2(const float *q, const float *rows, size_t ld, const uint64_t *idx, size_t nr,
+                   size_t d, float *out) {
   size_t d16 = d & ~(size_t)15;
   __m256 qlo = _mm256_setzero_ps(), qhi = _mm256_setzero_ps();
   tail(q, d16, d, &qlo, &qhi);
   size_t r = 0;
   for (; r + 4 <= nr; r += 4) {
-    const float *x0 = rows + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+    const float *x0 = ROW(r), *x1 = ROW(r + 1), *x2 = ROW(r + 2), *x3 = ROW(r + 3);
     __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
     for (size_t j = 0; j < d16; j += 16) {
       __m256 u = _mm256_loadu_ps(q + j), v = _mm256_loadu_ps(q + j + 8);
@@ -70,7 +73,7 @@ void vec_dots_avx2(const float *q, const float *rows, size_t ld, size_t nr, size
     out[r + 3] = reduce(a3, b3);
   }
   for (; r < nr; r++) {
-    const float *x0 = rows + r * ld;
+    const float *x0 = ROW(r);
     __m256 a0 = _mm256_setzero_ps(), b0 = a0;
     for (size_t j = 0; j < d16; j += 16) {
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(x0 + j), a0);

@@ -5,6 +5,8 @@
 
 #include "../search/search_kernels.h"
 
+#define ROW(r) VEC_DOTS_ROW(rows, ld, idx, r)
+
 static inline float reduce(__m512 a, __m512 b) {
   __m512 s = _mm512_add_ps(a, b);
   __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(s),
@@ -15,15 +17,15 @@ static inline float reduce(__m512 a, __m512 b) {
   return _mm_cvtss_f32(h);
 }
 
-void vec_dots_avx512(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
-                     float *out) {
+void vec_dots_avx512(const float *q, const float *rows, size_t ld, const uint64_t *idx, size_t nr,
+                     size_t d, float *out) {
   size_t d32 = d & ~(size_t)31, rem = d - d32;
   __mmask16 mlo = (__mmask16)(rem >= 16 ? 0xFFFFu : (1u << rem) - 1u);
   __mmask16 mhi = (__mmask16)(rem > 16 ? (1u << (rem - 16)) - 1u : 0u);
   __m512 qlo = _mm512_maskz_loadu_ps(mlo, q + d32), qhi = _mm512_maskz_loadu_ps(mhi, q + d32 + 16);
   size_t r = 0;
   for (; r + 4 <= nr; r += 4) {
-    const float *x0 = rows + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+    const float *x0 = ROW(r), *x1 = ROW(r + 1), *x2 = ROW(r + 2), *x3 = ROW(r + 3);
     __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
     for (size_t j = 0; j < d32; j += 32) {
       __m512 u = _mm512_loadu_ps(q + j), v = _mm512_loadu_ps(q + j + 16);
@@ -52,7 +54,7 @@ void vec_dots_avx512(const float *q, const float *rows, size_t ld, size_t nr, si
     out[r + 3] = reduce(a3, b3);
   }
   for (; r < nr; r++) {
-    const float *x0 = rows + r * ld;
+    const float *x0 = ROW(r);
     __m512 a0 = _mm512_setzero_ps(), b0 = a0;
     for (size_t j = 0; j < d32; j += 32) {
       a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), _mm512_loadu_ps(x0 + j), a0);

@@ -67,13 +67,13 @@ static void dot4(const float *q, const float *x0, const float *x1, const float *
   out[3] = lanes_sum(s3);
 }
 
-void vec_dots_scalar(const float *q, const float *rows, size_t ld, size_t nr, size_t d,
-                     float *out) {
+void vec_dots_scalar(const float *q, const float *rows, size_t ld, const uint64_t *idx, size_t nr,
+                     size_t d, float *out) {
   size_t r = 0;
   for (; r + 4 <= nr; r += 4)
-    dot4(q, rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld, d,
-         out + r);
-  for (; r < nr; r++) out[r] = dot(q, rows + r * ld, d);
+    dot4(q, VEC_DOTS_ROW(rows, ld, idx, r), VEC_DOTS_ROW(rows, ld, idx, r + 1),
+         VEC_DOTS_ROW(rows, ld, idx, r + 2), VEC_DOTS_ROW(rows, ld, idx, r + 3), d, out + r);
+  for (; r < nr; r++) out[r] = dot(q, VEC_DOTS_ROW(rows, ld, idx, r), d);
 }
 
 /* The active instruction set's kernel; NEON has none of its own yet and uses the scalar one. */
@@ -90,7 +90,7 @@ static vec_dots_fn pick_dots(void) {
 
 static inline float dot1(vec_dots_fn f, const float *a, const float *b, size_t d) {
   float r;
-  f(a, b, 0, 1, d, &r);
+  f(a, b, 0, NULL, 1, d, &r);
   return r;
 }
 
@@ -284,7 +284,8 @@ static void scorer_score(const scorer *s, const uint8_t *qs, size_t nb, size_t t
     return;
   }
   for (size_t j = 0; j < nb; j++)
-    s->dots((const float *)(const void *)(qs + j * s->qsize), rows, ld, tn, s->d, ip + j * ldo);
+    s->dots((const float *)(const void *)(qs + j * s->qsize), rows, ld, NULL, tn, s->d,
+            ip + j * ldo);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -974,43 +975,54 @@ static int rescore_queries(void *vctx, size_t begin, size_t end, size_t *bad_row
   size_t k = s->k, m = c->m, d = sc->d;
   hent *store = malloc(k * sizeof(hent));
   float *tile = !c->exact && sc->codec ? malloc(d * sizeof(float)) : NULL;
-  if (!store || (!c->exact && sc->codec && !tile)) {
-    free(store);
-    free(tile);
+  /* Exact rescoring gathers a query's candidates and scores them in one kernel call: four rows
+   * at a time are four independent streams from memory, where one at a time waits on each. */
+  uint64_t *cid = c->exact ? malloc((m ? m : 1) * sizeof(uint64_t)) : NULL;
+  float *cip = c->exact ? malloc((m ? m : 1) * sizeof(float)) : NULL;
+  if (!store || (!c->exact && sc->codec && !tile) || (c->exact && (!cid || !cip))) {
+    free(store), free(tile), free(cid), free(cip);
     return VEC_E_NOMEM;
   }
   for (size_t j = begin; j < end; j++) {
     heap h = {store, 0, k};
+    if (c->exact) {
+      size_t nc = 0;
+      for (size_t i = 0; i < m; i++)
+        if (c->cand[j * m + i] != UINT64_MAX) cid[nc++] = c->cand[j * m + i];
+      /* dots() and make_key() as in the flat search: rescoring the float top-k reproduces it
+       * (a kernel's per-row arithmetic does not depend on the rows beside it). */
+      sc->dots(s->queries + j * s->ldq, s->x, s->ldx, cid, nc, d, cip);
+      for (size_t i = 0; i < nc; i++) {
+        const float *row = s->x + cid[i] * s->ldx;
+        float xsq = s->metric == VEC_METRIC_IP ? 0.0f : dot1(sc->dots, row, row, d);
+        hent v = {make_key(s->metric, s->qsq[j], s->qnorm[j], cip[i], xsq), cid[i]};
+        /* A repeated candidate must not take two slots. */
+        if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, v.id)) heap_push(&h, v);
+      }
+      heap_emit(&h, s->metric, c->ids + j * k, c->scores + j * k);
+      continue;
+    }
     for (size_t i = 0; i < m; i++) {
       uint64_t id = c->cand[j * m + i];
       if (id == UINT64_MAX) continue;
-      float key;
-      if (c->exact) {
-        /* dot() and make_key() as in the flat search: rescoring the float top-k reproduces it. */
-        key = exact_key(s, sc->dots, j, s->x + id * s->ldx, d);
-      } else {
-        /* One row through the scorer: its estimate does not depend on the rows beside it, so
-         * the key equals vec_search_codes' bit for bit. */
-        size_t ld = 0;
-        const float *rows = scorer_rows(sc, (size_t)id, 1, tile, &ld);
-        float ip, xsq = 0.0f;
-        scorer_score(sc, s->qs + j * sc->qsize, 1, (size_t)id, 1, rows, ld, &ip, NULL, 1);
-        if (s->metric != VEC_METRIC_IP) {
-          if (s->row_sqnorms)
-            xsq = s->row_sqnorms[id];
-          else
-            scorer_sqnorms(sc, (size_t)id, 1, rows, ld, tile, &xsq);
-        }
-        key = make_key(s->metric, s->qsq[j], s->qnorm[j], ip, xsq);
+      /* One row through the scorer: its estimate does not depend on the rows beside it, so the
+       * key equals vec_search_codes' bit for bit. */
+      size_t ld = 0;
+      const float *rows = scorer_rows(sc, (size_t)id, 1, tile, &ld);
+      float ip, xsq = 0.0f;
+      scorer_score(sc, s->qs + j * sc->qsize, 1, (size_t)id, 1, rows, ld, &ip, NULL, 1);
+      if (s->metric != VEC_METRIC_IP) {
+        if (s->row_sqnorms)
+          xsq = s->row_sqnorms[id];
+        else
+          scorer_sqnorms(sc, (size_t)id, 1, rows, ld, tile, &xsq);
       }
-      hent v = {key, id};
-      /* A repeated candidate must not take two slots. */
+      hent v = {make_key(s->metric, s->qsq[j], s->qnorm[j], ip, xsq), id};
       if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, id)) heap_push(&h, v);
     }
     heap_emit(&h, s->metric, c->ids + j * k, c->scores + j * k);
   }
-  free(store);
-  free(tile);
+  free(store), free(tile), free(cid), free(cip);
   return VEC_OK;
 }
 
