@@ -38,12 +38,10 @@ VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *bl
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);
+VEC_HIDDEN void vec_pq4_scanq_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                                   const float *bias, const float *delta, size_t nq, float *out,
+                                   size_t ldo);
 VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
-VEC_HIDDEN void vec_pq4_scan_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                    float bias, float delta, float *out);
-VEC_HIDDEN void vec_pq4_scanq_avx512(const uint8_t *blk, size_t npairs, const uint8_t *lut,
-                                     size_t ls, const float *bias, const float *delta, size_t nq,
-                                     float *out, size_t ldo);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
