@@ -357,9 +357,11 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
   const pq_state *s = ST(c);
   size_t cs = pq_code_size(c), qsz = pq_query_size(c);
   if (c->p.bits == 8) {
-    /* Four rows at a time: four independent add chains instead of one (each row still sums its
-     * subspaces in order, so its bits do not depend on its neighbours). Query by query, so that
-     * one table stays in cache over the call's rows. */
+    /* Four rows at a time, each summing its even and its odd subspaces in two chains (eight
+     * independent adds in flight; every row, in a block or alone, adds in the same order, so
+     * its bits do not depend on its neighbours). Query by query, so that one table stays in
+     * cache over the call's rows. */
+    size_t m2 = s->m & ~(size_t)1;
     for (size_t j = 0; j < nq; j++) {
       const float *tq = (const float *)((const uint8_t *)qs + j * qsz);
       float *o = ip + j * ldo;
@@ -367,20 +369,24 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
       for (; r + 4 <= nr; r += 4) {
         const uint8_t *r0 = codes + r * cs, *r1 = r0 + cs, *r2 = r1 + cs, *r3 = r2 + cs;
         const float *t = tq;
-        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-        for (size_t q = 0; q < s->m; q++, t += 256) {
-          a0 += t[r0[q]];
-          a1 += t[r1[q]];
-          a2 += t[r2[q]];
-          a3 += t[r3[q]];
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, b0 = 0.0f, b1 = 0.0f, b2 = 0.0f,
+              b3 = 0.0f;
+        for (size_t q = 0; q < m2; q += 2, t += 512) {
+          a0 += t[r0[q]], b0 += t[256 + r0[q + 1]];
+          a1 += t[r1[q]], b1 += t[256 + r1[q + 1]];
+          a2 += t[r2[q]], b2 += t[256 + r2[q + 1]];
+          a3 += t[r3[q]], b3 += t[256 + r3[q + 1]];
         }
-        o[r] = a0, o[r + 1] = a1, o[r + 2] = a2, o[r + 3] = a3;
+        if (m2 < s->m) a0 += t[r0[m2]], a1 += t[r1[m2]], a2 += t[r2[m2]], a3 += t[r3[m2]];
+        o[r] = a0 + b0, o[r + 1] = a1 + b1, o[r + 2] = a2 + b2, o[r + 3] = a3 + b3;
       }
       for (; r < nr; r++) {
         const uint8_t *row = codes + r * cs;
-        float a = 0.0f;
-        for (size_t q = 0; q < s->m; q++) a += tq[q * 256 + row[q]];
-        o[r] = a;
+        const float *t = tq;
+        float a = 0.0f, b = 0.0f;
+        for (size_t q = 0; q < m2; q += 2, t += 512) a += t[row[q]], b += t[256 + row[q + 1]];
+        if (m2 < s->m) a += t[row[m2]];
+        o[r] = a + b;
       }
     }
     if (err)
