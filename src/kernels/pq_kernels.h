@@ -46,6 +46,9 @@ VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk)
 #if defined(VEC_HAVE_NEON_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);
+VEC_HIDDEN void vec_pq4_scanq_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                                   const float *bias, const float *delta, size_t nq, float *out,
+                                   size_t ldo);
 #endif
 
 /* The variants for the active instruction set. */

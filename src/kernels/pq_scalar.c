@@ -87,6 +87,9 @@ vec_pq4_scanq_fn vec_pq4_scanq_pick(void) {
   if (vec_active_isa() == VEC_ISA_AVX512 || vec_active_isa() == VEC_ISA_AVX2)
     return vec_pq4_scanq_avx2;
 #endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  if (vec_active_isa() == VEC_ISA_NEON) return vec_pq4_scanq_neon;
+#endif
   return scanq_loop;
 }
 
