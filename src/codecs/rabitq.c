@@ -91,25 +91,31 @@ typedef struct {
   vec_rq_sum_fn sum;
   vec_rq_dot_fn dot;
   vec_rq_dot1_fn dot1;
+  vec_rq_unpack_fn unpack;
 } rq_kernels;
 
 static rq_kernels pick(void) {
   switch (vec_active_isa()) {
 #if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512:
-    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512, vec_rq_dot_avx512,
-                        (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
-                                                                       : vec_rq_dot1_avx512};
+  case VEC_ISA_AVX512: {
+    unsigned f = vec_cpu_features();
+    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512,
+                        (f & VEC_CPU_AVX512VNNI) ? vec_rq_dot_avx512vnni : vec_rq_dot_avx512,
+                        (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop : vec_rq_dot1_avx512,
+                        vec_rq_unpack_avx512};
+  }
   case VEC_ISA_AVX2:
-    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2,
+                        vec_rq_unpack_avx2};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
   case VEC_ISA_NEON:
-    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon,
+                        vec_rq_unpack_neon};
 #endif
   default:
     return (rq_kernels){vec_rq_eval_scalar, vec_rq_sum_scalar, vec_rq_dot_scalar,
-                        vec_rq_dot1_scalar};
+                        vec_rq_dot1_scalar, vec_rq_unpack_scalar};
   }
 }
 
@@ -316,6 +322,70 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
 
 /* Rows per kernel call: the integer dot products of a block stay in a small stack buffer. */
 #define SCORE_BLOCK 256
+/* Codes of 3, 5, 6 or 7 bits are unpacked to one byte per element, once per block of rows, and
+ * every query of the call then runs the byte kernel over the block: the unpacking is shared by the
+ * queries the search driver scores together. 16 KB stays in L1 beside a query. */
+#define UNPACK_BYTES 16384
+
+/* Estimates (and bounds, where err is not NULL) of m rows from their integer dot products. */
+static void finish(const rq_qhead *h, const int64_t *dot, const float *scales, size_t m,
+                   int64_t lmax, float *ip, float *err) {
+  for (size_t r = 0; r < m; r++) {
+    const float *sc = scales + r * NSCALES;
+    /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
+    float yq = (float)(2 * dot[r] - lmax * h->sumq);
+    ip[r] = sc[1] * (h->delta * yq);
+    if (err) err[r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
+  }
+}
+
+static const rq_qhead *qhead(const void *qs, size_t qsz, size_t q) {
+  return (const void *)((const uint8_t *)qs + q * qsz);
+}
+
+/* rq_score for b = 3, 5, 6, 7. Rows longer than the buffer (d > 16384) are unpacked per query in
+ * chunks of elements (a multiple of 8, so that each starts on a byte). */
+static void score_unpacked(const vec_codec *c, const rq_kernels *k, const void *qs, size_t nq,
+                           const uint8_t *codes, const float *scales, size_t nr, float *ip,
+                           float *err, size_t ldo) {
+  size_t d = c->d, cs = rq_code_size(c), qsz = rq_query_size(c), ld = VEC_RQ_UNPACK_PAD(d);
+  unsigned b = c->p.bits;
+  int64_t lmax = (1 << b) - 1, dot[SCORE_BLOCK];
+  _Alignas(64) uint8_t u[UNPACK_BYTES];
+  if (ld <= UNPACK_BYTES) {
+    size_t block = UNPACK_BYTES / ld < SCORE_BLOCK ? UNPACK_BYTES / ld : SCORE_BLOCK;
+    for (size_t r0 = 0; r0 < nr; r0 += block) {
+      size_t m = nr - r0 < block ? nr - r0 : block;
+      k->unpack(codes + r0 * cs, cs, m, d, b, u, ld);
+      for (size_t q = 0; q < nq; q++) {
+        const rq_qhead *h = qhead(qs, qsz, q);
+        k->dot((const int8_t *)(h + 1), u, ld, m, d, b, dot);
+        finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+               err ? err + q * ldo + r0 : NULL);
+      }
+    }
+    return;
+  }
+  for (size_t q = 0; q < nq; q++) {
+    const rq_qhead *h = qhead(qs, qsz, q);
+    const int8_t *body = (const int8_t *)(h + 1);
+    for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
+      size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
+      for (size_t r = 0; r < m; r++) {
+        dot[r] = 0;
+        for (size_t e0 = 0; e0 < d; e0 += UNPACK_BYTES) {
+          size_t me = d - e0 < UNPACK_BYTES ? d - e0 : UNPACK_BYTES;
+          int64_t part;
+          k->unpack(codes + (r0 + r) * cs + e0 / 8 * b, cs, 1, me, b, u, UNPACK_BYTES);
+          k->dot(body + e0, u, UNPACK_BYTES, 1, me, b, &part);
+          dot[r] += part;
+        }
+      }
+      finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+             err ? err + q * ldo + r0 : NULL);
+    }
+  }
+}
 
 static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
@@ -323,23 +393,22 @@ static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
   unsigned b = c->p.bits;
   int64_t lmax = (1 << b) - 1;
   rq_kernels k = pick();
+  if (b != 1 && b != 2 && b != 4 && b != 8) {
+    score_unpacked(c, &k, qs, nq, codes, scales, nr, ip, err, ldo);
+    return;
+  }
   int64_t dot[SCORE_BLOCK];
   for (size_t q = 0; q < nq; q++) {
-    const rq_qhead *h = (const void *)((const uint8_t *)qs + q * qsz);
-    const void *body = (const uint8_t *)h + sizeof(rq_qhead);
+    const rq_qhead *h = qhead(qs, qsz, q);
+    const void *body = h + 1;
     for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
       size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
       if (b == 1)
         k.dot1(body, words(d), codes + r0 * cs, cs, m, dot);
       else
         k.dot(body, codes + r0 * cs, cs, m, d, b, dot);
-      for (size_t r = 0; r < m; r++) {
-        const float *sc = scales + (r0 + r) * NSCALES;
-        /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
-        float yq = (float)(2 * dot[r] - lmax * h->sumq);
-        ip[q * ldo + r0 + r] = sc[1] * (h->delta * yq);
-        if (err) err[q * ldo + r0 + r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
-      }
+      finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+             err ? err + q * ldo + r0 : NULL);
     }
   }
 }

@@ -1,11 +1,15 @@
 /* rabitq_avx2.c: AVX2 kernels of the rabitq codec: the scale search in two 8-lane registers (the
- * reference's 16 lanes exactly), the rest rabitq_tmpl.h vectorised with -mavx2 (and POPCNT, which
- * every AVX2 CPU has, for the 1-bit codes). */
+ * reference's 16 lanes exactly), the byte dot products with VPMADDUBSW, the unpacking of 3, 5, 6
+ * and 7-bit codes with byte shuffles, the rest rabitq_tmpl.h vectorised with -mavx2 (and POPCNT,
+ * which every AVX2 CPU has, for the 1-bit codes). The AVX-512 build without VNNI uses the dot
+ * products too. */
 #include <immintrin.h>
 
 #define VEC_RQ_ISA         avx2
 #define VEC_RQ_POPCNT_ATTR __attribute__((target("popcnt")))
 #define VEC_RQ_HAVE_EVAL   1
+#define VEC_RQ_HAVE_DOT    1
+#define VEC_RQ_HAVE_UNPACK 1
 #include "rabitq_tmpl.h"
 
 static inline __m256 grid8(__m256 v, __m256 vt, __m256 lo, __m256 hi, __m256 *f) {
@@ -37,4 +41,134 @@ void vec_rq_eval_avx2(const float *o, size_t dp, float t, float fmin, float fmax
   _mm256_storeu_ps(lb, b0), _mm256_storeu_ps(lb + 8, b1);
   *ip = rq_tree_avx2(la);
   *nn = rq_tree_avx2(lb);
+}
+
+/* VPMADDUBSW multiplies unsigned by signed bytes and adds pairs into int16 with saturation: exact
+ * while u <= 127 (2 * 127 * 127 < 2^15), so for every width but 8, whose bytes are widened to
+ * int16 first. Fields of 2 and 4 bits (<= 15) leave room to add the fields' int16 sums before
+ * widening: 4 * 2 * 3 * 127 and 2 * 2 * 15 * 127 < 2^15. Lane sums are int32, flushed to int64
+ * every VEC_RQ_CHUNK bytes. */
+static inline __m256i widen16(__m256i v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+
+static inline int64_t hsum32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+#define LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+/* Bytes [0, len) of one row (len = cs for b = 2, 4; d otherwise), 32 at a time, the rest scalar. */
+static inline __attribute__((always_inline)) int64_t dot_row(const int8_t *q, const uint8_t *row,
+                                                             size_t cs, size_t len, unsigned b) {
+  const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+  int64_t total = 0;
+  size_t k = 0;
+  for (size_t k0 = 0; k0 + 32 <= len; k0 += VEC_RQ_CHUNK) {
+    size_t k1 = len - k0 < VEC_RQ_CHUNK ? len : k0 + VEC_RQ_CHUNK;
+    __m256i acc = _mm256_setzero_si256();
+    for (k = k0; k + 32 <= k1; k += 32) {
+      __m256i c = LOADU(row + k), p;
+      if (b == 4) {
+        p = _mm256_add_epi16(
+            _mm256_maddubs_epi16(_mm256_and_si256(c, m4), LOADU(q + k)),
+            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c, 4), m4), LOADU(q + cs + k)));
+        p = widen16(p);
+      } else if (b == 2) {
+        __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(c, m2), LOADU(q + k));
+        __m256i p1 =
+            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c, 2), m2), LOADU(q + cs + k));
+        __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c, 4), m2),
+                                          LOADU(q + 2 * cs + k));
+        __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c, 6), m2),
+                                          LOADU(q + 3 * cs + k));
+        p = widen16(_mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3)));
+      } else if (b < 8) {
+        p = widen16(_mm256_maddubs_epi16(c, LOADU(q + k)));
+      } else {
+        __m256i qv = LOADU(q + k);
+        __m256i lo = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(c)),
+                                       _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qv)));
+        __m256i hi = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(c, 1)),
+                                       _mm256_cvtepi8_epi16(_mm256_extracti128_si256(qv, 1)));
+        p = _mm256_add_epi32(lo, hi);
+      }
+      acc = _mm256_add_epi32(acc, p);
+    }
+    total += hsum32(acc);
+  }
+  return total + (b == 2 || b == 4 ? rq_dot_fields_avx2(q, row, cs, b, k, len)
+                                   : rq_dot_bytes_avx2(q, row, k, len));
+}
+
+void vec_rq_dot_avx2(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
+                     unsigned b, int64_t *out) {
+  /* One instance per kind of row, so that the test on b leaves the inner loop. */
+  size_t len = b == 2 || b == 4 ? cs : d;
+  for (size_t r = 0; r < nr; r++) {
+    const uint8_t *row = codes + r * cs;
+    switch (b) {
+    case 2: out[r] = dot_row(q, row, cs, len, 2); break;
+    case 4: out[r] = dot_row(q, row, cs, len, 4); break;
+    case 8: out[r] = dot_row(q, row, cs, len, 8); break;
+    default: out[r] = dot_row(q, row, cs, len, 7); break;
+    }
+  }
+}
+
+/* Unpacking 32 b-bit fields (4 groups of 8, 4 b bytes) to bytes. Each 128-bit lane takes two
+ * groups (2 b <= 14 bytes, loaded at src and src + 2 b), where element e sits at bit e b: bytes
+ * i = e b / 8 and i + 1 hold it, s = e b % 8 bits up (s + b <= 14). A shuffle puts those two bytes
+ * in a 16-bit lane, even elements in one register and odd ones in another; multiplying by
+ * 2^(8 - s) (AVX2 has no per-lane 16-bit shift) brings the field to bit 8: shifted down 8 for the
+ * even elements, kept in the high byte for the odd ones, which interleaves them in element order;
+ * a mask drops the neighbours' bits. */
+typedef struct {
+  __m256i se, so, me, mo, mask;
+} unpack_consts;
+
+static unpack_consts unpack_setup(unsigned b) {
+  uint8_t se[32], so[32];
+  uint16_t me[16], mo[16];
+  for (unsigned lane = 0; lane < 2; lane++)
+    for (unsigned i = 0; i < 8; i++)
+      for (unsigned odd = 0; odd < 2; odd++) {
+        unsigned bit = (2 * i + odd) * b;
+        uint8_t *sh = odd ? so : se;
+        sh[16 * lane + 2 * i] = (uint8_t)(bit / 8);
+        sh[16 * lane + 2 * i + 1] = (uint8_t)(bit / 8 + 1);
+        (odd ? mo : me)[8 * lane + i] = (uint16_t)(1u << (8 - bit % 8));
+      }
+  unpack_consts k;
+  k.se = LOADU(se), k.so = LOADU(so), k.me = LOADU(me), k.mo = LOADU(mo);
+  k.mask = _mm256_set1_epi8((char)((1 << b) - 1));
+  return k;
+}
+
+/* Reads bytes [0, 2 b + 16) of src, writes 32 bytes. */
+static inline void unpack32(const unpack_consts *k, const uint8_t *src, unsigned b, uint8_t *dst) {
+  __m256i v = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)src)),
+      _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * b)), 1);
+  __m256i ev = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->se), k->me);
+  __m256i ov = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->so), k->mo);
+  __m256i r = _mm256_or_si256(_mm256_srli_epi16(ev, 8),
+                              _mm256_and_si256(ov, _mm256_set1_epi16((short)0xFF00)));
+  _mm256_storeu_si256((__m256i *)(void *)dst, _mm256_and_si256(r, k->mask));
+}
+
+void vec_rq_unpack_avx2(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
+                        uint8_t *out, size_t ldo) {
+  unpack_consts k = unpack_setup(b);
+  size_t nbytes = (d * b + 7) / 8;
+  for (size_t r = 0; r < nr; r++) {
+    const uint8_t *row = codes + r * cs;
+    uint8_t *u = out + r * ldo;
+    size_t e = 0;
+    for (; e + 32 <= d && e / 8 * b + 2 * b + 16 <= nbytes; e += 32)
+      unpack32(&k, row + e / 8 * b, b, u + e);
+    /* The last blocks would read past the row (AVX2 has no byte-masked loads): word by word. */
+    rq_unpack_groups_avx2(row, nbytes, e / 8, (d + 7) / 8, b, u);
+  }
 }
