@@ -88,6 +88,7 @@ static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
 
 typedef struct {
   vec_rq_eval_fn eval;
+  vec_rq_evaln_fn evaln;
   vec_rq_sum_fn sum;
   vec_rq_dot_fn dot;
   vec_rq_dot1_fn dot1;
@@ -99,23 +100,25 @@ static rq_kernels pick(void) {
 #if defined(VEC_HAVE_X86_KERNELS)
   case VEC_ISA_AVX512: {
     unsigned f = vec_cpu_features();
-    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512,
+    return (rq_kernels){vec_rq_eval_avx512,
+                        vec_rq_evaln_avx512,
+                        vec_rq_sum_avx512,
                         (f & VEC_CPU_AVX512VNNI) ? vec_rq_dot_avx512vnni : vec_rq_dot_avx512,
                         (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop : vec_rq_dot1_avx512,
                         vec_rq_unpack_avx512};
   }
   case VEC_ISA_AVX2:
-    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2,
-                        vec_rq_unpack_avx2};
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2, vec_rq_sum_avx2,
+                        vec_rq_dot_avx2,  vec_rq_dot1_avx2,  vec_rq_unpack_avx2};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
   case VEC_ISA_NEON:
-    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon,
-                        vec_rq_unpack_neon};
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon, vec_rq_sum_neon,
+                        vec_rq_dot_neon,  vec_rq_dot1_neon,  vec_rq_unpack_neon};
 #endif
   default:
-    return (rq_kernels){vec_rq_eval_scalar, vec_rq_sum_scalar, vec_rq_dot_scalar,
-                        vec_rq_dot1_scalar, vec_rq_unpack_scalar};
+    return (rq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar, vec_rq_sum_scalar,
+                        vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar};
   }
 }
 
@@ -130,53 +133,74 @@ static const float coarse_t[] = {0.9000000f, 1.1040329f, 1.3543207f,
                                  1.6613495f, 2.0379828f, 2.5000000f};
 static const float fine_t[] = {0.8579172f, 0.9028805f, 0.9502002f,
                                1.0524098f, 1.1075663f, 1.1656137f};
+_Static_assert(sizeof fine_t == sizeof coarse_t, "best_scale takes both grids in passes of 6");
 
 /* The extended-RaBitQ code of a rotated unit vector o (dp >= d coordinates, zero padded): the
  * grid point of largest cosine with o among the candidate scales. The papers' exact search over
  * every critical scale costs O(2^B d log d); this bounded scan costs 12 vectorised passes. */
 static float best_scale(const rq_kernels *k, const float *o, size_t d, size_t dp, unsigned b) {
+  enum { NT = sizeof coarse_t / sizeof coarse_t[0] };
   float mx = k->sum(o, d, 2);
   float tmax = (float)(1 << (b - 1)) / mx;
   float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1), pad = (float)(dp - d);
-  float best = -1.0f, bt = tmax, ip, nn;
-  for (size_t i = 0; i < sizeof coarse_t / sizeof coarse_t[0]; i++) {
-    float t = tmax * coarse_t[i];
-    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
-    float cs = ip / sqrtf(nn - pad);
-    if (cs > best) best = cs, bt = t;
-  }
-  float t0 = bt;
-  for (size_t i = 0; i < sizeof fine_t / sizeof fine_t[0]; i++) {
-    float t = t0 * fine_t[i];
-    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
-    float cs = ip / sqrtf(nn - pad);
-    if (cs > best) best = cs, bt = t;
+  float best = -1.0f, bt = tmax, t[NT], ip[NT], nn[NT];
+  for (int round = 0; round < 2; round++) {
+    /* The fine grid is around the coarse grid's best; both take one pass of evaln. */
+    float t0 = bt;
+    for (size_t i = 0; i < NT; i++) t[i] = round ? t0 * fine_t[i] : tmax * coarse_t[i];
+    k->evaln(o, dp, t, NT, fmin, fmax, ip, nn);
+    for (size_t i = 0; i < NT; i++) {
+      float cs = ip[i] / sqrtf(nn[i] - pad);
+      if (cs > best) best = cs, bt = t[i];
+    }
   }
   return bt;
 }
 
+/* The 8 bytes of v (each < 2^b) as 8 b-bit fields in its low 8 b bits, byte k to field k: the
+ * inverse of the kernels' unpacking, in three halving steps (pairs of bytes to 2 b bits, pairs of
+ * those to 4 b, the two halves to 8 b). Hosts are little-endian (x86-64, AArch64). */
+static inline uint64_t gather_fields(uint64_t v, unsigned b) {
+  v = (v & 0x00FF00FF00FF00FFull) | ((v >> 8) & 0x00FF00FF00FF00FFull) << b;
+  v = (v & 0x0000FFFF0000FFFFull) | ((v >> 16) & 0x0000FFFF0000FFFFull) << (2 * b);
+  return (v & 0xFFFFFFFFull) | (v >> 32) << (4 * b);
+}
+
+/* b = 3, 5, 6, 7: 8 elements fill b bytes. Groups go in order, each stored as a whole word (its b
+ * bytes, then zeros the next group overwrites), but near the row's end, where b bytes. Always
+ * inlined with b a constant, so that the shifts are immediates and the copies fixed-size. */
+static inline __attribute__((always_inline)) void pack_groups(const uint8_t *u, size_t d,
+                                                              unsigned b, uint8_t *row) {
+  size_t ng = d / 8, cs = (d * b + 7) / 8, g = 0;
+  for (; g < ng; g++) {
+    uint64_t v;
+    memcpy(&v, u + 8 * g, 8);
+    v = gather_fields(v, b);
+    if (g * b + 8 <= cs)
+      memcpy(row + g * b, &v, 8);
+    else
+      memcpy(row + g * b, &v, b);
+  }
+  for (size_t j = 8 * ng; j < d; j++) put_code(row, j, b, u[j]);
+}
+
 /* Packs d unsigned B-bit values (one per byte) into a zeroed code row. */
 static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
-  if (b == 8) {
-    memcpy(row, u, d);
-  } else if (b == 4) {
+  switch (b) {
+  case 8: memcpy(row, u, d); break;
+  case 4:
     for (size_t k = 0; k < d / 2; k++) row[k] = (uint8_t)(u[2 * k] | u[2 * k + 1] << 4);
     if (d % 2) row[d / 2] = u[d - 1];
-  } else if (b == 2) {
+    break;
+  case 2:
     for (size_t k = 0; k < d / 4; k++)
       row[k] = (uint8_t)(u[4 * k] | u[4 * k + 1] << 2 | u[4 * k + 2] << 4 | u[4 * k + 3] << 6);
     for (size_t j = d / 4 * 4; j < d; j++) put_code(row, j, b, u[j]);
-  } else {
-    /* 8 elements fill b bytes exactly: build them in a word (little-endian) and copy b bytes. */
-    size_t g = 0;
-    for (; 8 * g + 8 <= d; g++) {
-      uint64_t v = 0;
-      for (unsigned k = 0; k < 8; k++) v |= (uint64_t)u[8 * g + k] << (k * b);
-      uint8_t bytes[8];
-      for (unsigned k = 0; k < 8; k++) bytes[k] = (uint8_t)(v >> (8 * k));
-      memcpy(row + g * b, bytes, b);
-    }
-    for (size_t j = 8 * g; j < d; j++) put_code(row, j, b, u[j]);
+    break;
+  case 3: pack_groups(u, d, 3, row); break;
+  case 5: pack_groups(u, d, 5, row); break;
+  case 6: pack_groups(u, d, 6, row); break;
+  default: pack_groups(u, d, 7, row); break;
   }
 }
 

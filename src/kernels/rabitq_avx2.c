@@ -8,19 +8,32 @@
 #define VEC_RQ_ISA         avx2
 #define VEC_RQ_POPCNT_ATTR __attribute__((target("popcnt")))
 #define VEC_RQ_HAVE_EVAL   1
+#define VEC_RQ_HAVE_EVALN  1
+#define VEC_RQ_HAVE_SUM    1
 #define VEC_RQ_HAVE_DOT    1
 #define VEC_RQ_HAVE_UNPACK 1
 #include "rabitq_tmpl.h"
 
+/* The scale search's arithmetic, as the reference does it: f = clamp(floor(t v)), y = 2 f + 1,
+ * a += y v, b += y y, with two FMAs where they round exactly as the reference's separate steps:
+ * 2 f + 1 and y y are small integers (|y| <= 255), exact in float, so fma(2, f, 1) and
+ * fma(y, y, b) round once where the reference rounds once (y v is not exact: kept a multiply and
+ * an add). */
 static inline __m256 grid8(__m256 v, __m256 vt, __m256 lo, __m256 hi, __m256 *f) {
   *f = _mm256_min_ps(_mm256_max_ps(_mm256_floor_ps(_mm256_mul_ps(vt, v)), lo), hi);
-  return _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), *f), _mm256_set1_ps(1.0f));
+  return _mm256_fmadd_ps(_mm256_set1_ps(2.0f), *f, _mm256_set1_ps(1.0f));
 }
 
 static inline void put8(uint8_t *u, __m256 f, __m256 lo) {
   __m256i i = _mm256_cvtps_epi32(_mm256_sub_ps(f, lo));
   __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
   _mm_storel_epi64((__m128i *)(void *)u, _mm_packus_epi16(w, w));
+}
+
+static inline void tree2(__m256 a0, __m256 a1, float *out) {
+  float l[16];
+  _mm256_storeu_ps(l, a0), _mm256_storeu_ps(l + 8, a1);
+  *out = rq_tree_avx2(l);
 }
 
 void vec_rq_eval_avx2(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
@@ -32,15 +45,74 @@ void vec_rq_eval_avx2(const float *o, size_t dp, float t, float fmin, float fmax
     __m256 y0 = grid8(v0, vt, lo, hi, &f0), y1 = grid8(v1, vt, lo, hi, &f1);
     a0 = _mm256_add_ps(a0, _mm256_mul_ps(y0, v0));
     a1 = _mm256_add_ps(a1, _mm256_mul_ps(y1, v1));
-    b0 = _mm256_add_ps(b0, _mm256_mul_ps(y0, y0));
-    b1 = _mm256_add_ps(b1, _mm256_mul_ps(y1, y1));
+    b0 = _mm256_fmadd_ps(y0, y0, b0);
+    b1 = _mm256_fmadd_ps(y1, y1, b1);
     if (u) put8(u + j, f0, lo), put8(u + j + 8, f1, lo);
   }
-  float la[16], lb[16];
-  _mm256_storeu_ps(la, a0), _mm256_storeu_ps(la + 8, a1);
-  _mm256_storeu_ps(lb, b0), _mm256_storeu_ps(lb + 8, b1);
-  *ip = rq_tree_avx2(la);
-  *nn = rq_tree_avx2(lb);
+  tree2(a0, a1, ip);
+  tree2(b0, b1, nn);
+}
+
+/* 8 floats of x from j (< n), the ones past n as 0 (a masked load: nothing past x is read). */
+static inline __m256 load8(const float *x, size_t j, size_t n) {
+  if (n - j >= 8) return _mm256_loadu_ps(x + j);
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)), idx);
+  return _mm256_maskload_ps(x + j, m);
+}
+
+/* The reference's 16 lanes in two registers; the tail's missing lanes load as 0, which leaves a
+ * lane's sum of squares, sum of magnitudes or maximum magnitude (all >= +0) as it was. */
+float vec_rq_sum_avx2(const float *x, size_t n, int mode) {
+  const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+  for (size_t j = 0; j < n; j += 16) {
+    __m256 v0 = load8(x, j, n), v1 = j + 8 < n ? load8(x, j + 8, n) : _mm256_setzero_ps();
+    if (mode == 0) {
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(v0, v0));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(v1, v1));
+    } else if (mode == 1) {
+      a0 = _mm256_add_ps(a0, _mm256_and_ps(v0, abs));
+      a1 = _mm256_add_ps(a1, _mm256_and_ps(v1, abs));
+    } else { /* |v| first: a NaN in v leaves a, as in the reference */
+      a0 = _mm256_max_ps(_mm256_and_ps(v0, abs), a0);
+      a1 = _mm256_max_ps(_mm256_and_ps(v1, abs), a1);
+    }
+  }
+  float l[16];
+  _mm256_storeu_ps(l, a0), _mm256_storeu_ps(l + 8, a1);
+  if (mode != 2) return rq_tree_avx2(l);
+  float m = l[0];
+  for (size_t i = 1; i < 16; i++) m = m < l[i] ? l[i] : m;
+  return m;
+}
+
+/* Two scales a pass (their eight 8-lane sums and the two scales fill most of the 16 registers). */
+void vec_rq_evaln_avx2(const float *o, size_t dp, const float *t, size_t nt, float fmin, float fmax,
+                       float *ip, float *nn) {
+  const __m256 lo = _mm256_set1_ps(fmin), hi = _mm256_set1_ps(fmax);
+  size_t i = 0;
+  for (; i + 2 <= nt; i += 2) {
+    const __m256 ta = _mm256_set1_ps(t[i]), tb = _mm256_set1_ps(t[i + 1]);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+    __m256 f;
+    for (size_t j = 0; j < dp; j += 16) {
+      __m256 v0 = _mm256_loadu_ps(o + j), v1 = _mm256_loadu_ps(o + j + 8);
+      __m256 y0 = grid8(v0, ta, lo, hi, &f), y1 = grid8(v1, ta, lo, hi, &f);
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(y0, v0));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(y1, v1));
+      b0 = _mm256_fmadd_ps(y0, y0, b0);
+      b1 = _mm256_fmadd_ps(y1, y1, b1);
+      y0 = grid8(v0, tb, lo, hi, &f), y1 = grid8(v1, tb, lo, hi, &f);
+      c0 = _mm256_add_ps(c0, _mm256_mul_ps(y0, v0));
+      c1 = _mm256_add_ps(c1, _mm256_mul_ps(y1, v1));
+      e0 = _mm256_fmadd_ps(y0, y0, e0);
+      e1 = _mm256_fmadd_ps(y1, y1, e1);
+    }
+    tree2(a0, a1, ip + i), tree2(b0, b1, nn + i);
+    tree2(c0, c1, ip + i + 1), tree2(e0, e1, nn + i + 1);
+  }
+  if (i < nt) vec_rq_eval_avx2(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
 }
 
 /* VPMADDUBSW multiplies unsigned by signed bytes and adds pairs into int16 with saturation: exact

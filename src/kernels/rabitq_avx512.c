@@ -8,22 +8,33 @@
 #define VEC_RQ_ISA         avx512
 #define VEC_RQ_POPCNT_ATTR __attribute__((target("popcnt")))
 #define VEC_RQ_HAVE_EVAL   1
+#define VEC_RQ_HAVE_EVALN  1
+#define VEC_RQ_HAVE_SUM    1
 #define VEC_RQ_HAVE_UNPACK 1
+/* Scales per pass of vec_rq_evaln: 6 x (a, b) sums and 6 broadcast scales fit the 32 registers. */
+#define VEC_RQ_EVALN_MAX 6
 #include "rabitq_tmpl.h"
+
+/* The scale search's arithmetic, as the reference does it: f = clamp(floor(t v)), y = 2 f + 1,
+ * a += y v, b += y y, with two FMAs where they round exactly as the reference's separate steps:
+ * 2 f + 1 and y y are small integers (|y| <= 255), exact in float, so fma(2, f, 1) and
+ * fma(y, y, b) round once where the reference rounds once (y v is not exact: kept a multiply and
+ * an add). */
+static inline __attribute__((always_inline)) __m512 grid16(__m512 v, __m512 vt, __m512 lo,
+                                                           __m512 hi, __m512 *f) {
+  *f = _mm512_roundscale_ps(_mm512_mul_ps(vt, v), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  *f = _mm512_min_ps(_mm512_max_ps(*f, lo), hi);
+  return _mm512_fmadd_ps(_mm512_set1_ps(2.0f), *f, _mm512_set1_ps(1.0f));
+}
 
 void vec_rq_eval_avx512(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
                         float *ip, float *nn) {
   const __m512 vt = _mm512_set1_ps(t), lo = _mm512_set1_ps(fmin), hi = _mm512_set1_ps(fmax);
-  const __m512 two = _mm512_set1_ps(2.0f), one = _mm512_set1_ps(1.0f);
-  __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+  __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps(), f;
   for (size_t j = 0; j < dp; j += 16) {
-    __m512 v = _mm512_loadu_ps(o + j);
-    __m512 f =
-        _mm512_roundscale_ps(_mm512_mul_ps(vt, v), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    f = _mm512_min_ps(_mm512_max_ps(f, lo), hi);
-    __m512 y = _mm512_add_ps(_mm512_mul_ps(two, f), one);
+    __m512 v = _mm512_loadu_ps(o + j), y = grid16(v, vt, lo, hi, &f);
     a = _mm512_add_ps(a, _mm512_mul_ps(y, v));
-    b = _mm512_add_ps(b, _mm512_mul_ps(y, y));
+    b = _mm512_fmadd_ps(y, y, b);
     if (u)
       _mm_storeu_si128((__m128i *)(void *)(u + j),
                        _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_sub_ps(f, lo))));
@@ -33,6 +44,65 @@ void vec_rq_eval_avx512(const float *o, size_t dp, float t, float fmin, float fm
   _mm512_storeu_ps(lb, b);
   *ip = rq_tree_avx512(la);
   *nn = rq_tree_avx512(lb);
+}
+
+/* The reference's 16 lanes in one register; the tail's missing lanes load as 0, which leaves a
+ * lane's sum of squares, sum of magnitudes or maximum magnitude (all >= +0) as it was. */
+float vec_rq_sum_avx512(const float *x, size_t n, int mode) {
+  __m512 a = _mm512_setzero_ps();
+  for (size_t j = 0; j < n; j += 16) {
+    __m512 v = n - j >= 16 ? _mm512_loadu_ps(x + j)
+                           : _mm512_maskz_loadu_ps((__mmask16)((1u << (n - j)) - 1), x + j);
+    if (mode == 0)
+      a = _mm512_add_ps(a, _mm512_mul_ps(v, v));
+    else if (mode == 1)
+      a = _mm512_add_ps(a, _mm512_abs_ps(v));
+    else
+      a = _mm512_max_ps(_mm512_abs_ps(v), a); /* a NaN in v leaves a, as in the reference */
+  }
+  if (mode == 2) return _mm512_reduce_max_ps(a);
+  float l[16];
+  _mm512_storeu_ps(l, a);
+  return rq_tree_avx512(l);
+}
+
+/* K scales in one pass over o: each v is loaded once, and the 2 K sums are independent chains. */
+static inline __attribute__((always_inline)) void evalk(const float *o, size_t dp, const float *t,
+                                                        int K, float fmin, float fmax, float *ip,
+                                                        float *nn) {
+  const __m512 lo = _mm512_set1_ps(fmin), hi = _mm512_set1_ps(fmax);
+  __m512 vt[VEC_RQ_EVALN_MAX], a[VEC_RQ_EVALN_MAX], b[VEC_RQ_EVALN_MAX], f;
+  for (int k = 0; k < K; k++)
+    vt[k] = _mm512_set1_ps(t[k]), a[k] = _mm512_setzero_ps(), b[k] = _mm512_setzero_ps();
+  for (size_t j = 0; j < dp; j += 16) {
+    __m512 v = _mm512_loadu_ps(o + j);
+    for (int k = 0; k < K; k++) {
+      __m512 y = grid16(v, vt[k], lo, hi, &f);
+      a[k] = _mm512_add_ps(a[k], _mm512_mul_ps(y, v));
+      b[k] = _mm512_fmadd_ps(y, y, b[k]);
+    }
+  }
+  for (int k = 0; k < K; k++) {
+    float la[16], lb[16];
+    _mm512_storeu_ps(la, a[k]);
+    _mm512_storeu_ps(lb, b[k]);
+    ip[k] = rq_tree_avx512(la);
+    nn[k] = rq_tree_avx512(lb);
+  }
+}
+
+void vec_rq_evaln_avx512(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                         float fmax, float *ip, float *nn) {
+  for (size_t i = 0; i < nt; i += VEC_RQ_EVALN_MAX) {
+    switch (nt - i < VEC_RQ_EVALN_MAX ? nt - i : VEC_RQ_EVALN_MAX) {
+    case 1: evalk(o, dp, t + i, 1, fmin, fmax, ip + i, nn + i); break;
+    case 2: evalk(o, dp, t + i, 2, fmin, fmax, ip + i, nn + i); break;
+    case 3: evalk(o, dp, t + i, 3, fmin, fmax, ip + i, nn + i); break;
+    case 4: evalk(o, dp, t + i, 4, fmin, fmax, ip + i, nn + i); break;
+    case 5: evalk(o, dp, t + i, 5, fmin, fmax, ip + i, nn + i); break;
+    default: evalk(o, dp, t + i, 6, fmin, fmax, ip + i, nn + i); break;
+    }
+  }
 }
 
 /* One 64-bit word of a 1-bit code row against the query's eight planes of that word (one zmm):

@@ -18,6 +18,9 @@
  * coordinates add 1 each to nn, 0 to ip); where u is not NULL, u[j] = f_j - fmin (dp bytes). */
 typedef void (*vec_rq_eval_fn)(const float *o, size_t dp, float t, float fmin, float fmax,
                                uint8_t *u, float *ip, float *nn);
+/* eval's ip[i] and nn[i] for the nt scales t[i] (no u), bit for bit, in fewer passes over o. */
+typedef void (*vec_rq_evaln_fn)(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                                float fmax, float *ip, float *nn);
 /* mode 0: sum of x_j^2, 1: sum of |x_j|, 2: max |x_j|, over j < n, in VEC_RQ_LANES lanes (lane
  * j % lanes) combined in a fixed tree. */
 typedef float (*vec_rq_sum_fn)(const float *x, size_t n, int mode);
@@ -41,6 +44,8 @@ typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *
 #define VEC_RQ_DECLARE(isa)                                                                        \
   VEC_HIDDEN void vec_rq_eval_##isa(const float *o, size_t dp, float t, float fmin, float fmax,    \
                                     uint8_t *u, float *ip, float *nn);                             \
+  VEC_HIDDEN void vec_rq_evaln_##isa(const float *o, size_t dp, const float *t, size_t nt,         \
+                                     float fmin, float fmax, float *ip, float *nn);                \
   VEC_HIDDEN float vec_rq_sum_##isa(const float *x, size_t n, int mode);                           \
   VEC_HIDDEN void vec_rq_dot_##isa(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,    \
                                    size_t d, unsigned b, int64_t *out);                            \

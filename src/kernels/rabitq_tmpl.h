@@ -42,6 +42,15 @@ void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, floa
 }
 #endif
 
+#ifndef VEC_RQ_HAVE_EVALN
+void VEC_RQ_FN(vec_rq_evaln)(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                             float fmax, float *ip, float *nn) {
+  for (size_t i = 0; i < nt; i++)
+    VEC_RQ_FN(vec_rq_eval)(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
+}
+#endif
+
+#ifndef VEC_RQ_HAVE_SUM
 float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
   float a[VEC_RQ_LANES] = {0};
   size_t j = 0;
@@ -70,6 +79,7 @@ float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
   }
   return VEC_RQ_FN(rq_tree)(a);
 }
+#endif
 
 /* Chunks keep int32 lane sums from overflowing: 255 * 127 * 8192 * 2 < 2^31. */
 #define VEC_RQ_CHUNK 8192

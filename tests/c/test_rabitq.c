@@ -355,29 +355,83 @@ typedef struct {
   const char *name;
   vec_rq_dot_fn dot;
   vec_rq_unpack_fn unpack;
+  vec_rq_eval_fn eval;
+  vec_rq_evaln_fn evaln;
+  vec_rq_sum_fn sum;
 } rq_variant;
+
+#define RQ_VARIANT(isa)                                                                            \
+  (rq_variant) {                                                                                   \
+    #isa, vec_rq_dot_##isa, vec_rq_unpack_##isa, vec_rq_eval_##isa, vec_rq_evaln_##isa,            \
+        vec_rq_sum_##isa                                                                           \
+  }
 
 static int rq_variants(rq_variant *v) {
   int n = 0;
-  v[n++] = (rq_variant){"scalar", vec_rq_dot_scalar, vec_rq_unpack_scalar};
+  v[n++] = RQ_VARIANT(scalar);
 #if defined(VEC_HAVE_X86_KERNELS)
-  if (vec_isa_supported(VEC_ISA_AVX2))
-    v[n++] = (rq_variant){"avx2", vec_rq_dot_avx2, vec_rq_unpack_avx2};
+  if (vec_isa_supported(VEC_ISA_AVX2)) v[n++] = RQ_VARIANT(avx2);
   if (vec_isa_supported(VEC_ISA_AVX512)) {
-    v[n++] = (rq_variant){"avx512", vec_rq_dot_avx512, vec_rq_unpack_avx512};
+    v[n++] = RQ_VARIANT(avx512);
     if (vec_cpu_features() & VEC_CPU_AVX512VNNI)
-      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL};
+      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL, NULL, NULL, NULL};
   }
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-  if (vec_isa_supported(VEC_ISA_NEON))
-    v[n++] = (rq_variant){"neon", vec_rq_dot_neon, vec_rq_unpack_neon};
+  if (vec_isa_supported(VEC_ISA_NEON)) v[n++] = RQ_VARIANT(neon);
 #endif
   return n;
 }
 
 static const size_t kernel_dims[] = {1,  5,  7,   8,   9,   31,  32,  33,  63,  64,   65,
                                      96, 97, 127, 128, 129, 191, 300, 383, 384, 1000, 8200};
+
+/* The scale search's kernels against the scalar reference, bit for bit: the three sums (odd n;
+ * a NaN, which the maximum ignores), eval with its codes, evaln for 1..13 scales at once. */
+static void test_search_kernels(void) {
+  rq_variant v[8];
+  int nv = rq_variants(v);
+  uint64_t s = 33;
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++) {
+    size_t d = kernel_dims[di], dp = (d + VEC_RQ_LANES - 1) / VEC_RQ_LANES * VEC_RQ_LANES;
+    float *o = calloc(dp, sizeof(float));
+    uint8_t *u0 = malloc(dp), *u1 = malloc(dp);
+    CHECK(o && u0 && u1);
+    for (size_t j = 0; j < d; j++) o[j] = vt_normal(&s) / sqrtf((float)d);
+    for (int k = 1; k < nv; k++) {
+      if (!v[k].sum) continue;
+      for (int mode = 0; mode < 3; mode++) {
+        float a = vec_rq_sum_scalar(o, d, mode), b = v[k].sum(o, d, mode);
+        CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s sum mode %d d=%zu: %.9g, want %.9g", v[k].name,
+               mode, d, (double)b, (double)a);
+      }
+      float keep = o[d / 2];
+      o[d / 2] = NAN;
+      float a = vec_rq_sum_scalar(o, d, 2), b = v[k].sum(o, d, 2);
+      o[d / 2] = keep;
+      CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s max with a NaN, d=%zu", v[k].name, d);
+      for (unsigned bits = 2; bits <= 8; bits++) {
+        float fmin = -(float)(1 << (bits - 1)), fmax = (float)((1 << (bits - 1)) - 1);
+        float tmax = (float)(1 << (bits - 1)) / vec_rq_sum_scalar(o, d, 2), t[13];
+        float ip0[13], nn0[13], ip1[13], nn1[13];
+        for (int i = 0; i < 13; i++) t[i] = tmax * (0.8f + 0.15f * (float)i);
+        for (int i = 0; i < 13; i++)
+          vec_rq_eval_scalar(o, dp, t[i], fmin, fmax, i ? NULL : u0, ip0 + i, nn0 + i);
+        v[k].eval(o, dp, t[0], fmin, fmax, u1, ip1, nn1);
+        CHECKF(ip0[0] == ip1[0] && nn0[0] == nn1[0] && memcmp(u0, u1, dp) == 0,
+               "%s eval bits %u d=%zu", v[k].name, bits, d);
+        for (size_t nt = 1; nt <= 13; nt++) {
+          memset(ip1, 0, sizeof ip1), memset(nn1, 0, sizeof nn1);
+          v[k].evaln(o, dp, t, nt, fmin, fmax, ip1, nn1);
+          CHECKF(memcmp(ip0, ip1, nt * sizeof(float)) == 0 &&
+                     memcmp(nn0, nn1, nt * sizeof(float)) == 0,
+                 "%s evaln of %zu scales, bits %u d=%zu", v[k].name, nt, bits, d);
+        }
+      }
+    }
+    free(o), free(u0), free(u1);
+  }
+}
 
 /* Unpacked elements equal the bit-by-bit reference for every width, d and variant; rows are
  * unaligned, the last ends at a guard page, and nothing is written past VEC_RQ_UNPACK_PAD(d). */
@@ -472,6 +526,7 @@ static void test_dot_kernels(void) {
 const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
                                 {"rabitq_unpack_kernels", test_unpack_kernels},
                                 {"rabitq_dot_kernels", test_dot_kernels},
+                                {"rabitq_search_kernels", test_search_kernels},
                                 {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
                                 {"rabitq_serialize", test_serialize},
