@@ -319,13 +319,14 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
   h->h1 = (float)(sqrt(n2) * EPS0 / sqrt(d > 1 ? (double)(d - 1) : 1.0));
   if (!qr) return; /* hooks cannot fail: an all-zero query scores 0 everywhere */
   vec_rotation_apply(rot_of(c), q, qr);
-  float mx = 0.0f;
-  for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(qr[j]));
+  float mx = pick().sum(qr, d, 2); /* max |qr_j| (fmaxf here was a libm call per element) */
   float delta = mx / 127.0f, inv = mx > 0.0f ? 127.0f / mx : 0.0f;
   int64_t sum = 0;
   uint64_t *planes = (uint64_t *)(void *)body;
   for (size_t j = 0; j < d; j++) {
-    float v = nearbyintf(qr[j] * inv);
+    /* Rounded to nearest, ties to even, as nearbyintf (a libm call per element without SSE4.1):
+     * adding 1.5 * 2^23 leaves no fraction bits for |x| <= 2^22, and the subtraction is exact. */
+    float v = (qr[j] * inv + 0x1.8p23f) - 0x1.8p23f;
     int qj = v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
     sum += qj;
     if (b == 1) {
