@@ -104,7 +104,9 @@ static rq_kernels pick(void) {
                         vec_rq_evaln_avx512,
                         vec_rq_sum_avx512,
                         (f & VEC_CPU_AVX512VNNI) ? vec_rq_dot_avx512vnni : vec_rq_dot_avx512,
-                        (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop : vec_rq_dot1_avx512,
+                        (f & VEC_CPU_AVX512VNNI)        ? vec_rq_dot1_avx512vnni
+                        : (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
+                                                        : vec_rq_dot1_avx512,
                         vec_rq_unpack_avx512};
   }
   case VEC_ISA_AVX2:
@@ -285,7 +287,8 @@ static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 }
 
 /* Prepared query: a 64-byte head, then the int8 query qs (R q ~ delta * qs, |qs_j| <= 127) laid
- * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 2, 4 split by field, else plain. */
+ * out for the kernels: b == 1 as 8 bit planes of qs + 128 and then plain (rabitq_kernels.h),
+ * b == 2, 4 split by field, else plain. */
 typedef struct {
   float delta; /* R q ~ delta * qs */
   float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 */
@@ -300,7 +303,7 @@ static size_t words(size_t d) { return (d + 63) / 64; }
 static size_t rq_query_size(const vec_codec *c) {
   size_t d = c->d;
   unsigned b = c->p.bits;
-  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t)
+  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t) + 64 * words(d)
                 : b == 2 || b == 4 ? 8 / b * rq_code_size(c)
                                    : d;
   /* Rounded to 64 bytes so that the heads of consecutive prepared queries stay aligned. */
@@ -333,6 +336,7 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
       unsigned u = (unsigned)(qj + 128);
       for (int k = 0; k < 8; k++)
         planes[8 * (j / 64) + (size_t)k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+      body[64 * words(d) + j] = (uint8_t)(int8_t)qj; /* after the planes */
     } else if (b == 2 || b == 4) {
       body[(j % (8 / b)) * cs + j / (8 / b)] = (uint8_t)(int8_t)qj;
     } else {

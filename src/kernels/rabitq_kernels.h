@@ -37,7 +37,9 @@ typedef void (*vec_rq_unpack_fn)(const uint8_t *codes, size_t cs, size_t nr, siz
                                  uint8_t *out, size_t ldo);
 #define VEC_RQ_UNPACK_PAD(d) (((d) + 7) / 8 * 8)
 /* b == 1: out[r] = sum_j (qu_j - 128) u_j with qu given as 8 bit planes, interleaved by word:
- * planes[8 i + k] holds bit k of qu_j for j in [64 i, 64 i + 64) (bit j % 64); w words each. */
+ * planes[8 i + k] holds bit k of qu_j for j in [64 i, 64 i + 64) (bit j % 64); w words each. The
+ * 8 w plane words are followed by the same query as 64 w int8 bytes, qu_j - 128 at j (0 past d),
+ * for the kernels that select bytes by the code bits instead of counting them. */
 typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
                                size_t nr, int64_t *out);
 
@@ -59,6 +61,10 @@ VEC_RQ_DECLARE(avx2)
 VEC_RQ_DECLARE(avx512)
 /* AVX-512 with VPOPCNTDQ (checked by the caller): the eight plane popcounts of a word at once. */
 VEC_HIDDEN void vec_rq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes,
+                                       size_t cs, size_t nr, int64_t *out);
+/* AVX-512 with VNNI (checked by the caller): the query bytes that a code word's bits select,
+ * summed four at a time (VPDPBUSD with ones). */
+VEC_HIDDEN void vec_rq_dot1_avx512vnni(const uint64_t *planes, size_t w, const uint8_t *codes,
                                        size_t cs, size_t nr, int64_t *out);
 /* AVX-512 with VNNI (checked by the caller): byte products summed four at a time (VPDPBUSD). */
 VEC_HIDDEN void vec_rq_dot_avx512vnni(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,

@@ -335,18 +335,6 @@ static void test_score_isas(void) {
     }
     free(x), free(q), free(sc), free(codes);
   }
-#if defined(VEC_HAVE_X86_KERNELS)
-  if (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) {
-    uint64_t planes[8 * 5];
-    uint8_t code[3 * 37 + 1];
-    int64_t a[3], b2[3];
-    for (size_t i = 0; i < 40; i++) planes[i] = vt_next(&s);
-    for (size_t i = 0; i < sizeof code; i++) code[i] = (uint8_t)vt_next(&s);
-    vec_rq_dot1_scalar(planes, 5, code + 1, 37, 3, a);
-    vec_rq_dot1_avx512vpop(planes, 5, code + 1, 37, 3, b2);
-    CHECK(memcmp(a, b2, sizeof a) == 0);
-  }
-#endif
 }
 
 /* The byte-dot and unpack kernels of every instruction set (and CPU-feature variant) this machine
@@ -481,6 +469,66 @@ static int64_t ref_dot(const int8_t *q, const uint8_t *row, size_t cs, size_t d,
   return t;
 }
 
+/* The 1-bit kernels of every instruction set and CPU-feature variant (VPOPCNTDQ, VNNI) against
+ * sum_j q_j u_j written out, with the query laid out as rabitq_kernels.h says (bit planes of
+ * q + 128, then the bytes of q): random values, then every bit set against +-127. Codes have zero
+ * bits past d (as encoded); rows unaligned, the last ending at a guard page. */
+static void test_dot1_kernels(void) {
+  struct {
+    const char *name;
+    vec_rq_dot1_fn fn;
+  } v[8];
+  int nv = 0;
+  v[nv].name = "scalar", v[nv++].fn = vec_rq_dot1_scalar;
+#if defined(VEC_HAVE_X86_KERNELS)
+  unsigned f = vec_cpu_features();
+  if (vec_isa_supported(VEC_ISA_AVX2)) v[nv].name = "avx2", v[nv++].fn = vec_rq_dot1_avx2;
+  if (vec_isa_supported(VEC_ISA_AVX512)) {
+    v[nv].name = "avx512", v[nv++].fn = vec_rq_dot1_avx512;
+    if (f & VEC_CPU_AVX512VPOPCNTDQ) v[nv].name = "avx512vpop", v[nv++].fn = vec_rq_dot1_avx512vpop;
+    if (f & VEC_CPU_AVX512VNNI) v[nv].name = "avx512vnni", v[nv++].fn = vec_rq_dot1_avx512vnni;
+  }
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  if (vec_isa_supported(VEC_ISA_NEON)) v[nv].name = "neon", v[nv++].fn = vec_rq_dot1_neon;
+#endif
+  uint64_t s = 34;
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++)
+    for (int extreme = 0; extreme < 3; extreme++) {
+      size_t d = kernel_dims[di], nr = 6, cs = (d + 7) / 8, w = (d + 63) / 64;
+      void *gh;
+      size_t gz;
+      uint8_t *codes = vt_guarded_alloc(nr * cs, &gh, &gz);
+      uint64_t *planes = calloc(16 * w, sizeof(uint64_t)); /* 8 w words, then 64 w bytes */
+      int8_t *q = (int8_t *)(planes + 8 * w);
+      CHECK(codes && planes);
+      memset(codes, 0, nr * cs);
+      for (size_t r = 0; r < nr; r++)
+        for (size_t j = 0; j < d; j++)
+          if (extreme || vt_next(&s) % 2) codes[r * cs + j / 8] |= (uint8_t)(1u << (j % 8));
+      for (size_t j = 0; j < d; j++) {
+        q[j] = (int8_t)(extreme == 1 ? 127 : extreme == 2 ? -127 : (int)(vt_next(&s) % 255) - 127);
+        unsigned u = (unsigned)(q[j] + 128);
+        for (unsigned k = 0; k < 8; k++)
+          planes[8 * (j / 64) + k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+      }
+      int64_t want[6], got[6];
+      for (size_t r = 0; r < nr; r++) {
+        want[r] = 0;
+        for (size_t j = 0; j < d; j++) want[r] += q[j] * ((codes[r * cs + j / 8] >> (j % 8)) & 1);
+      }
+      for (int k = 0; k < nv; k++) {
+        memset(got, 0, sizeof got);
+        v[k].fn(planes, w, codes, cs, nr, got);
+        for (size_t r = 0; r < nr; r++)
+          CHECKF(got[r] == want[r], "%s d=%zu extreme %d row %zu: %lld, want %lld", v[k].name, d,
+                 extreme, r, (long long)got[r], (long long)want[r]);
+      }
+      vt_guarded_free(gh, gz);
+      free(planes);
+    }
+}
+
 /* Dot products equal the reference exactly for every width, d and variant: random values, then
  * the extremes (every code at its top level against +-127, where int16 or int32 sums would
  * overflow if a kernel let them). Rows unaligned; the codes' last row and the query each end at a
@@ -526,6 +574,7 @@ static void test_dot_kernels(void) {
 const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
                                 {"rabitq_unpack_kernels", test_unpack_kernels},
                                 {"rabitq_dot_kernels", test_dot_kernels},
+                                {"rabitq_dot1_kernels", test_dot1_kernels},
                                 {"rabitq_search_kernels", test_search_kernels},
                                 {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
