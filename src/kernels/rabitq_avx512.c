@@ -110,7 +110,6 @@ void vec_rq_evaln_avx512(const float *o, size_t dp, const float *t, size_t nt, f
 __attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) void
 vec_rq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs, size_t nr,
                        int64_t *out) {
-  const __m512i weights = _mm512_setr_epi64(1, 2, 4, 8, 16, 32, 64, 128);
   size_t full = cs / 8;
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
@@ -130,7 +129,6 @@ vec_rq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes, s
     /* Lane k counts bit k of the query: weight 2^k (a shift, as in the scalar reference). */
     int64_t s =
         _mm512_reduce_add_epi64(_mm512_sllv_epi64(acc, _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7)));
-    (void)weights;
     out[r] = s - 128 * (int64_t)ones;
   }
 }
