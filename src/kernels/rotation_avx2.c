@@ -22,7 +22,7 @@ static inline __m256 fwht8(__m256 v) {
  * j % 2h < h. Loops of constant trip count, unrolled, so that r stays in registers as far as 16
  * of them allow (every butterfly through the stack otherwise). */
 static inline __attribute__((always_inline)) void stage(__m256 *r, size_t nv, size_t h) {
-#pragma GCC unroll 8
+  VEC_UNROLL_FULL
   for (size_t k = 0; k < nv / 2; k++) {
     size_t j = k / h * 2 * h + k % h;
     __m256 a = r[j], b = r[j + h];
@@ -33,14 +33,14 @@ static inline __attribute__((always_inline)) void stage(__m256 *r, size_t nv, si
 
 static inline __attribute__((always_inline)) void block(float *x, const float *m, size_t nv) {
   __m256 r[16];
-#pragma GCC unroll 16
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++)
     r[i] = fwht8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_loadu_ps(m + 8 * i)));
   if (nv > 1) stage(r, nv, 1);
   if (nv > 2) stage(r, nv, 2);
   if (nv > 4) stage(r, nv, 4);
   if (nv > 8) stage(r, nv, 8);
-#pragma GCC unroll 16
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++) _mm256_storeu_ps(x + 8 * i, r[i]);
 }
 

@@ -24,7 +24,7 @@ static inline __m512 fwht16(__m512 v) {
  * j % 2h < h. Loops of constant trip count, unrolled, so that r stays in registers (spilled to the
  * stack otherwise, a load and a store per butterfly). */
 static inline __attribute__((always_inline)) void stage(__m512 *r, size_t nv, size_t h) {
-#pragma GCC unroll 8
+  VEC_UNROLL_FULL
   for (size_t k = 0; k < nv / 2; k++) {
     size_t j = k / h * 2 * h + k % h;
     __m512 a = r[j], b = r[j + h];
@@ -36,14 +36,14 @@ static inline __attribute__((always_inline)) void stage(__m512 *r, size_t nv, si
 /* nv vectors (a power of two <= 16) of 16 floats: multiply, then stages h = 1 .. 8 nv. */
 static inline __attribute__((always_inline)) void block(float *x, const float *m, size_t nv) {
   __m512 r[16];
-#pragma GCC unroll 16
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++)
     r[i] = fwht16(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * i), _mm512_loadu_ps(m + 16 * i)));
   if (nv > 1) stage(r, nv, 1);
   if (nv > 2) stage(r, nv, 2);
   if (nv > 4) stage(r, nv, 4);
   if (nv > 8) stage(r, nv, 8);
-#pragma GCC unroll 16
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++) _mm512_storeu_ps(x + 16 * i, r[i]);
 }
 
