@@ -89,13 +89,14 @@ class Index:
         if ids is None:
             start = len(self)
             ids = np.arange(start, start + n, dtype=np.uint64)
+            new = ids  # sorted and distinct already: no np.unique (a sort) on every add
         else:
             ids = np.ascontiguousarray(ids, dtype=np.uint64)
             if ids.shape != (n,):
                 raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
-        new = np.unique(ids)
-        if len(new) != n:
-            raise _core.VectroError("ids collide within the batch")
+            new = np.unique(ids)
+            if len(new) != n:
+                raise _core.VectroError("ids collide within the batch")
         have = self._sorted_ids
         if len(have):
             pos = np.searchsorted(have, new)
@@ -116,7 +117,8 @@ class Index:
             self._rscales.append(r.scales)
         self._ids.append(ids)
         merged = np.concatenate([have, new])
-        merged.sort(kind="stable")
+        if len(have) and len(new) and have[-1] > new[0]:
+            merged.sort(kind="stable")
         self._sorted_ids = merged
         if self.keep_originals:
             self._orig.append(np.array(x, dtype=np.float32, copy=True))

@@ -88,28 +88,39 @@ static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
 
 typedef struct {
   vec_rq_eval_fn eval;
+  vec_rq_evaln_fn evaln;
   vec_rq_sum_fn sum;
   vec_rq_dot_fn dot;
   vec_rq_dot1_fn dot1;
+  vec_rq_unpack_fn unpack;
 } rq_kernels;
 
 static rq_kernels pick(void) {
   switch (vec_active_isa()) {
 #if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512:
-    return (rq_kernels){vec_rq_eval_avx512, vec_rq_sum_avx512, vec_rq_dot_avx512,
-                        (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
-                                                                       : vec_rq_dot1_avx512};
+  case VEC_ISA_AVX512: {
+    unsigned f = vec_cpu_features();
+    return (rq_kernels){vec_rq_eval_avx512,
+                        vec_rq_evaln_avx512,
+                        vec_rq_sum_avx512,
+                        (f & VEC_CPU_AVX512VNNI) ? vec_rq_dot_avx512vnni : vec_rq_dot_avx512,
+                        (f & VEC_CPU_AVX512VNNI)        ? vec_rq_dot1_avx512vnni
+                        : (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
+                                                        : vec_rq_dot1_avx512,
+                        vec_rq_unpack_avx512};
+  }
   case VEC_ISA_AVX2:
-    return (rq_kernels){vec_rq_eval_avx2, vec_rq_sum_avx2, vec_rq_dot_avx2, vec_rq_dot1_avx2};
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2, vec_rq_sum_avx2,
+                        vec_rq_dot_avx2,  vec_rq_dot1_avx2,  vec_rq_unpack_avx2};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
   case VEC_ISA_NEON:
-    return (rq_kernels){vec_rq_eval_neon, vec_rq_sum_neon, vec_rq_dot_neon, vec_rq_dot1_neon};
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon, vec_rq_sum_neon,
+                        vec_rq_dot_neon,  vec_rq_dot1_neon,  vec_rq_unpack_neon};
 #endif
   default:
-    return (rq_kernels){vec_rq_eval_scalar, vec_rq_sum_scalar, vec_rq_dot_scalar,
-                        vec_rq_dot1_scalar};
+    return (rq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar, vec_rq_sum_scalar,
+                        vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar};
   }
 }
 
@@ -124,53 +135,74 @@ static const float coarse_t[] = {0.9000000f, 1.1040329f, 1.3543207f,
                                  1.6613495f, 2.0379828f, 2.5000000f};
 static const float fine_t[] = {0.8579172f, 0.9028805f, 0.9502002f,
                                1.0524098f, 1.1075663f, 1.1656137f};
+_Static_assert(sizeof fine_t == sizeof coarse_t, "best_scale takes both grids in passes of 6");
 
 /* The extended-RaBitQ code of a rotated unit vector o (dp >= d coordinates, zero padded): the
  * grid point of largest cosine with o among the candidate scales. The papers' exact search over
  * every critical scale costs O(2^B d log d); this bounded scan costs 12 vectorised passes. */
 static float best_scale(const rq_kernels *k, const float *o, size_t d, size_t dp, unsigned b) {
+  enum { NT = sizeof coarse_t / sizeof coarse_t[0] };
   float mx = k->sum(o, d, 2);
   float tmax = (float)(1 << (b - 1)) / mx;
   float fmin = -(float)(1 << (b - 1)), fmax = (float)((1 << (b - 1)) - 1), pad = (float)(dp - d);
-  float best = -1.0f, bt = tmax, ip, nn;
-  for (size_t i = 0; i < sizeof coarse_t / sizeof coarse_t[0]; i++) {
-    float t = tmax * coarse_t[i];
-    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
-    float cs = ip / sqrtf(nn - pad);
-    if (cs > best) best = cs, bt = t;
-  }
-  float t0 = bt;
-  for (size_t i = 0; i < sizeof fine_t / sizeof fine_t[0]; i++) {
-    float t = t0 * fine_t[i];
-    k->eval(o, dp, t, fmin, fmax, NULL, &ip, &nn);
-    float cs = ip / sqrtf(nn - pad);
-    if (cs > best) best = cs, bt = t;
+  float best = -1.0f, bt = tmax, t[NT], ip[NT], nn[NT];
+  for (int round = 0; round < 2; round++) {
+    /* The fine grid is around the coarse grid's best; both take one pass of evaln. */
+    float t0 = bt;
+    for (size_t i = 0; i < NT; i++) t[i] = round ? t0 * fine_t[i] : tmax * coarse_t[i];
+    k->evaln(o, dp, t, NT, fmin, fmax, ip, nn);
+    for (size_t i = 0; i < NT; i++) {
+      float cs = ip[i] / sqrtf(nn[i] - pad);
+      if (cs > best) best = cs, bt = t[i];
+    }
   }
   return bt;
 }
 
+/* The 8 bytes of v (each < 2^b) as 8 b-bit fields in its low 8 b bits, byte k to field k: the
+ * inverse of the kernels' unpacking, in three halving steps (pairs of bytes to 2 b bits, pairs of
+ * those to 4 b, the two halves to 8 b). Hosts are little-endian (x86-64, AArch64). */
+static inline uint64_t gather_fields(uint64_t v, unsigned b) {
+  v = (v & 0x00FF00FF00FF00FFull) | ((v >> 8) & 0x00FF00FF00FF00FFull) << b;
+  v = (v & 0x0000FFFF0000FFFFull) | ((v >> 16) & 0x0000FFFF0000FFFFull) << (2 * b);
+  return (v & 0xFFFFFFFFull) | (v >> 32) << (4 * b);
+}
+
+/* b = 3, 5, 6, 7: 8 elements fill b bytes. Groups go in order, each stored as a whole word (its b
+ * bytes, then zeros the next group overwrites), but near the row's end, where b bytes. Always
+ * inlined with b a constant, so that the shifts are immediates and the copies fixed-size. */
+static inline __attribute__((always_inline)) void pack_groups(const uint8_t *u, size_t d,
+                                                              unsigned b, uint8_t *row) {
+  size_t ng = d / 8, cs = (d * b + 7) / 8, g = 0;
+  for (; g < ng; g++) {
+    uint64_t v;
+    memcpy(&v, u + 8 * g, 8);
+    v = gather_fields(v, b);
+    if (g * b + 8 <= cs)
+      memcpy(row + g * b, &v, 8);
+    else
+      memcpy(row + g * b, &v, b);
+  }
+  for (size_t j = 8 * ng; j < d; j++) put_code(row, j, b, u[j]);
+}
+
 /* Packs d unsigned B-bit values (one per byte) into a zeroed code row. */
 static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
-  if (b == 8) {
-    memcpy(row, u, d);
-  } else if (b == 4) {
+  switch (b) {
+  case 8: memcpy(row, u, d); break;
+  case 4:
     for (size_t k = 0; k < d / 2; k++) row[k] = (uint8_t)(u[2 * k] | u[2 * k + 1] << 4);
     if (d % 2) row[d / 2] = u[d - 1];
-  } else if (b == 2) {
+    break;
+  case 2:
     for (size_t k = 0; k < d / 4; k++)
       row[k] = (uint8_t)(u[4 * k] | u[4 * k + 1] << 2 | u[4 * k + 2] << 4 | u[4 * k + 3] << 6);
     for (size_t j = d / 4 * 4; j < d; j++) put_code(row, j, b, u[j]);
-  } else {
-    /* 8 elements fill b bytes exactly: build them in a word (little-endian) and copy b bytes. */
-    size_t g = 0;
-    for (; 8 * g + 8 <= d; g++) {
-      uint64_t v = 0;
-      for (unsigned k = 0; k < 8; k++) v |= (uint64_t)u[8 * g + k] << (k * b);
-      uint8_t bytes[8];
-      for (unsigned k = 0; k < 8; k++) bytes[k] = (uint8_t)(v >> (8 * k));
-      memcpy(row + g * b, bytes, b);
-    }
-    for (size_t j = 8 * g; j < d; j++) put_code(row, j, b, u[j]);
+    break;
+  case 3: pack_groups(u, d, 3, row); break;
+  case 5: pack_groups(u, d, 5, row); break;
+  case 6: pack_groups(u, d, 6, row); break;
+  default: pack_groups(u, d, 7, row); break;
   }
 }
 
@@ -255,7 +287,8 @@ static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 }
 
 /* Prepared query: a 64-byte head, then the int8 query qs (R q ~ delta * qs, |qs_j| <= 127) laid
- * out for the kernels: b == 1 as 8 bit planes of qs + 128, b == 2, 4 split by field, else plain. */
+ * out for the kernels: b == 1 as 8 bit planes of qs + 128 and then plain (rabitq_kernels.h),
+ * b == 2, 4 split by field, else plain. */
 typedef struct {
   float delta; /* R q ~ delta * qs */
   float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 */
@@ -270,7 +303,7 @@ static size_t words(size_t d) { return (d + 63) / 64; }
 static size_t rq_query_size(const vec_codec *c) {
   size_t d = c->d;
   unsigned b = c->p.bits;
-  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t)
+  size_t body = b == 1             ? 8 * words(d) * sizeof(uint64_t) + 64 * words(d)
                 : b == 2 || b == 4 ? 8 / b * rq_code_size(c)
                                    : d;
   /* Rounded to 64 bytes so that the heads of consecutive prepared queries stay aligned. */
@@ -289,19 +322,21 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
   h->h1 = (float)(sqrt(n2) * EPS0 / sqrt(d > 1 ? (double)(d - 1) : 1.0));
   if (!qr) return; /* hooks cannot fail: an all-zero query scores 0 everywhere */
   vec_rotation_apply(rot_of(c), q, qr);
-  float mx = 0.0f;
-  for (size_t j = 0; j < d; j++) mx = fmaxf(mx, fabsf(qr[j]));
+  float mx = pick().sum(qr, d, 2); /* max |qr_j| (fmaxf here was a libm call per element) */
   float delta = mx / 127.0f, inv = mx > 0.0f ? 127.0f / mx : 0.0f;
   int64_t sum = 0;
   uint64_t *planes = (uint64_t *)(void *)body;
   for (size_t j = 0; j < d; j++) {
-    float v = nearbyintf(qr[j] * inv);
+    /* Rounded to nearest, ties to even, as nearbyintf (a libm call per element without SSE4.1):
+     * adding 1.5 * 2^23 leaves no fraction bits for |x| <= 2^22, and the subtraction is exact. */
+    float v = (qr[j] * inv + 0x1.8p23f) - 0x1.8p23f;
     int qj = v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
     sum += qj;
     if (b == 1) {
       unsigned u = (unsigned)(qj + 128);
       for (int k = 0; k < 8; k++)
         planes[8 * (j / 64) + (size_t)k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+      body[64 * words(d) + j] = (uint8_t)(int8_t)qj; /* after the planes */
     } else if (b == 2 || b == 4) {
       body[(j % (8 / b)) * cs + j / (8 / b)] = (uint8_t)(int8_t)qj;
     } else {
@@ -316,6 +351,70 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
 
 /* Rows per kernel call: the integer dot products of a block stay in a small stack buffer. */
 #define SCORE_BLOCK 256
+/* Codes of 3, 5, 6 or 7 bits are unpacked to one byte per element, once per block of rows, and
+ * every query of the call then runs the byte kernel over the block: the unpacking is shared by the
+ * queries the search driver scores together. 16 KB stays in L1 beside a query. */
+#define UNPACK_BYTES 16384
+
+/* Estimates (and bounds, where err is not NULL) of m rows from their integer dot products. */
+static void finish(const rq_qhead *h, const int64_t *dot, const float *scales, size_t m,
+                   int64_t lmax, float *ip, float *err) {
+  for (size_t r = 0; r < m; r++) {
+    const float *sc = scales + r * NSCALES;
+    /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
+    float yq = (float)(2 * dot[r] - lmax * h->sumq);
+    ip[r] = sc[1] * (h->delta * yq);
+    if (err) err[r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
+  }
+}
+
+static const rq_qhead *qhead(const void *qs, size_t qsz, size_t q) {
+  return (const void *)((const uint8_t *)qs + q * qsz);
+}
+
+/* rq_score for b = 3, 5, 6, 7. Rows longer than the buffer (d > 16384) are unpacked per query in
+ * chunks of elements (a multiple of 8, so that each starts on a byte). */
+static void score_unpacked(const vec_codec *c, const rq_kernels *k, const void *qs, size_t nq,
+                           const uint8_t *codes, const float *scales, size_t nr, float *ip,
+                           float *err, size_t ldo) {
+  size_t d = c->d, cs = rq_code_size(c), qsz = rq_query_size(c), ld = VEC_RQ_UNPACK_PAD(d);
+  unsigned b = c->p.bits;
+  int64_t lmax = (1 << b) - 1, dot[SCORE_BLOCK];
+  _Alignas(64) uint8_t u[UNPACK_BYTES];
+  if (ld <= UNPACK_BYTES) {
+    size_t block = UNPACK_BYTES / ld < SCORE_BLOCK ? UNPACK_BYTES / ld : SCORE_BLOCK;
+    for (size_t r0 = 0; r0 < nr; r0 += block) {
+      size_t m = nr - r0 < block ? nr - r0 : block;
+      k->unpack(codes + r0 * cs, cs, m, d, b, u, ld);
+      for (size_t q = 0; q < nq; q++) {
+        const rq_qhead *h = qhead(qs, qsz, q);
+        k->dot((const int8_t *)(h + 1), u, ld, m, d, b, dot);
+        finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+               err ? err + q * ldo + r0 : NULL);
+      }
+    }
+    return;
+  }
+  for (size_t q = 0; q < nq; q++) {
+    const rq_qhead *h = qhead(qs, qsz, q);
+    const int8_t *body = (const int8_t *)(h + 1);
+    for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
+      size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
+      for (size_t r = 0; r < m; r++) {
+        dot[r] = 0;
+        for (size_t e0 = 0; e0 < d; e0 += UNPACK_BYTES) {
+          size_t me = d - e0 < UNPACK_BYTES ? d - e0 : UNPACK_BYTES;
+          int64_t part;
+          k->unpack(codes + (r0 + r) * cs + e0 / 8 * b, cs, 1, me, b, u, UNPACK_BYTES);
+          k->dot(body + e0, u, UNPACK_BYTES, 1, me, b, &part);
+          dot[r] += part;
+        }
+      }
+      finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+             err ? err + q * ldo + r0 : NULL);
+    }
+  }
+}
 
 static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
@@ -323,23 +422,22 @@ static void rq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
   unsigned b = c->p.bits;
   int64_t lmax = (1 << b) - 1;
   rq_kernels k = pick();
+  if (b != 1 && b != 2 && b != 4 && b != 8) {
+    score_unpacked(c, &k, qs, nq, codes, scales, nr, ip, err, ldo);
+    return;
+  }
   int64_t dot[SCORE_BLOCK];
   for (size_t q = 0; q < nq; q++) {
-    const rq_qhead *h = (const void *)((const uint8_t *)qs + q * qsz);
-    const void *body = (const uint8_t *)h + sizeof(rq_qhead);
+    const rq_qhead *h = qhead(qs, qsz, q);
+    const void *body = h + 1;
     for (size_t r0 = 0; r0 < nr; r0 += SCORE_BLOCK) {
       size_t m = nr - r0 < SCORE_BLOCK ? nr - r0 : SCORE_BLOCK;
       if (b == 1)
         k.dot1(body, words(d), codes + r0 * cs, cs, m, dot);
       else
         k.dot(body, codes + r0 * cs, cs, m, d, b, dot);
-      for (size_t r = 0; r < m; r++) {
-        const float *sc = scales + (r0 + r) * NSCALES;
-        /* <R q, y> ~ delta (2 <qs, u> - L sum qs), y = 2u - L: exact in integers. */
-        float yq = (float)(2 * dot[r] - lmax * h->sumq);
-        ip[q * ldo + r0 + r] = sc[1] * (h->delta * yq);
-        if (err) err[q * ldo + r0 + r] = sc[2] * h->h1 + (sc[0] + sc[2]) * h->h2;
-      }
+      finish(h, dot, scales + r0 * NSCALES, m, lmax, ip + q * ldo + r0,
+             err ? err + q * ldo + r0 : NULL);
     }
   }
 }

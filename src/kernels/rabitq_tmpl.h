@@ -42,6 +42,15 @@ void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, floa
 }
 #endif
 
+#ifndef VEC_RQ_HAVE_EVALN
+void VEC_RQ_FN(vec_rq_evaln)(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                             float fmax, float *ip, float *nn) {
+  for (size_t i = 0; i < nt; i++)
+    VEC_RQ_FN(vec_rq_eval)(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
+}
+#endif
+
+#ifndef VEC_RQ_HAVE_SUM
 float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
   float a[VEC_RQ_LANES] = {0};
   size_t j = 0;
@@ -70,22 +79,24 @@ float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
   }
   return VEC_RQ_FN(rq_tree)(a);
 }
+#endif
 
 /* Chunks keep int32 lane sums from overflowing: 255 * 127 * 8192 * 2 < 2^31. */
 #define VEC_RQ_CHUNK 8192
 
-/* b = 2 or 4: e = 8 / b elements per byte; q[s cs + k] pairs with field s of byte k. */
-static inline int64_t VEC_RQ_FN(dot_fields)(const int8_t *q, const uint8_t *row, size_t cs,
-                                            unsigned b) {
+/* Bytes [k0, k1) of a b = 2 or 4 row: e = 8 / b elements per byte; q[s cs + k] pairs with field s
+ * of byte k. Also the SIMD kernels' tail. */
+static inline int64_t VEC_RQ_FN(rq_dot_fields)(const int8_t *q, const uint8_t *row, size_t cs,
+                                               unsigned b, size_t k0, size_t k1) {
   int64_t total = 0;
-  for (size_t k0 = 0; k0 < cs; k0 += VEC_RQ_CHUNK) {
-    size_t k1 = k0 + VEC_RQ_CHUNK < cs ? k0 + VEC_RQ_CHUNK : cs;
+  for (; k0 < k1; k0 += VEC_RQ_CHUNK) {
+    size_t ke = k1 - k0 < VEC_RQ_CHUNK ? k1 : k0 + VEC_RQ_CHUNK;
     int32_t acc = 0;
     if (b == 4) {
-      for (size_t k = k0; k < k1; k++)
+      for (size_t k = k0; k < ke; k++)
         acc += (int32_t)(row[k] & 15) * q[k] + (int32_t)(row[k] >> 4) * q[cs + k];
     } else {
-      for (size_t k = k0; k < k1; k++)
+      for (size_t k = k0; k < ke; k++)
         acc += (int32_t)(row[k] & 3) * q[k] + (int32_t)((row[k] >> 2) & 3) * q[cs + k] +
                (int32_t)((row[k] >> 4) & 3) * q[2 * cs + k] +
                (int32_t)(row[k] >> 6) * q[3 * cs + k];
@@ -95,58 +106,79 @@ static inline int64_t VEC_RQ_FN(dot_fields)(const int8_t *q, const uint8_t *row,
   return total;
 }
 
-/* Unpacks elements [g0 * 8, g0 * 8 + 8 ng) of a row of b-bit codes (b = 3, 5, 6, 7: 8 elements
- * in b bytes, read as one little-endian word) into bytes. B is a constant in each instance. */
-#define VEC_RQ_UNPACK(B)                                                                           \
-  for (size_t g = 0; g < ng; g++) {                                                                \
-    size_t at = (g0 + g) * (B), nb = cs - at < 8 ? cs - at : 8;                                    \
-    uint64_t v = 0;                                                                                \
-    memcpy(&v, row + at, nb);                                                                      \
-    for (unsigned k = 0; k < 8; k++)                                                               \
-      u[8 * g + k] = (uint8_t)((v >> (k * (B))) & ((1u << (B)) - 1u));                             \
-  }
-
-/* Other widths: unpack a block to bytes, then the same byte dot product as b = 8. */
-static inline int64_t VEC_RQ_FN(dot_odd)(const int8_t *q, const uint8_t *row, size_t cs, size_t d,
-                                         unsigned b) {
-  enum { BLOCK = 1024 }; /* elements per block: 8 * 1024 * 127 * 127 fits int32 */
-  uint8_t u[BLOCK];
+/* Elements [k0, k1) of a row of one byte per element. Also the SIMD kernels' tail. */
+static inline int64_t VEC_RQ_FN(rq_dot_bytes)(const int8_t *q, const uint8_t *row, size_t k0,
+                                              size_t k1) {
   int64_t total = 0;
-  for (size_t e0 = 0; e0 < d; e0 += BLOCK) {
-    size_t m = d - e0 < BLOCK ? d - e0 : BLOCK, g0 = e0 / 8, ng = (m + 7) / 8;
-    switch (b) {
-    case 3: VEC_RQ_UNPACK(3) break;
-    case 5: VEC_RQ_UNPACK(5) break;
-    case 6: VEC_RQ_UNPACK(6) break;
-    default: VEC_RQ_UNPACK(7) break;
-    }
+  for (; k0 < k1; k0 += VEC_RQ_CHUNK) {
+    size_t ke = k1 - k0 < VEC_RQ_CHUNK ? k1 : k0 + VEC_RQ_CHUNK;
     int32_t acc = 0;
-    for (size_t k = 0; k < m; k++) acc += (int32_t)u[k] * q[e0 + k];
+    for (size_t k = k0; k < ke; k++) acc += (int32_t)row[k] * q[k];
     total += acc;
   }
   return total;
 }
 
+#ifndef VEC_RQ_HAVE_DOT
 void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
                            unsigned b, int64_t *out) {
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
-    int64_t total = 0;
-    if (b == 4 || b == 2) {
-      total = VEC_RQ_FN(dot_fields)(q, row, cs, b);
-    } else if (b == 8) {
-      for (size_t k0 = 0; k0 < d; k0 += VEC_RQ_CHUNK) {
-        size_t k1 = k0 + VEC_RQ_CHUNK < d ? k0 + VEC_RQ_CHUNK : d;
-        int32_t acc = 0;
-        for (size_t k = k0; k < k1; k++) acc += (int32_t)row[k] * q[k];
-        total += acc;
-      }
-    } else {
-      total = VEC_RQ_FN(dot_odd)(q, row, cs, d, b);
-    }
-    out[r] = total;
+    out[r] = b == 4 || b == 2 ? VEC_RQ_FN(rq_dot_fields)(q, row, cs, b, 0, cs)
+                              : VEC_RQ_FN(rq_dot_bytes)(q, row, 0, d);
   }
 }
+#endif
+
+/* The 8 b-bit fields in the low 8 b bits of v (higher bits ignored) moved to one byte each, field
+ * k to byte k: three halving steps (4 + 4 fields to the two 32-bit halves, 2 + 2 to the 16-bit
+ * quarters, 1 + 1 to the bytes), 12 word operations for 8 elements. */
+static inline uint64_t VEC_RQ_FN(rq_spread)(uint64_t v, unsigned b) {
+  uint64_t m4 = ((uint64_t)1 << (4 * b)) - 1;
+  uint64_t m2 = (((uint64_t)1 << (2 * b)) - 1) * 0x0000000100000001ull;
+  uint64_t m1 = (((uint64_t)1 << b) - 1) * 0x0001000100010001ull;
+  v = (v & m4) | ((v >> (4 * b)) & m4) << 32;
+  v = (v & m2) | ((v >> (2 * b)) & m2) << 16;
+  return (v & m1) | ((v >> b) & m1) << 8;
+}
+
+/* Groups [g0, g1) of 8 elements of a row of nbytes bytes of b-bit codes into bytes [8 g0, 8 g1) of
+ * u. Group g is bytes [g b, g b + b) of the row (8 b bits); it is read as one little-endian word
+ * where the row has 8 bytes from there, byte by byte at its end. Always inlined, so that where b
+ * is a constant (the reference) the shifts and masks are immediates. Also the SIMD kernels' tail.
+ */
+static inline __attribute__((always_inline)) void
+VEC_RQ_FN(rq_unpack_groups)(const uint8_t *row, size_t nbytes, size_t g0, size_t g1, unsigned b,
+                            uint8_t *u) {
+  for (size_t g = g0; g < g1; g++) {
+    size_t at = g * b;
+    uint64_t v = 0;
+    if (at + 8 <= nbytes) {
+      memcpy(&v, row + at, 8);
+    } else {
+      for (size_t i = 0; at + i < nbytes; i++) v |= (uint64_t)row[at + i] << (8 * i);
+    }
+    v = VEC_RQ_FN(rq_spread)(v, b);
+    memcpy(u + 8 * g, &v, 8);
+  }
+}
+
+#ifndef VEC_RQ_HAVE_UNPACK
+void VEC_RQ_FN(vec_rq_unpack)(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
+                              uint8_t *out, size_t ldo) {
+  size_t nbytes = (d * b + 7) / 8, ng = (d + 7) / 8;
+  for (size_t r = 0; r < nr; r++) {
+    const uint8_t *row = codes + r * cs;
+    uint8_t *u = out + r * ldo;
+    switch (b) {
+    case 3: VEC_RQ_FN(rq_unpack_groups)(row, nbytes, 0, ng, 3, u); break;
+    case 5: VEC_RQ_FN(rq_unpack_groups)(row, nbytes, 0, ng, 5, u); break;
+    case 6: VEC_RQ_FN(rq_unpack_groups)(row, nbytes, 0, ng, 6, u); break;
+    default: VEC_RQ_FN(rq_unpack_groups)(row, nbytes, 0, ng, 7, u); break;
+    }
+  }
+}
+#endif
 
 #ifndef VEC_RQ_HAVE_DOT1
 VEC_RQ_POPCNT_ATTR

@@ -6,31 +6,44 @@
 
 #include "rotation_kernels.h"
 
-/* Stages h = 1, 2, 4, 8 on 16 consecutive floats; the masked subtract gives the high element of
- * each pair a - b (sw - v, sw being its partner). */
+/* Stages h = 1, 2, 4, 8 on 16 consecutive floats. With sw the partner of each element, the low
+ * element of a pair takes v + sw = a + b and the high one -v + sw = a - b: one FMA with a vector
+ * of +-1, which is exact in the product and rounds the sum once, as the add and subtract do. */
 static inline __m512 fwht16(__m512 v) {
-  __m512 sw = _mm512_permute_ps(v, 0xB1);
-  v = _mm512_mask_sub_ps(_mm512_add_ps(v, sw), 0xAAAA, sw, v);
-  sw = _mm512_permute_ps(v, 0x4E);
-  v = _mm512_mask_sub_ps(_mm512_add_ps(v, sw), 0xCCCC, sw, v);
-  sw = _mm512_shuffle_f32x4(v, v, 0xB1);
-  v = _mm512_mask_sub_ps(_mm512_add_ps(v, sw), 0xF0F0, sw, v);
-  sw = _mm512_shuffle_f32x4(v, v, 0x4E);
-  return _mm512_mask_sub_ps(_mm512_add_ps(v, sw), 0xFF00, sw, v);
+  const __m512 s1 = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
+  const __m512 s2 = _mm512_setr_ps(1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1, 1, 1, -1, -1);
+  const __m512 s4 = _mm512_setr_ps(1, 1, 1, 1, -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1);
+  const __m512 s8 = _mm512_setr_ps(1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+  v = _mm512_fmadd_ps(v, s1, _mm512_permute_ps(v, 0xB1));
+  v = _mm512_fmadd_ps(v, s2, _mm512_permute_ps(v, 0x4E));
+  v = _mm512_fmadd_ps(v, s4, _mm512_shuffle_f32x4(v, v, 0xB1));
+  return _mm512_fmadd_ps(v, s8, _mm512_shuffle_f32x4(v, v, 0x4E));
+}
+
+/* Stage h across the registers r[0 .. nv): butterflies (r[j], r[j + h]) for the nv / 2 j with
+ * j % 2h < h. Loops of constant trip count, unrolled, so that r stays in registers (spilled to the
+ * stack otherwise, a load and a store per butterfly). */
+static inline __attribute__((always_inline)) void stage(__m512 *r, size_t nv, size_t h) {
+  VEC_UNROLL_FULL
+  for (size_t k = 0; k < nv / 2; k++) {
+    size_t j = k / h * 2 * h + k % h;
+    __m512 a = r[j], b = r[j + h];
+    r[j] = _mm512_add_ps(a, b);
+    r[j + h] = _mm512_sub_ps(a, b);
+  }
 }
 
 /* nv vectors (a power of two <= 16) of 16 floats: multiply, then stages h = 1 .. 8 nv. */
 static inline __attribute__((always_inline)) void block(float *x, const float *m, size_t nv) {
   __m512 r[16];
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++)
     r[i] = fwht16(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * i), _mm512_loadu_ps(m + 16 * i)));
-  for (size_t h = 1; h < nv; h *= 2)
-    for (size_t i = 0; i < nv; i += 2 * h)
-      for (size_t j = i; j < i + h; j++) {
-        __m512 a = r[j], b = r[j + h];
-        r[j] = _mm512_add_ps(a, b);
-        r[j + h] = _mm512_sub_ps(a, b);
-      }
+  if (nv > 1) stage(r, nv, 1);
+  if (nv > 2) stage(r, nv, 2);
+  if (nv > 4) stage(r, nv, 4);
+  if (nv > 8) stage(r, nv, 8);
+  VEC_UNROLL_FULL
   for (size_t i = 0; i < nv; i++) _mm512_storeu_ps(x + 16 * i, r[i]);
 }
 
@@ -39,11 +52,15 @@ void vec_fwht_avx512(float *x, const float *m, size_t p) {
     vec_fwht_avx2(x, m, p);
     return;
   }
-  size_t bs = p < 256 ? p : 256;
-  if (bs == 256)
-    for (size_t i = 0; i < p; i += bs) block(x + i, m + i, 16); /* constant: all in registers */
-  else
-    block(x, m, bs / 16);
+  /* nv a constant in each call, so that block's loops unroll and r stays in registers. */
+  switch (p) {
+  case 16: block(x, m, 1); break;
+  case 32: block(x, m, 2); break;
+  case 64: block(x, m, 4); break;
+  case 128: block(x, m, 8); break;
+  default:
+    for (size_t i = 0; i < p; i += 256) block(x + i, m + i, 16);
+  }
   for (size_t h = 256; h < p; h *= 2)
     for (size_t i = 0; i < p; i += 2 * h)
       for (size_t j = i; j < i + h; j += 16) {

@@ -37,6 +37,14 @@ VEC_HIDDEN void vec_vmul_neon(float *x, const float *m, size_t n);
 VEC_HIDDEN void vec_kac_neon(float *x, const float *m, size_t h);
 #endif
 
+/* Fully unrolls the loop after it (constant trip count), so that an array of vector registers
+ * indexed by its counter stays in registers: GCC needs its unroll pragma, clang its own. */
+#if defined(__clang__)
+#define VEC_UNROLL_FULL _Pragma("clang loop unroll(full)")
+#else
+#define VEC_UNROLL_FULL _Pragma("GCC unroll 16")
+#endif
+
 /* Pairs i in [from, h) of vec_kac: the SIMD variants' tail. */
 static inline void vec_kac_scalar_tail(float *x, const float *m, size_t from, size_t h) {
   for (size_t i = from; i < h; i++) {

@@ -252,10 +252,35 @@ static void test_bound_coverage_sample(void) {
   free(xb), free(xq);
 }
 
+/* Element j of a row of b-bit codes, bit by bit. */
+static unsigned ref_code(const uint8_t *row, size_t j, unsigned b) {
+  unsigned v = 0;
+  for (unsigned i = 0; i < b; i++) v |= ((row[(j * b + i) / 8] >> ((j * b + i) % 8)) & 1u) << i;
+  return v;
+}
+
+/* The estimate of a row from a prepared query (b >= 2), as rabitq.c documents its layout: a
+ * 64-byte head (float delta at 0, the int64 sum of the int8 query at 16), then the int8 query,
+ * element j at index j, or (b = 2, 4) at (j % e) cs + j / e for e = 8 / b fields a byte. */
+static float expected_estimate(const uint8_t *qs, const uint8_t *row, size_t cs, size_t d,
+                               unsigned b, const float *sc) {
+  float delta;
+  int64_t sumq, dot = 0;
+  memcpy(&delta, qs, sizeof delta);
+  memcpy(&sumq, qs + 16, sizeof sumq);
+  const int8_t *body = (const int8_t *)(qs + 64);
+  size_t e = 8 / b;
+  for (size_t j = 0; j < d; j++)
+    dot += (int64_t)ref_code(row, j, b) * body[b == 2 || b == 4 ? j % e * cs + j / e : j];
+  float yq = (float)(2 * dot - ((1 << b) - 1) * sumq);
+  return sc[1] * (delta * yq);
+}
+
 /* Scores and bounds of every ISA equal the scalar reference's bit for bit (integer dot products),
- * all bit widths, odd d, unaligned codes; the VPOPCNTDQ 1-bit kernel where the CPU has it. */
+ * all bit widths, odd d, unaligned codes; the VPOPCNTDQ 1-bit kernel where the CPU has it. d =
+ * 16390 takes the path that unpacks rows too long for rabitq.c's buffer in pieces. */
 static void test_score_isas(void) {
-  const size_t dims[] = {1, 7, 63, 64, 65, 129, 300};
+  const size_t dims[] = {1, 7, 63, 64, 65, 129, 300, 16390};
   int isas[8], ni = vt_isas(isas);
   uint64_t s = 21;
   for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
@@ -290,6 +315,13 @@ static void test_score_isas(void) {
                      memcmp(er0, er1, 2 * n * sizeof(float)) == 0,
                  "isa %s d=%zu bits %u", vec_isa_name((vec_isa)isas[k]), d, b);
       }
+      /* Exactly the estimate written out from the codes, bit by bit, and the prepared query. */
+      for (size_t qi = 0; b >= 2 && qi < 2; qi++)
+        for (size_t r = 0; r < n; r++) {
+          float want = expected_estimate(qs + qi * qz, cu + r * cs, cs, d, b, sc + 3 * r);
+          CHECKF(ip0[qi * n + r] == want, "d=%zu bits %u query %zu row %zu: %.9g, want %.9g", d, b,
+                 qi, r, (double)ip0[qi * n + r], (double)want);
+        }
       /* The estimates track the exact products (loosely: this is about the plumbing). */
       for (size_t r = 0; r < n; r++) {
         double t = 0;
@@ -303,21 +335,247 @@ static void test_score_isas(void) {
     }
     free(x), free(q), free(sc), free(codes);
   }
+}
+
+/* The byte-dot and unpack kernels of every instruction set (and CPU-feature variant) this machine
+ * runs, against integer references written out here. */
+typedef struct {
+  const char *name;
+  vec_rq_dot_fn dot;
+  vec_rq_unpack_fn unpack;
+  vec_rq_eval_fn eval;
+  vec_rq_evaln_fn evaln;
+  vec_rq_sum_fn sum;
+} rq_variant;
+
+#define RQ_VARIANT(isa)                                                                            \
+  (rq_variant) {                                                                                   \
+    #isa, vec_rq_dot_##isa, vec_rq_unpack_##isa, vec_rq_eval_##isa, vec_rq_evaln_##isa,            \
+        vec_rq_sum_##isa                                                                           \
+  }
+
+static int rq_variants(rq_variant *v) {
+  int n = 0;
+  v[n++] = RQ_VARIANT(scalar);
 #if defined(VEC_HAVE_X86_KERNELS)
-  if (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ) {
-    uint64_t planes[8 * 5];
-    uint8_t code[3 * 37 + 1];
-    int64_t a[3], b2[3];
-    for (size_t i = 0; i < 40; i++) planes[i] = vt_next(&s);
-    for (size_t i = 0; i < sizeof code; i++) code[i] = (uint8_t)vt_next(&s);
-    vec_rq_dot1_scalar(planes, 5, code + 1, 37, 3, a);
-    vec_rq_dot1_avx512vpop(planes, 5, code + 1, 37, 3, b2);
-    CHECK(memcmp(a, b2, sizeof a) == 0);
+  if (vec_isa_supported(VEC_ISA_AVX2)) v[n++] = RQ_VARIANT(avx2);
+  if (vec_isa_supported(VEC_ISA_AVX512)) {
+    v[n++] = RQ_VARIANT(avx512);
+    if (vec_cpu_features() & VEC_CPU_AVX512VNNI)
+      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL, NULL, NULL, NULL};
   }
 #endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  if (vec_isa_supported(VEC_ISA_NEON)) v[n++] = RQ_VARIANT(neon);
+#endif
+  return n;
+}
+
+static const size_t kernel_dims[] = {1,  5,  7,   8,   9,   31,  32,  33,  63,  64,   65,
+                                     96, 97, 127, 128, 129, 191, 300, 383, 384, 1000, 8200};
+
+/* The scale search's kernels against the scalar reference, bit for bit: the three sums (odd n;
+ * a NaN, which the maximum ignores), eval with its codes, evaln for 1..13 scales at once. */
+static void test_search_kernels(void) {
+  rq_variant v[8];
+  int nv = rq_variants(v);
+  uint64_t s = 33;
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++) {
+    size_t d = kernel_dims[di], dp = (d + VEC_RQ_LANES - 1) / VEC_RQ_LANES * VEC_RQ_LANES;
+    float *o = calloc(dp, sizeof(float));
+    uint8_t *u0 = malloc(dp), *u1 = malloc(dp);
+    CHECK(o && u0 && u1);
+    for (size_t j = 0; j < d; j++) o[j] = vt_normal(&s) / sqrtf((float)d);
+    for (int k = 1; k < nv; k++) {
+      if (!v[k].sum) continue;
+      for (int mode = 0; mode < 3; mode++) {
+        float a = vec_rq_sum_scalar(o, d, mode), b = v[k].sum(o, d, mode);
+        CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s sum mode %d d=%zu: %.9g, want %.9g", v[k].name,
+               mode, d, (double)b, (double)a);
+      }
+      float keep = o[d / 2];
+      o[d / 2] = NAN;
+      float a = vec_rq_sum_scalar(o, d, 2), b = v[k].sum(o, d, 2);
+      o[d / 2] = keep;
+      CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s max with a NaN, d=%zu", v[k].name, d);
+      for (unsigned bits = 2; bits <= 8; bits++) {
+        float fmin = -(float)(1 << (bits - 1)), fmax = (float)((1 << (bits - 1)) - 1);
+        float tmax = (float)(1 << (bits - 1)) / vec_rq_sum_scalar(o, d, 2), t[13];
+        float ip0[13], nn0[13], ip1[13], nn1[13];
+        for (int i = 0; i < 13; i++) t[i] = tmax * (0.8f + 0.15f * (float)i);
+        for (int i = 0; i < 13; i++)
+          vec_rq_eval_scalar(o, dp, t[i], fmin, fmax, i ? NULL : u0, ip0 + i, nn0 + i);
+        v[k].eval(o, dp, t[0], fmin, fmax, u1, ip1, nn1);
+        CHECKF(ip0[0] == ip1[0] && nn0[0] == nn1[0] && memcmp(u0, u1, dp) == 0,
+               "%s eval bits %u d=%zu", v[k].name, bits, d);
+        for (size_t nt = 1; nt <= 13; nt++) {
+          memset(ip1, 0, sizeof ip1), memset(nn1, 0, sizeof nn1);
+          v[k].evaln(o, dp, t, nt, fmin, fmax, ip1, nn1);
+          CHECKF(memcmp(ip0, ip1, nt * sizeof(float)) == 0 &&
+                     memcmp(nn0, nn1, nt * sizeof(float)) == 0,
+                 "%s evaln of %zu scales, bits %u d=%zu", v[k].name, nt, bits, d);
+        }
+      }
+    }
+    free(o), free(u0), free(u1);
+  }
+}
+
+/* Unpacked elements equal the bit-by-bit reference for every width, d and variant; rows are
+ * unaligned, the last ends at a guard page, and nothing is written past VEC_RQ_UNPACK_PAD(d). */
+static void test_unpack_kernels(void) {
+  rq_variant v[8];
+  int nv = rq_variants(v);
+  uint64_t s = 31;
+  const unsigned widths[] = {3, 5, 6, 7};
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++)
+    for (size_t wi = 0; wi < 4; wi++) {
+      size_t d = kernel_dims[di], nr = 3;
+      unsigned b = widths[wi];
+      size_t cs = (d * b + 7) / 8, ld = VEC_RQ_UNPACK_PAD(d) + 8;
+      void *gh;
+      size_t gz;
+      uint8_t *codes = vt_guarded_alloc(nr * cs, &gh, &gz), *out = malloc(nr * ld);
+      CHECK(codes && out);
+      for (size_t i = 0; i < nr * cs; i++) codes[i] = (uint8_t)vt_next(&s);
+      for (int k = 0; k < nv; k++) {
+        if (!v[k].unpack) continue;
+        memset(out, 0xA5, nr * ld);
+        v[k].unpack(codes, cs, nr, d, b, out, ld);
+        for (size_t r = 0; r < nr; r++) {
+          for (size_t j = 0; j < d; j++)
+            CHECKF(out[r * ld + j] == ref_code(codes + r * cs, j, b),
+                   "%s b=%u d=%zu row %zu element %zu: %u, want %u", v[k].name, b, d, r, j,
+                   out[r * ld + j], ref_code(codes + r * cs, j, b));
+          for (size_t j = VEC_RQ_UNPACK_PAD(d); j < ld; j++)
+            CHECKF(out[r * ld + j] == 0xA5, "%s b=%u d=%zu wrote byte %zu", v[k].name, b, d, j);
+        }
+      }
+      vt_guarded_free(gh, gz);
+      free(out);
+    }
+}
+
+/* One dot product written out: fields of 2 and 4-bit rows, else one byte per element. */
+static int64_t ref_dot(const int8_t *q, const uint8_t *row, size_t cs, size_t d, unsigned b) {
+  int64_t t = 0;
+  if (b == 2 || b == 4) {
+    for (size_t k = 0; k < cs; k++)
+      for (unsigned f = 0; f < 8 / b; f++)
+        t += (int64_t)((row[k] >> (f * b)) & ((1u << b) - 1)) * q[f * cs + k];
+  } else {
+    for (size_t j = 0; j < d; j++) t += (int64_t)row[j] * q[j];
+  }
+  return t;
+}
+
+/* The 1-bit kernels of every instruction set and CPU-feature variant (VPOPCNTDQ, VNNI) against
+ * sum_j q_j u_j written out, with the query laid out as rabitq_kernels.h says (bit planes of
+ * q + 128, then the bytes of q): random values, then every bit set against +-127. Codes have zero
+ * bits past d (as encoded); rows unaligned, the last ending at a guard page. */
+static void test_dot1_kernels(void) {
+  struct {
+    const char *name;
+    vec_rq_dot1_fn fn;
+  } v[8];
+  int nv = 0;
+  v[nv].name = "scalar", v[nv++].fn = vec_rq_dot1_scalar;
+#if defined(VEC_HAVE_X86_KERNELS)
+  unsigned f = vec_cpu_features();
+  if (vec_isa_supported(VEC_ISA_AVX2)) v[nv].name = "avx2", v[nv++].fn = vec_rq_dot1_avx2;
+  if (vec_isa_supported(VEC_ISA_AVX512)) {
+    v[nv].name = "avx512", v[nv++].fn = vec_rq_dot1_avx512;
+    if (f & VEC_CPU_AVX512VPOPCNTDQ) v[nv].name = "avx512vpop", v[nv++].fn = vec_rq_dot1_avx512vpop;
+    if (f & VEC_CPU_AVX512VNNI) v[nv].name = "avx512vnni", v[nv++].fn = vec_rq_dot1_avx512vnni;
+  }
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+  if (vec_isa_supported(VEC_ISA_NEON)) v[nv].name = "neon", v[nv++].fn = vec_rq_dot1_neon;
+#endif
+  uint64_t s = 34;
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++)
+    for (int extreme = 0; extreme < 3; extreme++) {
+      size_t d = kernel_dims[di], nr = 6, cs = (d + 7) / 8, w = (d + 63) / 64;
+      void *gh;
+      size_t gz;
+      uint8_t *codes = vt_guarded_alloc(nr * cs, &gh, &gz);
+      uint64_t *planes = calloc(16 * w, sizeof(uint64_t)); /* 8 w words, then 64 w bytes */
+      int8_t *q = (int8_t *)(planes + 8 * w);
+      CHECK(codes && planes);
+      memset(codes, 0, nr * cs);
+      for (size_t r = 0; r < nr; r++)
+        for (size_t j = 0; j < d; j++)
+          if (extreme || vt_next(&s) % 2) codes[r * cs + j / 8] |= (uint8_t)(1u << (j % 8));
+      for (size_t j = 0; j < d; j++) {
+        q[j] = (int8_t)(extreme == 1 ? 127 : extreme == 2 ? -127 : (int)(vt_next(&s) % 255) - 127);
+        unsigned u = (unsigned)(q[j] + 128);
+        for (unsigned k = 0; k < 8; k++)
+          planes[8 * (j / 64) + k] |= (uint64_t)((u >> k) & 1u) << (j % 64);
+      }
+      int64_t want[6], got[6];
+      for (size_t r = 0; r < nr; r++) {
+        want[r] = 0;
+        for (size_t j = 0; j < d; j++) want[r] += q[j] * ((codes[r * cs + j / 8] >> (j % 8)) & 1);
+      }
+      for (int k = 0; k < nv; k++) {
+        memset(got, 0, sizeof got);
+        v[k].fn(planes, w, codes, cs, nr, got);
+        for (size_t r = 0; r < nr; r++)
+          CHECKF(got[r] == want[r], "%s d=%zu extreme %d row %zu: %lld, want %lld", v[k].name, d,
+                 extreme, r, (long long)got[r], (long long)want[r]);
+      }
+      vt_guarded_free(gh, gz);
+      free(planes);
+    }
+}
+
+/* Dot products equal the reference exactly for every width, d and variant: random values, then
+ * the extremes (every code at its top level against +-127, where int16 or int32 sums would
+ * overflow if a kernel let them). Rows unaligned; the codes' last row and the query each end at a
+ * guard page. */
+static void test_dot_kernels(void) {
+  rq_variant v[8];
+  int nv = rq_variants(v);
+  uint64_t s = 32;
+  size_t dims[sizeof kernel_dims / sizeof kernel_dims[0] + 1];
+  memcpy(dims, kernel_dims, sizeof kernel_dims);
+  dims[sizeof dims / sizeof dims[0] - 1] = 70000; /* 70000 * 255 * 127 > 2^31 */
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+    for (unsigned b = 2; b <= 8; b++)
+      for (int extreme = 0; extreme < 3; extreme++) {
+        size_t d = dims[di], nr = 5;
+        size_t cs = b == 2 || b == 4 ? (d * b + 7) / 8 : d, nq = b == 2 || b == 4 ? 8 / b * cs : d;
+        void *gh, *qh;
+        size_t gz, qz;
+        uint8_t *codes = vt_guarded_alloc(nr * cs, &gh, &gz);
+        int8_t *q = vt_guarded_alloc(nq, &qh, &qz);
+        CHECK(codes && q);
+        unsigned top = b == 2 || b == 4 ? 255u : (1u << b) - 1u;
+        for (size_t i = 0; i < nr * cs; i++)
+          codes[i] = (uint8_t)(extreme ? top : vt_next(&s) % (top + 1));
+        for (size_t i = 0; i < nq; i++)
+          q[i] = (int8_t)(extreme == 1   ? 127
+                          : extreme == 2 ? -127
+                                         : (int)(vt_next(&s) % 255) - 127);
+        int64_t want[5], got[5];
+        for (size_t r = 0; r < nr; r++) want[r] = ref_dot(q, codes + r * cs, cs, d, b);
+        for (int k = 0; k < nv; k++) {
+          memset(got, 0, sizeof got);
+          v[k].dot(q, codes, cs, nr, d, b, got);
+          for (size_t r = 0; r < nr; r++)
+            CHECKF(got[r] == want[r], "%s b=%u d=%zu extreme %d row %zu: %lld, want %lld",
+                   v[k].name, b, d, extreme, r, (long long)got[r], (long long)want[r]);
+        }
+        vt_guarded_free(gh, gz);
+        vt_guarded_free(qh, qz);
+      }
 }
 
 const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
+                                {"rabitq_unpack_kernels", test_unpack_kernels},
+                                {"rabitq_dot_kernels", test_dot_kernels},
+                                {"rabitq_dot1_kernels", test_dot1_kernels},
+                                {"rabitq_search_kernels", test_search_kernels},
                                 {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
                                 {"rabitq_serialize", test_serialize},

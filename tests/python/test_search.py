@@ -96,6 +96,22 @@ def test_search_bad_inputs():
         noorig.search(x[:1], k=1, oversample=2)
 
 
+def test_add_generated_ids_after_given_ones():
+    """Generated ids (len, len + 1, ...) are checked against ids given earlier, and the index of
+    every id stays sorted whichever order the batches come in."""
+    x = np.random.default_rng(5).standard_normal((6, 8)).astype(np.float32)
+    index = vectro.Index("int8", metric="cosine")
+    index.add(x[:2], ids=[9, 3])
+    with pytest.raises(vectro.VectroError, match="already"):
+        index.add(x[2:4])  # would take ids 2 and 3
+    index.add(x[2:3])  # id 2
+    index.add(x[3:5], ids=[0, 1])
+    index.add(x[5:])  # id 5
+    assert index._sorted_ids.tolist() == [0, 1, 2, 3, 5, 9]
+    assert index.ids.tolist() == [9, 3, 2, 0, 1, 5]
+    assert index.search(x, k=1)[0][:, 0].tolist() == [9, 3, 2, 0, 1, 5]
+
+
 def test_cli_search(tmp_path, sample):
     import shutil
     import subprocess
