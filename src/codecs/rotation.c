@@ -115,6 +115,27 @@ static void pick(vec_fwht_fn *h, vec_vmul_fn *m, vec_kac_fn *kac) {
   }
 }
 
+/* Rows with a value of 2^110 or more (adversarial input only) are rotated scaled by 2^-64, an
+ * exact power of two, and scaled back: the transform's sums grow a value by up to sqrt(len) and
+ * overflowed float from about 2e37 (a row with a finite norm decoded to NaN). The check is an
+ * OR of integer compares, which vectorizes; Inf and NaN match too and stay what they are. */
+#define BIG_BITS 0x76800000u /* 2^110 */
+static int scale_if_big(float *v, size_t d, float by) {
+  uint32_t any = 0;
+  for (size_t j = 0; j < d; j++) {
+    uint32_t u;
+    memcpy(&u, v + j, 4);
+    any |= (uint32_t)((u & 0x7fffffffu) >= BIG_BITS);
+  }
+  if (any)
+    for (size_t j = 0; j < d; j++) v[j] *= by;
+  return any != 0;
+}
+
+static void scale_back(float *v, size_t d) {
+  for (size_t j = 0; j < d; j++) v[j] *= 0x1p64f;
+}
+
 void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
   vec_fwht_fn h;
   vec_vmul_fn m;
@@ -122,6 +143,7 @@ void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != x) memcpy(out, x, d * sizeof(float));
+  int big = scale_if_big(out, d, 0x1p-64f);
   for (int i = 0; i < r->nops; i++) {
     const rot_op *o = &r->op[i];
     const float *mi = r->fwd + (size_t)i * d;
@@ -134,6 +156,7 @@ void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
       h(out + o->start, mi + o->start, o->len);
   }
   m(out, r->fwd + (size_t)r->nops * d, d);
+  if (big) scale_back(out, d);
 }
 
 void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *out) {
@@ -143,6 +166,7 @@ void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *ou
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != y) memcpy(out, y, d * sizeof(float));
+  int big = scale_if_big(out, d, 0x1p-64f);
   m(out, r->inv + (size_t)r->nops * d, d);
   for (int i = r->nops - 1; i >= 0; i--) {
     const rot_op *o = &r->op[i];
@@ -152,6 +176,7 @@ void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *ou
       h(out + o->start, r->ones, o->len);
     m(out, r->inv + (size_t)i * d, d);
   }
+  if (big) scale_back(out, d);
 }
 
 void vec_rotation_free(vec_rotation *r) {

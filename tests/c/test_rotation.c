@@ -217,10 +217,40 @@ static void test_rotation_isas(void) {
   }
 }
 
+/* Values near FLT_MAX (a 1e38 spike; every entry 2^115) rotate without overflow: finite, the norm
+ * kept, and the inverse gives the input back. The unscaled transform overflowed from ~2e37. */
+static void test_huge_values(void) {
+  static const size_t ds[] = {7, 384, 1000, 4096};
+  for (size_t t = 0; t < 4; t++) {
+    size_t d = ds[t];
+    float *x = calloc(d, sizeof(float)), *y = malloc(d * sizeof(float));
+    float *z = malloc(d * sizeof(float));
+    vec_rotation *r;
+    CHECK(x && y && z && vec_rotation_create(d, 3, &r) == VEC_OK);
+    for (int pat = 0; pat < 2; pat++) {
+      for (size_t j = 0; j < d; j++) x[j] = pat ? 0x1p115f * (j % 2 ? -1.0f : 1.0f) : 0.0f;
+      if (!pat) x[d / 2] = 1e38f, x[0] = 1.0f;
+      vec_rotation_apply(r, x, y);
+      double nx = norm(x, d), ny = norm(y, d);
+      int finite = 1;
+      for (size_t j = 0; j < d; j++) finite &= isfinite(y[j]) != 0;
+      CHECKF(finite && fabs(nx - ny) <= 1e-5 * nx, "d=%zu pattern %d |x|=%g |Rx|=%g", d, pat, nx,
+             ny);
+      vec_rotation_apply_inverse(r, y, z);
+      for (size_t j = 0; j < d; j++)
+        CHECKF(isfinite(z[j]) && fabs(z[j] - x[j]) <= 1e-5 * nx, "d=%zu pattern %d j=%zu", d, pat,
+               j);
+    }
+    vec_rotation_free(r);
+    free(x), free(y), free(z);
+  }
+}
+
 const vt_test rotation_tests[] = {{"rotation_orthogonal", test_orthogonal},
                                   {"rotation_mixes", test_mixes},
                                   {"rotation_seeds", test_seeds},
                                   {"rotation_pinned", test_pinned},
                                   {"rotation_kernels_vs_scalar", test_kernels_vs_scalar},
-                                  {"rotation_isas", test_rotation_isas}};
+                                  {"rotation_isas", test_rotation_isas},
+                                  {"rotation_huge_values", test_huge_values}};
 const size_t rotation_count = sizeof rotation_tests / sizeof rotation_tests[0];

@@ -138,3 +138,18 @@ def test_bound_scale_trades_rescored_rows(sample):
     for bad in (0, -1.0, 17, float("nan"), True, "1"):
         with pytest.raises(ValueError, match="bound_scale"):
             index.search(queries, k=10, bound_scale=bad)
+
+
+@pytest.mark.parametrize("name,min_cos", [("rabitq-1", 0.7), ("rabitq-4", 0.99)])
+def test_values_near_float_max_round_trip(name, min_cos):
+    """A 1e38 spike and a row of 2^115 have finite norms: they encode and decode to finite vectors
+    as close as any other row (the rotation's sums overflowed to NaN before it scaled such rows)."""
+    x = np.zeros((2, 384), np.float32)
+    x[0, 100], x[0, 3] = 1e38, 1.0
+    x[1] = np.float32(2.0**115) * np.where(np.arange(384) % 3, 1, -1)
+    codec = vectro.Codec(name)
+    y = codec.decode(codec.encode(x)).astype(np.float64)
+    assert np.isfinite(y).all()
+    xd = x.astype(np.float64)
+    cos = np.sum(xd * y, axis=1) / np.linalg.norm(xd, axis=1) / np.linalg.norm(y, axis=1)
+    assert (cos >= min_cos).all(), cos
