@@ -663,14 +663,29 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
               push_tile(h, kj, tn, t0);
             continue;
           }
+          /* A row is read from the originals only if its optimistic key could still enter the
+           * exact top-k. The keys come first, in a loop free of the heap; once the heap is full
+           * (and its k-th is not NaN) a SIMD compare of 16 against the k-th picks the few rows
+           * to look at, each checked again against the k-th as it rises. A later row never wins
+           * a tie, so "beats the root" is a strict >, as in better(). */
           const float *ej = err + b * TILE_ROWS;
-          for (size_t r = 0; r < tn; r++) {
-            float xsq = need_sq ? sq[r] : 0.0f;
-            if (h->n == h->k &&
-                !better((hent){optimistic_key(s, j, ipj[r], ej[r], xsq), t0 + r}, h->e[0]))
-              continue; /* cannot enter the exact top-k: no need to read the original */
+          for (size_t r = 0; r < tn; r++)
+            keys[r] = optimistic_key(s, j, ipj[r], ej[r], need_sq ? sq[r] : 0.0f);
+          size_t r = 0;
+          for (; r < tn && (h->n < h->k || isnan(h->e[0].key)); r++) {
+            if (h->n == h->k && !better((hent){keys[r], t0 + r}, h->e[0])) continue;
             rescored++;
             heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + r) * s->ldx, d), t0 + r});
+          }
+          for (; r < tn; r += 16) {
+            size_t e = tn - r < 16 ? tn : r + 16;
+            unsigned m = e - r == 16 ? gt_mask16(keys + r, h->e[0].key) : (1u << (e - r)) - 1u;
+            for (; m; m &= m - 1) {
+              size_t i = r + (size_t)__builtin_ctz(m);
+              if (!(keys[i] > h->e[0].key)) continue; /* cannot enter: no need to read the row */
+              rescored++;
+              heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + i) * s->ldx, d), t0 + i});
+            }
           }
         }
       }
