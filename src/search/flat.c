@@ -379,27 +379,10 @@ static inline unsigned gt_mask16(const float *keys, float thr) {
 #endif
 }
 
-/* Offers rows t0 .. t0 + n - 1 with keys[] straight to h: for a heap that takes nearly every row
- * (k close to the rows scanned, or too large for a reservoir). */
-static void push_tile(heap *h, const float *keys, size_t n, size_t t0) {
-  size_t r = 0;
-  for (; r < n && (h->n < h->k || isnan(h->e[0].key)); r++) heap_push(h, (hent){keys[r], t0 + r});
-  if (r == n) return;
-  /* Full with a non-NaN root: only a key above it can enter (a later row never wins a tie). */
-  float thr = h->e[0].key;
-  for (; r + 16 <= n; r += 16)
-    for (unsigned m = gt_mask16(keys + r, thr); m; m &= m - 1) {
-      size_t i = r + (size_t)__builtin_ctz(m);
-      if (keys[i] > thr) heap_push(h, (hent){keys[i], t0 + i}), thr = h->e[0].key;
-    }
-  for (; r < n; r++)
-    if (keys[r] > thr) heap_push(h, (hent){keys[r], t0 + r}), thr = h->e[0].key;
-}
-
-/* push_tile for a small k (<= SMALL_K) into an empty heap kept sorted worst first, which is a
- * heap as well (each parent worse than its children) and lets heap_emit skip its sort: an entry
- * goes in by shifting the few worse ones down, predictable where a sift-down's compares are
- * coin flips (pq-48x4, k = 10: 16% of the search time in sift-downs). */
+/* For a small k (<= SMALL_K) a heap that starts empty is kept sorted worst first, which is a heap
+ * as well (each parent worse than its children) and lets heap_emit skip its sort: an entry goes
+ * in by shifting the few worse ones down, predictable where a sift-down's compares are coin flips
+ * (pq-48x4, k = 10: 16% of the search time in sift-downs). */
 #define SMALL_K 16
 static inline void sorted_insert(heap *h, hent v) {
   size_t i;
@@ -412,19 +395,24 @@ static inline void sorted_insert(heap *h, hent v) {
   h->e[i] = v;
 }
 
-static void push_tile_small(heap *h, const float *keys, size_t n, size_t t0) {
+/* Offers rows t0 .. t0 + n - 1 with keys[] to h, an empty heap at the start of a scan (sorted:
+ * through sorted_insert). Once h is full with a non-NaN root only a key above it can enter (a later
+ * row never wins a tie), so runs of 16 are checked against it with one SIMD compare. */
+static void push_tile(heap *h, const float *keys, size_t n, size_t t0, int sorted) {
+#define PUT(i)                                                                                     \
+  (sorted ? sorted_insert(h, (hent){keys[i], t0 + (i)}) : heap_push(h, (hent){keys[i], t0 + (i)}))
   size_t r = 0;
-  for (; r < n && (h->n < h->k || isnan(h->e[0].key)); r++)
-    sorted_insert(h, (hent){keys[r], t0 + r});
+  for (; r < n && (h->n < h->k || isnan(h->e[0].key)); r++) PUT(r);
   if (r == n) return;
   float thr = h->e[0].key;
   for (; r + 16 <= n; r += 16)
     for (unsigned m = gt_mask16(keys + r, thr); m; m &= m - 1) {
       size_t i = r + (size_t)__builtin_ctz(m);
-      if (keys[i] > thr) sorted_insert(h, (hent){keys[i], t0 + i}), thr = h->e[0].key;
+      if (keys[i] > thr) PUT(i), thr = h->e[0].key;
     }
   for (; r < n; r++)
-    if (keys[r] > thr) sorted_insert(h, (hent){keys[r], t0 + r}), thr = h->e[0].key;
+    if (keys[r] > thr) PUT(r), thr = h->e[0].key;
+#undef PUT
 }
 
 /* A key as a uint32 whose unsigned order is better()'s order of keys: NaN lowest (0), -0 = +0. */
@@ -657,10 +645,8 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
             }
             if (use_res)
               res_offer(&res[j - qb], kj, tn, t0);
-            else if (h->k <= SMALL_K)
-              push_tile_small(h, kj, tn, t0);
             else
-              push_tile(h, kj, tn, t0);
+              push_tile(h, kj, tn, t0, h->k <= SMALL_K);
             continue;
           }
           /* A row is read from the originals only if its optimistic key could still enter the
