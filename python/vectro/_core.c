@@ -887,6 +887,88 @@ static int parse_metric(PyObject *o, vec_metric *m) {
   return 0;
 }
 
+/* The buffers a search binding holds, released together (last first) on every exit. */
+typedef struct held {
+  Py_buffer v[8];
+  int n;
+} held;
+
+static void held_release(held *h) {
+  while (h->n > 0) PyBuffer_Release(&h->v[--h->n]);
+}
+
+/* Float32 rows (n, d), rows possibly strided: NULL with the error raised. */
+static Py_buffer *hold_rows(held *h, PyObject *o, const char *name) {
+  return get_buffer(o, &h->v[h->n], name, 'f', 4, 2, 0) < 0 ? NULL : &h->v[h->n++];
+}
+
+/* A C-contiguous buffer of exactly `bytes` bytes; for None (when optional) sets *buf to NULL. */
+static int hold_flat(held *h, PyObject *o, const char *name, size_t bytes, int writable,
+                     int optional, void **buf) {
+  *buf = NULL;
+  if (optional && o == Py_None) return 0;
+  if (get_flat(o, &h->v[h->n], name, bytes, writable) < 0) return -1;
+  *buf = h->v[h->n++].buf;
+  return 0;
+}
+
+/* Any C-contiguous buffer (codes, candidate ids): its size is checked by the caller. */
+static Py_buffer *hold_any(held *h, PyObject *o) {
+  return PyObject_GetBuffer(o, &h->v[h->n], PyBUF_C_CONTIGUOUS) < 0 ? NULL : &h->v[h->n++];
+}
+
+/* k, metric and threads, the arguments every search binding takes. */
+static int parse_search(PyObject *ko, PyObject *mo, PyObject *to, size_t *k, vec_metric *metric,
+                        int *threads) {
+  Py_ssize_t v = PyLong_AsSsize_t(ko);
+  if (v == -1 && PyErr_Occurred()) return -1;
+  if (v < 0) {
+    PyErr_SetString(PyExc_ValueError, "k must be >= 0");
+    return -1;
+  }
+  *k = (size_t)v;
+  return parse_metric(mo, metric) < 0 || parse_threads(to, threads) < 0 ? -1 : 0;
+}
+
+/* Queries (nq, d) against data of dimension d (`of` names it in the error). */
+static Py_buffer *hold_queries(held *h, PyObject *o, size_t d, const char *of) {
+  Py_buffer *q = hold_rows(h, o, "queries");
+  if (q && (size_t)q->shape[1] != d) {
+    PyErr_Format(PyExc_ValueError, "queries have dimension %zd, %s %zu", q->shape[1], of, d);
+    return NULL;
+  }
+  return q;
+}
+
+/* A codec's codes and its scales (None when it has none): *n rows. */
+static int hold_codes(held *h, const vec_codec *c, PyObject *codes, PyObject *scales, size_t *n,
+                      void **cb, void **sb) {
+  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c);
+  Py_buffer *v = hold_any(h, codes);
+  if (!v) return -1;
+  *cb = v->buf;
+  *n = cs ? (size_t)v->len / cs : 0;
+  return hold_flat(h, scales, "scales", *n * sc * 4, 0, 1, sb);
+}
+
+/* The (nq, k) outputs: uint64 ids and float32 scores. */
+static int hold_results(held *h, PyObject *ids, PyObject *scores, size_t nq, size_t k, void **ib,
+                        void **sb) {
+  if (hold_flat(h, ids, "ids", nq * k * 8, 1, 0, ib) < 0) return -1;
+  return hold_flat(h, scores, "scores", nq * k * 4, 1, 0, sb);
+}
+
+/* Row stride in floats of a (rows, d) float32 view. */
+static size_t ld_of(const Py_buffer *v, size_t d) {
+  return v->shape[0] > 1 ? (size_t)v->strides[0] / 4 : d;
+}
+
+static PyObject *search_done(held *h, int rc) {
+  held_release(h);
+  if (rc != VEC_OK) return raise_last(rc);
+  Py_RETURN_NONE;
+}
+
 /* search_codes(codec, codes, scales|None, sqnorms|None, queries, k, metric, ids, scores, threads)
  */
 static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -896,58 +978,23 @@ static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t 
     return NULL;
   }
   vec_codec *c = get_codec(args[0]);
-  if (!c) return NULL;
-  Py_ssize_t k = PyLong_AsSsize_t(args[5]);
+  size_t k, n, d = c ? vec_codec_get_params(c)->dim : 0;
   vec_metric metric;
   int threads;
-  if ((k < 0 && !PyErr_Occurred()) || PyErr_Occurred()) {
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "k must be >= 0");
-    return NULL;
-  }
-  if (parse_metric(args[6], &metric) < 0 || parse_threads(args[9], &threads) < 0) return NULL;
-  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
-         d = vec_codec_get_params(c)->dim;
-  Py_buffer q, codes, s = {0}, nrm = {0}, ids, sco;
-  if (get_buffer(args[4], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
-  size_t nq = (size_t)q.shape[0];
-  if ((size_t)q.shape[1] != d) {
-    PyBuffer_Release(&q);
-    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1],
-                        d);
-  }
-  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
-  size_t n = cs ? (size_t)codes.len / cs : 0;
-  int have_s = args[2] != Py_None, have_n = args[3] != Py_None;
-  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
-  if (have_n && get_flat(args[3], &nrm, "sqnorms", n * 4, 0) < 0) goto f_s;
-  if (get_flat(args[7], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_n;
-  if (get_flat(args[8], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  if (!c || parse_search(args[5], args[6], args[9], &k, &metric, &threads) < 0) return NULL;
+  held h = {.n = 0};
+  void *codes, *scales, *sqn, *ids, *sco;
+  Py_buffer *q = hold_queries(&h, args[4], d, "the index");
+  if (!q || hold_codes(&h, c, args[1], args[2], &n, &codes, &scales) < 0 ||
+      hold_flat(&h, args[3], "sqnorms", n * 4, 0, 1, &sqn) < 0 ||
+      hold_results(&h, args[7], args[8], (size_t)q->shape[0], k, &ids, &sco) < 0)
+    return held_release(&h), NULL;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_search_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL, q.buf, nq,
-                       ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
-  PyBuffer_Release(&ids);
-  if (have_n) PyBuffer_Release(&nrm);
-  if (have_s) PyBuffer_Release(&s);
-  PyBuffer_Release(&codes);
-  PyBuffer_Release(&q);
-  if (rc != VEC_OK) return raise_last(rc);
-  Py_RETURN_NONE;
-f_ids:
-  PyBuffer_Release(&ids);
-f_n:
-  if (have_n) PyBuffer_Release(&nrm);
-f_s:
-  if (have_s) PyBuffer_Release(&s);
-f_codes:
-  PyBuffer_Release(&codes);
-f_q:
-  PyBuffer_Release(&q);
-  return NULL;
+  Py_BEGIN_ALLOW_THREADS rc = vec_search_codes(
+      c, codes, scales, n, sqn, q->buf, (size_t)q->shape[0], ld_of(q, d), k, metric, ids, sco, &o);
+  Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
 /* search_f32(x, queries, k, metric, ids, scores, threads) */
@@ -957,42 +1004,24 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
     PyErr_SetString(PyExc_TypeError, "search_f32 takes 7 arguments");
     return NULL;
   }
-  Py_ssize_t k = PyLong_AsSsize_t(args[2]);
+  size_t k;
   vec_metric metric;
   int threads;
-  if (PyErr_Occurred() || parse_metric(args[3], &metric) < 0 ||
-      parse_threads(args[6], &threads) < 0)
-    return NULL;
-  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
-  Py_buffer x, q, ids, sco;
-  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
-  if (get_buffer(args[1], &q, "queries", 'f', 4, 2, 0) < 0) goto f_x;
-  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1], nq = (size_t)q.shape[0];
-  if ((size_t)q.shape[1] != d) {
-    PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the data %zu", q.shape[1], d);
-    goto f_q;
-  }
-  if (get_flat(args[4], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_q;
-  if (get_flat(args[5], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  if (parse_search(args[2], args[3], args[6], &k, &metric, &threads) < 0) return NULL;
+  held h = {.n = 0};
+  void *ids, *sco;
+  Py_buffer *x = hold_rows(&h, args[0], "x"), *q = NULL;
+  size_t d = x ? (size_t)x->shape[1] : 0;
+  if (!x || !(q = hold_queries(&h, args[1], d, "the data")) ||
+      hold_results(&h, args[4], args[5], (size_t)q->shape[0], k, &ids, &sco) < 0)
+    return held_release(&h), NULL;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
   Py_BEGIN_ALLOW_THREADS rc =
-      vec_search_f32(x.buf, n, ldx, d, q.buf, nq, ldq, (size_t)k, metric, ids.buf, sco.buf, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
-  PyBuffer_Release(&ids);
-  PyBuffer_Release(&q);
-  PyBuffer_Release(&x);
-  if (rc != VEC_OK) return raise_last(rc);
-  Py_RETURN_NONE;
-f_ids:
-  PyBuffer_Release(&ids);
-f_q:
-  PyBuffer_Release(&q);
-f_x:
-  PyBuffer_Release(&x);
-  return NULL;
+      vec_search_f32(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, (size_t)q->shape[0],
+                     ld_of(q, d), k, metric, ids, sco, &o);
+  Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
 /* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores, threads) */
@@ -1002,47 +1031,24 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     PyErr_SetString(PyExc_TypeError, "rescore takes 8 arguments");
     return NULL;
   }
-  Py_ssize_t k = PyLong_AsSsize_t(args[3]);
+  size_t k;
   vec_metric metric;
   int threads;
-  if (PyErr_Occurred() || parse_metric(args[4], &metric) < 0 ||
-      parse_threads(args[7], &threads) < 0)
-    return NULL;
-  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
-  Py_buffer x, q, cand, ids, sco;
-  if (get_buffer(args[0], &x, "x", 'f', 4, 2, 0) < 0) return NULL;
-  if (get_buffer(args[1], &q, "queries", 'f', 4, 2, 0) < 0) goto f_x;
-  size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1], nq = (size_t)q.shape[0];
-  if ((size_t)q.shape[1] != d) {
-    PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the data %zu", q.shape[1], d);
-    goto f_q;
-  }
-  if (PyObject_GetBuffer(args[2], &cand, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
-  size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
-  if (get_flat(args[5], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
-  if (get_flat(args[6], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  if (parse_search(args[3], args[4], args[7], &k, &metric, &threads) < 0) return NULL;
+  held h = {.n = 0};
+  void *ids, *sco;
+  Py_buffer *x = hold_rows(&h, args[0], "x"), *q = NULL, *cand = NULL;
+  size_t d = x ? (size_t)x->shape[1] : 0;
+  if (!x || !(q = hold_queries(&h, args[1], d, "the data")) || !(cand = hold_any(&h, args[2])) ||
+      hold_results(&h, args[5], args[6], (size_t)q->shape[0], k, &ids, &sco) < 0)
+    return held_release(&h), NULL;
+  size_t nq = (size_t)q->shape[0], m = nq ? (size_t)cand->len / 8 / nq : 0;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x.buf, n, ldx, d, q.buf, nq, ldq, cand.buf, m, (size_t)k,
-                                          metric, ids.buf, sco.buf, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
-  PyBuffer_Release(&ids);
-  PyBuffer_Release(&cand);
-  PyBuffer_Release(&q);
-  PyBuffer_Release(&x);
-  if (rc != VEC_OK) return raise_last(rc);
-  Py_RETURN_NONE;
-f_ids:
-  PyBuffer_Release(&ids);
-f_c:
-  PyBuffer_Release(&cand);
-f_q:
-  PyBuffer_Release(&q);
-f_x:
-  PyBuffer_Release(&x);
-  return NULL;
+  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, nq,
+                                          ld_of(q, d), cand->buf, m, k, metric, ids, sco, &o);
+  Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
 /* rescore_codes(codec, codes, scales|None, sqnorms|None, queries, cand (nq, m) uint64, k, metric,
@@ -1054,62 +1060,24 @@ static PyObject *rescore_codes(PyObject *self, PyObject *const *args, Py_ssize_t
     return NULL;
   }
   vec_codec *c = get_codec(args[0]);
-  if (!c) return NULL;
-  Py_ssize_t k = PyLong_AsSsize_t(args[6]);
+  size_t k, n, d = c ? vec_codec_get_params(c)->dim : 0;
   vec_metric metric;
   int threads;
-  if (PyErr_Occurred() || parse_metric(args[7], &metric) < 0 ||
-      parse_threads(args[10], &threads) < 0)
-    return NULL;
-  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
-  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
-         d = vec_codec_get_params(c)->dim;
-  Py_buffer q, codes, s = {0}, nrm = {0}, cand, ids, sco;
-  if (get_buffer(args[4], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
-  size_t nq = (size_t)q.shape[0];
-  if ((size_t)q.shape[1] != d) {
-    PyBuffer_Release(&q);
-    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the rescoring codec %zu",
-                        q.shape[1], d);
-  }
-  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
-  size_t n = cs ? (size_t)codes.len / cs : 0;
-  int have_s = args[2] != Py_None, have_n = args[3] != Py_None;
-  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
-  if (have_n && get_flat(args[3], &nrm, "sqnorms", n * 4, 0) < 0) goto f_s;
-  if (PyObject_GetBuffer(args[5], &cand, PyBUF_C_CONTIGUOUS) < 0) goto f_n;
-  size_t m = nq ? (size_t)cand.len / 8 / nq : 0;
-  if (get_flat(args[8], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_c;
-  if (get_flat(args[9], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d;
+  if (!c || parse_search(args[6], args[7], args[10], &k, &metric, &threads) < 0) return NULL;
+  held h = {.n = 0};
+  void *codes, *scales, *sqn, *ids, *sco;
+  Py_buffer *q = hold_queries(&h, args[4], d, "the rescoring codec"), *cand = NULL;
+  if (!q || hold_codes(&h, c, args[1], args[2], &n, &codes, &scales) < 0 ||
+      hold_flat(&h, args[3], "sqnorms", n * 4, 0, 1, &sqn) < 0 || !(cand = hold_any(&h, args[5])) ||
+      hold_results(&h, args[8], args[9], (size_t)q->shape[0], k, &ids, &sco) < 0)
+    return held_release(&h), NULL;
+  size_t nq = (size_t)q->shape[0], m = nq ? (size_t)cand->len / 8 / nq : 0;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_rescore_codes(c, codes.buf, have_s ? s.buf : NULL, n, have_n ? nrm.buf : NULL, q.buf, nq,
-                        ldq, cand.buf, m, (size_t)k, metric, ids.buf, sco.buf, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
-  PyBuffer_Release(&ids);
-  PyBuffer_Release(&cand);
-  if (have_n) PyBuffer_Release(&nrm);
-  if (have_s) PyBuffer_Release(&s);
-  PyBuffer_Release(&codes);
-  PyBuffer_Release(&q);
-  if (rc != VEC_OK) return raise_last(rc);
-  Py_RETURN_NONE;
-f_ids:
-  PyBuffer_Release(&ids);
-f_c:
-  PyBuffer_Release(&cand);
-f_n:
-  if (have_n) PyBuffer_Release(&nrm);
-f_s:
-  if (have_s) PyBuffer_Release(&s);
-f_codes:
-  PyBuffer_Release(&codes);
-f_q:
-  PyBuffer_Release(&q);
-  return NULL;
+  Py_BEGIN_ALLOW_THREADS rc = vec_rescore_codes(c, codes, scales, n, sqn, q->buf, nq, ld_of(q, d),
+                                                cand->buf, m, k, metric, ids, sco, &o);
+  Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
 /* search_rescore(codec, codes, scales|None, x, x_sqnorms|None, queries, k, metric, oversample,
@@ -1121,71 +1089,36 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
     return NULL;
   }
   vec_codec *c = get_codec(args[0]);
-  if (!c) return NULL;
-  Py_ssize_t k = PyLong_AsSsize_t(args[6]);
+  size_t k, n, d = c ? vec_codec_get_params(c)->dim : 0;
   vec_metric metric;
   int threads;
-  if (PyErr_Occurred() || parse_metric(args[7], &metric) < 0 ||
-      parse_threads(args[11], &threads) < 0)
-    return NULL;
-  double over = PyFloat_AsDouble(args[8]);
-  if (over == -1.0 && PyErr_Occurred()) return NULL;
-  double bscale = PyFloat_AsDouble(args[12]);
-  if (bscale == -1.0 && PyErr_Occurred()) return NULL;
-  if (k < 0) return PyErr_Format(PyExc_ValueError, "k must be >= 0");
-  size_t cs = vec_codec_code_size(c), sc = vec_codec_scale_count(c),
-         d = vec_codec_get_params(c)->dim;
-  Py_buffer q, codes, s = {0}, x, nrm = {0}, ids, sco;
-  if (get_buffer(args[5], &q, "queries", 'f', 4, 2, 0) < 0) return NULL;
-  size_t nq = (size_t)q.shape[0];
-  if ((size_t)q.shape[1] != d) {
-    PyBuffer_Release(&q);
-    return PyErr_Format(PyExc_ValueError, "queries have dimension %zd, the index %zu", q.shape[1],
-                        d);
-  }
-  if (PyObject_GetBuffer(args[1], &codes, PyBUF_C_CONTIGUOUS) < 0) goto f_q;
-  size_t n = cs ? (size_t)codes.len / cs : 0;
-  int have_s = args[2] != Py_None, have_n = args[4] != Py_None;
-  if (have_s && get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto f_codes;
-  if (get_buffer(args[3], &x, "originals", 'f', 4, 2, 0) < 0) goto f_s;
-  if ((size_t)x.shape[0] != n || (size_t)x.shape[1] != d) {
+  if (!c || parse_search(args[6], args[7], args[11], &k, &metric, &threads) < 0) return NULL;
+  double over = PyFloat_AsDouble(args[8]), bscale = PyFloat_AsDouble(args[12]);
+  if (PyErr_Occurred()) return NULL;
+  held h = {.n = 0};
+  void *codes, *scales, *xsq, *ids, *sco;
+  Py_buffer *q = hold_queries(&h, args[5], d, "the index"), *x = NULL;
+  if (!q || hold_codes(&h, c, args[1], args[2], &n, &codes, &scales) < 0 ||
+      !(x = hold_rows(&h, args[3], "originals")))
+    return held_release(&h), NULL;
+  if ((size_t)x->shape[0] != n || (size_t)x->shape[1] != d) {
     PyErr_Format(PyExc_ValueError, "originals have shape (%zd, %zd), the index (%zu, %zu)",
-                 x.shape[0], x.shape[1], n, d);
-    goto f_x;
+                 x->shape[0], x->shape[1], n, d);
+    return held_release(&h), NULL;
   }
-  if (have_n && get_flat(args[4], &nrm, "x_sqnorms", n * 4, 0) < 0) goto f_x;
-  if (get_flat(args[9], &ids, "ids", nq * (size_t)k * 8, 1) < 0) goto f_n;
-  if (get_flat(args[10], &sco, "scores", nq * (size_t)k * 4, 1) < 0) goto f_ids;
-  size_t ldq = nq > 1 ? (size_t)q.strides[0] / 4 : d, ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
+  if (hold_flat(&h, args[4], "x_sqnorms", n * 4, 0, 1, &xsq) < 0 ||
+      hold_results(&h, args[9], args[10], (size_t)q->shape[0], k, &ids, &sco) < 0)
+    return held_release(&h), NULL;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   vec_search_stats st = {0, 0};
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_search_rescore(c, codes.buf, have_s ? s.buf : NULL, n, x.buf, ldx,
-                                                 have_n ? nrm.buf : NULL, q.buf, nq, ldq, (size_t)k,
-                                                 metric, over, bscale, ids.buf, sco.buf, &st, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&sco);
-  PyBuffer_Release(&ids);
-  if (have_n) PyBuffer_Release(&nrm);
-  PyBuffer_Release(&x);
-  if (have_s) PyBuffer_Release(&s);
-  PyBuffer_Release(&codes);
-  PyBuffer_Release(&q);
+  Py_BEGIN_ALLOW_THREADS rc =
+      vec_search_rescore(c, codes, scales, n, x->buf, ld_of(x, d), xsq, q->buf, (size_t)q->shape[0],
+                         ld_of(q, d), k, metric, over, bscale, ids, sco, &st, &o);
+  Py_END_ALLOW_THREADS held_release(&h);
   if (rc != VEC_OK) return raise_last(rc);
   return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
-f_ids:
-  PyBuffer_Release(&ids);
-f_n:
-  if (have_n) PyBuffer_Release(&nrm);
-f_x:
-  PyBuffer_Release(&x);
-f_s:
-  if (have_s) PyBuffer_Release(&s);
-f_codes:
-  PyBuffer_Release(&codes);
-f_q:
-  PyBuffer_Release(&q);
-  return NULL;
 }
 
 /* search_has_bounds(codec) -> bool */
