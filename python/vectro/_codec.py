@@ -3,6 +3,7 @@ produces, and the sentence-transformers-compatible `quantize_embeddings` entry p
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from typing import Callable
@@ -193,6 +194,26 @@ class Codec:
     def _create(self, dim: int) -> None:
         self._h = _core.codec_new(self.name, dim, self.group_size, _ROUNDING[self.rounding],
                                   *self.calibration_quantiles, self.extra or None)
+        self._fp = None
+
+    def _fingerprint(self) -> bytes | None:
+        """A digest of everything the codes depend on (parameters, dimension, seed, ranges,
+        codebooks), cached until the codec is refitted; None while it has no dimension."""
+        if self._h is None:
+            return None
+        fp = getattr(self, "_fp", None)
+        if fp is None:
+            fp = self._fp = hashlib.blake2b(_core.codec_serialize(self._h), digest_size=16).digest()
+        return fp
+
+    def _check_codes_from(self, q: QuantizedEmbeddings, what: str) -> None:
+        """Codes decode only with the codec state that made them: another seed's rotation or
+        another codebook would decode them to plausible-looking garbage, so refuse."""
+        if q._fp is not None and q._fp != self._fingerprint():
+            why = ("that codec was refitted after they were made" if q.codec is self else
+                   "its seed, codebooks, ranges, parameters or dimension differ")
+            raise _core.VectroError(f"these {q.precision} codes were made by another codec state "
+                                    f"than {what} ({why})")
 
     def _ensure(self, dim: int) -> None:
         if self._h is None:
@@ -249,6 +270,7 @@ class Codec:
         x, _ = as_float32_rows(calibration_embeddings)
         self._ensure(x.shape[1])
         if self.needs_training:
+            self._fp = None
             _core.codec_train(self._h, x, _check_threads(threads))
         return self
 
@@ -270,6 +292,7 @@ class Codec:
         if not self.needs_training:
             raise ValueError(f"codec {self.name!r} takes no ranges")
         self._ensure(r.shape[1])
+        self._fp = None
         _core.codec_ranges(self._h, np.ascontiguousarray(r[0]), np.ascontiguousarray(r[1]), True)
         return self
 
@@ -300,6 +323,7 @@ class Codec:
         n = quantized.codes.shape[0]
         d = quantized.dim
         self._ensure(d)
+        self._check_codes_from(quantized, "this one")
         if out is None:
             result = _aligned_empty(quantized.shape, np.float32)
         else:
@@ -327,7 +351,7 @@ class Codec:
         c.extra = {k: info[k] for k in _EXTRA_KEYS if info[k]} if c.name in _PARAM_CODECS else {}
         c.rounding = "truncate" if info["rounding"] == 1 else "nearest"
         c.calibration_quantiles = (info["low_q"], info["high_q"])
-        c._h = h
+        c._h, c._fp = h, None
         return c
 
     def save(self, path: str | os.PathLike) -> None:
@@ -369,7 +393,7 @@ class QuantizedEmbeddings:
         ((2, 4), 16, [[127, 127, 127, 127], [127, 127, 127, 127]])
     """
 
-    __slots__ = ("codes", "scales", "precision", "shape", "codec", "ids")
+    __slots__ = ("codes", "scales", "precision", "shape", "codec", "ids", "_fp")
 
     def __init__(self, codes: np.ndarray, scales: np.ndarray | None, precision: str = "int8",
                  shape: tuple | None = None, *, codec: Codec | None = None, dim: int | None = None) -> None:
@@ -404,6 +428,8 @@ class QuantizedEmbeddings:
                 or len(shape) not in (1, 2):
             raise ValueError(f"shape {shape} does not match {n} vectors of dimension {dim}")
         self.codes, self.scales, self.codec = codes, scales, codec
+        # the codec's state when these codes were made (None: an untrained codec, nothing to check)
+        self._fp = codec._fingerprint() if not codec.needs_training or codec.trained else None
         self.ids = None  # uint64 per vector when read from a .vqz file that has them
         self.precision = codec.precision
         self.shape = shape

@@ -82,6 +82,7 @@ class VqzWriter:
             raise ValueError(f"rows are {q.precision}, the writer's codec is {self.codec.precision}")
         if self._w is None:
             self._open(q.dim)
+        self.codec._check_codes_from(q, "the writer's")
         n = q.codes.shape[0]
         _core.vqz_writer_append(self._w, q.codes, q.scales, self._ids(ids, n), n)
         self._count += n

@@ -126,6 +126,28 @@ def test_pq_errors(corpus):
         vectro.Codec.from_bytes(bytes(blob))
 
 
+def test_pq_codes_need_their_codebooks(tmp_path, corpus):
+    """Codes are indices into one codebook: decoding or storing them with another (other data,
+    another seed, or the same codec refitted) must fail, not return plausible garbage."""
+    x = corpus[0]
+    a = vectro.Codec("pq-48x4", train_iters=4, seed=1).fit(x[:1000])
+    q = a.encode(x[:20])
+    for other in (vectro.Codec("pq-48x4", train_iters=4, seed=2).fit(x[:1000]),
+                  vectro.Codec("pq-48x4", train_iters=4, seed=1).fit(x[1000:2000])):
+        with pytest.raises(vectro.VectroError, match="another codec state"):
+            other.decode(q)
+        with vectro.VqzWriter(tmp_path / "p.vqz", other) as w:
+            with pytest.raises(vectro.VectroError, match="the writer's"):
+                w.append_quantized(q)
+    same = vectro.Codec.from_bytes(a.to_bytes())
+    np.testing.assert_array_equal(same.decode(q), a.decode(q))
+    a.fit(x[2000:3000])
+    with pytest.raises(vectro.VectroError, match="refitted"):
+        a.decode(q)
+    with pytest.raises(vectro.VectroError, match="refitted"):
+        vectro.reconstruct_embeddings(q)
+
+
 def _recall(ids, truth):
     return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / truth.shape[1] for a, b in zip(ids, truth)]))
 

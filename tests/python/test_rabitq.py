@@ -45,8 +45,13 @@ def test_codec_bytes_round_trip_keeps_seed(sample):
     assert back.precision == "rabitq-4"
     b = back.encode(corpus[:50])
     np.testing.assert_array_equal(codec.decode(a), back.decode(b))
+    # another seed is another rotation: its decode of these codes would be garbage, so it refuses
     other = vectro.Codec("rabitq-4", seed=1235)
-    assert not np.array_equal(codec.decode(a), other.decode(a))
+    with pytest.raises(vectro.VectroError, match="another codec state.*seed"):
+        other.decode(a)
+    with pytest.raises(ValueError, match="dimension"):
+        codec.decode(vectro.Codec("rabitq-4", seed=1234).encode(corpus[:5, :48]))
+    np.testing.assert_array_equal(vectro.Codec("rabitq-4", seed=1234).decode(a), codec.decode(a))
 
 
 def test_vqz_round_trip(sample, tmp_path):
