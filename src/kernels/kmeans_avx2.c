@@ -1,6 +1,7 @@
 /* kmeans_avx2.c: nearest-centroid assignment with AVX2 + FMA: two rows against 32 centroids per
  * pass (eight accumulators, enough independent FMA chains to hide their latency), a running
- * minimum and its index per lane, and a final lane reduction that keeps the lowest index on ties.
+ * minimum and its index per lane and row, and a final lane reduction that keeps the lowest index
+ * on ties.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -16,19 +17,15 @@ static inline void track(__m256 v, __m256i idx, __m256 *mn, __m256i *mi) {
       _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*mi), _mm256_castsi256_ps(idx), lt));
 }
 
-/* The minimum over the 4 x 8 lanes, and the lowest centroid index among the lanes holding it. */
-static inline void finish(__m256 mn[4], __m256i mi[4], uint32_t *best, float *val) {
-  __m256 m = _mm256_min_ps(_mm256_min_ps(mn[0], mn[1]), _mm256_min_ps(mn[2], mn[3]));
-  __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+/* The minimum over the 8 lanes, and the lowest centroid index among the lanes holding it. */
+static inline void finish1(__m256 mn, __m256i mi, uint32_t *best, float *val) {
+  __m128 h = _mm_min_ps(_mm256_castps256_ps128(mn), _mm256_extractf128_ps(mn, 1));
   h = _mm_min_ps(h, _mm_movehl_ps(h, h));
   h = _mm_min_ss(h, _mm_movehdup_ps(h));
   float v = _mm_cvtss_f32(h);
-  __m256 vv = _mm256_set1_ps(v);
-  __m256i far = _mm256_set1_epi32(-1), id = far;
-  for (int r = 0; r < 4; r++) {
-    __m256i eq = _mm256_castps_si256(_mm256_cmp_ps(mn[r], vv, _CMP_EQ_OQ));
-    id = _mm256_min_epu32(id, _mm256_blendv_epi8(far, mi[r], eq));
-  }
+  __m256i far = _mm256_set1_epi32(-1);
+  __m256i eq = _mm256_castps_si256(_mm256_cmp_ps(mn, _mm256_set1_ps(v), _CMP_EQ_OQ));
+  __m256i id = _mm256_blendv_epi8(far, mi, eq);
   __m128i t = _mm_min_epu32(_mm256_castsi256_si128(id), _mm256_extracti128_si256(id, 1));
   t = _mm_min_epu32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
   t = _mm_min_epu32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -80,15 +77,15 @@ void vec_km_assign_avx2(const float *x, size_t n, size_t ldx, size_t d, const fl
   }
   const __m256 m2 = _mm256_set1_ps(-2.0f);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  /* One running minimum (and index) per row rather than per row and centroid register: eight of
+   * each beside eight accumulators would not fit in 16 registers, and at PQ's short subspaces
+   * (d = 8) the spills cost more than the arithmetic. Each lane still meets its centroids in
+   * increasing order, so the strict compare keeps the lowest index. */
   size_t i = 0;
   for (; i + 2 <= n; i += 2) {
     const float *r0 = x + i * ldx, *r1 = r0 + ldx;
-    __m256 mn0[4], mn1[4];
-    __m256i mi0[4], mi1[4];
-    for (int r = 0; r < 4; r++) {
-      mn0[r] = mn1[r] = _mm256_set1_ps(INFINITY);
-      mi0[r] = mi1[r] = _mm256_setzero_si256();
-    }
+    __m256 mn0 = _mm256_set1_ps(INFINITY), mn1 = mn0;
+    __m256i mi0 = _mm256_setzero_si256(), mi1 = mi0;
     for (size_t c0 = 0; c0 < kp; c0 += 4 * W) {
       __m256 a[4], b[4];
       for (int r = 0; r < 4; r++) a[r] = b[r] = _mm256_setzero_ps();
@@ -104,18 +101,17 @@ void vec_km_assign_avx2(const float *x, size_t n, size_t ldx, size_t d, const fl
       for (int r = 0; r < 4; r++) {
         __m256 norm = _mm256_loadu_ps(cn + c0 + r * W);
         __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(c0 + (size_t)r * W)));
-        track(_mm256_fmadd_ps(m2, a[r], norm), idx, &mn0[r], &mi0[r]);
-        track(_mm256_fmadd_ps(m2, b[r], norm), idx, &mn1[r], &mi1[r]);
+        track(_mm256_fmadd_ps(m2, a[r], norm), idx, &mn0, &mi0);
+        track(_mm256_fmadd_ps(m2, b[r], norm), idx, &mn1, &mi1);
       }
     }
-    finish(mn0, mi0, best + i, val + i);
-    finish(mn1, mi1, best + i + 1, val + i + 1);
+    finish1(mn0, mi0, best + i, val + i);
+    finish1(mn1, mi1, best + i + 1, val + i + 1);
   }
   for (; i < n; i++) {
     const float *r0 = x + i * ldx;
-    __m256 mn0[4];
-    __m256i mi0[4];
-    for (int r = 0; r < 4; r++) mn0[r] = _mm256_set1_ps(INFINITY), mi0[r] = _mm256_setzero_si256();
+    __m256 mn0 = _mm256_set1_ps(INFINITY);
+    __m256i mi0 = _mm256_setzero_si256();
     for (size_t c0 = 0; c0 < kp; c0 += 4 * W) {
       __m256 a[4];
       for (int r = 0; r < 4; r++) a[r] = _mm256_setzero_ps();
@@ -127,9 +123,9 @@ void vec_km_assign_avx2(const float *x, size_t n, size_t ldx, size_t d, const fl
       for (int r = 0; r < 4; r++) {
         __m256 norm = _mm256_loadu_ps(cn + c0 + r * W);
         __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(c0 + (size_t)r * W)));
-        track(_mm256_fmadd_ps(m2, a[r], norm), idx, &mn0[r], &mi0[r]);
+        track(_mm256_fmadd_ps(m2, a[r], norm), idx, &mn0, &mi0);
       }
     }
-    finish(mn0, mi0, best + i, val + i);
+    finish1(mn0, mi0, best + i, val + i);
   }
 }
