@@ -97,7 +97,16 @@ def parse_extra(precision: str, **given) -> tuple[str, dict]:
             continue
         if name is None:
             raise ValueError(f"{k}= applies to the rabitq and pq codecs only")
-        v = int(bool(v)) if k == "rotate" else int(v)
+        if k == "rotate":
+            v = int(bool(v))
+        else:
+            # the C fields are unsigned (seed 64-bit, the rest 32): 1.5, "3" or -1 is a mistake,
+            # not something to truncate or wrap
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{k} must be an integer, got {type(v).__name__} {v!r}")
+            v, top = int(v), 64 if k in ("seed", "train_max") else 32
+            if not 0 <= v < 1 << top:
+                raise ValueError(f"{k} must be in [0, 2**{top}), got {v}")
         if k in extra and extra[k] != v:
             raise ValueError(f"{k}={v} contradicts the precision {precision!r}")
         extra[k] = v

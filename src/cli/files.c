@@ -127,6 +127,15 @@ int cmd_compress(int argc, char **argv) {
     fprintf(stderr, "vectro compress: pq takes --bits 4 or 8\n");
     return EXIT_USAGE;
   }
+  /* "rabitq-2" or "pq-48x4" already names bits (and m): a flag may repeat them, not change them,
+   * as Codec("rabitq-2", bits=4) is an error in Python. */
+  int named = (cp.codec == VEC_CODEC_RABITQ || cp.codec == VEC_CODEC_PQ) && strchr(codec_name, '-');
+  if (named && ((bits && bits != cp.bits) || (pq_m && pq_m != cp.m))) {
+    fprintf(stderr, "vectro compress: --%s %zu contradicts --codec %s\n",
+            bits && bits != cp.bits ? "bits" : "m", bits && bits != cp.bits ? bits : pq_m,
+            codec_name);
+    return EXIT_USAGE;
+  }
   if (pq_m) cp.m = (unsigned)pq_m;
   if (bits) cp.bits = (unsigned)bits;
   if (cp.codec == VEC_CODEC_PQ && !cp.bits) cp.bits = 8;

@@ -1,6 +1,7 @@
 /* kmeans.c: Lloyd's k-means on a seeded sample: random or k-means++ starts, SIMD assignment
  * threaded over rows, centroid sums in double in row order (thread-count independent), and
  * FAISS-style repair of empty clusters. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,10 +149,20 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
       !vec_mul_ok(kp, d, &bytes) || !vec_mul_ok(bytes, sizeof(double), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "vec_kmeans: sizes overflow (n %zu, k %zu, d %zu)", n, k,
                     d);
+  /* Distances are |c|^2 - 2 x.c in float32: past this bound on |x_j| they can overflow to +Inf,
+   * every centroid would tie and the clustering would be silently meaningless. */
+  const float lim = sqrtf(FLT_MAX / (4.0f * (float)d));
   for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < d; j++)
-      if (!isfinite(x[i * ldx + j]))
+    for (size_t j = 0; j < d; j++) {
+      float v = x[i * ldx + j];
+      if (!isfinite(v))
         return vec_fail(VEC_E_NONFINITE, (long long)i, "k-means row %zu holds NaN or Inf", i);
+      if (fabsf(v) > lim)
+        return vec_fail(VEC_E_RANGE, (long long)i,
+                        "k-means row %zu holds %g: squared distances at d = %zu overflow float32 "
+                        "beyond |x| = %g",
+                        i, (double)v, d, (double)lim);
+    }
 
   uint64_t rng = p.seed ^ 0x6b6d65616e73ull; /* "kmeans": seed 0 is a fine seed too */
   size_t nt = n < cap ? n : cap;

@@ -90,8 +90,10 @@ static int pq_init(vec_codec *c) {
   return VEC_OK;
 }
 
-/* The kernels' transposed codebooks and norms, from cb. */
-static void derive(pq_state *s) {
+/* The kernels' transposed codebooks and norms, from cb. Returns 0 when a centroid's squared norm
+ * overflows float32 (its distances could not be compared). */
+static int derive(pq_state *s) {
+  int ok = 1;
   for (size_t q = 0; q < s->m; q++) {
     float *ct = s->ct + q * s->dsub * s->kp, *cn = s->cn + q * s->kp;
     memset(ct, 0, s->dsub * s->kp * sizeof(float));
@@ -101,8 +103,10 @@ static void derive(pq_state *s) {
       float nn = 0.0f;
       for (size_t j = 0; j < s->dsub; j++) ct[j * s->kp + c] = v[j], nn += v[j] * v[j];
       cn[c] = nn;
+      ok &= isfinite(nn) != 0;
     }
   }
+  return ok;
 }
 
 static int pq_train(vec_codec *c, const float *x, size_t n, size_t ldx, const vec_batch_opts *o) {
@@ -137,7 +141,8 @@ static int pq_train(vec_codec *c, const float *x, size_t n, size_t ldx, const ve
     }
   }
   free(rx);
-  derive(s);
+  if (!derive(s)) /* vec_kmeans bounds its input, so this is a last line of defence */
+    return vec_fail(VEC_E_RANGE, -1, "pq codebooks too large for float32 distances");
   c->trained = 1;
   return VEC_OK;
 }
@@ -178,9 +183,13 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
       src = rx, lds = c->d;
     }
     if (c->p.bits == 4) memset(codes + i0 * cs, 0, nb * cs);
+    size_t bad = nb;
     for (size_t q = 0; q < s->m; q++) {
       fn(src + q * s->dsub, nb, lds, s->dsub, s->ct + q * s->dsub * s->kp, s->cn + q * s->kp,
          s->ksub, best, val);
+      /* A row so large that x.c overflows has no nearest centroid: an error, not code 0. */
+      for (size_t i = 0; i < bad; i++)
+        if (!isfinite(val[i])) bad = i;
       uint8_t *out = codes + i0 * cs;
       if (c->p.bits == 8) {
         for (size_t i = 0; i < nb; i++) out[i * cs + q] = (uint8_t)best[i];
@@ -188,6 +197,11 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
         unsigned sh = (unsigned)(q & 1) * 4;
         for (size_t i = 0; i < nb; i++) out[i * cs + q / 2] |= (uint8_t)(best[i] << sh);
       }
+    }
+    if (bad < nb) {
+      free(rx);
+      *rc = VEC_E_RANGE;
+      return i0 + bad;
     }
   }
   free(rx);
@@ -462,7 +476,8 @@ static int pq_state_read(vec_codec *c, const uint8_t *p, size_t size) {
     if (!isfinite(v)) return vec_fail(VEC_E_FORMAT, -1, "pq codebook value %zu is NaN or Inf", i);
     s->cb[i] = v;
   }
-  derive(s);
+  if (!derive(s))
+    return vec_fail(VEC_E_FORMAT, -1, "pq codebooks hold a centroid whose squared norm overflows");
   return VEC_OK;
 }
 

@@ -120,6 +120,14 @@ def test_pq_errors(corpus):
     index.add(x[:100])
     with pytest.raises(ValueError, match="dimension"):
         index.search(x[:2, :128], k=5)
+    # finite values whose squared distances overflow float32: an error naming the row, never code 0
+    big = x[:300].copy()
+    big[7, 3] = 1e19
+    with pytest.raises(vectro.VectroError, match="row 7 .*overflow"):
+        vectro.Codec("pq-48x4").fit(big)
+    wide = vectro.Codec("pq-48x4", train_iters=2).fit(x[:300] * np.float32(1e17))  # within the bound
+    with pytest.raises(vectro.VectroError, match="row 1 holds a value outside the codec's range"):
+        wide.encode(np.vstack([x[:1], np.full((1, 384), 1e23, np.float32)]))  # x.c overflows
     blob = bytearray(codec.to_bytes())
     blob[len(blob) // 2] ^= 0x10
     with pytest.raises(vectro.VectroError):
@@ -206,3 +214,14 @@ def test_cli_compress_pq(tmp_path):
     p = subprocess.run([exe, "compress", "--codec", "pq", "--m", "50", str(SAMPLE / "corpus.npy"),
                         str(tmp_path / "d.vqz")], capture_output=True, text=True)
     assert p.returncode != 0 and "divide the dimension 384" in p.stderr
+    # a flag may repeat what the codec name says, never change it (as Codec("pq-48x4", bits=8) raises)
+    for args, word in ((["--codec", "pq-48x4", "--bits", "8"], "--bits 8"),
+                       (["--codec", "pq-48x4", "--m", "96"], "--m 96"),
+                       (["--codec", "rabitq-2", "--bits", "4"], "--bits 4")):
+        p = subprocess.run([exe, "compress", *args, str(SAMPLE / "queries.npy"), str(tmp_path / "e.vqz")],
+                           capture_output=True, text=True)
+        assert p.returncode == 2 and f"{word} contradicts" in p.stderr, p.stderr
+        assert not (tmp_path / "e.vqz").exists()
+    p = subprocess.run([exe, "compress", "-q", "--codec", "pq-24x4", "--bits", "4", "--m", "24",
+                        str(SAMPLE / "queries.npy"), str(tmp_path / "f.vqz")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

@@ -70,6 +70,16 @@ def test_bad_bits():
             vectro.Codec("rabitq", bits=bits).encode(np.ones((2, 8), np.float32))
 
 
+def test_bad_seed_is_refused_not_truncated():
+    for seed, err in ((-1, ValueError), (2**64, ValueError), (1.5, TypeError), ("3", TypeError), (True, TypeError)):
+        with pytest.raises(err, match="seed"):
+            vectro.Codec("rabitq-4", seed=seed)
+    x = np.ones((2, 8), np.float32)
+    top = vectro.Codec("rabitq-4", seed=2**64 - 1)
+    assert vectro.Codec.from_bytes(top.encode(x).codec.to_bytes()).extra["seed"] == 2**64 - 1
+    assert vectro.Codec("rabitq-4", seed=np.uint64(7)).extra["seed"] == 7
+
+
 def test_nan_row_named():
     x = np.ones((4, 16), np.float32)
     x[2, 3] = np.nan
