@@ -231,7 +231,8 @@ static void errors(void) {
   x[6 * 4 + 2] = INFINITY;
   CHECK(vec_kmeans(x, 10, 4, 4, 2, &p, cen, NULL, NULL, NULL) == VEC_E_NONFINITE);
   /* Finite but so large that squared distances overflow: every centroid would tie at +Inf. The
-   * bound at d = 4 is sqrt(FLT_MAX / 16) ~ 4.6e18: just under it trains, just over it is refused. */
+   * bound at d = 4 is sqrt(FLT_MAX / 16) ~ 4.6e18: just under it trains, just over it is refused.
+   */
   x[6 * 4 + 2] = 4.5e18f;
   CHECK(vec_kmeans(x, 10, 4, 4, 2, &p, cen, NULL, NULL, NULL) == VEC_OK);
   x[7 * 4 + 1] = -4.7e18f;
