@@ -218,7 +218,20 @@ typedef struct vec_codec_params {
 } vec_codec_params;
 
 #define VEC_CODEC_PARAMS_INIT(codec_, dim_)                                                        \
-  {sizeof(vec_codec_params), (codec_), (dim_), 0, VEC_ROUND_NEAREST, 0.0f, 1.0f, 0, 0, 0, 0, 0, 0, 0}
+  {sizeof(vec_codec_params),                                                                       \
+   (codec_),                                                                                       \
+   (dim_),                                                                                         \
+   0,                                                                                              \
+   VEC_ROUND_NEAREST,                                                                              \
+   0.0f,                                                                                           \
+   1.0f,                                                                                           \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0}
 
 /** Creates a codec. @return VEC_OK and *out, or VEC_E_INVALID_ARG (unknown codec, d == 0, a
  *  group size that is not a positive multiple of 2, quantiles outside 0 <= lo < hi <= 1),

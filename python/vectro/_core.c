@@ -372,16 +372,15 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
-  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i}", "name",
-                       vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
-                       (Py_ssize_t)vec_codec_code_size(c), "scale_count",
-                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
-                       vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
-                       "group_size", p->group_size, "rounding", p->rounding, "low_q",
-                       (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits,
-                       "m", p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
-                       (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed, "center",
-                       p->center);
+  return Py_BuildValue(
+      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i}", "name",
+      vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
+      (Py_ssize_t)vec_codec_code_size(c), "scale_count", (Py_ssize_t)vec_codec_scale_count(c),
+      "needs_training", vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
+      "group_size", p->group_size, "rounding", p->rounding, "low_q", (double)p->calib_low_q,
+      "high_q", (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
+      "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
+      (unsigned long long)p->seed, "center", p->center);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {

@@ -156,9 +156,7 @@ static int rq_train(vec_codec *c, const float *x, size_t n, size_t ldx, const ve
   return VEC_OK;
 }
 
-static const vec_rotation *rot_of(const vec_codec *c) {
-  return ST(c)->rot;
-}
+static const vec_rotation *rot_of(const vec_codec *c) { return ST(c)->rot; }
 
 static void put_code(uint8_t *row, size_t j, unsigned b, unsigned u) {
   size_t bit = j * b;
@@ -403,10 +401,10 @@ static void rq_decode(const vec_codec *c, const uint8_t *codes, const float *sca
  * out for the kernels: b == 1 as 8 bit planes of qs + 128 and then plain (rabitq_kernels.h),
  * b == 2, 4 split by field, else plain. */
 typedef struct {
-  float delta;  /* R q ~ delta * qs (centred: R (q - c)) */
-  float h1;     /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 (centred: |q - c|) */
-  float h2;     /* EPS0 delta / sqrt(12): the query rounding's bound per unit of |x| / alpha */
-  float qk;     /* centred: q.c - |c|^2, the estimate's per-query term; else 0 */
+  float delta; /* R q ~ delta * qs (centred: R (q - c)) */
+  float h1;    /* |q| EPS0 / sqrt(d - 1): the estimator's bound per unit of s2 (centred: |q - c|) */
+  float h2;    /* EPS0 delta / sqrt(12): the query rounding's bound per unit of |x| / alpha */
+  float qk;    /* centred: q.c - |c|^2, the estimate's per-query term; else 0 */
   int64_t sumq; /* sum of qs */
   float cn;     /* centred: |c|, to recover c.x = s3 - |c| s0 */
   uint8_t pad[36];
