@@ -291,6 +291,18 @@ static void pack(const uint8_t *u, size_t d, unsigned b, uint8_t *row) {
   }
 }
 
+/* sum a_j b_j in double, in 8 interleaved partial sums added in a fixed order: the same bits on
+ * every platform and instruction set, without one serial chain of d dependent adds (which cost
+ * centred encoding a third of its speed). */
+static double dot_f64(const float *a, const float *b, size_t d) {
+  double acc[8] = {0};
+  size_t j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (size_t k = 0; k < 8; k++) acc[k] += (double)a[j + k] * b[j + k];
+  for (; j < d; j++) acc[j % 8] += (double)a[j] * b[j];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 /* |v|^2 of a row (the kernel's float sum), or -1 with *rc set when v holds NaN or Inf
  * (VEC_E_NONFINITE) or finite values whose norm overflows float (VEC_E_RANGE). */
 static double row_norm2(const rq_kernels *k, const float *v, size_t d, int *rc) {
@@ -330,8 +342,8 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     const float *v = xi;
     double nv2 = nx2;
     if (xc) {
-      double cx = 0;
-      for (size_t j = 0; j < d; j++) xc[j] = xi[j] - st->cen[j], cx += (double)st->cen[j] * xi[j];
+      double cx = dot_f64(st->cen, xi, d);
+      for (size_t j = 0; j < d; j++) xc[j] = xi[j] - st->cen[j];
       if ((nv2 = row_norm2(&k, xc, d, rc)) < 0) break;
       /* c.x + |c| |x| with the float |c| and s0 that the score recovers c.x with; >= 0 but for
        * rounding, which the clamp absorbs. */
@@ -435,9 +447,8 @@ static void rq_query_prepare(const vec_codec *c, const float *q, void *qs) {
   if (st->cen) {
     /* Estimate (q - c).(x - c); q.c - |c|^2 goes into every row's estimate. */
     float *qc = qr + d;
-    double qcen = 0;
-    for (size_t j = 0; j < d; j++) qc[j] = q[j] - st->cen[j], qcen += (double)q[j] * st->cen[j];
-    h->qk = (float)(qcen - st->cc);
+    for (size_t j = 0; j < d; j++) qc[j] = q[j] - st->cen[j];
+    h->qk = (float)(dot_f64(q, st->cen, d) - st->cc);
     h->cn = st->cn;
     q = qc;
   }
