@@ -4,7 +4,7 @@ Index.add) and queries/s of a scan over the codes (keep_originals=False: the sco
 top-k, no rescoring) and of the default Index search (rescoring by error bound), with the scan's
 recall@10 and the rows the bound-driven search rescored per query.
 
-Run:  python3 bench/bench_rabitq.py [--bits 1-8] [--repeat 15] [--tile 1] [--center]
+Run:  python3 bench/bench_rabitq.py [--bits 1-8] [--repeat 15] [--tile 1] [--center] [--seed 0]
 
 --center: the codecs centre rows and queries on the corpus mean (Codec(..., center=True), trained
 on the corpus; Index.add trains it, so its figure includes the mean).
@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--tile", type=int, default=1)
     ap.add_argument("--no-search", action="store_true")
     ap.add_argument("--center", action="store_true", help="centred codecs (center=True)")
+    ap.add_argument("--seed", type=int, default=0, help="the rotation's seed")
     args = ap.parse_args()
     x = np.load(os.path.join(ROOT, "data/sample/corpus.npy"))
     q = np.load(os.path.join(ROOT, "data/sample/queries.npy"))
@@ -70,7 +71,7 @@ def main():
         name = f"rabitq-{b}"
 
         def make():
-            return vectro.Codec(name, seed=0, center=args.center or None)
+            return vectro.Codec(name, seed=args.seed, center=args.center or None)
 
         codec = make().fit(x)
         t_enc = timed(lambda: codec.encode(x, threads=1), args.repeat)
