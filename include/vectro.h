@@ -146,7 +146,7 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      codes); int8-cal stores u - 128. Decodes to
  *                                                      lo + u*step (truncated: lo + (u + 0.5)*step,
  *                                                      the middle of the bucket)
- *   rabitq      ceil(d*B/8) bytes      3               seeded random rotation, then B = bits
+ *   rabitq      ceil(d*B/8) bytes      3 (4 centred)   seeded random rotation, then B = bits
  *                                                      (1..8) per dimension; see below
  *   pq          m (bits 8) or          0               product quantization: d split into m
  *               ceil(m/2) (bits 4)                     subspaces (m divides d), each coded by its
@@ -168,6 +168,13 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  * |x| / (alpha |y|) and |x| sqrt(1 - alpha^2) / alpha, alpha the cosine of y and R x. Its search
  * estimate of q.x is unbiased and comes with an error bound; decoding gives R^T (scale_1 y), the
  * vector whose inner product with a query is that estimate. No training; bits must be 1..8.
+ * With params.center = 1 the codec is trained (vec_codec_train): c = the mean of the training
+ * rows (at most train_max of them, every k-th row; 0 = all; computed in double, the same for any
+ * thread count; n >= 2), and it codes x - c instead of x: the scales become |x|,
+ * |x - c| / (alpha |y|), |x - c| sqrt(1 - alpha^2) / alpha and c.x + |c| |x| (>= 0), the search
+ * estimates (q - c).(x - c) and adds q.c + c.x - |c|^2, so estimate and bound scale with
+ * |q - c| |x - c| instead of |q| |x|; decoding gives c + R^T (scale_1 y). The centre is part of
+ * the serialized codec (format version 2.0, which readers that predate it refuse).
  *
  * NaN or Inf in the input is always an error naming the row, for every codec.
  * ------------------------------------------------------------------------------------------- */
@@ -202,12 +209,29 @@ typedef struct vec_codec_params {
   unsigned m;           /* pq: number of subspaces (d % m == 0) */
   int rotate;           /* pq: apply the seeded random rotation before splitting (rabitq always) */
   unsigned train_iters; /* pq: k-means iterations (0 = default 25) */
-  size_t train_max;     /* pq: training rows used at most, sampled (0 = default 256 per centroid) */
+  size_t train_max;     /* pq, centred rabitq: training rows used at most, sampled (0 = default:
+                           pq 256 per centroid, rabitq every row) */
   uint64_t seed;        /* rotation signs, k-means initialisation and sampling */
+  int center;           /* rabitq: 1 = code x - c for c the mean of the training rows (needs
+                           vec_codec_train; 4 scales a row); 0 = code x (no training). Other
+                           codecs: must be 0 */
 } vec_codec_params;
 
 #define VEC_CODEC_PARAMS_INIT(codec_, dim_)                                                        \
-  {sizeof(vec_codec_params), (codec_), (dim_), 0, VEC_ROUND_NEAREST, 0.0f, 1.0f, 0, 0, 0, 0, 0, 0}
+  {sizeof(vec_codec_params),                                                                       \
+   (codec_),                                                                                       \
+   (dim_),                                                                                         \
+   0,                                                                                              \
+   VEC_ROUND_NEAREST,                                                                              \
+   0.0f,                                                                                           \
+   1.0f,                                                                                           \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0,                                                                                              \
+   0}
 
 /** Creates a codec. @return VEC_OK and *out, or VEC_E_INVALID_ARG (unknown codec, d == 0, a
  *  group size that is not a positive multiple of 2, quantiles outside 0 <= lo < hi <= 1),
@@ -227,12 +251,13 @@ VEC_API const vec_codec_params *vec_codec_get_params(const vec_codec *codec);
 VEC_API size_t vec_codec_code_size(const vec_codec *codec);
 /** float32 scales per row (0 when the codec has none). */
 VEC_API size_t vec_codec_scale_count(const vec_codec *codec);
-/** Non-zero for codecs that must be trained (calibrated) before use. */
+/** Non-zero for codecs that must be trained before use (calibrated, pq, centred rabitq). */
 VEC_API int vec_codec_needs_training(const vec_codec *codec);
-/** Non-zero once a codec that needs training has ranges (always non-zero for the others). */
+/** Non-zero once a codec that needs training has been trained (always non-zero for the others). */
 VEC_API int vec_codec_is_trained(const vec_codec *codec);
 
-/** Learns per-dimension ranges from n calibration rows (calibrated codecs; a no-op for others).
+/** Learns per-dimension ranges from n calibration rows (calibrated codecs), k-means codebooks
+ *  (pq) or the centre (centred rabitq); a no-op for the others.
  *  @return VEC_OK; VEC_E_INVALID_ARG if n < 2 (one vector has no spread to learn from);
  *          VEC_E_NONFINITE naming the row. A dimension that is constant in the calibration data
  *          keeps a zero range: it encodes to code 0 and decodes to that constant. */
@@ -263,7 +288,8 @@ VEC_API size_t vec_codec_serialized_size(const vec_codec *codec);
  *  @return VEC_OK or VEC_E_INVALID_ARG if cap is too small. */
 VEC_API int vec_codec_serialize(const vec_codec *codec, void *buf, size_t cap);
 /** Recreates a codec from vec_codec_serialize output. @return VEC_OK; VEC_E_FORMAT for
- *  truncated or corrupt data; VEC_E_VERSION for data from a newer major version. */
+ *  truncated or corrupt data; VEC_E_VERSION for data from a newer format version (a centred
+ *  rabitq codec is version 2.0: readers of 1.x refuse it). */
 VEC_API int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out);
 
 /* ---------------------------------------------------------------------------------------------

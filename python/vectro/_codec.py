@@ -27,7 +27,7 @@ _LAYOUT = {
 }
 # Codecs whose code size depends on their parameters (bits, m): the C library says how many bytes.
 _PARAM_CODECS = ("rabitq", "pq")
-_EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed")
+_EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed", "center")
 _ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary"}
 PROFILES = {
     # name: (precision, what it is for). Measured figures: README "Profiles" / BENCHMARKS.md.
@@ -73,8 +73,9 @@ def parse_precision(precision: str, group_size: int | None = None,
 
 def parse_extra(precision: str, **given) -> tuple[str, dict]:
     """Splits "rabitq-4" (bits) and "pq-48x4" (m x bits) into (codec name, parameters), merged with
-    keyword parameters (bits=, m=, rotate=, seed=, train_iters=, train_max=); a keyword that
-    contradicts the string is an error. Other precisions take no such parameters."""
+    keyword parameters (bits=, m=, rotate=, seed=, train_iters=, train_max=, and center= for
+    rabitq); a keyword that contradicts the string is an error. Other precisions take no such
+    parameters."""
     p = precision.lower() if isinstance(precision, str) else precision
     extra = {}
     if isinstance(p, str) and p.startswith("rabitq"):
@@ -95,9 +96,14 @@ def parse_extra(precision: str, **given) -> tuple[str, dict]:
     for k, v in given.items():
         if v is None:
             continue
+        if k == "center":
+            if not v:
+                continue  # uncentred is the default: the parameters stay those of a plain codec
+            if name != "rabitq":
+                raise ValueError(f"center= applies to the rabitq codec only, not {precision!r}")
         if name is None:
             raise ValueError(f"{k}= applies to the rabitq and pq codecs only")
-        if k == "rotate":
+        if k in ("rotate", "center"):
             v = int(bool(v))
         else:
             # the C fields are unsigned (seed 64-bit, the rest 32): 1.5, "3" or -1 is a mistake,
@@ -176,9 +182,9 @@ class Codec:
                  rounding: str = "nearest", calibration_quantiles: tuple[float, float] = (0.0, 1.0),
                  calibrated: bool = False, bits: int | None = None, m: int | None = None,
                  rotate: bool | None = None, seed: int | None = None, train_iters: int | None = None,
-                 train_max: int | None = None) -> None:
+                 train_max: int | None = None, center: bool | None = None) -> None:
         pname, self.extra = parse_extra(precision, bits=bits, m=m, rotate=rotate, seed=seed,
-                                        train_iters=train_iters, train_max=train_max)
+                                        train_iters=train_iters, train_max=train_max, center=center)
         if pname is not None:
             if group_size is not None or calibrated:
                 raise ValueError(f"group_size and calibration do not apply to {pname}")
@@ -237,8 +243,14 @@ class Codec:
 
     @property
     def needs_training(self) -> bool:
-        """Calibrated codecs (ranges) and pq (k-means codebooks) must be fitted before encoding."""
-        return self.name.endswith("-cal") or self.name == "pq"
+        """Calibrated codecs (ranges), pq (k-means codebooks) and rabitq with ``center=True`` (the
+        training mean) must be fitted before encoding."""
+        return self.name.endswith("-cal") or self.name == "pq" or self.center
+
+    @property
+    def center(self) -> bool:
+        """rabitq: whether rows and queries are centred on the training mean (``center=True``)."""
+        return bool(self.extra.get("center")) if self.name == "rabitq" else False
 
     def _layout(self, d: int) -> tuple:
         """(code dtype, code columns) for dimension d."""
@@ -274,8 +286,17 @@ class Codec:
         return probe["code_size"] + 4 * probe["scale_count"]
 
     def fit(self, calibration_embeddings, *, threads: int = 0) -> Codec:
-        """Learns per-dimension ranges (calibrated codecs; other codecs only take the dimension).
-        Raises VectroError for fewer than 2 vectors, NaN/Inf, or a dimension mismatch."""
+        """Learns per-dimension ranges (calibrated codecs), k-means codebooks (pq) or the centre
+        (rabitq with ``center=True``); other codecs only take the dimension. Raises VectroError
+        for fewer than 2 vectors (pq: 2^bits), NaN/Inf, or a dimension mismatch.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((200, 32)).astype(np.float32) + 1
+            >>> codec = vectro.Codec("rabitq-4", center=True).fit(X)
+            >>> codec.encode(X).scales.shape   # |x|, two correction factors, c.x + |c||x|
+            (200, 4)
+        """
         x, _ = as_float32_rows(calibration_embeddings)
         self._ensure(x.shape[1])
         if self.needs_training:
@@ -286,7 +307,7 @@ class Codec:
     @property
     def ranges(self) -> np.ndarray | None:
         """Calibrated codecs: the (2, d) float32 array [low; high] per dimension, else None."""
-        if not self.needs_training or not self.trained:
+        if not self.name.endswith("-cal") or not self.trained:
             return None
         d = self.dim
         lo, hi = np.empty(d, np.float32), np.empty(d, np.float32)
@@ -298,7 +319,7 @@ class Codec:
         r = np.asarray(ranges, dtype=np.float32)
         if r.ndim != 2 or r.shape[0] != 2:
             raise ValueError(f"ranges must have shape (2, d), got {r.shape}")
-        if not self.needs_training:
+        if not self.name.endswith("-cal"):
             raise ValueError(f"codec {self.name!r} takes no ranges")
         self._ensure(r.shape[1])
         self._fp = None
@@ -313,8 +334,9 @@ class Codec:
         n, d = x.shape
         self._ensure(d)
         if self.needs_training and not self.trained:
-            raise _core.VectroError(f"codec {self.name!r} must be fitted (calibration data) or given "
-                                    "ranges before encoding")
+            how = ("fitted (calibration data) or given ranges" if self.name.endswith("-cal") else
+                   "fitted (fit(X) learns the centre)" if self.center else "fitted (fit(X))")
+            raise _core.VectroError(f"codec {self.name!r} must be {how} before encoding")
         info = _core.codec_info(self._h)
         dtype, cols = self._layout(d)
         codes = _aligned_empty((n, cols), dtype)
@@ -386,7 +408,8 @@ class Codec:
             return cls.from_bytes(f.read())
 
     def __repr__(self) -> str:
-        extra = f", rounding={self.rounding!r}" if self.needs_training else ""
+        extra = f", rounding={self.rounding!r}" if self.name.endswith("-cal") else ""
+        extra += ", center=True" if self.center else ""
         return f"Codec({self.precision!r}, dim={self.dim}{extra}{', trained' if self.trained else ''})"
 
 

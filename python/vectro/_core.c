@@ -333,19 +333,20 @@ static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nar
   p.calib_low_q = (float)lq;
   p.calib_high_q = (float)hq;
   if (nargs == 7 && args[6] != Py_None) {
-    /* bits, m, rotate, train_iters, train_max, seed: the rabitq / pq parameters */
+    /* bits, m, rotate, train_iters, train_max, seed, center: the rabitq / pq parameters */
     if (!PyDict_Check(args[6])) {
       PyErr_SetString(PyExc_TypeError, "codec_new: extra parameters must be a dict");
       return NULL;
     }
-    static const char *const keys[] = {"bits", "m", "rotate", "train_iters", "train_max", "seed"};
-    unsigned long long v[6] = {0};
-    for (int i = 0; i < 6; i++) {
+    static const char *const keys[] = {"bits",      "m",    "rotate", "train_iters",
+                                       "train_max", "seed", "center"};
+    unsigned long long v[7] = {0};
+    for (int i = 0; i < 7; i++) {
       PyObject *o = PyDict_GetItemString(args[6], keys[i]);
       if (!o) continue;
       v[i] = PyLong_AsUnsignedLongLong(o);
       if (PyErr_Occurred()) return NULL;
-      if (i < 4 && v[i] > 0xFFFFFFFFull) {
+      if ((i < 4 || i == 6) && v[i] > 0xFFFFFFFFull) {
         PyErr_Format(PyExc_ValueError, "codec parameter %s is too large", keys[i]);
         return NULL;
       }
@@ -356,6 +357,7 @@ static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nar
     p.train_iters = (unsigned)v[3];
     p.train_max = (size_t)v[4];
     p.seed = (uint64_t)v[5];
+    p.center = v[6] > 1 ? 2 : (int)v[6]; /* 2: refused by vec_codec_create, with its message */
   }
   vec_codec *c;
   int rc = vec_codec_create(&p, &c);
@@ -370,15 +372,15 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
-  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K}", "name",
-                       vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
-                       (Py_ssize_t)vec_codec_code_size(c), "scale_count",
-                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
-                       vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
-                       "group_size", p->group_size, "rounding", p->rounding, "low_q",
-                       (double)p->calib_low_q, "high_q", (double)p->calib_high_q, "bits", p->bits,
-                       "m", p->m, "rotate", p->rotate, "train_iters", p->train_iters, "train_max",
-                       (Py_ssize_t)p->train_max, "seed", (unsigned long long)p->seed);
+  return Py_BuildValue(
+      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i}", "name",
+      vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
+      (Py_ssize_t)vec_codec_code_size(c), "scale_count", (Py_ssize_t)vec_codec_scale_count(c),
+      "needs_training", vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
+      "group_size", p->group_size, "rounding", p->rounding, "low_q", (double)p->calib_low_q,
+      "high_q", (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
+      "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
+      (unsigned long long)p->seed, "center", p->center);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {

@@ -25,7 +25,8 @@ static int want_help(int argc, char **argv) {
 static void usage_compress(FILE *f) {
   fprintf(f,
           "usage: vectro compress [--codec NAME | --profile P] [--m M] [--bits B] [--seed S]\n"
-          "                       [--threads N] [--chunk ROWS] [--metadata JSON] [--quiet]\n"
+          "                       [--center] [--threads N] [--chunk ROWS] [--metadata JSON]\n"
+          "                       [--quiet]\n"
           "                       INPUT OUTPUT.vqz\n\n"
           "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
           "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
@@ -41,19 +42,21 @@ static void usage_compress(FILE *f) {
           "                   pq: bits per subspace code, 4 or 8 (default 8)\n"
           "  --seed S         rabitq: seed of the random rotation; pq: of the training sample and\n"
           "                   k-means starts (default 0)\n"
+          "  --center         rabitq: code x - c for c the mean of the first %d rows (and\n"
+          "                   search (q - c).(x - c) + q.c + c.x - |c|^2): better estimates\n"
           "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
           "  --threads N      worker threads, 0 = all cores (default)\n"
           "  --chunk ROWS     rows per chunk (default %d)\n"
           "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
           "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
-          CALIBRATION_ROWS, DEFAULT_CHUNK);
+          CALIBRATION_ROWS, CALIBRATION_ROWS, DEFAULT_CHUNK);
 }
 
 int cmd_compress(int argc, char **argv) {
   const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
   size_t threads = 0, chunk = DEFAULT_CHUNK, pq_m = 0, bits = 0;
   unsigned long long seed = 0;
-  int quiet = 0, have_seed = 0;
+  int quiet = 0, have_seed = 0, center = 0;
   if (want_help(argc, argv)) {
     usage_compress(stdout);
     return 0;
@@ -94,6 +97,8 @@ int cmd_compress(int argc, char **argv) {
       seed = sv, have_seed = 1;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       quiet = 1;
+    } else if (strcmp(a, "--center") == 0) {
+      center = 1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "vectro compress: unknown option '%s' or missing value (see --help)\n", a);
       return EXIT_USAGE;
@@ -123,6 +128,10 @@ int cmd_compress(int argc, char **argv) {
     fprintf(stderr, "vectro compress: --bits and --seed apply to the rabitq and pq codecs only\n");
     return EXIT_USAGE;
   }
+  if (center && cp.codec != VEC_CODEC_RABITQ) {
+    fprintf(stderr, "vectro compress: --center applies to the rabitq codec only\n");
+    return EXIT_USAGE;
+  }
   if (cp.codec == VEC_CODEC_PQ && bits && bits != 4 && bits != 8) {
     fprintf(stderr, "vectro compress: pq takes --bits 4 or 8\n");
     return EXIT_USAGE;
@@ -140,6 +149,7 @@ int cmd_compress(int argc, char **argv) {
   if (bits) cp.bits = (unsigned)bits;
   if (cp.codec == VEC_CODEC_PQ && !cp.bits) cp.bits = 8;
   cp.seed = (uint64_t)seed;
+  cp.center = center;
 
   vec_reader *r = NULL;
   vec_codec *c = NULL;
@@ -158,7 +168,7 @@ int cmd_compress(int argc, char **argv) {
     ret = cli_fail("compress", VEC_E_NOMEM);
     goto done;
   }
-  if (vec_codec_needs_training(c)) { /* calibrate on the leading rows, then start over */
+  if (vec_codec_needs_training(c)) { /* train on the leading rows, then start over */
     size_t cal = n < CALIBRATION_ROWS ? (size_t)n : CALIBRATION_ROWS, got = 0;
     float *calib = malloc(cal * d * sizeof(float) + 1);
     if (!calib) {
@@ -361,7 +371,8 @@ int cmd_info_file(const char *path) {
   if (info.codec == VEC_CODEC_PQ)
     printf(" (%u subspaces x %u bits)", p->m, p->bits);
   else if (info.codec == VEC_CODEC_RABITQ)
-    printf(" (%u bits, seed %llu)", p->bits, (unsigned long long)p->seed);
+    printf(" (%u bits, seed %llu%s)", p->bits, (unsigned long long)p->seed,
+           p->center ? ", centred on the training mean" : "");
   else if (vec_codec_needs_training(c))
     printf(" (calibrated, %s)", p->rounding == VEC_ROUND_TRUNCATE ? "truncate" : "nearest");
   printf("\nvectors      %llu x %zu\n", (unsigned long long)info.count, info.dim);

@@ -1,6 +1,7 @@
 /* codec.c: the generic codec object: creation, argument checks, threads and progress, training
  * storage and serialization. The per-codec math lives in the modules listed in `registry`. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,9 +43,17 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
   vec_clear_error();
   if (!params || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_create: NULL argument");
   *out = NULL;
-  if (params->struct_size < sizeof(vec_codec_params))
-    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_params.struct_size is %zu, expected %zu",
-                    params->struct_size, sizeof(vec_codec_params));
+  /* A caller built against the header before `center` was added passes the shorter struct: the
+   * fields it does not have take their defaults (0), which is what struct_size is for. */
+  const size_t oldest = offsetof(vec_codec_params, center);
+  if (params->struct_size != sizeof(vec_codec_params) && params->struct_size != oldest)
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "vec_codec_params.struct_size is %zu, expected %zu (or %zu from an older "
+                    "header)",
+                    params->struct_size, sizeof(vec_codec_params), oldest);
+  vec_codec_params given = {0};
+  memcpy(&given, params, params->struct_size);
+  params = &given;
   const vec_codec_ops *ops = ops_for(params->codec);
   if (!ops) return vec_fail(VEC_E_INVALID_ARG, -1, "unknown codec id %d", (int)params->codec);
   if (params->dim == 0 || params->dim > ((size_t)1 << 28))
@@ -58,6 +67,11 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
         params->calib_high_q <= 1.0f))
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "calibration quantiles must satisfy 0 <= low < high <= 1");
+  if (params->center != 0 && params->center != 1)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "center must be 0 or 1, got %d", params->center);
+  if (params->center && params->codec != VEC_CODEC_RABITQ)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "center applies to the rabitq codec only, not '%s'",
+                    ops->name);
   if (ops->check) {
     int rc = ops->check(params);
     if (rc) return rc;
@@ -68,7 +82,7 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
   c->p = *params;
   c->p.struct_size = sizeof(vec_codec_params);
   c->d = params->dim;
-  c->trained = !ops->needs_training;
+  c->needs_training = ops->needs_training;
   if (ops->init) {
     int rc = ops->init(c);
     if (rc) {
@@ -76,6 +90,7 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
       return rc;
     }
   }
+  c->trained = !c->needs_training;
   if (VEC_HAS_RANGES(c)) {
     c->lo = malloc(4 * c->d * sizeof(float));
     if (!c->lo) {
@@ -101,7 +116,7 @@ vec_codec_id vec_codec_kind(const vec_codec *c) { return c->ops->id; }
 const vec_codec_params *vec_codec_get_params(const vec_codec *c) { return &c->p; }
 size_t vec_codec_code_size(const vec_codec *c) { return c->ops->code_size(c); }
 size_t vec_codec_scale_count(const vec_codec *c) { return c->ops->scale_count(c); }
-int vec_codec_needs_training(const vec_codec *c) { return c->ops->needs_training; }
+int vec_codec_needs_training(const vec_codec *c) { return c->needs_training; }
 int vec_codec_is_trained(const vec_codec *c) { return c->trained; }
 
 /* Derives step and inv from lo/hi. A zero range gives step 0 and inv 0: code 0, decodes to lo. */
@@ -170,7 +185,7 @@ int vec_codec_train_opts(vec_codec *c, const float *x, size_t n, size_t ldx,
                          const vec_batch_opts *opts) {
   vec_clear_error();
   if (!c) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL codec");
-  if (!c->ops->needs_training) return VEC_OK;
+  if (!c->needs_training) return VEC_OK;
   if (c->ops->train) {
     vec_batch_opts o;
     int rc = vec_batch_opts_resolve(opts, &o);
@@ -268,9 +283,10 @@ static int check_batch(const vec_codec *c, const char *fn, size_t n, size_t ld,
   if (!vec_mul_ok(n, ld, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "%s: n (%zu) x %s (%zu) overflows", fn, n, ldname, ld);
   if (!c->trained)
-    return vec_fail(VEC_E_NOT_TRAINED, -1,
-                    "%s: codec '%s' must be trained (calibrated) or given ranges first", fn,
-                    c->ops->name);
+    return vec_fail(VEC_E_NOT_TRAINED, -1, "%s: codec '%s'%s must be trained (%s) first", fn,
+                    c->ops->name, c->p.center ? " with center" : "",
+                    VEC_HAS_RANGES(c) ? "calibrated) or given ranges (vec_codec_set_ranges"
+                                      : "vec_codec_train");
   return VEC_OK;
 }
 
@@ -338,13 +354,23 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
  * i32 rounding, f32 low quantile, f32 high quantile, u32 flags (bit 0: ranges follow, bit 1:
  * module state follows), then if ranges d f32 lo and d f32 hi; minor >= 1 adds after the flags
  * u32 bits, u32 m, u32 rotate, u32 train_iters, u64 train_max, u64 seed (SER_EXT bytes) before
- * the ranges; then if state a u64 size and that many bytes; then u32 CRC-32C of everything
- * before. All little-endian. Minor 0 data (no extension) still reads.
+ * the ranges; major 2 adds after those u32 center and u32 0 (SER_EXT2 bytes); then if state a u64
+ * size and that many bytes; then u32 CRC-32C of everything before. All little-endian.
+ *
+ * Versions: 1.0 (no extension), 1.1 (the extension), 2.0 (the extension and center). A codec is
+ * written in the oldest version that holds it, so files of the codecs that predate a version stay
+ * byte-identical (the golden files pin them). 2.0 is a major version because a 1.x reader that
+ * skipped the centre would decode and score a centred codec's codes wrongly: readers refuse a
+ * major above theirs (VEC_E_VERSION), so 1.x readers refuse a centred codec instead. Readers also
+ * refuse a minor above the newest they know for its major, whose layout they cannot know.
  * ------------------------------------------------------------------------------------------- */
-#define SER_MAJOR  1
-#define SER_MINOR  1
+#define SER_MAJOR  2 /* the newest major this code reads */
 #define SER_HEADER 40
 #define SER_EXT    32
+#define SER_EXT2   8
+
+/* The newest minor of each major this code knows (index: major). */
+static const unsigned ser_minor_max[SER_MAJOR + 1] = {0, 1, 0};
 
 static void put32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -364,15 +390,17 @@ static int has_state(const vec_codec *c) {
   return c->ops->state_size && c->trained && c->ops->state_size(c) > 0;
 }
 
-/* The writer uses the oldest minor that holds the codec, so files of the codecs that predate the
- * extension stay byte-identical (the golden files pin them). */
+/* The oldest version that holds the codec (see above): 2.0 for a centred codec, 1.1 for one with
+ * any parameter of the extension or module state, else 1.0. */
 static int needs_ext(const vec_codec *c) {
   const vec_codec_params *q = &c->p;
-  return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || has_state(c);
+  return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || q->center ||
+         has_state(c);
 }
+static unsigned ser_major(const vec_codec *c) { return c->p.center ? 2 : 1; }
 
 size_t vec_codec_serialized_size(const vec_codec *c) {
-  return SER_HEADER + (needs_ext(c) ? SER_EXT : 0) +
+  return SER_HEADER + (needs_ext(c) ? SER_EXT : 0) + (ser_major(c) >= 2 ? SER_EXT2 : 0) +
          (VEC_HAS_RANGES(c) && c->trained ? 8 * c->d : 0) +
          (has_state(c) ? 8 + c->ops->state_size(c) : 0) + 4;
 }
@@ -385,7 +413,8 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
   uint8_t *p = buf;
   memcpy(p, "VQCD", 4);
   int ext = needs_ext(c);
-  p[4] = SER_MAJOR, p[5] = 0, p[6] = ext ? SER_MINOR : 0, p[7] = 0;
+  unsigned major = ser_major(c);
+  p[4] = (uint8_t)major, p[5] = 0, p[6] = major == 1 && ext ? 1 : 0, p[7] = 0;
   put32(p + 8, (uint32_t)c->ops->id);
   put64(p + 12, (uint64_t)c->d);
   put32(p + 20, c->p.group_size);
@@ -403,6 +432,11 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
     put64(p + off + 16, (uint64_t)c->p.train_max);
     put64(p + off + 24, c->p.seed);
     off += SER_EXT;
+  }
+  if (major >= 2) {
+    put32(p + off, (uint32_t)c->p.center);
+    put32(p + off + 4, 0);
+    off += SER_EXT2;
   }
   if (ranges) {
     for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->lo[j]);
@@ -427,19 +461,20 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
   const uint8_t *p = buf;
   if (size < SER_HEADER + 4 || memcmp(p, "VQCD", 4) != 0)
     return vec_fail(VEC_E_FORMAT, -1, "not a serialized vectro codec (bad magic or too short)");
-  unsigned major = p[4] | (unsigned)p[5] << 8;
-  if (major > SER_MAJOR)
+  unsigned major = p[4] | (unsigned)p[5] << 8, minor = p[6] | (unsigned)p[7] << 8;
+  if (major == 0)
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec has format version 0.%u (invalid)", minor);
+  if (major > SER_MAJOR || minor > ser_minor_max[major])
     return vec_fail(VEC_E_VERSION, -1,
-                    "codec written by format version %u; this vectro reads up to %u: upgrade",
-                    major, SER_MAJOR);
-  unsigned minor = p[6] | (unsigned)p[7] << 8;
+                    "codec written by format version %u.%u; this vectro reads up to %u.%u: upgrade",
+                    major, minor, SER_MAJOR, ser_minor_max[SER_MAJOR]);
   uint64_t dim = get64(p + 12);
   uint32_t flags = get32(p + 36);
   int ranges = flags & 1u, state = (flags >> 1) & 1u;
   if (dim == 0 || dim > ((uint64_t)1 << 28))
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec has an absurd dimension %llu",
                     (unsigned long long)dim);
-  size_t ext = minor >= 1 ? SER_EXT : 0;
+  size_t ext = major >= 2 ? SER_EXT + SER_EXT2 : minor >= 1 ? SER_EXT : 0;
   size_t rbase = SER_HEADER + ext;
   size_t body = rbase + (ranges ? 8 * (size_t)dim : 0);
   uint64_t ss = 0;
@@ -471,6 +506,7 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
     prm.train_max = (size_t)get64(p + SER_HEADER + 16);
     prm.seed = get64(p + SER_HEADER + 24);
   }
+  if (major >= 2) prm.center = (int)get32(p + SER_HEADER + SER_EXT);
   vec_codec *c;
   int rc = vec_codec_create(&prm, &c);
   if (rc)

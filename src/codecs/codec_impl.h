@@ -11,6 +11,7 @@ struct vec_codec_s {
   const struct vec_codec_ops *ops;
   vec_codec_params p;
   size_t d;
+  int needs_training; /* ops->needs_training, or set by the parameters (centred rabitq) */
   int trained;
   /* Calibrated codecs: per-dimension range [lo, hi], and derived step = (hi - lo) / 255 and
    * inv = 1 / step (0 where the range is 0). NULL for the others. One allocation of 4d floats. */
@@ -23,7 +24,7 @@ struct vec_codec_s {
 typedef struct vec_codec_ops {
   vec_codec_id id;
   const char *name;
-  int needs_training;
+  int needs_training; /* always; a codec whose parameters decide sets c->needs_training in init */
   size_t (*code_size)(const vec_codec *c);
   size_t (*scale_count)(const vec_codec *c);
   /* Encodes rows [0, n): codes at stride code_size bytes, scales at stride scale_count floats.
@@ -40,8 +41,8 @@ typedef struct vec_codec_ops {
   int (*check)(const vec_codec_params *p);
   /* Allocates c->state at create time (a seeded rotation needs no training). */
   int (*init)(vec_codec *c);
-  /* Training other than per-dimension ranges (k-means). Set: the codec has no ranges and
-   * vec_codec_train calls this after the generic checks (n >= 1, finite rows). */
+  /* Training other than per-dimension ranges (k-means, rabitq's centre). Set: the codec has no
+   * ranges and vec_codec_train calls this after the generic checks (n >= 1, finite rows). */
   int (*train)(vec_codec *c, const float *x, size_t n, size_t ldx, const vec_batch_opts *o);
   void (*free_state)(vec_codec *c);
   /* Serialized state (written after the parameters, CRC-covered). state_read validates it all:

@@ -205,7 +205,7 @@ int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_
   }
   if (!vec_codec_is_trained(codec))
     return vec_fail(VEC_E_NOT_TRAINED, -1,
-                    "codec '%s' must be trained (calibrated) before its codes can be stored",
+                    "codec '%s' must be trained before its codes can be stored",
                     vec_codec_name(vec_codec_kind(codec)));
   size_t meta_size = o.metadata ? strlen(o.metadata) : 0;
   if (meta_size > MAX_METADATA)

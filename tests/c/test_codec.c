@@ -39,6 +39,17 @@ static void create_rejects_bad_params(void) {
   CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
   p.struct_size = 3;
   CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
+  p.struct_size = sizeof p + 8; /* a newer header than this library */
+  CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG);
+  /* A caller built before `center` existed passes the shorter struct: the memory past it is not
+   * read (garbage there must not turn centring on), and the codec is an uncentred rabitq. */
+  p.rounding = VEC_ROUND_NEAREST;
+  p.codec = VEC_CODEC_RABITQ, p.bits = 2, p.center = 7;
+  p.struct_size = offsetof(vec_codec_params, center);
+  CHECK(vec_codec_create(&p, &c) == VEC_OK);
+  CHECK(vec_codec_get_params(c)->center == 0 && !vec_codec_needs_training(c));
+  CHECK(vec_codec_get_params(c)->struct_size == sizeof p && vec_codec_scale_count(c) == 3);
+  vec_codec_free(c);
   vec_codec_free(NULL); /* a no-op */
 }
 
@@ -92,10 +103,17 @@ static void serialize_round_trip_and_corruption(void) {
       buf[byte] ^= (unsigned char)(1u << bit);
     }
   }
-  /* a newer major version is named as such, before the checksum is even looked at */
-  buf[4] = 2;
+  /* a newer major version is named as such, before the checksum is even looked at; so is a newer
+   * minor of a known major (1.2: this code knows 1.1 and 2.0), whose layout it cannot know */
+  buf[4] = 3;
   CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
   CHECK(strstr(vec_last_error_message(), "upgrade") != NULL);
+  buf[4] = 1, buf[6] = 2;
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
+  CHECK(strstr(vec_last_error_message(), "version 1.2") != NULL);
+  buf[4] = 2, buf[6] = 1;
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
+  buf[6] = 0;
   vec_codec_free(c);
 }
 

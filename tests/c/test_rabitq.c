@@ -1,5 +1,6 @@
-/* test_rabitq.c: the rabitq codec: parameters, zero and NaN rows, serialization, the estimator's
- * unbiasedness, and the error bound's coverage on the shipped sentence-embedding sample. */
+/* test_rabitq.c: the rabitq codec, uncentred and centred: parameters, zero and NaN rows, training
+ * and serialization, the estimator's unbiasedness, and the error bound's coverage on the shipped
+ * sentence-embedding sample. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -21,6 +22,31 @@ static vec_codec *make(size_t d, unsigned bits, uint64_t seed) {
   p.seed = seed;
   vec_codec *c = NULL;
   return vec_codec_create(&p, &c) == VEC_OK ? c : NULL;
+}
+
+/* A centred codec trained on n rows of x (NULL on failure). */
+static vec_codec *make_centred(size_t d, unsigned bits, uint64_t seed, const float *x, size_t n) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_RABITQ, d);
+  p.bits = bits;
+  p.seed = seed;
+  p.center = 1;
+  vec_codec *c = NULL;
+  if (vec_codec_create(&p, &c) != VEC_OK) return NULL;
+  if (vec_codec_train(c, x, n, d) != VEC_OK) {
+    vec_codec_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* The centre of a trained centred codec, from its serialized form (the state, d float32, ends
+ * just before the CRC). */
+static void centre_of(const vec_codec *c, float *out) {
+  size_t sz = vec_codec_serialized_size(c), d = c->d;
+  uint8_t *buf = malloc(sz);
+  CHECK(buf && vec_codec_serialize(c, buf, sz) == VEC_OK);
+  if (buf) memcpy(out, buf + sz - 4 - 4 * d, 4 * d);
+  free(buf);
 }
 
 static void test_params(void) {
@@ -113,6 +139,176 @@ static void test_serialize(void) {
   free(buf);
 }
 
+/* center: rabitq only, 0 or 1; a centred codec has 4 scales, needs training and refuses to encode
+ * before it; training needs 2 finite rows and names a bad one. */
+static void test_centred_params(void) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_PQ, 16);
+  p.bits = 8, p.m = 4, p.center = 1;
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG && c == NULL);
+  CHECK(strstr(vec_last_error_message(), "rabitq codec only") != NULL);
+  vec_codec_params q = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 16);
+  q.center = 1;
+  CHECK(vec_codec_create(&q, &c) == VEC_E_INVALID_ARG && c == NULL);
+  CHECK(strstr(vec_last_error_message(), "'int8'") != NULL);
+  vec_codec_params r = VEC_CODEC_PARAMS_INIT(VEC_CODEC_RABITQ, 16);
+  r.bits = 2, r.center = 2;
+  CHECK(vec_codec_create(&r, &c) == VEC_E_INVALID_ARG);
+  CHECK(strstr(vec_last_error_message(), "0 or 1") != NULL);
+  r.center = 1;
+  CHECK(vec_codec_create(&r, &c) == VEC_OK);
+  CHECK(vec_codec_scale_count(c) == 4 && vec_codec_code_size(c) == 4);
+  CHECK(vec_codec_needs_training(c) && !vec_codec_is_trained(c));
+  float x[3 * 16], sc[12];
+  uint8_t codes[12];
+  uint64_t s = 40;
+  for (size_t j = 0; j < 3 * 16; j++) x[j] = vt_normal(&s);
+  CHECK(vec_codec_encode(c, x, 1, 16, codes, sc, NULL) == VEC_E_NOT_TRAINED);
+  CHECK(strstr(vec_last_error_message(), "vec_codec_train") != NULL);
+  CHECK(vec_codec_train(c, x, 1, 16) == VEC_E_INVALID_ARG && !vec_codec_is_trained(c));
+  CHECK(strstr(vec_last_error_message(), "at least 2") != NULL);
+  x[2 * 16 + 5] = NAN;
+  CHECK(vec_codec_train(c, x, 3, 16) == VEC_E_NONFINITE && vec_last_error_row() == 2);
+  CHECK(!vec_codec_is_trained(c));
+  CHECK(vec_codec_train(c, x, 2, 16) == VEC_OK && vec_codec_is_trained(c));
+  CHECK(vec_codec_encode(c, x, 2, 16, codes, sc, NULL) == VEC_OK);
+  x[5] = INFINITY;
+  CHECK(vec_codec_encode(c, x, 2, 16, codes, sc, NULL) == VEC_E_NONFINITE);
+  CHECK(vec_last_error_row() == 0);
+  vec_codec_free(c);
+  /* An uncentred codec ignores training, as before. */
+  c = make(16, 2, 1);
+  CHECK(c && vec_codec_train(c, x + 16, 1, 16) == VEC_OK && vec_codec_scale_count(c) == 3);
+  vec_codec_free(c);
+}
+
+/* The centre is the mean of the training rows, computed in double (to float rounding of the exact
+ * mean), the same bits for any thread count; train_max samples every (n / train_max)-th row. A row
+ * equal to the centre decodes to it, a zero row's c.x term is 0. */
+static void test_centred_training(void) {
+  size_t d = 24, n = 20000; /* several MEAN_BLOCKs, so that threads split the sum */
+  float *x = malloc(n * d * sizeof(float)), c1[24], c2[24];
+  CHECK(x);
+  uint64_t s = 41;
+  for (size_t j = 0; j < n * d; j++) x[j] = vt_normal(&s) + (float)(j % d) * 0.25f;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_RABITQ, d);
+  p.bits = 3, p.center = 1;
+  vec_codec *a = NULL, *b = NULL;
+  CHECK(vec_codec_create(&p, &a) == VEC_OK && vec_codec_create(&p, &b) == VEC_OK);
+  vec_batch_opts one = VEC_BATCH_OPTS_INIT, many = VEC_BATCH_OPTS_INIT;
+  one.threads = 1, many.threads = 4;
+  CHECK(vec_codec_train_opts(a, x, n, d, &one) == VEC_OK);
+  CHECK(vec_codec_train_opts(b, x, n, d, &many) == VEC_OK);
+  centre_of(a, c1), centre_of(b, c2);
+  CHECK(memcmp(c1, c2, sizeof c1) == 0);
+  for (size_t j = 0; j < d; j++) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m += x[i * d + j];
+    m /= (double)n;
+    CHECKF(c1[j] == (float)m, "dim %zu: centre %.9g, mean %.9g", j, (double)c1[j], m);
+  }
+  /* A row at the centre: codes 0, s1 = s2 = 0, decodes to the centre exactly. */
+  float row[2 * 24] = {0}, out[2 * 24], sc[8];
+  uint8_t codes[2 * 9];
+  memcpy(row, c1, sizeof c1);
+  CHECK(vec_codec_encode(a, row, 2, d, codes, sc, NULL) == VEC_OK);
+  CHECK(sc[1] == 0.0f && sc[2] == 0.0f && sc[3] > 0.0f && sc[4] == 0.0f && sc[7] == 0.0f);
+  CHECK(vec_codec_decode(a, codes, sc, 1, out, d, NULL) == VEC_OK);
+  CHECK(memcmp(out, c1, sizeof c1) == 0);
+  vec_codec_free(b);
+  /* train_max = 100 of 20000 rows: rows 0, 200, 400, ... */
+  p.train_max = 100;
+  CHECK(vec_codec_create(&p, &b) == VEC_OK && vec_codec_train(b, x, n, d) == VEC_OK);
+  centre_of(b, c2);
+  for (size_t j = 0; j < d; j++) {
+    double m = 0;
+    for (size_t i = 0; i < 100; i++) m += x[i * 200 * d + j];
+    CHECKF(c2[j] == (float)(m / 100.0), "dim %zu: sampled centre %.9g, mean %.9g", j, (double)c2[j],
+           m / 100.0);
+  }
+  vec_codec_free(a), vec_codec_free(b);
+  free(x);
+}
+
+/* Rewrites the CRC of a serialized codec after an edit. */
+static void reseal(uint8_t *buf, size_t sz) {
+  uint32_t crc = vec_crc32c(0, buf, sz - 4);
+  for (int i = 0; i < 4; i++) buf[sz - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* A centred codec serializes as version 2.0 with its centre, round-trips to identical codes and
+ * decodes, and a corrupt centre (NaN, a wrong length) is refused even under a valid checksum. An
+ * untrained one keeps center and stays untrained. */
+static void test_centred_serialize(void) {
+  size_t d = 40, n = 30;
+  float x[30 * 40], ya[30 * 40], yb[30 * 40], sa[120], sb[120];
+  uint8_t ca[30 * 20], cb[30 * 20];
+  uint64_t s = 42;
+  for (size_t j = 0; j < n * d; j++) x[j] = vt_normal(&s) + 1.0f;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_RABITQ, d);
+  p.bits = 4, p.center = 1, p.seed = 7;
+  vec_codec *u = NULL, *c = NULL, *c2 = NULL;
+  CHECK(vec_codec_create(&p, &u) == VEC_OK);
+  size_t su = vec_codec_serialized_size(u);
+  uint8_t *bu = malloc(su);
+  CHECK(bu && vec_codec_serialize(u, bu, su) == VEC_OK);
+  CHECK(bu[4] == 2 && bu[6] == 0);
+  CHECK(vec_codec_deserialize(bu, su, &c2) == VEC_OK);
+  CHECK(vec_codec_get_params(c2)->center == 1 && !vec_codec_is_trained(c2));
+  CHECK(vec_codec_scale_count(c2) == 4);
+  vec_codec_free(c2), vec_codec_free(u), free(bu);
+
+  c = make_centred(d, 4, 7, x, n);
+  CHECK(c);
+  size_t sz = vec_codec_serialized_size(c);
+  CHECK(sz == 40 + 32 + 8 + 8 + 4 * d + 4);
+  uint8_t *buf = malloc(sz), *bad = malloc(sz);
+  CHECK(buf && bad && vec_codec_serialize(c, buf, sz) == VEC_OK);
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_OK && vec_codec_is_trained(c2));
+  CHECK(vec_codec_get_params(c2)->center == 1 && vec_codec_get_params(c2)->seed == 7);
+  CHECK(vec_codec_encode(c, x, n, d, ca, sa, NULL) == VEC_OK);
+  CHECK(vec_codec_encode(c2, x, n, d, cb, sb, NULL) == VEC_OK);
+  CHECK(memcmp(ca, cb, sizeof ca) == 0 && memcmp(sa, sb, sizeof sa) == 0);
+  CHECK(vec_codec_decode(c, ca, sa, n, ya, d, NULL) == VEC_OK);
+  CHECK(vec_codec_decode(c2, ca, sa, n, yb, d, NULL) == VEC_OK);
+  CHECK(memcmp(ya, yb, sizeof ya) == 0);
+  vec_codec_free(c2);
+  /* A NaN or an Inf in the centre, resealed: refused by value, not by checksum. */
+  const float nasty[2] = {NAN, INFINITY};
+  for (int k = 0; k < 2; k++) {
+    memcpy(bad, buf, sz);
+    memcpy(bad + sz - 4 - 4 * d + 4 * 3, &nasty[k], 4);
+    reseal(bad, sz);
+    c2 = NULL;
+    CHECK(vec_codec_deserialize(bad, sz, &c2) == VEC_E_FORMAT && c2 == NULL);
+    CHECKF(strstr(vec_last_error_message(), "centre value 3") != NULL, "%s",
+           vec_last_error_message());
+  }
+  /* A centre of the wrong length (the state size says d - 1 floats), resealed. */
+  memcpy(bad, buf, sz);
+  size_t ss_off = sz - 4 - 4 * d - 8;
+  bad[ss_off] = (uint8_t)(4 * (d - 1));
+  memmove(bad + sz - 8, bad + sz - 4, 4); /* the file is 4 bytes shorter: */
+  reseal(bad, sz - 4);
+  CHECK(vec_codec_deserialize(bad, sz - 4, &c2) == VEC_E_FORMAT);
+  CHECKF(strstr(vec_last_error_message(), "centre of") != NULL, "%s", vec_last_error_message());
+  /* Any flipped bit is refused (the checksum, or the version for the major). */
+  for (size_t byte = 0; byte < sz; byte += 7) {
+    memcpy(bad, buf, sz);
+    bad[byte] ^= 0x10;
+    int rc = vec_codec_deserialize(bad, sz, &c2);
+    CHECKF(rc == VEC_E_FORMAT || rc == VEC_E_VERSION, "byte %zu rc %d", byte, rc);
+  }
+  /* The same bytes read as version 1.1 (a reader that does not know centring would see them so)
+   * are refused, not misread. */
+  memcpy(bad, buf, sz);
+  bad[4] = 1, bad[6] = 1;
+  reseal(bad, sz);
+  CHECK(vec_codec_deserialize(bad, sz, &c2) != VEC_OK);
+  vec_codec_free(c);
+  free(buf), free(bad);
+}
+
 /* Relative error of decode and the estimate against q.x, all bit widths; and bit-identical
  * codes on every ISA (the rotation is; the rest is plain C). */
 static void test_isas_and_quality(void) {
@@ -151,21 +347,25 @@ static void test_isas_and_quality(void) {
 }
 
 /* Unbiasedness: over many seeds (rotations), the mean of estimate - q.x is ~0 within a few
- * standard errors, at 1 and 4 bits. */
+ * standard errors, at 1 and 4 bits, uncentred and centred (on the mean of 16 rows around x). */
 static void test_unbiased(void) {
   size_t d = 64;
-  float x[64], q[64], sc[3];
+  float x[64], q[64], sc[4], train[16 * 64];
   uint8_t code[64];
   uint64_t s = 12;
-  for (size_t j = 0; j < d; j++) x[j] = vt_normal(&s), q[j] = vt_normal(&s) + 0.5f * x[j];
+  for (size_t j = 0; j < d; j++) x[j] = vt_normal(&s) + 1.0f, q[j] = vt_normal(&s) + 0.5f * x[j];
+  for (size_t j = 0; j < 16 * d; j++) train[j] = x[j % d] + 0.5f * vt_normal(&s);
   double truth = 0;
   for (size_t j = 0; j < d; j++) truth += (double)x[j] * q[j];
   unsigned bits[2] = {1, 4};
-  for (int bi = 0; bi < 2; bi++) {
+  for (int bi = 0; bi < 4; bi++) {
     double sum = 0, sum2 = 0;
     const int trials = 3000;
+    int centred = bi >= 2;
     for (int t = 0; t < trials; t++) {
-      vec_codec *c = make(d, bits[bi], 1000 + (uint64_t)t);
+      uint64_t seed = 1000 + (uint64_t)t;
+      vec_codec *c =
+          centred ? make_centred(d, bits[bi % 2], seed, train, 16) : make(d, bits[bi % 2], seed);
       CHECK(c);
       CHECK(vec_codec_encode(c, x, 1, d, code, sc, NULL) == VEC_OK);
       float *qs = malloc(c->ops->query_size(c)), ip, err;
@@ -179,7 +379,8 @@ static void test_unbiased(void) {
     }
     double mean = sum / trials, sd = sqrt(sum2 / trials - mean * mean);
     CHECKF(fabs(mean) < 4.0 * sd / sqrt((double)trials) + 1e-4 * fabs(truth),
-           "bits %u mean error %g sd %g truth %g", bits[bi], mean, sd, truth);
+           "bits %u centred %d mean error %g sd %g truth %g", bits[bi % 2], centred, mean, sd,
+           truth);
     CHECK(sd > 0.0);
   }
 }
@@ -212,19 +413,22 @@ static void test_bound_coverage_sample(void) {
     return;
   }
   CHECK(d == dq);
+  double sumerr_plain[2] = {0, 0};
   n = n < 1000 ? n : 1000;
   nq = nq < 50 ? nq : 50;
   unsigned bits[2] = {1, 4};
-  for (int bi = 0; bi < 2; bi++) {
-    vec_codec *c = make(d, bits[bi], 42);
+  for (int bi = 0; bi < 4; bi++) {
+    /* Uncentred, then centred on the mean of the 1000 rows. */
+    int centred = bi >= 2;
+    vec_codec *c = centred ? make_centred(d, bits[bi % 2], 42, xb, n) : make(d, bits[bi % 2], 42);
     CHECK(c);
     uint8_t *codes = malloc(n * vec_codec_code_size(c));
-    float *sc = malloc(n * 3 * sizeof(float)), *ip = malloc(n * sizeof(float));
+    float *sc = malloc(n * 4 * sizeof(float)), *ip = malloc(n * sizeof(float));
     float *err = malloc(n * sizeof(float)), *qs = malloc(c->ops->query_size(c));
     CHECK(codes && sc && ip && err && qs);
     CHECK(vec_codec_encode(c, xb, n, d, codes, sc, NULL) == VEC_OK);
     size_t miss = 0, total = 0, miss19 = 0, miss25 = 0;
-    double bias = 0;
+    double bias = 0, sumerr = 0;
     for (size_t qi = 0; qi < nq; qi++) {
       c->ops->query_prepare(c, xq + qi * d, qs);
       c->ops->score(c, qs, 1, codes, sc, n, ip, err, n);
@@ -235,16 +439,25 @@ static void test_bound_coverage_sample(void) {
         miss19 += fabs(t - ip[r]) > err[r] * (1.9 / EPS);
         miss25 += fabs(t - ip[r]) > err[r] * (2.5 / EPS);
         bias += ip[r] - t;
+        sumerr += err[r];
         total++;
       }
     }
     double frac = (double)miss / (double)total;
     /* stdout, after the suite's first line (scripts read that line to see the ISA). */
-    printf("    bits %u: %.4f%% of %zu pairs outside the bound (eps0 1.9: %.3f%%, 2.5: %.3f%%), "
-           "mean error %.2e\n",
-           bits[bi], 100.0 * frac, total, 100.0 * (double)miss19 / (double)total,
-           100.0 * (double)miss25 / (double)total, bias / (double)total);
-    CHECKF(frac <= 0.01, "bits %u: %.4f of pairs outside estimate +- bound", bits[bi], frac);
+    printf("    bits %u%s: %.4f%% of %zu pairs outside the bound (eps0 1.9: %.3f%%, 2.5: %.3f%%), "
+           "mean error %.2e, mean bound %.4f\n",
+           bits[bi % 2], centred ? " centred" : "", 100.0 * frac, total,
+           100.0 * (double)miss19 / (double)total, 100.0 * (double)miss25 / (double)total,
+           bias / (double)total, sumerr / (double)total);
+    CHECKF(frac <= 0.01, "bits %u centred %d: %.4f of pairs outside estimate +- bound",
+           bits[bi % 2], centred, frac);
+    /* Centring shrinks the bound (|q - c| |x - c| instead of |q| |x|). */
+    if (centred)
+      CHECKF(sumerr < 0.95 * sumerr_plain[bi % 2], "centred bound %g, uncentred %g", sumerr,
+             sumerr_plain[bi % 2]);
+    else
+      sumerr_plain[bi % 2] = sumerr;
     CHECK(fabs(bias / (double)total) < 0.01);
     free(codes), free(sc), free(ip), free(err), free(qs);
     vec_codec_free(c);
@@ -263,78 +476,90 @@ static unsigned ref_code(const uint8_t *row, size_t j, unsigned b) {
  * 64-byte head (float delta at 0, the int64 sum of the int8 query at 16), then the int8 query,
  * element j at index j, or (b = 2, 4) at (j % e) cs + j / e for e = 8 / b fields a byte. */
 static float expected_estimate(const uint8_t *qs, const uint8_t *row, size_t cs, size_t d,
-                               unsigned b, const float *sc) {
-  float delta;
+                               unsigned b, const float *sc, int centred) {
+  float delta, qk, cn;
   int64_t sumq, dot = 0;
   memcpy(&delta, qs, sizeof delta);
+  memcpy(&qk, qs + 12, sizeof qk);
   memcpy(&sumq, qs + 16, sizeof sumq);
+  memcpy(&cn, qs + 24, sizeof cn);
   const int8_t *body = (const int8_t *)(qs + 64);
   size_t e = 8 / b;
   for (size_t j = 0; j < d; j++)
     dot += (int64_t)ref_code(row, j, b) * body[b == 2 || b == 4 ? j % e * cs + j / e : j];
   float yq = (float)(2 * dot - ((1 << b) - 1) * sumq);
+  /* Centred: (q - c).(x - c) + (q.c - |c|^2) + c.x, with qk = q.c - |c|^2 at 12 in the head, |c|
+   * at 24, and c.x = s3 - |c| s0. */
+  if (centred) return sc[1] * (delta * yq) + (qk + (sc[3] - cn * sc[0]));
   return sc[1] * (delta * yq);
 }
 
 /* Scores and bounds of every ISA equal the scalar reference's bit for bit (integer dot products),
- * all bit widths, odd d, unaligned codes; the VPOPCNTDQ 1-bit kernel where the CPU has it. d =
- * 16390 takes the path that unpacks rows too long for rabitq.c's buffer in pieces. */
+ * all bit widths, odd d, unaligned codes, uncentred and centred; the VPOPCNTDQ 1-bit kernel where
+ * the CPU has it. d = 16390 takes the path that unpacks rows too long for rabitq.c's buffer in
+ * pieces. */
 static void test_score_isas(void) {
   const size_t dims[] = {1, 7, 63, 64, 65, 129, 300, 16390};
   int isas[8], ni = vt_isas(isas);
   uint64_t s = 21;
-  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
-    size_t d = dims[di], n = 37;
-    float *x = malloc(n * d * sizeof(float)), *q = malloc(2 * d * sizeof(float));
-    float *sc = malloc(n * 3 * sizeof(float)), ip0[74], er0[74], ip1[74], er1[74];
-    uint8_t *codes = malloc(n * d + 1);
-    CHECK(x && q && sc && codes);
-    for (size_t j = 0; j < n * d; j++) x[j] = vt_normal(&s);
-    for (size_t j = 0; j < 2 * d; j++) q[j] = vt_normal(&s);
-    for (unsigned b = 1; b <= 8; b++) {
-      vec_codec *c = make(d, b, 9);
-      CHECK(c);
-      /* Unaligned rows whose last byte touches a guard page: no kernel may read past a row. */
-      size_t cs = vec_codec_code_size(c);
-      void *gh;
-      size_t gz;
-      uint8_t *cu = vt_guarded_alloc(n * cs, &gh, &gz);
-      CHECK(cu);
-      CHECK(vec_codec_encode(c, x, n, d, codes, sc, NULL) == VEC_OK);
-      memcpy(cu, codes, n * cs);
-      size_t qz = c->ops->query_size(c);
-      uint8_t *qs = malloc(2 * qz);
-      CHECK(qs);
-      for (int k = 0; k < ni; k++) {
-        CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
-        c->ops->query_prepare(c, q, qs);
-        c->ops->query_prepare(c, q + d, qs + qz);
-        c->ops->score(c, qs, 2, cu, sc, n, k ? ip1 : ip0, k ? er1 : er0, n);
-        if (k)
-          CHECKF(memcmp(ip0, ip1, 2 * n * sizeof(float)) == 0 &&
-                     memcmp(er0, er1, 2 * n * sizeof(float)) == 0,
-                 "isa %s d=%zu bits %u", vec_isa_name((vec_isa)isas[k]), d, b);
-      }
-      /* Exactly the estimate written out from the codes, bit by bit, and the prepared query. */
-      for (size_t qi = 0; b >= 2 && qi < 2; qi++)
-        for (size_t r = 0; r < n; r++) {
-          float want = expected_estimate(qs + qi * qz, cu + r * cs, cs, d, b, sc + 3 * r);
-          CHECKF(ip0[qi * n + r] == want, "d=%zu bits %u query %zu row %zu: %.9g, want %.9g", d, b,
-                 qi, r, (double)ip0[qi * n + r], (double)want);
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+    for (int centred = 0; centred < 2; centred++) {
+      size_t d = dims[di], n = 37, ns = centred ? 4 : 3;
+      float *x = malloc(n * d * sizeof(float)), *q = malloc(2 * d * sizeof(float));
+      float *sc = malloc(n * 4 * sizeof(float)), ip0[74], er0[74], ip1[74], er1[74];
+      uint8_t *codes = malloc(n * d + 1);
+      CHECK(x && q && sc && codes);
+      /* Off-centre data (mean 0.7 a coordinate), where centring changes every code. */
+      for (size_t j = 0; j < n * d; j++) x[j] = vt_normal(&s) + 0.7f;
+      for (size_t j = 0; j < 2 * d; j++) q[j] = vt_normal(&s) + 0.7f;
+      for (unsigned b = 1; b <= 8; b++) {
+        vec_codec *c = centred ? make_centred(d, b, 9, x, n) : make(d, b, 9);
+        CHECK(c);
+        /* Unaligned rows whose last byte touches a guard page: no kernel may read past a row. */
+        size_t cs = vec_codec_code_size(c);
+        void *gh;
+        size_t gz;
+        uint8_t *cu = vt_guarded_alloc(n * cs, &gh, &gz);
+        CHECK(cu);
+        CHECK(vec_codec_encode(c, x, n, d, codes, sc, NULL) == VEC_OK);
+        memcpy(cu, codes, n * cs);
+        size_t qz = c->ops->query_size(c);
+        uint8_t *qs = malloc(2 * qz);
+        CHECK(qs);
+        for (int k = 0; k < ni; k++) {
+          CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
+          c->ops->query_prepare(c, q, qs);
+          c->ops->query_prepare(c, q + d, qs + qz);
+          c->ops->score(c, qs, 2, cu, sc, n, k ? ip1 : ip0, k ? er1 : er0, n);
+          if (k)
+            CHECKF(memcmp(ip0, ip1, 2 * n * sizeof(float)) == 0 &&
+                       memcmp(er0, er1, 2 * n * sizeof(float)) == 0,
+                   "isa %s d=%zu bits %u centred %d", vec_isa_name((vec_isa)isas[k]), d, b,
+                   centred);
         }
-      /* The estimates track the exact products (loosely: this is about the plumbing). */
-      for (size_t r = 0; r < n; r++) {
-        double t = 0;
-        for (size_t j = 0; j < d; j++) t += (double)q[j] * x[r * d + j];
-        CHECKF(fabs(t - ip0[r]) <= 2.0 * er0[r] + 1e-4, "d=%zu bits %u row %zu: %g vs %g +- %g", d,
-               b, r, t, (double)ip0[r], (double)er0[r]);
+        /* Exactly the estimate written out from the codes, bit by bit, and the prepared query. */
+        for (size_t qi = 0; b >= 2 && qi < 2; qi++)
+          for (size_t r = 0; r < n; r++) {
+            float want =
+                expected_estimate(qs + qi * qz, cu + r * cs, cs, d, b, sc + ns * r, centred);
+            CHECKF(ip0[qi * n + r] == want,
+                   "d=%zu bits %u centred %d query %zu row %zu: %.9g, want %.9g", d, b, centred, qi,
+                   r, (double)ip0[qi * n + r], (double)want);
+          }
+        /* The estimates track the exact products (loosely: this is about the plumbing). */
+        for (size_t r = 0; r < n; r++) {
+          double t = 0;
+          for (size_t j = 0; j < d; j++) t += (double)q[j] * x[r * d + j];
+          CHECKF(fabs(t - ip0[r]) <= 2.0 * er0[r] + 1e-4 * (1.0 + fabs(t)),
+                 "d=%zu bits %u centred %d row %zu: %g vs %g +- %g", d, b, centred, r, t,
+                 (double)ip0[r], (double)er0[r]);
+        }
+        free(qs);
+        vt_guarded_free(gh, gz);
+        vec_codec_free(c);
       }
-      free(qs);
-      vt_guarded_free(gh, gz);
-      vec_codec_free(c);
+      free(x), free(q), free(sc), free(codes);
     }
-    free(x), free(q), free(sc), free(codes);
-  }
 }
 
 /* The byte-dot and unpack kernels of every instruction set (and CPU-feature variant) this machine
@@ -579,6 +804,9 @@ const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
                                 {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
                                 {"rabitq_serialize", test_serialize},
+                                {"rabitq_centred_params", test_centred_params},
+                                {"rabitq_centred_training", test_centred_training},
+                                {"rabitq_centred_serialize", test_centred_serialize},
                                 {"rabitq_isas_and_quality", test_isas_and_quality},
                                 {"rabitq_unbiased", test_unbiased},
                                 {"rabitq_bound_coverage_sample", test_bound_coverage_sample}};
