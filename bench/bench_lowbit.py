@@ -43,8 +43,10 @@ try:
 except ImportError:
     faiss = None
 
-# vectro codec[:oversample] ("b" = by error bound), then FAISS factory strings[:k_factor]
-DEFAULT_VECTRO = ("rabitq-1,rabitq-1:b,rabitq-1:10,rabitq-2,rabitq-4,rabitq-4:b,"
+# vectro codec[/c][:oversample] ("/c": rabitq centred on the training rows' mean; "b" = by error
+# bound), then FAISS factory strings[:k_factor]
+DEFAULT_VECTRO = ("rabitq-1,rabitq-1:b,rabitq-1:10,rabitq-1/c,rabitq-1/c:b,rabitq-2,rabitq-2/c,"
+                  "rabitq-4,rabitq-4:b,rabitq-4/c,rabitq-4/c:b,"
                   "pq-48x8,pq-48x8:10,pq-96x4,pq-96x4:10,pq-48x4,pq-48x4:10")
 DEFAULT_FAISS = "RaBitQ1,RaBitQ1:10,RaBitQ2,RaBitQ4,RaBitQ4:4,PQ48,PQ48:10,PQ96x4fs,PQ96x4fs:10,PQ48x4fs,PQ48x4fs:10"
 
@@ -93,8 +95,9 @@ def bench(label, x, q, args):
     for spec in filter(None, args.vectro.split(",")):
         name, _, over = spec.partition(":")
         tag = f"vectro {name}" + (f" +r {'bound' if over == 'b' else over + 'x'}" if over else "")
+        name, _, flags = name.partition("/")
         try:
-            codec = vectro.Codec(name)
+            codec = vectro.Codec(name, center=flags == "c" or None)
             # without originals the index cannot rescore: the codes' own ranking is measured
             index = vectro.Index(codec, metric="ip", keep_originals=bool(over))
             kw = {"oversample": float(over)} if over and over != "b" else {}

@@ -178,6 +178,7 @@ typedef struct {
   vec_rq_dot_fn dot;
   vec_rq_dot1_fn dot1;
   vec_rq_unpack_fn unpack;
+  vec_rq_sign_fn sign;
 } rq_kernels;
 
 static rq_kernels pick(void) {
@@ -192,20 +193,22 @@ static rq_kernels pick(void) {
                         (f & VEC_CPU_AVX512VNNI)        ? vec_rq_dot1_avx512vnni
                         : (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
                                                         : vec_rq_dot1_avx512,
-                        vec_rq_unpack_avx512};
+                        vec_rq_unpack_avx512,
+                        vec_rq_sign_avx2};
   }
   case VEC_ISA_AVX2:
-    return (rq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2, vec_rq_sum_avx2,
-                        vec_rq_dot_avx2,  vec_rq_dot1_avx2,  vec_rq_unpack_avx2};
+    return (rq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2,  vec_rq_sum_avx2, vec_rq_dot_avx2,
+                        vec_rq_dot1_avx2, vec_rq_unpack_avx2, vec_rq_sign_avx2};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
   case VEC_ISA_NEON:
-    return (rq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon, vec_rq_sum_neon,
-                        vec_rq_dot_neon,  vec_rq_dot1_neon,  vec_rq_unpack_neon};
+    return (rq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon,  vec_rq_sum_neon, vec_rq_dot_neon,
+                        vec_rq_dot1_neon, vec_rq_unpack_neon, vec_rq_sign_neon};
 #endif
   default:
     return (rq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar, vec_rq_sum_scalar,
-                        vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar};
+                        vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar,
+                        vec_rq_sign_scalar};
   }
 }
 
@@ -369,7 +372,7 @@ static size_t rq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
     for (size_t j = 0; j < d; j++) o[j] *= inv;
     float ip, nn;
     if (b == 1) {
-      for (size_t j = 0; j < d; j++) row[j / 8] |= (uint8_t)((o[j] > 0.0f) << (j % 8));
+      k.sign(o, d, row); /* o is zero past d: those bits stay 0 */
       ip = k.sum(o, d, 1);
       nn = (float)d;
     } else {

@@ -43,6 +43,9 @@ typedef void (*vec_rq_unpack_fn)(const uint8_t *codes, size_t cs, size_t nr, siz
 typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
                                size_t nr, int64_t *out);
 
+/* b == 1 codes: bit i of row[k] = (o[8 k + i] > 0) for the ceil(d / 8) bytes of a row. Reads
+ * ceil(d / 8) * 8 floats (rabitq.c pads o with zeros, which give 0 bits). */
+typedef void (*vec_rq_sign_fn)(const float *o, size_t d, uint8_t *row);
 #define VEC_RQ_DECLARE(isa)                                                                        \
   VEC_HIDDEN void vec_rq_eval_##isa(const float *o, size_t dp, float t, float fmin, float fmax,    \
                                     uint8_t *u, float *ip, float *nn);                             \
@@ -54,7 +57,8 @@ typedef void (*vec_rq_dot1_fn)(const uint64_t *planes, size_t w, const uint8_t *
   VEC_HIDDEN void vec_rq_dot1_##isa(const uint64_t *planes, size_t w, const uint8_t *codes,        \
                                     size_t cs, size_t nr, int64_t *out);                           \
   VEC_HIDDEN void vec_rq_unpack_##isa(const uint8_t *codes, size_t cs, size_t nr, size_t d,        \
-                                      unsigned b, uint8_t *out, size_t ldo);
+                                      unsigned b, uint8_t *out, size_t ldo);                       \
+  VEC_HIDDEN void vec_rq_sign_##isa(const float *o, size_t d, uint8_t *row);
 VEC_RQ_DECLARE(scalar)
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_RQ_DECLARE(avx2)

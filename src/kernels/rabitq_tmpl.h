@@ -180,6 +180,16 @@ void VEC_RQ_FN(vec_rq_unpack)(const uint8_t *codes, size_t cs, size_t nr, size_t
 }
 #endif
 
+#ifndef VEC_RQ_HAVE_SIGN
+void VEC_RQ_FN(vec_rq_sign)(const float *o, size_t d, uint8_t *row) {
+  for (size_t k = 0; k < (d + 7) / 8; k++) {
+    unsigned v = 0;
+    for (unsigned i = 0; i < 8; i++) v |= (unsigned)(o[8 * k + i] > 0.0f) << i;
+    row[k] = (uint8_t)v;
+  }
+}
+#endif
+
 #ifndef VEC_RQ_HAVE_DOT1
 VEC_RQ_POPCNT_ATTR
 void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,

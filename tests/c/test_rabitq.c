@@ -571,12 +571,13 @@ typedef struct {
   vec_rq_eval_fn eval;
   vec_rq_evaln_fn evaln;
   vec_rq_sum_fn sum;
+  vec_rq_sign_fn sign;
 } rq_variant;
 
 #define RQ_VARIANT(isa)                                                                            \
   (rq_variant) {                                                                                   \
     #isa, vec_rq_dot_##isa, vec_rq_unpack_##isa, vec_rq_eval_##isa, vec_rq_evaln_##isa,            \
-        vec_rq_sum_##isa                                                                           \
+        vec_rq_sum_##isa, vec_rq_sign_##isa                                                        \
   }
 
 static int rq_variants(rq_variant *v) {
@@ -587,7 +588,7 @@ static int rq_variants(rq_variant *v) {
   if (vec_isa_supported(VEC_ISA_AVX512)) {
     v[n++] = RQ_VARIANT(avx512);
     if (vec_cpu_features() & VEC_CPU_AVX512VNNI)
-      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL, NULL, NULL, NULL};
+      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL, NULL, NULL, NULL, NULL};
   }
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
@@ -643,6 +644,33 @@ static void test_search_kernels(void) {
       }
     }
     free(o), free(u0), free(u1);
+  }
+}
+
+/* 1-bit codes: every variant's sign bytes equal the bit-by-bit reference, for odd d, unaligned
+ * input with zeros, -0 and tiny values of both signs (only > 0 sets a bit), and no byte written
+ * past ceil(d / 8). */
+static void test_sign_kernels(void) {
+  rq_variant v[8];
+  int nv = rq_variants(v);
+  uint64_t s = 77;
+  for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++) {
+    size_t d = kernel_dims[di], nb = (d + 7) / 8;
+    float *buf = calloc(nb * 8 + 1, sizeof(float)), *o = buf + 1; /* unaligned; zero past d */
+    uint8_t *want = calloc(nb, 1), *got = malloc(nb + 1);
+    CHECK(buf && want && got);
+    for (size_t j = 0; j < d; j++) {
+      float x = vt_normal(&s);
+      o[j] = j % 7 == 3 ? 0.0f : j % 11 == 5 ? -0.0f : j % 13 == 6 ? copysignf(1e-40f, x) : x;
+      if (o[j] > 0.0f) want[j / 8] |= (uint8_t)(1u << (j % 8));
+    }
+    for (int k = 0; k < nv; k++) {
+      if (!v[k].sign) continue;
+      memset(got, 0xA5, nb + 1);
+      v[k].sign(o, d, got);
+      CHECKF(memcmp(got, want, nb) == 0 && got[nb] == 0xA5, "%s sign d=%zu", v[k].name, d);
+    }
+    free(buf), free(want), free(got);
   }
 }
 
@@ -801,6 +829,7 @@ const vt_test rabitq_tests[] = {{"rabitq_score_isas", test_score_isas},
                                 {"rabitq_dot_kernels", test_dot_kernels},
                                 {"rabitq_dot1_kernels", test_dot1_kernels},
                                 {"rabitq_search_kernels", test_search_kernels},
+                                {"rabitq_sign_kernels", test_sign_kernels},
                                 {"rabitq_params", test_params},
                                 {"rabitq_zero_and_nan", test_zero_and_nan},
                                 {"rabitq_serialize", test_serialize},
