@@ -268,25 +268,38 @@ void vec_rq_dot1_avx2(const uint64_t *planes, size_t w, const uint8_t *codes, si
   const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
                                        1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   const __m256i ones = _mm256_set1_epi8(1);
-  size_t steps = (cs + 3) / 4; /* 32 elements a step; the query has 64 w >= 32 steps bytes */
+  /* 32 elements a step; the query has 64 w >= 32 steps bytes. Whole code words run in a loop of
+   * their own and the last, partial word (cs % 4 bytes) once after it: with the byte loop inside
+   * the main one, GCC spilled the constants and the step took twice the instructions. */
+  size_t steps = (cs + 3) / 4, full = cs / 4, rem = cs % 4;
+#define DOT1_STEP(c, k)                                                                            \
+  _mm256_maddubs_epi16(                                                                            \
+      ones,                                                                                        \
+      _mm256_and_si256(                                                                            \
+          _mm256_cmpeq_epi8(                                                                       \
+              _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)(c)), spread), bit),     \
+              bit),                                                                                \
+          LOADU(q + 32 * (k))))
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
     int64_t total = 0;
     for (size_t k0 = 0; k0 < steps; k0 += 128) {
-      size_t k1 = steps - k0 < 128 ? steps : k0 + 128;
+      size_t k1 = steps - k0 < 128 ? steps : k0 + 128, kf = k1 < full ? k1 : full, k = k0;
       __m256i acc = _mm256_setzero_si256();
-      for (size_t k = k0; k < k1; k++) {
-        uint32_t c = 0;
-        if (4 * k + 4 <= cs)
-          memcpy(&c, row + 4 * k, 4); /* little-endian: element 32 k + i is bit i */
-        else
-          for (size_t i = 4 * k; i < cs; i++) c |= (uint32_t)row[i] << (8 * (i - 4 * k));
-        __m256i m = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)c), spread), bit);
-        __m256i sel = _mm256_and_si256(_mm256_cmpeq_epi8(m, bit), LOADU(q + 32 * k));
-        acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(ones, sel));
+      for (; k < kf; k++) {
+        uint32_t c;
+        memcpy(&c, row + 4 * k, 4); /* little-endian: element 32 k + i is bit i */
+        acc = _mm256_add_epi16(acc, DOT1_STEP(c, k));
+      }
+      if (k < k1) { /* k == full: the rem < 4 bytes left */
+        uint32_t c = row[4 * k];
+        if (rem > 1) c |= (uint32_t)row[4 * k + 1] << 8;
+        if (rem > 2) c |= (uint32_t)row[4 * k + 2] << 16;
+        acc = _mm256_add_epi16(acc, DOT1_STEP(c, k));
       }
       total += hsum32(widen16(acc));
     }
     out[r] = total;
   }
+#undef DOT1_STEP
 }
