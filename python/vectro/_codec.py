@@ -489,7 +489,7 @@ class QuantizedEmbeddings:
                 f"nbytes={self.nbytes}, compression_ratio={self.compression_ratio:.2f})")
 
 
-def quantize_embeddings(embeddings, precision: str = "int8", *, ranges=None, calibration_embeddings=None,
+def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=None, calibration_embeddings=None,
                         rounding: str = "nearest", group_size: int | None = None, threads: int = 0,
                         progress: ProgressFn | None = None) -> QuantizedEmbeddings:
     """Compress embeddings.
@@ -502,7 +502,10 @@ def quantize_embeddings(embeddings, precision: str = "int8", *, ranges=None, cal
             layout), "uint8" (calibrated), or a profile: "quality", "balanced", "fast".
             As in sentence-transformers, "uint8" and "int8" with ``ranges`` or
             ``calibration_embeddings`` use per-dimension ranges; "uint8" without either calibrates
-            on ``embeddings`` themselves.
+            on ``embeddings`` themselves. Or a :class:`Codec` with parameters a string cannot say
+            (``Codec("rabitq-1", center=True)``, ``Codec("pq-96x4", rotate=True, seed=7)``): it is
+            fitted on ``calibration_embeddings`` or the embeddings when it needs training and has
+            none, and used as it is otherwise.
         ranges: (2, d) [low; high] per dimension, for the calibrated codecs.
         calibration_embeddings: data to learn ranges from (at least 2 vectors).
         rounding: "nearest" (default, smaller error) or "truncate" (sentence-transformers'
@@ -523,6 +526,15 @@ def quantize_embeddings(embeddings, precision: str = "int8", *, ranges=None, cal
         ([[64, -127, 32]], [0.007874015718698502])
     """
     calibrated = ranges is not None or calibration_embeddings is not None
+    if isinstance(precision, Codec):
+        if group_size is not None or rounding != "nearest":
+            raise ValueError("group_size and rounding are the Codec's own: set them when making it")
+        codec = precision
+        if ranges is not None:
+            codec.set_ranges(ranges)
+        elif codec.needs_training and (calibration_embeddings is not None or not codec.trained):
+            codec.fit(calibration_embeddings if calibration_embeddings is not None else embeddings)
+        return codec.encode(embeddings, threads=threads, progress=progress)
     codec = Codec(precision, group_size=group_size, rounding=rounding, calibrated=calibrated)
     if codec.needs_training:
         if ranges is not None:

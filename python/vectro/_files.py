@@ -281,10 +281,12 @@ def _pick_column(schema, names) -> str:
     return cands[0]
 
 
-def compress_file(src, dst, precision: str = "int8", *, chunk_rows: int = DEFAULT_CHUNK, threads: int = 0,
+def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int = DEFAULT_CHUNK, threads: int = 0,
                   metadata=None, column: str | None = None, progress: ProgressFn | None = None) -> Codec:
-    """Compresses an embeddings file of any size into a .vqz, in memory bounded by ``chunk_rows``
-    (calibrated codecs first learn their ranges from the first 100,000 rows). Returns the codec.
+    """Compresses an embeddings file of any size into a .vqz, in memory bounded by ``chunk_rows``.
+    ``precision`` is a name or a :class:`Codec` (for parameters a name cannot say, such as
+    ``Codec("rabitq-1", center=True)``); one that needs training and has none (calibrated, pq,
+    centred rabitq) first learns from the file's first 100,000 rows. Returns the codec.
 
     Example:
         >>> import numpy as np, vectro, tempfile, os
@@ -293,8 +295,8 @@ def compress_file(src, dst, precision: str = "int8", *, chunk_rows: int = DEFAUL
         >>> vectro.compress_file(os.path.join(d, "x.npy"), os.path.join(d, "x.vqz"), "f16").precision
         'f16'
     """
-    codec = Codec(precision)
-    if codec.needs_training:
+    codec = precision if isinstance(precision, Codec) else Codec(precision)
+    if codec.needs_training and not codec.trained:
         sample, have = [], 0
         for chunk in read_embeddings(src, chunk_rows, column=column):
             sample.append(chunk.copy())

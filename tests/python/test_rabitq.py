@@ -301,3 +301,23 @@ def test_cli_compress_rabitq_center(sample, tmp_path):
     bad = subprocess.run(["vectro", "compress", "--codec", "int8", "--center", str(src), str(out)],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "rabitq codec only" in bad.stderr
+
+
+def test_codec_objects_through_quantize_and_compress_file(sample, tmp_path):
+    """Parameters a precision string cannot say reach the one-call entry points as a Codec."""
+    corpus, _ = sample
+    want = vectro.Codec("rabitq-1", center=True, seed=3).fit(corpus)
+    q = vectro.quantize_embeddings(corpus, vectro.Codec("rabitq-1", center=True, seed=3))
+    assert q.codec.center and q.codec.trained
+    np.testing.assert_array_equal(q.codes, want.encode(corpus).codes)
+    # a trained codec is used as it is: fitted on the first 100 rows, not refitted on the file
+    src = tmp_path / "c.npy"
+    np.save(src, corpus)
+    mine = vectro.Codec("rabitq-2", center=True).fit(corpus[:100])
+    got = vectro.compress_file(src, tmp_path / "c.vqz", mine)
+    back = vectro.load(tmp_path / "c.vqz", verify=True)
+    assert got is mine and back.codec.center
+    np.testing.assert_array_equal(back.codes, mine.encode(corpus).codes)
+    np.testing.assert_array_equal(vectro.reconstruct_embeddings(back), mine.decode(mine.encode(corpus)))
+    with pytest.raises(ValueError, match="the Codec's own"):
+        vectro.quantize_embeddings(corpus, vectro.Codec("int4"), group_size=32)
