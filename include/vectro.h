@@ -678,7 +678,9 @@ typedef struct vec_kmeans_stats {
  *  @param opts       threads, progress (counted in training rows per iteration); NULL: defaults
  *  @return VEC_OK; VEC_E_INVALID_ARG (k == 0, n < k: fewer rows than centroids, max_points < k,
  *          d == 0, ldx < d, an unknown init, NULL, a struct_size too small); VEC_E_NONFINITE naming
- *          the first row holding NaN or Inf; VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
+ *          the first row holding NaN or Inf; VEC_E_RANGE naming the first row with a value
+ *          above sqrt(FLT_MAX / (4 d)), where float32 squared distances could overflow;
+ *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
 VEC_API int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
                        const vec_kmeans_params *params, float *centroids, uint32_t *assign,
                        vec_kmeans_stats *stats, const vec_batch_opts *opts);
