@@ -247,7 +247,7 @@ static int cmd_codecs(int argc, char **argv) {
  * ------------------------------------------------------------------------------------------- */
 static void usage_eval(FILE *f) {
   fprintf(
-      f, "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate]\n"
+      f, "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate] [--center]\n"
          "                   [--queries Q.npy] [-k K] [--threads N] EMBEDDINGS.npy\n\n"
          "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
          "and reports bytes per vector, cosine(x, x̂), relative L2 error, mean absolute error, and\n"
@@ -257,6 +257,7 @@ static void usage_eval(FILE *f) {
          "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal,\n"
          "                   pq-MxB (M subspaces of B = 4 or 8 bits, trained on the database)\n"
          "                   rabitq-B (B = 1..8 bits per dimension)\n"
+         "  --center         rabitq: code x - c, c the database mean (queries centred too)\n"
          "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
          "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
          "(sentence-transformers)\n"
@@ -268,13 +269,15 @@ static void usage_eval(FILE *f) {
 static int cmd_eval(int argc, char **argv) {
   const char *codec_name = "int8", *qpath = NULL, *path = NULL, *original = NULL;
   size_t k = 10, group = 0, threads = 0;
-  int rounding = VEC_ROUND_NEAREST;
+  int rounding = VEC_ROUND_NEAREST, center = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage_eval(stdout);
       return 0;
+    } else if (strcmp(a, "--center") == 0) {
+      center = 1;
     } else if (strcmp(a, "--codec") == 0 && more) {
       codec_name = argv[++i];
     } else if (strcmp(a, "--queries") == 0 && more) {
@@ -334,6 +337,10 @@ static int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "vectro eval: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
     return EXIT_USAGE;
   }
+  if (center && cp.codec != VEC_CODEC_RABITQ) {
+    fprintf(stderr, "vectro eval: --center applies to the rabitq codec only\n");
+    return EXIT_USAGE;
+  }
   vec_codec_id id = cp.codec;
   if (cp.group_size) group = cp.group_size;
 
@@ -385,6 +392,7 @@ static int cmd_eval(int argc, char **argv) {
   p.group_size = (unsigned)group;
   p.rounding = rounding;
   p.m = cp.m, p.bits = cp.bits; /* pq-MxB, rabitq-B */
+  p.center = center;
   if ((rc = vec_codec_create(&p, &c))) {
     ret = cli_fail("eval", rc);
     goto done;

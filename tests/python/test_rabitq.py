@@ -301,6 +301,19 @@ def test_cli_compress_rabitq_center(sample, tmp_path):
     bad = subprocess.run(["vectro", "compress", "--codec", "int8", "--center", str(src), str(out)],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "rabitq codec only" in bad.stderr
+    # vectro eval --center: the decoded vectors' recall, centred above uncentred at 1 bit
+    recall = {}
+    for flags in ([], ["--center"]):
+        qpath = tmp_path / "q.npy"
+        np.save(qpath, sample[1])
+        np.save(tmp_path / "db.npy", corpus)
+        r = subprocess.run(["vectro", "eval", "--codec", "rabitq-1", *flags, "--queries", str(qpath),
+                            str(tmp_path / "db.npy")], capture_output=True, text=True, check=True)
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith("recall@10"))
+        recall[bool(flags)] = float(line.split()[1])
+    assert recall[True] > recall[False] > 0.6, recall
+    bad = subprocess.run(["vectro", "eval", "--codec", "int8", "--center", str(src)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "rabitq codec only" in bad.stderr
 
 
 def test_codec_objects_through_quantize_and_compress_file(sample, tmp_path):
