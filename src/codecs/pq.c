@@ -23,7 +23,7 @@
 #include "codec_impl.h"
 #include "rotation.h"
 
-#define PQ_MAX_M4 512 /* 4-bit: keeps m * 127 (the table's top code) in uint16 sums */
+#define PQ_MAX_M4 512 /* 4-bit: 256 byte pairs of at most 254 keep the fast-scan sums in uint16 */
 
 typedef struct {
   size_t m, ksub, dsub, kp;
@@ -329,23 +329,33 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   }
   float t[PQ_MAX_M4 * 16], mn[PQ_MAX_M4];
   table(s, qv, t);
-  float range = 0.0f, bias = 0.0f;
+  /* One step delta for every subspace, chosen so that a pair's two entries (the subspaces sharing
+   * a code byte) sum to at most 254: the kernels add the pair's look-ups as bytes before widening
+   * (three fewer vector ops per code byte and query on AVX2, a quarter of the scan). The ranges
+   * are rounded twice, each entry by at most one half, so 253 steps for the widest pair leave a
+   * step of margin. Entries are then within delta / 2, delta about half of what a per-entry 255
+   * would give: recall@10 moved by at most 0.002, either way, at m = 48 to 192 (sample, synthetic).
+   * ceil(m / 2) <= 256 pairs keep the uint16 sums exact. */
+  float pair = 0.0f, bias = 0.0f, prev = 0.0f;
   for (size_t q = 0; q < s->m; q++) {
     float lo, hi;
     min_max16(t + q * 16, &lo, &hi);
     mn[q] = lo;
     bias += lo;
-    range = hi - lo > range ? hi - lo : range;
+    if (q & 1) {
+      pair = prev + (hi - lo) > pair ? prev + (hi - lo) : pair;
+    } else {
+      prev = hi - lo;
+      pair = prev > pair ? prev : pair; /* an odd m's last subspace pairs with a zero table */
+    }
   }
-  unsigned top = 65535u / (unsigned)s->m;
-  if (top > 255) top = 255;
-  float delta = range > 0.0f ? range / (float)top : 1.0f;
-  float inv = 1.0f / delta;
+  float delta = pair > 0.0f ? pair / 253.0f : 1.0f;
+  float inv = 1.0f / delta, top = 255.0f;
   uint8_t *lut = (uint8_t *)qs + 16;
   size_t cs = pq_code_size(c);
   memset(lut, 0, cs * 32); /* the pad subspace of an odd m looks up 0 */
   for (size_t q = 0; q < s->m; q++)
-    quantize16(t + q * 16, mn[q], inv, (float)top, lut + (q / 2) * 32 + (q & 1) * 16);
+    quantize16(t + q * 16, mn[q], inv, top, lut + (q / 2) * 32 + (q & 1) * 16);
   memcpy(qs, &delta, 4);
   memcpy((uint8_t *)qs + 4, &bias, 4);
   memset((uint8_t *)qs + 8, 0, 8);

@@ -1,7 +1,7 @@
 /* pq_avx2.c: 4-bit PQ fast-scan with AVX2: per code byte of 32 rows, two pshufb look-ups (the low
- * and the high nibble's subspace) whose bytes are widened into even-row and odd-row uint16 sums,
- * for up to VEC_PQ4_QB queries per code load; and the 32-row block transpose, both 16-row halves
- * at once in the two 128-bit lanes. */
+ * and the high nibble's subspace), added as bytes and widened into even-row and odd-row uint16
+ * sums, for up to VEC_PQ4_QB queries per code load; and the 32-row block transpose, both 16-row
+ * halves at once in the two 128-bit lanes. */
 #include <immintrin.h>
 
 #include "pq_kernels.h"
@@ -26,11 +26,10 @@ static inline __attribute__((always_inline)) void scanq(const uint8_t *blk, size
       const uint8_t *t = lut + i * ls + j * 32;
       __m256i tl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t));
       __m256i th = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(t + 16)));
-      __m256i va = _mm256_shuffle_epi8(tl, cl), vb = _mm256_shuffle_epi8(th, ch);
-      /* odd bytes too: taken out at the end */
-      ev[i] = _mm256_add_epi16(ev[i], _mm256_add_epi16(va, vb));
-      od[i] = _mm256_add_epi16(
-          od[i], _mm256_add_epi16(_mm256_srli_epi16(va, 8), _mm256_srli_epi16(vb, 8)));
+      /* the pair's two look-ups sum to <= 255 (pq_kernels.h): added as bytes, widened once */
+      __m256i v = _mm256_add_epi8(_mm256_shuffle_epi8(tl, cl), _mm256_shuffle_epi8(th, ch));
+      ev[i] = _mm256_add_epi16(ev[i], v); /* odd bytes too: taken out at the end */
+      od[i] = _mm256_add_epi16(od[i], _mm256_srli_epi16(v, 8));
     }
   }
   for (size_t i = 0; i < nq; i++) {

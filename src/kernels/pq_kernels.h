@@ -5,7 +5,12 @@
  * blk[j * 32 + r]. The low nibble is subspace 2j's code, the high nibble subspace 2j + 1's. The
  * query's look-up table is quantized to uint8: lut[j * 32 + c] for subspace 2j and
  * lut[j * 32 + 16 + c] for subspace 2j + 1, so one byte shuffle (pshufb / vqtbl1q) looks up 32 (or
- * 64) rows of one subspace at once, and sums stay exact in uint16 lanes. */
+ * 64) rows of one subspace at once.
+ *
+ * Contract on the table (pq.c's query preparation keeps it): for every j, the largest entry of
+ * subspace 2j plus the largest of 2j + 1 is at most 255, so a code byte's two look-ups add as
+ * bytes without wrapping before they are widened, and npairs <= 256 keeps every row's sum in
+ * uint16. Tables outside it give unspecified sums (no memory is touched out of bounds). */
 #ifndef VEC_PQ_KERNELS_H
 #define VEC_PQ_KERNELS_H
 

@@ -1,6 +1,6 @@
-/* pq_neon.c: 4-bit PQ fast-scan with NEON: vqtbl1q_u8 looks up 16 rows of one subspace; the bytes
- * are widened into uint16 sums (vaddw), four accumulators for the block's 32 rows, for up to
- * VEC_PQ4_QB queries per code load. */
+/* pq_neon.c: 4-bit PQ fast-scan with NEON: vqtbl1q_u8 looks up 16 rows of one subspace; a code
+ * byte's two look-ups are added as bytes and widened into uint16 sums (vaddw), four accumulators
+ * for the block's 32 rows, for up to VEC_PQ4_QB queries per code load. */
 #include <arm_neon.h>
 
 #include "pq_kernels.h"
@@ -21,12 +21,13 @@ static inline __attribute__((always_inline)) void scanq(const uint8_t *blk, size
     for (size_t i = 0; i < nq; i++) {
       const uint8_t *t = lut + i * ls + j * 32;
       uint8x16_t tl = vld1q_u8(t), th = vld1q_u8(t + 16);
-      uint8x16_t va = vqtbl1q_u8(tl, l0), vb = vqtbl1q_u8(th, h0);
-      acc[i][0] = vaddw_u8(vaddw_u8(acc[i][0], vget_low_u8(va)), vget_low_u8(vb));
-      acc[i][1] = vaddw_high_u8(vaddw_high_u8(acc[i][1], va), vb);
-      va = vqtbl1q_u8(tl, l1), vb = vqtbl1q_u8(th, h1);
-      acc[i][2] = vaddw_u8(vaddw_u8(acc[i][2], vget_low_u8(va)), vget_low_u8(vb));
-      acc[i][3] = vaddw_high_u8(vaddw_high_u8(acc[i][3], va), vb);
+      /* the pair's two look-ups sum to <= 255 (pq_kernels.h): added as bytes, widened once */
+      uint8x16_t v0 = vaddq_u8(vqtbl1q_u8(tl, l0), vqtbl1q_u8(th, h0));
+      uint8x16_t v1 = vaddq_u8(vqtbl1q_u8(tl, l1), vqtbl1q_u8(th, h1));
+      acc[i][0] = vaddw_u8(acc[i][0], vget_low_u8(v0));
+      acc[i][1] = vaddw_high_u8(acc[i][1], v0);
+      acc[i][2] = vaddw_u8(acc[i][2], vget_low_u8(v1));
+      acc[i][3] = vaddw_high_u8(acc[i][3], v1);
     }
   }
   for (size_t i = 0; i < nq; i++) {

@@ -155,17 +155,34 @@ static void encode_matches_reference(void) {
   }
 }
 
+/* Random fast-scan tables within the kernels' contract (pq_kernels.h): per code byte j, the two
+ * subspaces' largest entries sum to at most 255, and reach it exactly, so a kernel that added the
+ * look-ups with a wrap or a saturation would be caught. */
+static void contract_lut(uint8_t *lut, size_t np, uint64_t *s) {
+  for (size_t j = 0; j < np; j++) {
+    unsigned a = (unsigned)(vt_next(s) % 256), b = 255 - a;
+    for (size_t c = 0; c < 16; c++) {
+      lut[j * 32 + c] = (uint8_t)(vt_next(s) % (a + 1));
+      lut[j * 32 + 16 + c] = (uint8_t)(vt_next(s) % (b + 1));
+    }
+    lut[j * 32 + vt_next(s) % 16] = (uint8_t)a;
+    lut[j * 32 + 16 + vt_next(s) % 16] = (uint8_t)b;
+  }
+}
+
 static void fastscan_kernels_bit_exact(void) {
   int isas[4], ni = vt_isas(isas);
   uint64_t s = 5;
-  size_t maxp = 128;
+  size_t maxp = 256; /* m = 512, the 4-bit codec's largest */
   uint8_t *blkb = malloc(maxp * 32 + 1), *lutb = malloc(maxp * 32 + 1);
   uint8_t *blk = blkb + 1, *lut = lutb + 1; /* unaligned */
   float *outb = malloc(33 * sizeof(float)), *got = outb + 1;
   for (size_t np = 1; np <= maxp; np = np < 40 ? np + 1 : np * 2) {
     for (size_t i = 0; i < np * 32; i++) blk[i] = (uint8_t)vt_next(&s);
-    for (size_t i = 0; i < np * 32; i++) lut[i] = (uint8_t)vt_next(&s);
-    if (np == 128) memset(lut, 255, np * 32); /* the largest sums: 128 * 2 * 255 */
+    contract_lut(lut, np, &s);
+    if (np == maxp) /* the largest sums: 256 pairs of 128 + 127 = 65280 */
+      for (size_t j = 0; j < np; j++)
+        memset(lut + j * 32, 128, 16), memset(lut + j * 32 + 16, 127, 16);
     float ref[32], refs[32];
     vec_pq4_scan_scalar(blk, np, lut, 0.0f, 1.0f, ref); /* the integer sums, exactly */
     vec_pq4_scan_scalar(blk, np, lut, -3.25f, 0.0173f, refs);
@@ -192,7 +209,7 @@ static void fastscan_kernels_bit_exact(void) {
     float bias[VEC_PQ4_QB] = {0.5f, -3.25f, 7.0f, 0.0f},
           delta[VEC_PQ4_QB] = {1.0f, 0.0173f, 0.25f, 3.5f};
     CHECK(luts && mq);
-    for (size_t i = 0; i < VEC_PQ4_QB * ls; i++) luts[i] = (uint8_t)vt_next(&s);
+    for (size_t i = 0; i < VEC_PQ4_QB; i++) contract_lut(luts + i * ls, np, &s);
     for (int t = 0; t < ni; t++) {
       CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
       for (size_t nq = 1; nq <= VEC_PQ4_QB; nq++) {
@@ -211,7 +228,8 @@ static void fastscan_kernels_bit_exact(void) {
   void *h1, *h2;
   size_t s1, s2, np = 7;
   uint8_t *gb = vt_guarded_alloc(np * 32, &h1, &s1), *gl = vt_guarded_alloc(np * 32, &h2, &s2);
-  for (size_t i = 0; i < np * 32; i++) gb[i] = (uint8_t)i, gl[i] = (uint8_t)(i * 7);
+  for (size_t i = 0; i < np * 32; i++) gb[i] = (uint8_t)i;
+  contract_lut(gl, np, &s);
   float ref[32];
   vec_pq4_scan_scalar(gb, np, gl, 1.0f, 0.5f, ref);
   for (int t = 0; t < ni; t++) {
@@ -305,6 +323,48 @@ static void scores_match_decoded(void) {
     vec_set_isa(VEC_ISA_AUTO);
     vec_codec_free(c);
     free(x), free(qv), free(codes), free(qs), free(dec), free(ip), free(err), free(ref), free(one);
+  }
+}
+
+/* The query tables pq.c prepares keep the kernels' contract (pq_kernels.h: a code byte's two
+ * look-ups sum to at most 255) on skewed data, where one subspace's range dwarfs the rest or two
+ * wide ones share a byte, for odd m (a zero pad table) and m = 512 (256 byte pairs); and the
+ * widest pair uses the scale (not a vacuous pass). */
+static void tables_keep_contract(void) {
+  static const struct {
+    size_t d;
+    unsigned m;
+  } cases[] = {{30, 5}, {66, 33}, {96, 48}, {1024, 512}};
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+    size_t d = cases[t].d, n = 200, nq = 6, sub = d / cases[t].m;
+    float *x = randn(n * d, 300 + t), *qv = randn(nq * d, 400 + t);
+    for (size_t i = 0; i < n; i++) /* subspaces 0 and 1 (one byte) 1000x and 300x wider */
+      for (size_t k = 0; k < 2 * sub; k++) x[i * d + k] *= k < sub ? 1000.0f : 300.0f;
+    for (size_t j = 0; j < nq; j++)
+      for (size_t k = 0; k < d; k++) /* queries: some skewed, one leaning on the last subspace */
+        qv[j * d + k] *= j == 1 && k < sub ? 50.0f : j == 2 && k >= d - sub ? 1e4f : 1.0f;
+    vec_codec *c = make_pq(d, cases[t].m, 4, x, n);
+    CHECK(c != NULL);
+    size_t cs = vec_codec_code_size(c), qsz = c->ops->query_size(c);
+    uint8_t *qs = malloc(qsz);
+    for (size_t j = 0; j < nq; j++) {
+      c->ops->query_prepare(c, qv + j * d, qs);
+      const uint8_t *lut = qs + 16;
+      unsigned widest = 0;
+      for (size_t b = 0; b < cs; b++) {
+        unsigned lo = 0, hi = 0;
+        for (size_t e = 0; e < 16; e++) {
+          lo = lut[b * 32 + e] > lo ? lut[b * 32 + e] : lo;
+          hi = lut[b * 32 + 16 + e] > hi ? lut[b * 32 + 16 + e] : hi;
+        }
+        CHECKF(lo + hi <= 255, "m %u query %zu byte %zu: %u + %u", cases[t].m, j, b, lo, hi);
+        if (cases[t].m % 2 && b == cs - 1) CHECK(hi == 0); /* the pad subspace */
+        widest = lo + hi > widest ? lo + hi : widest;
+      }
+      CHECKF(widest >= 250, "m %u query %zu: widest pair %u", cases[t].m, j, widest);
+    }
+    vec_codec_free(c);
+    free(x), free(qv), free(qs);
   }
 }
 
@@ -462,6 +522,7 @@ const vt_test pq_tests[] = {
     {"fastscan_kernels_bit_exact", fastscan_kernels_bit_exact},
     {"pack_matches_reference", pack_matches_reference},
     {"scores_match_decoded", scores_match_decoded},
+    {"tables_keep_contract", tables_keep_contract},
     {"serialization", serialization},
     {"rotate_round_trip", rotate_round_trip},
     {"search_matches_score_topk", search_matches_score_topk},
