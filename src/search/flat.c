@@ -22,6 +22,7 @@
 #endif
 
 #define TILE_ROWS 128 /* rows decoded at once: 128 x d floats stays in L2 for usual d */
+#define QBLOCK    8   /* queries scored per pass over a tile (a hook register-blocks over them) */
 
 /* ---------------------------------------------------------------------------------------------
  * Dot products. Eight interleaved partial sums in a fixed order: the compiler vectorises the lane
@@ -200,6 +201,7 @@ typedef struct scorer {
   size_t d;
   int hooked;   /* codec->ops->score in use */
   size_t qsize; /* bytes of one prepared query */
+  size_t qcall; /* queries per score call */
   vec_dots_fn dots;
 } scorer;
 
@@ -214,6 +216,8 @@ static void scorer_codes(scorer *s, const vec_codec *c, const void *codes, const
   s->hooked = c->ops->score && c->ops->query_prepare && c->ops->query_size &&
               (!c->ops->score_preferred || c->ops->score_preferred(c));
   s->qsize = s->hooked ? c->ops->query_size(c) : s->d * sizeof(float);
+  s->qcall = s->hooked && c->ops->score_queries ? c->ops->score_queries(c) : 0;
+  if (s->qcall == 0 || s->qcall > VEC_SCORE_MAX_QUERIES) s->qcall = QBLOCK;
   s->dots = pick_dots();
 }
 
@@ -223,6 +227,7 @@ static void scorer_f32(scorer *s, const float *x, size_t ldx, size_t d) {
   s->ldx = ldx;
   s->d = d;
   s->qsize = d * sizeof(float);
+  s->qcall = QBLOCK;
   s->dots = pick_dots();
 }
 
@@ -291,7 +296,6 @@ static void scorer_score(const scorer *s, const uint8_t *qs, size_t nb, size_t t
 /* ---------------------------------------------------------------------------------------------
  * The search job shared by every chunk.
  * ------------------------------------------------------------------------------------------- */
-#define QBLOCK       8 /* queries scored per pass over a tile (a hook register-blocks over them) */
 #define QCACHE_BYTES ((size_t)256 << 10) /* prepared queries kept hot over a run of tiles */
 
 typedef struct search_ctx {
@@ -587,8 +591,9 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
       sc->codec &&
       (!sc->hooked || (need_sq && !s->row_sqnorms && !s->bound && !sc->codec->ops->sqnorms));
   float *tile = need_tile ? malloc(TILE_ROWS * d * sizeof(float)) : NULL;
-  float *ip = malloc(QBLOCK * TILE_ROWS * sizeof(float));
-  float *err = s->bound ? malloc(QBLOCK * TILE_ROWS * sizeof(float)) : NULL;
+  size_t qc = sc->qcall;
+  float *ip = malloc(qc * TILE_ROWS * sizeof(float));
+  float *err = s->bound ? malloc(qc * TILE_ROWS * sizeof(float)) : NULL;
   if ((need_tile && !tile) || !ip || (s->bound && !err)) {
     free(tile);
     free(ip);
@@ -615,8 +620,8 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
   /* Queries go in groups whose prepared forms fit QCACHE_BYTES: every tile reads the group's
    * forms, so a batch of 8-bit PQ tables (48 KB a query) would otherwise stream from memory once
    * per tile. Rows still reach each query in increasing order. */
-  size_t group = sc->qsize ? QCACHE_BYTES / sc->qsize / QBLOCK * QBLOCK : 0;
-  if (group < QBLOCK) group = QBLOCK;
+  size_t group = sc->qsize ? QCACHE_BYTES / sc->qsize / qc * qc : 0;
+  if (group < qc) group = qc;
   for (size_t g0 = qb; g0 < qe; g0 += group) {
     size_t g1 = qe - g0 < group ? qe : g0 + group;
     for (size_t t0 = rb; t0 < re; t0 += TILE_ROWS) {
@@ -630,8 +635,8 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
         else
           scorer_sqnorms(sc, t0, tn, rows, ld, tile, sq);
       }
-      for (size_t j0 = g0; j0 < g1; j0 += QBLOCK) {
-        size_t nb = g1 - j0 < QBLOCK ? g1 - j0 : QBLOCK;
+      for (size_t j0 = g0; j0 < g1; j0 += qc) {
+        size_t nb = g1 - j0 < qc ? g1 - j0 : qc;
         scorer_score(sc, s->qs + j0 * sc->qsize, nb, t0, tn, rows, ld, ip, err, TILE_ROWS);
         for (size_t b = 0; b < nb; b++) {
           size_t j = j0 + b;

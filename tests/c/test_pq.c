@@ -442,15 +442,15 @@ static void rotate_round_trip(void) {
 static void search_matches_score_topk(void) {
   static const unsigned bits[] = {4, 8};
   for (int b = 0; b < 2; b++) {
-    size_t d = 64, n = 3000, nq = 40;
+    size_t d = 64, n = 3000, nq = 45; /* 4-bit: one call of 32 queries, one of 13 (4+4+4+1) */
     float *x = randn(n * d, 60 + b), *qv = randn(nq * d, 61 + b);
     vec_codec *c = make_pq(d, 16, bits[b], x, n);
     CHECK(c != NULL);
     size_t cs = vec_codec_code_size(c), qsz = c->ops->query_size(c);
     uint8_t *codes = malloc(n * cs), *qs = malloc(qsz);
     float *ip = malloc(n * sizeof(float)), sc[25];
-    uint64_t ids[40 * 25];
-    float scores[40 * 25];
+    uint64_t ids[45 * 25];
+    float scores[45 * 25];
     CHECK(vec_codec_encode(c, x, n, d, codes, NULL, NULL) == VEC_OK);
     for (size_t k = 1; k <= 25; k += 12)
       for (int threads = 1; threads <= 2; threads++) {
