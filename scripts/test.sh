@@ -58,6 +58,7 @@ else
 fi
 python3 bench/bench_int8.py --quick >/dev/null
 python3 bench/bench_search.py --quick >/dev/null
+python3 bench/bench_fastscan_ab.py --data sample --rounds 1 >/dev/null
 echo "benchmark smoke run: ok"
 echo "all stages before pytest took $(( $(date +%s) - start )) s"
 python3 -m pytest -q tests/python
