@@ -2,9 +2,10 @@
 
 bench_lowbit.py times each method once, one after the other; on a VM whose clock changes speed
 from one minute to the next (ours moves by ~1.6x) two rows of one run can then differ by the
-clock rather than by the code. Here the two searches alternate for --rounds rounds (each the best
-of 3), and the table gives each side's best round and the median of the per-round ratios.
-One thread for both; same training rows (the leading --train), same data and queries.
+clock rather than by the code. Here the two searches alternate for --rounds rounds (each the
+median of 3 after a warm-up, bench_search.timed), and the table gives each side's best round
+and the median of the per-round ratios. One thread for both; the same training rows (the
+leading --train), data and queries.
 
 Run: python3 bench/bench_fastscan_ab.py [--n 1000000] [--m 48,96] [--rounds 15] [--data sample]
 """
@@ -18,25 +19,13 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 import vectro  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_search import ROOT, exact_topk, recall, synthetic  # noqa: E402
-
-
-def best_qps(f, nq, reps=3):
-    t = min(_elapsed(f) for _ in range(reps))
-    return nq / t
-
-
-def _elapsed(f):
-    t0 = time.perf_counter()
-    f()
-    return time.perf_counter() - t0
+from bench_search import ROOT, exact_topk, recall, synthetic, timed  # noqa: E402
 
 
 def main():
@@ -59,7 +48,7 @@ def main():
     else:
         x, q = synthetic(args.n, args.nq, args.d)
         label = f"synthetic clustered, n = {len(x):,}, d = {x.shape[1]}, {len(q)} queries"
-    n, d = x.shape
+    d = x.shape[1]
     k, over = args.k, args.oversample
     truth = exact_topk(x, q, k)
     print(f"{label}; k = {k}; one thread; {args.rounds} interleaved rounds; vectro "
@@ -75,6 +64,12 @@ def main():
         fs.add(x)
         fr = faiss.IndexRefineFlat(fs, faiss.swig_ptr(x))
         fr.k_factor = over
+        # the codebooks' quality apart from the scan: reconstruction error on (up to) 200k rows
+        xs = x[:200_000]
+        mse_v = float(np.mean((xs - codec.decode(codec.encode(xs))) ** 2))
+        mse_f = float(np.mean((xs - fs.pq.decode(fs.pq.compute_codes(xs))) ** 2))
+        print(f"  pq-{m}x4 reconstruction MSE on {len(xs):,} rows: vectro {mse_v:.6f}, "
+              f"FAISS {mse_f:.6f}", flush=True)
         pairs = [
             # pq has no error bound, so without oversample the index ranks by the codes alone
             (f"pq-{m}x4", lambda: ix.search(q, k, threads=1), f"PQ{m}x4fs", lambda: fs.search(q, k)),
@@ -82,12 +77,14 @@ def main():
              f"PQ{m}x4fs +r {over:g}x", lambda: fr.search(q, k)),
         ]
         for va, fa, fb_name, fb in pairs:
-            ra = recall(np.asarray(fa()[0]).astype(np.int64), truth)
-            rb = recall(np.asarray(fb()[1]).astype(np.int64), truth)
             qa, qb = [], []
             for _ in range(args.rounds):
-                qa.append(best_qps(fa, len(q)))
-                qb.append(best_qps(fb, len(q)))
+                ta, out_a = timed(fa, 3)
+                tb, out_b = timed(fb, 3)
+                qa.append(len(q) / ta)
+                qb.append(len(q) / tb)
+            ra = recall(np.asarray(out_a[0]).astype(np.int64), truth)
+            rb = recall(np.asarray(out_b[1]).astype(np.int64), truth)
             ratios = sorted(a / b for a, b in zip(qa, qb))
             rows.append((va, max(qa), ra, fb_name, max(qb), rb, max(qa) / max(qb),
                          ratios[len(ratios) // 2]))

@@ -66,15 +66,13 @@ typedef struct vec_codec_ops {
   /* Whether the search should use score for this codec instance (NULL: yes). A hook whose kernel
    * is only scalar for some parameters (int4 with per-group scales) loses to decode + SIMD dots. */
   int (*score_preferred)(const vec_codec *c);
-  /* Queries per score call that amortize the hook's per-call work (pq's 4-bit code transpose),
-   * at most VEC_SCORE_MAX_QUERIES; NULL or 0: the search's default of 8. */
+  /* Queries per score call that amortize the hook's per-call work (pq's 4-bit code transpose);
+   * NULL or 0: the search's default of 8. */
   size_t (*score_queries)(const vec_codec *c);
   /* |x|^2 per row as the codec estimates it (for L2 and cosine); NULL: |decode(x)|^2. */
   void (*sqnorms)(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                   float *out);
 } vec_codec_ops;
-
-#define VEC_SCORE_MAX_QUERIES 64
 
 /* Codecs with per-dimension ranges (the calibrated ones): trained by ranges, not by a hook. */
 #define VEC_HAS_RANGES(c) ((c)->ops->needs_training && !(c)->ops->train)

@@ -331,9 +331,9 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
   table(s, qv, t);
   /* One step delta for every subspace, chosen so that a pair's two entries (the subspaces sharing
    * a code byte) sum to at most 254: the kernels add the pair's look-ups as bytes before widening
-   * (three fewer vector ops per code byte and query on AVX2, a quarter of the scan). The ranges
-   * are rounded twice, each entry by at most one half, so 253 steps for the widest pair leave a
-   * step of margin. Entries are then within delta / 2, delta about half of what a per-entry 255
+   * (two fewer vector ops per code byte and query on AVX2: 8 -> 6). The ranges are rounded
+   * twice, each entry by at most one half, so 253 steps for the widest pair leave a step of
+   * margin. Entries are then within delta / 2, delta about half of what a per-entry 255
    * would give: recall@10 moved by at most 0.002, either way, at m = 48 to 192 (sample, synthetic).
    * ceil(m / 2) <= 256 pairs keep the uint16 sums exact. */
   float pair = 0.0f, bias = 0.0f, prev = 0.0f;
@@ -350,12 +350,12 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
     }
   }
   float delta = pair > 0.0f ? pair / 253.0f : 1.0f;
-  float inv = 1.0f / delta, top = 255.0f;
+  float inv = 1.0f / delta;
   uint8_t *lut = (uint8_t *)qs + 16;
   size_t cs = pq_code_size(c);
   memset(lut, 0, cs * 32); /* the pad subspace of an odd m looks up 0 */
   for (size_t q = 0; q < s->m; q++)
-    quantize16(t + q * 16, mn[q], inv, top, lut + (q / 2) * 32 + (q & 1) * 16);
+    quantize16(t + q * 16, mn[q], inv, 255.0f, lut + (q / 2) * 32 + (q & 1) * 16);
   memcpy(qs, &delta, 4);
   memcpy((uint8_t *)qs + 4, &bias, 4);
   memset((uint8_t *)qs + 8, 0, 8);
@@ -491,9 +491,9 @@ static int pq_state_read(vec_codec *c, const uint8_t *p, size_t size) {
   return VEC_OK;
 }
 
-/* 4-bit: each 32-row block is transposed once per call, so a call takes 32 queries (16 KB of
- * tables at m = 48, in L1 beside the block) instead of the search's 8: the transpose goes from
- * ~10 % of a 100-query search to ~3 %. 8-bit tables (m x 1 KB each) go query by query anyway. */
+/* 4-bit: each 32-row block is transposed once per call, so a call takes 32 queries (25 KB of
+ * tables at m = 48) instead of the search's 8: the transpose goes from ~10 % of a 100-query
+ * search to ~3 %. 8-bit tables (m x 1 KB each) go query by query anyway. */
 static size_t pq_score_queries(const vec_codec *c) { return c->p.bits == 4 ? 32 : 0; }
 
 const vec_codec_ops vec_ops_pq = {.id = VEC_CODEC_PQ,

@@ -217,7 +217,7 @@ static void scorer_codes(scorer *s, const vec_codec *c, const void *codes, const
               (!c->ops->score_preferred || c->ops->score_preferred(c));
   s->qsize = s->hooked ? c->ops->query_size(c) : s->d * sizeof(float);
   s->qcall = s->hooked && c->ops->score_queries ? c->ops->score_queries(c) : 0;
-  if (s->qcall == 0 || s->qcall > VEC_SCORE_MAX_QUERIES) s->qcall = QBLOCK;
+  if (s->qcall == 0) s->qcall = QBLOCK;
   s->dots = pick_dots();
 }
 
