@@ -1,64 +1,136 @@
 #!/usr/bin/env bash
-# test.sh: every test Vectro has: C tests built with gcc and clang (warnings are errors), again
-# under AddressSanitizer + UndefinedBehaviorSanitizer, the NEON kernels cross-compiled for aarch64
-# and run under qemu-user, a bounded libFuzzer run of the file readers, lint, the Python suite,
-# and a smoke run of the benchmark.
-# The README's second command; .ci/run calls exactly this.
-set -euo pipefail
+# test.sh: every test Vectro has, as stages: C tests built with gcc and clang (warnings are errors),
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, the NEON kernels cross-compiled for
+# aarch64 and run under qemu-user, a bounded libFuzzer run of the file readers, lint (ruff,
+# clang-format, actionlint on the workflows), the Python suite, and a benchmark smoke run.
+# Every stage runs even when an earlier one failed; a summary table (stage, result, seconds) ends
+# the run, and the exit status is non-zero if any stage failed. The README's second command;
+# .ci/run calls exactly this. Python packages go into the project venv (.venv), never the system.
+#   VECTRO_STAGES="c-gcc pytest"   run only these stages (default: all)
+#   VECTRO_FUZZ_SECONDS=30         libFuzzer time per target
+# To add a stage: one `run_stage NAME COMMAND...` line below (COMMAND may be a function defined
+# here); to add pip packages: an extra in pyproject.toml, named once in VECTRO_EXTRAS.
 cd "$(dirname "$0")/.."
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 J=$(nproc 2>/dev/null || echo 2)
-stage() { printf '\n=== %s\n' "$*"; }
-start=$(date +%s)
+start=$SECONDS
 
-stage "dependencies"
-bash scripts/setup_deps.sh test
-python3 -m pip install -q cmake ninja ruff==0.17.6 clang-format==23.1.5
+# The venv: .venv in the checkout; under CI (CI=true, a fresh clone each run) one kept in the user's
+# cache instead, so a run on a machine that ran CI before reinstalls nothing but vectro itself
+# (a fresh venv with torch and sentence-transformers costs ~8 minutes on a loaded 2-core machine).
+if [ -z "${VECTRO_VENV:-}" ] && [ "${CI:-}" = true ] && [ -n "${HOME:-}" ]; then
+  VECTRO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/vectro/venv-ci"
+fi
+export VECTRO_VENV=${VECTRO_VENV:-$PWD/.venv}
 
-ctest_dir() { # ctest_dir BUILD_DIR CMAKE_ARGS...
-  local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON "$@" >/dev/null
-  cmake --build "$dir" -j "$J"
-  ctest --test-dir "$dir" --output-on-failure -j "$J"
+# pyproject extras installed into the venv with the package (the one place to add test extras).
+VECTRO_EXTRAS=test,bench
+
+stage_names=()
+stage_results=()
+stage_secs=()
+failed=0
+run_stage() { # run_stage NAME COMMAND...: runs COMMAND (in a subshell, errexit on) as stage NAME
+  local name=$1
+  shift
+  if [ -n "${VECTRO_STAGES:-}" ] && [[ " $VECTRO_STAGES " != *" $name "* ]]; then return 0; fi
+  printf '\n=== [%s] %s (at %d s)\n' "$name" "$*" "$((SECONDS - start))"
+  local t0=$SECONDS rc
+  (set -euo pipefail; "$@")
+  rc=$?
+  local secs=$((SECONDS - t0)) result=ok
+  if [ $rc -ne 0 ]; then
+    result="FAIL (rc $rc)"
+    failed=$((failed + 1))
+  fi
+  printf '=== [%s] %s in %d s\n' "$name" "$result" "$secs"
+  stage_names+=("$name")
+  stage_results+=("$result")
+  stage_secs+=("$secs")
 }
 
-stage "C tests, gcc -Wall -Wextra -Werror"
-CC=gcc ctest_dir build/ci-gcc -DCMAKE_BUILD_TYPE=Release
+# --- stage bodies
+setup() {
+  # shellcheck source=setup_deps.sh
+  source scripts/setup_deps.sh test
+  vectro_install "$VECTRO_EXTRAS"
+  # sentence-transformers, for the test that our calibrated and binary codes equal its own: only
+  # with a CPU build of torch (this machine image ships one in /opt/wheels); from PyPI alone torch
+  # would pull gigabytes of CUDA libraries. Without it that one test reports itself skipped.
+  local tag cpu_torch
+  tag=$(python -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
+  cpu_torch=$(ls /opt/wheels/torch-*+cpu-cp"$tag"-*.whl 2>/dev/null | head -n1 || true)
+  if python -c "import sentence_transformers" 2>/dev/null; then
+    say "sentence-transformers: already installed"
+  elif [ -n "$cpu_torch" ]; then
+    vectro_pip "CPU torch from $cpu_torch and sentence-transformers (~900 MB)" "$cpu_torch" sentence-transformers
+  else
+    say "sentence-transformers: no CPU torch wheel here; its compatibility test will be skipped"
+  fi
+}
 
-stage "C tests, clang -Wall -Wextra -Werror"
-CC=clang ctest_dir build/ci-clang -DCMAKE_BUILD_TYPE=Release
+ctest_dir() { # ctest_dir BUILD_DIR CMAKE_ARGS...: configure, build, run the C tests
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON "$@" >/dev/null
+  echo "building $dir (log: $dir/build.log)"
+  if ! cmake --build "$dir" -j "$J" >"$dir/build.log" 2>&1; then
+    grep -v '^\[[0-9]*/[0-9]*\] ' "$dir/build.log" | tail -n 60
+    return 1
+  fi
+  ctest --test-dir "$dir" --output-on-failure -j "$J"
+}
+c_gcc() { CC=gcc ctest_dir build/ci-gcc -DCMAKE_BUILD_TYPE=Release; }
+c_clang() { CC=clang ctest_dir build/ci-clang -DCMAKE_BUILD_TYPE=Release; }
+c_asan() {
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    CC=gcc ctest_dir build/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECTRO_SANITIZE=address,undefined
+}
+neon_qemu() {
+  case $(uname -m) in
+    aarch64 | arm64) echo "native AArch64: c-gcc and c-clang ran the NEON kernels (and c_neon_off_*) natively" ;;
+    *) bash scripts/test_neon_qemu.sh ;;
+  esac
+}
+lint() {
+  ruff check python tests bench scripts
+  git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+  echo "format: ok"
+  if command -v actionlint >/dev/null; then
+    actionlint -color=never .github/workflows/*.yml
+    echo "actionlint: ok ($(ls .github/workflows/*.yml | wc -l) workflows)"
+  else
+    echo "actionlint: not installed (see setup); checking the workflows against the GitHub workflow schema"
+    check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+  fi
+}
+bench_smoke() {
+  # Smoke mode: a ratio below the baseline's noise band only warns here (a loaded CI machine would
+  # otherwise fail good work); .github/workflows/bench.yml runs the same script in strict mode.
+  python bench/regress.py --smoke
+  python bench/bench_fastscan_ab.py --data sample --rounds 1 >/dev/null
+  echo "bench_fastscan_ab: ok"
+}
+pytest_all() { python -m pytest -q tests/python; }
 
-stage "C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  CC=gcc ctest_dir build/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECTRO_SANITIZE=address,undefined
+# --- the stages, in order (one line each)
+run_stage setup setup
+# Later stages use the venv that setup made (stages run in subshells, so activate it here too).
+export VIRTUAL_ENV=$VECTRO_VENV
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+run_stage c-gcc c_gcc
+run_stage c-clang c_clang
+run_stage c-asan c_asan
+run_stage neon-qemu neon_qemu
+run_stage fuzz bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
+run_stage lint lint
+run_stage pytest pytest_all
+run_stage bench-smoke bench_smoke
 
-stage "NEON kernels: aarch64 cross build under qemu-user"
-bash scripts/test_neon_qemu.sh
-
-stage "fuzzing: libFuzzer on the .npy and .vqz readers, bounded (${VECTRO_FUZZ_SECONDS:-30} s a target)"
-bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
-
-stage "lint (ruff, clang-format)"
-ruff check python tests bench scripts
-git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
-echo "format: ok"
-
-stage "Python package: pip install . and pytest"
-python3 -m pip install -q ".[test,bench]"
-# sentence-transformers, for the test that our calibrated and binary codes equal its own: only with
-# a CPU build of torch (this machine image ships one in /opt/wheels); from PyPI alone torch would
-# pull gigabytes of CUDA libraries. Without it that one test reports itself skipped.
-cpu_torch=$(ls /opt/wheels/torch-*+cpu-cp"$(python3 -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')"-*.whl 2>/dev/null | head -1 || true)
-if python3 -c "import sentence_transformers" 2>/dev/null; then
-  echo "sentence-transformers: already installed"
-elif [ -n "$cpu_torch" ]; then
-  python3 -m pip install -q "$cpu_torch" sentence-transformers
-else
-  echo "sentence-transformers: no CPU torch wheel here; its compatibility test will be skipped"
-fi
-python3 bench/bench_int8.py --quick >/dev/null
-python3 bench/bench_search.py --quick >/dev/null
-python3 bench/bench_fastscan_ab.py --data sample --rounds 1 >/dev/null
-echo "benchmark smoke run: ok"
-echo "all stages before pytest took $(( $(date +%s) - start )) s"
-python3 -m pytest -q tests/python
+# --- summary
+printf '\n%-16s %-14s %8s\n' stage result seconds
+for i in "${!stage_names[@]}"; do
+  printf '%-16s %-14s %8d\n' "${stage_names[$i]}" "${stage_results[$i]}" "${stage_secs[$i]}"
+done
+printf '%-16s %-14s %8d\n' total "$([ $failed -eq 0 ] && echo ok || echo "$failed failed")" "$((SECONDS - start))"
+[ $failed -eq 0 ]

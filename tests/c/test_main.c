@@ -77,9 +77,18 @@ int main(int argc, char **argv) {
                 {"rabitq", rabitq_tests, rabitq_count},
                 {"kmeans", kmeans_tests, kmeans_count},
                 {"pq", pq_tests, pq_count}};
+  const size_t ngroups = sizeof groups / sizeof groups[0];
+  for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
+    size_t g = 0;
+    while (g < ngroups && strcmp(argv[a], groups[g].name) != 0) g++;
+    if (g == ngroups) {
+      fprintf(stderr, "test_vectro: no test group '%s'\n", argv[a]);
+      return 2;
+    }
+  }
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
-  for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+  for (size_t g = 0; g < ngroups; g++) {
     int selected = argc < 2;
     for (int a = 1; a < argc; a++) selected |= strcmp(argv[a], groups[g].name) == 0;
     if (!selected) continue;
