@@ -22,11 +22,18 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------
  * Version
  * ------------------------------------------------------------------------------------------- */
+/* The project's single version source: CMake (project VERSION), the Python package's metadata
+ * (pyproject.toml reads these three lines), vectro.__version__ and `vectro --version` all take it
+ * from here; scripts/version.py prints it and checks a release tag against it. */
 #define VEC_VERSION_MAJOR  0
 #define VEC_VERSION_MINOR  1
 #define VEC_VERSION_PATCH  0
 #define VEC_VERSION_NUMBER (VEC_VERSION_MAJOR * 10000 + VEC_VERSION_MINOR * 100 + VEC_VERSION_PATCH)
-#define VEC_VERSION_STRING "0.1.0"
+#define VEC_VERSION_STR_(x) #x
+#define VEC_VERSION_STR(x)  VEC_VERSION_STR_(x)
+#define VEC_VERSION_STRING                                                                         \
+  VEC_VERSION_STR(VEC_VERSION_MAJOR)                                                               \
+  "." VEC_VERSION_STR(VEC_VERSION_MINOR) "." VEC_VERSION_STR(VEC_VERSION_PATCH)
 
 /** @return VEC_VERSION_NUMBER of the library actually linked (compare with the header's). */
 VEC_API unsigned vec_version_number(void);

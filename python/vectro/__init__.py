@@ -36,13 +36,26 @@ from ._index import NO_ID, Index
 from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
 from ._quality import Choice, choose, evaluate
 
-__version__ = "0.1.0"
+# The single version source is include/vectro.h: the extension reports the library's, and the
+# installed metadata (pyproject.toml reads the same header) must agree.
+__version__ = _core.__version__
 
-if _core.__version__ != __version__:  # a stale build next to newer Python files
-    raise ImportError(
-        f"vectro: the Python package is {__version__} but its C extension is {_core.__version__}; "
-        "reinstall with `pip install .`"
-    )
+
+def _check_installed_version() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("vectro")
+    except PackageNotFoundError:  # run from a source tree without metadata: nothing to compare
+        return
+    if installed != __version__:  # a stale extension next to a newer install
+        raise ImportError(
+            f"vectro: the installed package is {installed} but its C extension is {__version__}; "
+            "reinstall with `pip install .`"
+        )
+
+
+_check_installed_version()
 
 __all__ = [
     "PRECISIONS",
