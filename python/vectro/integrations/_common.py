@@ -97,7 +97,8 @@ class Source:
     optional payload columns (name -> sequence of n values).
 
     ``data`` may be a .vqz path, a :class:`vectro.VqzReader`, :class:`vectro.QuantizedEmbeddings`,
-    or float embeddings (n, d), quantized here with ``precision``.
+    or float embeddings (n, d), quantized here with ``precision`` (default "f16"; "float32" keeps
+    the floats as they are).
     """
 
     def __init__(self, data, ids=None, payload=None, *, precision: str | None = None,
@@ -124,18 +125,26 @@ class Source:
                 raise TypeError(f"data must be a .vqz path, VqzReader, QuantizedEmbeddings or float (n, d) "
                                 f"embeddings, got {type(data).__name__} {getattr(x, 'dtype', '')} "
                                 f"{getattr(x, 'shape', '')}")
-            self._q = vectro.quantize_embeddings(x, precision or "f16")
-            self.codec, self.dim, self.n = self._q.codec, self._q.dim, len(self._q)
-        self.precision = self.codec.precision
+            if x.shape[1] == 0 or not np.isfinite(x).all():
+                raise ValueError("embeddings must have at least one dimension and hold no NaN or Inf")
+            if precision == "float32":  # the floats themselves, unquantized (a baseline, or rescoring data)
+                self._q, self._x, self.codec = None, np.ascontiguousarray(x, np.float32), None
+                self.dim, self.n = x.shape[1], len(x)
+            else:
+                self._q = vectro.quantize_embeddings(x, precision or "f16")
+                self.codec, self.dim, self.n = self._q.codec, self._q.dim, len(self._q)
+        self.precision = self.codec.precision if self.codec is not None else "float32"
         self.ids = check_ids(ids, self.n, max_id)
         self.payload = check_payload(payload, self.n)
 
     def chunks(self, rows: int) -> Iterator[tuple[int, vectro.QuantizedEmbeddings]]:
-        """Yields (start row, codes of rows [start, start + rows))."""
+        """Yields (start row, codes of rows [start, start + rows)); float32 rows for "float32"."""
         rows = max(1, int(rows))
         for a in range(0, self.n, rows):
             b = min(a + rows, self.n)
-            if self.reader is not None:
+            if self.codec is None:
+                yield a, self._x[a:b]
+            elif self.reader is not None:
                 yield a, self.reader.read(a, b)
             else:
                 q = self._q
@@ -144,6 +153,8 @@ class Source:
 
     def floats(self, q: vectro.QuantizedEmbeddings) -> np.ndarray:
         """Reconstructions (float32) of one chunk."""
+        if isinstance(q, np.ndarray):
+            return q
         return vectro.reconstruct_embeddings(q).reshape(len(q), self.dim)
 
 

@@ -53,6 +53,8 @@ def _pymilvus():
 def field_type(precision: str, dim: int, vectors: str) -> tuple[str, str]:
     """(Milvus vector type name, what is stored: "codes" or "float32"/"float16" reconstructions)."""
     check_vectors(vectors)
+    if precision == "float32":  # unquantized floats
+        return ("FLOAT16_VECTOR", "float16") if vectors == "float16" else ("FLOAT_VECTOR", "float32")
     native = {"f16": "FLOAT16_VECTOR", "bf16": "BFLOAT16_VECTOR", "binary": "BINARY_VECTOR"}.get(precision)
     if native == "BINARY_VECTOR" and dim % 8:
         if vectors == "codes":

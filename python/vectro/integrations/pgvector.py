@@ -60,6 +60,8 @@ def column_type(precision: str, vectors: str) -> tuple[str, str]:
     ``precision`` asked to be stored as ``vectors``. Raises ValueError for codes pgvector has no
     type for."""
     check_vectors(vectors)
+    if precision == "float32":  # unquantized floats
+        return ("halfvec", "float16") if vectors == "float16" else ("vector", "float32")
     native = {"f16": "halfvec", "binary": "bit"}.get(precision)
     if vectors == "codes":
         if native is None:
@@ -238,6 +240,14 @@ class PgVectorStore:
                         (self.qualified,))
             return dict(cur.fetchall())
 
+    def indexed(self, column: str = "embedding") -> bool:
+        """Whether an index (other than the primary key) covers ``column``."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND a.attname = %s "
+                        "AND NOT i.indisprimary)", (self.qualified, column))
+            return bool(cur.fetchone()[0])
+
     def count(self) -> int:
         with self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("SELECT count(*) FROM {}").format(self._ident))
@@ -296,8 +306,11 @@ class PgVectorStore:
         op1 = "<~>" if emb == "bit" else DIST_OP[self.metric]
         q1 = "binary_quantize(%(q)s::vector)" if emb == "bit" else f"%(q)s::{emb}"
         if not rescore:
+            # ties go to the lower id in an exact scan; an index orders by distance alone (a second
+            # sort key would turn the index scan into a full scan and sort)
+            tie = "" if self.indexed() else ", id"
             return (f"SELECT id, embedding {op1} {q1} AS distance\nFROM {self.qualified}\n"
-                    f"ORDER BY embedding {op1} {q1}, id\nLIMIT %(k)s")
+                    f"ORDER BY embedding {op1} {q1}{tie}\nLIMIT %(k)s")
         orig = meta.get("original")
         if orig is None:
             raise ValueError("rescoring in the database needs an 'original' column: upload with originals=..., "

@@ -60,7 +60,7 @@ def _distance(metric: str):
 
 def _identity_uint8(codec) -> bool:
     """uint8 codes whose values are the vector (ranges 0..255, as vectro.from_codes makes them)."""
-    r = codec.ranges if codec.precision.startswith("uint8") else None
+    r = codec.ranges if codec is not None and codec.precision.startswith("uint8") else None
     return r is not None and bool((r[0] == 0).all() and (r[1] == 255).all())
 
 
@@ -68,6 +68,8 @@ def datatype_for(src: Source, vectors: str) -> tuple[str, str]:
     """(Qdrant datatype "float16" / "uint8" / "float32", what is stored: "codes" or
     reconstructions "float32" / "float16")."""
     check_vectors(vectors)
+    if src.precision == "float32":  # unquantized floats
+        return ("float16", "float16") if vectors == "float16" else ("float32", "float32")
     native = "float16" if src.precision == "f16" else "uint8" if _identity_uint8(src.codec) else None
     if vectors == "codes":
         if native is None:
