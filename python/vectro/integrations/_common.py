@@ -72,9 +72,8 @@ def precision_of(choice) -> str:
     """A precision string from a vectro.Choice, a Codec, QuantizedEmbeddings or a name."""
     if isinstance(choice, str):
         return vectro.Codec(choice).precision
-    for attr in ("precision",):
-        if hasattr(choice, attr):
-            return str(getattr(choice, attr))
+    if hasattr(choice, "precision"):  # Choice, Codec, QuantizedEmbeddings
+        return str(choice.precision)
     raise TypeError(f"expected a vectro.Choice, Codec, QuantizedEmbeddings or precision name, got "
                     f"{type(choice).__name__}")
 

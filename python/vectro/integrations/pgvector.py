@@ -357,7 +357,11 @@ class PgVectorStore:
         if originals is not None:
             if original_type not in ("vector", "halfvec"):
                 raise ValueError(f"original_type must be 'vector' or 'halfvec', got {original_type!r}")
-            orig = np.asarray(originals.x if isinstance(originals, Originals) else originals)
+            if isinstance(originals, Originals):
+                if not np.array_equal(originals.ids, src.ids):
+                    raise ValueError("originals hold other ids (or another order) than the upload")
+                originals = originals.x
+            orig = np.asarray(originals)
             if orig.dtype.kind != "f" or orig.shape != (src.n, src.dim):
                 raise ValueError(f"originals must be float ({src.n}, {src.dim}), got {orig.dtype} {orig.shape}")
             if not np.isfinite(orig).all():
