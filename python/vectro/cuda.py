@@ -276,7 +276,8 @@ class DeviceQuantizedEmbeddings:
         codes = host(self.codes)
         if self.precision in ("f16", "bf16"):
             codes = codes.view(np.float16 if self.precision == "f16" else np.uint16)
-        codec = Codec(self.name)
+        codec = Codec("int4", group_size=self.group_size or None) if self.precision == "int4" \
+            else Codec(self.precision)
         return QuantizedEmbeddings(codes, host(self.scales), codec=codec, dim=self.dim, shape=self.shape)
 
 
