@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, cuda
 from ._cluster import kmeans
 from ._codec import (
     PRECISIONS,
@@ -67,6 +67,7 @@ __all__ = [
     "MixedQuantizedEmbeddings",
     "QuantizedEmbeddings",
     "VectroError",
+    "cuda",
     "VqzReader",
     "VqzWriter",
     "compress_file",

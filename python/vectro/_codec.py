@@ -491,7 +491,7 @@ class QuantizedEmbeddings:
 
 def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=None, calibration_embeddings=None,
                         rounding: str = "nearest", group_size: int | None = None, threads: int = 0,
-                        progress: ProgressFn | None = None) -> QuantizedEmbeddings:
+                        progress: ProgressFn | None = None, device: str | None = None) -> QuantizedEmbeddings:
     """Compress embeddings.
 
     Args:
@@ -513,6 +513,10 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
         threads: worker threads, 0 = all cores. Small batches run on the calling thread.
         progress: optional ``callback(done_rows, total_rows)``, called at most every 50 ms and
             once at the end; raise from it to cancel (the exception propagates).
+        device: None (the CPU), or "cuda" / "cuda:N" to encode a host array on a GPU. A CUDA
+            array (a torch CUDA tensor, CuPy) is encoded on its GPU whatever this says, and the
+            result is a :class:`vectro.cuda.DeviceQuantizedEmbeddings` whose codes stay there
+            (int8, int4, int4-g32, binary, f16, bf16; the same codes as on the CPU).
 
     Raises:
         TypeError: embeddings of a non-float dtype.
@@ -525,6 +529,13 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
         >>> q.codes.tolist(), q.scales.tolist()
         ([[64, -127, 32]], [0.007874015718698502])
     """
+    if device is not None or _on_gpu(embeddings):
+        from . import cuda
+        if calibration_embeddings is not None or ranges is not None or progress is not None \
+                or isinstance(precision, Codec):
+            raise ValueError("GPU encoding takes a precision name only (no codec object, ranges, "
+                             "calibration or progress)")
+        return cuda.quantize(embeddings, precision, group_size=group_size, device=device)
     calibrated = ranges is not None or calibration_embeddings is not None
     if isinstance(precision, Codec):
         if group_size is not None or rounding != "nearest":
@@ -546,6 +557,15 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
     return codec.encode(embeddings, threads=threads, progress=progress)
 
 
+def _on_gpu(x) -> bool:
+    """A CUDA array (torch CUDA tensor, CuPy, __cuda_array_interface__), told apart without
+    importing either library."""
+    mod = type(x).__module__.split(".")[0]
+    if mod == "torch":
+        return bool(getattr(x, "is_cuda", False))
+    return mod == "cupy" or hasattr(x, "__cuda_array_interface__")
+
+
 def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0, out: np.ndarray | None = None,
                            progress: ProgressFn | None = None) -> np.ndarray:
     """Reconstruct float32 embeddings from :func:`quantize_embeddings` output.
@@ -558,6 +578,9 @@ def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0, 
         >>> vectro.reconstruct_embeddings(vectro.quantize_embeddings([[0.5, -1.0]])).tolist()
         [[0.5039370059967041, -1.0]]
     """
+    if type(quantized).__name__ == "DeviceQuantizedEmbeddings":  # codes on a GPU: decoded there
+        from . import cuda
+        return cuda.reconstruct(quantized)
     if hasattr(quantized, "tiers") and hasattr(quantized, "decode"):  # MixedQuantizedEmbeddings
         return quantized.decode(threads=threads)
     if not isinstance(quantized, QuantizedEmbeddings):
