@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -47,11 +48,28 @@ class VqzWriter:
         self.metadata = _meta_text(metadata)
         self.block_rows = int(block_rows)
         self._w = None
+        self._fp = None  # the fingerprint of the codec state the file stores
         self._count = 0
+        # Threads may share a writer: the C handle serialises appends and close; this lock keeps
+        # the lazy open single (two first appends must not open two files) and the count exact.
+        self._lock = threading.Lock()
+        self._closed = False
 
-    def _open(self, dim: int) -> None:
-        self.codec._ensure(dim)
-        self._w = _core.vqz_writer_open(self.path, self.codec._h, self.metadata, self.ids, self.block_rows)
+    def _handle(self, dim: int):
+        """The open C writer, opened on first use (ValueError once closed or aborted)."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("the writer is closed (closed or aborted, maybe by another thread)")
+            if self._w is None:
+                self.codec._ensure(dim)
+                self._w, gen = _core.vqz_writer_open(self.path, self.codec._h, self.metadata, self.ids,
+                                                     self.block_rows)
+                self._fp = self.codec._fingerprint(gen)
+            return self._w
+
+    def _counted(self, n: int) -> None:
+        with self._lock:
+            self._count += n
 
     def _ids(self, ids, n: int):
         if self.ids != (ids is not None):
@@ -70,22 +88,22 @@ class VqzWriter:
         if self._w is None:
             if self.codec.needs_training and not self.codec.trained:
                 raise _core.VectroError("fit the calibrated codec before appending (Codec(...).fit(sample))")
-            self._open(x.shape[1])
         elif x.shape[1] != self.codec.dim:
             raise ValueError(f"embeddings have dimension {x.shape[1]}, the file {self.codec.dim}")
-        _core.vqz_writer_append_floats(self._w, x, self._ids(ids, len(x)), _check_threads(threads))
-        self._count += len(x)
+        w = self._handle(x.shape[1])
+        _core.vqz_writer_append_floats(w, x, self._ids(ids, len(x)), _check_threads(threads))
+        self._counted(len(x))
 
     def append_quantized(self, q: QuantizedEmbeddings, ids=None) -> None:
         """Appends already-encoded rows made with this writer's codec."""
         if q.precision != self.codec.precision:
             raise ValueError(f"rows are {q.precision}, the writer's codec is {self.codec.precision}")
-        if self._w is None:
-            self._open(q.dim)
-        self.codec._check_codes_from(q, "the writer's")
+        w = self._handle(q.dim)
+        # against the state the file stores (the codec may have been refitted since it opened)
+        self.codec._check_codes_from(q, "the writer's", self._fp)
         n = q.codes.shape[0]
-        _core.vqz_writer_append(self._w, q.codes, q.scales, self._ids(ids, n), n)
-        self._count += n
+        _core.vqz_writer_append(w, q.codes, q.scales, self._ids(ids, n), n)
+        self._counted(n)
 
     def __len__(self) -> int:
         return self._count
@@ -93,17 +111,23 @@ class VqzWriter:
     def close(self) -> None:
         """Finishes the file and renames it into place. A writer that never received a row still
         writes a valid empty file when the codec's dimension is known."""
-        if self._w is None:
-            if self.codec.dim is None:
-                raise ValueError("nothing was appended and the codec has no dimension: pass Codec(..., dim)")
-            self._open(self.codec.dim)
-        w, self._w = self._w, None
+        if self._closed:
+            return  # closing twice (close() inside ``with``) is harmless
+        if self._w is None and self.codec.dim is None:
+            raise ValueError("nothing was appended and the codec has no dimension: pass Codec(..., dim)")
+        w = self._handle(self.codec.dim)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        # waits for appends running in other threads; appends after it raise ValueError
         _core.vqz_writer_close(w, True)
 
     def abort(self) -> None:
         """Drops the temporary file; ``path`` is left as it was."""
-        if self._w is not None:
-            w, self._w = self._w, None
+        with self._lock:
+            w, self._closed = self._w, True
+        if w is not None:
             _core.vqz_writer_close(w, False)
 
     def __enter__(self) -> VqzWriter:
