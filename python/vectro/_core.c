@@ -330,7 +330,8 @@ static PyObject *codec_capsule(vec_codec *c) {
 }
 
 static vec_codec *get_codec(PyObject *o) {
-  vec_codec *c = PyCapsule_IsValid(o, CODEC_CAPSULE) ? PyCapsule_GetPointer(o, CODEC_CAPSULE) : NULL;
+  vec_codec *c =
+      PyCapsule_IsValid(o, CODEC_CAPSULE) ? PyCapsule_GetPointer(o, CODEC_CAPSULE) : NULL;
   if (!c) PyErr_SetString(PyExc_TypeError, "expected a codec handle");
   return c;
 }
@@ -435,15 +436,15 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   int trained = vec_codec_is_trained(c);
   unsigned long long gen = g->gen;
   guard_done(g);
-  return Py_BuildValue(
-      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i,s:K}", "name",
-      vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
-      (Py_ssize_t)vec_codec_code_size(c), "scale_count", (Py_ssize_t)vec_codec_scale_count(c),
-      "needs_training", vec_codec_needs_training(c), "trained", trained,
-      "group_size", p->group_size, "rounding", p->rounding, "low_q", (double)p->calib_low_q,
-      "high_q", (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
-      "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
-      (unsigned long long)p->seed, "center", p->center, "gen", gen);
+  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i,s:K}",
+                       "name", vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim,
+                       "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
+                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
+                       vec_codec_needs_training(c), "trained", trained, "group_size", p->group_size,
+                       "rounding", p->rounding, "low_q", (double)p->calib_low_q, "high_q",
+                       (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
+                       "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
+                       (unsigned long long)p->seed, "center", p->center, "gen", gen);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1313,9 +1314,9 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
   int rc;
   codec_guard *g = guard_of(args[0]);
   Py_BEGIN_ALLOW_THREADS guard_read(g);
-  rc = vec_search_rescore(c, codes, scales, n, x->buf, ld_of(x, d), xsq, q->buf,
-                          (size_t)q->shape[0], ld_of(q, d), k, metric, over, bscale, ids, sco, &st,
-                          &o);
+  rc =
+      vec_search_rescore(c, codes, scales, n, x->buf, ld_of(x, d), xsq, q->buf, (size_t)q->shape[0],
+                         ld_of(q, d), k, metric, over, bscale, ids, sco, &st, &o);
   guard_done(g);
   Py_END_ALLOW_THREADS held_release(&h);
   if (rc != VEC_OK) return raise_last(rc);

@@ -16,6 +16,16 @@ from ._codec import Codec, ProgressFn, QuantizedEmbeddings, _aligned_empty, _che
 
 DEFAULT_CHUNK = 65536
 CALIBRATION_ROWS = 100_000
+# Chunks are sized in bytes as well as rows: at d = 2^20, 65536 rows of floats are 256 GiB, which
+# made a valid 2-row file impossible to read in chunks. A chunk holds at most this many bytes (and
+# at least one row), a calibration sample at most CALIBRATION_BYTES.
+CHUNK_BYTES = 64 << 20
+CALIBRATION_BYTES = 256 << 20
+
+
+def _rows_for(rows: int, row_bytes: int, budget: int = CHUNK_BYTES) -> int:
+    """``rows``, capped so that a chunk of rows of ``row_bytes`` bytes stays within ``budget``."""
+    return max(1, min(rows, budget // max(row_bytes, 1)))
 
 
 def _meta_text(metadata) -> str | None:
@@ -213,6 +223,9 @@ class VqzReader:
         return self.read(i, i + 1)
 
     def iter_chunks(self, rows: int = DEFAULT_CHUNK) -> Iterator[QuantizedEmbeddings]:
+        """Yields the file in chunks of at most ``rows`` rows and 64 MiB."""
+        row_bytes = self.info["code_size"] + 4 * self.info["scale_count"] + 8 * self.has_ids
+        rows = _rows_for(rows, row_bytes)
         for a in range(0, len(self), rows):
             yield self.read(a, min(a + rows, len(self)))
 
@@ -258,7 +271,7 @@ def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None
         return
     r = _core.reader_open(p)
     n, d = _core.reader_shape(r)
-    rows = min(chunk_rows, max(n, 1))
+    rows = _rows_for(min(chunk_rows, max(n, 1)), 4 * d)
     while True:
         buf = np.empty((rows, d), np.float32)  # a fresh array each time: callers may keep chunks
         got = _core.reader_read(r, buf)
@@ -321,14 +334,15 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
     """
     codec = precision if isinstance(precision, Codec) else Codec(precision)
     if codec.needs_training and not codec.trained:
-        sample, have = [], 0
+        sample, have, want = [], 0, CALIBRATION_ROWS
         for chunk in read_embeddings(src, chunk_rows, column=column):
             sample.append(chunk.copy())
             have += len(chunk)
-            if have >= CALIBRATION_ROWS:
+            want = max(2, min(CALIBRATION_ROWS, CALIBRATION_BYTES // (4 * chunk.shape[1])))
+            if have >= want:
                 break
         if sample:
-            codec.fit(np.concatenate(sample)[:CALIBRATION_ROWS])
+            codec.fit(np.concatenate(sample)[:want])
     total, dim = _shape_of(src, column)
     done = 0
     with VqzWriter(dst, codec, metadata=metadata) as w:

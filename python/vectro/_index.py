@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -71,6 +72,9 @@ class Index:
         self._rerank_arrays = None  # (codes, scales, sqnorms) of the rerank codec
         self._orig_sq = None  # |x|^2 of the originals, for bounds
         self.last_stats: dict | None = None  # what the last search scanned and rescored
+        # Threads may share an index: add (check ids, encode, append) is atomic under this lock,
+        # and a search works on one consistent snapshot of the arrays taken under it.
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._codes)
@@ -85,46 +89,59 @@ class Index:
         nothing. A codec that needs training and is not trained yet is fitted on the first
         batch."""
         x, _ = as_float32_rows(embeddings)
-        n = len(x)
-        if ids is None:
-            start = len(self)
-            ids = np.arange(start, start + n, dtype=np.uint64)
-            new = ids  # sorted and distinct already: no np.unique (a sort) on every add
-        else:
-            ids = np.ascontiguousarray(ids, dtype=np.uint64)
-            if ids.shape != (n,):
-                raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
-            new = np.unique(ids)
-            if len(new) != n:
-                raise _core.VectroError("ids collide within the batch")
-        have = self._sorted_ids
-        if len(have):
-            pos = np.searchsorted(have, new)
-            hit = new[have[np.minimum(pos, len(have) - 1)] == new]
-            if len(hit):
-                raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
-        if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
-            raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
-        for c in (self.codec, self.rerank):
-            if c is not None and c.needs_training and not c.trained:
-                c.fit(x)
-        q = self.codec.encode(x, threads=threads)
-        r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
-        self._codes.append(q.codes)
-        self._scales.append(q.scales)
-        if r is not None:
-            self._rcodes.append(r.codes)
-            self._rscales.append(r.scales)
-        self._ids.append(ids)
-        merged = np.concatenate([have, new])
-        if len(have) and len(new) and have[-1] > new[0]:
-            merged.sort(kind="stable")
-        self._sorted_ids = merged
-        if self.keep_originals:
-            self._orig.append(np.array(x, dtype=np.float32, copy=True))
-        self._cache = None
+        with self._lock:
+            n = len(x)
+            if ids is None:
+                start = len(self)
+                ids = np.arange(start, start + n, dtype=np.uint64)
+                new = ids  # sorted and distinct already: no np.unique (a sort) on every add
+            else:
+                ids = np.ascontiguousarray(ids, dtype=np.uint64)
+                if ids.shape != (n,):
+                    raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
+                new = np.unique(ids)
+                if len(new) != n:
+                    raise _core.VectroError("ids collide within the batch")
+            have = self._sorted_ids
+            if len(have):
+                pos = np.searchsorted(have, new)
+                hit = new[have[np.minimum(pos, len(have) - 1)] == new]
+                if len(hit):
+                    raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
+            if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
+                raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
+            for c in (self.codec, self.rerank):
+                if c is not None and c.needs_training and not c.trained:
+                    c.fit(x)
+            q = self.codec.encode(x, threads=threads)
+            r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
+            self._codes.append(q.codes)
+            self._scales.append(q.scales)
+            if r is not None:
+                self._rcodes.append(r.codes)
+                self._rscales.append(r.scales)
+            self._ids.append(ids)
+            merged = np.concatenate([have, new])
+            if len(have) and len(new) and have[-1] > new[0]:
+                merged.sort(kind="stable")
+            self._sorted_ids = merged
+            if self.keep_originals:
+                self._orig.append(np.array(x, dtype=np.float32, copy=True))
+            self._cache = None
 
     def _arrays(self):
+        with self._lock:
+            return self._arrays_locked()
+
+    def _snapshot(self, need_orig_sq: bool):
+        """(codes, scales, ids, sqnorms, originals, originals' |x|^2, rerank arrays) of one state."""
+        with self._lock:
+            codes, scales, ids, sqn = self._arrays_locked()
+            if need_orig_sq and self._originals is not None and self._orig_sq is None:
+                self._orig_sq = np.einsum("ij,ij->i", self._originals, self._originals, dtype=np.float32)
+            return codes, scales, ids, sqn, self._originals, self._orig_sq, self._rerank_arrays
+
+    def _arrays_locked(self):
         if self._cache is None:
             if not self._codes:
                 self._cache = (None, None, np.empty(0, np.uint64), None)
@@ -177,14 +194,15 @@ class Index:
         qx, shape = as_float32_rows(queries)
         if self.dim is not None and qx.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
-        codes, scales, ids_all, sqn = self._arrays()
+        codes, scales, ids_all, sqn, orig, orig_sq, rerank = self._snapshot(
+            oversample is None and self.metric != "ip")
         nq, m, k = len(qx), METRICS[self.metric], int(k)
         if codes is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        orig = self._originals
         self.last_stats = {"scanned": nq * len(codes), "rescored": 0}
-        if self._rerank_arrays is not None:
-            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads)
+        if rerank is not None:
+            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads,
+                                          (codes, scales, sqn, orig, rerank))
         elif oversample is None and (orig is None or not _core.search_has_bounds(self.codec._h)):
             rows = np.empty((nq, k), np.uint64)
             scores = np.empty((nq, k), np.float32)
@@ -193,12 +211,10 @@ class Index:
             if orig is None:
                 raise ValueError("rescoring needs the float originals: keep_originals=True, or "
                                  "Index.load(..., originals=...)")
-            if oversample is None and self.metric != "ip" and self._orig_sq is None:
-                self._orig_sq = np.einsum("ij,ij->i", orig, orig, dtype=np.float32)
             rows = np.empty((nq, k), np.uint64)
             scores = np.empty((nq, k), np.float32)
             scanned, rescored = _core.search_rescore(
-                self.codec._h, codes, scales, orig, None if oversample else self._orig_sq, qx, k, m,
+                self.codec._h, codes, scales, orig, None if oversample else orig_sq, qx, k, m,
                 float(oversample or 0.0), rows, scores, threads, float(bound_scale))
             self.last_stats = {"scanned": scanned, "rescored": rescored}
         out = np.full(rows.shape, NO_ID, np.uint64)
@@ -208,11 +224,9 @@ class Index:
             return out[0], scores[0]
         return out, scores
 
-    def _pipeline(self, qx, k, oversample, rerank_oversample, threads):
-        codes, scales, _, sqn = self._cache
-        rc, rs, rsq = self._rerank_arrays
+    def _pipeline(self, qx, k, oversample, rerank_oversample, threads, snap):
+        codes, scales, sqn, orig, (rc, rs, rsq) = snap
         nq, m, n = len(qx), METRICS[self.metric], len(codes)
-        orig = self._originals
         k1 = min(max(k, math.ceil(k * (oversample or RERANK_OVERSAMPLE))), max(n, k))
         cand = np.empty((nq, k1), np.uint64)
         tmp = np.empty((nq, k1), np.float32)
