@@ -27,7 +27,8 @@ rm -f "$log".*
 # detect_leaks=0: CPython keeps interned objects alive at exit, which LeakSanitizer would report.
 # log_path: a report in a worker thread must fail the run even if the process survived it.
 status=0
-LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$PWD/$log \
+# the CLI tests run the venv's (ASan-built) vectro command
+PATH="$PWD/$venv/bin:$PATH" LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$PWD/$log \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider --import-mode=importlib \
   tests/python/test_threads.py tests/python/test_hostile_files.py "$@" || status=$?
 if compgen -G "$log.*" >/dev/null; then

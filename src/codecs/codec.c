@@ -495,8 +495,8 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
  * size) or built from the parameters alone (rabitq's and rotated pq's rotation: 60 bytes per
  * dimension; untrained pq's empty tables): those are what a tiny hostile header can blow up (a
  * 76-byte .vqc with d = 2^26 asked for 3 GB). The bound admits every codec a real embedding
- * needs (rabitq and rotated pq up to ~4 million dimensions, 8-bit pq without its codebooks up to
- * ~120 thousand) and refuses the rest before allocating anything. */
+ * needs (rabitq and rotated pq up to ~3.7 million dimensions, 8-bit pq without its codebooks up to
+ * ~110 thousand) and refuses the rest before allocating anything. */
 #define SER_ALLOC_FIXED ((uint64_t)256 << 20)
 #define SER_ALLOC_RATIO 8
 
