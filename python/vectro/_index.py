@@ -75,6 +75,12 @@ class Index:
         # Threads may share an index: add (check ids, encode, append) is atomic under this lock,
         # and a search works on one consistent snapshot of the arrays taken under it.
         self._lock = threading.RLock()
+        # Extreme magnitudes: rows of 1e19 have squared norms and dot products past float32's
+        # range, rows of 1e-22 below it, so scores came out NaN, -0 or tied. Vectors are scaled by
+        # a power of two (exact: only the exponent changes) into a range where every codec and
+        # every norm is comfortable, and the scores scaled back. _exp is decided by the first
+        # add: 0 (no scaling, bit-identical results) for max|x| in [2^-20, 2^20].
+        self._exp: int | None = None
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._codes)
@@ -90,6 +96,7 @@ class Index:
         batch."""
         x, _ = as_float32_rows(embeddings)
         with self._lock:
+            x = self._scale_rows(x)
             n = len(x)
             if ids is None:
                 start = len(self)
@@ -128,6 +135,39 @@ class Index:
             if self.keep_originals:
                 self._orig.append(np.array(x, dtype=np.float32, copy=True))
             self._cache = None
+
+    @staticmethod
+    def _exponent(x: np.ndarray) -> int:
+        """The power of two that brings max|x| into [1, 2), or 0 when it is already moderate."""
+        m = float(np.max(np.abs(x))) if x.size else 0.0
+        if not np.isfinite(m) or m == 0.0 or 2.0**-20 <= m <= 2.0**20:
+            return 0
+        return int(np.floor(np.log2(m)))
+
+    def _scale_rows(self, x: np.ndarray) -> np.ndarray:
+        """x times 2^-_exp (decided here by the first batch)."""
+        if self._exp is None:
+            self._exp = self._exponent(x)
+        return x if not self._exp else np.ldexp(x, -self._exp).astype(np.float32)
+
+    def _scale_queries(self, qx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Queries as searched, and per query the exponent by which their scores are scaled back
+        (None: not scaled). L2 needs the rows' own factor; ip and cosine rank the same under any
+        positive scaling of a query, so each query is brought into range by its own power of
+        two (a query of 1 against rows of 1e19 would otherwise underflow)."""
+        e = self._exp or 0
+        if self.metric == "l2":
+            if not e:
+                return qx, None
+            return np.ldexp(qx, -e).astype(np.float32), np.full(len(qx), 2 * e)
+        m = np.abs(qx).max(axis=1).astype(np.float64) if qx.size else np.zeros(len(qx))
+        with np.errstate(divide="ignore"):
+            eq = np.where(np.isfinite(m) & (m > 0) & ((m < 2.0**-20) | (m > 2.0**20)),
+                          np.floor(np.log2(np.where(m > 0, m, 1.0))), 0).astype(np.int64)
+        if not e and not eq.any():
+            return qx, None
+        qs = np.ldexp(qx, -eq[:, None]).astype(np.float32)
+        return qs, (e + eq if self.metric == "ip" else np.zeros_like(eq))
 
     def _arrays(self):
         with self._lock:
@@ -194,6 +234,7 @@ class Index:
         qx, shape = as_float32_rows(queries)
         if self.dim is not None and qx.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
+        qx, back = self._scale_queries(qx)
         codes, scales, ids_all, sqn, orig, orig_sq, rerank = self._snapshot(
             oversample is None and self.metric != "ip")
         nq, m, k = len(qx), METRICS[self.metric], int(k)
@@ -220,6 +261,10 @@ class Index:
         out = np.full(rows.shape, NO_ID, np.uint64)
         valid = rows != NO_ID
         out[valid] = ids_all[rows[valid].astype(np.int64)]
+        if back is not None and back.any():  # in float64, then rounded once (Inf past float32)
+            with np.errstate(over="ignore"):
+                scores = np.ldexp(scores.astype(np.float64), back[:, None]).astype(np.float32)
+        scores += np.float32(0.0)  # -0 (an L2 key of 0, a cosine of -0) reads as 0
         if len(shape) == 1:
             return out[0], scores[0]
         return out, scores
@@ -259,7 +304,10 @@ class Index:
         from ._codec import QuantizedEmbeddings
 
         q = QuantizedEmbeddings(codes, scales, codec=self.codec, dim=self.dim)
-        with VqzWriter(path, self.codec, ids=True, metadata={"vectro_index": 1, "metric": self.metric}) as w:
+        meta = {"vectro_index": 1, "metric": self.metric}
+        if self._exp:  # the codes are of x * 2^-scale_exp (see _scale_rows)
+            meta["scale_exp"] = self._exp
+        with VqzWriter(path, self.codec, ids=True, metadata=meta) as w:
             w.append_quantized(q, ids)
 
     @classmethod
@@ -270,6 +318,7 @@ class Index:
         r = VqzReader(path)
         meta = r.metadata if isinstance(r.metadata, dict) else {}
         index = cls(r.codec, meta.get("metric", "cosine"), keep_originals=False)
+        index._exp = int(meta.get("scale_exp", 0))
         q = r.read()
         n = len(q.codes)
         index._codes, index._scales, index._ids = [q.codes], [q.scales], [q.ids]
@@ -282,7 +331,7 @@ class Index:
                 o = np.asarray(originals)
             if o.dtype != np.float32 or o.ndim != 2 or o.shape != (n, r.dim):
                 raise ValueError(f"originals must be float32 of shape {(n, r.dim)}, got {o.dtype} {o.shape}")
-            index._originals = o
+            index._originals = np.ldexp(o, -index._exp).astype(np.float32) if index._exp else o
         if rerank is not None:
             rr = VqzReader(rerank)
             if rr.dim != r.dim:

@@ -195,3 +195,42 @@ def test_python_chunks_are_sized_in_bytes(tmp_path):
     r = vectro.VqzReader(tmp_path / "x.vqz")
     parts = list(r.iter_chunks())
     assert sum(len(p.codes) for p in parts) == 20 and all(p.codes.nbytes <= 64 << 20 for p in parts)
+
+
+# ---- extreme but finite magnitudes ------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [1e19, 1e-22])
+@pytest.mark.parametrize("metric", ["cosine", "l2", "ip"])
+@pytest.mark.parametrize("codec", ["int8", "f16", "rabitq-2"])
+def test_search_at_extreme_magnitudes(tmp_path, scale, metric, codec):
+    """Rows (and queries) scaled by 1e19 overflowed float32 norms and dot products, by 1e-22
+    underflowed them: NaN and -0 scores, recall near 0, even with exact rescoring. The index now
+    works at the scale of the data and gives the neighbours and scores of the unscaled data."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 32)).astype(np.float32)
+    q = x[:6] + np.float32(0.01) * rng.standard_normal((6, 32)).astype(np.float32)
+    s = np.float32(scale)
+    for over in (None, 4.0):
+        ref = vectro.Index(codec, metric)
+        ref.add(x)
+        want_ids, want = ref.search(q, k=5, oversample=over)
+        idx = vectro.Index(codec, metric)
+        idx.add(x * s)
+        ids, got = idx.search(q * s, k=5, oversample=over)
+        assert not np.isnan(got).any() and not np.signbit(got[got == 0]).any()
+        assert (ids[:, 0] == want_ids[:, 0]).all()
+        assert np.mean(ids == want_ids) >= 0.9
+        factor = 1.0 if metric == "cosine" else float(scale) ** 2
+        expect = want.astype(np.float64) * factor
+        ok = np.isfinite(expect) & (np.abs(expect) > 1e-37) & (np.abs(expect) < 3e38)
+        np.testing.assert_allclose(got[ok], expect[ok], rtol=0.05, atol=0.02 * factor if metric == "cosine" else 0)
+    # a query of ordinary magnitude against rows of 1e19 (cosine and ip rank the same)
+    if metric != "l2":
+        ids, got = idx.search(q, k=5)
+        assert (ids[:, 0] == want_ids[:, 0]).all() and np.isfinite(got).all()
+    # saved and loaded, with the originals at their own scale
+    np.save(tmp_path / "x.npy", x * s)
+    idx.save(tmp_path / "i.vqz")
+    back = vectro.Index.load(tmp_path / "i.vqz", originals=tmp_path / "x.npy")
+    ids2, got2 = back.search(q * s, k=5, oversample=4.0)
+    assert (ids2[:, 0] == want_ids[:, 0]).all() and not np.isnan(got2).any()
