@@ -285,7 +285,9 @@ VEC_API int vec_codec_get_ranges(const vec_codec *codec, float *lo, float *hi);
 VEC_API int vec_codec_encode(const vec_codec *codec, const float *x, size_t n, size_t ldx,
                              void *codes, float *scales, const vec_batch_opts *opts);
 /** Decodes n rows into out (row i at out + i*ldo, ldo >= d). Scales are checked first (finite,
- *  >= 0), so corrupt input is refused before anything is written. */
+ *  >= 0), so corrupt input is refused before anything is written. Codes that decode to Inf or NaN
+ *  (f16/bf16 codes with an all-ones exponent, a finite scale too large for its codes) give
+ *  VEC_E_NONFINITE naming the lowest such row (vec_last_error_row); out is then partly written. */
 VEC_API int vec_codec_decode(const vec_codec *codec, const void *codes, const float *scales,
                              size_t n, float *out, size_t ldo, const vec_batch_opts *opts);
 
@@ -295,8 +297,10 @@ VEC_API size_t vec_codec_serialized_size(const vec_codec *codec);
  *  @return VEC_OK or VEC_E_INVALID_ARG if cap is too small. */
 VEC_API int vec_codec_serialize(const vec_codec *codec, void *buf, size_t cap);
 /** Recreates a codec from vec_codec_serialize output. @return VEC_OK; VEC_E_FORMAT for
- *  truncated or corrupt data; VEC_E_VERSION for data from a newer format version (a centred
- *  rabitq codec is version 2.0: readers of 1.x refuse it). */
+ *  truncated or corrupt data, and for parameters whose tables would take more than 256 MiB plus 8
+ *  times size bytes (a tiny hostile header naming a huge dimension; docs/robustness.md says why no
+ *  real codec comes near); VEC_E_VERSION for data from a newer format version (a centred rabitq
+ *  codec is version 2.0: readers of 1.x refuse it). */
 VEC_API int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out);
 
 /* ---------------------------------------------------------------------------------------------
@@ -469,13 +473,15 @@ VEC_API void vec_vqz_writer_abort(vec_vqz_writer *w);
 /** @return the rows appended so far. */
 VEC_API uint64_t vec_vqz_writer_count(const vec_vqz_writer *w);
 
-/** Opens a .vqz file: memory-maps it read-only and checks the magic, the version (a newer major
- *  version gives VEC_E_VERSION, with a message naming that version and asking for an upgrade),
- *  the header's checksum, the embedded codec, the metadata's checksum, and the footer and block
- *  index against the file's size. Data blocks are checked when first read (or by vec_vqz_verify).
- *  Nothing outside the file is ever read. As with any memory map, the file must not be truncated
- *  while the reader is open (its pages would then fault); replace files by rename, as the writer
- *  does.
+/** Opens a .vqz file (kept open, read with pread: no memory map) and checks the magic, the version
+ *  (a newer major version gives VEC_E_VERSION, with a message naming that version and asking for
+ *  an upgrade), the header's checksum, the embedded codec, the metadata's checksum, and the footer
+ *  and block index against the file's size. Data blocks are checked (CRC-32C, and that they decode
+ *  to finite values) when first read, or by vec_vqz_verify. Nothing outside the file is ever read.
+ *  A file replaced by rename does not affect an open reader; one truncated in place makes reads
+ *  past its new end fail with VEC_E_IO (never a fault); one rewritten in place gives whatever
+ *  bytes it then holds for blocks already checked (replace files by rename, as the writer does).
+ *  A reader may be shared by threads.
  *  @return VEC_OK and *out; VEC_E_IO (cannot open or map: names the path); VEC_E_FORMAT (not a
  *          .vqz file, truncated, corrupt, unfinished by its writer, or a header promising more
  *          rows than the file holds: the message says which); VEC_E_VERSION; VEC_E_NOMEM. */
@@ -507,8 +513,10 @@ VEC_API int vec_vqz_has_ids(const vec_vqz_reader *r);
 VEC_API int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *codes, float *scales,
                          uint64_t *ids);
 
-/** Checks every data block's CRC-32C and the whole-file CRC-32C.
- *  @return VEC_OK; VEC_E_FORMAT naming the first bad block (or the part outside the blocks). */
+/** Checks every data block's CRC-32C and that its rows decode to finite values, and the whole-file
+ *  CRC-32C.
+ *  @return VEC_OK; VEC_E_FORMAT naming the first bad block or row (or the part outside the
+ *          blocks); VEC_E_IO when the file shrank since it was opened. */
 VEC_API int vec_vqz_verify(vec_vqz_reader *r);
 
 typedef struct vec_vqz_info {

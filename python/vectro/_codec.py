@@ -27,6 +27,7 @@ _LAYOUT = {
 }
 # Codecs whose code size depends on their parameters (bits, m): the C library says how many bytes.
 _PARAM_CODECS = ("rabitq", "pq")
+_STALE = b"stale"  # the fingerprint of a codec state that is gone: equals no real (16-byte) digest
 _EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed", "center")
 _ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary"}
 PROFILES = {
@@ -211,24 +212,40 @@ class Codec:
                                   *self.calibration_quantiles, self.extra or None)
         self._fp = None
 
-    def _fingerprint(self) -> bytes | None:
+    def _state_fp(self) -> tuple[int, bytes]:
+        """(generation, digest) of the codec's state now. The C handle counts changes of state
+        (fit, set_ranges) and hands out a state's bytes with its generation atomically, so the
+        cache stays right when threads fit and encode at once."""
+        cache = self._fp  # one read: another thread may replace the tuple, never half of it
+        if cache is None or cache[0] != _core.codec_info(self._h)["gen"]:
+            gen, blob = _core.codec_state(self._h)
+            cache = self._fp = (gen, hashlib.blake2b(blob, digest_size=16).digest())
+        return cache
+
+    def _fingerprint(self, gen: int | None = None) -> bytes | None:
         """A digest of everything the codes depend on (parameters, dimension, seed, ranges,
-        codebooks), cached until the codec is refitted; None while it has no dimension."""
+        codebooks); None while it has no dimension. With ``gen`` (the generation a C call ran
+        under): the digest of that state, or one that matches nothing when the codec has changed
+        since, so codes of a state that is gone are refused rather than decoded wrongly."""
         if self._h is None:
             return None
-        fp = getattr(self, "_fp", None)
-        if fp is None:
-            fp = self._fp = hashlib.blake2b(_core.codec_serialize(self._h), digest_size=16).digest()
-        return fp
+        cur, fp = self._state_fp()
+        return fp if gen is None or gen == cur else _STALE
 
-    def _check_codes_from(self, q: QuantizedEmbeddings, what: str) -> None:
+    def _check_codes_from(self, q: QuantizedEmbeddings, what: str, fp: bytes | None = None) -> int:
         """Codes decode only with the codec state that made them: another seed's rotation or
-        another codebook would decode them to plausible-looking garbage, so refuse."""
-        if q._fp is not None and q._fp != self._fingerprint():
+        another codebook would decode them to plausible-looking garbage, so refuse. Returns the
+        generation checked (-1: nothing to check), which decode hands to C to check again under
+        the codec's lock. ``fp``: the state to compare with (default: the codec's now)."""
+        if q._fp is None:
+            return -1
+        gen, now = self._state_fp() if fp is None else (-1, fp)
+        if q._fp != now:
             why = ("that codec was refitted after they were made" if q.codec is self else
                    "its seed, codebooks, ranges, parameters or dimension differ")
             raise _core.VectroError(f"these {q.precision} codes were made by another codec state "
                                     f"than {what} ({why})")
+        return gen
 
     def _ensure(self, dim: int) -> None:
         if self._h is None:
@@ -342,8 +359,11 @@ class Codec:
         codes = _aligned_empty((n, cols), dtype)
         sc = info["scale_count"]
         scales = np.empty((n, sc) if sc > 1 else (n,), np.float32) if sc else None
-        _core.codec_encode(self._h, x, codes, scales, threads, progress)
-        return QuantizedEmbeddings(codes, scales, self.precision, shape, codec=self)
+        gen = _core.codec_encode(self._h, x, codes, scales, threads, progress)
+        q = QuantizedEmbeddings(codes, scales, self.precision, shape, codec=self)
+        if q._fp is not None:
+            q._fp = self._fingerprint(gen)  # the state that made them, even if refitted since
+        return q
 
     def decode(self, quantized: QuantizedEmbeddings, *, threads: int = 0, out: np.ndarray | None = None,
                progress: ProgressFn | None = None) -> np.ndarray:
@@ -354,7 +374,7 @@ class Codec:
         n = quantized.codes.shape[0]
         d = quantized.dim
         self._ensure(d)
-        self._check_codes_from(quantized, "this one")
+        gen = self._check_codes_from(quantized, "this one")
         if out is None:
             result = _aligned_empty(quantized.shape, np.float32)
         else:
@@ -364,7 +384,7 @@ class Codec:
         out2 = result.reshape(n, d)
         if result.size and not np.shares_memory(out2, result):
             raise ValueError("out must allow a 2-D view without copying")
-        _core.codec_decode(self._h, quantized.codes, quantized.scales, out2, threads, progress)
+        _core.codec_decode(self._h, quantized.codes, quantized.scales, out2, threads, progress, gen)
         return result
 
     def to_bytes(self) -> bytes:

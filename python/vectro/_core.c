@@ -3,6 +3,7 @@
  * releases the GIL around the C work, and turns library errors into vectro.VectroError. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -287,17 +288,77 @@ static PyObject *bench_memcpy(PyObject *self, PyObject *const *args, Py_ssize_t 
  * -------------------------------------------------------------------------------------------- */
 #define CODEC_CAPSULE "vectro.codec"
 
+/* Python threads share a codec while the GIL is released, so every capsule carries (as its
+ * context) a readers-writer lock: encode, decode, search and serialisation hold it shared, fit and
+ * set_ranges exclusively, so a codec never changes under a running call. A change of state is
+ * only tried (trywrlock) and raises when the codec is in use: waiting could deadlock when the
+ * user is a progress callback of a running encode on the same thread. `gen` counts the changes,
+ * so Python can tell which state made a set of codes. The rule that avoids deadlock with the GIL:
+ * a thread never blocks on a guard while it holds the GIL. */
+typedef struct {
+  pthread_rwlock_t lk;
+  unsigned long long gen;
+} codec_guard;
+
 static void codec_capsule_free(PyObject *cap) {
+  codec_guard *g = PyCapsule_GetContext(cap);
   vec_codec_free((vec_codec *)PyCapsule_GetPointer(cap, CODEC_CAPSULE));
+  if (g) {
+    pthread_rwlock_destroy(&g->lk);
+    PyMem_RawFree(g);
+  }
+}
+
+/* A capsule owning c (freed on failure too). */
+static PyObject *codec_capsule(vec_codec *c) {
+  codec_guard *g = PyMem_RawCalloc(1, sizeof *g);
+  if (!g || pthread_rwlock_init(&g->lk, NULL) != 0) {
+    PyMem_RawFree(g);
+    vec_codec_free(c);
+    return PyErr_NoMemory();
+  }
+  PyObject *cap = PyCapsule_New(c, CODEC_CAPSULE, NULL);
+  if (!cap || PyCapsule_SetContext(cap, g) < 0) {
+    Py_XDECREF(cap);
+    pthread_rwlock_destroy(&g->lk);
+    PyMem_RawFree(g);
+    vec_codec_free(c);
+    return NULL;
+  }
+  PyCapsule_SetDestructor(cap, codec_capsule_free);
+  return cap;
 }
 
 static vec_codec *get_codec(PyObject *o) {
-  vec_codec *c = (vec_codec *)PyCapsule_GetPointer(o, CODEC_CAPSULE);
-  if (!c) {
-    PyErr_Clear();
-    PyErr_SetString(PyExc_TypeError, "expected a codec handle");
-  }
+  vec_codec *c =
+      PyCapsule_IsValid(o, CODEC_CAPSULE) ? PyCapsule_GetPointer(o, CODEC_CAPSULE) : NULL;
+  if (!c) PyErr_SetString(PyExc_TypeError, "expected a codec handle");
   return c;
+}
+
+/* The guard of a capsule get_codec accepted. */
+static codec_guard *guard_of(PyObject *o) { return PyCapsule_GetContext(o); }
+
+/* Shared hold, for calls that only read the codec. Call with the GIL released. */
+static void guard_read(codec_guard *g) { pthread_rwlock_rdlock(&g->lk); }
+static void guard_done(codec_guard *g) { pthread_rwlock_unlock(&g->lk); }
+
+/* Shared hold taken with the GIL held: tried first, else waited for with the GIL released. */
+static void guard_read_gil(codec_guard *g) {
+  if (pthread_rwlock_tryrdlock(&g->lk) == 0) return;
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  Py_END_ALLOW_THREADS
+}
+
+/* Exclusive hold for a change of state, or -1 with VectroError when the codec is in use. */
+static int guard_write(codec_guard *g, const char *what) {
+  if (pthread_rwlock_trywrlock(&g->lk) == 0) return 0;
+  PyErr_Format(VectroError,
+               "cannot %s this codec while another call uses it (an encode, decode, search or "
+               "fit in another thread, or the progress callback of a running call): a codec "
+               "never changes under a running call; %s it after that call returns",
+               what, what);
+  return -1;
 }
 
 static PyObject *raise_last(int rc) {
@@ -362,9 +423,7 @@ static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nar
   vec_codec *c;
   int rc = vec_codec_create(&p, &c);
   if (rc != VEC_OK) return raise_last(rc);
-  PyObject *cap = PyCapsule_New(c, CODEC_CAPSULE, codec_capsule_free);
-  if (!cap) vec_codec_free(c);
-  return cap;
+  return codec_capsule(c);
 }
 
 static PyObject *codec_info(PyObject *self, PyObject *arg) {
@@ -372,15 +431,20 @@ static PyObject *codec_info(PyObject *self, PyObject *arg) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
   const vec_codec_params *p = vec_codec_get_params(c);
-  return Py_BuildValue(
-      "{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i}", "name",
-      vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim, "code_size",
-      (Py_ssize_t)vec_codec_code_size(c), "scale_count", (Py_ssize_t)vec_codec_scale_count(c),
-      "needs_training", vec_codec_needs_training(c), "trained", vec_codec_is_trained(c),
-      "group_size", p->group_size, "rounding", p->rounding, "low_q", (double)p->calib_low_q,
-      "high_q", (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
-      "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
-      (unsigned long long)p->seed, "center", p->center);
+  codec_guard *g = guard_of(arg);
+  guard_read_gil(g); /* "trained" and "gen" change under fit */
+  int trained = vec_codec_is_trained(c);
+  unsigned long long gen = g->gen;
+  guard_done(g);
+  return Py_BuildValue("{s:s,s:n,s:n,s:n,s:i,s:i,s:I,s:i,s:d,s:d,s:I,s:I,s:i,s:I,s:n,s:K,s:i,s:K}",
+                       "name", vec_codec_name(vec_codec_kind(c)), "dim", (Py_ssize_t)p->dim,
+                       "code_size", (Py_ssize_t)vec_codec_code_size(c), "scale_count",
+                       (Py_ssize_t)vec_codec_scale_count(c), "needs_training",
+                       vec_codec_needs_training(c), "trained", trained, "group_size", p->group_size,
+                       "rounding", p->rounding, "low_q", (double)p->calib_low_q, "high_q",
+                       (double)p->calib_high_q, "bits", p->bits, "m", p->m, "rotate", p->rotate,
+                       "train_iters", p->train_iters, "train_max", (Py_ssize_t)p->train_max, "seed",
+                       (unsigned long long)p->seed, "center", p->center, "gen", gen);
 }
 
 static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -408,7 +472,14 @@ static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t n
                  vec_codec_get_params(c)->dim);
     return NULL;
   }
+  codec_guard *g = guard_of(args[0]);
+  if (guard_write(g, "fit") < 0) {
+    PyBuffer_Release(&x);
+    return NULL;
+  }
+  g->gen++; /* even a failed fit may have changed the state */
   Py_BEGIN_ALLOW_THREADS rc = vec_codec_train_opts(c, (const float *)x.buf, n, ldx, &o);
+  guard_done(g);
   Py_END_ALLOW_THREADS PyBuffer_Release(&x);
   if (rc != VEC_OK) return raise_last(rc);
   Py_RETURN_NONE;
@@ -432,8 +503,22 @@ static PyObject *codec_ranges(PyObject *self, PyObject *const *args, Py_ssize_t 
   }
   size_t d = vec_codec_get_params(c)->dim;
   int rc = VEC_E_INVALID_ARG;
-  if ((size_t)lo.shape[0] == d && (size_t)hi.shape[0] == d)
-    rc = set ? vec_codec_set_ranges(c, lo.buf, hi.buf) : vec_codec_get_ranges(c, lo.buf, hi.buf);
+  codec_guard *g = guard_of(args[0]);
+  if ((size_t)lo.shape[0] == d && (size_t)hi.shape[0] == d) {
+    if (!set) {
+      guard_read_gil(g);
+      rc = vec_codec_get_ranges(c, lo.buf, hi.buf);
+      guard_done(g);
+    } else if (guard_write(g, "set the ranges of") < 0) {
+      PyBuffer_Release(&hi);
+      PyBuffer_Release(&lo);
+      return NULL;
+    } else {
+      g->gen++;
+      rc = vec_codec_set_ranges(c, lo.buf, hi.buf);
+      guard_done(g);
+    }
+  }
   PyBuffer_Release(&hi);
   PyBuffer_Release(&lo);
   if (rc == VEC_E_INVALID_ARG && !(*vec_last_error_message())) {
@@ -497,23 +582,31 @@ static PyObject *codec_encode(PyObject *self, PyObject *const *args, Py_ssize_t 
   o.threads = threads;
   o.progress = progress_trampoline;
   o.progress_user = &p;
+  codec_guard *g = guard_of(args[0]);
   p.ts = PyEval_SaveThread();
+  guard_read(g);
+  unsigned long long gen = g->gen;
   int rc =
       vec_codec_encode(c, (const float *)x.buf, n, ldx, q.buf, have_s ? (float *)s.buf : NULL, &o);
+  guard_done(g);
   PyEval_RestoreThread(p.ts);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&q);
   PyBuffer_Release(&x);
   if (rc != VEC_OK) return raise_vec(rc, &p);
-  Py_RETURN_NONE;
+  return PyLong_FromUnsignedLongLong(gen); /* the state that made the codes */
 }
 
 static PyObject *codec_decode(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 6) {
-    PyErr_SetString(PyExc_TypeError, "codec_decode(codec, codes, scales, out, threads, progress)");
+  if (nargs != 6 && nargs != 7) {
+    PyErr_SetString(PyExc_TypeError,
+                    "codec_decode(codec, codes, scales, out, threads, progress[, gen])");
     return NULL;
   }
+  /* gen: the codec state the caller checked the codes against; -1 (or absent): no check */
+  long long want_gen = nargs == 7 ? PyLong_AsLongLong(args[6]) : -1;
+  if (want_gen == -1 && PyErr_Occurred()) return NULL;
   vec_codec *c = get_codec(args[0]);
   if (!c) return NULL;
   int threads;
@@ -545,10 +638,23 @@ static PyObject *codec_decode(PyObject *self, PyObject *const *args, Py_ssize_t 
   o.threads = threads;
   o.progress = progress_trampoline;
   o.progress_user = &p;
+  codec_guard *g = guard_of(args[0]);
   p.ts = PyEval_SaveThread();
-  int rc = vec_codec_decode(c, q.buf, have_s ? (const float *)s.buf : NULL, n, (float *)out.buf,
-                            ldo, &o);
+  guard_read(g);
+  int stale = want_gen >= 0 && g->gen != (unsigned long long)want_gen;
+  int rc = stale ? VEC_OK
+                 : vec_codec_decode(c, q.buf, have_s ? (const float *)s.buf : NULL, n,
+                                    (float *)out.buf, ldo, &o);
+  guard_done(g);
   PyEval_RestoreThread(p.ts);
+  if (stale) {
+    if (have_s) PyBuffer_Release(&s);
+    PyBuffer_Release(&q);
+    PyBuffer_Release(&out);
+    PyErr_SetString(VectroError, "the codec was refitted after these codes were checked against "
+                                 "it (by another thread): they were made by another codec state");
+    return NULL;
+  }
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&q);
   PyBuffer_Release(&out);
@@ -556,19 +662,34 @@ static PyObject *codec_decode(PyObject *self, PyObject *const *args, Py_ssize_t 
   Py_RETURN_NONE;
 }
 
-static PyObject *codec_serialize(PyObject *self, PyObject *arg) {
-  (void)self;
+/* The serialisation of one state of the codec, with its generation when with_gen. */
+static PyObject *serialize_state(PyObject *arg, int with_gen) {
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
+  codec_guard *g = guard_of(arg);
+  guard_read_gil(g); /* the size and the bytes of one state */
   size_t size = vec_codec_serialized_size(c);
+  unsigned long long gen = g->gen;
   PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+  int rc = b ? vec_codec_serialize(c, PyBytes_AS_STRING(b), size) : VEC_E_NOMEM;
+  guard_done(g);
   if (!b) return NULL;
-  int rc = vec_codec_serialize(c, PyBytes_AS_STRING(b), size);
   if (rc != VEC_OK) {
     Py_DECREF(b);
     return raise_last(rc);
   }
-  return b;
+  return with_gen ? Py_BuildValue("(KN)", gen, b) : b;
+}
+
+static PyObject *codec_serialize(PyObject *self, PyObject *arg) {
+  (void)self;
+  return serialize_state(arg, 0);
+}
+
+/* codec_state(codec) -> (gen, bytes): one state's serialisation and its generation, atomically. */
+static PyObject *codec_state(PyObject *self, PyObject *arg) {
+  (void)self;
+  return serialize_state(arg, 1);
 }
 
 static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
@@ -579,9 +700,7 @@ static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
   int rc = vec_codec_deserialize(b.buf, (size_t)b.len, &c);
   PyBuffer_Release(&b);
   if (rc != VEC_OK) return raise_last(rc);
-  PyObject *cap = PyCapsule_New(c, CODEC_CAPSULE, codec_capsule_free);
-  if (!cap) vec_codec_free(c);
-  return cap;
+  return codec_capsule(c);
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -591,18 +710,73 @@ static PyObject *codec_deserialize(PyObject *self, PyObject *arg) {
 #define VQZR_CAPSULE   "vectro.vqz_reader"
 #define READER_CAPSULE "vectro.reader"
 
+/* A stateful object Python threads may share (the writer, the streaming reader): a mutex
+ * serialises every call, and close takes the object out under it, so a close waits for a running
+ * append and an append after it finds the handle closed (no use after free, no file finished
+ * under a running append). The mutex is only ever waited for with the GIL released. A capsule
+ * cannot be freed during a call: the call's arguments hold a reference to it. */
+typedef struct {
+  pthread_mutex_t mu;
+  void *obj; /* NULL once closed */
+  void (*drop)(void *);
+} guarded;
+
+static void drop_writer(void *w) { vec_vqz_writer_abort(w); }
+static void drop_reader(void *r) { vec_reader_close(r); }
+
 /* A writer dropped without finish (an exception, a crash of the caller) removes its temporary. */
-static void vqzw_capsule_free(PyObject *cap) {
-  vec_vqz_writer_abort((vec_vqz_writer *)PyCapsule_GetPointer(cap, VQZW_CAPSULE));
+static void guarded_capsule_free(PyObject *cap) {
+  guarded *h = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
+  if (!h) return;
+  if (h->obj) h->drop(h->obj);
+  pthread_mutex_destroy(&h->mu);
+  PyMem_RawFree(h);
 }
+
+static PyObject *guarded_capsule(void *obj, const char *name, void (*drop)(void *)) {
+  guarded *h = PyMem_RawCalloc(1, sizeof *h);
+  if (!h || pthread_mutex_init(&h->mu, NULL) != 0) {
+    PyMem_RawFree(h);
+    drop(obj);
+    return PyErr_NoMemory();
+  }
+  h->obj = obj, h->drop = drop;
+  PyObject *cap = PyCapsule_New(h, name, guarded_capsule_free);
+  if (!cap) {
+    drop(obj);
+    pthread_mutex_destroy(&h->mu);
+    PyMem_RawFree(h);
+  }
+  return cap;
+}
+
+/* The handle behind a capsule, or NULL with TypeError. */
+static guarded *get_guarded(PyObject *o, const char *name) {
+  guarded *h = PyCapsule_IsValid(o, name) ? PyCapsule_GetPointer(o, name) : NULL;
+  if (!h) PyErr_Format(PyExc_TypeError, "expected a %s handle", name);
+  return h;
+}
+
+/* Locks h (call with the GIL released) and returns its object, NULL when closed. */
+static void *guarded_lock(guarded *h) {
+  pthread_mutex_lock(&h->mu);
+  return h->obj;
+}
+static void guarded_unlock(guarded *h) { pthread_mutex_unlock(&h->mu); }
+
+/* rc for a call on a closed handle: raised by raise_closed. */
+#define RC_CLOSED 1
+static PyObject *raise_closed(const char *what) {
+  PyErr_Format(PyExc_ValueError, "the %s is closed (closed or aborted, maybe by another thread)",
+               what);
+  return NULL;
+}
+
 static void vqzr_capsule_free(PyObject *cap) {
   vec_vqz_reader_close((vec_vqz_reader *)PyCapsule_GetPointer(cap, VQZR_CAPSULE));
 }
-static void reader_capsule_free(PyObject *cap) {
-  vec_reader_close((vec_reader *)PyCapsule_GetPointer(cap, READER_CAPSULE));
-}
 
-/* The object behind a capsule, or NULL with TypeError (also for a finished writer). */
+/* The object behind a capsule, or NULL with ValueError. */
 static void *get_cap(PyObject *o, const char *name) {
   void *p = PyCapsule_IsValid(o, name) ? PyCapsule_GetPointer(o, name) : NULL;
   if (!p) PyErr_Format(PyExc_ValueError, "expected an open %s handle", name);
@@ -640,12 +814,18 @@ static PyObject *vqz_writer_open(PyObject *self, PyObject *const *args, Py_ssize
     return NULL;
   }
   vec_vqz_writer *w;
-  int rc = vec_vqz_writer_open(PyBytes_AS_STRING(pb), c, &o, &w);
-  Py_DECREF(pb);
+  codec_guard *g = guard_of(args[1]);
+  unsigned long long gen;
+  int rc;
+  /* The writer copies the codec: under the guard, so the copy is one state, named by gen. */
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  gen = g->gen;
+  rc = vec_vqz_writer_open(PyBytes_AS_STRING(pb), c, &o, &w);
+  guard_done(g);
+  Py_END_ALLOW_THREADS Py_DECREF(pb);
   if (rc != VEC_OK) return raise_last(rc);
-  PyObject *cap = PyCapsule_New(w, VQZW_CAPSULE, vqzw_capsule_free);
-  if (!cap) vec_vqz_writer_abort(w);
-  return cap;
+  PyObject *cap = guarded_capsule(w, VQZW_CAPSULE, drop_writer);
+  return cap ? Py_BuildValue("(NK)", cap, gen) : NULL;
 }
 
 /* vqz_writer_append(w, codes, scales|None, ids|None, n) */
@@ -655,8 +835,8 @@ static PyObject *vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssi
     PyErr_SetString(PyExc_TypeError, "vqz_writer_append(writer, codes, scales, ids, n)");
     return NULL;
   }
-  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
-  if (!w) return NULL;
+  guarded *h = get_guarded(args[0], VQZW_CAPSULE);
+  if (!h) return NULL;
   Py_ssize_t n = PyLong_AsSsize_t(args[4]);
   if (n < 0) return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "n must be >= 0");
   Py_buffer q, s = {0}, id = {0};
@@ -669,12 +849,15 @@ static PyObject *vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssi
     goto fail_id;
   }
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
-                            have_id ? (const uint64_t *)id.buf : NULL, (size_t)n);
+  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  rc = w ? vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
+                                 have_id ? (const uint64_t *)id.buf : NULL, (size_t)n)
+         : RC_CLOSED;
+  guarded_unlock(h);
   Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&q);
+  if (rc == RC_CLOSED) return raise_closed("writer");
   if (rc != VEC_OK) return raise_last(rc);
   Py_RETURN_NONE;
 fail_id:
@@ -693,8 +876,8 @@ static PyObject *vqz_writer_append_floats(PyObject *self, PyObject *const *args,
     PyErr_SetString(PyExc_TypeError, "vqz_writer_append_floats(writer, x, ids, threads)");
     return NULL;
   }
-  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
-  if (!w) return NULL;
+  guarded *h = get_guarded(args[0], VQZW_CAPSULE);
+  if (!h) return NULL;
   int threads;
   if (parse_threads(args[3], &threads) < 0) return NULL;
   Py_buffer x, id = {0};
@@ -714,34 +897,37 @@ static PyObject *vqz_writer_append_floats(PyObject *self, PyObject *const *args,
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_append_floats(
-      w, (const float *)x.buf, n, ldx, have_id ? (const uint64_t *)id.buf : NULL, &o);
+  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  rc = w ? vec_vqz_writer_append_floats(w, (const float *)x.buf, n, ldx,
+                                        have_id ? (const uint64_t *)id.buf : NULL, &o)
+         : RC_CLOSED;
+  guarded_unlock(h);
   Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
   PyBuffer_Release(&x);
+  if (rc == RC_CLOSED) return raise_closed("writer");
   if (rc != VEC_OK) return raise_last(rc);
   Py_RETURN_NONE;
 }
 
-/* vqz_writer_close(w, finish): finish (rename into place) or abort; the capsule is spent after. */
+/* vqz_writer_close(w, finish): finish (rename into place) or abort; the handle is closed after,
+ * whatever happens. It waits for a running append, so the file it publishes holds every row an
+ * append that returned normally was given. */
 static PyObject *vqz_writer_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 2) {
     PyErr_SetString(PyExc_TypeError, "vqz_writer_close(writer, finish)");
     return NULL;
   }
-  vec_vqz_writer *w = get_cap(args[0], VQZW_CAPSULE);
-  if (!w) return NULL;
+  guarded *h = get_guarded(args[0], VQZW_CAPSULE);
+  if (!h) return NULL;
   int finish = PyObject_IsTrue(args[1]);
-  /* Detach first: the writer is freed by finish/abort whatever happens. */
-  if (PyCapsule_SetName(args[0], "vectro.vqz_writer.closed") < 0) return NULL;
-  int rc = VEC_OK;
-  if (finish) {
-    Py_BEGIN_ALLOW_THREADS rc = vec_vqz_writer_finish(w);
-    Py_END_ALLOW_THREADS
-  } else {
-    vec_vqz_writer_abort(w);
-  }
-  if (PyCapsule_SetDestructor(args[0], NULL) < 0) return NULL;
+  if (finish < 0) return NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  h->obj = NULL;
+  rc = !w ? RC_CLOSED : finish ? vec_vqz_writer_finish(w) : (vec_vqz_writer_abort(w), VEC_OK);
+  guarded_unlock(h);
+  Py_END_ALLOW_THREADS if (rc == RC_CLOSED) return raise_closed("writer");
   if (rc != VEC_OK) return raise_last(rc);
   Py_RETURN_NONE;
 }
@@ -837,17 +1023,20 @@ static PyObject *reader_open(PyObject *self, PyObject *arg) {
   int rc = vec_reader_open(PyBytes_AS_STRING(pb), &r);
   Py_DECREF(pb);
   if (rc != VEC_OK) return raise_last(rc);
-  PyObject *cap = PyCapsule_New(r, READER_CAPSULE, reader_capsule_free);
-  if (!cap) vec_reader_close(r);
-  return cap;
+  return guarded_capsule(r, READER_CAPSULE, drop_reader);
 }
 
 static PyObject *reader_shape(PyObject *self, PyObject *arg) {
   (void)self;
-  vec_reader *r = get_cap(arg, READER_CAPSULE);
-  if (!r) return NULL;
-  return Py_BuildValue("(Kn)", (unsigned long long)vec_reader_count(r),
-                       (Py_ssize_t)vec_reader_dim(r));
+  guarded *h = get_guarded(arg, READER_CAPSULE);
+  if (!h) return NULL;
+  unsigned long long n = 0;
+  size_t d = 0;
+  Py_BEGIN_ALLOW_THREADS vec_reader *r = guarded_lock(h);
+  if (r) n = vec_reader_count(r), d = vec_reader_dim(r);
+  guarded_unlock(h);
+  Py_END_ALLOW_THREADS if (!d) return raise_closed("reader");
+  return Py_BuildValue("(Kn)", n, (Py_ssize_t)d);
 }
 
 /* reader_read(r, out): fills rows of out (n, d float32, C order); returns how many were read. */
@@ -857,20 +1046,22 @@ static PyObject *reader_read(PyObject *self, PyObject *const *args, Py_ssize_t n
     PyErr_SetString(PyExc_TypeError, "reader_read(reader, out)");
     return NULL;
   }
-  vec_reader *r = get_cap(args[0], READER_CAPSULE);
-  if (!r) return NULL;
+  guarded *h = get_guarded(args[0], READER_CAPSULE);
+  if (!h) return NULL;
   Py_buffer out;
   if (get_buffer(args[1], &out, "out", 'f', 4, 2, 1) < 0) return NULL;
-  if ((size_t)out.shape[1] != vec_reader_dim(r) ||
-      (out.shape[0] > 1 && (size_t)out.strides[0] != 4 * vec_reader_dim(r))) {
-    PyBuffer_Release(&out);
-    return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns",
-                        vec_reader_dim(r));
-  }
-  size_t got = 0;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_reader_read(r, (float *)out.buf, (size_t)out.shape[0], &got);
+  size_t got = 0, d = 0, rows = (size_t)out.shape[0], cols = (size_t)out.shape[1];
+  size_t stride = rows > 1 ? (size_t)out.strides[0] : 4 * cols;
+  int rc, bad_shape = 0;
+  Py_BEGIN_ALLOW_THREADS vec_reader *r = guarded_lock(h);
+  d = r ? vec_reader_dim(r) : 0;
+  bad_shape = r && (cols != d || stride != 4 * d);
+  rc = !r ? RC_CLOSED : bad_shape ? VEC_OK : vec_reader_read(r, (float *)out.buf, rows, &got);
+  guarded_unlock(h);
   Py_END_ALLOW_THREADS PyBuffer_Release(&out);
+  if (rc == RC_CLOSED) return raise_closed("reader");
+  if (bad_shape)
+    return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns", d);
   if (rc != VEC_OK) return raise_last(rc);
   return PyLong_FromSize_t(got);
 }
@@ -994,8 +1185,11 @@ static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t 
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_search_codes(
-      c, codes, scales, n, sqn, q->buf, (size_t)q->shape[0], ld_of(q, d), k, metric, ids, sco, &o);
+  codec_guard *g = guard_of(args[0]);
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  rc = vec_search_codes(c, codes, scales, n, sqn, q->buf, (size_t)q->shape[0], ld_of(q, d), k,
+                        metric, ids, sco, &o);
+  guard_done(g);
   Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
@@ -1077,8 +1271,11 @@ static PyObject *rescore_codes(PyObject *self, PyObject *const *args, Py_ssize_t
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_rescore_codes(c, codes, scales, n, sqn, q->buf, nq, ld_of(q, d),
-                                                cand->buf, m, k, metric, ids, sco, &o);
+  codec_guard *g = guard_of(args[0]);
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  rc = vec_rescore_codes(c, codes, scales, n, sqn, q->buf, nq, ld_of(q, d), cand->buf, m, k, metric,
+                         ids, sco, &o);
+  guard_done(g);
   Py_END_ALLOW_THREADS return search_done(&h, rc);
 }
 
@@ -1115,9 +1312,12 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
   o.threads = threads;
   vec_search_stats st = {0, 0};
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
+  codec_guard *g = guard_of(args[0]);
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  rc =
       vec_search_rescore(c, codes, scales, n, x->buf, ld_of(x, d), xsq, q->buf, (size_t)q->shape[0],
                          ld_of(q, d), k, metric, over, bscale, ids, sco, &st, &o);
+  guard_done(g);
   Py_END_ALLOW_THREADS held_release(&h);
   if (rc != VEC_OK) return raise_last(rc);
   return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
@@ -1128,7 +1328,11 @@ static PyObject *search_has_bounds(PyObject *self, PyObject *arg) {
   (void)self;
   vec_codec *c = get_codec(arg);
   if (!c) return NULL;
-  return PyBool_FromLong(vec_search_has_bounds(c));
+  codec_guard *g = guard_of(arg);
+  guard_read_gil(g);
+  int has = vec_search_has_bounds(c);
+  guard_done(g);
+  return PyBool_FromLong(has);
 }
 
 /* codes_sqnorms(codec, codes, scales|None, out, threads) */
@@ -1151,8 +1355,10 @@ static PyObject *codes_sqnorms(PyObject *self, PyObject *const *args, Py_ssize_t
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
+  codec_guard *g = guard_of(args[0]);
+  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  rc = vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
+  guard_done(g);
   Py_END_ALLOW_THREADS PyBuffer_Release(&out);
   if (have_s) PyBuffer_Release(&s);
   PyBuffer_Release(&codes);
@@ -1257,6 +1463,7 @@ static PyMethodDef methods[] = {
     {"codec_encode", (PyCFunction)(void (*)(void))codec_encode, METH_FASTCALL, "Encode rows."},
     {"codec_decode", (PyCFunction)(void (*)(void))codec_decode, METH_FASTCALL, "Decode rows."},
     {"codec_serialize", codec_serialize, METH_O, "Codec parameters and ranges as bytes."},
+    {"codec_state", codec_state, METH_O, "(generation, codec_serialize bytes) of one state."},
     {"codec_deserialize", codec_deserialize, METH_O, "Codec from codec_serialize bytes."},
     {"vqz_writer_open", (PyCFunction)(void (*)(void))vqz_writer_open, METH_FASTCALL,
      "Open a .vqz writer (temporary file until closed with finish)."},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +16,16 @@ from ._codec import Codec, ProgressFn, QuantizedEmbeddings, _aligned_empty, _che
 
 DEFAULT_CHUNK = 65536
 CALIBRATION_ROWS = 100_000
+# Chunks are sized in bytes as well as rows: at d = 2^20, 65536 rows of floats are 256 GiB, which
+# made a valid 2-row file impossible to read in chunks. A chunk holds at most this many bytes (and
+# at least one row), a calibration sample at most CALIBRATION_BYTES.
+CHUNK_BYTES = 64 << 20
+CALIBRATION_BYTES = 256 << 20
+
+
+def _rows_for(rows: int, row_bytes: int, budget: int = CHUNK_BYTES) -> int:
+    """``rows``, capped so that a chunk of rows of ``row_bytes`` bytes stays within ``budget``."""
+    return max(1, min(rows, budget // max(row_bytes, 1)))
 
 
 def _meta_text(metadata) -> str | None:
@@ -47,11 +58,28 @@ class VqzWriter:
         self.metadata = _meta_text(metadata)
         self.block_rows = int(block_rows)
         self._w = None
+        self._fp = None  # the fingerprint of the codec state the file stores
         self._count = 0
+        # Threads may share a writer: the C handle serialises appends and close; this lock keeps
+        # the lazy open single (two first appends must not open two files) and the count exact.
+        self._lock = threading.Lock()
+        self._closed = False
 
-    def _open(self, dim: int) -> None:
-        self.codec._ensure(dim)
-        self._w = _core.vqz_writer_open(self.path, self.codec._h, self.metadata, self.ids, self.block_rows)
+    def _handle(self, dim: int):
+        """The open C writer, opened on first use (ValueError once closed or aborted)."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("the writer is closed (closed or aborted, maybe by another thread)")
+            if self._w is None:
+                self.codec._ensure(dim)
+                self._w, gen = _core.vqz_writer_open(self.path, self.codec._h, self.metadata, self.ids,
+                                                     self.block_rows)
+                self._fp = self.codec._fingerprint(gen)
+            return self._w
+
+    def _counted(self, n: int) -> None:
+        with self._lock:
+            self._count += n
 
     def _ids(self, ids, n: int):
         if self.ids != (ids is not None):
@@ -70,22 +98,22 @@ class VqzWriter:
         if self._w is None:
             if self.codec.needs_training and not self.codec.trained:
                 raise _core.VectroError("fit the calibrated codec before appending (Codec(...).fit(sample))")
-            self._open(x.shape[1])
         elif x.shape[1] != self.codec.dim:
             raise ValueError(f"embeddings have dimension {x.shape[1]}, the file {self.codec.dim}")
-        _core.vqz_writer_append_floats(self._w, x, self._ids(ids, len(x)), _check_threads(threads))
-        self._count += len(x)
+        w = self._handle(x.shape[1])
+        _core.vqz_writer_append_floats(w, x, self._ids(ids, len(x)), _check_threads(threads))
+        self._counted(len(x))
 
     def append_quantized(self, q: QuantizedEmbeddings, ids=None) -> None:
         """Appends already-encoded rows made with this writer's codec."""
         if q.precision != self.codec.precision:
             raise ValueError(f"rows are {q.precision}, the writer's codec is {self.codec.precision}")
-        if self._w is None:
-            self._open(q.dim)
-        self.codec._check_codes_from(q, "the writer's")
+        w = self._handle(q.dim)
+        # against the state the file stores (the codec may have been refitted since it opened)
+        self.codec._check_codes_from(q, "the writer's", self._fp)
         n = q.codes.shape[0]
-        _core.vqz_writer_append(self._w, q.codes, q.scales, self._ids(ids, n), n)
-        self._count += n
+        _core.vqz_writer_append(w, q.codes, q.scales, self._ids(ids, n), n)
+        self._counted(n)
 
     def __len__(self) -> int:
         return self._count
@@ -93,17 +121,23 @@ class VqzWriter:
     def close(self) -> None:
         """Finishes the file and renames it into place. A writer that never received a row still
         writes a valid empty file when the codec's dimension is known."""
-        if self._w is None:
-            if self.codec.dim is None:
-                raise ValueError("nothing was appended and the codec has no dimension: pass Codec(..., dim)")
-            self._open(self.codec.dim)
-        w, self._w = self._w, None
+        if self._closed:
+            return  # closing twice (close() inside ``with``) is harmless
+        if self._w is None and self.codec.dim is None:
+            raise ValueError("nothing was appended and the codec has no dimension: pass Codec(..., dim)")
+        w = self._handle(self.codec.dim)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        # waits for appends running in other threads; appends after it raise ValueError
         _core.vqz_writer_close(w, True)
 
     def abort(self) -> None:
         """Drops the temporary file; ``path`` is left as it was."""
-        if self._w is not None:
-            w, self._w = self._w, None
+        with self._lock:
+            w, self._closed = self._w, True
+        if w is not None:
             _core.vqz_writer_close(w, False)
 
     def __enter__(self) -> VqzWriter:
@@ -189,6 +223,9 @@ class VqzReader:
         return self.read(i, i + 1)
 
     def iter_chunks(self, rows: int = DEFAULT_CHUNK) -> Iterator[QuantizedEmbeddings]:
+        """Yields the file in chunks of at most ``rows`` rows and 64 MiB."""
+        row_bytes = self.info["code_size"] + 4 * self.info["scale_count"] + 8 * self.has_ids
+        rows = _rows_for(rows, row_bytes)
         for a in range(0, len(self), rows):
             yield self.read(a, min(a + rows, len(self)))
 
@@ -234,7 +271,7 @@ def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None
         return
     r = _core.reader_open(p)
     n, d = _core.reader_shape(r)
-    rows = min(chunk_rows, max(n, 1))
+    rows = _rows_for(min(chunk_rows, max(n, 1)), 4 * d)
     while True:
         buf = np.empty((rows, d), np.float32)  # a fresh array each time: callers may keep chunks
         got = _core.reader_read(r, buf)
@@ -297,14 +334,15 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
     """
     codec = precision if isinstance(precision, Codec) else Codec(precision)
     if codec.needs_training and not codec.trained:
-        sample, have = [], 0
+        sample, have, want = [], 0, CALIBRATION_ROWS
         for chunk in read_embeddings(src, chunk_rows, column=column):
             sample.append(chunk.copy())
             have += len(chunk)
-            if have >= CALIBRATION_ROWS:
+            want = max(2, min(CALIBRATION_ROWS, CALIBRATION_BYTES // (4 * chunk.shape[1])))
+            if have >= want:
                 break
         if sample:
-            codec.fit(np.concatenate(sample)[:CALIBRATION_ROWS])
+            codec.fit(np.concatenate(sample)[:want])
     total, dim = _shape_of(src, column)
     done = 0
     with VqzWriter(dst, codec, metadata=metadata) as w:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -71,6 +72,15 @@ class Index:
         self._rerank_arrays = None  # (codes, scales, sqnorms) of the rerank codec
         self._orig_sq = None  # |x|^2 of the originals, for bounds
         self.last_stats: dict | None = None  # what the last search scanned and rescored
+        # Threads may share an index: add (check ids, encode, append) is atomic under this lock,
+        # and a search works on one consistent snapshot of the arrays taken under it.
+        self._lock = threading.RLock()
+        # Extreme magnitudes: rows of 1e19 have squared norms and dot products past float32's
+        # range, rows of 1e-22 below it, so scores came out NaN, -0 or tied. Vectors are scaled by
+        # a power of two (exact: only the exponent changes) into a range where every codec and
+        # every norm is comfortable, and the scores scaled back. _exp is decided by the first
+        # add: 0 (no scaling, bit-identical results) for max|x| in [2^-20, 2^20].
+        self._exp: int | None = None
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._codes)
@@ -85,46 +95,93 @@ class Index:
         nothing. A codec that needs training and is not trained yet is fitted on the first
         batch."""
         x, _ = as_float32_rows(embeddings)
-        n = len(x)
-        if ids is None:
-            start = len(self)
-            ids = np.arange(start, start + n, dtype=np.uint64)
-            new = ids  # sorted and distinct already: no np.unique (a sort) on every add
-        else:
-            ids = np.ascontiguousarray(ids, dtype=np.uint64)
-            if ids.shape != (n,):
-                raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
-            new = np.unique(ids)
-            if len(new) != n:
-                raise _core.VectroError("ids collide within the batch")
-        have = self._sorted_ids
-        if len(have):
-            pos = np.searchsorted(have, new)
-            hit = new[have[np.minimum(pos, len(have) - 1)] == new]
-            if len(hit):
-                raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
-        if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
-            raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
-        for c in (self.codec, self.rerank):
-            if c is not None and c.needs_training and not c.trained:
-                c.fit(x)
-        q = self.codec.encode(x, threads=threads)
-        r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
-        self._codes.append(q.codes)
-        self._scales.append(q.scales)
-        if r is not None:
-            self._rcodes.append(r.codes)
-            self._rscales.append(r.scales)
-        self._ids.append(ids)
-        merged = np.concatenate([have, new])
-        if len(have) and len(new) and have[-1] > new[0]:
-            merged.sort(kind="stable")
-        self._sorted_ids = merged
-        if self.keep_originals:
-            self._orig.append(np.array(x, dtype=np.float32, copy=True))
-        self._cache = None
+        with self._lock:
+            x = self._scale_rows(x)
+            n = len(x)
+            if ids is None:
+                start = len(self)
+                ids = np.arange(start, start + n, dtype=np.uint64)
+                new = ids  # sorted and distinct already: no np.unique (a sort) on every add
+            else:
+                ids = np.ascontiguousarray(ids, dtype=np.uint64)
+                if ids.shape != (n,):
+                    raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
+                new = np.unique(ids)
+                if len(new) != n:
+                    raise _core.VectroError("ids collide within the batch")
+            have = self._sorted_ids
+            if len(have):
+                pos = np.searchsorted(have, new)
+                hit = new[have[np.minimum(pos, len(have) - 1)] == new]
+                if len(hit):
+                    raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
+            if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
+                raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
+            for c in (self.codec, self.rerank):
+                if c is not None and c.needs_training and not c.trained:
+                    c.fit(x)
+            q = self.codec.encode(x, threads=threads)
+            r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
+            self._codes.append(q.codes)
+            self._scales.append(q.scales)
+            if r is not None:
+                self._rcodes.append(r.codes)
+                self._rscales.append(r.scales)
+            self._ids.append(ids)
+            merged = np.concatenate([have, new])
+            if len(have) and len(new) and have[-1] > new[0]:
+                merged.sort(kind="stable")
+            self._sorted_ids = merged
+            if self.keep_originals:
+                self._orig.append(np.array(x, dtype=np.float32, copy=True))
+            self._cache = None
+
+    @staticmethod
+    def _exponent(x: np.ndarray) -> int:
+        """The power of two that brings max|x| into [1, 2), or 0 when it is already moderate."""
+        m = float(np.max(np.abs(x))) if x.size else 0.0
+        if not np.isfinite(m) or m == 0.0 or 2.0**-20 <= m <= 2.0**20:
+            return 0
+        return int(np.floor(np.log2(m)))
+
+    def _scale_rows(self, x: np.ndarray) -> np.ndarray:
+        """x times 2^-_exp (decided here by the first batch)."""
+        if self._exp is None:
+            self._exp = self._exponent(x)
+        return x if not self._exp else np.ldexp(x, -self._exp).astype(np.float32)
+
+    def _scale_queries(self, qx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Queries as searched, and per query the exponent by which their scores are scaled back
+        (None: not scaled). L2 needs the rows' own factor; ip and cosine rank the same under any
+        positive scaling of a query, so each query is brought into range by its own power of
+        two (a query of 1 against rows of 1e19 would otherwise underflow)."""
+        e = self._exp or 0
+        if self.metric == "l2":
+            if not e:
+                return qx, None
+            return np.ldexp(qx, -e).astype(np.float32), np.full(len(qx), 2 * e)
+        m = np.abs(qx).max(axis=1).astype(np.float64) if qx.size else np.zeros(len(qx))
+        with np.errstate(divide="ignore"):
+            eq = np.where(np.isfinite(m) & (m > 0) & ((m < 2.0**-20) | (m > 2.0**20)),
+                          np.floor(np.log2(np.where(m > 0, m, 1.0))), 0).astype(np.int64)
+        if not e and not eq.any():
+            return qx, None
+        qs = np.ldexp(qx, -eq[:, None]).astype(np.float32)
+        return qs, (e + eq if self.metric == "ip" else np.zeros_like(eq))
 
     def _arrays(self):
+        with self._lock:
+            return self._arrays_locked()
+
+    def _snapshot(self, need_orig_sq: bool):
+        """(codes, scales, ids, sqnorms, originals, originals' |x|^2, rerank arrays) of one state."""
+        with self._lock:
+            codes, scales, ids, sqn = self._arrays_locked()
+            if need_orig_sq and self._originals is not None and self._orig_sq is None:
+                self._orig_sq = np.einsum("ij,ij->i", self._originals, self._originals, dtype=np.float32)
+            return codes, scales, ids, sqn, self._originals, self._orig_sq, self._rerank_arrays
+
+    def _arrays_locked(self):
         if self._cache is None:
             if not self._codes:
                 self._cache = (None, None, np.empty(0, np.uint64), None)
@@ -177,14 +234,16 @@ class Index:
         qx, shape = as_float32_rows(queries)
         if self.dim is not None and qx.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
-        codes, scales, ids_all, sqn = self._arrays()
+        qx, back = self._scale_queries(qx)
+        codes, scales, ids_all, sqn, orig, orig_sq, rerank = self._snapshot(
+            oversample is None and self.metric != "ip")
         nq, m, k = len(qx), METRICS[self.metric], int(k)
         if codes is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        orig = self._originals
         self.last_stats = {"scanned": nq * len(codes), "rescored": 0}
-        if self._rerank_arrays is not None:
-            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads)
+        if rerank is not None:
+            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads,
+                                          (codes, scales, sqn, orig, rerank))
         elif oversample is None and (orig is None or not _core.search_has_bounds(self.codec._h)):
             rows = np.empty((nq, k), np.uint64)
             scores = np.empty((nq, k), np.float32)
@@ -193,26 +252,26 @@ class Index:
             if orig is None:
                 raise ValueError("rescoring needs the float originals: keep_originals=True, or "
                                  "Index.load(..., originals=...)")
-            if oversample is None and self.metric != "ip" and self._orig_sq is None:
-                self._orig_sq = np.einsum("ij,ij->i", orig, orig, dtype=np.float32)
             rows = np.empty((nq, k), np.uint64)
             scores = np.empty((nq, k), np.float32)
             scanned, rescored = _core.search_rescore(
-                self.codec._h, codes, scales, orig, None if oversample else self._orig_sq, qx, k, m,
+                self.codec._h, codes, scales, orig, None if oversample else orig_sq, qx, k, m,
                 float(oversample or 0.0), rows, scores, threads, float(bound_scale))
             self.last_stats = {"scanned": scanned, "rescored": rescored}
         out = np.full(rows.shape, NO_ID, np.uint64)
         valid = rows != NO_ID
         out[valid] = ids_all[rows[valid].astype(np.int64)]
+        if back is not None and back.any():  # in float64, then rounded once (Inf past float32)
+            with np.errstate(over="ignore"):
+                scores = np.ldexp(scores.astype(np.float64), back[:, None]).astype(np.float32)
+        scores += np.float32(0.0)  # -0 (an L2 key of 0, a cosine of -0) reads as 0
         if len(shape) == 1:
             return out[0], scores[0]
         return out, scores
 
-    def _pipeline(self, qx, k, oversample, rerank_oversample, threads):
-        codes, scales, _, sqn = self._cache
-        rc, rs, rsq = self._rerank_arrays
+    def _pipeline(self, qx, k, oversample, rerank_oversample, threads, snap):
+        codes, scales, sqn, orig, (rc, rs, rsq) = snap
         nq, m, n = len(qx), METRICS[self.metric], len(codes)
-        orig = self._originals
         k1 = min(max(k, math.ceil(k * (oversample or RERANK_OVERSAMPLE))), max(n, k))
         cand = np.empty((nq, k1), np.uint64)
         tmp = np.empty((nq, k1), np.float32)
@@ -245,7 +304,10 @@ class Index:
         from ._codec import QuantizedEmbeddings
 
         q = QuantizedEmbeddings(codes, scales, codec=self.codec, dim=self.dim)
-        with VqzWriter(path, self.codec, ids=True, metadata={"vectro_index": 1, "metric": self.metric}) as w:
+        meta = {"vectro_index": 1, "metric": self.metric}
+        if self._exp:  # the codes are of x * 2^-scale_exp (see _scale_rows)
+            meta["scale_exp"] = self._exp
+        with VqzWriter(path, self.codec, ids=True, metadata=meta) as w:
             w.append_quantized(q, ids)
 
     @classmethod
@@ -256,6 +318,7 @@ class Index:
         r = VqzReader(path)
         meta = r.metadata if isinstance(r.metadata, dict) else {}
         index = cls(r.codec, meta.get("metric", "cosine"), keep_originals=False)
+        index._exp = int(meta.get("scale_exp", 0))
         q = r.read()
         n = len(q.codes)
         index._codes, index._scales, index._ids = [q.codes], [q.scales], [q.ids]
@@ -268,7 +331,7 @@ class Index:
                 o = np.asarray(originals)
             if o.dtype != np.float32 or o.ndim != 2 or o.shape != (n, r.dim):
                 raise ValueError(f"originals must be float32 of shape {(n, r.dim)}, got {o.dtype} {o.shape}")
-            index._originals = o
+            index._originals = np.ldexp(o, -index._exp).astype(np.float32) if index._exp else o
         if rerank is not None:
             rr = VqzReader(rerank)
             if rr.dim != r.dim:

@@ -9,9 +9,22 @@
 
 #include "cli.h"
 
-#define DEFAULT_CHUNK 65536 /* rows per chunk: a few tens of MB at common dimensions */
+#define DEFAULT_CHUNK 65536 /* rows per chunk at most: a few tens of MB at common dimensions */
+/* Chunks are sized in bytes, then capped at DEFAULT_CHUNK rows: at d = 2^20 a chunk of 65536 rows
+ * would be 256 GiB of floats, so a valid 2-row file could not be decompressed. */
+#define CHUNK_BYTES       ((size_t)64 << 20)
+#define CALIBRATION_BYTES ((size_t)256 << 20)
 /* Calibrated codecs learn their ranges from at most this many leading rows. */
 #define CALIBRATION_ROWS 100000
+
+/* Rows per chunk for rows of row_bytes bytes: CHUNK_BYTES worth (at least 1), at most
+ * DEFAULT_CHUNK and at most n (at least 1). */
+static size_t chunk_rows(size_t row_bytes, uint64_t n) {
+  size_t rows = row_bytes ? CHUNK_BYTES / row_bytes : DEFAULT_CHUNK;
+  if (rows > DEFAULT_CHUNK) rows = DEFAULT_CHUNK;
+  if (rows > n) rows = (size_t)n;
+  return rows ? rows : 1;
+}
 
 static int want_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
@@ -33,7 +46,8 @@ static void usage_compress(FILE *f) {
           "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
           "replaced by a finished, checksummed file.\n\n"
           "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
-          "                   int8-cal (calibrated codecs learn ranges from the first %d rows),\n"
+          "                   int8-cal (calibrated codecs learn ranges from the first %d rows,\n"
+          "                   at most 256 MiB of them),\n"
           "                   rabitq (rotation + B-bit codes, or rabitq-B),\n"
           "                   pq (with --m, --bits) or pq-MxB: product quantization, k-means\n"
           "                   codebooks trained on a sample of those rows\n"
@@ -46,7 +60,7 @@ static void usage_compress(FILE *f) {
           "                   search (q - c).(x - c) + q.c + c.x - |c|^2): better estimates\n"
           "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
           "  --threads N      worker threads, 0 = all cores (default)\n"
-          "  --chunk ROWS     rows per chunk (default %d)\n"
+          "  --chunk ROWS     rows per chunk (default: 64 MiB of floats, at most %d rows)\n"
           "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
           "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
           CALIBRATION_ROWS, CALIBRATION_ROWS, DEFAULT_CHUNK);
@@ -54,7 +68,7 @@ static void usage_compress(FILE *f) {
 
 int cmd_compress(int argc, char **argv) {
   const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
-  size_t threads = 0, chunk = DEFAULT_CHUNK, pq_m = 0, bits = 0;
+  size_t threads = 0, chunk = 0, pq_m = 0, bits = 0; /* chunk 0: sized by bytes */
   unsigned long long seed = 0;
   int quiet = 0, have_seed = 0, center = 0;
   if (want_help(argc, argv)) {
@@ -164,12 +178,16 @@ int cmd_compress(int argc, char **argv) {
     ret = cli_fail("compress", rc);
     goto done;
   }
+  if (!chunk) chunk = chunk_rows(d * sizeof(float), n);
   if (d > SIZE_MAX / sizeof(float) / chunk || !(buf = malloc(chunk * d * sizeof(float)))) {
     ret = cli_fail("compress", VEC_E_NOMEM);
     goto done;
   }
   if (vec_codec_needs_training(c)) { /* train on the leading rows, then start over */
     size_t cal = n < CALIBRATION_ROWS ? (size_t)n : CALIBRATION_ROWS, got = 0;
+    if (cal > CALIBRATION_BYTES / (d * sizeof(float)))
+      cal = CALIBRATION_BYTES / (d * sizeof(float));
+    if (cal < 2 && n >= 2) cal = 2; /* what any trainable codec needs at the least */
     float *calib = malloc(cal * d * sizeof(float) + 1);
     if (!calib) {
       ret = cli_fail("compress", VEC_E_NOMEM);
@@ -290,8 +308,8 @@ int cmd_decompress(int argc, char **argv) {
   const vec_codec *c = vec_vqz_codec(r);
   size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
          sc = vec_codec_scale_count(c);
-  size_t chunk = DEFAULT_CHUNK;
   uint64_t n = vec_vqz_count(r);
+  size_t chunk = chunk_rows(cs + sc * sizeof(float) + d * sizeof(float), n);
   codes = malloc(chunk * cs + 1);
   scales = malloc(chunk * sc * sizeof(float) + 1);
   rows = malloc(chunk * d * sizeof(float));
@@ -413,7 +431,7 @@ int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
     ret = EXIT_DATA;
     goto done;
   }
-  size_t chunk = DEFAULT_CHUNK;
+  size_t chunk = chunk_rows(cs + sc * sizeof(float) + 2 * d * sizeof(float), n);
   codes = malloc(chunk * cs + 1), scales = malloc(chunk * sc * sizeof(float) + 1);
   rec = malloc(chunk * d * sizeof(float)), orig = malloc(chunk * d * sizeof(float));
   if (!codes || !scales || !rec || !orig) {

@@ -266,11 +266,42 @@ static int encode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
   return VEC_OK;
 }
 
+/* Whether x[0..d) is all finite: an all-ones exponent is Inf or NaN. GCC/clang vector types (SSE2
+ * or NEON, the baseline of every target we build) test 16 floats per step; the compilers do not
+ * vectorise the plain loop at -O2. */
+typedef uint32_t fin_u32x4 __attribute__((vector_size(16)));
+static int row_finite(const float *x, size_t d) {
+  const fin_u32x4 e = {0x7F800000u, 0x7F800000u, 0x7F800000u, 0x7F800000u};
+  fin_u32x4 bad = {0, 0, 0, 0};
+  size_t j = 0;
+  for (; j + 16 <= d; j += 16) {
+    fin_u32x4 v[4];
+    memcpy(v, x + j, sizeof v);
+    for (int k = 0; k < 4; k++) bad |= (fin_u32x4)((v[k] & e) == e);
+  }
+  uint32_t tail = 0;
+  for (; j < d; j++) {
+    uint32_t u;
+    memcpy(&u, x + j, 4);
+    tail |= (u & 0x7F800000u) == 0x7F800000u;
+  }
+  return !(tail | bad[0] | bad[1] | bad[2] | bad[3]);
+}
+
+/* Checksum-valid codes can still decode to Inf or NaN (f16/bf16 codes with an all-ones exponent,
+ * an int8 scale of 3e38 times 127, crafted ranges or codebooks), and no caller expects those from
+ * a decoder: every decoded row is checked, by the chunk just written (still in cache, unless the
+ * kernel streamed it past the cache). */
 static int decode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
   batch_ctx *b = p;
-  (void)bad_row;
+  float *out = b->out + begin * b->ldo;
   b->c->ops->decode(b->c, b->dcodes + begin * b->cs, b->dscales ? b->dscales + begin * b->sc : NULL,
-                    end - begin, b->out + begin * b->ldo, b->ldo, b->flags);
+                    end - begin, out, b->ldo, b->flags);
+  for (size_t i = 0; i < end - begin; i++)
+    if (!row_finite(out + i * b->ldo, b->c->d)) {
+      *bad_row = begin + i;
+      return VEC_E_NONFINITE;
+    }
   return VEC_OK;
 }
 
@@ -346,6 +377,11 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
   b.flags = n * c->d * sizeof(float) >= STREAM_MIN_BYTES ? VEC_KF_STREAM : 0;
   size_t bad;
   rc = vec_parallel_rows(n, c->d * sizeof(float) + b.cs, decode_rows, &b, &o, &bad);
+  if (rc == VEC_E_NONFINITE)
+    return vec_fail(rc, (long long)bad,
+                    "row %zu decodes to NaN or Inf: its codes or scales are out of range for a "
+                    "finite vector (corrupt or crafted input)",
+                    bad);
   return finish(rc, bad);
 }
 
@@ -454,6 +490,28 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
   return VEC_OK;
 }
 
+/* What a serialised codec may make the reader allocate beyond its own bytes. A codec's tables are
+ * either carried in the serialisation (ranges, pq codebooks: the allocation follows the input's
+ * size) or built from the parameters alone (rabitq's and rotated pq's rotation: 60 bytes per
+ * dimension; untrained pq's empty tables): those are what a tiny hostile header can blow up (a
+ * 76-byte .vqc with d = 2^26 asked for 3 GB). The bound admits every codec a real embedding
+ * needs (rabitq and rotated pq up to ~3.7 million dimensions, 8-bit pq without its codebooks up to
+ * ~110 thousand) and refuses the rest before allocating anything. */
+#define SER_ALLOC_FIXED ((uint64_t)256 << 20)
+#define SER_ALLOC_RATIO 8
+
+/* Upper bound, in bytes, of what vec_codec_create allocates for these parameters. */
+static uint64_t create_bytes(const vec_codec_params *p) {
+  uint64_t d = p->dim, bytes = 16 * d;             /* calibrated ranges, steps and inverses */
+  uint64_t rotation = (2 * 7 + 1) * 4 * d + 8 * d; /* <= 7 transforms + 1, both ways, scratch */
+  if (p->codec == VEC_CODEC_RABITQ) bytes += rotation + 4 * d; /* and the centre */
+  if (p->codec == VEC_CODEC_PQ) {
+    uint64_t ksub = (uint64_t)1 << (p->bits < 16 ? p->bits : 16), kp = ksub + 64;
+    bytes += (ksub + kp) * 4 * d + (uint64_t)p->m * kp * 4 + (p->rotate ? rotation : 0);
+  }
+  return bytes;
+}
+
 int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
   vec_clear_error();
   if (!buf || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL argument");
@@ -507,6 +565,13 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
     prm.seed = get64(p + SER_HEADER + 24);
   }
   if (major >= 2) prm.center = (int)get32(p + SER_HEADER + SER_EXT);
+  uint64_t need = create_bytes(&prm);
+  if (need > SER_ALLOC_FIXED + SER_ALLOC_RATIO * (uint64_t)size)
+    return vec_fail(VEC_E_FORMAT, -1,
+                    "serialized codec of %zu bytes asks for %llu MiB of tables (dimension %llu): "
+                    "more than a header may make a reader allocate (256 MiB plus 8 times its own "
+                    "size); corrupt or hostile",
+                    size, (unsigned long long)(need >> 20), (unsigned long long)dim);
   vec_codec *c;
   int rc = vec_codec_create(&prm, &c);
   if (rc)

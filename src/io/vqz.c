@@ -1,7 +1,7 @@
 /* vqz.c: the .vqz container (docs/format.md is the byte-by-byte specification): a streaming writer
  * that holds at most one block in memory and renames a finished temporary over the target, and a
- * memory-mapping reader that checks every length against the file's size before use and every
- * block's CRC-32C before trusting its bytes. */
+ * reader (pread, no memory map) that checks every length against the file's size before use and
+ * every block's CRC-32C before trusting its bytes. */
 #define _GNU_SOURCE /* O_CLOEXEC, O_DIRECTORY, fsync on older glibc */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -520,10 +519,16 @@ void vec_vqz_writer_abort(vec_vqz_writer *w) {
 /* ---------------------------------------------------------------------------------------------
  * Reader
  * ------------------------------------------------------------------------------------------- */
+/* The reader reads with pread, not through a memory map: a file truncated (or rewritten in place)
+ * under a mapping raises SIGBUS, which would kill the process (Python included) outside any error
+ * path. With pread a shrunk file is a short read and an error naming the file; a file replaced by
+ * rename (what every vectro writer does) leaves the open descriptor on the old, intact file. The
+ * copy costs what a memcpy from the mapping cost: both read the page cache. */
 struct vec_vqz_reader_s {
-  const uint8_t *base;
+  const uint8_t *base; /* an image in memory (vec_vqz_reader_open_memory); NULL for a file */
+  int fd;              /* the file (base == NULL) */
   size_t size;
-  void *map; /* what to munmap; NULL for an image in memory */
+  uint8_t *footer; /* the footer (block index and checksums), size - footer_off bytes */
   char *name;
   vec_codec *codec;
   char *metadata;
@@ -538,12 +543,50 @@ struct vec_vqz_reader_s {
 
 void vec_vqz_reader_close(vec_vqz_reader *r) {
   if (!r) return;
-  if (r->map) munmap(r->map, r->size);
+  if (!r->base && r->fd >= 0) close(r->fd);
+  free(r->footer);
   vec_codec_free(r->codec);
   free(r->metadata);
   free(r->name);
   free((void *)r->verified);
   free(r);
+}
+
+/* Reads bytes [off, off + n) into dst: from the image, or by pread. Every caller has checked the
+ * range against the size the file had when opened, so a short read means the file shrank. */
+static int fetch_into(const vec_vqz_reader *r, uint64_t off, size_t n, void *dst) {
+  if (r->base) {
+    memcpy(dst, r->base + off, n);
+    return VEC_OK;
+  }
+  uint8_t *d = dst;
+  while (n) {
+    ssize_t k = pread(r->fd, d, n, (off_t)off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return io_fail("cannot read", r->name);
+    if (k == 0)
+      return vec_fail(VEC_E_IO, -1,
+                      "'%s' changed while open: it is now shorter than the %zu bytes it had "
+                      "(truncated, or rewritten in place; replace files by rename)",
+                      r->name, r->size);
+    d += k, n -= (size_t)k, off += (uint64_t)k;
+  }
+  return VEC_OK;
+}
+
+/* Bytes [off, off + n) as *out: a pointer into the image, or into *keep (malloc'd and read by
+ * pread; the caller frees it, also on error). */
+static int fetch(const vec_vqz_reader *r, uint64_t off, size_t n, const uint8_t **out,
+                 uint8_t **keep) {
+  *keep = NULL;
+  if (r->base) {
+    *out = r->base + off;
+    return VEC_OK;
+  }
+  if (!(*keep = malloc(n ? n : 1)))
+    return vec_fail(VEC_E_NOMEM, -1, "out of memory reading %zu bytes of '%s'", n, r->name);
+  *out = *keep;
+  return fetch_into(r, off, n, *keep);
 }
 
 static uint64_t block_rows_of(const vec_vqz_reader *r, uint64_t b) {
@@ -552,8 +595,20 @@ static uint64_t block_rows_of(const vec_vqz_reader *r, uint64_t b) {
 }
 
 /* Every check of vec_vqz_reader_open except the data blocks' CRCs (first read, or verify). */
+static int parse_header(vec_vqz_reader *r, const uint8_t *p);
+
 static int parse(vec_vqz_reader *r) {
-  const uint8_t *p = r->base;
+  /* Every header field lies in the first VQZ_HEADER_MAX bytes (the header size is checked
+   * against it), so those are read once. */
+  uint8_t *keep;
+  const uint8_t *p = NULL;
+  int rc = fetch(r, 0, r->size < VQZ_HEADER_MAX ? r->size : VQZ_HEADER_MAX, &p, &keep);
+  if (rc == VEC_OK) rc = parse_header(r, p);
+  free(keep);
+  return rc;
+}
+
+static int parse_header(vec_vqz_reader *r, const uint8_t *p) {
   size_t S = r->size;
   const char *nm = r->name;
   if (S >= 8 && memcmp(p, vqz_magic, 8) != 0) {
@@ -608,10 +663,19 @@ static int parse(vec_vqz_reader *r) {
   if (codec_size < 8 || codec_size > S - hs)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': embedded codec of %llu bytes does not fit the file",
                     nm, (unsigned long long)codec_size);
-  const uint8_t *cp = p + hs;
-  if (vec_crc32c(0, cp, (size_t)codec_size - 4) != get32(cp + codec_size - 4))
+  const uint8_t *cp = NULL;
+  uint8_t *keep;
+  int rc = fetch(r, hs, (size_t)codec_size, &cp, &keep);
+  if (rc) {
+    free(keep);
+    return rc;
+  }
+  if (vec_crc32c(0, cp, (size_t)codec_size - 4) != get32(cp + codec_size - 4)) {
+    free(keep);
     return vec_fail(VEC_E_FORMAT, -1, "'%s': the embedded codec fails its CRC-32C check", nm);
-  int rc = vec_codec_deserialize(cp, (size_t)codec_size, &r->codec);
+  }
+  rc = vec_codec_deserialize(cp, (size_t)codec_size, &r->codec);
+  free(keep);
   if (rc == VEC_E_VERSION) return vec_fail(rc, -1, "'%s': %s", nm, vec_last_error_message());
   if (rc)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': embedded codec: %s", nm, vec_last_error_message());
@@ -630,15 +694,15 @@ static int parse(vec_vqz_reader *r) {
   uint64_t meta_off = hs + codec_size;
   if (meta_size > S - meta_off)
     return vec_fail(VEC_E_FORMAT, -1, "'%s' is truncated inside its metadata", nm);
-  if (vec_crc32c(0, p + meta_off, (size_t)meta_size) != meta_crc)
-    return vec_fail(VEC_E_FORMAT, -1, "'%s': the metadata fails its CRC-32C check", nm);
-  if (memchr(p + meta_off, 0, (size_t)meta_size))
-    return vec_fail(VEC_E_FORMAT, -1, "'%s': the metadata holds a NUL byte", nm);
   r->metadata = malloc((size_t)meta_size + 1);
   if (!r->metadata) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
-  memcpy(r->metadata, p + meta_off, (size_t)meta_size);
+  if ((rc = fetch_into(r, meta_off, (size_t)meta_size, r->metadata))) return rc;
   r->metadata[meta_size] = '\0';
   r->meta_size = (size_t)meta_size;
+  if (vec_crc32c(0, r->metadata, (size_t)meta_size) != meta_crc)
+    return vec_fail(VEC_E_FORMAT, -1, "'%s': the metadata fails its CRC-32C check", nm);
+  if (memchr(r->metadata, 0, (size_t)meta_size))
+    return vec_fail(VEC_E_FORMAT, -1, "'%s': the metadata holds a NUL byte", nm);
 
   if (r->data_off < meta_off + meta_size || r->data_off > S || r->data_off % 8)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': data offset %llu is invalid", nm,
@@ -671,7 +735,10 @@ static int parse(vec_vqz_reader *r) {
                     "'%s': the footer (at %llu, %llu blocks) does not end the file's %zu bytes "
                     "(truncated or corrupt)",
                     nm, (unsigned long long)r->footer_off, (unsigned long long)r->blocks, S);
-  const uint8_t *f = p + r->footer_off;
+  if (!(r->footer = malloc(S - (size_t)r->footer_off)))
+    return vec_fail(VEC_E_NOMEM, -1, "out of memory for the block index of '%s'", nm);
+  if ((rc = fetch_into(r, r->footer_off, S - (size_t)r->footer_off, r->footer))) return rc;
+  const uint8_t *f = r->footer;
   size_t index_end = VQZ_FOOTER_HEAD + (size_t)foot_need;
   if (memcmp(f, foot_magic, 8) != 0 || get64(f + 8) != r->blocks)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': bad footer (corrupt)", nm);
@@ -688,19 +755,20 @@ static int parse(vec_vqz_reader *r) {
   return VEC_OK;
 }
 
-static int open_image(const void *base, size_t size, void *map, const char *name,
-                      vec_vqz_reader **out) {
+/* A reader over an image in memory (base) or the open file fd (base NULL; the reader owns fd). */
+static int open_reader(const void *base, int fd, size_t size, const char *name,
+                       vec_vqz_reader **out) {
   vec_vqz_reader *r = calloc(1, sizeof *r);
   size_t nl = strlen(name);
   char *nm = malloc(nl + 1);
   if (!r || !nm) {
     free(r);
     free(nm);
-    if (map) munmap(map, size);
+    if (!base) close(fd);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
   memcpy(nm, name, nl + 1);
-  r->base = base, r->size = size, r->map = map, r->name = nm;
+  r->base = base, r->fd = fd, r->size = size, r->name = nm;
   int rc = parse(r);
   if (rc) {
     vec_vqz_reader_close(r);
@@ -716,7 +784,7 @@ int vec_vqz_reader_open_memory(const void *buf, size_t size, const char *name,
   if (!out || (!buf && size)) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL argument");
   *out = NULL;
   static const uint8_t empty[1];
-  return open_image(buf ? buf : empty, size, NULL, name ? name : "(memory)", out);
+  return open_reader(buf ? buf : empty, -1, size, name ? name : "(memory)", out);
 }
 
 int vec_vqz_reader_open(const char *path, vec_vqz_reader **out) {
@@ -735,23 +803,11 @@ int vec_vqz_reader_open(const char *path, vec_vqz_reader **out) {
     close(fd);
     return vec_fail(VEC_E_IO, -1, "'%s' is not a regular file", path);
   }
-  if ((uint64_t)st.st_size > SIZE_MAX) {
+  if ((uint64_t)st.st_size > SIZE_MAX || (uint64_t)st.st_size > (uint64_t)INT64_MAX) {
     close(fd);
-    return vec_fail(VEC_E_IO, -1, "'%s' is too large to map", path);
+    return vec_fail(VEC_E_IO, -1, "'%s' is too large", path);
   }
-  size_t size = (size_t)st.st_size;
-  void *map = NULL;
-  if (size) {
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-      int rc = io_fail("cannot map", path);
-      close(fd);
-      return rc;
-    }
-  }
-  close(fd); /* the mapping keeps the file */
-  static const uint8_t empty[1];
-  return open_image(map ? map : empty, size, map, path, out);
+  return open_reader(NULL, fd, (size_t)st.st_size, path, out);
 }
 
 uint64_t vec_vqz_count(const vec_vqz_reader *r) { return r ? r->count : 0; }
@@ -759,18 +815,55 @@ const vec_codec *vec_vqz_codec(const vec_vqz_reader *r) { return r ? r->codec : 
 const char *vec_vqz_metadata(const vec_vqz_reader *r) { return r ? r->metadata : ""; }
 int vec_vqz_has_ids(const vec_vqz_reader *r) { return r ? r->has_ids : 0; }
 
-static int check_block(vec_vqz_reader *r, uint64_t b) {
-  if (atomic_load_explicit(&r->verified[b], memory_order_acquire)) return VEC_OK;
-  const uint8_t *e = r->base + r->footer_off + VQZ_FOOTER_HEAD + b * VQZ_ENTRY;
+/* A checksum only proves the bytes are the ones written: a crafted (or buggy) writer can store
+ * codes that decode to Inf or NaN (f16 codes with an all-ones exponent, an int8 scale of 3e38),
+ * which would turn into NaN scores in search and NaN rows in decompress. So a block is also
+ * decoded once, in pieces of at most 256 KiB of floats, and refused when a row is not finite. */
+static int block_finite(const vec_vqz_reader *r, const uint8_t *blk, uint64_t rows,
+                        const block_layout *l, uint64_t first) {
+  size_t d = r->codec->d, piece = ((size_t)256 << 10) / (d * sizeof(float));
+  if (piece == 0) piece = 1;
+  if (piece > rows) piece = (size_t)rows;
+  float *out = malloc(piece * d * sizeof(float)), *sc = malloc(piece * r->sc * 4 + 4);
+  int rc = out && sc ? VEC_OK : vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = 1;
+  for (uint64_t i = 0; rc == VEC_OK && i < rows; i += piece) {
+    size_t m = rows - i < piece ? (size_t)(rows - i) : piece;
+    memcpy(sc, blk + l->scales + i * r->sc * 4, m * r->sc * 4); /* aligned copy of the scales */
+    rc = vec_codec_decode(r->codec, blk + i * r->cs, sc, m, out, d, &o);
+    if (rc) {
+      long long bad = vec_last_error_row();
+      uint64_t row = first + i + (bad >= 0 ? (uint64_t)bad : 0);
+      rc = vec_fail(VEC_E_FORMAT, (long long)row,
+                    "'%s': row %llu %s, although its block passes its CRC-32C: the file was "
+                    "written with out-of-range codes or scales",
+                    r->name, (unsigned long long)row,
+                    rc == VEC_E_NONFINITE ? "decodes to NaN or Inf" : "has an invalid scale");
+    }
+  }
+  free(out);
+  free(sc);
+  return rc;
+}
+
+/* Reads block b (its bytes in *out, any buffer in *keep for the caller to free) and checks it
+ * against its CRC-32C and that it decodes to finite values, once per reader: a verified block is
+ * not read here again. */
+static int check_block(vec_vqz_reader *r, uint64_t b, const uint8_t **out, uint8_t **keep) {
+  const uint8_t *e = r->footer + VQZ_FOOTER_HEAD + b * VQZ_ENTRY;
   uint64_t rows = block_rows_of(r, b), first = b * r->rows_per_block;
   block_layout l;
   layout(rows, r->cs, r->sc, r->has_ids, &l);
-  if (vec_crc32c(0, r->base + r->data_off + b * r->stride, (size_t)l.size) != get32(e + 12))
+  int rc = fetch(r, r->data_off + b * r->stride, (size_t)l.size, out, keep);
+  if (rc) return rc;
+  if (vec_crc32c(0, *out, (size_t)l.size) != get32(e + 12))
     return vec_fail(VEC_E_FORMAT, (long long)first,
                     "'%s': block %llu (rows %llu..%llu) fails its CRC-32C check: the file is "
                     "corrupt",
                     r->name, (unsigned long long)b, (unsigned long long)first,
                     (unsigned long long)(first + rows - 1));
+  if ((rc = block_finite(r, *out, rows, &l, first))) return rc;
   atomic_store_explicit(&r->verified[b], 1, memory_order_release);
   return VEC_OK;
 }
@@ -790,15 +883,31 @@ int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *codes, float
     uint64_t row = first + done, b = row / r->rows_per_block, j = row % r->rows_per_block;
     uint64_t rows = block_rows_of(r, b);
     size_t take = (size_t)(rows - j) < n - done ? (size_t)(rows - j) : n - done;
-    int rc = check_block(r, b);
-    if (rc) return rc;
     block_layout l;
     layout(rows, r->cs, r->sc, r->has_ids, &l);
-    const uint8_t *blk = r->base + r->data_off + b * r->stride;
-    memcpy(c + done * r->cs, blk + j * r->cs, take * r->cs);
-    if (scales && r->sc)
-      memcpy(scales + done * r->sc, blk + l.scales + j * r->sc * 4, take * r->sc * 4);
-    if (ids) memcpy(ids + done, blk + l.ids + j * 8, take * 8);
+    uint64_t at = r->data_off + b * r->stride;
+    int rc;
+    if (atomic_load_explicit(&r->verified[b], memory_order_acquire)) {
+      /* straight from the file into the outputs */
+      if ((rc = fetch_into(r, at + j * r->cs, take * r->cs, c + done * r->cs)) ||
+          (scales && r->sc &&
+           (rc = fetch_into(r, at + l.scales + j * r->sc * 4, take * r->sc * 4,
+                            scales + done * r->sc))) ||
+          (ids && (rc = fetch_into(r, at + l.ids + j * 8, take * 8, ids + done))))
+        return rc;
+    } else {
+      const uint8_t *blk = NULL;
+      uint8_t *keep;
+      rc = check_block(r, b, &blk, &keep);
+      if (rc == VEC_OK) {
+        memcpy(c + done * r->cs, blk + j * r->cs, take * r->cs);
+        if (scales && r->sc)
+          memcpy(scales + done * r->sc, blk + l.scales + j * r->sc * 4, take * r->sc * 4);
+        if (ids) memcpy(ids + done, blk + l.ids + j * 8, take * 8);
+      }
+      free(keep);
+      if (rc) return rc;
+    }
     done += take;
   }
   return VEC_OK;
@@ -808,10 +917,29 @@ int vec_vqz_verify(vec_vqz_reader *r) {
   vec_clear_error();
   if (!r) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_verify: NULL reader");
   for (uint64_t b = 0; b < r->blocks; b++) {
-    int rc = check_block(r, b);
+    const uint8_t *blk = NULL;
+    uint8_t *keep;
+    int rc = check_block(r, b, &blk, &keep);
+    free(keep);
     if (rc) return rc;
   }
-  if (vec_crc32c(0, r->base, r->size - 4) != get32(r->base + r->size - 4))
+  /* The whole-file CRC, read in pieces of at most 1 MiB. */
+  uint32_t crc = 0;
+  uint8_t *buf = r->base ? NULL : malloc((size_t)1 << 20);
+  if (!r->base && !buf) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  uint8_t tail[4];
+  int rc = fetch_into(r, r->size - 4, 4, tail);
+  for (uint64_t off = 0; rc == VEC_OK && off < r->size - 4;) {
+    size_t k =
+        r->size - 4 - off < ((size_t)1 << 20) ? (size_t)(r->size - 4 - off) : (size_t)1 << 20;
+    const uint8_t *p = r->base ? r->base + off : buf;
+    if (!r->base) rc = fetch_into(r, off, k, buf);
+    if (rc == VEC_OK) crc = vec_crc32c(crc, p, k);
+    off += k;
+  }
+  free(buf);
+  if (rc) return rc;
+  if (crc != get32(tail))
     return vec_fail(VEC_E_FORMAT, -1,
                     "'%s': the whole-file CRC-32C does not match: bytes outside the data blocks "
                     "(padding or the file checksum itself) are corrupt",

@@ -55,6 +55,7 @@ GROUP(score)
 GROUP(rabitq)
 GROUP(kmeans)
 GROUP(pq)
+GROUP(hostile)
 
 int main(int argc, char **argv) {
   struct {
@@ -76,7 +77,8 @@ int main(int argc, char **argv) {
                 {"score", score_tests, score_count},
                 {"rabitq", rabitq_tests, rabitq_count},
                 {"kmeans", kmeans_tests, kmeans_count},
-                {"pq", pq_tests, pq_count}};
+                {"pq", pq_tests, pq_count},
+                {"hostile", hostile_tests, hostile_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;
