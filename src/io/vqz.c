@@ -609,8 +609,12 @@ static int parse(vec_vqz_reader *r) {
                     "with the embedded codec",
                     nm, codec_id, (unsigned long long)dim, (unsigned long long)cs,
                     (unsigned long long)sc);
-  if (!vec_codec_is_trained(c))
-    return vec_fail(VEC_E_FORMAT, -1, "'%s': the embedded calibrated codec has no ranges", nm);
+  if (!vec_codec_is_trained(c)) /* a writer only stores trained codecs: the file was altered */
+    return vec_fail(VEC_E_FORMAT, -1, "'%s': the embedded %s codec is untrained (no %s)", nm,
+                    vec_codec_name(vec_codec_kind(c)),
+                    vec_codec_kind(c) == VEC_CODEC_PQ       ? "codebooks"
+                    : vec_codec_kind(c) == VEC_CODEC_RABITQ ? "centre"
+                                                            : "ranges");
   r->cs = (size_t)cs, r->sc = (size_t)sc, r->rows_per_block = (size_t)R;
 
   uint64_t meta_off = hs + codec_size;

@@ -56,6 +56,7 @@ GROUP(rabitq)
 GROUP(kmeans)
 GROUP(pq)
 GROUP(files)
+GROUP(forced)
 
 int main(int argc, char **argv) {
   struct {
@@ -78,7 +79,8 @@ int main(int argc, char **argv) {
                 {"rabitq", rabitq_tests, rabitq_count},
                 {"kmeans", kmeans_tests, kmeans_count},
                 {"pq", pq_tests, pq_count},
-                {"files", files_tests, files_count}};
+                {"files", files_tests, files_count},
+                {"forced", forced_tests, forced_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
