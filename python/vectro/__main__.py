@@ -47,14 +47,14 @@ def _cache_bytes() -> int | None:
 
 def _timing_note(input_bytes: int, cache: int | None) -> str:
     """What the timings above measured: from cache only when input and codes fit the CPU's cache."""
-    mb = input_bytes / 1e6
+    mib = input_bytes / 2**20
     if cache is None:
-        return (f"             (timed on {mb:.0f} MB of float32; this CPU's cache size is unknown, so the "
-                "input may have come from cache; `vectro bench` measures on 256 MB)")
+        return (f"             (timed on {mib:.1f} MiB; this CPU's cache size is unknown, so the input may have "
+                "come from cache; `vectro bench` measures on 256 MB)")
     if input_bytes <= cache:
-        return (f"             (the {mb:.1f} MB input fits in this CPU's {cache / 1e6:.0f} MB cache: rates from "
-                "RAM are lower; `vectro bench` measures on 256 MB)")
-    return f"             (timed on {mb:.0f} MB of float32, more than this CPU's {cache / 1e6:.0f} MB cache: from RAM)"
+        return (f"             (the {mib:.1f} MiB of input and codes fit in this CPU's {cache / 2**20:.0f} MiB "
+                "cache: rates from RAM are lower; `vectro bench` measures on 256 MB)")
+    return f"             (timed on {mib:.0f} MiB, more than this CPU's {cache / 2**20:.0f} MiB cache: from RAM)"
 
 
 def main(argv: list[str] | None = None) -> int:

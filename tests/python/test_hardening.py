@@ -216,8 +216,8 @@ def test_untrained_embedded_codec_named(tmp_path, name, what):
 def test_python_m_vectro_timing_note(tmp_path, capsys):
     from vectro.__main__ import _timing_note, main
 
-    assert "fits in this CPU's 32 MB cache" in _timing_note(1_000_000, 32_000_000)
-    assert "more than this CPU's 32 MB cache: from RAM" in _timing_note(61_000_000, 32_000_000)
+    assert "fit in this CPU's 32 MiB cache" in _timing_note(1_000_000, 32 << 20)
+    assert "more than this CPU's 32 MiB cache: from RAM" in _timing_note(61_000_000, 32 << 20)
     assert "cache size is unknown" in _timing_note(61_000_000, None)
     for note in (_timing_note(1, 2), _timing_note(3, 2), _timing_note(3, None)):
         assert "bench/" not in note  # a pip user has no bench/ folder
