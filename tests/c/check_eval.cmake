@@ -1,7 +1,8 @@
 # check_eval.cmake: runs `vectro eval` (CMD, its words separated by '|', with EMU the cross-compiling emulator if any)
-# and checks its exit code and its figures: cosine mean >= COS_MIN, relative L2 error mean <=
+# and checks its exit code and its figures (EMU too is '|'-separated): cosine mean >= COS_MIN, relative L2 error mean <=
 # REL_MAX ("n/a" for binary, which must say why it has none) and recall@10 >= RECALL_MIN.
 string(REPLACE "|" ";" CMD "${CMD}")
+string(REPLACE "|" ";" EMU "${EMU}")
 execute_process(COMMAND ${EMU} ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
 if(NOT rc EQUAL 0)
