@@ -4,6 +4,8 @@ the compression ratio, the quality lost (cosine, relative error, recall@k) and t
 from __future__ import annotations
 
 import argparse
+import glob
+import os
 import statistics
 import sys
 import time
@@ -21,6 +23,38 @@ def _median_seconds(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _cache_bytes() -> int | None:
+    """The CPU's largest cache in bytes (Linux: sysconf, else sysfs); None where unknown."""
+    try:
+        size = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+        if size > 0:
+            return size
+    except (ValueError, OSError, AttributeError):
+        pass
+    best = None
+    for f in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            text = open(f).read().strip().upper()
+            size = int(text[:-1]) * {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[text[-1]] if text[-1] in "KMG" \
+                else int(text)
+        except (OSError, ValueError, KeyError):
+            continue
+        best = size if best is None else max(best, size)
+    return best
+
+
+def _timing_note(input_bytes: int, cache: int | None) -> str:
+    """What the timings above measured: from cache only when input and codes fit the CPU's cache."""
+    mib = input_bytes / 2**20
+    if cache is None:
+        return (f"             (timed on {mib:.1f} MiB; this CPU's cache size is unknown, so the input may have "
+                "come from cache; `vectro bench` measures on 256 MB)")
+    if input_bytes <= cache:
+        return (f"             (the {mib:.1f} MiB of input and codes fit in this CPU's {cache / 2**20:.0f} MiB "
+                "cache: rates from RAM are lower; `vectro bench` measures on 256 MB)")
+    return f"             (timed on {mib:.0f} MiB, more than this CPU's {cache / 2**20:.0f} MiB cache: from RAM)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,11 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input        {args.embeddings}: {n} x {d} {x.dtype}")
     print(f"codec        {q.precision}: {q.nbytes / max(n, 1):.0f} bytes/vector (float32: {4 * d})")
     print(f"size         {n * d * 4:,} -> {q.nbytes:,} bytes, compression ratio {q.compression_ratio:.2f}x")
-    print(f"cosine       mean {report['cosine_mean']:.6f}  min {report['cosine_min']:.6f}")
-    print(f"rel. L2 err  mean {report['rel_l2_mean']:.5f}  max {report['rel_l2_max']:.5f}")
+    print(f"cosine       mean {report['cosine_mean']:.6f}  min {report['cosine_min']:.6f} (cosine(x, x^) per vector)")
+    if q.precision == "binary":  # signs only: x^ is +-1, so |x - x^| / |x| measures the input's scale
+        print("rel. L2 err  n/a: binary keeps signs only and decodes to +-1 (no magnitude)")
+    else:
+        print(f"rel. L2 err  mean {report['rel_l2_mean']:.5f}  max {report['rel_l2_max']:.5f} "
+              "(|x - x^| / |x| per vector)")
     if report["n_queries"]:
         held = "held-out queries" if queries is not None else "queries held out of the input"
-        print(f"recall@{args.k}    {report['recall_at_k']:.4f} ({report['n_queries']} {held}, inner product)")
+        print(f"recall@{args.k}    {report['recall_at_k']:.4f} ({report['n_queries']} {held}; exact inner-product "
+              "search over x^ against float32, not a search on the codes)")
 
     x32 = x.reshape(n, d).astype(np.float32, copy=False)
     codes, scales, h = q.codes, q.scales, codec._h
@@ -75,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     gb = n * d * 4 / 1e9
     print(f"encode       {n / t_enc / 1e6:8.2f} M vectors/s  {gb / t_enc:6.1f} GB/s of float32")
     print(f"decode       {n / t_dec / 1e6:8.2f} M vectors/s  {gb / t_dec:6.1f} GB/s of float32")
-    if n * d * 4 < 64e6:
-        print("             (the input fits in cache here; bench/bench_int8.py measures from RAM)")
+    print(_timing_note(n * d * 4 + q.nbytes, _cache_bytes()))
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
+import stat
 from typing import Callable
 
 import numpy as np
@@ -407,20 +408,11 @@ class Codec:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the codec to ``path`` atomically (temporary file, then rename): a failure never
-        leaves a partial file, and never damages an existing one."""
+        leaves a partial file, and never damages an existing one. As the .vqz writer does, a
+        replaced file keeps its mode, a new one follows the umask, and a symbolic link is written
+        through (the link stays, its target is replaced)."""
         data = self.to_bytes()
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".vectro-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _atomic_write(os.fspath(path), data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
@@ -431,6 +423,40 @@ class Codec:
         extra = f", rounding={self.rounding!r}" if self.name.endswith("-cal") else ""
         extra += ", center=True" if self.center else ""
         return f"Codec({self.precision!r}, dim={self.dim}{extra}{', trained' if self.trained else ''})"
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Writes data to path through a temporary beside the link-resolved target, named
+    unpredictably and created with O_EXCL (retried on collision), renamed into place when synced
+    (src/io/tmpfile.c does the same for the C writers)."""
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    stem = "." + name[: 255 - 14]
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{stem}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"cannot create a temporary file next to {path!r}")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None:  # a replaced file keeps its mode (a private 0600 stays private)
+                os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 class QuantizedEmbeddings:

@@ -99,6 +99,16 @@ static int progress_trampoline(void *user, size_t done, size_t total) {
   return stop;
 }
 
+/* Long calls that take no progress callback from Python still check for Ctrl-C between chunks,
+ * as encode does: INTERRUPTIBLE_BEGIN releases the GIL with the trampoline installed,
+ * INTERRUPTIBLE_END takes it back; p.raised then says KeyboardInterrupt is pending. */
+#define INTERRUPTIBLE_BEGIN(o, p)                                                                  \
+  progress_ctx p = {NULL, NULL, now_s(), 0};                                                       \
+  (o).progress = progress_trampoline;                                                              \
+  (o).progress_user = &p;                                                                          \
+  p.ts = PyEval_SaveThread();
+#define INTERRUPTIBLE_END(p) PyEval_RestoreThread((p).ts);
+
 static int parse_threads(PyObject *o, int *threads) {
   long v = PyLong_AsLong(o);
   if (v == -1 && PyErr_Occurred()) return -1;
@@ -478,10 +488,12 @@ static PyObject *codec_train(PyObject *self, PyObject *const *args, Py_ssize_t n
     return NULL;
   }
   g->gen++; /* even a failed fit may have changed the state */
-  Py_BEGIN_ALLOW_THREADS rc = vec_codec_train_opts(c, (const float *)x.buf, n, ldx, &o);
+  INTERRUPTIBLE_BEGIN(o, p)
+  rc = vec_codec_train_opts(c, (const float *)x.buf, n, ldx, &o);
   guard_done(g);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&x);
-  if (rc != VEC_OK) return raise_last(rc);
+  INTERRUPTIBLE_END(p)
+  PyBuffer_Release(&x);
+  if (rc != VEC_OK) return p.raised ? NULL : raise_last(rc);
   Py_RETURN_NONE;
 }
 
@@ -897,15 +909,17 @@ static PyObject *vqz_writer_append_floats(PyObject *self, PyObject *const *args,
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  INTERRUPTIBLE_BEGIN(o, p)
+  vec_vqz_writer *w = guarded_lock(h);
   rc = w ? vec_vqz_writer_append_floats(w, (const float *)x.buf, n, ldx,
                                         have_id ? (const uint64_t *)id.buf : NULL, &o)
          : RC_CLOSED;
   guarded_unlock(h);
-  Py_END_ALLOW_THREADS if (have_id) PyBuffer_Release(&id);
+  INTERRUPTIBLE_END(p)
+  if (have_id) PyBuffer_Release(&id);
   PyBuffer_Release(&x);
   if (rc == RC_CLOSED) return raise_closed("writer");
-  if (rc != VEC_OK) return raise_last(rc);
+  if (rc != VEC_OK) return p.raised ? NULL : raise_last(rc);
   Py_RETURN_NONE;
 }
 
@@ -963,7 +977,8 @@ static PyObject *vqz_reader_info(PyObject *self, PyObject *arg) {
     Py_DECREF(blob);
     return raise_last(VEC_E_INVALID_ARG);
   }
-  return Py_BuildValue("{s:I,s:I,s:n,s:K,s:n,s:n,s:n,s:K,s:K,s:i,s:s,s:N}", "version_major",
+  /* metadata as bytes: the file may hold text that is not UTF-8, which Python reports on access */
+  return Py_BuildValue("{s:I,s:I,s:n,s:K,s:n,s:n,s:n,s:K,s:K,s:i,s:y,s:N}", "version_major",
                        i.version_major, "version_minor", i.version_minor, "dim", (Py_ssize_t)i.dim,
                        "count", (unsigned long long)i.count, "code_size", (Py_ssize_t)i.code_size,
                        "scale_count", (Py_ssize_t)i.scale_count, "block_rows",
@@ -1156,9 +1171,9 @@ static size_t ld_of(const Py_buffer *v, size_t d) {
   return v->shape[0] > 1 ? (size_t)v->strides[0] / 4 : d;
 }
 
-static PyObject *search_done(held *h, int rc) {
+static PyObject *search_done(held *h, int rc, const progress_ctx *p) {
   held_release(h);
-  if (rc != VEC_OK) return raise_last(rc);
+  if (rc != VEC_OK) return p->raised ? NULL : raise_last(rc);
   Py_RETURN_NONE;
 }
 
@@ -1186,11 +1201,13 @@ static PyObject *search_codes(PyObject *self, PyObject *const *args, Py_ssize_t 
   o.threads = threads;
   int rc;
   codec_guard *g = guard_of(args[0]);
-  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  INTERRUPTIBLE_BEGIN(o, p)
+  guard_read(g);
   rc = vec_search_codes(c, codes, scales, n, sqn, q->buf, (size_t)q->shape[0], ld_of(q, d), k,
                         metric, ids, sco, &o);
   guard_done(g);
-  Py_END_ALLOW_THREADS return search_done(&h, rc);
+  INTERRUPTIBLE_END(p)
+  return search_done(&h, rc, &p);
 }
 
 /* search_f32(x, queries, k, metric, ids, scores, threads) */
@@ -1214,10 +1231,11 @@ static PyObject *search_f32(PyObject *self, PyObject *const *args, Py_ssize_t na
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_search_f32(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, (size_t)q->shape[0],
-                     ld_of(q, d), k, metric, ids, sco, &o);
-  Py_END_ALLOW_THREADS return search_done(&h, rc);
+  INTERRUPTIBLE_BEGIN(o, p)
+  rc = vec_search_f32(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, (size_t)q->shape[0],
+                      ld_of(q, d), k, metric, ids, sco, &o);
+  INTERRUPTIBLE_END(p)
+  return search_done(&h, rc, &p);
 }
 
 /* rescore(x, queries, cand (nq, m) uint64, k, metric, ids, scores, threads) */
@@ -1242,9 +1260,11 @@ static PyObject *rescore(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_rescore(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, nq,
-                                          ld_of(q, d), cand->buf, m, k, metric, ids, sco, &o);
-  Py_END_ALLOW_THREADS return search_done(&h, rc);
+  INTERRUPTIBLE_BEGIN(o, p)
+  rc = vec_rescore(x->buf, (size_t)x->shape[0], ld_of(x, d), d, q->buf, nq, ld_of(q, d), cand->buf,
+                   m, k, metric, ids, sco, &o);
+  INTERRUPTIBLE_END(p)
+  return search_done(&h, rc, &p);
 }
 
 /* rescore_codes(codec, codes, scales|None, sqnorms|None, queries, cand (nq, m) uint64, k, metric,
@@ -1272,11 +1292,13 @@ static PyObject *rescore_codes(PyObject *self, PyObject *const *args, Py_ssize_t
   o.threads = threads;
   int rc;
   codec_guard *g = guard_of(args[0]);
-  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  INTERRUPTIBLE_BEGIN(o, p)
+  guard_read(g);
   rc = vec_rescore_codes(c, codes, scales, n, sqn, q->buf, nq, ld_of(q, d), cand->buf, m, k, metric,
                          ids, sco, &o);
   guard_done(g);
-  Py_END_ALLOW_THREADS return search_done(&h, rc);
+  INTERRUPTIBLE_END(p)
+  return search_done(&h, rc, &p);
 }
 
 /* search_rescore(codec, codes, scales|None, x, x_sqnorms|None, queries, k, metric, oversample,
@@ -1313,13 +1335,15 @@ static PyObject *search_rescore(PyObject *self, PyObject *const *args, Py_ssize_
   vec_search_stats st = {0, 0};
   int rc;
   codec_guard *g = guard_of(args[0]);
-  Py_BEGIN_ALLOW_THREADS guard_read(g);
+  INTERRUPTIBLE_BEGIN(o, p)
+  guard_read(g);
   rc =
       vec_search_rescore(c, codes, scales, n, x->buf, ld_of(x, d), xsq, q->buf, (size_t)q->shape[0],
                          ld_of(q, d), k, metric, over, bscale, ids, sco, &st, &o);
   guard_done(g);
-  Py_END_ALLOW_THREADS held_release(&h);
-  if (rc != VEC_OK) return raise_last(rc);
+  INTERRUPTIBLE_END(p)
+  held_release(&h);
+  if (rc != VEC_OK) return p.raised ? NULL : raise_last(rc);
   return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
 }
 
@@ -1438,12 +1462,13 @@ static PyObject *kmeans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = threads;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_kmeans((const float *)x.buf, n, d, ldx, k, &p, cen.buf, asg.buf, &st, &o);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&asg);
+  INTERRUPTIBLE_BEGIN(o, pc)
+  rc = vec_kmeans((const float *)x.buf, n, d, ldx, k, &p, cen.buf, asg.buf, &st, &o);
+  INTERRUPTIBLE_END(pc)
+  PyBuffer_Release(&asg);
   PyBuffer_Release(&cen);
   PyBuffer_Release(&x);
-  if (rc != VEC_OK) return raise_last(rc);
+  if (rc != VEC_OK) return pc.raised ? NULL : raise_last(rc);
   return Py_BuildValue("dnn", st.objective, (Py_ssize_t)st.train_rows,
                        (Py_ssize_t)st.empty_repairs);
 f_c:

@@ -31,7 +31,12 @@ def _rows_for(rows: int, row_bytes: int, budget: int = CHUNK_BYTES) -> int:
 def _meta_text(metadata) -> str | None:
     if metadata is None:
         return None
-    return metadata if isinstance(metadata, str) else json.dumps(metadata, sort_keys=True)
+    if isinstance(metadata, str):
+        return metadata
+    try:
+        return json.dumps(metadata, sort_keys=True)
+    except RecursionError:
+        raise ValueError("metadata is nested too deeply to store as JSON") from None
 
 
 class VqzWriter:
@@ -185,10 +190,19 @@ class VqzReader:
 
     @property
     def metadata(self):
-        """The stored metadata: parsed JSON when it is JSON, else the text ("" when none)."""
-        text = self.info["metadata"]
+        """The stored metadata: parsed JSON when it is JSON, else the text ("" when none). Text
+        that is not UTF-8, or JSON nested too deeply for Python to parse, raises VectroError (the
+        codes stay readable)."""
+        raw = self.info["metadata"]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _core.VectroError(
+                f"{self.path}: the metadata is not UTF-8 text (byte {e.start} is {raw[e.start]:#04x})") from None
         try:
             return json.loads(text) if text else ""
+        except RecursionError:
+            raise _core.VectroError(f"{self.path}: the metadata is JSON nested too deeply to parse") from None
         except ValueError:
             return text
 
@@ -266,6 +280,7 @@ def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None
     it whole: .npy (float16/32/64), .fvecs, .bvecs, .ivecs (C reader), .parquet and Arrow IPC
     (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow)."""
     p = os.fspath(path)
+    _check_chunk_rows(chunk_rows)
     if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
         yield from _read_arrow(p, chunk_rows, column)
         return
@@ -278,6 +293,11 @@ def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None
         if not got:
             return
         yield buf[:got]
+
+
+def _check_chunk_rows(chunk_rows) -> None:
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
 
 
 def _read_arrow(path: str, chunk_rows: int, column: str | None) -> Iterator[np.ndarray]:
@@ -296,15 +316,26 @@ def _read_arrow(path: str, chunk_rows: int, column: str | None) -> Iterator[np.n
             table = pa.ipc.open_file(src).read_all()
         col = column or _pick_column(table.schema, table.schema.names)
         batches = table.select([col]).to_batches(max_chunksize=chunk_rows)
+    done, first_len = 0, None
     for b in batches:
         arr = b.column(0)
         if arr.null_count:
             raise ValueError(f"{path}: column {col!r} has missing embeddings (nulls)")
-        flat = arr.flatten() if hasattr(arr, "flatten") else arr.values
         n = len(arr)
+        if n and not pa.types.is_fixed_size_list(arr.type):
+            # Every row must have the first row's length: a total that merely divides evenly
+            # ([[1], [2, 3, 4]]) would otherwise be reshaped into rows that never existed.
+            lengths = np.asarray(arr.value_lengths().to_numpy(zero_copy_only=False))
+            if first_len is None:
+                first_len = int(lengths[0])
+            bad = np.flatnonzero(lengths != first_len)
+            if bad.size:
+                row = done + int(bad[0])
+                raise ValueError(f"{path}: column {col!r} holds embeddings of different lengths: row {row} has "
+                                 f"{int(lengths[bad[0]])} values, row 0 has {first_len}")
+        flat = arr.flatten() if hasattr(arr, "flatten") else arr.values
         values = np.asarray(flat.to_numpy(zero_copy_only=False))
-        if n and values.size % n:
-            raise ValueError(f"{path}: column {col!r} holds embeddings of different lengths")
+        done += n
         yield values.reshape(n, -1).astype(np.float32, copy=False)
 
 
@@ -332,6 +363,8 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
         >>> vectro.compress_file(os.path.join(d, "x.npy"), os.path.join(d, "x.vqz"), "f16").precision
         'f16'
     """
+    _check_chunk_rows(chunk_rows)
+    _refuse_same_file(src, dst)
     codec = precision if isinstance(precision, Codec) else Codec(precision)
     if codec.needs_training and not codec.trained:
         sample, have, want = [], 0, CALIBRATION_ROWS
@@ -356,6 +389,17 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
                 raise ValueError(f"{os.fspath(src)} holds no embeddings and no dimension")
             codec._ensure(dim)
     return codec
+
+
+def _refuse_same_file(src, dst) -> None:
+    """Writing the codes over the input would replace the embeddings with a lossy copy: refuse
+    when dst is src, also through symbolic or hard links."""
+    try:
+        same = os.path.samefile(src, dst)
+    except OSError:  # dst does not exist yet (or src is missing: the reader reports that)
+        return
+    if same:
+        raise ValueError(f"the output {os.fspath(dst)!r} is the input file: choose another output path")
 
 
 def _shape_of(path, column) -> tuple[int, int | None]:

@@ -54,10 +54,14 @@ def evaluate(X, q_or_codec="int8", queries=None, k: int = 10, *, metric: str = "
     is held out as queries and the rest is the database; with queries given, all of X is the
     database.
 
-    Returns a dict: rel_l2_mean/max (‖x − x̂‖/‖x‖), cosine_mean/min (cos(x, x̂)), mae (mean
-    |x − x̂| in units of each row's max |x|), max_abs_err, bytes_per_vector, compression_ratio
-    (vs float32), and recall_at_k (the share of the exact float32 top-k that the same search on
-    reconstructions returns; ``metric`` "ip" or "cosine"), n_queries, k.
+    Returns a dict: rel_l2_mean/max (‖x − x̂‖/‖x‖ per row), cosine_mean/min (cos(x, x̂) per row),
+    mae (mean |x − x̂| over a row, in units of that row's max |x|), max_abs_err (the largest
+    |x − x̂|, in X's own units), bytes_per_vector, compression_ratio (vs float32), and recall_at_k
+    (the share of the exact float32 top-k that the same exact search over the reconstructions x̂
+    returns; ``metric`` "ip" or "cosine"), n_queries, k. Recall on reconstructions can differ from
+    :meth:`Index.search` on the codes (Hamming for binary, table look-ups for pq, the estimator for
+    rabitq). binary decodes to ±1 (signs keep no magnitude), so its rel_l2, mae and max_abs_err
+    measure X's scale rather than the codec: judge binary by cosine and recall.
 
     Example:
         >>> import numpy as np, vectro

@@ -37,14 +37,15 @@ static int want_help(int argc, char **argv) {
  * ------------------------------------------------------------------------------------------- */
 static void usage_compress(FILE *f) {
   fprintf(f,
-          "usage: vectro compress [--codec NAME | --profile P] [--m M] [--bits B] [--seed S]\n"
-          "                       [--center] [--threads N] [--chunk ROWS] [--metadata JSON]\n"
-          "                       [--quiet]\n"
+          "usage: vectro compress [--codec NAME | --profile P] [--group G] [--m M] [--bits B]\n"
+          "                       [--seed S] [--center] [--rounding MODE] [--threads N]\n"
+          "                       [--chunk ROWS] [--metadata JSON] [--quiet]\n"
           "                       INPUT OUTPUT.vqz\n\n"
           "Compresses embeddings (.npy float16/32/64, .fvecs, .bvecs, .ivecs) into a .vqz file,\n"
           "streaming: memory is bounded by the chunk, whatever the input's size. The output is\n"
           "written to a temporary name and renamed when complete, so an existing OUTPUT is only\n"
-          "replaced by a finished, checksummed file.\n\n"
+          "replaced by a finished, checksummed file (keeping its mode; a symbolic link is\n"
+          "written through). OUTPUT may not be INPUT.\n\n"
           "  --codec NAME     int8 (default), int16, int4, int4-g32, f16, bf16, binary, uint8,\n"
           "                   int8-cal (calibrated codecs learn ranges from the first %d rows,\n"
           "                   at most 256 MiB of them),\n"
@@ -59,28 +60,32 @@ static void usage_compress(FILE *f) {
           "  --center         rabitq: code x - c for c the mean of the first %d rows (and\n"
           "                   search (q - c).(x - c) + q.c + c.x - |c|^2): better estimates\n"
           "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+          "  --group G        int4: one scale per G dimensions (int4 --group 32 = int4-g32)\n"
+          "  --rounding MODE  calibrated codecs: nearest (default) or truncate\n"
+          "                   (sentence-transformers)\n"
           "  --threads N      worker threads, 0 = all cores (default)\n"
           "  --chunk ROWS     rows per chunk (default: 64 MiB of floats, at most %d rows)\n"
-          "  --metadata JSON  a JSON string stored in the file (model name, source, ...)\n"
+          "  --metadata JSON  one JSON value stored in the file (model name, source, ...);\n"
+          "                   checked to be JSON\n"
           "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
           CALIBRATION_ROWS, CALIBRATION_ROWS, DEFAULT_CHUNK);
 }
 
 int cmd_compress(int argc, char **argv) {
-  const char *codec_name = "int8", *in = NULL, *out = NULL, *meta = NULL;
-  size_t threads = 0, chunk = 0, pq_m = 0, bits = 0; /* chunk 0: sized by bytes */
-  unsigned long long seed = 0;
-  int quiet = 0, have_seed = 0, center = 0;
+  const char *in = NULL, *out = NULL, *meta = NULL;
+  size_t threads = 0, chunk = 0; /* chunk 0: sized by bytes */
+  int quiet = 0;
+  cli_codec_opts co = {0};
   if (want_help(argc, argv)) {
     usage_compress(stdout);
     return 0;
   }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    int more = i + 1 < argc;
-    if ((strcmp(a, "--codec") == 0 || strcmp(a, "--profile") == 0) && more) {
-      codec_name = argv[++i];
-    } else if (strcmp(a, "--threads") == 0 && more) {
+    int more = i + 1 < argc, taken = cli_codec_option("compress", argc, argv, &i, &co);
+    if (taken < 0) return EXIT_USAGE;
+    if (taken) continue;
+    if (strcmp(a, "--threads") == 0 && more) {
       if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
         fprintf(stderr, "vectro compress: --threads needs an integer in 0..4096\n");
         return EXIT_USAGE;
@@ -90,29 +95,20 @@ int cmd_compress(int argc, char **argv) {
         fprintf(stderr, "vectro compress: --chunk needs a positive number of rows\n");
         return EXIT_USAGE;
       }
-    } else if (strcmp(a, "--m") == 0 && more) {
-      if (cli_parse_size(argv[++i], &pq_m) || pq_m == 0 || pq_m > 65536) {
-        fprintf(stderr, "vectro compress: --m needs a positive number of subspaces\n");
-        return EXIT_USAGE;
-      }
     } else if (strcmp(a, "--metadata") == 0 && more) {
+      if (meta) {
+        fprintf(stderr, "vectro compress: --metadata is given twice (a file holds one)\n");
+        return EXIT_USAGE;
+      }
       meta = argv[++i];
-    } else if (strcmp(a, "--bits") == 0 && more) {
-      if (cli_parse_size(argv[++i], &bits) || bits < 1 || bits > 8) {
-        fprintf(stderr, "vectro compress: --bits needs an integer in 1..8\n");
+      size_t at;
+      const char *why = cli_json_check(meta, &at);
+      if (why) {
+        fprintf(stderr, "vectro compress: --metadata is not JSON: %s at byte %zu\n", why, at);
         return EXIT_USAGE;
       }
-    } else if (strcmp(a, "--seed") == 0 && more) {
-      size_t sv;
-      if (cli_parse_size(argv[++i], &sv)) {
-        fprintf(stderr, "vectro compress: --seed needs a non-negative integer\n");
-        return EXIT_USAGE;
-      }
-      seed = sv, have_seed = 1;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       quiet = 1;
-    } else if (strcmp(a, "--center") == 0) {
-      center = 1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "vectro compress: unknown option '%s' or missing value (see --help)\n", a);
       return EXIT_USAGE;
@@ -130,40 +126,12 @@ int cmd_compress(int argc, char **argv) {
     return EXIT_USAGE;
   }
   vec_codec_params cp;
-  if (cli_codec_params(codec_name, 1, &cp)) {
-    fprintf(stderr, "vectro compress: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
+  if (cli_codec_resolve("compress", &co, &cp)) return EXIT_USAGE;
+  if (cli_same_file(in, out)) {
+    fprintf(stderr, "vectro compress: the output '%s' is the input file: choose another path\n",
+            out);
     return EXIT_USAGE;
   }
-  if (pq_m && cp.codec != VEC_CODEC_PQ) {
-    fprintf(stderr, "vectro compress: --m applies to the pq codec only\n");
-    return EXIT_USAGE;
-  }
-  if ((bits || have_seed) && cp.codec != VEC_CODEC_RABITQ && cp.codec != VEC_CODEC_PQ) {
-    fprintf(stderr, "vectro compress: --bits and --seed apply to the rabitq and pq codecs only\n");
-    return EXIT_USAGE;
-  }
-  if (center && cp.codec != VEC_CODEC_RABITQ) {
-    fprintf(stderr, "vectro compress: --center applies to the rabitq codec only\n");
-    return EXIT_USAGE;
-  }
-  if (cp.codec == VEC_CODEC_PQ && bits && bits != 4 && bits != 8) {
-    fprintf(stderr, "vectro compress: pq takes --bits 4 or 8\n");
-    return EXIT_USAGE;
-  }
-  /* "rabitq-2" or "pq-48x4" already names bits (and m): a flag may repeat them, not change them,
-   * as Codec("rabitq-2", bits=4) is an error in Python. */
-  int named = (cp.codec == VEC_CODEC_RABITQ || cp.codec == VEC_CODEC_PQ) && strchr(codec_name, '-');
-  if (named && ((bits && bits != cp.bits) || (pq_m && pq_m != cp.m))) {
-    fprintf(stderr, "vectro compress: --%s %zu contradicts --codec %s\n",
-            bits && bits != cp.bits ? "bits" : "m", bits && bits != cp.bits ? bits : pq_m,
-            codec_name);
-    return EXIT_USAGE;
-  }
-  if (pq_m) cp.m = (unsigned)pq_m;
-  if (bits) cp.bits = (unsigned)bits;
-  if (cp.codec == VEC_CODEC_PQ && !cp.bits) cp.bits = 8;
-  cp.seed = (uint64_t)seed;
-  cp.center = center;
 
   vec_reader *r = NULL;
   vec_codec *c = NULL;
@@ -174,8 +142,9 @@ int cmd_compress(int argc, char **argv) {
   size_t d = vec_reader_dim(r);
   uint64_t n = vec_reader_count(r);
   cp.dim = d;
-  if ((rc = vec_codec_create(&cp, &c))) {
+  if ((rc = vec_codec_create(&cp, &c))) { /* parameters this input's dimension cannot take */
     ret = cli_fail("compress", rc);
+    if (rc == VEC_E_INVALID_ARG) ret = EXIT_USAGE;
     goto done;
   }
   if (!chunk) chunk = chunk_rows(d * sizeof(float), n);
@@ -240,9 +209,11 @@ int cmd_compress(int argc, char **argv) {
     goto done;
   }
   size_t bpv = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
+  char label[64];
+  cli_codec_label(c, label, sizeof label);
   if (!quiet)
     fprintf(stderr, "vectro compress: %s -> %s: %llu x %zu, %s, %zu bytes/vector (%.2fx)\n", in,
-            out, (unsigned long long)done_rows, d, codec_name, bpv, 4.0 * (double)d / (double)bpv);
+            out, (unsigned long long)done_rows, d, label, bpv, 4.0 * (double)d / (double)bpv);
 done:
   vec_vqz_writer_abort(w);
   vec_reader_close(r);
@@ -272,7 +243,7 @@ int cmd_decompress(int argc, char **argv) {
     printf("usage: vectro decompress [--threads N] [--quiet] INPUT.vqz OUTPUT.npy\n\n"
            "Reconstructs float32 embeddings into a .npy file (C order), streaming. Each block's\n"
            "checksum is verified as it is read; the output is written to a temporary name and\n"
-           "renamed only when complete.\n");
+           "renamed only when complete. A summary goes to stderr unless --quiet.\n");
     return 0;
   }
   for (int i = 1; i < argc; i++) {
@@ -297,6 +268,11 @@ int cmd_decompress(int argc, char **argv) {
   }
   if (!in || !out) {
     fprintf(stderr, "usage: vectro decompress INPUT.vqz OUTPUT.npy (see --help)\n");
+    return EXIT_USAGE;
+  }
+  if (cli_same_file(in, out)) {
+    fprintf(stderr, "vectro decompress: the output '%s' is the input file: choose another path\n",
+            out);
     return EXIT_USAGE;
   }
   vec_vqz_reader *r = NULL;
@@ -338,7 +314,14 @@ int cmd_decompress(int argc, char **argv) {
   }
   rc = vec_npy_writer_finish(w);
   w = NULL;
-  if (rc) ret = cli_fail(out, rc);
+  if (rc) {
+    ret = cli_fail(out, rc);
+  } else if (!quiet) {
+    char label[64];
+    cli_codec_label(c, label, sizeof label);
+    fprintf(stderr, "vectro decompress: %s -> %s: %llu x %zu float32 decoded from %s codes\n", in,
+            out, (unsigned long long)n, d, label);
+  }
 done:
   vec_npy_writer_abort(w);
   vec_vqz_reader_close(r);
@@ -384,8 +367,11 @@ int cmd_info_file(const char *path) {
   size_t bpv = info.code_size + 4 * info.scale_count;
   printf("file         %s\n", path);
   printf("format       .vqz version %u.%u\n", info.version_major, info.version_minor);
-  printf("codec        %s", vec_codec_name(info.codec));
-  if (info.codec == VEC_CODEC_INT4 && p->group_size) printf(" (group %u)", p->group_size);
+  char label[64];
+  cli_codec_label(c, label, sizeof label);
+  printf("codec        %s", label);
+  if (info.codec == VEC_CODEC_INT4 && p->group_size)
+    printf(" (one scale per %u dims)", p->group_size);
   if (info.codec == VEC_CODEC_PQ)
     printf(" (%u subspaces x %u bits)", p->m, p->bits);
   else if (info.codec == VEC_CODEC_RABITQ)
@@ -428,7 +414,7 @@ int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
     fprintf(stderr, "vectro eval: %s holds %llu x %zu, %s holds %llu x %zu\n", original,
             (unsigned long long)vec_reader_count(o), vec_reader_dim(o), vqz, (unsigned long long)n,
             d);
-    ret = EXIT_DATA;
+    ret = EXIT_USAGE;
     goto done;
   }
   size_t chunk = chunk_rows(cs + sc * sizeof(float) + 2 * d * sizeof(float), n);
@@ -461,16 +447,17 @@ int cmd_eval_vqz(const char *vqz, const char *original, size_t threads) {
     abs_max = fmax(abs_max, q.max_abs_err);
   }
   size_t bpv = cs + 4 * sc;
+  char label[64];
+  cli_codec_label(c, label, sizeof label);
   printf("vectro eval: %s against %s (%llu x %zu), codec %s\n", vqz, original,
-         (unsigned long long)n, d, vec_codec_name(vec_codec_kind(c)));
+         (unsigned long long)n, d, label);
   printf("bytes/vector    %zu (float32: %zu), compression %.2fx\n", bpv, 4 * d,
          4.0 * (double)d / (double)bpv);
-  if (w_sum > 0) {
-    printf("cosine          mean %.6f  min %.6f\n", cos_sum / w_sum, cos_min);
-    printf("rel. L2 error   mean %.5f  max %.5f\n", rel_sum / w_sum, rel_max);
-    printf("mean abs error  %.6f (in units of each vector's max |x|)\n", mae_sum / w_sum);
-  }
-  printf("max abs error   %g\n", abs_max);
+  cli_print_quality(vec_codec_kind(c), w_sum > 0, cos_sum / w_sum, cos_min, rel_sum / w_sum,
+                    rel_max, mae_sum / w_sum);
+  if (vec_codec_kind(c) != VEC_CODEC_BINARY)
+    printf("max abs error   %g (largest |x - x^| over all values, in the input's units)\n",
+           abs_max);
 done:
   vec_vqz_reader_close(r);
   vec_reader_close(o);
@@ -491,9 +478,11 @@ int cmd_bench(int argc, char **argv) {
   size_t d = 768, mb = 256, threads = 1;
   if (want_help(argc, argv)) {
     printf("usage: vectro bench [--dim D] [--mb MB] [--threads N]\n\n"
-           "Encode and decode throughput of every codec on this machine, on MB megabytes of\n"
-           "random float32 rows of dimension D (default 768, 256 MB, one thread), best of 3,\n"
-           "in GB/s of float32 and million vectors per second. bench/ in the source tree compares\n"
+           "Encode and decode throughput on this machine of int8, int16, int4, int4-g32, f16,\n"
+           "bf16, binary, uint8, rabitq-4 and pq-(D/8)x4 (uint8 and pq trained on the first\n"
+           "10,000 rows first, not timed), on MB megabytes of random float32 rows of dimension D\n"
+           "(default 768, 256 MB, one thread), best of 3, in GB/s of float32 and million vectors\n"
+           "per second. Search speed is not measured here; the source tree's bench/ compares\n"
            "against NumPy and FAISS.\n");
     return 0;
   }
@@ -515,7 +504,7 @@ int cmd_bench(int argc, char **argv) {
   if (n == 0) n = 1;
   float *x = malloc(n * d * sizeof(float)), *out = malloc(n * d * sizeof(float));
   unsigned char *codes = malloc(n * d * 2 + 1);
-  float *scales = malloc(n * (d / 2 + 2) * sizeof(float));
+  float *scales = malloc(n * (d / 2 + 4) * sizeof(float));
   if (!x || !out || !codes || !scales) {
     free(x), free(out), free(codes), free(scales);
     return cli_fail("bench", VEC_E_NOMEM);
@@ -533,7 +522,10 @@ int cmd_bench(int argc, char **argv) {
          vec_version_string(), n, d, mb, threads, vec_isa_name(vec_active_isa()));
   printf("%-10s %10s %12s %12s %12s\n", "codec", "bytes/vec", "encode GB/s", "decode GB/s",
          "Mvec/s enc");
-  const char *names[] = {"int8", "int16", "int4", "int4-g32", "f16", "bf16", "binary", "uint8"};
+  char pqname[32];
+  snprintf(pqname, sizeof pqname, "pq-%zux4", d % 8 == 0 ? d / 8 : d % 4 == 0 ? d / 4 : d);
+  const char *names[] = {"int8", "int16",  "int4",  "int4-g32", "f16",
+                         "bf16", "binary", "uint8", "rabitq-4", pqname};
   vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
   bo.threads = (int)threads;
   int ret = 0;
@@ -687,13 +679,15 @@ int cmd_search(int argc, char **argv) {
   size_t d = vec_codec_get_params(c)->dim, cs = vec_codec_code_size(c),
          sc = vec_codec_scale_count(c);
   size_t n = (size_t)vec_vqz_count(r);
+  char label[64], label2[64];
+  cli_codec_label(c, label, sizeof label);
   if ((rc = cli_read_all(qpath, &q, &nq, &qd))) {
     ret = cli_fail(qpath, rc);
     goto done;
   }
   if (qd != d) {
     fprintf(stderr, "vectro search: %s has dimension %zu, %s has %zu\n", qpath, qd, index, d);
-    ret = EXIT_DATA;
+    ret = EXIT_USAGE;
     goto done;
   }
   codes = malloc(n * cs + 1), scales = malloc(n * sc * sizeof(float) + 1);
@@ -721,7 +715,7 @@ int cmd_search(int argc, char **argv) {
     if (xn != n || xd != d) {
       fprintf(stderr, "vectro search: %s holds %zu x %zu, the index %zu x %zu\n", orig, xn, xd, n,
               d);
-      ret = EXIT_DATA;
+      ret = EXIT_USAGE;
       goto done;
     }
     int by_bound = !over_given && vec_search_has_bounds(c);
@@ -735,8 +729,8 @@ int cmd_search(int argc, char **argv) {
     fprintf(stderr,
             "vectro search: %zu queries over %zu rows (%s); %llu candidates rescored exactly "
             "against %s (%s)\n",
-            nq, n, vec_codec_name(vec_codec_get_params(c)->codec), (unsigned long long)st.rescored,
-            orig, by_bound ? "by error bound" : "by oversample");
+            nq, n, label, (unsigned long long)st.rescored, orig,
+            by_bound ? "by error bound" : "by oversample");
   } else {
     if ((rc = vec_search_codes(c, codes, sc ? scales : NULL, n, NULL, q, nq, d, kk, metric, rows,
                                sc_out, &bo))) {
@@ -745,7 +739,7 @@ int cmd_search(int argc, char **argv) {
     }
     if (!orig)
       fprintf(stderr, "vectro search: %zu queries over %zu rows (%s), no rescoring\n", nq, n,
-              vec_codec_name(vec_codec_get_params(c)->codec));
+              label);
   }
   if (orig_vqz) {
     /* A higher-precision .vqz of the same rows: rescore the candidates with its codes. */
@@ -758,7 +752,7 @@ int cmd_search(int argc, char **argv) {
     if (n2 != n || d2 != d) {
       fprintf(stderr, "vectro search: %s holds %zu x %zu, the index %zu x %zu\n", orig, n2, d2, n,
               d);
-      ret = EXIT_DATA;
+      ret = EXIT_USAGE;
       goto done;
     }
     size_t cs2 = vec_codec_code_size(c2), sc2n = vec_codec_scale_count(c2);
@@ -780,8 +774,7 @@ int cmd_search(int argc, char **argv) {
     fprintf(stderr,
             "vectro search: %zu queries over %zu rows (%s); %zu candidates each rescored with "
             "the %s codes of %s\n",
-            nq, n, vec_codec_name(vec_codec_get_params(c)->codec), kk,
-            vec_codec_name(vec_codec_get_params(c2)->codec), orig);
+            nq, n, label, kk, (cli_codec_label(c2, label2, sizeof label2), label2), orig);
     free(rows), free(sc_out);
     rows = rows2, sc_out = sc2, rows2 = NULL, sc2 = NULL, kk = k;
   }

@@ -216,7 +216,7 @@ static int cmd_codecs(int argc, char **argv) {
       if (rc) return cli_fail("codecs", rc);
       size_t b = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
       char label[32];
-      snprintf(label, sizeof label, g ? "%s-g%u" : "%s", codec_names[i], g);
+      cli_codec_label(c, label, sizeof label);
       printf("%-10s %12zu %7.2fx\n", label, b, 4.0 * (double)d / (double)b);
       vec_codec_free(c);
     }
@@ -245,42 +245,69 @@ static int cmd_codecs(int argc, char **argv) {
 /* ---------------------------------------------------------------------------------------------
  * eval
  * ------------------------------------------------------------------------------------------- */
+void cli_print_quality(vec_codec_id id, int have, double cos_mean, double cos_min, double rel_mean,
+                       double rel_max, double mae) {
+  if (!have) {
+    printf("cosine          n/a (every vector is zero)\n");
+    return;
+  }
+  printf("cosine          mean %.6f  min %.6f (cosine(x, x^) per vector)\n", cos_mean, cos_min);
+  if (id == VEC_CODEC_BINARY) {
+    /* Sign bits keep no magnitude: x^ is +-1 in every dimension, so |x - x^| measures the
+     * input's scale, not the codec. The cosine and recall are what binary is judged by. */
+    printf("rel. L2 error   n/a: binary keeps signs only and decodes to +-1 (no magnitude)\n");
+    return;
+  }
+  printf("rel. L2 error   mean %.5f  max %.5f (|x - x^| / |x| per vector)\n", rel_mean, rel_max);
+  printf("mean abs error  %.6f (mean |x - x^| over a vector, in units of its max |x|)\n", mae);
+}
+
 static void usage_eval(FILE *f) {
   fprintf(
-      f, "usage: vectro eval [--codec NAME] [--group G] [--rounding nearest|truncate] [--center]\n"
-         "                   [--queries Q.npy] [-k K] [--threads N] EMBEDDINGS.npy\n\n"
-         "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
-         "and reports bytes per vector, cosine(x, x̂), relative L2 error, mean absolute error, and\n"
-         "recall@k of an inner-product search on the reconstructions against exact float32\n"
-         "search. Without --queries, every tenth vector (at most 1000) is held out as a query\n"
-         "when there are 100 or more. Calibrated codecs are fitted on the database vectors.\n\n"
-         "  --codec NAME     int8 (default), int16, int4, f16, bf16, binary, uint8-cal, int8-cal,\n"
-         "                   pq-MxB (M subspaces of B = 4 or 8 bits, trained on the database)\n"
-         "                   rabitq-B (B = 1..8 bits per dimension)\n"
-         "  --center         rabitq: code x - c, c the database mean (queries centred too)\n"
-         "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
-         "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
-         "(sentence-transformers)\n"
-         "  --queries FILE   held-out query embeddings (.npy)\n"
-         "  -k K             k of recall@k (default 10)\n"
-         "  --threads N      worker threads, 0 = all cores (default)\n");
+      f,
+      "usage: vectro eval [--codec NAME | --profile P] [--group G] [--m M] [--bits B] [--seed S]\n"
+      "                   [--center] [--rounding MODE] [--queries Q.npy] [-k K] [--threads N]\n"
+      "                   EMBEDDINGS.npy\n"
+      "       vectro eval --original ORIGINAL.npy [--threads N] FILE.vqz\n\n"
+      "Compresses the embeddings (a float16/32/64 .npy, n x d) with a codec, reconstructs them\n"
+      "and reports bytes per vector, cosine(x, x^), relative L2 error |x - x^| / |x|, mean\n"
+      "absolute error (in units of each vector's max |x|), and recall@k: the share of the exact\n"
+      "float32 inner-product top k that an exact search over the reconstructions x^ returns.\n"
+      "That is recall of what the codec keeps; `vectro search` on the codes themselves can\n"
+      "score differently (binary: Hamming; pq: table look-ups; rabitq: its estimator).\n"
+      "Without --queries, every tenth vector (at most 1000) is held out as a query when there\n"
+      "are 100 or more. Codecs that train (uint8, int8-cal, pq, rabitq --center) are fitted on\n"
+      "the database vectors. With a .vqz and --original, its rows are compared with the\n"
+      "original rows (no recall: use `vectro search` for that).\n\n"
+      "  --codec NAME     int8 (default), int16, int4, int4-gG, f16, bf16, binary, uint8,\n"
+      "                   int8-cal, pq-MxB (M subspaces of B = 4 or 8 bits), rabitq-B (1..8)\n"
+      "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+      "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
+      "  --m M, --bits B  pq: subspaces and bits; rabitq: bits (as `vectro compress`)\n"
+      "  --seed S         rabitq: rotation seed; pq: sample and k-means seed (default 0)\n"
+      "  --center         rabitq: code x - c, c the database mean (queries centred too)\n"
+      "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
+      "(sentence-transformers)\n"
+      "  --queries FILE   held-out query embeddings (.npy)\n"
+      "  -k K             k of recall@k (default 10)\n"
+      "  --threads N      worker threads, 0 = all cores (default)\n");
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *codec_name = "int8", *qpath = NULL, *path = NULL, *original = NULL;
-  size_t k = 10, group = 0, threads = 0;
-  int rounding = VEC_ROUND_NEAREST, center = 0;
+  const char *qpath = NULL, *path = NULL, *original = NULL;
+  size_t k = 10, threads = 0;
+  int k_given = 0;
+  cli_codec_opts co = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    int more = i + 1 < argc;
+    int more = i + 1 < argc, taken;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage_eval(stdout);
       return 0;
-    } else if (strcmp(a, "--center") == 0) {
-      center = 1;
-    } else if (strcmp(a, "--codec") == 0 && more) {
-      codec_name = argv[++i];
-    } else if (strcmp(a, "--queries") == 0 && more) {
+    }
+    if ((taken = cli_codec_option("eval", argc, argv, &i, &co)) < 0) return EXIT_USAGE;
+    if (taken) continue;
+    if (strcmp(a, "--queries") == 0 && more) {
       qpath = argv[++i];
     } else if (strcmp(a, "--original") == 0 && more) {
       original = argv[++i];
@@ -289,24 +316,10 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "vectro eval: -k needs an integer in 1..10000\n");
         return EXIT_USAGE;
       }
-    } else if (strcmp(a, "--group") == 0 && more) {
-      if (cli_parse_size(argv[++i], &group) || group > 65536) {
-        fprintf(stderr, "vectro eval: --group needs an integer in 0..65536\n");
-        return EXIT_USAGE;
-      }
+      k_given = 1;
     } else if (strcmp(a, "--threads") == 0 && more) {
       if (cli_parse_size(argv[++i], &threads) || threads > 4096) {
         fprintf(stderr, "vectro eval: --threads needs an integer in 0..4096\n");
-        return EXIT_USAGE;
-      }
-    } else if (strcmp(a, "--rounding") == 0 && more) {
-      const char *m = argv[++i];
-      if (strcmp(m, "nearest") == 0)
-        rounding = VEC_ROUND_NEAREST;
-      else if (strcmp(m, "truncate") == 0)
-        rounding = VEC_ROUND_TRUNCATE;
-      else {
-        fprintf(stderr, "vectro eval: --rounding is nearest or truncate, not '%s'\n", m);
         return EXIT_USAGE;
       }
     } else if (a[0] == '-' && a[1]) {
@@ -329,20 +342,22 @@ static int cmd_eval(int argc, char **argv) {
       fprintf(stderr, "vectro eval: a .vqz needs --original ORIGINAL.npy to compare against\n");
       return EXIT_USAGE;
     }
+    /* The file's codes are compared row by row; nothing else given would be used. */
+    if (qpath || k_given || co.name || co.have_group || co.m || co.bits || co.have_seed ||
+        co.center || co.have_rounding) {
+      fprintf(stderr, "vectro eval: with a .vqz only --original and --threads apply (its codec is "
+                      "the file's; for recall on its codes, run `vectro search`)\n");
+      return EXIT_USAGE;
+    }
     return cmd_eval_vqz(path, original, threads);
+  }
+  if (original) {
+    fprintf(stderr, "vectro eval: --original applies to a .vqz file only\n");
+    return EXIT_USAGE;
   }
   /* The Python names and the profiles work here too ("uint8", "int4-g32", "balanced"...). */
   vec_codec_params cp;
-  if (cli_codec_params(codec_name, 1, &cp)) {
-    fprintf(stderr, "vectro eval: unknown codec '%s' (see `vectro codecs`)\n", codec_name);
-    return EXIT_USAGE;
-  }
-  if (center && cp.codec != VEC_CODEC_RABITQ) {
-    fprintf(stderr, "vectro eval: --center applies to the rabitq codec only\n");
-    return EXIT_USAGE;
-  }
-  vec_codec_id id = cp.codec;
-  if (cp.group_size) group = cp.group_size;
+  if (cli_codec_resolve("eval", &co, &cp)) return EXIT_USAGE;
 
   float *x = NULL, *qs = NULL, *db = NULL, *rec = NULL, *scales = NULL, *best = NULL;
   unsigned char *codes = NULL;
@@ -359,7 +374,7 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (qd != d) {
       fprintf(stderr, "vectro eval: %s has dimension %zu, %s has %zu\n", qpath, qd, path, d);
-      ret = EXIT_DATA;
+      ret = EXIT_USAGE;
       goto done;
     }
   }
@@ -388,13 +403,11 @@ static int cmd_eval(int argc, char **argv) {
     ret = EXIT_DATA;
     goto done;
   }
-  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
-  p.group_size = (unsigned)group;
-  p.rounding = rounding;
-  p.m = cp.m, p.bits = cp.bits; /* pq-MxB, rabitq-B */
-  p.center = center;
-  if ((rc = vec_codec_create(&p, &c))) {
+  vec_codec_params p = cp;
+  p.dim = d;
+  if ((rc = vec_codec_create(&p, &c))) { /* parameters this dimension cannot take: usage */
     ret = cli_fail("eval", rc);
+    if (rc == VEC_E_INVALID_ARG) ret = EXIT_USAGE;
     goto done;
   }
   if (vec_codec_needs_training(c) && (rc = vec_codec_train(c, db, ndb, d))) {
@@ -422,13 +435,13 @@ static int cmd_eval(int argc, char **argv) {
     goto done;
   }
   size_t bpv = cs + 4 * sc;
-  printf("vectro eval: %s (%zu x %zu), codec %s", path, n, d, codec_name);
-  if (id == VEC_CODEC_INT4 && group) printf(", group %zu", group);
+  char label[64];
+  cli_codec_label(c, label, sizeof label);
+  printf("vectro eval: %s (%zu x %zu), codec %s", path, n, d, label);
   printf("\nbytes/vector    %zu (float32: %zu), compression %.2fx\n", bpv, 4 * d,
          4.0 * (double)d / (double)bpv);
-  printf("cosine          mean %.6f  min %.6f\n", qm.cosine_mean, qm.cosine_min);
-  printf("rel. L2 error   mean %.5f  max %.5f\n", qm.rel_l2_mean, qm.rel_l2_max);
-  printf("mean abs error  %.6f (in units of each vector's max |x|)\n", qm.mae);
+  cli_print_quality(p.codec, qm.zero_rows < ndb, qm.cosine_mean, qm.cosine_min, qm.rel_l2_mean,
+                    qm.rel_l2_max, qm.mae);
   if (nq) {
     /* recall@k: the library's exact search over the originals and over the reconstructions */
     size_t kk = k < ndb ? k : ndb;
@@ -448,8 +461,10 @@ static int cmd_eval(int argc, char **argv) {
       for (size_t a = 0; a < kk; a++)
         for (size_t b = 0; b < kk; b++)
           if (t1[i * kk + a] == t2[i * kk + b]) hits += 1;
-    printf("recall@%zu       %.4f (%zu queries %s, inner product)\n", k, hits / (double)(nq * kk),
-           nq, qpath ? "from the queries file" : "held out of the input");
+    printf("recall@%zu       %.4f (%zu queries %s; exact inner-product search over x^ against "
+           "float32, not a search on the codes)\n",
+           k, hits / (double)(nq * kk), nq,
+           qpath ? "from the queries file" : "held out of the input");
   }
 done:
   if (db != x) free(db);

@@ -551,6 +551,11 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
                     body + 4);
   if (vec_crc32c(0, p, body) != get32(p + body))
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec fails its checksum (corrupt)");
+  /* Bytes after the checksum belong to nothing: a .vqc with a tail was damaged or concatenated. */
+  if (size != body + 4)
+    return vec_fail(VEC_E_FORMAT, -1,
+                    "serialized codec is followed by %zu unexpected bytes (it ends at byte %zu)",
+                    size - body - 4, body + 4);
   vec_codec_params prm = VEC_CODEC_PARAMS_INIT((vec_codec_id)get32(p + 8), (size_t)dim);
   prm.group_size = get32(p + 20);
   prm.rounding = (int)get32(p + 24);

@@ -4,10 +4,10 @@
  * match the bytes the file actually holds, so nothing is ever read past the end. */
 #define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+#include "tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,33 +348,19 @@ int vec_npy_writer_open(const char *path, size_t dim, vec_npy_writer **out) {
   if (dim == 0 || dim > ((size_t)1 << 28))
     return vec_fail(VEC_E_INVALID_ARG, -1, "dimension %zu is outside 1..2^28", dim);
   vec_npy_writer *w = calloc(1, sizeof *w);
-  size_t pl = strlen(path);
-  if (w) {
-    w->fd = -1;
-    w->path = malloc(pl + 1);
-    w->tmp = malloc(pl + 64);
-    w->buf = malloc(WRITE_BUF);
-  }
-  if (!w || !w->path || !w->tmp || !w->buf) {
+  if (w) w->buf = malloc(WRITE_BUF);
+  if (!w || !w->buf) {
     if (w) writer_free(w);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
-  memcpy(w->path, path, pl + 1);
   w->dim = dim;
-  /* A fresh name next to path (same file system, so the rename is atomic), created with O_EXCL
-   * and mode 0666 so the umask applies as it would to np.save's file. */
-  static atomic_uint counter;
-  for (int attempt = 0;; attempt++) {
-    snprintf(w->tmp, pl + 64, "%s.%ld.%u.tmp", path, (long)getpid(),
-             atomic_fetch_add(&counter, 1u));
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (w->fd >= 0) break;
-    if (errno != EEXIST || attempt == 100) {
-      int e = errno;
-      writer_free(w);
-      return vec_fail(VEC_E_IO, -1, "%s: cannot create a temporary file next to it: %s", path,
-                      strerror(e));
-    }
+  /* A fresh temporary beside the target (links followed; same file system, so the rename is
+   * atomic), created as np.save's file would be: the umask applies, a replaced file's mode stays.
+   */
+  int rc = vec_tmpfile_create(path, &w->path, &w->tmp, &w->fd);
+  if (rc) {
+    writer_free(w);
+    return rc;
   }
   char h[256];
   w->header_len = npy_header(h, 0, dim);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../codecs/codec_impl.h"
+#include "tmpfile.h"
 #include "vqz_internal.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -98,8 +99,6 @@ struct vec_vqz_writer_s {
   int failed;
   char failmsg[256];
 };
-
-static _Atomic unsigned tmp_counter;
 
 static int io_fail(const char *what, const char *path) {
   return vec_fail(VEC_E_IO, -1, "%s '%s': %s", what, path, strerror(errno));
@@ -228,31 +227,18 @@ int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_
   w->stride = pad64(full.size);
   size_t codec_size = vec_codec_serialized_size(codec);
   uint8_t *ser = malloc(codec_size);
-  size_t plen = strlen(path);
-  w->path = malloc(plen + 1);
-  w->tmp = malloc(plen + 48);
   w->buf = calloc(1, (size_t)full.size);
   int rc = VEC_E_NOMEM;
-  if (!ser || !w->path || !w->tmp || !w->buf) goto fail_nomem;
-  memcpy(w->path, path, plen + 1);
+  if (!ser || !w->buf) goto fail_nomem;
   if ((rc = vec_codec_serialize(codec, ser, codec_size)) ||
       (rc = vec_codec_deserialize(ser, codec_size, &w->codec)))
     goto fail;
 
-  /* O_EXCL on a fresh name: never follows a link planted there, never reuses a stale temporary;
-   * the mode 0666 is narrowed by the umask, as for any file the process creates. */
-  for (int attempt = 0; attempt < 100 && w->fd < 0; attempt++) {
-    snprintf(w->tmp, plen + 48, "%s.%ld.%u.tmp", path, (long)getpid(),
-             atomic_fetch_add(&tmp_counter, 1u));
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (w->fd < 0 && errno != EEXIST) break;
-  }
-  w->tmp_created = w->fd >= 0;
-  if (w->fd < 0) {
-    rc = vec_fail(VEC_E_IO, -1, "cannot create a temporary file next to '%s': %s", path,
-                  strerror(errno));
-    goto fail;
-  }
+  /* A fresh temporary beside the target (links followed), renamed over it by finish. */
+  free(w->path), free(w->tmp);
+  w->path = w->tmp = NULL;
+  if ((rc = vec_tmpfile_create(path, &w->path, &w->tmp, &w->fd))) goto fail;
+  w->tmp_created = 1;
   uint64_t meta_off = VQZ_HEADER + codec_size;
   w->data_off = pad64(meta_off + meta_size);
   uint32_t meta_crc = vec_crc32c(0, o.metadata ? o.metadata : "", meta_size);
@@ -687,8 +673,12 @@ static int parse_header(vec_vqz_reader *r, const uint8_t *p) {
                     "with the embedded codec",
                     nm, codec_id, (unsigned long long)dim, (unsigned long long)cs,
                     (unsigned long long)sc);
-  if (!vec_codec_is_trained(c))
-    return vec_fail(VEC_E_FORMAT, -1, "'%s': the embedded calibrated codec has no ranges", nm);
+  if (!vec_codec_is_trained(c)) /* a writer only stores trained codecs: the file was altered */
+    return vec_fail(VEC_E_FORMAT, -1, "'%s': the embedded %s codec is untrained (no %s)", nm,
+                    vec_codec_name(vec_codec_kind(c)),
+                    vec_codec_kind(c) == VEC_CODEC_PQ       ? "codebooks"
+                    : vec_codec_kind(c) == VEC_CODEC_RABITQ ? "centre"
+                                                            : "ranges");
   r->cs = (size_t)cs, r->sc = (size_t)sc, r->rows_per_block = (size_t)R;
 
   uint64_t meta_off = hs + codec_size;

@@ -56,6 +56,8 @@ GROUP(rabitq)
 GROUP(kmeans)
 GROUP(pq)
 GROUP(hostile)
+GROUP(files)
+GROUP(forced)
 
 int main(int argc, char **argv) {
   struct {
@@ -78,7 +80,9 @@ int main(int argc, char **argv) {
                 {"rabitq", rabitq_tests, rabitq_count},
                 {"kmeans", kmeans_tests, kmeans_count},
                 {"pq", pq_tests, pq_count},
-                {"hostile", hostile_tests, hostile_count}};
+                {"hostile", hostile_tests, hostile_count},
+                {"files", files_tests, files_count},
+                {"forced", forced_tests, forced_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;

@@ -715,12 +715,12 @@ static void npy_writer_round_trip(void) {
     if (n * d > 3) x[1] = INFINITY, x[2] = NAN, x[3] = 1e-45f;
     vec_npy_writer *w;
     CHECK(vec_npy_writer_open(path, d, &w) == VEC_OK);
-    CHECK(count_entries("rt.npy.") == 1); /* the temporary, next to the target */
+    CHECK(count_entries(".rt.npy.") == 1); /* the temporary, next to the target */
     for (size_t i = 0; i < n; i += 333)
       CHECK(vec_npy_writer_append(w, x + i * d, n - i < 333 ? n - i : 333, d) == VEC_OK);
     CHECK(vec_npy_writer_append(w, NULL, 0, d) == VEC_OK);
     CHECK(vec_npy_writer_finish(w) == VEC_OK);
-    CHECK(count_entries("rt.npy.") == 0);
+    CHECK(count_entries(".rt.npy.") == 0);
     size_t rn, rd;
     float *y = read_all(path, 100, &rn, &rd);
     CHECK(y != NULL && rn == n && rd == d);

@@ -88,6 +88,7 @@ def test_kmeans_objective_vs_faiss(corpus, d):
 
 def test_pq_codec_round_trip(tmp_path, corpus):
     x = corpus[0][:1500]
+    mean_codec = (np.linalg.norm(x - x.mean(0), axis=1) / np.linalg.norm(x, axis=1)).mean()
     for prec, cs in (("pq-48x4", 24), ("pq-48x8", 48), ("pq-8x4", 4)):
         codec = vectro.Codec(prec, train_iters=10, seed=5).fit(x)
         q = codec.encode(x)
@@ -97,7 +98,10 @@ def test_pq_codec_round_trip(tmp_path, corpus):
         # Decoded rows are centroids: re-encoding them gives the same codes.
         assert np.array_equal(codec.encode(xh).codes, q.codes)
         rel = np.linalg.norm(x - xh, axis=1) / np.linalg.norm(x, axis=1)
-        assert rel.mean() < {"pq-48x4": 0.8, "pq-48x8": 0.6, "pq-8x4": 0.95}[prec]
+        # Measured 0.710, 0.428, 0.874 (seed 5). Decoding every row to the mean scores 0.954 here,
+        # so each bound must also sit clearly below that trivial codec.
+        assert rel.mean() < {"pq-48x4": 0.74, "pq-48x8": 0.46, "pq-8x4": 0.90}[prec], rel.mean()
+        assert rel.mean() < mean_codec - 0.05, (rel.mean(), mean_codec)
         path = tmp_path / f"{prec}.vqz"
         vectro.save(path, q)
         q2 = vectro.load(path, verify=True)

@@ -247,4 +247,5 @@ def test_cli_search_rescore_from_vqz(tmp_path, sample):
     small.save(tmp_path / "small.vqz")
     bad = subprocess.run([exe, "search", "--rescore", tmp_path / "small.vqz", tmp_path / "b.vqz", tmp_path / "q.npy"],
                          capture_output=True, text=True)
-    assert bad.returncode == 1 and "small.vqz" in bad.stderr
+    # two files that do not match: a usage error (exit 2, the README table), not refused data
+    assert bad.returncode == 2 and "small.vqz" in bad.stderr
