@@ -153,6 +153,9 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *                                                      codes); int8-cal stores u - 128. Decodes to
  *                                                      lo + u*step (truncated: lo + (u + 0.5)*step,
  *                                                      the middle of the bucket)
+ *   uint4-cal   ceil(d/2) bytes        0               the same with 16 levels: step = (hi-lo)/15,
+ *                                                      round to nearest only; dimension 2i in the
+ *                                                      low nibble of byte i (FAISS's QT_4bit)
  *   rabitq      ceil(d*B/8) bytes      3 (4 centred)   seeded random rotation, then B = bits
  *                                                      (1..8) per dimension; see below
  *   pq          m (bits 8) or          0               product quantization: d split into m
@@ -197,8 +200,9 @@ typedef enum vec_codec_id {
   VEC_CODEC_BINARY = 6,
   VEC_CODEC_UINT8_CAL = 7,
   VEC_CODEC_INT8_CAL = 8,
-  VEC_CODEC_RABITQ = 9, /* random rotation + 1..8-bit codes with correction factors */
-  VEC_CODEC_PQ = 10     /* product quantization: m sub-codebooks of 2^bits k-means centroids */
+  VEC_CODEC_RABITQ = 9,    /* random rotation + 1..8-bit codes with correction factors */
+  VEC_CODEC_PQ = 10,       /* product quantization: m sub-codebooks of 2^bits k-means centroids */
+  VEC_CODEC_UINT4_CAL = 11 /* per-dimension ranges, 16 levels, two codes a byte (FAISS QT_4bit) */
 } vec_codec_id;
 
 #define VEC_ROUND_NEAREST  0 /* round half to even: the default, the smallest error */
@@ -219,9 +223,13 @@ typedef struct vec_codec_params {
   size_t train_max;     /* pq, centred rabitq: training rows used at most, sampled (0 = default:
                            pq 256 per centroid, rabitq every row) */
   uint64_t seed;        /* rotation signs, k-means initialisation and sampling */
-  int center;           /* rabitq: 1 = code x - c for c the mean of the training rows (needs
-                           vec_codec_train; 4 scales a row); 0 = code x (no training). Other
-                           codecs: must be 0 */
+  int center;           /* 1 = code x - c for c the mean of the training rows (needs
+                           vec_codec_train; sampled as train_max). rabitq centres itself (4
+                           scales a row); binary (sign(x - c), still Hamming-searchable: the
+                           query's bits are sign(q - c)), int8, int4, uint8-cal, int8-cal,
+                           uint4-cal and pq are wrapped by the library: the module codes x - c,
+                           decoding adds c back and search scores add q.c (format 2.1).
+                           f16, bf16, int16: must be 0 */
 } vec_codec_params;
 
 #define VEC_CODEC_PARAMS_INIT(codec_, dim_)                                                        \

@@ -25,21 +25,41 @@ _LAYOUT = {
     "binary": (np.uint8, lambda d: (d + 7) // 8),
     "uint8-cal": (np.uint8, lambda d: d),
     "int8-cal": (np.int8, lambda d: d),
+    "uint4-cal": (np.uint8, lambda d: (d + 1) // 2),
 }
+# Codecs that take center=True (the mean of the training rows is subtracted before coding).
+CENTRABLE = ("binary", "int8", "int4", "uint8-cal", "int8-cal", "uint4-cal", "rabitq", "pq")
 # Codecs whose code size depends on their parameters (bits, m): the C library says how many bytes.
 _PARAM_CODECS = ("rabitq", "pq")
 _STALE = b"stale"  # the fingerprint of a codec state that is gone: equals no real (16-byte) digest
 _EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed", "center")
-_ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary"}
+_ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary",
+            "uint4": "uint4-cal"}
 PROFILES = {
-    # name: (precision, what it is for). Measured figures: README "Profiles" / BENCHMARKS.md.
-    "quality": ("int8", "near-lossless: cosine >= 0.9999, recall@10 >= 0.99, 3.96x at d = 384"),
-    "balanced": ("int4-g32", "half the bytes of int8 again: 6.4x at d = 384, cosine ~0.99"),
-    "fast": ("binary", "32x, Hamming-searchable; rescore with originals for recall"),
+    # name: (precision, what it is for); every profile is centred (center=True, fitted on the
+    # first data it sees). Chosen so that none collapses on anisotropic embeddings (e5: mean
+    # pairwise cosine 0.8): measured on data/e5 and data/sample, docs/quality.md.
+    "quality": ("rabitq-8", "recall@10 >= 0.99 on the codes alone (e5 0.992, MiniLM 0.995), "
+                            "400 B at d = 384"),
+    "balanced": ("rabitq-4", "recall@10 0.92-0.95 on the codes, 1.000 with the default rescoring "
+                             "by bound (~90 rows a query); 208 B at d = 384"),
+    "fast": ("rabitq-1", "64 B at d = 384; recall@10 1.000 with the default rescoring by bound "
+                         "(16% of the rows on e5), 0.99 with oversample=10"),
 }
 PRECISIONS = (tuple(_LAYOUT) + ("uint8", "int4-g32") + tuple(_ALIASES) + tuple(PROFILES)
               + ("rabitq-<bits>", "pq-<m>x<bits>"))
 _ROUNDING = {"nearest": 0, "truncate": 1}
+
+
+def default_codec(codec) -> Codec:
+    """An Index's codec from a name: centred where the codec takes a centre, because an Index
+    trains on its first batch and centring measures better or level on every sample we have
+    (e5 binary recall@10 0.08 -> 0.32, int4 0.72 -> 0.82; MiniLM within 0.002: docs/quality.md).
+    A Codec object is used as it is."""
+    if isinstance(codec, Codec):
+        return codec
+    c = Codec(codec)
+    return Codec(codec, center=True) if c.name in CENTRABLE and c.name != "pq" else c
 
 
 def parse_precision(precision: str, group_size: int | None = None,
@@ -101,8 +121,9 @@ def parse_extra(precision: str, **given) -> tuple[str, dict]:
         if k == "center":
             if not v:
                 continue  # uncentred is the default: the parameters stay those of a plain codec
-            if name != "rabitq":
-                raise ValueError(f"center= applies to the rabitq codec only, not {precision!r}")
+            if name is None:  # checked against the resolved name by Codec
+                extra["center"] = 1
+                continue
         if name is None:
             raise ValueError(f"{k}= applies to the rabitq and pq codecs only")
         if k in ("rotate", "center"):
@@ -185,6 +206,9 @@ class Codec:
                  calibrated: bool = False, bits: int | None = None, m: int | None = None,
                  rotate: bool | None = None, seed: int | None = None, train_iters: int | None = None,
                  train_max: int | None = None, center: bool | None = None) -> None:
+        if isinstance(precision, str) and precision.lower() in PROFILES:
+            precision = PROFILES[precision.lower()][0]
+            center = True if center is None else center
         pname, self.extra = parse_extra(precision, bits=bits, m=m, rotate=rotate, seed=seed,
                                         train_iters=train_iters, train_max=train_max, center=center)
         if pname is not None:
@@ -193,6 +217,8 @@ class Codec:
             self.name, self.group_size = pname, 0
         else:
             self.name, self.group_size = parse_precision(precision, group_size, calibrated)
+        if self.extra.get("center") and self.name not in CENTRABLE:
+            raise ValueError(f"center= applies to {', '.join(CENTRABLE)}, not {precision!r}")
         if rounding not in _ROUNDING:
             raise ValueError(f"rounding must be 'nearest' or 'truncate', got {rounding!r}")
         if rounding == "truncate" and not self.name.endswith("-cal"):
@@ -261,14 +287,15 @@ class Codec:
 
     @property
     def needs_training(self) -> bool:
-        """Calibrated codecs (ranges), pq (k-means codebooks) and rabitq with ``center=True`` (the
-        training mean) must be fitted before encoding."""
+        """Calibrated codecs (ranges), pq (k-means codebooks) and any codec with ``center=True``
+        (the training mean) must be fitted before encoding."""
         return self.name.endswith("-cal") or self.name == "pq" or self.center
 
     @property
     def center(self) -> bool:
-        """rabitq: whether rows and queries are centred on the training mean (``center=True``)."""
-        return bool(self.extra.get("center")) if self.name == "rabitq" else False
+        """Whether rows are coded as x - c, c the mean of the training rows (``center=True``;
+        searches add q.c back, so scores stay those of x)."""
+        return bool(self.extra.get("center"))
 
     def _layout(self, d: int) -> tuple:
         """(code dtype, code columns) for dimension d."""
@@ -400,7 +427,8 @@ class Codec:
         info = _core.codec_info(h)
         c = cls.__new__(cls)
         c.name, c.group_size = info["name"], info["group_size"]
-        c.extra = {k: info[k] for k in _EXTRA_KEYS if info[k]} if c.name in _PARAM_CODECS else {}
+        c.extra = ({k: info[k] for k in _EXTRA_KEYS if info[k]} if c.name in _PARAM_CODECS else
+                   {"center": 1} if info["center"] else {})
         c.rounding = "truncate" if info["rounding"] == 1 else "nearest"
         c.calibration_quantiles = (info["low_q"], info["high_q"])
         c._h, c._fp = h, None
@@ -583,6 +611,10 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
                              "calibration or progress)")
         return cuda.quantize(embeddings, precision, group_size=group_size, device=device)
     calibrated = ranges is not None or calibration_embeddings is not None
+    if isinstance(precision, str) and precision.lower() in PROFILES:
+        if ranges is not None or group_size is not None or rounding != "nearest":
+            raise ValueError(f"the {precision!r} profile takes no ranges, group_size or rounding")
+        precision = Codec(precision)  # centred: fitted on calibration_embeddings or the input
     if isinstance(precision, Codec):
         if group_size is not None or rounding != "nearest":
             raise ValueError("group_size and rounding are the Codec's own: set them when making it")

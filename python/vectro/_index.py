@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from . import _core
-from ._codec import Codec, _check_threads, as_float32_rows
+from ._codec import Codec, _check_threads, as_float32_rows, default_codec
 from ._files import VqzReader, VqzWriter
 
 METRICS = {"ip": 0, "cosine": 1, "l2": 2}
@@ -22,7 +22,7 @@ FINAL_OVERSAMPLE = 2.0  # the rerank codec keeps k x this many for the exact flo
 
 
 def _as_codec(codec) -> Codec:
-    return codec if isinstance(codec, Codec) else Codec(codec)
+    return default_codec(codec)  # a name: centred where the codec takes it (issue 14)
 
 
 class Index:

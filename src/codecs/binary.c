@@ -79,11 +79,26 @@ static void binary_query_prepare(const vec_codec *c, const float *q, void *qs) {
   memcpy(h, &mq, sizeof mq);
 }
 
+/* Centred codes (centre.c): the bits of q - cen and mean |q - cen|, so the scan stays Hamming. */
+static void binary_query_prepare_centred(const vec_codec *c, const float *q, const float *cen,
+                                         void *qs) {
+  uint8_t *h = qs, *bits = h + VEC_SCORE_HDR;
+  memset(h, 0, binary_query_size(c));
+  double s = 0.0;
+  for (size_t j = 0; j < c->d; j++) {
+    float v = q[j] - cen[j];
+    if (v > 0.0f) bits[j >> 3] |= (uint8_t)(0x80u >> (j & 7)); /* packbits: first dim in the MSB */
+    s += fabs((double)v);
+  }
+  float mq = (float)(s / (double)c->d);
+  memcpy(h, &mq, sizeof mq);
+}
+
 static void binary_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                          const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
   (void)scales;
   (void)err;
-  vec_score_pick_b1()(qs, binary_query_size(c), nq, codes, nr, c->d, ip, ldo);
+  vec_score_pick_b1()(qs, VEC_QSTRIDE(c), nq, codes, nr, c->d, ip, ldo);
 }
 
 static void binary_sqnorms(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
@@ -96,6 +111,7 @@ static void binary_sqnorms(const vec_codec *c, const uint8_t *codes, const float
 const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
                                       .name = "binary",
                                       .needs_training = 0,
+                                      .can_center = 1,
                                       .code_size = binary_code_size,
                                       .scale_count = no_scales,
                                       .encode = binary_encode_op,
@@ -103,4 +119,5 @@ const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
                                       .query_size = binary_query_size,
                                       .query_prepare = binary_query_prepare,
                                       .score = binary_score,
+                                      .query_prepare_centred = binary_query_prepare_centred,
                                       .sqnorms = binary_sqnorms};

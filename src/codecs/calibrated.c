@@ -103,12 +103,13 @@ static void cal_score(const vec_codec *c, const void *qs, size_t nq, const uint8
   (void)scales;
   (void)err;
   unsigned flip = c->ops->id == VEC_CODEC_INT8_CAL ? 0x80u : 0u; /* int8 level = byte ^ 0x80 */
-  vec_score_pick_u8(c->d)(qs, cal_query_size(c), nq, codes, nr, c->d, flip, ip, ldo);
+  vec_score_pick_u8(c->d)(qs, VEC_QSTRIDE(c), nq, codes, nr, c->d, flip, ip, ldo);
 }
 
 const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
                                          .name = "uint8-cal",
                                          .needs_training = 1,
+                                         .can_center = 1,
                                          .code_size = cal_code_size,
                                          .scale_count = no_scales,
                                          .encode = cal_encode,
@@ -119,6 +120,7 @@ const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
 const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .name = "int8-cal",
                                         .needs_training = 1,
+                                        .can_center = 1,
                                         .code_size = cal_code_size,
                                         .scale_count = no_scales,
                                         .encode = cal_encode,
@@ -126,3 +128,117 @@ const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .query_size = cal_query_size,
                                         .query_prepare = cal_query_prepare,
                                         .score = cal_score};
+
+/* ---- uint4-cal: per-dimension ranges with 16 levels, two codes a byte (dimension 2i in the low
+ * nibble of byte i, 2i + 1 in the high one), as FAISS's QT_4bit. Rounds to nearest only. ---- */
+static size_t u4_code_size(const vec_codec *c) { return (c->d + 1) / 2; }
+
+/* v = (x - lo) / step (a true division, as the 8-bit codes), clamped to 0..15, rounded half to
+ * even by hand so the FP environment cannot change it. */
+static inline unsigned u4_code(float x, float lo, float step) {
+  if (step == 0.0f) return 0;
+  float v = (x - lo) / step;
+  v = v < 0.0f ? 0.0f : (v > 15.0f ? 15.0f : v);
+  int r = (int)v;
+  float frac = v - (float)r;
+  r += (frac > 0.5f) | ((frac == 0.5f) & (r & 1));
+  return (unsigned)r;
+}
+
+static int u4_check(const vec_codec_params *p) {
+  if (p->rounding != VEC_ROUND_NEAREST)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "uint4-cal rounds to nearest only");
+  return VEC_OK;
+}
+
+static size_t u4_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
+                        float *scales, unsigned flags, int *rc) {
+  (void)scales;
+  (void)flags;
+  size_t d = c->d, cs = u4_code_size(c);
+  for (size_t i = 0; i < n; i++) {
+    const float *row = x + i * ldx;
+    for (size_t j = 0; j < d; j++)
+      if (!isfinite(row[j])) {
+        *rc = VEC_E_NONFINITE;
+        return i;
+      }
+    uint8_t *o = codes + i * cs;
+    memset(o, 0, cs);
+    for (size_t j = 0; j < d; j++)
+      o[j >> 1] |= (uint8_t)(u4_code(row[j], c->lo[j], c->step[j]) << (4 * (j & 1)));
+  }
+  return n;
+}
+
+static void u4_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+                      float *out, size_t ldo, unsigned flags) {
+  (void)scales;
+  (void)flags;
+  size_t d = c->d, cs = u4_code_size(c);
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *q = codes + i * cs;
+    float *o = out + i * ldo;
+    for (size_t j = 0; j < d; j++) {
+      float p = (float)((q[j >> 1] >> (4 * (j & 1))) & 15u) * c->step[j]; /* never fused */
+      o[j] = c->lo[j] + p;
+    }
+  }
+}
+
+/* Rows unpacked per call of the uint8 kernel: the scratch is at most this many bytes. */
+#define U4_TILE_BYTES 16384
+
+/* Search: the uint8-cal query (w = q * step as int8, c0 = q . lo) against the levels, which are
+ * unpacked to bytes a tile at a time and scored by the uint8-cal kernel of the active ISA (AVX2
+ * maddubs, AVX-512 VNNI, NEON): the integer dot is exact, so every ISA gives the same bits. */
+static void u4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                     const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)scales;
+  (void)err;
+  size_t d = c->d, cs = u4_code_size(c), stride = VEC_QSTRIDE(c);
+  uint8_t tile[U4_TILE_BYTES];
+  if (d > U4_TILE_BYTES || d > VEC_SCORE_U8_MAX_D) {
+    /* Rows too long for the scratch: the same integer dot and epilogue, one row at a time. */
+    for (size_t j = 0; j < nq; j++) {
+      const uint8_t *h = (const uint8_t *)qs + j * stride;
+      const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
+      float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+      for (size_t r = 0; r < nr; r++) {
+        const uint8_t *q = codes + r * cs;
+        int64_t dot = 0;
+        for (size_t k = 0; k < d; k++) dot += (int64_t)w[k] * ((q[k >> 1] >> (4 * (k & 1))) & 15);
+        ip[j * ldo + r] = vec_score_u8_out(c0, sw, dot);
+      }
+    }
+    return;
+  }
+  vec_score_u8_fn kern = vec_score_pick_u8(d);
+  size_t rows = U4_TILE_BYTES / d;
+  for (size_t r0 = 0; r0 < nr; r0 += rows) {
+    size_t m = nr - r0 < rows ? nr - r0 : rows;
+    for (size_t r = 0; r < m; r++) {
+      const uint8_t *q = codes + (r0 + r) * cs;
+      uint8_t *t = tile + r * d;
+      for (size_t k = 0; k + 1 < d; k += 2) {
+        t[k] = q[k >> 1] & 15u;
+        t[k + 1] = q[k >> 1] >> 4;
+      }
+      if (d & 1) t[d - 1] = q[d >> 1] & 15u;
+    }
+    kern(qs, stride, nq, tile, m, d, 0u, ip + r0, ldo);
+  }
+}
+
+const vec_codec_ops vec_ops_uint4_cal = {.id = VEC_CODEC_UINT4_CAL,
+                                         .name = "uint4-cal",
+                                         .needs_training = 1,
+                                         .can_center = 1,
+                                         .code_size = u4_code_size,
+                                         .scale_count = no_scales,
+                                         .check = u4_check,
+                                         .encode = u4_encode,
+                                         .decode = u4_decode,
+                                         .query_size = cal_query_size,
+                                         .query_prepare = cal_query_prepare,
+                                         .score = u4_score};

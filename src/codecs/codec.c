@@ -12,8 +12,9 @@
 #define STREAM_MIN_BYTES ((size_t)16 << 20)
 
 static const vec_codec_ops *const registry[] = {
-    &vec_ops_int8,   &vec_ops_f16,       &vec_ops_bf16,     &vec_ops_int16,  &vec_ops_int4,
-    &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal, &vec_ops_rabitq, &vec_ops_pq,
+    &vec_ops_int8,   &vec_ops_f16,    &vec_ops_bf16,      &vec_ops_int16,
+    &vec_ops_int4,   &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal,
+    &vec_ops_rabitq, &vec_ops_pq,     &vec_ops_uint4_cal,
 };
 #define NREG (sizeof registry / sizeof registry[0])
 
@@ -69,8 +70,10 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
                     "calibration quantiles must satisfy 0 <= low < high <= 1");
   if (params->center != 0 && params->center != 1)
     return vec_fail(VEC_E_INVALID_ARG, -1, "center must be 0 or 1, got %d", params->center);
-  if (params->center && params->codec != VEC_CODEC_RABITQ)
-    return vec_fail(VEC_E_INVALID_ARG, -1, "center applies to the rabitq codec only, not '%s'",
+  if (params->center && !ops->can_center)
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "center does not apply to '%s' (binary, int8, int4, the calibrated codecs, "
+                    "rabitq and pq take it)",
                     ops->name);
   if (ops->check) {
     int rc = ops->check(params);
@@ -79,12 +82,20 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
   vec_codec *c = calloc(1, sizeof *c);
   if (!c) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   c->ops = ops;
+  c->base = ops;
   c->p = *params;
   c->p.struct_size = sizeof(vec_codec_params);
   c->d = params->dim;
   c->needs_training = ops->needs_training;
   if (ops->init) {
     int rc = ops->init(c);
+    if (rc) {
+      vec_codec_free(c);
+      return rc;
+    }
+  }
+  if (c->p.center && !ops->own_center) {
+    int rc = vec_centre_setup(c);
     if (rc) {
       vec_codec_free(c);
       return rc;
@@ -107,7 +118,8 @@ int vec_codec_create(const vec_codec_params *params, vec_codec **out) {
 
 void vec_codec_free(vec_codec *c) {
   if (!c) return;
-  if (c->ops->free_state) c->ops->free_state(c);
+  if (c->base->free_state) c->base->free_state(c);
+  vec_centre_free(c);
   free(c->lo);
   free(c);
 }
@@ -122,10 +134,10 @@ int vec_codec_is_trained(const vec_codec *c) { return c->trained; }
 /* Derives step and inv from lo/hi. A zero range gives step 0 and inv 0: code 0, decodes to lo. */
 static void derive_steps(vec_codec *c) {
   for (size_t j = 0; j < c->d; j++) {
-    c->step[j] = (c->hi[j] - c->lo[j]) / 255.0f;
+    c->step[j] = (c->hi[j] - c->lo[j]) / VEC_CAL_LEVELS(c);
     c->inv[j] = c->step[j] > 0.0f ? 1.0f / c->step[j] : 0.0f;
   }
-  c->trained = 1;
+  c->trained = !c->cen || c->cen_set;
 }
 
 static int check_ranges(const vec_codec *c, const float *lo, const float *hi) {
@@ -134,7 +146,7 @@ static int check_ranges(const vec_codec *c, const float *lo, const float *hi) {
       return vec_fail(VEC_E_INVALID_ARG, -1,
                       "range of dimension %zu is [%g, %g]: need finite lo <= hi", j, (double)lo[j],
                       (double)hi[j]);
-    if (!isfinite((hi[j] - lo[j]) / 255.0f))
+    if (!isfinite((hi[j] - lo[j]) / VEC_CAL_LEVELS(c)))
       return vec_fail(VEC_E_RANGE, -1, "range of dimension %zu is too wide for float32", j);
   }
   return VEC_OK;
@@ -181,12 +193,49 @@ int vec_codec_train(vec_codec *c, const float *x, size_t n, size_t ldx) {
   return vec_codec_train_opts(c, x, n, ldx, NULL);
 }
 
+static int train_module(vec_codec *c, const float *x, size_t n, size_t ldx,
+                        const vec_batch_opts *opts);
+
+/* A generically centred codec: the centre first, then the module's own training (if any) on the
+ * centred rows. */
+static int train_centred(vec_codec *c, const float *x, size_t n, size_t ldx,
+                         const vec_batch_opts *opts) {
+  if (n == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "training needs at least 1 vector");
+  if (!x || ldx < c->d) return vec_fail(VEC_E_INVALID_ARG, -1, "bad training buffer or stride");
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < c->d; j++)
+      if (!isfinite(x[i * ldx + j]))
+        return vec_fail(VEC_E_NONFINITE, (long long)i, "training row %zu holds NaN or Inf", i);
+  float *xc;
+  size_t m;
+  int rc = vec_centre_train(c, x, n, ldx, &xc, &m);
+  if (rc) return rc;
+  c->trained = 0;
+  if (c->base->needs_training) {
+    /* Already sampled to train_max rows; pq's own default sampling still applies. */
+    rc = train_module(c, xc, m, c->d, opts);
+  }
+  free(xc);
+  if (rc) {
+    c->cen_set = 0;
+    return rc;
+  }
+  c->trained = 1;
+  return VEC_OK;
+}
+
 int vec_codec_train_opts(vec_codec *c, const float *x, size_t n, size_t ldx,
                          const vec_batch_opts *opts) {
   vec_clear_error();
   if (!c) return vec_fail(VEC_E_INVALID_ARG, -1, "NULL codec");
   if (!c->needs_training) return VEC_OK;
-  if (c->ops->train) {
+  if (c->cen) return train_centred(c, x, n, ldx, opts);
+  return train_module(c, x, n, ldx, opts);
+}
+
+static int train_module(vec_codec *c, const float *x, size_t n, size_t ldx,
+                        const vec_batch_opts *opts) {
+  if (c->base->train) {
     vec_batch_opts o;
     int rc = vec_batch_opts_resolve(opts, &o);
     if (rc) return rc;
@@ -199,7 +248,7 @@ int vec_codec_train_opts(vec_codec *c, const float *x, size_t n, size_t ldx,
       for (size_t j = 0; j < c->d; j++)
         if (!isfinite(x[i * ldx + j]))
           return vec_fail(VEC_E_NONFINITE, (long long)i, "training row %zu holds NaN or Inf", i);
-    return c->ops->train(c, x, n, ldx, &o);
+    return c->base->train(c, x, n, ldx, &o);
   }
   if (n < 2)
     return vec_fail(VEC_E_INVALID_ARG, -1,
@@ -326,6 +375,7 @@ static int finish(int rc, size_t bad) {
   if (rc == VEC_E_RANGE)
     return vec_fail(rc, (long long)bad, "row %zu holds a value outside the codec's range", bad);
   if (rc == VEC_E_CANCELLED) return vec_fail(rc, -1, "cancelled by the progress callback");
+  if (rc == VEC_E_NOMEM) return vec_fail(rc, -1, "out of memory");
   return rc;
 }
 
@@ -399,6 +449,12 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
  * skipped the centre would decode and score a centred codec's codes wrongly: readers refuse a
  * major above theirs (VEC_E_VERSION), so 1.x readers refuse a centred codec instead. Readers also
  * refuse a minor above the newest they know for its major, whose layout they cannot know.
+ *
+ * 2.1 (vectro 0.2): a codec centred by codec.c rather than by its module (centre.c: binary, int8,
+ * int4, the calibrated codecs, pq) sets flag bit 2 and stores, after the ranges and before the
+ * module state, d f32 centre values and one f32 scale (binary's mean |x - c|, else 1); and the
+ * codec uint4-cal (id 11) is written as 2.1 too, centred or not. 2.0 readers refuse both by the
+ * minor version instead of misreading them; a centred rabitq codec is still written as 2.0.
  * ------------------------------------------------------------------------------------------- */
 #define SER_MAJOR  2 /* the newest major this code reads */
 #define SER_HEADER 40
@@ -406,7 +462,7 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
 #define SER_EXT2   8
 
 /* The newest minor of each major this code knows (index: major). */
-static const unsigned ser_minor_max[SER_MAJOR + 1] = {0, 1, 0};
+static const unsigned ser_minor_max[SER_MAJOR + 1] = {0, 1, 1};
 
 static void put32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -425,6 +481,12 @@ static void putf(uint8_t *p, float f) { put32(p, vec_f2u_pub(f)); }
 static int has_state(const vec_codec *c) {
   return c->ops->state_size && c->trained && c->ops->state_size(c) > 0;
 }
+/* The generic centre is written (flag bit 2) once trained. */
+static int has_centre(const vec_codec *c) { return c->cen && c->cen_set; }
+/* 2.1: generic centring or a codec that 2.0 readers do not know. */
+static unsigned ser_minor(const vec_codec *c) {
+  return c->cen || c->base->id == VEC_CODEC_UINT4_CAL ? 1 : 0;
+}
 
 /* The oldest version that holds the codec (see above): 2.0 for a centred codec, 1.1 for one with
  * any parameter of the extension or module state, else 1.0. */
@@ -433,11 +495,11 @@ static int needs_ext(const vec_codec *c) {
   return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || q->center ||
          has_state(c);
 }
-static unsigned ser_major(const vec_codec *c) { return c->p.center ? 2 : 1; }
+static unsigned ser_major(const vec_codec *c) { return c->p.center || ser_minor(c) ? 2 : 1; }
 
 size_t vec_codec_serialized_size(const vec_codec *c) {
   return SER_HEADER + (needs_ext(c) ? SER_EXT : 0) + (ser_major(c) >= 2 ? SER_EXT2 : 0) +
-         (VEC_HAS_RANGES(c) && c->trained ? 8 * c->d : 0) +
+         (VEC_HAS_RANGES(c) && c->trained ? 8 * c->d : 0) + (has_centre(c) ? 4 * c->d + 4 : 0) +
          (has_state(c) ? 8 + c->ops->state_size(c) : 0) + 4;
 }
 
@@ -450,15 +512,16 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
   memcpy(p, "VQCD", 4);
   int ext = needs_ext(c);
   unsigned major = ser_major(c);
-  p[4] = (uint8_t)major, p[5] = 0, p[6] = major == 1 && ext ? 1 : 0, p[7] = 0;
+  p[4] = (uint8_t)major, p[5] = 0, p[6] = major == 1 ? (ext ? 1 : 0) : (uint8_t)ser_minor(c);
+  p[7] = 0;
   put32(p + 8, (uint32_t)c->ops->id);
   put64(p + 12, (uint64_t)c->d);
   put32(p + 20, c->p.group_size);
   put32(p + 24, (uint32_t)c->p.rounding);
   putf(p + 28, c->p.calib_low_q);
   putf(p + 32, c->p.calib_high_q);
-  int ranges = VEC_HAS_RANGES(c) && c->trained, state = has_state(c);
-  put32(p + 36, (ranges ? 1u : 0u) | (state ? 2u : 0u));
+  int ranges = VEC_HAS_RANGES(c) && c->trained, state = has_state(c), centre = has_centre(c);
+  put32(p + 36, (ranges ? 1u : 0u) | (state ? 2u : 0u) | (centre ? 4u : 0u));
   size_t off = SER_HEADER;
   if (ext) {
     put32(p + off, c->p.bits);
@@ -480,10 +543,15 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
     for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->hi[j]);
     off += 4 * c->d;
   }
+  if (centre) {
+    for (size_t j = 0; j < c->d; j++) putf(p + off + 4 * j, c->cen[j]);
+    putf(p + off + 4 * c->d, c->cscale);
+    off += 4 * c->d + 4;
+  }
   if (state) {
     size_t ss = c->ops->state_size(c);
     put64(p + off, (uint64_t)ss);
-    c->ops->state_write(c, p + off + 8);
+    c->base->state_write(c, p + off + 8);
     off += 8 + ss;
   }
   put32(p + off, vec_crc32c(0, p, off));
@@ -528,13 +596,17 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
                     major, minor, SER_MAJOR, ser_minor_max[SER_MAJOR]);
   uint64_t dim = get64(p + 12);
   uint32_t flags = get32(p + 36);
-  int ranges = flags & 1u, state = (flags >> 1) & 1u;
+  int ranges = flags & 1u, state = (flags >> 1) & 1u, centre = (flags >> 2) & 1u;
+  if (centre && (major < 2 || minor < 1))
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec %u.%u has a flag it cannot have", major,
+                    minor);
   if (dim == 0 || dim > ((uint64_t)1 << 28))
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec has an absurd dimension %llu",
                     (unsigned long long)dim);
   size_t ext = major >= 2 ? SER_EXT + SER_EXT2 : minor >= 1 ? SER_EXT : 0;
   size_t rbase = SER_HEADER + ext;
-  size_t body = rbase + (ranges ? 8 * (size_t)dim : 0);
+  size_t cbase = rbase + (ranges ? 8 * (size_t)dim : 0);
+  size_t body = cbase + (centre ? 4 * (size_t)dim + 4 : 0);
   uint64_t ss = 0;
   if (state) {
     if (size < body + 8 + 4)
@@ -581,12 +653,31 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
   int rc = vec_codec_create(&prm, &c);
   if (rc)
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec is invalid: %s", vec_last_error_message());
+  if (centre && !c->cen) {
+    vec_codec_free(c);
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec has a centre it cannot use");
+  }
+  if (centre) {
+    for (size_t j = 0; j < c->d; j++) {
+      c->cen[j] = vec_u2f_pub(get32(p + cbase + 4 * j));
+      if (!isfinite(c->cen[j])) {
+        vec_codec_free(c);
+        return vec_fail(VEC_E_FORMAT, -1, "serialized codec's centre value %zu is NaN or Inf", j);
+      }
+    }
+    c->cscale = vec_u2f_pub(get32(p + cbase + 4 * c->d));
+    if (!(c->cscale > 0.0f) || isinf(c->cscale)) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec's centre scale is not finite and > 0");
+    }
+    c->cen_set = 1;
+  }
   if (state) {
-    if (!c->ops->state_read) {
+    if (!c->base->state_read) {
       vec_codec_free(c);
       return vec_fail(VEC_E_FORMAT, -1, "serialized codec has state it cannot use");
     }
-    rc = c->ops->state_read(c, p + body - ss, (size_t)ss);
+    rc = c->base->state_read(c, p + body - ss, (size_t)ss);
     if (rc) {
       vec_codec_free(c);
       return vec_fail(VEC_E_FORMAT, -1, "serialized codec state is invalid: %s",
@@ -609,6 +700,8 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
     }
     derive_steps(c);
   }
+  if (c->cen) /* trained: the centre, and the module's ranges or state where it needs them */
+    c->trained = c->cen_set && (!c->base->needs_training || ranges || state);
   *out = c;
   return VEC_OK;
 }

@@ -8,7 +8,8 @@
 #include "../kernels/kernels.h"
 
 struct vec_codec_s {
-  const struct vec_codec_ops *ops;
+  const struct vec_codec_ops *ops;  /* base, or &centred below for a generically centred codec */
+  const struct vec_codec_ops *base; /* the module's own ops */
   vec_codec_params p;
   size_t d;
   int needs_training; /* ops->needs_training, or set by the parameters (centred rabitq) */
@@ -19,12 +20,23 @@ struct vec_codec_s {
   /* Codecs with learned or seeded state beyond ranges (rabitq's rotation, pq's codebooks): owned
    * by the module through the state hooks below. NULL for the others. */
   void *state;
+  /* Generic centring (params.center on a codec whose module does not centre itself, see
+   * centre.c): ops points at `centred`, a copy of the module's ops whose encode, decode, query
+   * and score wrap the module's: rows are coded as x - cen, decoded as cen + cscale * x^, and a
+   * query's score gets q.cen added. cscale is 1 except for binary (its +-1 codes need the mean
+   * |x - cen| to decode to the data's scale). NULL cen: uncentred. */
+  float *cen;
+  float cscale;
+  int cen_set; /* the centre was trained or read */
+  struct vec_codec_ops *centred;
 };
 
 typedef struct vec_codec_ops {
   vec_codec_id id;
   const char *name;
   int needs_training; /* always; a codec whose parameters decide sets c->needs_training in init */
+  int own_center;     /* the module centres itself (rabitq); else codec.c wraps it (centre.c) */
+  int can_center;     /* params.center is accepted (a codec that loses nothing to offsets cannot) */
   size_t (*code_size)(const vec_codec *c);
   size_t (*scale_count)(const vec_codec *c);
   /* Encodes rows [0, n): codes at stride code_size bytes, scales at stride scale_count floats.
@@ -69,13 +81,29 @@ typedef struct vec_codec_ops {
   /* Queries per score call that amortize the hook's per-call work (pq's 4-bit code transpose);
    * NULL or 0: the search's default of 8. */
   size_t (*score_queries)(const vec_codec *c);
+  /* Generic centring: prepares the query for codes of x - cen where plain query_prepare(q) is not
+   * what the codes want (binary: the sign bits of q - cen, so the scan stays pure Hamming). */
+  void (*query_prepare_centred)(const vec_codec *c, const float *q, const float *cen, void *qs);
   /* |x|^2 per row as the codec estimates it (for L2 and cosine); NULL: |decode(x)|^2. */
   void (*sqnorms)(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                   float *out);
 } vec_codec_ops;
 
 /* Codecs with per-dimension ranges (the calibrated ones): trained by ranges, not by a hook. */
-#define VEC_HAS_RANGES(c) ((c)->ops->needs_training && !(c)->ops->train)
+#define VEC_HAS_RANGES(c) ((c)->base->needs_training && !(c)->base->train)
+/* Bytes between prepared queries: the module's query_size, or more when centring wraps it. A
+ * module's score hook must step through its nq queries by this, not by its own size. */
+#define VEC_QSTRIDE(c) ((c)->ops->query_size(c))
+/* Levels of a calibrated codec's code (uint4-cal: 15, the others 255). */
+#define VEC_CAL_LEVELS(c) ((c)->base->id == VEC_CODEC_UINT4_CAL ? 15.0f : 255.0f)
+
+/* Generic centring (centre.c). */
+VEC_HIDDEN int vec_centre_setup(vec_codec *c);
+VEC_HIDDEN void vec_centre_free(vec_codec *c);
+/* Trains the centre on x (sampling as params.train_max) and returns in *xc a malloc'ed copy of
+ * the sampled rows minus the centre (n_out rows, stride d) for the module's own training. */
+VEC_HIDDEN int vec_centre_train(vec_codec *c, const float *x, size_t n, size_t ldx, float **xc,
+                                size_t *n_out);
 
 /* One per module; a module that is not built yet simply is not listed in codec.c. */
 VEC_HIDDEN extern const vec_codec_ops vec_ops_int8;
@@ -88,6 +116,7 @@ VEC_HIDDEN extern const vec_codec_ops vec_ops_uint8_cal;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_int8_cal;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_rabitq;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_pq;
+VEC_HIDDEN extern const vec_codec_ops vec_ops_uint4_cal;
 
 /* CRC-32C (Castagnoli), the checksum of serialized codecs and (later) of .vqz blocks. */
 VEC_HIDDEN uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size);

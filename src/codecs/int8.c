@@ -158,8 +158,7 @@ static void int8_query_prepare(const vec_codec *c, const float *q, void *qs) {
 static void int8_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                        const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
   (void)err; /* not a bounded codec */
-  vec_score_pick_i8(c->d)(qs, int8_query_size(c), nq, (const int8_t *)codes, scales, nr, c->d, ip,
-                          ldo);
+  vec_score_pick_i8(c->d)(qs, VEC_QSTRIDE(c), nq, (const int8_t *)codes, scales, nr, c->d, ip, ldo);
 }
 
 /* s^2 * sum(c^2): the same formula as a row scored against itself. */
@@ -174,6 +173,7 @@ static void int8_sqnorms(const vec_codec *c, const uint8_t *codes, const float *
 const vec_codec_ops vec_ops_int8 = {.id = VEC_CODEC_INT8,
                                     .name = "int8",
                                     .needs_training = 0,
+                                    .can_center = 1,
                                     .code_size = int8_code_size,
                                     .scale_count = one_scale,
                                     .encode = int8_encode_op,

@@ -100,7 +100,7 @@ static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
 static void i4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
   (void)err;
-  vec_score_pick_i4(c->d)(qs, i4_query_size(c), nq, codes, scales, nr, c->d, i4_group(c), ip, ldo);
+  vec_score_pick_i4(c->d)(qs, VEC_QSTRIDE(c), nq, codes, scales, nr, c->d, i4_group(c), ip, ldo);
 }
 
 const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
@@ -113,6 +113,7 @@ const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
 const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .name = "int4",
                                     .needs_training = 0,
+                                    .can_center = 1,
                                     .code_size = i4_code_size,
                                     .scale_count = i4_scale_count,
                                     .encode = i4_encode,

@@ -379,7 +379,7 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
   (void)scales;
   const pq_state *s = ST(c);
-  size_t cs = pq_code_size(c), qsz = pq_query_size(c);
+  size_t cs = pq_code_size(c), qsz = VEC_QSTRIDE(c);
   if (c->p.bits == 8) {
     /* Four rows at a time, each summing its even and its odd subspaces in two chains (eight
      * independent adds in flight; every row, in a block or alone, adds in the same order, so
@@ -499,6 +499,7 @@ static size_t pq_score_queries(const vec_codec *c) { return c->p.bits == 4 ? 32 
 const vec_codec_ops vec_ops_pq = {.id = VEC_CODEC_PQ,
                                   .name = "pq",
                                   .needs_training = 1,
+                                  .can_center = 1,
                                   .code_size = pq_code_size,
                                   .scale_count = no_scales,
                                   .encode = pq_encode,

@@ -640,6 +640,8 @@ static int rq_state_read(vec_codec *c, const uint8_t *p, size_t size) {
 const vec_codec_ops vec_ops_rabitq = {.id = VEC_CODEC_RABITQ,
                                       .name = "rabitq",
                                       .needs_training = 0,
+                                      .own_center = 1,
+                                      .can_center = 1,
                                       .code_size = rq_code_size,
                                       .scale_count = rq_scale_count,
                                       .encode = rq_encode,

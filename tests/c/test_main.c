@@ -58,6 +58,7 @@ GROUP(pq)
 GROUP(hostile)
 GROUP(files)
 GROUP(forced)
+GROUP(centre)
 
 int main(int argc, char **argv) {
   struct {
@@ -82,7 +83,8 @@ int main(int argc, char **argv) {
                 {"pq", pq_tests, pq_count},
                 {"hostile", hostile_tests, hostile_count},
                 {"files", files_tests, files_count},
-                {"forced", forced_tests, forced_count}};
+                {"forced", forced_tests, forced_count},
+                {"centre", centre_tests, centre_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;

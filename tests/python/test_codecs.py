@@ -200,9 +200,10 @@ def test_from_codes_direct():
 
 def test_precision_names_and_profiles():
     assert vectro.Codec("fp16").precision == "f16"
-    assert vectro.Codec("balanced").precision == "int4-g32"
-    assert vectro.Codec("quality").precision == "int8"
-    assert vectro.Codec("fast").precision == "binary"
+    assert vectro.Codec("balanced").precision == "rabitq-4" and vectro.Codec("balanced").center
+    assert vectro.Codec("quality").precision == "rabitq-8" and vectro.Codec("quality").center
+    assert vectro.Codec("fast").precision == "rabitq-1" and vectro.Codec("fast").center
+    assert not vectro.Codec("fast", center=False).center
     assert vectro.Codec("int4", group_size=16).precision == "int4-g16"
     for bad in ("int3", "float64"):
         with pytest.raises(ValueError, match="unknown precision"):

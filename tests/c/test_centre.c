@@ -1,0 +1,211 @@
+/* test_centre.c: generic centring (params.center on binary, int8, int4, the calibrated codecs and
+ * pq) and the uint4-cal codec: a centred codec is its plain twin applied to x - c, bit for bit
+ * (codes, decoding, search scores plus q.c), on every ISA; serialization as format 2.1. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vectro.h"
+#include "vtest.h"
+
+#define N  300
+#define NQ 5
+
+static const vec_codec_id k_ids[] = {VEC_CODEC_BINARY,    VEC_CODEC_INT8,     VEC_CODEC_INT4,
+                                     VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL, VEC_CODEC_PQ,
+                                     VEC_CODEC_UINT4_CAL};
+static const size_t k_d[] = {7, 16, 33, 64};
+
+static vec_codec_params params_for(vec_codec_id id, size_t d, int center) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, d);
+  if (id == VEC_CODEC_PQ) p.bits = 4, p.m = d % 2 ? 1 : 2, p.seed = 3;
+  p.center = center;
+  return p;
+}
+
+/* Anisotropic rows: a shared offset of norm ~3 plus unit noise. */
+static void make_rows(float *x, size_t n, size_t d, uint64_t *s) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < d; j++) x[i * d + j] = 3.0f / sqrtf((float)d) + 0.3f * vt_normal(s);
+}
+
+static void twin(vec_codec_id id, size_t d) {
+  uint64_t s = 17 + d;
+  float *x = malloc(N * d * sizeof(float)), *xc = malloc(N * d * sizeof(float));
+  float *q = malloc(NQ * d * sizeof(float)), *qc = malloc(NQ * d * sizeof(float));
+  float *dec = malloc(N * d * sizeof(float)), *dec2 = malloc(N * d * sizeof(float));
+  uint8_t *codes = malloc(N * d * 2 + 64), *codes2 = malloc(N * d * 2 + 64);
+  float *sc = malloc(N * 2 * sizeof(float) * d), *sc2 = malloc(N * 2 * sizeof(float) * d);
+  make_rows(x, N, d, &s);
+  make_rows(q, NQ, d, &s);
+  vec_codec_params pc = params_for(id, d, 1), pu = params_for(id, d, 0);
+  vec_codec *c = NULL, *u = NULL;
+  CHECK(vec_codec_create(&pc, &c) == VEC_OK);
+  CHECK(vec_codec_create(&pu, &u) == VEC_OK);
+  if (!c || !u) goto out;
+  CHECK(vec_codec_needs_training(c) && !vec_codec_is_trained(c));
+  CHECK(vec_codec_encode(c, x, 1, d, codes, sc, NULL) == VEC_E_NOT_TRAINED);
+  CHECK(vec_codec_train(c, x, N, d) == VEC_OK && vec_codec_is_trained(c));
+  /* The centre as documented: the mean in double. */
+  float cen[64];
+  for (size_t j = 0; j < d; j++) {
+    double a = 0.0;
+    for (size_t i = 0; i < N; i++) a += x[i * d + j];
+    cen[j] = (float)(a / N);
+  }
+  for (size_t i = 0; i < N * d; i++) xc[i] = x[i] - cen[i % d];
+  for (size_t i = 0; i < NQ * d; i++) qc[i] = q[i] - cen[i % d];
+  CHECK(vec_codec_train(u, xc, N, d) == VEC_OK);
+  CHECK(vec_codec_code_size(c) == vec_codec_code_size(u));
+  CHECK(vec_codec_encode(c, x, N, d, codes, sc, NULL) == VEC_OK);
+  CHECK(vec_codec_encode(u, xc, N, d, codes2, sc2, NULL) == VEC_OK);
+  size_t cs = vec_codec_code_size(c), ns = vec_codec_scale_count(c);
+  CHECKF(memcmp(codes, codes2, N * cs) == 0, "%s d %zu: codes differ", vec_codec_name(id), d);
+  CHECK(ns == 0 || memcmp(sc, sc2, N * ns * sizeof(float)) == 0);
+  CHECK(vec_codec_decode(c, codes, sc, N, dec, d, NULL) == VEC_OK);
+  CHECK(vec_codec_decode(u, codes, sc, N, dec2, d, NULL) == VEC_OK);
+  /* binary decodes c + s * (+-1): s the mean |x - c| (checked loosely: its sum is in double) */
+  float bs = 1.0f;
+  if (id == VEC_CODEC_BINARY) {
+    double a = 0.0;
+    for (size_t i = 0; i < N * d; i++) a += fabs((double)xc[i]);
+    bs = (float)(a / (N * d));
+    CHECK(fabsf(dec[0] - cen[0] - bs * dec2[0]) < 1e-5f);
+    /* the stored scale: binary has no ranges or state, so it sits just before the CRC */
+    size_t sz = vec_codec_serialized_size(c);
+    uint8_t *buf = malloc(sz);
+    CHECK(vec_codec_serialize(c, buf, sz) == VEC_OK);
+    memcpy(&bs, buf + sz - 8, sizeof bs);
+    free(buf);
+  }
+  int dec_ok = 1;
+  for (size_t i = 0; i < N * d; i++) {
+    float p = bs * dec2[i], want = cen[i % d] + p;
+    dec_ok &= fabsf(dec[i] - want) <= 1e-6f * (1.0f + fabsf(want));
+  }
+  CHECKF(dec_ok, "%s d %zu: decode is not c + plain decode", vec_codec_name(id), d);
+  /* Search scores (IP, every row) on every ISA: centred = s * plain(q or q - c) + q.c. */
+  int isas[8], ni = vt_isas(isas);
+  uint64_t *ids = malloc(NQ * N * sizeof(uint64_t)), *ids2 = malloc(NQ * N * sizeof(uint64_t));
+  float *s1 = malloc(NQ * N * sizeof(float)), *s2 = malloc(NQ * N * sizeof(float));
+  float *ref = malloc(NQ * N * sizeof(float));
+  for (int ii = 0; ii < ni; ii++) {
+    CHECK(vec_set_isa((vec_isa)isas[ii]) == VEC_OK);
+    CHECK(vec_search_codes(c, codes, sc, N, NULL, q, NQ, d, N, VEC_METRIC_IP, ids, s1, NULL) ==
+          VEC_OK);
+    const float *qu = id == VEC_CODEC_BINARY ? qc : q;
+    CHECK(vec_search_codes(u, codes, sc, N, NULL, qu, NQ, d, N, VEC_METRIC_IP, ids2, s2, NULL) ==
+          VEC_OK);
+    int ok = 1;
+    for (size_t j = 0; j < NQ; j++) {
+      double a = 0.0;
+      for (size_t t = 0; t < d; t++) a += (double)q[j * d + t] * cen[t];
+      float qdot = (float)a;
+      /* scatter the plain scores by row so the two orders need not agree */
+      for (size_t r = 0; r < N; r++) {
+        float p = bs * s2[j * N + r];
+        ref[j * N + ids2[j * N + r]] = p + qdot;
+      }
+      for (size_t r = 0; r < N; r++) ok &= s1[j * N + r] == ref[j * N + ids[j * N + r]];
+    }
+    if (ii == 0)
+      memcpy(dec2, s1, NQ * N * sizeof(float)); /* scalar's scores */
+    else
+      ok &= memcmp(dec2, s1, NQ * N * sizeof(float)) == 0;
+    CHECKF(ok, "%s d %zu isa %s: centred scores are not plain + q.c, or differ from scalar",
+           vec_codec_name(id), d, vec_isa_name((vec_isa)isas[ii]));
+  }
+  vec_set_isa(VEC_ISA_AUTO);
+  /* Serialization: format 2.1, round trip to the same codes and decoding. */
+  size_t sz = vec_codec_serialized_size(c);
+  uint8_t *buf = malloc(sz);
+  CHECK(vec_codec_serialize(c, buf, sz) == VEC_OK);
+  CHECK(buf[4] == 2 && buf[6] == 1);
+  vec_codec *c2 = NULL;
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_OK && vec_codec_is_trained(c2));
+  if (c2) {
+    CHECK(vec_codec_encode(c2, x, N, d, codes2, sc2, NULL) == VEC_OK);
+    CHECK(memcmp(codes, codes2, N * cs) == 0);
+    CHECK(vec_codec_decode(c2, codes, sc, N, dec2, d, NULL) == VEC_OK);
+    CHECK(memcmp(dec, dec2, N * d * sizeof(float)) == 0);
+  }
+  vec_codec_free(c2);
+  /* a 2.0 reader's layout with the centre flag is refused (as is any other version) */
+  buf[6] = 0;
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_FORMAT);
+  buf[6] = 2;
+  CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
+  free(buf);
+  free(ids);
+  free(ids2);
+  free(s1);
+  free(s2);
+  free(ref);
+out:
+  vec_codec_free(c);
+  vec_codec_free(u);
+  free(x), free(xc), free(q), free(qc), free(dec), free(dec2), free(codes), free(codes2);
+  free(sc), free(sc2);
+}
+
+static void centred_is_plain_twin(void) {
+  for (size_t a = 0; a < sizeof k_ids / sizeof k_ids[0]; a++)
+    for (size_t b = 0; b < sizeof k_d / sizeof k_d[0]; b++) twin(k_ids[a], k_d[b]);
+}
+
+/* Bad input to a centred codec: NaN and Inf name the row, a finite value too far from the centre
+ * is a range error, the float codecs refuse center, and the rows before a bad one are encoded. */
+static void centred_errors(void) {
+  size_t d = 8;
+  vec_codec_params p = params_for(VEC_CODEC_INT8, d, 1);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK);
+  float x[4 * 8];
+  uint64_t s = 5;
+  make_rows(x, 4, d, &s);
+  CHECK(vec_codec_train(c, x, 1, d) == VEC_OK); /* one row is a centre */
+  uint8_t codes[4 * 12];
+  float sc[4];
+  x[2 * 8 + 3] = NAN;
+  CHECK(vec_codec_encode(c, x, 4, d, codes, sc, NULL) == VEC_E_NONFINITE &&
+        vec_last_error_row() == 2);
+  x[2 * 8 + 3] = -3.3e38f;
+  x[1 * 8 + 3] = 1.0f;
+  vec_codec_free(c);
+  for (size_t i = 0; i < 8; i++) x[i] = 3.3e38f;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK);
+  CHECK(vec_codec_train(c, x, 1, d) == VEC_OK);
+  CHECK(vec_codec_encode(c, x, 4, d, codes, sc, NULL) == VEC_E_RANGE && vec_last_error_row() == 2);
+  vec_codec_free(c);
+  vec_codec_params h = params_for(VEC_CODEC_BF16, d, 1);
+  CHECK(vec_codec_create(&h, &c) == VEC_E_INVALID_ARG && c == NULL);
+}
+
+/* uint4-cal: codes as a by-hand reference (levels 0..15, nearest, clamped, dimension 2i in the low
+ * nibble), decoding lo + u * step, untrained refusal, and no truncated rounding. */
+static void uint4_reference(void) {
+  size_t d = 5;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_UINT4_CAL, d);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK && vec_codec_code_size(c) == 3);
+  float lo[5] = {0, -1, 0, 0, 2}, hi[5] = {15, 1, 30, 0, 2};
+  float x[5] = {7.5f, 0.2f, 31.0f, 5.0f, -1.0f}, dec[5];
+  uint8_t codes[3];
+  CHECK(vec_codec_encode(c, x, 1, d, codes, NULL, NULL) == VEC_E_NOT_TRAINED);
+  CHECK(vec_codec_set_ranges(c, lo, hi) == VEC_OK);
+  CHECK(vec_codec_encode(c, x, 1, d, codes, NULL, NULL) == VEC_OK);
+  /* 7.5 -> 8 (half to even), 0.2 on [-1, 1] step 2/15 -> 9, 31 -> 15 (clamped), zero range -> 0 */
+  CHECK(codes[0] == (8 | 9 << 4) && codes[1] == 15 && codes[2] == 0);
+  CHECK(vec_codec_decode(c, codes, NULL, 1, dec, d, NULL) == VEC_OK);
+  CHECK(dec[0] == 8.0f && dec[2] == 30.0f && dec[3] == 0.0f && dec[4] == 2.0f);
+  vec_codec_free(c);
+  p.rounding = VEC_ROUND_TRUNCATE;
+  CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG && c == NULL);
+}
+
+const vt_test centre_tests[] = {
+    {"centred_is_plain_twin", centred_is_plain_twin},
+    {"centred_errors", centred_errors},
+    {"uint4_reference", uint4_reference},
+};
+const size_t centre_count = sizeof centre_tests / sizeof centre_tests[0];
