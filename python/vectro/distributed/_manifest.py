@@ -58,8 +58,8 @@ def entry_path(root: str, shard: str) -> str:
     return os.path.join(root, shard[: -len(".vqz")] + ".json")
 
 
-def check_file(root: str, rel: str, size: int, crc: int) -> str:
-    """The absolute path of a file the manifest lists, after its size and CRC-32 match."""
+def check_file(root: str, rel: str, size: int, crc: int | None) -> str:
+    """The absolute path of a file the manifest lists, after its size and CRC-32 (unless None) match."""
     path = os.path.join(root, rel)
     try:
         have = os.path.getsize(path)
@@ -67,7 +67,7 @@ def check_file(root: str, rel: str, size: int, crc: int) -> str:
         raise VectroError(f"{path}: listed in the manifest but missing") from None
     if have != size:
         raise VectroError(f"{path}: {have} bytes, the manifest says {size}: not the shard it lists")
-    if crc32_file(path) != crc:
+    if crc is not None and crc32_file(path) != crc:
         raise VectroError(f"{path}: CRC-32 does not match the manifest: the file is damaged or replaced")
     return path
 

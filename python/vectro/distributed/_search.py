@@ -9,14 +9,14 @@ import numpy as np
 
 from .. import NO_ID, Index, VectroError
 from . import _manifest as M
-from ._compress import run_tasks
 
 _OPEN: dict = {}  # in each worker process: shard path -> ((size, mtime, originals), Index)
 
 
-def open_shard(root: str, entry: dict, metric: str, originals: bool) -> Index:
+def open_shard(root: str, entry: dict, metric: str, originals: bool, verify: bool = False) -> Index:
     """The shard as an Index, opened once per process and reused while the file is unchanged;
-    with ``originals`` the shard's float32 .npy (memory-mapped) serves exact rescoring."""
+    with ``originals`` the shard's float32 .npy (memory-mapped) serves exact rescoring;
+    ``verify`` checks the files' CRC-32 against the manifest before the first open."""
     path = os.path.join(root, entry["shard"])
     orig = None
     if originals and entry.get("originals"):
@@ -29,10 +29,10 @@ def open_shard(root: str, entry: dict, metric: str, originals: bool) -> Index:
     hit = _OPEN.get(path)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    if st.st_size != entry["size"]:
-        raise VectroError(f"{path}: {st.st_size} bytes, the manifest says {entry['size']}: not the shard it lists")
-    if orig is not None and os.path.getsize(orig) != entry["originals"]["size"]:
-        raise VectroError(f"{orig}: size differs from the manifest's")
+    M.check_file(root, entry["shard"], entry["size"], entry["crc32"] if verify else None)
+    if orig is not None:
+        M.check_file(root, entry["originals"]["path"], entry["originals"]["size"],
+                     entry["originals"]["crc32"] if verify else None)
     try:
         index = Index.load(path, originals=orig)
     except Exception as e:
@@ -45,8 +45,8 @@ def open_shard(root: str, entry: dict, metric: str, originals: bool) -> Index:
     return index
 
 
-def open_group(root: str, entries: list[dict], metric: str, originals: bool) -> int:
-    return sum(len(open_shard(root, e, metric, originals)) for e in entries)
+def open_group(root: str, entries: list[dict], metric: str, originals: bool, verify: bool) -> int:
+    return sum(len(open_shard(root, e, metric, originals, verify)) for e in entries)
 
 
 def merge(parts: list[tuple[np.ndarray, np.ndarray]], k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +66,13 @@ def merge(parts: list[tuple[np.ndarray, np.ndarray]], k: int, metric: str) -> tu
     return out_ids, out_sc
 
 
-def search_group(root: str, entries: list[dict], metric: str, originals: bool, queries: np.ndarray, k: int,
-                 oversample, bound_scale: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
+def search_group(root: str, entries: list[dict], metric: str, originals: bool, verify: bool, queries: np.ndarray,
+                 k: int, oversample, bound_scale: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """One task: searches a worker's shards one after another (each search uses ``threads``)
     and returns their merged top k."""
     parts = []
     for e in entries:
-        index = open_shard(root, e, metric, originals)
+        index = open_shard(root, e, metric, originals, verify)
         parts.append(index.search(queries, k, oversample=oversample, bound_scale=bound_scale, threads=threads))
     return merge(parts, k, metric)
 
@@ -85,24 +85,23 @@ class ShardedIndex:
     originals, so the candidates are a superset of one Index's and recall can only be higher.
 
     Shards are spread over the workers at open (balanced by rows) and each worker keeps its
-    shards open, so later searches read no files. ``originals=True`` uses the float32 originals
-    the dataset was written with (``compress(..., originals=True)``) for exact rescoring.
+    shards open, so later searches read no files. ``verify`` (default) checks each file's size
+    and CRC-32 against the manifest as it is opened: another file of the same size is refused.
+    ``originals=True`` uses the float32 originals the dataset was written with
+    (``compress(..., originals=True)``) for exact rescoring.
 
     Example:
         >>> # ds = vectro.distributed.ShardedIndex("out/", client)
         >>> # ids, scores = ds.search(queries, k=10)
     """
 
-    def __init__(self, dataset, client=None, *, originals: bool = True, verify: bool = False) -> None:
+    def __init__(self, dataset, client=None, *, originals: bool = True, verify: bool = True) -> None:
         self.root, self.manifest = M.load(dataset)
         self.client = client
         self.metric = self.manifest["metric"]
         self.dim = self.manifest["dim"]
-        self.originals = bool(originals)
+        self.originals, self.verify = bool(originals), bool(verify)
         entries = self.manifest["shards"]
-        if verify:
-            fp = self.manifest["codec"]["fingerprint"]
-            run_tasks(client, M.verify_entry, [(self.root, e, fp) for e in entries], name="verify")
         if client is None:
             self._groups = [(None, entries)]
         else:
@@ -116,7 +115,7 @@ class ShardedIndex:
                 groups[w].append(e)
                 load[w] += e["rows"]
             self._groups = [(w, sorted(g, key=lambda e: e["shard"])) for w, g in groups.items() if g]
-        self._run(open_group, lambda g: (self.root, g, self.metric, self.originals), "open")
+        self._run(open_group, lambda g: (self.root, g, self.metric, self.originals, self.verify), "open")
 
     def _run(self, fn, args, name):
         if self.client is None:
@@ -146,8 +145,8 @@ class ShardedIndex:
             raise ValueError(f"queries have shape {np.shape(queries)}, the dataset dimension {self.dim}")
         if not self._groups or not self.manifest["shards"]:
             raise VectroError(f"{self.root}: the dataset holds no rows")
-        res = self._run(search_group, lambda g: (self.root, g, self.metric, self.originals, q, int(k), oversample,
-                                                 float(bound_scale), int(threads)), "search")
+        res = self._run(search_group, lambda g: (self.root, g, self.metric, self.originals, self.verify, q, int(k),
+                                                 oversample, float(bound_scale), int(threads)), "search")
         ids, scores = merge(res, int(k), self.metric)
         return (ids[0], scores[0]) if one else (ids, scores)
 
