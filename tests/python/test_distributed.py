@@ -275,3 +275,31 @@ def test_cli(client, inputs, tmp_path, capsys):
     assert "no manifest" in capsys.readouterr().err
     assert vd.main(["verify", out, "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"]) == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_fsspec_urls(tmp_path):
+    """Inputs through fsspec (its in-memory file system, so in this process): a glob over a URL,
+    npy read by byte ranges, Parquet through a file object."""
+    import io
+
+    fsspec = pytest.importorskip("fsspec", reason="needs fsspec: pip install 'vectro[distributed]'")
+    fs = fsspec.filesystem("memory")
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((n, 24)).astype(np.float32) for n in (300, 500)]
+    buf = io.BytesIO()
+    np.save(buf, xs[0])
+    fs.pipe("/vectro-i20/a.npy", buf.getvalue())
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"e": pa.array(list(xs[1]), pa.list_(pa.float32()))}), buf, row_group_size=200)
+    fs.pipe("/vectro-i20/b.parquet", buf.getvalue())
+    try:
+        r = vd.compress("memory://vectro-i20/*", tmp_path / "ds", "int8", shard_rows=250)
+        m, qs = shards_of(tmp_path / "ds")
+        assert [(e["source"].rsplit("/", 1)[1], e["rows"]) for e in m["shards"]] == [
+            ("a.npy", 250), ("a.npy", 50), ("b.parquet", 200), ("b.parquet", 200), ("b.parquet", 100)]
+        np.testing.assert_array_equal(np.vstack([q.codes for q in qs]), vectro.quantize_embeddings(np.vstack(xs)).codes)
+        assert r["rows"] == 800
+        with pytest.raises(FileNotFoundError, match="memory://vectro-i20/none/\\*: no embeddings files"):
+            vd.compress("memory://vectro-i20/none/*", tmp_path / "ds2")
+    finally:
+        fs.rm("/vectro-i20", recursive=True)
