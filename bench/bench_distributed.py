@@ -8,10 +8,11 @@ Run:  python3 bench/bench_distributed.py                       # 8 files x 25,00
       python3 bench/bench_distributed.py --quick                # seconds: a smoke run
 
 Rates count float32 input: rows/s and MB/s of rows x dim x 4 bytes; each figure is the median of
---repeat runs into a fresh directory, after a warm-up. Beside wall time, the CPU seconds that every
-process involved spent (this one, which also runs the LocalCluster's scheduler, plus each worker):
-on a shared machine wall time counts the neighbours' load, while rows per CPU-second is what one
-worker core delivers, the figure to scale a cluster from. Search: q/s for a batch of --nq queries,
+--repeat runs into a fresh directory, after a warm-up. Beside wall time, CPU seconds: of this
+process (which also runs the LocalCluster's scheduler) and of all the workers together. On a
+shared machine wall time counts the neighbours' load; rows per worker CPU-second (per CPU-second
+of this process for the in-process rows) is what one worker core delivers, the figure to scale a
+cluster from. Search: q/s for a batch of --nq queries,
 k = 10, codes only, each shard search on one thread.
 """
 
@@ -31,25 +32,25 @@ import vectro.distributed as vd
 from vectro.distributed import _sources
 
 
-def cpu_seconds(client=None) -> float:
-    """User + system CPU seconds of this process and, with a client, of every worker process."""
+def cpu_seconds(client=None) -> tuple[float, float]:
+    """CPU seconds (user + system) of this process, and of all worker processes with a client."""
     own = time.process_time()
-    if client is None:
-        return own
-    return own + sum(client.run(time.process_time).values())
+    return own, (sum(client.run(time.process_time).values()) if client is not None else 0.0)
 
 
 def timed(fn, repeat, client=None):
-    """(median wall seconds, median CPU seconds) of fn over ``repeat`` runs after a warm-up."""
+    """Medians over ``repeat`` runs after a warm-up: (wall s, CPU s here, CPU s of the workers)."""
     fn()  # warm-up: imports, page cache, worker start-up
-    wall, cpu = [], []
+    wall, here, workers = [], [], []
     for _ in range(repeat):
         c0 = cpu_seconds(client)
         t0 = time.perf_counter()
         fn()
         wall.append(time.perf_counter() - t0)
-        cpu.append(cpu_seconds(client) - c0)
-    return statistics.median(wall), statistics.median(cpu)
+        c1 = cpu_seconds(client)
+        here.append(c1[0] - c0[0])
+        workers.append(c1[1] - c0[1])
+    return statistics.median(wall), statistics.median(here), statistics.median(workers)
 
 
 def write_inputs(d, files, rows, dim, fmt, seed=0):
@@ -141,15 +142,16 @@ def main() -> None:
                 idx.search(q, 10, threads=1)
                 search.append((f"ShardedIndex on {workers} worker(s), 1 thread each",
                                timed(lambda idx=idx: idx.search(q, 10, threads=1), args.repeat, c)))
-        print("\n| compression | wall s | rows/s | MB/s | CPU s | rows per CPU-s | MB per CPU-s |\n"
-              "|---|---:|---:|---:|---:|---:|---:|")
-        for name, (t, c) in rows:
-            cc = max(c, 1e-3)
-            print(f"| {name} | {t:.2f} | {n / t:,.0f} | {mb / t:,.0f} | {c:.2f} | {n / cc:,.0f} | {mb / cc:,.0f} |")
-        print(f"\n| search ({n:,} rows, {args.nq} queries, k = 10, codes only) | wall s | q/s | CPU s |\n"
-              "|---|---:|---:|---:|")
-        for name, (t, c) in search:
-            print(f"| {name} | {t:.3f} | {args.nq / t:,.0f} | {c:.3f} |")
+        print("\n| compression | wall s | rows/s | MB/s | CPU s here | CPU s workers | rows per CPU-s | "
+              "MB per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, (t, c, w) in rows:
+            work = max(w if w else c, 1e-3)  # in-process rows: this process did the work
+            print(f"| {name} | {t:.2f} | {n / t:,.0f} | {mb / t:,.0f} | {c:.2f} | {w:.2f} | {n / work:,.0f} | "
+                  f"{mb / work:,.0f} |")
+        print(f"\n| search ({n:,} rows, {args.nq} queries, k = 10, codes only) | wall s | q/s | CPU s here | "
+              "CPU s workers |\n|---|---:|---:|---:|---:|")
+        for name, (t, c, w) in search:
+            print(f"| {name} | {t:.3f} | {args.nq / t:,.0f} | {c:.3f} | {w:.3f} |")
     finally:
         if not args.dir:
             shutil.rmtree(scratch, ignore_errors=True)

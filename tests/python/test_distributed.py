@@ -153,7 +153,7 @@ def test_sharded_search_equals_one_index(client, inputs, tmp_path):
     # originals, so the merged result is the exact top k, as one Index's.
     out2 = tmp_path / "rabitq"
     vd.compress(files, out2, "rabitq-1", client=client, shard_rows=6000, metric="ip", originals=True)
-    index = vectro.Index(vectro.Codec.load(out2 / "codec.vqc"), "ip")
+    index = vectro.Index(vectro.Codec.load(out2 / "codec.vqc"), "ip", keep_originals=True)
     index.add(x)
     sharded = vd.ShardedIndex(out2, client)
     a, b = sharded.search(q, 10), index.search(q, 10)

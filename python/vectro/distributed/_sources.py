@@ -39,7 +39,7 @@ def expand(inputs, storage_options: dict | None = None) -> list[str]:
     for item in inputs:
         url = os.fspath(item)
         if is_local(url):
-            path = local_path(url)
+            path = os.path.abspath(local_path(url))  # workers may run in another directory
             if os.path.isdir(path):
                 found = sorted(os.path.join(path, f) for f in os.listdir(path) if _known(f))
             elif glob.has_magic(path):
