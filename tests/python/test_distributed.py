@@ -235,6 +235,8 @@ def test_bad_inputs_name_the_file(client, inputs, tmp_path):
     (tmp_path / "trunc.npy").write_bytes((tmp_path / "d40.npy").read_bytes()[:-8])
     with pytest.raises(ValueError, match=r"trunc\.npy: truncated"):
         vd.compress([str(tmp_path / "trunc.npy")], tmp_path / "o5")
+    with pytest.raises(ValueError, match=r"p0\.npy: ids can be kept from a Parquet column only"):
+        vd.compress(files[:1], tmp_path / "o7", id_column="id")
     with pytest.raises(ValueError, match="Codec object must know its dimension"):
         vd.compress(files[:1], tmp_path / "o6", vectro.Codec("int8"))
 

@@ -161,9 +161,11 @@ def compress_unit(unit: dict, info: dict, codec_bytes: bytes, root: str, opts: d
     return dict(entry, skipped=False)
 
 
-def run_tasks(client, fn, arg_lists: list[tuple], *, name: str, on_result=None) -> list:
+def run_tasks(client, fn, arg_lists: list[tuple], *, name: str, on_result=None, what=None) -> list:
     """Runs fn(*args) for every args: on the Dask cluster when ``client`` is given (one task
-    each, any order), else here in order. The first task error is raised, the rest cancelled."""
+    each, any order), else here in order. The first task error is raised, the rest cancelled; a
+    task that kept killing its workers (Dask's KilledWorker) becomes a VectroError naming
+    ``what(i)``, the file it was working on."""
     results: list = [None] * len(arg_lists)
     if client is None:
         for i, args in enumerate(arg_lists):
@@ -171,7 +173,7 @@ def run_tasks(client, fn, arg_lists: list[tuple], *, name: str, on_result=None) 
             if on_result is not None:
                 on_result(results[i])
         return results
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     token = uuid.uuid4().hex[:8]
     futs = [client.submit(fn, *args, key=f"vectro-{name}-{token}-{i}", pure=False)
@@ -179,7 +181,12 @@ def run_tasks(client, fn, arg_lists: list[tuple], *, name: str, on_result=None) 
     where = {f.key: i for i, f in enumerate(futs)}
     try:
         for f in as_completed(futs):
-            results[where[f.key]] = f.result()
+            try:
+                results[where[f.key]] = f.result()
+            except KilledWorker as e:
+                i = where[f.key]
+                raise VectroError(f"{what(i) if what else f'task {i}'}: every worker that ran this task died "
+                                  "(out of memory? try a smaller chunk_rows or shard_rows)") from e
             if on_result is not None:
                 on_result(results[where[f.key]])
     except BaseException:
@@ -273,7 +280,8 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     root = os.path.abspath(out[len("file://"):] if out.startswith("file://") else out)
     spec = _codec_spec(codec)
     urls = expand(inputs, storage_options)
-    infos = run_tasks(client, probe, [(u, column, id_column, storage_options) for u in urls], name="probe")
+    infos = run_tasks(client, probe, [(u, column, id_column, storage_options) for u in urls], name="probe",
+                      what=lambda i: urls[i])
     _check_dims(infos)
     os.makedirs(os.path.join(root, M.SHARDS), exist_ok=True)
     mpath = os.path.join(root, M.MANIFEST)
@@ -301,7 +309,8 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     if client is not None:
         data = client.scatter(data, broadcast=True, hash=False)
     entries = run_tasks(client, compress_unit, [(u, by_url[u["source"]], data, root, opts) for u in units],
-                        name="shard", on_result=on_result)
+                        name="shard", on_result=on_result,
+                        what=lambda i: f"{units[i]['source']} rows [{units[i]['start']}, {units[i]['stop']})")
     if id_column is not None:
         _check_ids(root, entries)
     _drop_stale_temps(os.path.join(root, M.SHARDS))

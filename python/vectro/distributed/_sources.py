@@ -101,6 +101,8 @@ def probe(url: str, column: str | None = None, id_column: str | None = None,
     """Shape and layout of one input from its header (npy), size (fvecs) or footer (parquet):
     ``{"url", "format", "rows", "dim" (None when only the data says), "size", "row_groups"}``."""
     fmt = fmt_of(url)
+    if id_column is not None and fmt != "parquet":
+        raise ValueError(f"{url}: ids can be kept from a Parquet column only (id_column={id_column!r})")
     try:
         f = _open(url, storage_options)
     except FileNotFoundError:
