@@ -305,3 +305,20 @@ def test_fsspec_urls(tmp_path):
             vd.compress("memory://vectro-i20/none/*", tmp_path / "ds2")
     finally:
         fs.rm("/vectro-i20", recursive=True)
+
+
+def test_any_executor(inputs, tmp_path):
+    """compress and verify on a plain concurrent.futures executor (processes, no Dask)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    files, x, _ = inputs
+    vd.compress(files[:3], tmp_path / "here", "int8", shard_rows=5000)
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+        r = vd.compress(files[:3], tmp_path / "pool", "int8", client=ex, shard_rows=5000)
+        assert r["written"] == 6 and vd.verify(tmp_path / "pool", ex) == 22000
+        with pytest.raises(TypeError, match="distributed.Client or None"):
+            vd.ShardedIndex(tmp_path / "pool", ex)
+    for a, b in zip(shards_of(tmp_path / "here")[1], shards_of(tmp_path / "pool")[1]):
+        np.testing.assert_array_equal(a.codes, b.codes)
+        np.testing.assert_array_equal(a.ids, b.ids)

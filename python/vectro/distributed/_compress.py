@@ -4,6 +4,7 @@ check ids, and write the manifest last."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import sys
@@ -162,16 +163,28 @@ def compress_unit(unit: dict, info: dict, codec_bytes: bytes, root: str, opts: d
 
 
 def run_tasks(client, fn, arg_lists: list[tuple], *, name: str, on_result=None, what=None) -> list:
-    """Runs fn(*args) for every args: on the Dask cluster when ``client`` is given (one task
-    each, any order), else here in order. The first task error is raised, the rest cancelled; a
-    task that kept killing its workers (Dask's KilledWorker) becomes a VectroError naming
-    ``what(i)``, the file it was working on."""
+    """Runs fn(*args) for every args: on the Dask cluster when ``client`` is a distributed
+    Client, on any ``concurrent.futures.Executor`` (one task each, any order), else here in
+    order. The first task error is raised, the rest cancelled; a task that kept killing its Dask
+    workers (KilledWorker) becomes a VectroError naming ``what(i)``, the file it was on."""
     results: list = [None] * len(arg_lists)
     if client is None:
         for i, args in enumerate(arg_lists):
             results[i] = fn(*args)
             if on_result is not None:
                 on_result(results[i])
+        return results
+    if isinstance(client, cf.Executor):  # no retries here: a dead process fails the job, a rerun resumes
+        pending = {client.submit(fn, *args): i for i, args in enumerate(arg_lists)}
+        try:
+            for f in cf.as_completed(pending):
+                results[pending[f]] = f.result()
+                if on_result is not None:
+                    on_result(results[pending[f]])
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
         return results
     from distributed import KilledWorker, as_completed
 
@@ -260,7 +273,9 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     ``.json``. ``manifest.json`` is removed first and written last, atomically: a dataset without
     one is incomplete. Rerunning the same job redoes only shards whose entry does not verify.
 
-    ``client``: a ``distributed.Client`` (None runs every task here, in order). ``threads``:
+    ``client``: a ``distributed.Client``, or any ``concurrent.futures.Executor`` (a
+    ProcessPoolExecutor on one machine; no retries there), or None to run every task here in
+    order. ``threads``:
     encoder threads inside each task (Dask already runs one task per worker thread).
     ``progress``: True prints to stderr; a callable gets (shards done, shards, rows done, rows).
 
@@ -306,7 +321,7 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
             cb(state["shards"], len(units), state["rows"], total)
 
     data = the_codec.to_bytes()
-    if client is not None:
+    if client is not None and not isinstance(client, cf.Executor):
         data = client.scatter(data, broadcast=True, hash=False)
     entries = run_tasks(client, compress_unit, [(u, by_url[u["source"]], data, root, opts) for u in units],
                         name="shard", on_result=on_result,

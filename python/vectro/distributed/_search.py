@@ -96,6 +96,10 @@ class ShardedIndex:
     """
 
     def __init__(self, dataset, client=None, *, originals: bool = True, verify: bool = True) -> None:
+        import concurrent.futures as cf
+
+        if isinstance(client, cf.Executor):
+            raise TypeError("ShardedIndex keeps shards open on chosen workers: pass a distributed.Client or None")
         self.root, self.manifest = M.load(dataset)
         self.client = client
         self.metric = self.manifest["metric"]
