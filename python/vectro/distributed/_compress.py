@@ -307,6 +307,8 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     if dims and the_codec.dim not in dims:
         raise ValueError(f"{out}: the codec has dimension {the_codec.dim}, the inputs {sorted(dims)[0]}")
     units = plan(infos, int(shard_rows), int(id_offset), id_column is None)
+    for u in units:  # what else shapes a shard's bytes: an entry verifies only for the same
+        u.update(metric=metric, originals=bool(originals), id_column=id_column)
     total = sum(u["stop"] - u["start"] for u in units)
     by_url = {i["url"]: i for i in infos}
     opts = {"metric": metric, "originals": bool(originals), "chunk_rows": int(chunk_rows), "id_column": id_column,
@@ -328,7 +330,7 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
                         what=lambda i: f"{units[i]['source']} rows [{units[i]['start']}, {units[i]['stop']})")
     if id_column is not None:
         _check_ids(root, entries)
-    _drop_stale_temps(os.path.join(root, M.SHARDS))
+    _tidy(os.path.join(root, M.SHARDS), len(units))
     written = sum(not e.pop("skipped") for e in entries)
     for e in entries:
         e.pop("unit")
@@ -370,11 +372,16 @@ def _check_ids(root: str, entries: list[dict]) -> None:
                               f"{b['source']} ({b['shard']}): ids must be unique; no manifest written")
 
 
-def _drop_stale_temps(folder: str) -> None:
-    """Temporary files of attempts that died (a killed worker): never complete, safe to remove
-    once every task of the job has finished."""
+def _tidy(folder: str, n_units: int) -> None:
+    """Once every task of the job has finished: removes the temporary files of attempts that died
+    (a killed worker; never complete), and shards, entries and originals numbered beyond this
+    job's units (left by an earlier, larger job in the same directory)."""
     for f in os.listdir(folder):
-        if f.endswith(".tmp"):
+        stale = f.endswith(".tmp")
+        if not stale and f.startswith("shard-"):
+            num = f[len("shard-"):].split(".", 1)[0]
+            stale = num.isdigit() and int(num) >= n_units
+        if stale:
             try:
                 os.unlink(os.path.join(folder, f))
             except FileNotFoundError:
