@@ -193,6 +193,12 @@ def test_resume_redoes_only_damaged_shards(inputs, tmp_path):
     with pytest.raises(vectro.VectroError, match="incomplete"):
         vd.ShardedIndex(out)
     assert vd.compress(files[:3], out, "int8", shard_rows=5000)["written"] == 0
+    # another metric or originals change every shard's bytes: nothing is kept
+    assert vd.compress(files[:3], out, "int8", shard_rows=5000, metric="ip")["written"] == 6
+    assert vd.compress(files[:3], out, "int8", shard_rows=5000, metric="ip", originals=True)["written"] == 6
+    # a smaller job in the same directory: the shards it does not make are removed
+    assert vd.compress(files[:1], out, "int8", shard_rows=5000)["shards"] == 2
+    assert sorted(p.name for p in (out / "shards").glob("*.vqz")) == ["shard-000000.vqz", "shard-000001.vqz"]
 
 
 def test_kept_ids_and_collisions(client, tmp_path):

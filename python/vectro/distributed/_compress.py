@@ -32,8 +32,7 @@ def _codec_spec(codec) -> tuple[str, object]:
     raise TypeError(f"codec must be a precision name or a vectro.Codec, got {type(codec).__name__}")
 
 
-def train_codec(spec: tuple, infos: list[dict], sample_rows: int, chunk_rows: int, id_column,
-                storage_options) -> bytes:
+def train_codec(spec: tuple, infos: list[dict], sample_rows: int, chunk_rows: int, storage_options) -> bytes:
     """Runs once, on a worker: the codec made ready to encode (fitted on the first ``sample_rows``
     rows of the dataset in order when it needs training), as bytes."""
     kind, value = spec
@@ -232,7 +231,7 @@ def _check_dims(infos: list[dict]) -> None:
             raise ValueError(f"{i['url']}: dimension {i['dim']}, but {first['url']} has {first['dim']}")
 
 
-def _codec_for(root: str, spec: tuple, infos, sample_rows, chunk_rows, id_column, storage_options, client) -> Codec:
+def _codec_for(root: str, spec: tuple, infos, sample_rows, chunk_rows, storage_options, client) -> Codec:
     """The dataset's codec: the one saved by an earlier run of the same job (so a resume never
     retrains), else trained now on one worker and saved."""
     cpath, jpath = os.path.join(root, M.CODEC_FILE), os.path.join(root, "codec.json")
@@ -244,7 +243,7 @@ def _codec_for(root: str, spec: tuple, infos, sample_rows, chunk_rows, id_column
                 return Codec.load(cpath)
     except (OSError, ValueError, VectroError):
         pass
-    args = (spec, infos, sample_rows, chunk_rows, id_column, storage_options)
+    args = (spec, infos, sample_rows, chunk_rows, storage_options)
     data = run_tasks(client, train_codec, [args], name="train")[0]
     codec = Codec.from_bytes(data)
     codec.save(cpath)
@@ -302,11 +301,13 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     mpath = os.path.join(root, M.MANIFEST)
     if os.path.exists(mpath):
         os.unlink(mpath)  # from here until the end, the dataset is visibly incomplete
-    the_codec = _codec_for(root, spec, infos, sample_rows, chunk_rows, id_column, storage_options, client)
+    the_codec = _codec_for(root, spec, infos, sample_rows, chunk_rows, storage_options, client)
     dims = {i["dim"] for i in infos if i["dim"] is not None}
     if dims and the_codec.dim not in dims:
         raise ValueError(f"{out}: the codec has dimension {the_codec.dim}, the inputs {sorted(dims)[0]}")
     units = plan(infos, int(shard_rows), int(id_offset), id_column is None)
+    for u in units:  # what else shapes a shard's bytes: an entry verifies only for the same
+        u.update(metric=metric, originals=bool(originals), id_column=id_column)
     total = sum(u["stop"] - u["start"] for u in units)
     by_url = {i["url"]: i for i in infos}
     opts = {"metric": metric, "originals": bool(originals), "chunk_rows": int(chunk_rows), "id_column": id_column,
@@ -328,7 +329,7 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
                         what=lambda i: f"{units[i]['source']} rows [{units[i]['start']}, {units[i]['stop']})")
     if id_column is not None:
         _check_ids(root, entries)
-    _drop_stale_temps(os.path.join(root, M.SHARDS))
+    _tidy(os.path.join(root, M.SHARDS), len(units))
     written = sum(not e.pop("skipped") for e in entries)
     for e in entries:
         e.pop("unit")
@@ -370,11 +371,16 @@ def _check_ids(root: str, entries: list[dict]) -> None:
                               f"{b['source']} ({b['shard']}): ids must be unique; no manifest written")
 
 
-def _drop_stale_temps(folder: str) -> None:
-    """Temporary files of attempts that died (a killed worker): never complete, safe to remove
-    once every task of the job has finished."""
+def _tidy(folder: str, n_units: int) -> None:
+    """Once every task of the job has finished: removes the temporary files of attempts that died
+    (a killed worker; never complete), and shards, entries and originals numbered beyond this
+    job's units (left by an earlier, larger job in the same directory)."""
     for f in os.listdir(folder):
-        if f.endswith(".tmp"):
+        stale = f.endswith(".tmp")
+        if not stale and f.startswith("shard-"):
+            num = f[len("shard-"):].split(".", 1)[0]
+            stale = num.isdigit() and int(num) >= n_units
+        if stale:
             try:
                 os.unlink(os.path.join(folder, f))
             except FileNotFoundError:
