@@ -104,7 +104,6 @@ def main() -> None:
                 for a in range(0, len(dele), 4096):
                     ix.delete(dele[a:a + 4096])
                 rows[-1]["delete_rows_s"] = len(dele) / (time.perf_counter() - t0)
-            del ix
     if faiss is not None:
         faiss.cvar.distance_compute_blas_threshold = 20  # BLAS for batches, FAISS at its best
         for name, make in (("faiss IndexFlatIP", lambda: faiss.IndexFlatIP(args.d)),
