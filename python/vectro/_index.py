@@ -489,14 +489,9 @@ class Index:
                 f = os.path.join(tmp, "originals.npy")
                 np.save(f, o)
                 return cls.load(path, originals=f, rerank=rerank)
-        try:
-            h = _core.index_load(path, None if originals is None else os.fspath(originals),
-                                 None if rerank is None else os.fspath(rerank), -1)
-        except _core.VectroError as e:
-            msg = str(e)
-            if "rerank file" in msg or "originals" in msg:
-                raise ValueError(msg.replace("hold ", "hold shape ") if "originals" in msg else msg) from None
-            raise
+        # Mismatched originals or rerank rows raise VectroError, a ValueError naming the file.
+        h = _core.index_load(path, None if originals is None else os.fspath(originals),
+                             None if rerank is None else os.fspath(rerank), -1)
         info = _core.index_info(h)
         meta = {}
         try:

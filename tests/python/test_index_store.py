@@ -181,3 +181,29 @@ def test_empty_and_emptied_index():
     ids, scores = index.search(x[:2], k=3)
     assert (ids == vectro.NO_ID).all() and np.isnan(scores).all()
     assert index.ids.tolist() == []
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    x = data(3000, 48, seed=4)
+    for rerank, keep in ((None, False), (None, True), ("int8", True)):
+        index = vectro.Index("binary" if rerank else "rabitq-2", metric="cosine", keep_originals=keep,
+                             rerank=rerank)
+        index.add(x)
+        index.delete(range(0, 3000, 5))  # tombstones (a fifth: not compacted yet)
+        allow = list(range(1, 3000, 3))
+        a = index.search(x[:40], k=7, filter=allow, threads=1)
+        b = index.search(x[:40], k=7, filter=allow, threads=2)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_emptied_index_saves_and_loads(tmp_path):
+    x = data(5)
+    index = vectro.Index("int8", metric="l2")
+    index.add(x)
+    index.delete(range(5))
+    index.save(tmp_path / "e.vqz")
+    back = vectro.Index.load(tmp_path / "e.vqz")
+    assert len(back) == 0 and back.metric == "l2"
+    assert (back.search(x[:1], k=2)[0] == vectro.NO_ID).all()
+    assert back.add(x[:1]).tolist() == [5]
