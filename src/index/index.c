@@ -711,8 +711,9 @@ int vec_index_search(vec_index *ix, const float *queries, size_t nq, size_t ldq,
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
   if (!rc) rc = search_locked(fn, ix, queries, nq, ldq, k, &p, allow, rows, scores, &st);
   for (size_t i = 0; !rc && i < nq * k; i++) ids[i] = rows[i] == NO_ID ? NO_ID : ix->ids[rows[i]];
+  int own = allow && allow != ix->live; /* read under the lock: live moves when rows grow */
   rw_unlock(&ix->lock);
-  if (allow != ix->live) free(allow);
+  if (own) free(allow);
   free(rows);
   if (stats) *stats = st;
   return rc;

@@ -5,6 +5,7 @@
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -233,8 +234,8 @@ typedef struct shared {
   vec_index *ix;
   const float *x;
   size_t fixed;
-  volatile int stop;
-  int bad;
+  atomic_int stop; /* atomics: the test's own flags must not race under TSan */
+  atomic_int bad;
 } shared;
 
 static void *searcher(void *arg) {
@@ -264,6 +265,8 @@ static void concurrent_searches_and_mutations(void) {
   vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_COSINE, 1, VEC_CODEC_INT8);
   CHECK(ix && vec_index_add(ix, x, fixed, D, NULL, NULL, NULL) == VEC_OK);
   shared s = {ix, x, fixed, 0, 0};
+  atomic_init(&s.stop, 0);
+  atomic_init(&s.bad, 0);
   pthread_t t[4];
   for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, searcher, &s) == 0);
   for (size_t i = 0; i < extra; i += 20) {
@@ -275,7 +278,7 @@ static void concurrent_searches_and_mutations(void) {
   }
   s.stop = 1;
   for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-  CHECKF(s.bad == 0, "%d bad answers", s.bad);
+  CHECKF(atomic_load(&s.bad) == 0, "%d bad answers", atomic_load(&s.bad));
   CHECK(vec_index_count(ix) == fixed + extra / 2);
   vec_index_free(ix);
   free(x);
