@@ -43,7 +43,7 @@ def test_recall_on_real_embeddings_with_rescoring(sample):
     results = {}
     # binary ranks by Hamming distance (the query's signs): 0.52 alone, 0.935 at 10x, 0.975 at 20x
     for precision, over in [("int8", None), ("int8", 4), ("binary", None), ("binary", 20)]:
-        index = vectro.Index(precision, metric="ip")
+        index = vectro.Index(precision, metric="ip", keep_originals=True)
         index.add(corpus)
         ids, _ = index.search(queries, k=10, oversample=over)
         results[(precision, over)] = recall(ids.astype(np.int64), exact)
@@ -55,7 +55,7 @@ def test_recall_on_real_embeddings_with_rescoring(sample):
 def test_ids_survive_save_and_load(tmp_path, sample):
     corpus, queries = sample
     ids = np.arange(len(corpus), dtype=np.uint64) * 1_000_003 + 2**40
-    index = vectro.Index("int8", metric="cosine")
+    index = vectro.Index("int8", metric="cosine", keep_originals=True)
     index.add(corpus[:1500], ids=ids[:1500])
     index.add(corpus[1500:], ids=ids[1500:])
     a_ids, a_scores = index.search(queries[:20], k=10, oversample=3)
@@ -97,19 +97,17 @@ def test_search_bad_inputs():
 
 
 def test_add_generated_ids_after_given_ones():
-    """Generated ids (len, len + 1, ...) are checked against ids given earlier, and the index of
-    every id stays sorted whichever order the batches come in."""
+    """Generated ids continue after the largest int id ever held, so they never collide with ids
+    given earlier (nor with deleted ones), and the index keeps insertion order."""
     x = np.random.default_rng(5).standard_normal((6, 8)).astype(np.float32)
     index = vectro.Index("int8", metric="cosine")
-    index.add(x[:2], ids=[9, 3])
-    with pytest.raises(vectro.VectroError, match="already"):
-        index.add(x[2:4])  # would take ids 2 and 3
-    index.add(x[2:3])  # id 2
-    index.add(x[3:5], ids=[0, 1])
-    index.add(x[5:])  # id 5
-    assert index._sorted_ids.tolist() == [0, 1, 2, 3, 5, 9]
-    assert index.ids.tolist() == [9, 3, 2, 0, 1, 5]
-    assert index.search(x, k=1)[0][:, 0].tolist() == [9, 3, 2, 0, 1, 5]
+    assert index.add(x[:2], ids=[9, 3]).tolist() == [9, 3]
+    assert index.add(x[2:4]).tolist() == [10, 11]
+    index.add(x[4:5], ids=[0])
+    index.delete([11])
+    assert index.add(x[5:]).tolist() == [12]
+    assert index.ids.tolist() == [9, 3, 10, 0, 12]
+    assert index.search(x[[0, 1, 2, 4, 5]], k=1)[0][:, 0].tolist() == [9, 3, 10, 0, 12]
 
 
 def test_cli_search(tmp_path, sample):
@@ -153,7 +151,7 @@ def test_cli_search(tmp_path, sample):
 
 def test_strided_queries(sample):
     corpus, queries = sample
-    index = vectro.Index("int8", metric="ip")
+    index = vectro.Index("int8", metric="ip", keep_originals=True)
     index.add(corpus)
     a = index.search(queries[::2], k=5, oversample=2)[0]
     b = index.search(np.ascontiguousarray(queries[::2]), k=5, oversample=2)[0]
@@ -163,7 +161,7 @@ def test_strided_queries(sample):
 def test_rerank_pipeline(sample, tmp_path):
     corpus, queries = sample
     exact = exact_topk(corpus, queries, 10, "ip")
-    two = vectro.Index("binary", metric="ip", rerank="int8")
+    two = vectro.Index("binary", metric="ip", rerank="int8", keep_originals=True)
     two.add(corpus)
     ids, scores = two.search(queries, k=10)
     assert recall(ids.astype(np.int64), exact) >= 0.95
