@@ -31,7 +31,7 @@ import tempfile
 import numpy as np
 
 from .._codec import Codec, QuantizedEmbeddings
-from . import require
+from . import index_from_codes, require
 
 _REVERSE_BITS = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
 _METRICS = ("ip", "l2")
@@ -351,7 +351,7 @@ def from_faiss(index, *, as_codes: bool = False):
         q.ids = ids.astype(np.uint64)
     if as_codes:
         return q
-    return _as_index(q, metric)
+    return index_from_codes(q, q.ids, metric)
 
 
 def _from_sq(faiss, inner, n: int, d: int) -> QuantizedEmbeddings:
@@ -375,22 +375,3 @@ def _from_sq(faiss, inner, n: int, d: int) -> QuantizedEmbeddings:
         return QuantizedEmbeddings(np.ascontiguousarray(raw), None, codec=codec, dim=d)
     raise ValueError(f"from_faiss reads {_SUPPORTED}; this IndexScalarQuantizer's type {qt} has no "
                      "vectro counterpart (QT_4bit/QT_6bit: re-encode with 'int4-g32' or 'pq-<m>x4')")
-
-
-def _as_index(q: QuantizedEmbeddings, metric: str):
-    """A vectro.Index over the codes, through the .vqz file format that Index.load reads."""
-    from .._files import VqzWriter
-    from .._index import Index
-
-    ids = q.ids if q.ids is not None else np.arange(len(q), dtype=np.uint64)
-    if len(np.unique(ids)) != len(ids):
-        raise ValueError("the FAISS index holds repeated ids; vectro ids are unique")
-    tmp = tempfile.mkdtemp(prefix="vectro-faiss-")
-    try:
-        path = os.path.join(tmp, "index.vqz")
-        with VqzWriter(path, q.codec, ids=True, metadata={"vectro_index": 1, "metric": metric}) as w:
-            if len(q):
-                w.append_quantized(q, ids)
-        return Index.load(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
