@@ -77,6 +77,11 @@ class VectroVectorStore(VectorStore):
     def __len__(self) -> int:
         return len(self._store)
 
+    def __bool__(self) -> bool:
+        # An empty store is still a store: frameworks test "if vector_store:" (StorageContext
+        # would otherwise swap an empty one for its own default).
+        return True
+
     # ----- writing ---------------------------------------------------------------------------
     def _records(self, texts: list[str], metadatas) -> list[dict]:
         if metadatas is not None and len(metadatas) != len(texts):
