@@ -16,6 +16,7 @@
 
 #include "../codecs/codec_impl.h"
 #include "../engine/parallel.h"
+#include "search.h"
 #include "search_kernels.h"
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -317,9 +318,14 @@ typedef struct search_ctx {
   size_t ldx;
   const float *x_sq;
   _Atomic uint64_t rescored;
-  float *sq_out; /* vec_codes_sqnorms' output */
+  float *sq_out;         /* vec_codes_sqnorms' output */
+  const uint64_t *allow; /* a bitmap of the rows that may be returned (vec_index), or NULL */
   pthread_mutex_t lock;
 } search_ctx;
+
+static inline int allowed(const search_ctx *s, size_t row) {
+  return !s->allow || (s->allow[row >> 6] >> (row & 63) & 1u);
+}
 
 static inline float make_key(vec_metric metric, float qsq, float qnorm, float ip, float xsq) {
   switch (metric) {
@@ -604,7 +610,7 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
    * wins at k = 10, 7.7 against 8.1 us a query; the reservoir at 16, 8.6 against 9.3, and by 2x
    * at 100), bounded in memory, and short of nearly every row entering anyway. */
   size_t nres = qe - qb, hk = nres ? hs[0].k : 0, cap = 2 * hk + 48;
-  int use_res = !s->bound && hk > 12 && hk <= RES_MAX_K && hk * 2 < re - rb;
+  int use_res = !s->bound && !s->allow && hk > 12 && hk <= RES_MAX_K && hk * 2 < re - rb;
   reservoir *res = use_res ? malloc(nres * sizeof *res) : NULL;
   hent *rstore = use_res ? malloc(nres * cap * sizeof(hent)) : NULL;
   uint32_t *rscratch = use_res ? malloc(2 * cap * sizeof(uint32_t)) : NULL;
@@ -648,7 +654,11 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
               tile_keys(s->metric, s->qsq[j], s->qnorm[j], ipj, sq, tn, keys);
               kj = keys;
             }
-            if (use_res)
+            if (s->allow) {
+              /* A masked row never enters, not even into a heap that is not full yet. */
+              for (size_t r = 0; r < tn; r++)
+                if (allowed(s, t0 + r)) heap_push(h, (hent){kj[r], t0 + r});
+            } else if (use_res)
               res_offer(&res[j - qb], kj, tn, t0);
             else
               push_tile(h, kj, tn, t0, h->k <= SMALL_K);
@@ -664,6 +674,7 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
             keys[r] = optimistic_key(s, j, ipj[r], ej[r], need_sq ? sq[r] : 0.0f);
           size_t r = 0;
           for (; r < tn && (h->n < h->k || isnan(h->e[0].key)); r++) {
+            if (!allowed(s, t0 + r)) continue;
             if (h->n == h->k && !better((hent){keys[r], t0 + r}, h->e[0])) continue;
             rescored++;
             heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + r) * s->ldx, d), t0 + r});
@@ -673,7 +684,8 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
             unsigned m = e - r == 16 ? gt_mask16(keys + r, h->e[0].key) : (1u << (e - r)) - 1u;
             for (; m; m &= m - 1) {
               size_t i = r + (size_t)__builtin_ctz(m);
-              if (!(keys[i] > h->e[0].key)) continue; /* cannot enter: no need to read the row */
+              if (!(keys[i] > h->e[0].key) || !allowed(s, t0 + i))
+                continue; /* cannot enter: no need to read the row */
               rescored++;
               heap_push(h, (hent){exact_key(s, sc->dots, j, s->x + (t0 + i) * s->ldx, d), t0 + i});
             }
@@ -898,8 +910,17 @@ int vec_search_codes(const vec_codec *codec, const void *codes, const float *sca
                      const float *row_sqnorms, const float *queries, size_t nq, size_t ldq,
                      size_t k, vec_metric metric, uint64_t *ids, float *scores,
                      const vec_batch_opts *opts) {
-  static const char fn[] = "vec_search_codes";
   vec_clear_error();
+  return vec_search_codes_masked(codec, codes, scales, n, row_sqnorms, NULL, queries, nq, ldq, k,
+                                 metric, ids, scores, opts);
+}
+
+int vec_search_codes_masked(const vec_codec *codec, const void *codes, const float *scales,
+                            size_t n, const float *row_sqnorms, const uint64_t *allow,
+                            const float *queries, size_t nq, size_t ldq, size_t k,
+                            vec_metric metric, uint64_t *ids, float *scores,
+                            const vec_batch_opts *opts) {
+  static const char fn[] = "vec_search_codes";
   int rc = check_codes(fn, codec, codes, scales, n);
   if (rc) return rc;
   if ((rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores))) return rc;
@@ -913,6 +934,7 @@ int vec_search_codes(const vec_codec *codec, const void *codes, const float *sca
   s.ldq = ldq;
   s.k = k;
   s.metric = metric;
+  s.allow = allow;
   return run_search(fn, &s, ids, scores, opts);
 }
 
@@ -1117,8 +1139,19 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
                        size_t nq, size_t ldq, size_t k, vec_metric metric, double oversample,
                        double bound_scale, uint64_t *ids, float *scores, vec_search_stats *stats,
                        const vec_batch_opts *opts) {
-  static const char fn[] = "vec_search_rescore";
   vec_clear_error();
+  return vec_search_rescore_masked(codec, codes, scales, n, NULL, x, ldx, x_sqnorms, NULL, queries,
+                                   nq, ldq, k, metric, oversample, bound_scale, ids, scores, stats,
+                                   opts);
+}
+
+int vec_search_rescore_masked(const vec_codec *codec, const void *codes, const float *scales,
+                              size_t n, const float *row_sqnorms, const float *x, size_t ldx,
+                              const float *x_sqnorms, const uint64_t *allow, const float *queries,
+                              size_t nq, size_t ldq, size_t k, vec_metric metric, double oversample,
+                              double bound_scale, uint64_t *ids, float *scores,
+                              vec_search_stats *stats, const vec_batch_opts *opts) {
+  static const char fn[] = "vec_search_rescore";
   if (stats) memset(stats, 0, sizeof *stats);
   int rc = check_codes(fn, codec, codes, scales, n);
   if (rc || (rc = check_common(fn, queries, nq, ldq, codec->d, k, metric, ids, scores)) ||
@@ -1152,7 +1185,8 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
       free(cs);
       return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu candidates", fn, nq * m);
     }
-    rc = vec_search_codes(codec, codes, scales, n, NULL, queries, nq, ldq, m, metric, cand, cs, &o);
+    rc = vec_search_codes_masked(codec, codes, scales, n, row_sqnorms, allow, queries, nq, ldq, m,
+                                 metric, cand, cs, &o);
     if (!rc)
       rc = vec_rescore(x, n, ldx, codec->d, queries, nq, ldq, cand, m, k, metric, ids, scores, &o);
     free(cand);
@@ -1173,6 +1207,7 @@ int vec_search_rescore(const vec_codec *codec, const void *codes, const float *s
   s.k = k;
   s.metric = metric;
   s.bound = 1;
+  s.allow = allow;
   s.bound_scale = (float)bound_scale;
   s.x = x;
   s.ldx = ldx;

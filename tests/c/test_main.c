@@ -55,6 +55,7 @@ GROUP(score)
 GROUP(rabitq)
 GROUP(kmeans)
 GROUP(pq)
+GROUP(index)
 
 int main(int argc, char **argv) {
   struct {
@@ -76,7 +77,8 @@ int main(int argc, char **argv) {
                 {"score", score_tests, score_count},
                 {"rabitq", rabitq_tests, rabitq_count},
                 {"kmeans", kmeans_tests, kmeans_count},
-                {"pq", pq_tests, pq_count}};
+                {"pq", pq_tests, pq_count},
+                {"index", index_tests, index_count}};
   int passed = 0, failed = 0;
   printf("vectro %s, active kernels: %s\n", vec_version_string(), vec_isa_name(vec_active_isa()));
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

@@ -124,20 +124,22 @@ def test_cli_search(tmp_path, sample):
     index = vectro.Index("binary", metric="ip")
     index.add(corpus, ids=ids)
     index.save(tmp_path / "i.vqz")
+    exact = vectro.Index.load(tmp_path / "i.vqz", originals=tmp_path / "c.npy")
     r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--oversample", "10",
                         tmp_path / "i.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = np.array([line.split("\t") for line in r.stdout.splitlines()])
     got = rows[:, 2].astype(np.uint64).reshape(25, 10)
-    want, _ = index.search(queries[:25], k=10, oversample=10)
+    want, _ = exact.search(queries[:25], k=10, oversample=10)
     np.testing.assert_array_equal(got, want)
     bad = subprocess.run([exe, "search", tmp_path / "i.vqz", tmp_path / "missing.npy"], capture_output=True, text=True)
     assert bad.returncode == 3 and "missing.npy" in bad.stderr
     assert subprocess.run([exe, "search", "-k", "0", "a", "b"], capture_output=True).returncode == 2
     # rescoring by a scaled error bound: the same rows as Index.search with that bound_scale
-    rq = vectro.Index("rabitq-1", metric="ip")
+    rq = vectro.Index("rabitq-1", metric="ip", keep_originals=True)
     rq.add(corpus, ids=ids)
     rq.save(tmp_path / "r.vqz")
+    (tmp_path / "r.vqz.originals.npy").unlink()  # the originals come from --rescore below
     r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--bound-scale", "0.8",
                         tmp_path / "r.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
