@@ -78,6 +78,16 @@ class _Held:
         self.lock._release(self.write)
 
 
+class _NoLock:
+    __slots__ = ()
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 def _is_str(v) -> bool:
     return isinstance(v, (str, np.str_))
 
@@ -312,7 +322,7 @@ class Index:
         nothing. A codec that needs training and is not trained yet is fitted on the first
         batch."""
         x, _ = as_float32_rows(vectors)
-        with self._lock.write():
+        with self._mutating():
             return self._add(x, ids, threads, replace=False)
 
     def upsert(self, vectors, ids, *, threads: int = 0) -> np.ndarray:
@@ -321,8 +331,14 @@ class Index:
         x, _ = as_float32_rows(vectors)
         if ids is None:
             raise ValueError("upsert needs ids")
-        with self._lock.write():
+        with self._mutating():
             return self._add(x, ids, threads, replace=True)
+
+    def _mutating(self):
+        """The Python lock a mutation needs: none once the C index exists and holds int ids (no
+        Python state changes then, and the C index serializes mutations itself, encoding outside
+        its lock so searches go on meanwhile); else the write lock (the first add, str ids)."""
+        return _NoLock() if self._h is not None and self._kind == "int" else self._lock.write()
 
     def _add(self, x, ids, threads, replace):
         threads = _check_threads(threads)
@@ -377,7 +393,7 @@ class Index:
         """Removes the rows of the given ids (ids not present are ignored); returns how many were
         removed. Deleted rows are tombstones that search skips, compacted once they are a quarter
         of the rows; a deleted int id is never handed out again by ``add`` without ids."""
-        with self._lock.write():
+        with self._mutating():
             keys = self._c_keys(ids, "skip")
             if self._h is None or len(keys) == 0:
                 return 0

@@ -207,3 +207,47 @@ def test_emptied_index_saves_and_loads(tmp_path):
     assert len(back) == 0 and back.metric == "l2"
     assert (back.search(x[:1], k=2)[0] == vectro.NO_ID).all()
     assert back.add(x[:1]).tolist() == [5]
+
+
+def test_ctrl_c_stops_a_long_search():
+    """SIGINT during a search raises KeyboardInterrupt within a chunk of the work (the binding
+    checks signals from the search's progress callback), and the index is usable after it. (The
+    C test index_cancellation checks the cancellation path itself deterministically.)"""
+    import signal
+    import threading
+    import time
+
+    x = np.random.default_rng(8).standard_normal((100_000, 64)).astype(np.float32)
+    index = vectro.Index("int8", metric="ip")
+    index.add(x)
+    q = x[:3000]  # seconds of work on one thread
+    main = threading.get_ident()
+    done = threading.Event()
+
+    def interrupt():
+        time.sleep(0.2)
+        while not done.is_set():  # until the main thread notices
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.05)
+
+    fired = []
+
+    def once(signum, frame):  # a KeyboardInterrupt for the first SIGINT only: later ones are late
+        if not fired:
+            fired.append(signum)
+            raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, once)
+    t = threading.Thread(target=interrupt)
+    t.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            index.search(q, k=10, threads=1)
+    finally:
+        done.set()
+        t.join()
+        signal.signal(signal.SIGINT, old)
+    elapsed = time.perf_counter() - start
+    assert index.search(x[5], k=1)[0][0] == 5
+    print(f"interrupted after {elapsed:.2f} s")
