@@ -26,7 +26,7 @@ import sys
 import numpy as np
 import vectro
 
-PRECISIONS = ["f16", "bf16", "int16", "int8", "uint8", "int4-g32", "int4", "binary"]
+PRECISIONS = ["f16", "bf16", "int16", "int8", "uint8", "int4-g32", "int4", "uint4", "binary"]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 

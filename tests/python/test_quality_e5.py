@@ -162,3 +162,21 @@ def test_evaluate_reports_search_recall(e5):
     assert r["recall_codes"] == pytest.approx(index_recall(vectro.Codec("rabitq-1", center=True), x, q))
     assert r["recall_codes"] < r["recall_rescored"][4] <= r["recall_rescored"][10] <= 1.0
     assert r["recall_rescored"]["bound"] == 1.0 and 0 < r["rows_read"]["bound"] < len(x)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+@pytest.mark.parametrize("precision", ["int8", "uint4", "int4-g32"])
+def test_centred_search_matches_reconstructions_for_every_metric(e5, metric, precision):
+    """|x|^2 for cosine and L2 comes from the decoded rows, centre included."""
+    x, q = e5
+    x, q = x[:800], q[:20] * np.float32(1.5)  # queries off the unit sphere: L2 differs from IP
+    codec = vectro.Codec(precision, center=True).fit(x)
+    index = vectro.Index(codec, metric=metric, keep_originals=False)
+    index.add(x)
+    ids, _ = index.search(q, 10)
+    rec = codec.decode(codec.encode(x))
+    if metric == "cosine":
+        s = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (rec / np.linalg.norm(rec, axis=1, keepdims=True)).T
+    else:
+        s = -(np.sum(q * q, 1)[:, None] - 2 * q @ rec.T + np.sum(rec * rec, 1)[None, :])
+    assert recall(ids, np.argsort(-s, axis=1)[:, :10]) >= 0.97  # the query's int8 rounding aside
