@@ -80,7 +80,7 @@ def test_centring_recovers_recall_on_e5(e5, precision, gain):
     assert vectro.Index(precision).codec.center
 
 
-@pytest.mark.parametrize("precision", ["binary", "int8", "int4", "uint8", "uint4", "pq-16x8"])
+@pytest.mark.parametrize("precision", ["binary", "int8", "int4", "uint8", "uint4", "uint6", "pq-16x8"])
 def test_centred_codec_round_trips_and_scores_exactly(e5, tmp_path, precision):
     x, q = e5
     x = x[:600]
@@ -116,6 +116,9 @@ def test_uint4_per_dimension_codes(e5):
     assert np.mean(u == ref) > 0.999  # rounding of exact halves aside
     np.testing.assert_allclose(codec.decode(qe), lo + u * step, atol=1e-6)
     assert index_recall(codec, x, q) > 0.78  # per-dimension ranges: above int4's 0.72 on e5
+    six = vectro.Codec("uint6").fit(x)
+    assert six.precision == "uint6-cal" and six.bytes_per_vector() == 288
+    assert index_recall(six, x, q) > 0.93
 
 
 @pytest.mark.parametrize("data", ["e5", "sample"])
