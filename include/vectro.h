@@ -157,6 +157,8 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *   uint4-cal   ceil(d/2) bytes        0               the same with 16 levels: step = (hi-lo)/15,
  *                                                      round to nearest only; dimension 2i in the
  *                                                      low nibble of byte i (FAISS's QT_4bit)
+ *   uint6-cal   ceil(6d/8) bytes       0               64 levels, step = (hi-lo)/63; dimension j
+ *                                                      in bits [6j, 6j+6) of the row, LSB first
  *   rabitq      ceil(d*B/8) bytes      3 (4 centred)   seeded random rotation, then B = bits
  *                                                      (1..8) per dimension; see below
  *   pq          m (bits 8) or          0               product quantization: d split into m
@@ -201,9 +203,10 @@ typedef enum vec_codec_id {
   VEC_CODEC_BINARY = 6,
   VEC_CODEC_UINT8_CAL = 7,
   VEC_CODEC_INT8_CAL = 8,
-  VEC_CODEC_RABITQ = 9,    /* random rotation + 1..8-bit codes with correction factors */
-  VEC_CODEC_PQ = 10,       /* product quantization: m sub-codebooks of 2^bits k-means centroids */
-  VEC_CODEC_UINT4_CAL = 11 /* per-dimension ranges, 16 levels, two codes a byte (FAISS QT_4bit) */
+  VEC_CODEC_RABITQ = 9,     /* random rotation + 1..8-bit codes with correction factors */
+  VEC_CODEC_PQ = 10,        /* product quantization: m sub-codebooks of 2^bits k-means centroids */
+  VEC_CODEC_UINT4_CAL = 11, /* per-dimension ranges, 16 levels, two codes a byte (FAISS QT_4bit) */
+  VEC_CODEC_UINT6_CAL = 12  /* per-dimension ranges, 64 levels, 6 bits a code (FAISS QT_6bit) */
 } vec_codec_id;
 
 #define VEC_ROUND_NEAREST  0 /* round half to even: the default, the smallest error */
@@ -228,7 +231,7 @@ typedef struct vec_codec_params {
                            vec_codec_train; sampled as train_max). rabitq centres itself (4
                            scales a row); binary (sign(x - c), still Hamming-searchable: the
                            query's bits are sign(q - c)), int8, int4, uint8-cal, int8-cal,
-                           uint4-cal and pq are wrapped by the library: the module codes x - c,
+                           uint4-cal, uint6-cal and pq are wrapped by the library: the module codes x - c,
                            decoding adds c back and search scores add q.c (format 2.1).
                            f16, bf16, int16: must be 0 */
 } vec_codec_params;
