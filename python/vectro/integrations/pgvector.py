@@ -12,7 +12,7 @@ Example (a running server; see docs/integrations.md):
     >>> store = pgvector.Store(conn, "docs", metric="ip")                      # doctest: +SKIP
     >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)     # doctest: +SKIP
     >>> store.create_index("hnsw")                                             # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10)   # Hamming candidates, exact rescoring in SQL
+    >>> ids, scores = store.search(queries, k=10)   # doctest: +SKIP
 """
 
 from __future__ import annotations
