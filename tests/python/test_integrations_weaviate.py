@@ -19,7 +19,7 @@ import pytest
 import vectro
 
 with warnings.catch_warnings():  # authlib, which the client imports, warns about its own httpx module
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     weaviate = pytest.importorskip("weaviate", reason="weaviate-client is not installed: "
                                    "pip install 'vectro[weaviate]'")
 grpc = pytest.importorskip("grpc", reason="grpcio is not installed: pip install 'vectro[weaviate]'")
@@ -28,7 +28,8 @@ from vectro.integrations import weaviate as wv  # noqa: E402
 from weaviate.proto.v1 import aggregate_pb2, batch_pb2, search_get_pb2, weaviate_pb2_grpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning",
+                                      "ignore:The httpx module is deprecated")
 
 
 def floats(b):
