@@ -474,13 +474,24 @@ class PgVectorStore:
         kk = c if local else k
         conv = self._to_score(meta, "embedding" if first else "original")
         results = []
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            ef = min(MAX_EF_SEARCH, max(ef_search or 40, c))
-            cur.execute("SELECT set_config('hnsw.ef_search', %s, true), set_config('ivfflat.probes', %s, true)",
-                        (str(ef), str(10)))
-            for row in q:
-                cur.execute(sql, {"q": _literal(row), "k": kk, "c": c}, prepare=True)
-                results.append([(int(i), conv(dist)) for i, dist in cur.fetchall()])
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                ef = min(MAX_EF_SEARCH, max(ef_search or 40, c))
+                cur.execute("SELECT set_config('hnsw.ef_search', %s, true), set_config('ivfflat.probes', %s, true)",
+                            (str(ef), str(10)))
+            # pipeline mode: every query is sent before the first answer is read (one round trip's
+            # wait for the batch); queries travel in pgvector's binary form, not as text
+            dumper = _vector_dumper(self.conn)
+            with self.conn.pipeline():
+                curs = []
+                for row in q:
+                    cur = self.conn.cursor()
+                    cur.adapters.register_dumper(_Query, dumper)
+                    cur.execute(sql, {"q": _Query(row), "k": kk, "c": c}, prepare=True)
+                    curs.append(cur)
+                for cur in curs:
+                    results.append([(int(i), conv(dist)) for i, dist in cur.fetchall()])
+                    cur.close()
         ids, scores = pad(results, kk)
         if local:
             ids, scores = rescore.rescore(q, ids, k, self.metric)
@@ -495,6 +506,41 @@ class PgVectorStore:
             return lambda h: float(d - 2 * h)
         return {"ip": lambda v: -float(v), "cosine": lambda v: 1.0 - float(v),
                 "l2": lambda v: float(v) ** 2}[self.metric]
+
+
+class _Query:
+    """A float32 query vector, sent to PostgreSQL in pgvector's binary ``vector`` form."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+
+
+def _vector_dumper(conn):
+    """A psycopg binary Dumper of :class:`_Query` as the server's ``vector`` type (its oid looked
+    up once per connection), registered on each search cursor only."""
+    cached = getattr(conn, "_vectro_vector_dumper", None)
+    if cached is not None:
+        return cached
+    psycopg = _psycopg()
+    info = psycopg.types.TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise ValueError("the server has no 'vector' type: CREATE EXTENSION vector")
+
+    class VectorDumper(psycopg.adapt.Dumper):
+        format = psycopg.pq.Format.BINARY
+        oid = info.oid
+
+        def dump(self, obj: _Query) -> bytes:
+            x = obj.x
+            return struct.pack(">hh", len(x), 0) + np.asarray(x, ">f4").tobytes()
+
+    try:
+        conn._vectro_vector_dumper = VectorDumper
+    except AttributeError:  # a connection class with slots: look the type up each time
+        pass
+    return VectorDumper
 
 
 def _literal(row: np.ndarray) -> str:
