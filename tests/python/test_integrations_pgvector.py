@@ -141,10 +141,10 @@ def test_append_and_payload_types(conn, data):
     qe = vectro.quantize_embeddings(x[:100], "f16")
     payload = {"title": [f"doc {i}" for i in range(100)], "score": np.linspace(0, 1, 100),
                 "meta": [{"i": i} if i % 2 else None for i in range(100)], "flag": [bool(i % 3) for i in range(100)]}
-    store.upload(qe, ids=np.arange(100), payload=payload)
+    store.upload(qe, ids=np.arange(100), payload=payload, index="hnsw")
     store.upload(vectro.quantize_embeddings(x[100:150], "f16"), ids=np.arange(100, 150),
-                 payload={k: v[:50] for k, v in payload.items()})
-    assert store.count() == 150
+                 payload={k: v[:50] for k, v in payload.items()}, index="hnsw")  # the index exists: kept
+    assert store.count() == 150 and store.indexed()
     cols = store.columns()
     assert (cols["title"], cols["score"], cols["meta"], cols["flag"]) == ("text", "double precision", "jsonb",
                                                                           "boolean")

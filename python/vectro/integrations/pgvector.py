@@ -292,7 +292,7 @@ class PgVectorStore:
         with_ = (f"m = {int(m)}, ef_construction = {int(ef_construction)}" if method == "hnsw"
                  else f"lists = {int(lists)}")
         name = self._sql.Identifier(f"{self.table}_{column}_{method}_idx").as_string(self.conn)
-        return f"CREATE INDEX {name} ON {self.qualified} USING {method} ({column} {ops}) WITH ({with_})"
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {self.qualified} USING {method} ({column} {ops}) WITH ({with_})"
 
     def sql_search(self, *, rescore: bool | None = None) -> str:
         """The SELECT that :meth:`search` runs for one query, with placeholders %(q)s (the query
