@@ -198,6 +198,17 @@ def test_bad_input_writes_nothing(conn, data, monkeypatch):
         pgv.Store(conn, "not_ours")
 
 
+def test_upload_commits_on_a_connection_without_autocommit(server, data):
+    x, _ = data
+    c = psycopg.connect(server.dsn())  # autocommit off: psycopg opens transactions implicitly
+    store = pgv.Store(c, "no_autocommit", metric="ip")
+    store.upload(vectro.quantize_embeddings(x[:50], "binary"))
+    assert store.count() == 50
+    with psycopg.connect(server.dsn()) as other:  # committed: another session sees the rows
+        assert other.execute("SELECT count(*) FROM no_autocommit").fetchone()[0] == 50
+    c.close()
+
+
 def test_quantization_config_and_sql_helpers(conn):
     plan = pgv.quantization_config("binary", metric="cosine")
     assert (plan.precision, plan.vectors, plan.native["column_type"], plan.oversample) == ("binary", "codes", "bit",

@@ -189,7 +189,9 @@ class PgVectorStore:
     (precision, types, metric), so a later session searches it the right way.
 
     ``conn`` is a psycopg 3 connection; every write runs in one transaction (``conn.transaction()``),
-    so a failed upload leaves the table as it was (or absent).
+    so a failed upload leaves the table as it was (or absent). Reads run in ``conn.transaction()``
+    too, so on a connection without autocommit none leaves a transaction open that would turn the
+    next upload into a savepoint the caller never commits.
     """
 
     def __init__(self, conn, table: str, *, metric: str | None = None, schema: str | None = None) -> None:
@@ -217,7 +219,7 @@ class PgVectorStore:
         """What the table holds (from its comment): precision, embedding / original column types,
         dim, metric; None when the table does not exist. Raises ValueError for a table of the same
         name that Vectro did not make."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
                         (self.qualified, self.qualified))
             exists, comment = cur.fetchone()
@@ -234,7 +236,7 @@ class PgVectorStore:
 
     def columns(self) -> dict:
         """column name -> SQL type (with dimension, e.g. 'halfvec(384)')."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                         "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                         (self.qualified,))
@@ -242,21 +244,21 @@ class PgVectorStore:
 
     def indexed(self, column: str = "embedding") -> bool:
         """Whether an index (other than the primary key) covers ``column``."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                         "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND a.attname = %s "
                         "AND NOT i.indisprimary)", (self.qualified, column))
             return bool(cur.fetchone()[0])
 
     def count(self) -> int:
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("SELECT count(*) FROM {}").format(self._ident))
             return int(cur.fetchone()[0])
 
     def storage_bytes(self) -> dict:
         """Bytes on disk: ``table`` (heap and TOAST), ``indexes``, ``total``
         (pg_total_relation_size)."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_table_size(to_regclass(%s)), pg_indexes_size(to_regclass(%s)), "
                         "pg_total_relation_size(to_regclass(%s))", (self.qualified,) * 3)
             t, i, tot = cur.fetchone()
