@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import importlib
 
-from ._common import METRICS, Originals, PartialUploadError, Plan, UploadReport
+from ._common import METRICS, Originals, PartialUploadError, Plan, Source, UploadReport
 
 MODULES = ("pgvector", "qdrant", "milvus", "weaviate", "pinecone")
 
-__all__ = ["METRICS", "MODULES", "Originals", "PartialUploadError", "Plan", "UploadReport", *MODULES]
+__all__ = ["METRICS", "MODULES", "Originals", "PartialUploadError", "Plan", "Source", "UploadReport", *MODULES]
 
 
 def __getattr__(name: str):
