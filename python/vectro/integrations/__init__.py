@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import importlib
 
-from ._common import METRICS, Originals, PartialUploadError, Plan, UploadReport
+from ._common import METRICS, Originals, PartialUploadError, Plan, Source, UploadReport
 
 MODULES = ("pgvector", "qdrant", "milvus", "weaviate", "pinecone", "faiss", "datasets", "langchain",
            "llama_index")
 
-__all__ = ["METRICS", "MODULES", "Originals", "PartialUploadError", "Plan", "UploadReport", *MODULES]
+__all__ = ["METRICS", "MODULES", "Originals", "PartialUploadError", "Plan", "Source", "UploadReport", *MODULES]
 
 
 def __getattr__(name: str):
