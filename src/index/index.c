@@ -755,7 +755,7 @@ static int scale_queries(const char *fn, const vec_index *ix, int e, const float
   *qs = NULL;
   *back = NULL;
   if (!nq || (!e && ix->metric == VEC_METRIC_L2)) return VEC_OK;
-  int *b = malloc(nq * sizeof *b), *eq = malloc(nq * sizeof *eq), any = 0, rc = VEC_OK;
+  int *b = malloc(nq * sizeof *b), *eq = malloc(nq * sizeof *eq), any = 0, moved = 0, rc = VEC_OK;
   if (!b || !eq) {
     free(b), free(eq);
     return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
@@ -763,10 +763,15 @@ static int scale_queries(const char *fn, const vec_index *ix, int e, const float
   for (size_t i = 0; i < nq; i++) {
     eq[i] = ix->metric == VEC_METRIC_L2 ? e : vec_index_pick_scale_exp(q + i * ldq, 1, ldq, ix->d);
     b[i] = ix->metric == VEC_METRIC_L2 ? 2 * e : ix->metric == VEC_METRIC_IP ? e + eq[i] : 0;
-    any |= eq[i] != 0 || b[i] != 0;
+    any |= b[i] != 0;
+    moved |= eq[i] != 0;
   }
-  if (!any) {
-    free(b), free(eq);
+  if (!moved) { /* the queries as they are (ip at scale 2^e: only the scores move) */
+    free(eq);
+    if (any)
+      *back = b;
+    else
+      free(b);
     return VEC_OK;
   }
   float *y = malloc(nq * ix->d * sizeof *y);
