@@ -161,6 +161,7 @@ run_stage c-asan c_asan
 run_stage neon-qemu neon_qemu
 run_stage fuzz bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
 run_stage lint lint
+run_stage macos-compile bash scripts/check_macos.sh
 wait_stage python-install
 run_stage pytest pytest_all
 run_stage bench-smoke bench_smoke
