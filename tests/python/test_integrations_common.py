@@ -21,6 +21,28 @@ def test_modules_import_without_their_clients(monkeypatch):
         pgv.Store(object(), "t")
 
 
+@pytest.mark.parametrize("name, clients, extra, attr", [
+    ("langchain", ("langchain_core",), "langchain", "VectroVectorStore"),
+    ("llama_index", ("llama_index", "llama_index.core"), "llama-index", "VectroVectorStore"),
+    ("faiss", ("faiss",), "faiss", None),
+    ("datasets", ("datasets",), "datasets", None),
+])
+def test_framework_modules_import_without_their_clients(monkeypatch, name, clients, extra, attr):
+    # the framework classes subclass their library's own: the module must still import without it
+    # (a fresh import, as in an environment without the client), and naming the class says the extra
+    full = f"vectro.integrations.{name}"
+    monkeypatch.setattr(integrations, name, getattr(integrations, name))  # restored afterwards
+    monkeypatch.delitem(sys.modules, full)
+    for c in clients:
+        monkeypatch.setitem(sys.modules, c, None)
+    mod = importlib.import_module(full)
+    assert mod.__name__ == full
+    if attr:
+        assert attr in dir(mod)
+        with pytest.raises(ImportError, match=rf"pip install 'vectro\[{extra}\]'"):
+            getattr(mod, attr)
+
+
 def test_id_and_payload_checks():
     np.testing.assert_array_equal(_common.check_ids(None, 3), [0, 1, 2])
     np.testing.assert_array_equal(_common.check_ids([2**64 - 1, 0], 2), np.array([2**64 - 1, 0], np.uint64))

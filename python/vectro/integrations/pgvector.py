@@ -6,13 +6,13 @@ Needs ``pip install 'vectro[pgvector]'`` (psycopg 3) and a server with the ``vec
 (0.7 or later for halfvec and bit; tested with 0.8.0 on PostgreSQL 15).
 
 Example (a running server; see docs/integrations.md):
-    >>> import psycopg, vectro
+    >>> import psycopg, vectro                                                 # doctest: +SKIP
     >>> from vectro.integrations import pgvector
     >>> conn = psycopg.connect("postgresql://localhost/db", autocommit=True)    # doctest: +SKIP
     >>> store = pgvector.Store(conn, "docs", metric="ip")                      # doctest: +SKIP
     >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)     # doctest: +SKIP
     >>> store.create_index("hnsw")                                             # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10)   # doctest: +SKIP
+    >>> ids, scores = store.search(queries, k=10)                              # doctest: +SKIP
 """
 
 from __future__ import annotations
