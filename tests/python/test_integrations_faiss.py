@@ -151,6 +151,13 @@ def test_pq_4bit_is_fast_scan_with_the_codebooks(data):
     assert overlap >= 0.9
 
 
+@pytest.mark.parametrize("precision", ["uint4", "uint6"])
+def test_uint4_uint6_are_refused_naming_the_8bit_codec(data, precision):
+    x, _ = data
+    with pytest.raises(ValueError, match=f"{precision}-cal is not converted.*'uint8'"):
+        vectro.to_faiss(vectro.Codec(precision).fit(x).encode(x))
+
+
 @pytest.mark.parametrize("precision", ["uint8", "int8-cal", "pq-24x8", "pq-24x4"])
 def test_centred_codecs_fold_the_centre_or_are_refused(data, precision):
     x, q = data

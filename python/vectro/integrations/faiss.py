@@ -17,8 +17,8 @@ vectro              FAISS
 ids                 ``IndexIDMap2`` / ``IndexBinaryIDMap2`` (int64)
 ==================  ==========================================================================
 
-Per-vector scaled ``int8``/``int4``/``int16``, ``rabitq`` and rotated ``pq`` have no FAISS
-counterpart: :func:`to_faiss` says which codec to use instead.
+Per-vector scaled ``int8``/``int4``/``int16``, ``rabitq``, rotated ``pq`` (and, not yet,
+``uint4``/``uint6``) have no FAISS counterpart: :func:`to_faiss` says which codec to use instead.
 
 Centred codecs (``center=True``, what ``vectro.Index("uint8")`` and other names build by default)
 code x - c: for calibrated and pq codecs the centre c is folded into FAISS's ranges or codebooks,
@@ -154,6 +154,11 @@ def _unsupported(codec: Codec) -> str | None:
     if name == "rabitq":
         return ("rabitq uses vectro's seeded rotation, which FAISS's IndexRaBitQ does not share: use "
                 "'binary' (-> IndexBinaryFlat) or 'pq-<m>x4' (-> IndexPQFastScan)")
+    if name in ("uint4-cal", "uint6-cal"):
+        # FAISS's QT_4bit / QT_6bit take the same per-dimension ranges, but pack and round their codes
+        # their own way; not converted (yet): the 8-bit codec converts exactly
+        return (f"{name} is not converted to FAISS (its QT_4bit/QT_6bit pack codes differently): use "
+                "'uint8' (-> IndexScalarQuantizer QT_8bit) or 'pq-<m>x4' (-> IndexPQFastScan)")
     if name == "pq" and codec.extra.get("rotate"):
         return ("a rotated pq codec (rotate=True) has no FAISS counterpart here: train "
                 "Codec('pq-<m>x<bits>') without rotate")
