@@ -415,12 +415,63 @@ static void score_bf16_avx512(const uint8_t *qs, size_t qstride, size_t nq, cons
   score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
 }
 
+/* ---- int4 on a transposed tile of 16 rows (score_i4g_tmpl.h), with BW's maddubs or VNNI. ---- */
+#define I4G_W               16
+#define I4G_VI              __m512i
+#define I4G_VF              __m512
+#define I4G_LOAD(p)         _mm512_load_si512((const void *)(p))
+#define I4G_SET1(v)         _mm512_set1_epi32(v)
+#define I4G_ZERO()          _mm512_setzero_si512()
+#define I4G_MADDUBS(u, s)   _mm512_maddubs_epi16(u, s)
+#define I4G_DPBUSD(c, u, s) _mm512_dpbusd_epi32(c, u, s)
+#define I4G_ADD16(a, b)     _mm512_add_epi16(a, b)
+#define I4G_ADD32(a, b)     _mm512_add_epi32(a, b)
+#define I4G_SUB32(a, b)     _mm512_sub_epi32(a, b)
+#define I4G_MADD1(a)        _mm512_madd_epi16(a, _mm512_set1_epi16(1))
+#define I4G_CVT(a)          _mm512_cvtepi32_ps(a)
+#define I4G_ZEROF()         _mm512_setzero_ps()
+#define I4G_LOADF(p)        _mm512_load_ps(p)
+#define I4G_MULF(a, b)      _mm512_mul_ps(a, b)
+#define I4G_ADDF(a, b)      _mm512_add_ps(a, b)
+#define I4G_SET1F(v)        _mm512_set1_ps(v)
+#define I4G_STOREF(p, v)    _mm512_storeu_ps(p, v)
+#define I4G_VNNI            0
+#define I4G_FN(name)        name##_avx512
+#define I4G_ATTR
+#include "score_i4g_tmpl.h"
+#undef I4G_VNNI
+#undef I4G_FN
+#undef I4G_ATTR
+#define I4G_VNNI     1
+#define I4G_FN(name) name##_avx512_vnni
+#define I4G_ATTR     VNNI
+#include "score_i4g_tmpl.h"
+
+/* One scale a row and fewer queries than a register block: the AVX2 row kernel (no transpose). */
+static void score_i4_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                            size_t ldo) {
+  if (g >= d && nq < 4)
+    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else
+    score_i4g_avx512(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+}
+static void score_i4_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                                 const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                                 size_t ldo) {
+  if (g >= d && nq < 4)
+    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else
+    score_i4g_avx512_vnni(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+}
+
 const vec_score_kernels vec_score_kernels_avx512 = {.i8 = score_i8_avx512,
                                                     .i8_vnni = score_i8_avx512_vnni,
                                                     .b1 = score_b1_avx512,
                                                     .b1_popcnt = score_b1_avx512_popcnt,
                                                     .f16 = score_f16_avx512,
                                                     .bf16 = score_bf16_avx512,
-                                                    .i4 = vec_score_i4_avx2,
+                                                    .i4 = score_i4_avx512,
+                                                    .i4_vnni = score_i4_avx512_vnni,
                                                     .u8 = vec_score_u8_avx2,
                                                     .u8_vnni = score_u8_avx512_vnni};

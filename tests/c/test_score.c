@@ -10,8 +10,9 @@
 #include "vectro.h"
 #include "vtest.h"
 
-static const size_t k_dims[] = {1,  2,  3,   7,   8,   15,  16,  31,  33,  63,
-                                64, 65, 127, 128, 129, 255, 384, 385, 768, 1023};
+/* 4096 and 4100: either side of the transposed int4 kernels' limit (vec_score_i4g_fits). */
+static const size_t k_dims[] = {1,  2,   3,   7,   8,   15,  16,  31,  33,   63,   64,
+                                65, 127, 128, 129, 255, 384, 385, 768, 1023, 4096, 4100};
 static const size_t k_nq[] = {1, 2, 3, 5};
 /* int4 twice: one scale per row, and groups of 32 dims (INT4G below). */
 /* int8-cal twice too: rounded and truncated codes (INT8CALT: levels decode to u + 0.5). */
@@ -160,6 +161,8 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     case INT4G:
       v.i4 = t->i4;
       out[n++] = v;
+      if (t->i4_vnni && (feat & VEC_CPU_AVX512VNNI))
+        out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0};
       break;
     default: /* calibrated; a table without its own kernel uses the scalar one */
       v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
@@ -191,7 +194,8 @@ static void test_kernels_match_scalar(void) {
     CHECK(nv >= 1);
     for (size_t di = 0; di < sizeof k_dims / sizeof k_dims[0]; di++)
       for (size_t qi = 0; qi < sizeof k_nq / sizeof k_nq[0]; qi++) {
-        size_t d = k_dims[di], nq = k_nq[qi], nr = 5 + (d + qi) % 9; /* rarely a multiple of 4 */
+        /* nr rarely a multiple of 4; with 5 queries past two 16-row tiles */
+        size_t d = k_dims[di], nq = k_nq[qi], nr = 5 + (d + qi) % 9 + (nq == 5 ? 29 : 0);
         int kind = (int)((di + qi) % 3);
         fixture f;
         CHECK(fixture_make(&f, id, d, nr, nq, kind, (di + qi) % 4, &seed));
