@@ -48,6 +48,23 @@ static void i16_decode(const vec_codec *c, const uint8_t *codes, const float *sc
   kernels()->decode_i16(codes, n, c->d, 2 * c->d, scales, out, ldo, flags);
 }
 
+/* int16 search straight from codes: the float query against the codes widened in registers, the
+ * row's scale applied to the sum (ip = s * sum q_j c_j). The prepared query is the query itself,
+ * zero-padded (score_kernels.h), as for f16. */
+static size_t i16_query_size(const vec_codec *c) {
+  return VEC_SCORE_HDR + vec_score_pad64(c->d * sizeof(float));
+}
+static void i16_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  memset(h, 0, i16_query_size(c));
+  memcpy(h + VEC_SCORE_HDR, q, c->d * sizeof(float));
+}
+static void i16_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)err;
+  vec_score_pick_i16()(qs, i16_query_size(c), nq, codes, scales, nr, c->d, ip, ldo);
+}
+
 /* The group the kernels see: 0 (one scale a row) and anything >= d both mean the whole row. */
 static size_t i4_group(const vec_codec *c) {
   return c->p.group_size == 0 || c->p.group_size >= c->d ? c->d : c->p.group_size;
@@ -126,7 +143,10 @@ const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
                                      .code_size = i16_code_size,
                                      .scale_count = one_scale,
                                      .encode = i16_encode,
-                                     .decode = i16_decode};
+                                     .decode = i16_decode,
+                                     .query_size = i16_query_size,
+                                     .query_prepare = i16_query_prepare,
+                                     .score = i16_score};
 const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .name = "int4",
                                     .needs_training = 0,

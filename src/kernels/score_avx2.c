@@ -371,73 +371,99 @@ static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
   }
 }
 
-/* ---- f16 / bf16: 16 dims per step in two 8-lane accumulators, reduced in a fixed tree. ---- */
-INLINE __m256 h8(const uint8_t *p, int bf16) {
+/* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 3
+ * queries, one 8-lane accumulator a pair (12 FMA chains): each row vector is widened once for
+ * every query of the block. A pair's sum depends on nothing but its row and query (a short block
+ * repeats its last row; the transposing reduction keeps slots apart). ---- */
+enum { H_F16 = 0, H_BF16 = 1, H_I16 = 2 };
+
+INLINE __m256 h8(const uint8_t *p, int kind) {
   __m128i c = _mm_loadu_si128((const __m128i *)p);
-  if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(c), 16));
+  if (kind == H_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(c), 16));
+  if (kind == H_I16) return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(c));
   return _mm256_cvtph_ps(c);
 }
 
-INLINE float hsum_ps(__m256 a, __m256 b) {
-  __m256 s = _mm256_add_ps(a, b);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
+/* The sums of four accumulators at once (lane i: v[i]'s), each in the same fixed tree. */
+INLINE __m128 reduce4_ps(const __m256 *v) {
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
-INLINE void h_block(int R, const float *q, const uint8_t *x, size_t d, int bf16, float *out) {
-  size_t d16 = d & ~(size_t)15, ld = 2 * d;
-  __m256 a[4], b[4];
-  for (int r = 0; r < R; r++) a[r] = b[r] = _mm256_setzero_ps();
-  for (size_t j = 0; j < d16; j += 16) {
-    __m256 u = _mm256_loadu_ps(q + j), v = _mm256_loadu_ps(q + j + 8);
-    for (int r = 0; r < R; r++) {
-      a[r] = _mm256_fmadd_ps(u, h8(x + r * ld + 2 * j, bf16), a[r]);
-      b[r] = _mm256_fmadd_ps(v, h8(x + r * ld + 2 * j + 16, bf16), b[r]);
+/* 4 rows (x[0..3], repeats allowed) x Q queries: out[k][r]. */
+INLINE void h_block(int Q, const float *const *q, const uint8_t *const *x, size_t d, int kind,
+                    float out[3][4]) {
+  size_t d8 = d & ~(size_t)7;
+  __m256 acc[3][4];
+  for (int k = 0; k < Q; k++)
+    for (int r = 0; r < 4; r++) acc[k][r] = _mm256_setzero_ps();
+  for (size_t j = 0; j < d8; j += 8) {
+    __m256 xv[4];
+    for (int r = 0; r < 4; r++) xv[r] = h8(x[r] + 2 * j, kind);
+    for (int k = 0; k < Q; k++) {
+      __m256 u = _mm256_loadu_ps(q[k] + j);
+      for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
     }
   }
-  if (d16 < d) {
-    /* The query is zero-padded; the row's last codes go through a zeroed buffer. */
-    __m256 u = _mm256_loadu_ps(q + d16), v = _mm256_loadu_ps(q + d16 + 8);
-    for (int r = 0; r < R; r++) {
-      uint8_t buf[32] = {0};
-      memcpy(buf, x + r * ld + 2 * d16, 2 * (d - d16));
-      a[r] = _mm256_fmadd_ps(u, h8(buf, bf16), a[r]);
-      b[r] = _mm256_fmadd_ps(v, h8(buf + 16, bf16), b[r]);
+  if (d8 < d) {
+    /* The query is zero-padded; the rows' last codes go through a zeroed buffer. */
+    __m256 xv[4];
+    for (int r = 0; r < 4; r++) {
+      uint8_t buf[16] = {0};
+      memcpy(buf, x[r] + 2 * d8, 2 * (d - d8));
+      xv[r] = h8(buf, kind);
+    }
+    for (int k = 0; k < Q; k++) {
+      __m256 u = _mm256_loadu_ps(q[k] + d8);
+      for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
     }
   }
-  for (int r = 0; r < R; r++) out[r] = hsum_ps(a[r], b[r]);
+  for (int k = 0; k < Q; k++) _mm_storeu_ps(out[k], reduce4_ps(acc[k]));
 }
 
-INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
-                    size_t d, float *ip, size_t ldo, int bf16) {
+/* scales: int16's per-row scales (ip = s * dot), NULL for f16 / bf16. */
+INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                    const float *scales, size_t nr, size_t d, float *ip, size_t ldo, int kind) {
   for (size_t r = 0; r < nr; r += 4) {
     size_t R = nr - r >= 4 ? 4 : nr - r;
-    for (size_t j = 0; j < nq; j++) {
-      const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
-      float out[4];
-      if (R == 4)
-        h_block(4, q, codes + r * 2 * d, d, bf16, out);
-      else
-        for (size_t k = 0; k < R; k++) h_block(1, q, codes + (r + k) * 2 * d, d, bf16, out + k);
-      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = out[k];
+    const uint8_t *x[4];
+    for (size_t i = 0; i < 4; i++) x[i] = codes + (r + (i < R ? i : R - 1)) * 2 * d;
+    for (size_t j = 0; j < nq; j += 3) {
+      size_t Q = nq - j >= 3 ? 3 : nq - j;
+      const float *q[3];
+      for (size_t k = 0; k < Q; k++)
+        q[k] = (const float *)(const void *)(qs + (j + k) * qstride + VEC_SCORE_HDR);
+      float out[3][4];
+      switch (Q) {
+      case 3: h_block(3, q, x, d, kind, out); break;
+      case 2: h_block(2, q, x, d, kind, out); break;
+      default: h_block(1, q, x, d, kind, out); break;
+      }
+      for (size_t k = 0; k < Q; k++)
+        for (size_t i = 0; i < R; i++)
+          ip[(j + k) * ldo + r + i] =
+              scales ? vec_score_i16_out(scales[r + i], out[k][i]) : out[k][i];
     }
   }
 }
 
 static void score_f16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                            size_t nr, size_t d, float *ip, size_t ldo) {
-  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
+  score_h(qs, qstride, nq, codes, NULL, nr, d, ip, ldo, H_F16);
 }
 static void score_bf16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                             size_t nr, size_t d, float *ip, size_t ldo) {
-  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
+  score_h(qs, qstride, nq, codes, NULL, nr, d, ip, ldo, H_BF16);
+}
+static void score_i16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, scales, nr, d, ip, ldo, H_I16);
 }
 
 const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
                                                   .b1 = score_b1_avx2,
                                                   .f16 = score_f16_avx2,
                                                   .bf16 = score_bf16_avx2,
+                                                  .i16 = score_i16_avx2,
                                                   .i4 = score_i4_avx2,
                                                   .u8 = vec_score_u8_avx2};

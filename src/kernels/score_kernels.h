@@ -44,6 +44,10 @@ typedef void (*vec_score_b1_fn)(const uint8_t *qs, size_t qstride, size_t nq, co
  * per ISA: a row's result does not depend on nr, nq or its neighbours. */
 typedef void (*vec_score_h_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                                size_t nr, size_t d, float *ip, size_t ldo);
+/* Float query x int16 codes (rows of 2d bytes) with one scale a row: ip = s * (float dot), the dot
+ * summed like f16's. */
+typedef void (*vec_score_i16_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                                 const float *scales, size_t nr, size_t d, float *ip, size_t ldo);
 
 /* int4 query (int8 codes) x int4 codes with groups of g dims (g = d: one scale per row; scales at
  * stride ceil(d/g) floats): ip = sq * sum_g s_g * dot_g, the group sums in order. */
@@ -74,6 +78,7 @@ typedef struct vec_score_kernels {
   vec_score_b1_fn b1_popcnt; /* AVX-512 VPOPCNTDQ; NULL elsewhere */
   vec_score_h_fn f16;        /* needs F16C on x86 */
   vec_score_h_fn bf16;
+  vec_score_i16_fn i16;
   vec_score_i4_fn i4;      /* any g; SIMD variants hand shapes they do not take to the scalar one */
   vec_score_i4_fn i4_vnni; /* AVX-512 VNNI; NULL elsewhere */
   vec_score_u8_fn u8;
@@ -101,6 +106,7 @@ VEC_HIDDEN vec_score_i8_fn vec_score_pick_i8(size_t d);
 VEC_HIDDEN vec_score_b1_fn vec_score_pick_b1(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_f16(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_bf16(void);
+VEC_HIDDEN vec_score_i16_fn vec_score_pick_i16(void);
 VEC_HIDDEN vec_score_i4_fn vec_score_pick_i4(size_t d);
 VEC_HIDDEN vec_score_u8_fn vec_score_pick_u8(size_t d);
 
@@ -124,6 +130,7 @@ static inline float vec_score_b1_out(float mq, size_t d, uint64_t ham) {
 static inline float vec_score_i4_out1(float sq, float s, int64_t dot) {
   return sq * (s * (float)dot);
 }
+static inline float vec_score_i16_out(float s, float dot) { return s * dot; }
 static inline float vec_score_u8_out(float c0, float sw, int64_t dot) {
   return c0 + sw * (float)dot;
 }

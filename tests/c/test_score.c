@@ -18,9 +18,10 @@ static const size_t k_nq[] = {1, 2, 3, 5};
 /* int8-cal twice too: rounded and truncated codes (INT8CALT: levels decode to u + 0.5). */
 #define INT4G    ((vec_codec_id)100)
 #define INT8CALT ((vec_codec_id)101)
-static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8,      VEC_CODEC_BINARY,   VEC_CODEC_F16,
-                                        VEC_CODEC_BF16,      VEC_CODEC_INT4,     INT4G,
-                                        VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL, INT8CALT};
+static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8, VEC_CODEC_BINARY,    VEC_CODEC_F16,
+                                        VEC_CODEC_BF16, VEC_CODEC_INT16,     VEC_CODEC_INT4,
+                                        INT4G,          VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL,
+                                        INT8CALT};
 static int is_cal(vec_codec_id id) {
   return id == VEC_CODEC_UINT8_CAL || id == VEC_CODEC_INT8_CAL || id == INT8CALT;
 }
@@ -100,6 +101,7 @@ typedef struct {
   vec_score_h_fn h;
   vec_score_i4_fn i4;
   vec_score_u8_fn u8;
+  vec_score_i16_fn i16;
 } variant;
 
 static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, size_t nq,
@@ -110,6 +112,7 @@ static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, s
   if (v->h) v->h(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
   if (v->i4) v->i4(qs, f->qsize, nq, codes, scales, nr, f->d, f->g, ip, ldo);
   if (v->u8) v->u8(qs, f->qsize, nq, codes, nr, f->d, f->flip, ip, ldo);
+  if (v->i16) v->i16(qs, f->qsize, nq, codes, scales, nr, f->d, ip, ldo);
 }
 
 /* The variants of one codec: every table compiled here whose CPU features are present. */
@@ -134,19 +137,19 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     if (!vec_isa_supported(tabs[i].isa)) continue;
     const vec_score_kernels *t = tabs[i].t;
     int x86 = tabs[i].isa == VEC_ISA_AVX2 || tabs[i].isa == VEC_ISA_AVX512;
-    variant v = {tabs[i].name, NULL, NULL, NULL, NULL, NULL};
+    variant v = {tabs[i].name, NULL, NULL, NULL, NULL, NULL, NULL};
     switch ((int)id) {
     case VEC_CODEC_INT8:
       v.i8 = t->i8;
       out[n++] = v;
       if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0};
+        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
       out[n++] = v;
       if (t->b1_popcnt && (feat & VEC_CPU_AVX512VPOPCNTDQ))
-        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0, 0};
+        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0, 0, 0};
       break;
     case VEC_CODEC_F16:
       if (x86 && !(feat & VEC_CPU_F16C)) break;
@@ -157,18 +160,22 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       v.h = t->bf16;
       out[n++] = v;
       break;
+    case VEC_CODEC_INT16: /* a table without its own kernel uses the scalar one */
+      v.i16 = t->i16 ? t->i16 : vec_score_kernels_scalar.i16;
+      out[n++] = v;
+      break;
     case VEC_CODEC_INT4:
     case INT4G:
       v.i4 = t->i4;
       out[n++] = v;
       if (t->i4_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0};
+        out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0, 0};
       break;
     default: /* calibrated; a table without its own kernel uses the scalar one */
       v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
       out[n++] = v;
       if (t->u8_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", 0, 0, 0, 0, t->u8_vnni};
+        out[n++] = (variant){"vnni", 0, 0, 0, 0, t->u8_vnni, 0};
       break;
     }
   }
@@ -182,7 +189,9 @@ static double abs_dot(const float *q, const float *x, size_t d) {
   return s;
 }
 
-static int float_codec(vec_codec_id id) { return id == VEC_CODEC_F16 || id == VEC_CODEC_BF16; }
+static int float_codec(vec_codec_id id) {
+  return id == VEC_CODEC_F16 || id == VEC_CODEC_BF16 || id == VEC_CODEC_INT16;
+}
 
 /* Every variant against scalar; and each row scored alone gives the bits it got in the block. */
 static void test_kernels_match_scalar(void) {
