@@ -350,6 +350,10 @@ INLINE void h_block(int Q, const float *const *q, const uint8_t *const *x, size_
   /* Plain loads for whole steps (masked ones run slower on some cores), masks on the tail only. */
   for (size_t j = 0; j < d16; j += 16) {
     __m512 xv[4];
+    /* The next block's rows, a block ahead: measured faster for single queries, where the scan
+     * waits on memory (prefetch never faults, so past the last row is harmless). */
+    if (Q == 1)
+      for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(x[r] + 8 * d + 2 * j), _MM_HINT_T0);
     for (int r = 0; r < 4; r++) xv[r] = h16(0xffff, 1, x[r] + 2 * j, kind);
     for (int k = 0; k < Q; k++) {
       __m512 u = _mm512_loadu_ps(q[k] + j);

@@ -144,6 +144,10 @@ I4G_ATTR static void I4G_FN(score_i4g)(const uint8_t *qs, size_t qstride, size_t
   for (size_t r0 = 0; r0 < nr; r0 += I4G_W) {
     size_t R = nr - r0 < I4G_W ? nr - r0 : I4G_W;
     const uint8_t *x = codes + r0 * nb;
+    /* The next tile, one tile ahead: few queries a call wait on memory, not on the kernel. */
+    if (nq < I4G_QB && r0 + I4G_W < nr)
+      for (size_t o = 0; o < (nr - r0 - I4G_W < I4G_W ? nr - r0 - I4G_W : I4G_W) * nb; o += 64)
+        _mm_prefetch((const char *)(x + I4G_W * nb + o), _MM_HINT_T0);
     for (size_t h = 0; h < I4G_W; h += 8) {
       size_t rr = R > h ? R - h : 0;
       I4G_FN(i4g_pack8)(x + h * nb, nb, rr < 8 ? rr : 8, P, lo + h, hi + h);
