@@ -92,12 +92,13 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 /* int4 search straight from codes: the query quantized to int8 as for the int8 codec (its own
  * scale sq), its even and odd elements stored apart to meet the two nibbles of a code byte; then
  * ip = sq * sum over groups of s_g * (integer dot of the group). */
-/* Rows with groups score from the codes where a SIMD kernel takes the shape (score_i4g_tmpl.h);
+/* Rows with groups score from the codes where a SIMD kernel takes the shape (x86:
+ * score_i4g_tmpl.h; NEON: any);
  * the scalar kernel loses to decoding a tile and the float dot kernels, so it is not preferred. */
 static int i4_score_preferred(const vec_codec *c) {
-  return i4_group(c) >= c->d ||
-         ((vec_active_isa() == VEC_ISA_AVX2 || vec_active_isa() == VEC_ISA_AVX512) &&
-          vec_score_i4g_fits(c->d, i4_group(c)));
+  vec_isa isa = vec_active_isa();
+  return i4_group(c) >= c->d || isa == VEC_ISA_NEON ||
+         ((isa == VEC_ISA_AVX2 || isa == VEC_ISA_AVX512) && vec_score_i4g_fits(c->d, i4_group(c)));
 }
 /* The x86 kernels transpose a tile of rows once per call: more queries a call amortise it. */
 static size_t i4_score_queries(const vec_codec *c) {

@@ -397,16 +397,21 @@ INLINE void h_block(int Q, const float *const *q, const uint8_t *const *x, size_
   __m256 acc[3][4];
   for (int k = 0; k < Q; k++)
     for (int r = 0; r < 4; r++) acc[k][r] = _mm256_setzero_ps();
-  for (size_t j = 0; j < d8; j += 8) {
-    __m256 xv[4];
-    /* The next block's rows, a block ahead: single queries wait on memory (100k x 384 f16 on
-     * AVX-512: 82 -> 104 q/s). A prefetch never faults, so past the last row is harmless. */
-    if (Q == 1 && j % 32 == 0)
-      for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(x[r] + 8 * d + 2 * j), _MM_HINT_T0);
-    for (int r = 0; r < 4; r++) xv[r] = h8(x[r] + 2 * j, kind);
-    for (int k = 0; k < Q; k++) {
-      __m256 u = _mm256_loadu_ps(q[k] + j);
-      for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
+  /* One query reads the rows one after the other: a single stream the hardware prefetcher
+   * follows (200k x 384 f16 on AVX-512: 50 -> 92 q/s against four interleaved rows). Each pair's
+   * FMA chain is the same in either order, so the bits are too. */
+  if (Q == 1) {
+    for (int r = 0; r < 4; r++)
+      for (size_t j = 0; j < d8; j += 8)
+        acc[0][r] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + j), h8(x[r] + 2 * j, kind), acc[0][r]);
+  } else {
+    for (size_t j = 0; j < d8; j += 8) {
+      __m256 xv[4];
+      for (int r = 0; r < 4; r++) xv[r] = h8(x[r] + 2 * j, kind);
+      for (int k = 0; k < Q; k++) {
+        __m256 u = _mm256_loadu_ps(q[k] + j);
+        for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
+      }
     }
   }
   if (d8 < d) {

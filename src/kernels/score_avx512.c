@@ -347,17 +347,23 @@ INLINE void h_block(int Q, const float *const *q, const uint8_t *const *x, size_
   __m512 acc[4][4];
   for (int k = 0; k < Q; k++)
     for (int r = 0; r < 4; r++) acc[k][r] = _mm512_setzero_ps();
-  /* Plain loads for whole steps (masked ones run slower on some cores), masks on the tail only. */
-  for (size_t j = 0; j < d16; j += 16) {
-    __m512 xv[4];
-    /* The next block's rows, a block ahead: measured faster for single queries, where the scan
-     * waits on memory (prefetch never faults, so past the last row is harmless). */
-    if (Q == 1)
-      for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(x[r] + 8 * d + 2 * j), _MM_HINT_T0);
-    for (int r = 0; r < 4; r++) xv[r] = h16(0xffff, 1, x[r] + 2 * j, kind);
-    for (int k = 0; k < Q; k++) {
-      __m512 u = _mm512_loadu_ps(q[k] + j);
-      for (int r = 0; r < 4; r++) acc[k][r] = _mm512_fmadd_ps(u, xv[r], acc[k][r]);
+  /* Plain loads for whole steps (masked ones run slower on some cores), masks on the tail only.
+   * One query reads the rows one after the other: a single stream the hardware prefetcher follows
+   * (four interleaved rows ran at 8 GB/s where FAISS's row-at-a-time scan reached 20). Each pair's
+   * FMA chain is the same in either order, so the bits are too. */
+  if (Q == 1) {
+    for (int r = 0; r < 4; r++)
+      for (size_t j = 0; j < d16; j += 16)
+        acc[0][r] = _mm512_fmadd_ps(_mm512_loadu_ps(q[0] + j), h16(0xffff, 1, x[r] + 2 * j, kind),
+                                    acc[0][r]);
+  } else {
+    for (size_t j = 0; j < d16; j += 16) {
+      __m512 xv[4];
+      for (int r = 0; r < 4; r++) xv[r] = h16(0xffff, 1, x[r] + 2 * j, kind);
+      for (int k = 0; k < Q; k++) {
+        __m512 u = _mm512_loadu_ps(q[k] + j);
+        for (int r = 0; r < 4; r++) acc[k][r] = _mm512_fmadd_ps(u, xv[r], acc[k][r]);
+      }
     }
   }
   if (d16 < d) {
