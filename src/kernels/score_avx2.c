@@ -227,6 +227,58 @@ void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq, const u
 #define I4G_STOREF(p, v)  _mm256_storeu_ps(p, v)
 #include "score_i4g_tmpl.h"
 
+/* int4 in groups of 32 dims (the `balanced` profile), fewer queries than a register block: rows
+ * read front to back with no transpose, which one query cannot amortise (and the transpose reads
+ * eight rows at once, a pattern the prefetcher follows badly). 32 code bytes (two groups) a step
+ * through the biased-nibble maddubs of score_i4g_tmpl.h; four steps' lanes summed by one hadd
+ * tree into eight group dots; the float epilogue is the scalar one (products in a vector, the
+ * sum in group order), so the bits are vec_score_i4_scalar's. Needs d % 64 == 0 (whole steps). */
+void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                               const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t nb = d / 2, ng = d / 32, half = vec_score_pad64(nb), corr_off = vec_score_i4_corr_off(d);
+  const __m256i m = _mm256_set1_epi8(0x0f), e = _mm256_set1_epi8(8), one = _mm256_set1_epi16(1);
+  const __m256i natural = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride;
+    const int8_t *qe = (const int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half;
+    const int32_t *corr = (const int32_t *)(const void *)(h + corr_off);
+    float sq = vec_score_hdr_f32(h);
+    for (size_t r = 0; r < nr; r++) {
+      const uint8_t *c = codes + r * nb;
+      const float *s = scales + r * ng;
+      float acc = 0.0f;
+      for (size_t gb = 0; gb < ng; gb += 8) {
+        size_t n8 = ng - gb < 8 ? ng - gb : 8; /* even: d % 64 == 0 */
+        __m256i v[4];
+        for (size_t i = 0; i < 4; i++) {
+          if (2 * i >= n8) {
+            v[i] = _mm256_setzero_si256();
+            continue;
+          }
+          size_t off = 16 * gb + 32 * i;
+          __m256i x = _mm256_loadu_si256((const __m256i *)(c + off));
+          __m256i lo = _mm256_xor_si256(_mm256_and_si256(x, m), e);
+          __m256i hi = _mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m), e);
+          __m256i p = _mm256_add_epi16(
+              _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(qe + off))),
+              _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qo + off))));
+          v[i] = _mm256_madd_epi16(p, one);
+        }
+        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        t = _mm256_permutevar8x32_epi32(t, natural); /* lanes: groups gb .. gb + 7 */
+        /* Masked loads: the row's last scales and the query's last biases may end at a page. */
+        __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n8),
+                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i dot = _mm256_sub_epi32(t, _mm256_maskload_epi32(corr + gb, lm));
+        float f[8];
+        _mm256_storeu_ps(f, _mm256_mul_ps(_mm256_maskload_ps(s + gb, lm), _mm256_cvtepi32_ps(dot)));
+        for (size_t i = 0; i < n8; i++) acc = gb + i == 0 ? f[0] : acc + f[i];
+      }
+      ip[j * ldo + r] = sq * acc;
+    }
+  }
+}
+
 /* One scale a row and fewer queries than a register block: the row kernel above skips the
  * transpose, which one query cannot amortise (100k x 384, one query: 620 against 520 q/s). */
 static void score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
@@ -234,6 +286,8 @@ static void score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
                           size_t ldo) {
   if (g >= d && nq < 4)
     vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else if (g == 32 && d % 64 == 0 && nq < 4 && d <= VEC_SCORE_I8_MAX_D)
+    vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
     score_i4g_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
 }

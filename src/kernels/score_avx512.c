@@ -456,6 +456,8 @@ static void score_i4_avx512(const uint8_t *qs, size_t qstride, size_t nq, const 
                             size_t ldo) {
   if (g >= d && nq < 4)
     vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else if (g == 32 && d % 64 == 0 && nq < 4)
+    vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
     score_i4g_avx512(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
 }
@@ -464,6 +466,8 @@ static void score_i4_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq, c
                                  size_t ldo) {
   if (g >= d && nq < 4)
     vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else if (g == 32 && d % 64 == 0 && nq < 4)
+    vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
     score_i4g_avx512_vnni(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
 }

@@ -93,6 +93,10 @@ VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx512;
 VEC_HIDDEN void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq,
                                       const uint8_t *codes, const float *scales, size_t nr,
                                       size_t d, size_t g, float *ip, size_t ldo);
+/* int4 in groups of 32 dims, d % 64 == 0, row-major codes (few queries: no transpose). */
+VEC_HIDDEN void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                          const uint8_t *codes, const float *scales, size_t nr,
+                                          size_t d, float *ip, size_t ldo);
 VEC_HIDDEN void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq,
                                   const uint8_t *codes, size_t nr, size_t d, unsigned flip,
                                   float *ip, size_t ldo);
