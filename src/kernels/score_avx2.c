@@ -333,6 +333,39 @@ INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_
     out[0] = hsum_epi32(acc[0]);
 }
 
+/* Batches: 4 rows x 2 queries, 16 levels a step. Each row's levels are widened once for both
+ * queries and each query's weights once for the four rows (the one-query block widens both for
+ * every pair: 100k x 384, 64 queries: 907/921 -> 1000/1048 q/s). The last partial step reads the
+ * rows through a zeroed buffer; the weights past d are zero (prepared query padding), so the
+ * flipped zero bytes add nothing. Integer sums: the bits of the one-query block. */
+INLINE void u8_block42(const int8_t *const *w, const uint8_t *x, size_t d, __m256i fl,
+                       int32_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < 2; a++)
+    for (int r = 0; r < 4; r++) acc[a][r] = _mm256_setzero_si256();
+  const __m128i fl16 = _mm256_castsi256_si128(fl);
+  for (size_t j = 0; j < d; j += 16) {
+    __m256i xv[4];
+    for (int r = 0; r < 4; r++) {
+      __m128i c;
+      if (j + 16 <= d) {
+        c = _mm_loadu_si128((const __m128i *)(x + r * d + j));
+      } else {
+        uint8_t buf[16] = {0};
+        memcpy(buf, x + r * d + j, d - j);
+        c = _mm_loadu_si128((const __m128i *)buf);
+      }
+      xv[r] = _mm256_cvtepu8_epi16(_mm_xor_si128(c, fl16));
+    }
+    for (int a = 0; a < 2; a++) {
+      __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w[a] + j)));
+      for (int r = 0; r < 4; r++)
+        acc[a][r] = _mm256_add_epi32(acc[a][r], _mm256_madd_epi16(wv, xv[r]));
+    }
+  }
+  for (int a = 0; a < 2; a++) _mm_storeu_si128((__m128i *)out[a], reduce4_epi32(acc[a]));
+}
+
 void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                        size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
   size_t d32 = d & ~(size_t)31;
@@ -343,7 +376,21 @@ void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
   const __m256i fl = _mm256_set1_epi8((char)flip);
   for (size_t r = 0; r < nr; r += 4) {
     size_t R = nr - r >= 4 ? 4 : nr - r;
-    for (size_t j = 0; j < nq; j++) {
+    size_t j = 0;
+    for (; R == 4 && j + 2 <= nq; j += 2) {
+      const int8_t *w2[2];
+      int32_t o2[2][4];
+      for (size_t a = 0; a < 2; a++)
+        w2[a] = (const int8_t *)(qs + (j + a) * qstride + VEC_SCORE_HDR);
+      u8_block42(w2, codes + r * d, d, fl, o2);
+      for (size_t a = 0; a < 2; a++) {
+        const uint8_t *h = qs + (j + a) * qstride;
+        float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+        for (size_t k = 0; k < 4; k++)
+          ip[(j + a) * ldo + r + k] = vec_score_u8_out(c0, sw, o2[a][k]);
+      }
+    }
+    for (; j < nq; j++) {
       const uint8_t *h = qs + j * qstride;
       const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
       float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
