@@ -266,13 +266,21 @@ void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, con
         }
         __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
         t = _mm256_permutevar8x32_epi32(t, natural); /* lanes: groups gb .. gb + 7 */
-        /* Masked loads: the row's last scales and the query's last biases may end at a page. */
-        __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n8),
-                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256i dot = _mm256_sub_epi32(t, _mm256_maskload_epi32(corr + gb, lm));
         float f[8];
-        _mm256_storeu_ps(f, _mm256_mul_ps(_mm256_maskload_ps(s + gb, lm), _mm256_cvtepi32_ps(dot)));
-        for (size_t i = 0; i < n8; i++) acc = gb + i == 0 ? f[0] : acc + f[i];
+        if (n8 == 8) {
+          __m256i dot = _mm256_sub_epi32(t, _mm256_loadu_si256((const __m256i *)(corr + gb)));
+          _mm256_storeu_ps(f, _mm256_mul_ps(_mm256_loadu_ps(s + gb), _mm256_cvtepi32_ps(dot)));
+          acc = gb == 0 ? f[0] : acc + f[0];
+          for (size_t i = 1; i < 8; i++) acc = acc + f[i];
+        } else {
+          /* Masked loads: the row's last scales and the query's last biases may end at a page. */
+          __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n8),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+          __m256i dot = _mm256_sub_epi32(t, _mm256_maskload_epi32(corr + gb, lm));
+          _mm256_storeu_ps(f,
+                           _mm256_mul_ps(_mm256_maskload_ps(s + gb, lm), _mm256_cvtepi32_ps(dot)));
+          for (size_t i = 0; i < n8; i++) acc = gb + i == 0 ? f[0] : acc + f[i];
+        }
       }
       ip[j * ldo + r] = sq * acc;
     }
