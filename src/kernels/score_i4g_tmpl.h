@@ -14,7 +14,8 @@
  * positions x 2 planes x 2 products = 16 terms of at most 1905 stay under 32767 before the madd. */
 
 #ifndef I4G_MAX_P
-#define I4G_MAX_P  512 /* dword positions a row (d <= 4096): the tile lives on the stack */
+/* Dword positions a row (d <= 4096): the tile lives on the stack, 80 KB with 16 lanes. */
+#define I4G_MAX_P  512
 #define I4G_MAX_NG 256 /* groups a row */
 #define I4G_QB     4   /* queries a register block */
 #endif
