@@ -1,8 +1,8 @@
 /* score_avx2.c: AVX2 scoring kernels (int8 by sign/maddubs, binary by nibble-table popcount, f16
- * through F16C). Blocks of 4 rows share each loaded query vector; queries go 2 at a time so each
- * loaded row chunk serves both. Row tails use an overlapping last vector whose already-counted
- * lanes are zeroed in the query (int8) or masked (binary); rows shorter than one vector are copied
- * to a zeroed stack buffer. */
+ * through F16C, bf16 and int16 widened, int4 on a transposed tile or row by row). Blocks of 4 rows
+ * share each loaded query vector; queries go 2 at a time so each loaded row chunk serves both. Row
+ * tails use an overlapping last vector whose already-counted lanes are zeroed in the query (int8)
+ * or masked (binary); rows shorter than one vector are copied to a zeroed stack buffer. */
 #include <immintrin.h>
 
 #include "half_kernels.h"
@@ -202,8 +202,7 @@ void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq, const u
   }
 }
 
-/* ---- int4 on a transposed tile of 8 rows (score_i4g_tmpl.h): rows with groups, and batches. ----
- */
+/* ---- int4 on a transposed tile of 8 rows (score_i4g_tmpl.h): groups, and batches. ---- */
 #define I4G_W        8
 #define I4G_VNNI     0
 #define I4G_FN(name) name##_avx2
@@ -287,8 +286,9 @@ void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, con
   }
 }
 
-/* One scale a row and fewer queries than a register block: the row kernel above skips the
- * transpose, which one query cannot amortise (100k x 384, one query: 620 against 520 q/s). */
+/* Fewer queries than a register block skip the transpose, which they cannot amortise: one scale a
+ * row takes the row kernel above (100k x 384, one query: 620 against 520 q/s), groups of 32 the
+ * row-order kernel; everything else the transposed tile. */
 static void score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                           const float *scales, size_t nr, size_t d, size_t g, float *ip,
                           size_t ldo) {
@@ -317,7 +317,7 @@ INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_
   for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
   if (seq) {
     /* One query a call: each row to its end before the next, one stream for the hardware
-     * prefetcher (200k x 384, one query: ~220 -> ~300 q/s). Integer sums: no bit changes. */
+     * prefetcher (200k x 384, one query: 167 -> 245 q/s). Integer sums: no bit changes. */
     for (int r = 0; r < R; r++)
       for (size_t j = 0; j < d32; j += 32)
         acc[r] =

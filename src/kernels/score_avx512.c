@@ -1,6 +1,7 @@
 /* score_avx512.c: AVX-512 scoring kernels. int8 by VNNI's vpdpbusd where the CPU has it (codes
  * biased to unsigned, the bias removed once per query), else by the BW sign/maddubs pair; binary by
- * VPOPCNTDQ where present, else a 4-bit table; f16 through F16C. Blocks of 4 rows x 4 queries keep
+ * VPOPCNTDQ where present, else a 4-bit table; f16 through F16C, bf16 and int16 widened; int4 on a
+ * transposed tile (score_i4g_tmpl.h, VNNI or maddubs). Blocks of 4 rows x 4 queries keep
  * 16 accumulators in registers and load each row chunk once for all 4 queries. Tails are
  * zero-masked loads, which never touch bytes past the row. */
 #include <immintrin.h>
@@ -467,7 +468,7 @@ static void score_i16_avx512(const uint8_t *qs, size_t qstride, size_t nq, const
 #define I4G_ATTR     VNNI
 #include "score_i4g_tmpl.h"
 
-/* One scale a row and fewer queries than a register block: the AVX2 row kernel (no transpose). */
+/* Fewer queries than a register block: the AVX2 row-order kernels (no transpose), as there. */
 static void score_i4_avx512(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                             const float *scales, size_t nr, size_t d, size_t g, float *ip,
                             size_t ldo) {
