@@ -1,7 +1,8 @@
 /* score_neon.c: AArch64 NEON scoring kernels with baseline instructions only (no SDOT: the
  * dispatcher cannot yet tell at run time whether a core has it). int8 by widening multiplies
  * (vmull_s8, exact in int16 since |q|, |x| <= 127) and pairwise accumulation into int32; binary by
- * vcntq_u8; f16/bf16 by widening conversions and fused multiply-adds. Row tails use an overlapping
+ * vcntq_u8; f16/bf16 (and int16) by widening conversions and fused multiply-adds; int4 and the
+ * calibrated codes by widening multiply-accumulates. Row tails use an overlapping
  * last vector with the already-counted lanes zeroed, or a zeroed copy for rows under 16 bytes. */
 #include <arm_neon.h>
 
@@ -240,9 +241,69 @@ static void score_i4_neon(const uint8_t *qs, size_t qstride, size_t nq, const ui
   }
 }
 
+/* ---- calibrated: levels (x ^ flip, 0..255) and int8 weights widened to int16, then widening
+ * multiply-accumulates into int32 (exact for d <= VEC_SCORE_U8_MAX_D); rows one after the other,
+ * up to 4 queries sharing each widened row chunk. The tail goes through a zeroed buffer (the
+ * weights past d are zero, so the flipped zero bytes add nothing). ---- */
+INLINE int32x4_t u8_mac(int32x4_t acc, int16x8_t w, int16x8_t x) {
+  acc = vmlal_s16(acc, vget_low_s16(w), vget_low_s16(x));
+  return vmlal_high_s16(acc, w, x);
+}
+
+INLINE void u8_row(int Q, const int8_t *const *w, const uint8_t *x, size_t d, uint8x16_t fl,
+                   int32_t *out) {
+  int32x4_t acc[4];
+  for (int a = 0; a < Q; a++) acc[a] = vdupq_n_s32(0);
+  for (size_t j = 0; j < d; j += 16) {
+    uint8x16_t c;
+    if (j + 16 <= d) {
+      c = vld1q_u8(x + j);
+    } else {
+      uint8_t buf[16] = {0};
+      memcpy(buf, x + j, d - j);
+      c = vld1q_u8(buf);
+    }
+    c = veorq_u8(c, fl);
+    int16x8_t xl = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(c)));
+    int16x8_t xh = vreinterpretq_s16_u16(vmovl_high_u8(c));
+    for (int a = 0; a < Q; a++) {
+      int8x16_t wv = vld1q_s8(w[a] + j);
+      acc[a] = u8_mac(acc[a], vmovl_s8(vget_low_s8(wv)), xl);
+      acc[a] = u8_mac(acc[a], vmovl_high_s8(wv), xh);
+    }
+  }
+  for (int a = 0; a < Q; a++) out[a] = vaddvq_s32(acc[a]);
+}
+
+static void score_u8_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+  const uint8x16_t fl = vdupq_n_u8((uint8_t)flip);
+  for (size_t j = 0; j < nq; j += 4) {
+    int Q = nq - j >= 4 ? 4 : (int)(nq - j);
+    const int8_t *w[4];
+    for (int a = 0; a < Q; a++)
+      w[a] = (const int8_t *)(qs + (j + (size_t)a) * qstride + VEC_SCORE_HDR);
+    for (size_t r = 0; r < nr; r++) {
+      int32_t out[4];
+      switch (Q) {
+      case 4: u8_row(4, w, codes + r * d, d, fl, out); break;
+      case 3: u8_row(3, w, codes + r * d, d, fl, out); break;
+      case 2: u8_row(2, w, codes + r * d, d, fl, out); break;
+      default: u8_row(1, w, codes + r * d, d, fl, out); break;
+      }
+      for (int a = 0; a < Q; a++) {
+        const uint8_t *h = qs + (j + (size_t)a) * qstride;
+        ip[(j + (size_t)a) * ldo + r] =
+            vec_score_u8_out(vec_score_hdr_f32(h + 4), vec_score_hdr_f32(h), out[a]);
+      }
+    }
+  }
+}
+
 const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
                                                   .b1 = score_b1_neon,
                                                   .f16 = score_f16_neon,
                                                   .bf16 = score_bf16_neon,
                                                   .i16 = score_i16_neon,
-                                                  .i4 = score_i4_neon};
+                                                  .i4 = score_i4_neon,
+                                                  .u8 = score_u8_neon};
