@@ -307,6 +307,7 @@ class Codec:
 
     @property
     def trained(self) -> bool:
+        """True when the codec can encode: its dimension is known and, if it needs training, it is trained."""
         return self._h is not None and bool(_core.codec_info(self._h)["trained"])
 
     @property
@@ -423,6 +424,7 @@ class Codec:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Codec:
+        """Recreates a codec from :meth:`to_bytes` output; VectroError for corrupt bytes or not a codec."""
         h = _core.codec_deserialize(data)
         info = _core.codec_info(h)
         c = cls.__new__(cls)
@@ -444,6 +446,7 @@ class Codec:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
+        """Reads a codec written by :meth:`save`."""
         with open(path, "rb") as f:
             return cls.from_bytes(f.read())
 
@@ -542,6 +545,7 @@ class QuantizedEmbeddings:
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.shape[-1]
 
     @property

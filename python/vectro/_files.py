@@ -178,14 +178,17 @@ class VqzReader:
 
     @property
     def precision(self) -> str:
+        """The file's codec, by the name ``Codec`` takes ("int8", "int4-g32", "rabitq-4", ...)."""
         return self.codec.precision
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.info["dim"]
 
     @property
     def has_ids(self) -> bool:
+        """True when the file stores one uint64 id per row."""
         return bool(self.info["has_ids"])
 
     @property

@@ -87,6 +87,7 @@ class Index:
 
     @property
     def dim(self) -> int | None:
+        """The vectors' dimension, once the first add has fixed it (None before)."""
         return self.codec.dim
 
     def add(self, embeddings, ids=None, *, threads: int = 0) -> None:
@@ -292,6 +293,7 @@ class Index:
 
     @property
     def ids(self) -> np.ndarray:
+        """Every id in the index, in row order (uint64)."""
         return self._arrays()[2]
 
     def save(self, path) -> None:

@@ -30,10 +30,12 @@ class MixedQuantizedEmbeddings:
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.shape[-1]
 
     @property
     def precision(self) -> str:
+        """"mixed(...)" naming the tiers in the order they are tried."""
         return "mixed(" + ",".join(self.tiers) + ")"
 
     @property
@@ -43,6 +45,7 @@ class MixedQuantizedEmbeddings:
 
     @property
     def compression_ratio(self) -> float:
+        """Size of the same vectors as float32 divided by ``nbytes``."""
         return len(self.tags) * self.dim * 4 / self.nbytes if self.nbytes else float("nan")
 
     def counts(self) -> dict:
@@ -50,6 +53,7 @@ class MixedQuantizedEmbeddings:
         return {t: int((self.tags == i).sum()) for i, t in enumerate(self.tiers)}
 
     def decode(self, *, threads: int = 0) -> np.ndarray:
+        """Reconstructs every vector as float32, in the original order (shape ``self.shape``)."""
         n = len(self.tags)
         out = np.empty((n, self.dim), np.float32)
         for i, t in enumerate(self.tiers):

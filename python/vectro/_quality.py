@@ -217,6 +217,7 @@ class Choice:
         return idx
 
     def format_table(self) -> str:
+        """The measured candidates as a text table, one per line, with whether each met the target."""
         head = (f"{'precision':<10} {'ctr':>3} {'dims':>5} {'bytes/vec':>9} {'rescoring':>9} {'rows':>7} "
                 f"{'ms/q':>7} {'cosine':>9} {'recall@10':>9}  met")
         rows = [head] + [
