@@ -555,9 +555,12 @@ class QuantizedEmbeddings:
 
     @property
     def compression_ratio(self) -> float:
-        """Size of the same vectors as float32 divided by ``nbytes``."""
+        """Size of the same vectors as float32 divided by ``nbytes``; with no rows (an empty slice),
+        the codec's own ratio, from its bytes per vector."""
         n = self.codes.shape[0]
-        return (n * self.dim * 4) / self.nbytes if self.nbytes else float("nan")
+        if n == 0:
+            return self.dim * 4 / self.codec.bytes_per_vector(self.dim)
+        return (n * self.dim * 4) / self.nbytes
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -590,7 +593,8 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
             exact codes) for the calibrated codecs.
         threads: worker threads, 0 = all cores. Small batches run on the calling thread.
         progress: optional ``callback(done_rows, total_rows)``, called at most every 50 ms and
-            once at the end; raise from it to cancel (the exception propagates).
+            once at the end; return False from it to cancel (VectroError "cancelled: the progress
+            callback returned False"; None or True go on), or raise (the exception propagates).
         device: None (the CPU), or "cuda" / "cuda:N" to encode a host array on a GPU. A CUDA
             array (a torch CUDA tensor, CuPy) is encoded on its GPU whatever this says, and the
             result is a :class:`vectro.cuda.DeviceQuantizedEmbeddings` whose codes stay there

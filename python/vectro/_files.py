@@ -230,10 +230,18 @@ class VqzReader:
         return q
 
     def __getitem__(self, key) -> QuantizedEmbeddings:
+        """Rows by index or contiguous slice, as QuantizedEmbeddings. A slice is clipped at the end
+        as Python's are (``r[900:2000]`` of 1000 rows gives 100), but one that starts at or past
+        the end and asks for rows (``r[1000:2000]`` of 1000) raises IndexError: reading nothing
+        where rows were expected is almost always a wrong offset."""
         if isinstance(key, slice):
             start, stop, step = key.indices(len(self))
             if step != 1:
                 raise IndexError("only contiguous slices are supported")
+            s = key.start
+            if isinstance(s, (int, np.integer)) and 0 < len(self) <= s and (key.stop is None or key.stop > s):
+                want = "the end" if key.stop is None else int(key.stop)
+                raise IndexError(f"rows [{int(s)}, {want}) are outside the file's {len(self)}")
             return self.read(start, max(start, stop))
         i = int(key)
         i = i + len(self) if i < 0 else i
@@ -246,10 +254,12 @@ class VqzReader:
         for a in range(0, len(self), rows):
             yield self.read(a, min(a + rows, len(self)))
 
-    def verify(self) -> None:
-        """Checks every block's CRC-32C and the whole-file checksum; raises VectroError naming the
-        first bad block."""
+    def verify(self) -> dict:
+        """Checks every block's CRC-32C, that its rows decode to finite values, and the whole-file
+        checksum; raises VectroError naming the first bad block. Returns what it checked:
+        ``{"rows": ..., "blocks": ..., "bytes": ...}``."""
         _core.vqz_verify(self._r)
+        return {"rows": len(self), "blocks": int(self.info["blocks"]), "bytes": int(self.info["file_size"])}
 
     def __enter__(self) -> VqzReader:
         return self
@@ -385,8 +395,9 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
         for chunk in read_embeddings(src, chunk_rows, column=column):
             w.append(chunk, threads=threads)
             done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+            if progress is not None and progress(done, total) is False:
+                # as the C callbacks: False cancels; the writer's abort removes the temporary
+                raise _core.VectroError("cancelled: the progress callback returned False")
         if w._w is None and codec.dim is None:  # empty input: an empty file of the right dimension
             if dim is None:
                 raise ValueError(f"{os.fspath(src)} holds no embeddings and no dimension")
