@@ -8,8 +8,9 @@ Run:  python3 bench/bench_pgvector.py [--dsn postgresql://...] [--repeat 3]
 Without --dsn it starts a throwaway PostgreSQL (tests/python/pg_server.py; pgvector from
 scripts/setup_pgvector.sh). Storage is pg_total_relation_size (heap, TOAST and indexes) after a
 VACUUM; recall@10 is against exact float32 inner-product search on the 300 held-out queries;
-query time is the mean over all queries of one client searching one query at a time through
-vectro.integrations.pgvector (a round trip each), the best of --repeat passes after a warm-up.
+query time is the wall time of Store.search over all queries (one client; pipeline mode: each
+query its own SELECT, all sent before the first answer is read) divided by their number, the best
+of --repeat passes after a warm-up.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 import vectro
 
-PRECISIONS = ["f16", "bf16", "int16", "int8", "uint8", "int4-g32", "int4", "binary"]
+PRECISIONS = ["f16", "bf16", "int16", "int8", "uint8", "int4-g32", "int4", "uint4", "binary"]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
@@ -42,6 +42,7 @@ SEARCH_ROWS = [
     ("int4", "int4", None, None),
     ("int4-g32", "int4-g32", None, None),
     ("uint4 (per-dim 4-bit)", "uint4", None, "SQ4"),
+    ("uint6 (per-dim 6-bit)", "uint6", None, "SQ6"),
     ("int8", "int8", None, None),
     ("uint8", "uint8", None, "SQ8"),
 ]
@@ -70,9 +71,8 @@ def _faiss_recall(kind, x, q, truth, center):
     ip = faiss.METRIC_INNER_PRODUCT
     if kind.startswith("RaBitQ"):
         idx = faiss.IndexRaBitQ(d, ip, int(kind[6:])) if int(kind[6:]) > 1 else faiss.IndexRaBitQ(d, ip)
-    elif kind in ("SQ4", "SQ8"):
-        idx = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_4bit if kind == "SQ4"
-                                         else faiss.ScalarQuantizer.QT_8bit, ip)
+    elif kind in ("SQ4", "SQ6", "SQ8"):
+        idx = faiss.IndexScalarQuantizer(d, getattr(faiss.ScalarQuantizer, f"QT_{kind[2]}bit"), ip)
     else:
         idx = faiss.index_factory(d, kind, ip)
     idx.train(x)

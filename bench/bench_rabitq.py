@@ -87,7 +87,7 @@ def main():
             t_scan = timed(lambda: scan.search(q, k=10, threads=1), args.repeat)
             ids = scan.search(q, k=10)[0].astype(np.int64)
             recall = np.mean([len(set(a.tolist()) & set(e.tolist())) / 10 for a, e in zip(ids, exact)])
-            full = vectro.Index(make(), metric="ip")
+            full = vectro.Index(make(), metric="ip", keep_originals=True)
             full.add(x)
             t_full = timed(lambda: full.search(q, k=10, threads=1), args.repeat)
             rows = full.last_stats["rescored"] / len(q)

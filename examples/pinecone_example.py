@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import vectro
-from vectro.integrations import Originals
+from vectro.integrations import Originals, Source
 from vectro.integrations import pinecone as db  # or pgvector, qdrant, milvus: the same Store / upload / search
-from vectro.integrations._common import Source
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -58,6 +58,7 @@ VEC_API const char *vec_version_string(void);
 #define VEC_E_FORMAT      (-10) /* serialized data that is truncated, corrupt or not ours */
 #define VEC_E_VERSION     (-11) /* serialized data written by a newer, incompatible version */
 #define VEC_E_IO (-12) /* a file could not be opened, read, written or renamed (errno text) */
+#define VEC_E_NOT_FOUND (-13) /* an id the index does not hold (vec_index_get) */
 
 /** @return a static, human-readable description of an error code (never NULL). */
 VEC_API const char *vec_strerror(int rc);
@@ -156,6 +157,8 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  *   uint4-cal   ceil(d/2) bytes        0               the same with 16 levels: step = (hi-lo)/15,
  *                                                      round to nearest only; dimension 2i in the
  *                                                      low nibble of byte i (FAISS's QT_4bit)
+ *   uint6-cal   ceil(6d/8) bytes       0               64 levels, step = (hi-lo)/63; dimension j
+ *                                                      in bits [6j, 6j+6) of the row, LSB first
  *   rabitq      ceil(d*B/8) bytes      3 (4 centred)   seeded random rotation, then B = bits
  *                                                      (1..8) per dimension; see below
  *   pq          m (bits 8) or          0               product quantization: d split into m
@@ -200,9 +203,10 @@ typedef enum vec_codec_id {
   VEC_CODEC_BINARY = 6,
   VEC_CODEC_UINT8_CAL = 7,
   VEC_CODEC_INT8_CAL = 8,
-  VEC_CODEC_RABITQ = 9,    /* random rotation + 1..8-bit codes with correction factors */
-  VEC_CODEC_PQ = 10,       /* product quantization: m sub-codebooks of 2^bits k-means centroids */
-  VEC_CODEC_UINT4_CAL = 11 /* per-dimension ranges, 16 levels, two codes a byte (FAISS QT_4bit) */
+  VEC_CODEC_RABITQ = 9,     /* random rotation + 1..8-bit codes with correction factors */
+  VEC_CODEC_PQ = 10,        /* product quantization: m sub-codebooks of 2^bits k-means centroids */
+  VEC_CODEC_UINT4_CAL = 11, /* per-dimension ranges, 16 levels, two codes a byte (FAISS QT_4bit) */
+  VEC_CODEC_UINT6_CAL = 12  /* per-dimension ranges, 64 levels, 6 bits a code (FAISS QT_6bit) */
 } vec_codec_id;
 
 #define VEC_ROUND_NEAREST  0 /* round half to even: the default, the smallest error */
@@ -227,7 +231,7 @@ typedef struct vec_codec_params {
                            vec_codec_train; sampled as train_max). rabitq centres itself (4
                            scales a row); binary (sign(x - c), still Hamming-searchable: the
                            query's bits are sign(q - c)), int8, int4, uint8-cal, int8-cal,
-                           uint4-cal and pq are wrapped by the library: the module codes x - c,
+                           uint4-cal, uint6-cal and pq are wrapped by the library: the module codes x - c,
                            decoding adds c back and search scores add q.c (format 2.1).
                            f16, bf16, int16: must be 0 */
 } vec_codec_params;
@@ -657,6 +661,174 @@ VEC_API int vec_search_rescore(const vec_codec *codec, const void *codes, const 
  *          VEC_E_OVERFLOW; VEC_E_NOMEM; VEC_E_CANCELLED. */
 VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const float *scales,
                               size_t n, float *out, const vec_batch_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
+ * Index: a store of encoded rows by uint64 id, searched on the codes (vec_index).
+ *
+ * An index owns a pipeline: a first-stage codec whose codes every search scans, an optional rerank
+ * codec whose codes rescore the first stage's candidates, and optional float32 originals (kept on
+ * add, or read at load) that rescore exactly. It holds, per row, the codes and scales of each
+ * stage, |x|^2 of each stage for COSINE and L2, the id, and the original when kept: in memory,
+ * about (code_size + 4 * scale_count + 8 + 4) bytes a row plus 16 bytes a row for the id map, plus
+ * 4 * d (+ 4) bytes a row with originals.
+ *
+ * Ids are uint64; 2^64 - 1 (UINT64_MAX) is refused, as it marks empty result slots. add refuses an
+ * id already held (and ids that repeat within the batch), with nothing added; upsert replaces the
+ * rows of ids held (in place: a row keeps its position in vec_index_ids) and appends the others.
+ * Without ids, add assigns next_id, next_id + 1, ..., where next_id is one past the largest id ever
+ * held (deleted ids are never handed out again). delete marks rows dead (tombstones, skipped by
+ * every search) and compacts once a quarter of the rows are dead.
+ *
+ * Thread safety: one readers-writer lock. Any number of vec_index_search / get / ids / count calls
+ * may run at once; add, upsert, delete, compact and set_search_params wait for them and run alone.
+ * add and upsert encode before they take the lock. vec_index_free must not race with anything.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_index_s vec_index;
+
+/* Defaults of the search pipeline, shared by the CLI and the Python package. */
+#define VEC_INDEX_RERANK_OVERSAMPLE                                                                \
+  20.0                                 /* stage 1 keeps k x this for the rerank codec: binary      \
+                                          codes need ~20x for recall@10 0.95 (the sample) */
+#define VEC_INDEX_FINAL_OVERSAMPLE 2.0 /* the rerank codec keeps k x this for the exact stage */
+#define VEC_INDEX_ORIGINALS_OVERSAMPLE                                                             \
+  4.0 /* originals held, no rerank codec, a codec without                                          \
+         error bounds: k x this are rescored exactly */
+
+typedef struct vec_index_options {
+  size_t struct_size;      /* sizeof(vec_index_options) */
+  const vec_codec *rerank; /* a second codec of the same dimension (copied), or NULL */
+  int keep_originals;      /* non-zero: keep a float32 copy of every row for exact rescoring */
+} vec_index_options;
+
+#define VEC_INDEX_OPTIONS_INIT {sizeof(vec_index_options), NULL, 0}
+
+/* How a search runs; zero fields take the defaults. */
+typedef struct vec_search_params {
+  size_t struct_size; /* sizeof(vec_search_params) */
+  /* Without a rerank codec and without originals: no rescoring (scores are the codes' estimates;
+   * oversample must be 0). With originals: 0 = rescore by error bound where the codec gives bounds
+   * (vec_search_has_bounds), else k x VEC_INDEX_ORIGINALS_OVERSAMPLE candidates; >= 1 = rescore
+   * k x oversample candidates exactly. With a rerank codec: stage 1 keeps k x oversample
+   * candidates (0 = VEC_INDEX_RERANK_OVERSAMPLE). */
+  double oversample;
+  double rerank_oversample; /* with a rerank codec and originals: k x this (0 = 2) go to the exact
+                               stage; without originals the rerank stage keeps k */
+  double bound_scale;       /* rescoring by bound: the bound's factor, (0, 16]; 0 = 1 */
+  int threads;              /* 0 = every core */
+  vec_progress_fn progress; /* as in vec_batch_opts: counts rows or query blocks, may cancel */
+  void *progress_user;
+  const uint64_t *filter_ids; /* an allow-list: only these ids may be returned (ids not held are
+                                 ignored; an empty list returns nothing); NULL: every row */
+  size_t filter_count;
+} vec_search_params;
+
+#define VEC_SEARCH_PARAMS_INIT {sizeof(vec_search_params), 0.0, 0.0, 1.0, 0, NULL, NULL, NULL, 0}
+
+/** Creates an empty index over a copy of codec (trained, when it needs training) with the given
+ *  metric. @param opts NULL for VEC_INDEX_OPTIONS_INIT.
+ *  @return VEC_OK and *out; VEC_E_INVALID_ARG (NULL, unknown metric, a rerank codec of another
+ *          dimension, struct_size); VEC_E_NOT_TRAINED; VEC_E_NOMEM. Free with vec_index_free. */
+VEC_API int vec_index_create(const vec_codec *codec, vec_metric metric,
+                             const vec_index_options *opts, vec_index **out);
+
+/** Frees an index; NULL is a no-op. */
+VEC_API void vec_index_free(vec_index *index);
+
+/** Adds n float32 rows (row i at x + i * ldx, ldx >= d), encoded by every stage.
+ *  @param ids      n ids, or NULL for next_id, next_id + 1, ...
+ *  @param ids_out  n ids assigned (may be NULL)
+ *  @param opts     threads and progress of the encoding
+ *  @return VEC_OK; VEC_E_INVALID_ARG (an id already held or repeated in the batch, 2^64 - 1:
+ *          vec_last_error_row() names it); VEC_E_NONFINITE / VEC_E_RANGE naming the row;
+ *          VEC_E_NOMEM; VEC_E_CANCELLED. On any error nothing was added. */
+VEC_API int vec_index_add(vec_index *index, const float *x, size_t n, size_t ldx,
+                          const uint64_t *ids, uint64_t *ids_out, const vec_batch_opts *opts);
+
+/** As vec_index_add, but an id already held has its row replaced (codes, originals, norms) in
+ *  place; ids are required. @return as vec_index_add, less the "already held" error. */
+VEC_API int vec_index_upsert(vec_index *index, const float *x, size_t n, size_t ldx,
+                             const uint64_t *ids, const vec_batch_opts *opts);
+
+/** Deletes the rows of n ids; ids not held are ignored. *deleted (may be NULL): how many were.
+ *  @return VEC_OK; VEC_E_INVALID_ARG for NULL. */
+VEC_API int vec_index_delete(vec_index *index, const uint64_t *ids, size_t n, size_t *deleted);
+
+/** Drops deleted rows now (delete does it by itself once they are a quarter). @return VEC_OK. */
+VEC_API int vec_index_compact(vec_index *index);
+
+/** @return the live rows (added and not deleted). */
+VEC_API size_t vec_index_count(vec_index *index);
+/** @return the dimension. */
+VEC_API size_t vec_index_dim(const vec_index *index);
+/** @return the metric. */
+VEC_API vec_metric vec_index_metric(const vec_index *index);
+/** @return the first-stage codec and the rerank codec (or NULL), owned by the index. */
+VEC_API const vec_codec *vec_index_codec(const vec_index *index);
+VEC_API const vec_codec *vec_index_rerank(const vec_index *index);
+/** @return non-zero when the index holds float originals (search and get depend on it). */
+VEC_API int vec_index_has_originals(const vec_index *index);
+/** @return non-zero when id is held. */
+VEC_API int vec_index_contains(vec_index *index, uint64_t id);
+/** Copies min(cap, count) live ids in row order (insertion order; upsert keeps a row's place) to
+ *  out. @return the live count (call with cap 0 to size out). */
+VEC_API size_t vec_index_ids(vec_index *index, uint64_t *out, size_t cap);
+/** @return the metadata text of the file the index was loaded from ("" otherwise), owned by it. */
+VEC_API const char *vec_index_metadata(const vec_index *index);
+
+/** Rows of n ids as float32 (row i at out + i * ldo, ldo >= d): the original when held, else the
+ *  first codec's reconstruction. @return VEC_OK; VEC_E_NOT_FOUND naming the first missing id
+ *  (vec_last_error_row() = its position); VEC_E_INVALID_ARG; VEC_E_NOMEM. */
+VEC_API int vec_index_get(vec_index *index, const uint64_t *ids, size_t n, float *out, size_t ldo);
+
+/** The first codec's codes (n * code_size bytes) and scales (n * scale_count, may be NULL) of n
+ *  ids. @return as vec_index_get. */
+VEC_API int vec_index_get_codes(vec_index *index, const uint64_t *ids, size_t n, void *codes,
+                                float *scales);
+
+/** Sets the parameters vec_index_search uses when given NULL (their filter is ignored).
+ *  @return VEC_OK; VEC_E_INVALID_ARG. */
+VEC_API int vec_index_set_search_params(vec_index *index, const vec_search_params *params);
+
+/** Top-k search of nq float32 queries (row j at queries + j * ldq, ldq >= d) through the pipeline
+ *  (see vec_search_params): ids (not rows) and scores, nq * k each, best first, as
+ *  vec_search_codes writes them (UINT64_MAX / NaN in slots past the rows that may be returned).
+ *  Deleted rows and rows outside the filter never appear. The answer does not depend on the thread
+ *  count. @param params NULL: the index's defaults (VEC_SEARCH_PARAMS_INIT unless set).
+ *  @param stats  (query, row) pairs scanned and rescored, or NULL
+ *  @return VEC_OK; VEC_E_INVALID_ARG (k == 0, ldq < d, parameters out of range, oversample >= 1
+ *          without originals nor rerank codec, a COSINE query of norm 0); VEC_E_NONFINITE naming
+ *          the query; VEC_E_NOMEM; VEC_E_CANCELLED. */
+VEC_API int vec_index_search(vec_index *index, const float *queries, size_t nq, size_t ldq,
+                             size_t k, const vec_search_params *params, uint64_t *ids,
+                             float *scores, vec_search_stats *stats);
+
+/** Writes the live rows to a .vqz file (the writer's temp-and-rename, so crash-safe): the first
+ *  codec's codes with ids, and JSON metadata {"vectro_index": 2, "metric": ..., "next_id": ...,
+ *  "rerank": ..., "originals": ...} followed by extra_metadata (JSON object members, e.g.
+ *  "\"str_ids\": [...]", or NULL). With a rerank codec its codes go to path + ".rerank.vqz", and
+ *  held originals to path + ".originals.npy", both written before path itself.
+ *  @return VEC_OK; VEC_E_IO naming the path; VEC_E_NOMEM; VEC_E_INVALID_ARG. */
+VEC_API int vec_index_save(vec_index *index, const char *path, const char *extra_metadata);
+
+typedef struct vec_index_load_options {
+  size_t struct_size;    /* sizeof(vec_index_load_options) */
+  const char *originals; /* float32 rows in the file's order (.npy, .fvecs), or NULL */
+  const char *rerank;    /* a .vqz of the same rows and ids in another codec, or NULL */
+  int sidecars;          /* non-zero: load the sidecars vec_index_save named when the two above
+                            are NULL */
+  int metric_override;   /* -1: the metric in the file (cosine when it names none); else a
+                            vec_metric */
+} vec_index_load_options;
+
+#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1}
+
+/** Opens an index from any .vqz: the file's codec, its ids (a file without ids: 0 .. n-1), the
+ *  metric and next_id of its metadata, and the sidecars. The rows are read into memory (each block
+ *  checked against its CRC-32C); the result is an ordinary index, to search, add to and save.
+ *  @return VEC_OK and *out; VEC_E_FORMAT (an id that repeats or is 2^64 - 1, naming the row; an
+ *          unknown metric; a corrupt file); VEC_E_INVALID_ARG (originals or rerank rows that do
+ *          not match); VEC_E_IO; VEC_E_VERSION; VEC_E_NOMEM. */
+VEC_API int vec_index_load(const char *path, const vec_index_load_options *opts, vec_index **out);
 
 /* ---------------------------------------------------------------------------------------------
  * Clustering: k-means (Lloyd's algorithm), the trainer of the pq codec, public for IVF-style uses.

@@ -53,6 +53,7 @@ if [ "$vectro_mode" = test ] && [ "$(uname -s)" = Linux ]; then
   _have clang || _want+=(clang)
   _have aarch64-linux-gnu-gcc || _want+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
   _have qemu-aarch64 || _have qemu-aarch64-static || _want+=(qemu-user)
+  [ -d /usr/share/doc/debian-faq ] || _want+=(debian-faq) # the RAG example's documents
 fi
 _apt_install "${_want[@]}" || return 1 2>/dev/null || exit 1
 _want=()

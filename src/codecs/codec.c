@@ -14,7 +14,7 @@
 static const vec_codec_ops *const registry[] = {
     &vec_ops_int8,   &vec_ops_f16,    &vec_ops_bf16,      &vec_ops_int16,
     &vec_ops_int4,   &vec_ops_binary, &vec_ops_uint8_cal, &vec_ops_int8_cal,
-    &vec_ops_rabitq, &vec_ops_pq,     &vec_ops_uint4_cal,
+    &vec_ops_rabitq, &vec_ops_pq,     &vec_ops_uint4_cal, &vec_ops_uint6_cal,
 };
 #define NREG (sizeof registry / sizeof registry[0])
 
@@ -453,8 +453,9 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
  * 2.1 (vectro 0.2): a codec centred by codec.c rather than by its module (centre.c: binary, int8,
  * int4, the calibrated codecs, pq) sets flag bit 2 and stores, after the ranges and before the
  * module state, d f32 centre values and one f32 scale (binary's mean |x - c|, else 1); and the
- * codec uint4-cal (id 11) is written as 2.1 too, centred or not. 2.0 readers refuse both by the
- * minor version instead of misreading them; a centred rabitq codec is still written as 2.0.
+ * codecs uint4-cal and uint6-cal (ids 11, 12) are written as 2.1 too, centred or not. 2.0 readers
+ * refuse both by the minor version instead of misreading them; a centred rabitq codec is still
+ * written as 2.0.
  * ------------------------------------------------------------------------------------------- */
 #define SER_MAJOR  2 /* the newest major this code reads */
 #define SER_HEADER 40
@@ -485,7 +486,7 @@ static int has_state(const vec_codec *c) {
 static int has_centre(const vec_codec *c) { return c->cen && c->cen_set; }
 /* 2.1: generic centring or a codec that 2.0 readers do not know. */
 static unsigned ser_minor(const vec_codec *c) {
-  return c->cen || c->base->id == VEC_CODEC_UINT4_CAL ? 1 : 0;
+  return c->cen || c->base->id == VEC_CODEC_UINT4_CAL || c->base->id == VEC_CODEC_UINT6_CAL ? 1 : 0;
 }
 
 /* The oldest version that holds the codec (see above): 2.0 for a centred codec, 1.1 for one with

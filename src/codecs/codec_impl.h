@@ -94,8 +94,11 @@ typedef struct vec_codec_ops {
 /* Bytes between prepared queries: the module's query_size, or more when centring wraps it. A
  * module's score hook must step through its nq queries by this, not by its own size. */
 #define VEC_QSTRIDE(c) ((c)->ops->query_size(c))
-/* Levels of a calibrated codec's code (uint4-cal: 15, the others 255). */
-#define VEC_CAL_LEVELS(c) ((c)->base->id == VEC_CODEC_UINT4_CAL ? 15.0f : 255.0f)
+/* Top level of a calibrated codec's code (uint4-cal: 15, uint6-cal: 63, the others 255). */
+#define VEC_CAL_LEVELS(c)                                                                          \
+  ((c)->base->id == VEC_CODEC_UINT4_CAL   ? 15.0f                                                  \
+   : (c)->base->id == VEC_CODEC_UINT6_CAL ? 63.0f                                                  \
+                                          : 255.0f)
 
 /* Generic centring (centre.c). */
 VEC_HIDDEN int vec_centre_setup(vec_codec *c);
@@ -117,6 +120,7 @@ VEC_HIDDEN extern const vec_codec_ops vec_ops_int8_cal;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_rabitq;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_pq;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_uint4_cal;
+VEC_HIDDEN extern const vec_codec_ops vec_ops_uint6_cal;
 
 /* CRC-32C (Castagnoli), the checksum of serialized codecs and (later) of .vqz blocks. */
 VEC_HIDDEN uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size);

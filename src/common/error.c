@@ -23,6 +23,7 @@ const char *vec_strerror(int rc) {
   case VEC_E_FORMAT: return "malformed or corrupt data";
   case VEC_E_VERSION: return "written by a newer version";
   case VEC_E_IO: return "input/output error";
+  case VEC_E_NOT_FOUND: return "id not found";
   default: return "unknown error";
   }
 }

@@ -13,7 +13,7 @@
 
 static const vec_codec_id k_ids[] = {VEC_CODEC_BINARY,    VEC_CODEC_INT8,     VEC_CODEC_INT4,
                                      VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL, VEC_CODEC_PQ,
-                                     VEC_CODEC_UINT4_CAL};
+                                     VEC_CODEC_UINT4_CAL, VEC_CODEC_UINT6_CAL};
 static const size_t k_d[] = {7, 16, 33, 64};
 
 static vec_codec_params params_for(vec_codec_id id, size_t d, int center) {
@@ -203,7 +203,28 @@ static void uint4_reference(void) {
   CHECK(vec_codec_create(&p, &c) == VEC_E_INVALID_ARG && c == NULL);
 }
 
+/* uint6-cal: 64 levels packed LSB first, 4 codes in 3 bytes; decoding lo + u * step. */
+static void uint6_reference(void) {
+  size_t d = 5;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_UINT6_CAL, d);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK && vec_codec_code_size(c) == 4);
+  float lo[5] = {0, 0, 0, 0, 0}, hi[5] = {63, 63, 63, 63, 63};
+  float x[5] = {1, 2, 62.5f, 63, 40}, dec[5];
+  uint8_t codes[4];
+  CHECK(vec_codec_set_ranges(c, lo, hi) == VEC_OK);
+  CHECK(vec_codec_encode(c, x, 1, d, codes, NULL, NULL) == VEC_OK);
+  /* levels 1, 2, 62 (half to even), 63, 40: bits 1 | 2 << 6 | 62 << 12 | 63 << 18 | 40 << 24 */
+  uint32_t w = 1u | 2u << 6 | 62u << 12 | 63u << 18 | 40u << 24;
+  CHECK(codes[0] == (w & 255) && codes[1] == ((w >> 8) & 255) && codes[2] == ((w >> 16) & 255) &&
+        codes[3] == (w >> 24));
+  CHECK(vec_codec_decode(c, codes, NULL, 1, dec, d, NULL) == VEC_OK);
+  CHECK(dec[0] == 1.0f && dec[2] == 62.0f && dec[3] == 63.0f && dec[4] == 40.0f);
+  vec_codec_free(c);
+}
+
 const vt_test centre_tests[] = {
+    {"uint6_reference", uint6_reference},
     {"centred_is_plain_twin", centred_is_plain_twin},
     {"centred_errors", centred_errors},
     {"uint4_reference", uint4_reference},

@@ -59,6 +59,7 @@ GROUP(hostile)
 GROUP(files)
 GROUP(forced)
 GROUP(centre)
+GROUP(index)
 
 int main(int argc, char **argv) {
   struct {
@@ -84,7 +85,8 @@ int main(int argc, char **argv) {
                 {"hostile", hostile_tests, hostile_count},
                 {"files", files_tests, files_count},
                 {"forced", forced_tests, forced_count},
-                {"centre", centre_tests, centre_count}};
+                {"centre", centre_tests, centre_count},
+                {"index", index_tests, index_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;

@@ -2,12 +2,13 @@
 client on a file in a temporary directory and stopped with it). Skips, saying why, without
 pymilvus / milvus-lite 2.5."""
 
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import ranking
 import vectro
 
 pymilvus = pytest.importorskip("pymilvus", reason="pymilvus is not installed: pip install 'vectro[milvus]'")
@@ -36,11 +37,6 @@ def hamming(a, b):
     return np.unpackbits(a[:, None, :] ^ b[None], axis=2).sum(2)
 
 
-def untied_equal(got, want, want_s, tol):
-    untied = np.abs(np.diff(want_s, axis=1)) > tol
-    return (got[:, 0] == want[:, 0]).all() and (got[:, 1:] == want[:, 1:])[untied & np.roll(untied, 1, 1)].all()
-
-
 def test_binary_codes_hamming_equals_vectro(client, data, tmp_path):
     x, q = data
     path = tmp_path / "part-3.vqz"
@@ -52,9 +48,9 @@ def test_binary_codes_hamming_equals_vectro(client, data, tmp_path):
     assert (row["vectro_shard"], row["vectro_row"]) == ("part-3.vqz", 5)
     ids, scores = store.search(q, k=10)
     h = hamming(np.packbits(q > 0, axis=1), np.packbits(x > 0, axis=1))  # Vectro's codes: packbits(x > 0)
-    want = np.argsort(h, axis=1, kind="stable")[:, :10]
-    np.testing.assert_array_equal(scores, 384 - 2 * np.take_along_axis(h, want, 1))  # Milvus's Hamming = ours
-    assert untied_equal(ids - 10, want, -np.take_along_axis(h, want, 1).astype(float), 0.5)
+    want = np.argsort(h, axis=1, kind="stable")[:, :11]
+    np.testing.assert_array_equal(scores, 384 - 2 * np.take_along_axis(h, want[:, :10], 1))  # Milvus's Hamming = ours
+    assert ranking.agree(ids - 10, want, -np.take_along_axis(h, want, 1).astype(float), 0.5)
     index = vectro.Index("binary", metric="ip")
     index.add(x)
     vids, _ = index.search(q, k=10)
@@ -72,9 +68,9 @@ def test_f16_and_bf16_fields_search_like_vectro(client, data):
     ids, scores = store.search(q, k=10)
     index = vectro.Index("f16", metric="ip")
     index.add(x)
-    want, want_s = index.search(q.astype(np.float16).astype(np.float32), k=10)  # Milvus takes float16 queries
-    np.testing.assert_allclose(scores, want_s, rtol=1e-3, atol=1e-4)
-    assert untied_equal(ids, want, want_s, 1e-3)
+    want, want_s = index.search(q.astype(np.float16).astype(np.float32), k=11)  # Milvus takes float16 queries
+    np.testing.assert_allclose(scores, want_s[:, :10], rtol=1e-3, atol=1e-4)
+    assert ranking.agree(ids, want, want_s, 1e-3)
 
     bf = mv.Store(client, "bhalf", metric="l2")
     qb = vectro.quantize_embeddings(x[:300], "bf16")
@@ -83,9 +79,9 @@ def test_f16_and_bf16_fields_search_like_vectro(client, data):
     xr = vectro.reconstruct_embeddings(qb)
     qr = vectro.reconstruct_embeddings(vectro.quantize_embeddings(q, "bf16"))  # bfloat16 queries
     s = ((qr[:, None] - xr[None]) ** 2).sum(-1)  # Milvus's L2 is squared, as vectro's
-    want = np.argsort(s, axis=1, kind="stable")[:, :5]
-    np.testing.assert_allclose(scores, np.take_along_axis(s, want, 1), rtol=1e-3)
-    assert untied_equal(ids, want, -np.take_along_axis(s, want, 1), 1e-3)
+    want = np.argsort(s, axis=1, kind="stable")[:, :6]
+    np.testing.assert_allclose(scores, np.take_along_axis(s, want[:, :5], 1), rtol=1e-3)
+    assert ranking.agree(ids, want, -np.take_along_axis(s, want, 1), 1e-3)
 
 
 def test_reconstructions_cosine(client, data):
@@ -96,9 +92,9 @@ def test_reconstructions_cosine(client, data):
     ids, scores = store.search(q, k=5, filter="vectro_row < 100")
     xr = vectro.reconstruct_embeddings(qe)[:100]
     s = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (xr / np.linalg.norm(xr, axis=1, keepdims=True)).T
-    want = np.argsort(-s, axis=1, kind="stable")[:, :5]
-    np.testing.assert_allclose(scores, np.take_along_axis(s, want, 1), atol=1e-5)
-    assert untied_equal(ids, want, np.take_along_axis(s, want, 1), 1e-5)
+    want = np.argsort(-s, axis=1, kind="stable")[:, :6]
+    np.testing.assert_allclose(scores, np.take_along_axis(s, want[:, :5], 1), atol=1e-5)
+    assert ranking.agree(ids, want, np.take_along_axis(s, want, 1), 1e-5)
 
 
 def test_bad_input_and_failed_uploads(client, data):
@@ -161,8 +157,8 @@ def test_quantization_config_is_a_milvus_index(client, data):
     assert client.describe_index("planned", "vector")["metric_type"] == "HAMMING"
 
 
-def test_example_script():
-    r = subprocess.run([sys.executable, "-W", "ignore", str(ROOT / "examples" / "milvus_example.py")],
-                       capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "recall@10" in r.stdout
+def test_example_script(monkeypatch, capsys):
+    # in this process (the clients are imported already): a subprocess spent seconds importing them
+    monkeypatch.setattr(sys, "argv", ["milvus_example.py"])
+    runpy.run_path(str(ROOT / "examples" / "milvus_example.py"), run_name="__main__")
+    assert "recall@10" in capsys.readouterr().out

@@ -120,7 +120,7 @@ def test_pq_errors(corpus):
     codec = vectro.Codec("pq-48x4", train_iters=4).fit(x[:500])
     with pytest.raises((ValueError, vectro.VectroError)):
         codec.encode(x[:10, :100])
-    index = vectro.Index(codec, metric="ip")
+    index = vectro.Index(codec, metric="ip", keep_originals=True)
     index.add(x[:100])
     with pytest.raises(ValueError, match="dimension"):
         index.search(x[:2, :128], k=5)
@@ -171,7 +171,7 @@ def test_pq_recall_on_sample(corpus):
     # (seed 0): 0.68 / 0.96 (96x4) and 0.71 / 0.98 (48x8) without / with 4x rescoring.
     codec = vectro.Codec("pq-96x4", seed=0).fit(x)
     assert codec.bytes_per_vector(384) == 48
-    index = vectro.Index(codec, metric="ip")
+    index = vectro.Index(codec, metric="ip", keep_originals=True)
     index.add(x)
     ids, _ = index.search(qv, k=10)
     plain = _recall(ids, truth)
@@ -179,12 +179,12 @@ def test_pq_recall_on_sample(corpus):
     rescored = _recall(ids, truth)
     assert plain > 0.6 and rescored >= 0.95, (plain, rescored)
     codec = vectro.Codec("pq-96x4", seed=0, rotate=True).fit(x)  # rotated first: same size
-    index = vectro.Index(codec, metric="ip")
+    index = vectro.Index(codec, metric="ip", keep_originals=True)
     index.add(x)
     ids, _ = index.search(qv, k=10, oversample=4)
     assert _recall(ids, truth) >= 0.95
     codec8 = vectro.Codec("pq-48x8", seed=0).fit(x)  # 48 bytes: 32x
-    index = vectro.Index(codec8, metric="ip")
+    index = vectro.Index(codec8, metric="ip", keep_originals=True)
     index.add(x)
     ids, _ = index.search(qv, k=10, oversample=4)
     assert _recall(ids, truth) >= 0.95

@@ -80,7 +80,7 @@ def test_centring_recovers_recall_on_e5(e5, precision, gain):
     assert vectro.Index(precision).codec.center
 
 
-@pytest.mark.parametrize("precision", ["binary", "int8", "int4", "uint8", "uint4", "pq-16x8"])
+@pytest.mark.parametrize("precision", ["binary", "int8", "int4", "uint8", "uint4", "uint6", "pq-16x8"])
 def test_centred_codec_round_trips_and_scores_exactly(e5, tmp_path, precision):
     x, q = e5
     x = x[:600]
@@ -116,6 +116,9 @@ def test_uint4_per_dimension_codes(e5):
     assert np.mean(u == ref) > 0.999  # rounding of exact halves aside
     np.testing.assert_allclose(codec.decode(qe), lo + u * step, atol=1e-6)
     assert index_recall(codec, x, q) > 0.78  # per-dimension ranges: above int4's 0.72 on e5
+    six = vectro.Codec("uint6").fit(x)
+    assert six.precision == "uint6-cal" and six.bytes_per_vector() == 288
+    assert index_recall(six, x, q) > 0.93
 
 
 @pytest.mark.parametrize("data", ["e5", "sample"])
@@ -162,3 +165,21 @@ def test_evaluate_reports_search_recall(e5):
     assert r["recall_codes"] == pytest.approx(index_recall(vectro.Codec("rabitq-1", center=True), x, q))
     assert r["recall_codes"] < r["recall_rescored"][4] <= r["recall_rescored"][10] <= 1.0
     assert r["recall_rescored"]["bound"] == 1.0 and 0 < r["rows_read"]["bound"] < len(x)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+@pytest.mark.parametrize("precision", ["int8", "uint4", "int4-g32"])
+def test_centred_search_matches_reconstructions_for_every_metric(e5, metric, precision):
+    """|x|^2 for cosine and L2 comes from the decoded rows, centre included."""
+    x, q = e5
+    x, q = x[:800], q[:20] * np.float32(1.5)  # queries off the unit sphere: L2 differs from IP
+    codec = vectro.Codec(precision, center=True).fit(x)
+    index = vectro.Index(codec, metric=metric, keep_originals=False)
+    index.add(x)
+    ids, _ = index.search(q, 10)
+    rec = codec.decode(codec.encode(x))
+    if metric == "cosine":
+        s = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (rec / np.linalg.norm(rec, axis=1, keepdims=True)).T
+    else:
+        s = -(np.sum(q * q, 1)[:, None] - 2 * q @ rec.T + np.sum(rec * rec, 1)[None, :])
+    assert recall(ids, np.argsort(-s, axis=1)[:, :10]) >= 0.97  # the query's int8 rounding aside

@@ -124,7 +124,7 @@ def test_cli_compress_rabitq(sample, tmp_path):
 @pytest.mark.parametrize("bits,max_share", [(1, 0.25), (4, 0.05)])
 def test_rescoring_by_bound_recovers_exact_top10(sample, bits, max_share):
     corpus, queries = sample
-    index = vectro.Index(f"rabitq-{bits}", metric="ip")
+    index = vectro.Index(f"rabitq-{bits}", metric="ip", keep_originals=True)
     index.add(corpus)
     ids, _ = index.search(queries, k=10)  # oversample=None: by the codec's error bound
     exact = np.argsort(-(queries.astype(np.float64) @ corpus.T.astype(np.float64)), axis=1)[:, :10]
@@ -138,7 +138,7 @@ def test_bound_scale_trades_rescored_rows(sample):
     """A tighter bound rescores fewer rows: 0.8 on rabitq-1 still finds the exact top 10 of the
     sample (measured 1.000 at 0.71x the rows); a looser one rescores more; bad scales are refused."""
     corpus, queries = sample
-    index = vectro.Index("rabitq-1", metric="ip")
+    index = vectro.Index("rabitq-1", metric="ip", keep_originals=True)
     index.add(corpus)
     exact = np.argsort(-(queries.astype(np.float64) @ corpus.T.astype(np.float64)), axis=1)[:, :10]
     rows = {}
@@ -205,7 +205,7 @@ def test_centred_rescoring_by_bound_recovers_exact_top10(sample, bits):
     exact = _exact_top10(corpus, queries)
     rows = {}
     for center in (False, True):
-        index = vectro.Index(vectro.Codec(f"rabitq-{bits}", center=center), metric="ip")
+        index = vectro.Index(vectro.Codec(f"rabitq-{bits}", center=center), metric="ip", keep_originals=True)
         index.add(corpus)
         assert _hits(index.search(queries, k=10)[0], exact) >= 0.999
         rows[center] = index.last_stats["rescored"]

@@ -44,7 +44,7 @@ def test_recall_on_real_embeddings_with_rescoring(sample):
     results = {}
     # binary ranks by Hamming distance (the query's signs): 0.52 alone, 0.935 at 10x, 0.975 at 20x
     for precision, over in [("int8", None), ("int8", 4), ("binary", None), ("binary", 20)]:
-        index = vectro.Index(precision, metric="ip")
+        index = vectro.Index(precision, metric="ip", keep_originals=True)
         index.add(corpus)
         ids, _ = index.search(queries, k=10, oversample=over)
         results[(precision, over)] = recall(ids.astype(np.int64), exact)
@@ -56,7 +56,7 @@ def test_recall_on_real_embeddings_with_rescoring(sample):
 def test_ids_survive_save_and_load(tmp_path, sample):
     corpus, queries = sample
     ids = np.arange(len(corpus), dtype=np.uint64) * 1_000_003 + 2**40
-    index = vectro.Index("int8", metric="cosine")
+    index = vectro.Index("int8", metric="cosine", keep_originals=True)
     index.add(corpus[:1500], ids=ids[:1500])
     index.add(corpus[1500:], ids=ids[1500:])
     a_ids, a_scores = index.search(queries[:20], k=10, oversample=3)
@@ -98,19 +98,17 @@ def test_search_bad_inputs():
 
 
 def test_add_generated_ids_after_given_ones():
-    """Generated ids (len, len + 1, ...) are checked against ids given earlier, and the index of
-    every id stays sorted whichever order the batches come in."""
+    """Generated ids continue after the largest int id ever held, so they never collide with ids
+    given earlier (nor with deleted ones), and the index keeps insertion order."""
     x = np.random.default_rng(5).standard_normal((6, 8)).astype(np.float32)
     index = vectro.Index("int8", metric="cosine")
-    index.add(x[:2], ids=[9, 3])
-    with pytest.raises(vectro.VectroError, match="already"):
-        index.add(x[2:4])  # would take ids 2 and 3
-    index.add(x[2:3])  # id 2
-    index.add(x[3:5], ids=[0, 1])
-    index.add(x[5:])  # id 5
-    assert index._sorted_ids.tolist() == [0, 1, 2, 3, 5, 9]
-    assert index.ids.tolist() == [9, 3, 2, 0, 1, 5]
-    assert index.search(x, k=1)[0][:, 0].tolist() == [9, 3, 2, 0, 1, 5]
+    assert index.add(x[:2], ids=[9, 3]).tolist() == [9, 3]
+    assert index.add(x[2:4]).tolist() == [10, 11]
+    index.add(x[4:5], ids=[0])
+    index.delete([11])
+    assert index.add(x[5:]).tolist() == [12]
+    assert index.ids.tolist() == [9, 3, 10, 0, 12]
+    assert index.search(x[[0, 1, 2, 4, 5]], k=1)[0][:, 0].tolist() == [9, 3, 10, 0, 12]
 
 
 def test_cli_search(tmp_path, sample):
@@ -127,20 +125,22 @@ def test_cli_search(tmp_path, sample):
     index = vectro.Index("binary", metric="ip")
     index.add(corpus, ids=ids)
     index.save(tmp_path / "i.vqz")
+    exact = vectro.Index.load(tmp_path / "i.vqz", originals=tmp_path / "c.npy")
     r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--oversample", "10",
                         tmp_path / "i.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = np.array([line.split("\t") for line in r.stdout.splitlines()])
     got = rows[:, 2].astype(np.uint64).reshape(25, 10)
-    want, _ = index.search(queries[:25], k=10, oversample=10)
+    want, _ = exact.search(queries[:25], k=10, oversample=10)
     np.testing.assert_array_equal(got, want)
     bad = subprocess.run([exe, "search", tmp_path / "i.vqz", tmp_path / "missing.npy"], capture_output=True, text=True)
     assert bad.returncode == 3 and "missing.npy" in bad.stderr
     assert subprocess.run([exe, "search", "-k", "0", "a", "b"], capture_output=True).returncode == 2
     # rescoring by a scaled error bound: the same rows as Index.search with that bound_scale
-    rq = vectro.Index("rabitq-1", metric="ip")
+    rq = vectro.Index("rabitq-1", metric="ip", keep_originals=True)
     rq.add(corpus, ids=ids)
     rq.save(tmp_path / "r.vqz")
+    (tmp_path / "r.vqz.originals.npy").unlink()  # the originals come from --rescore below
     r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "c.npy", "--bound-scale", "0.8",
                         tmp_path / "r.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -154,7 +154,7 @@ def test_cli_search(tmp_path, sample):
 
 def test_strided_queries(sample):
     corpus, queries = sample
-    index = vectro.Index("int8", metric="ip")
+    index = vectro.Index("int8", metric="ip", keep_originals=True)
     index.add(corpus)
     a = index.search(queries[::2], k=5, oversample=2)[0]
     b = index.search(np.ascontiguousarray(queries[::2]), k=5, oversample=2)[0]
@@ -164,7 +164,7 @@ def test_strided_queries(sample):
 def test_rerank_pipeline(sample, tmp_path):
     corpus, queries = sample
     exact = exact_topk(corpus, queries, 10, "ip")
-    two = vectro.Index("binary", metric="ip", rerank="int8")
+    two = vectro.Index("binary", metric="ip", rerank="int8", keep_originals=True)
     two.add(corpus)
     ids, scores = two.search(queries, k=10)
     assert recall(ids.astype(np.int64), exact) >= 0.95

@@ -40,31 +40,31 @@ def _rows(seed, n=300, d=48):
 @pytest.mark.parametrize("precision", ["int8", "f16", "int4"])
 def test_writer_concurrent_appends_keep_every_row(tmp_path, precision):
     path = tmp_path / "w.vqz"
-    codec = vectro.Codec(precision, 48)
-    w = vectro.VqzWriter(path, codec, ids=True, block_rows=64)
-    batches = {t: _rows(t) for t in range(THREADS)}
+    codec = vectro.Codec(precision, 256)
+    w = vectro.VqzWriter(path, codec, ids=True, block_rows=48)  # small blocks: many flushes
+    batches = {t: _rows(t, 2000, 256) for t in range(THREADS)}
 
     def writer(t):
         def go():
             x = batches[t]
-            for i in range(0, len(x), 50):  # floats and encoded rows, interleaved across threads
-                ids = np.arange(t * 1000 + i, t * 1000 + i + len(x[i:i + 50]), dtype=np.uint64)
-                if (i // 50) % 2:
-                    w.append_quantized(codec.encode(x[i:i + 50]), ids)
+            for i in range(0, len(x), 125):  # floats and encoded rows, interleaved across threads
+                ids = np.arange(t * 10_000 + i, t * 10_000 + i + 125, dtype=np.uint64)
+                if (i // 125) % 2:
+                    w.append_quantized(codec.encode(x[i:i + 125]), ids)
                 else:
-                    w.append(x[i:i + 50], ids, threads=2)
+                    w.append(x[i:i + 125], ids, threads=2)
         return go
 
     assert _run([writer(t) for t in range(THREADS)]) == []
     w.close()
     r = vectro.VqzReader(path)
     r.verify()
-    assert len(r) == len(w) == THREADS * 300
+    assert len(r) == len(w) == THREADS * 2000
     q = r.read()
     got = codec.decode(q)
     for t, x in batches.items():
-        rows = np.argsort(q.ids)[t * 300:(t + 1) * 300]
-        assert np.array_equal(q.ids[rows], np.arange(t * 1000, t * 1000 + 300, dtype=np.uint64))
+        rows = np.argsort(q.ids)[t * 2000:(t + 1) * 2000]
+        assert np.array_equal(q.ids[rows], np.arange(t * 10_000, t * 10_000 + 2000, dtype=np.uint64))
         assert np.allclose(got[rows], codec.decode(codec.encode(x)), atol=1e-6)
 
 

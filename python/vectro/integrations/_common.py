@@ -163,17 +163,20 @@ def check_ids(ids, n: int, max_id: int = 2**64 - 1) -> np.ndarray:
         if n and n - 1 > max_id:
             raise ValueError(f"{n} rows need ids up to {n - 1}, beyond the database's {max_id}")
         return np.arange(n, dtype=np.uint64)
-    a = np.asarray(ids)
+    if isinstance(ids, np.ndarray):
+        a = ids
+    else:  # a list of Python ints: NumPy would turn [5, 2**63] into float64 and lose the id
+        a = np.empty(len(ids), dtype=object)
+        a[:] = list(ids)
     if a.ndim != 1 or len(a) != n:
         raise ValueError(f"ids must be one per vector: shape ({n},), got {a.shape}")
-    if a.dtype.kind not in "ui":
-        if a.dtype.kind == "O":
-            try:
-                a = np.array([int(v) for v in a], dtype=object)
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"ids must be integers, got {a.dtype}: {e}") from None
-        else:
-            raise TypeError(f"ids must be integers (uint64), got {a.dtype}")
+    if a.dtype.kind == "O":
+        bad = [v for v in a if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
+        if bad:
+            raise TypeError(f"ids must be integers (uint64), got {type(bad[0]).__name__} {bad[0]!r}")
+        a = np.array([int(v) for v in a], dtype=object)
+    elif a.dtype.kind not in "ui":
+        raise TypeError(f"ids must be integers (uint64), got {a.dtype}")
     if a.dtype.kind == "i" and n and int(a.min()) < 0:
         raise ValueError(f"ids must be >= 0, got {int(a.min())} at row {int(np.argmin(a))}")
     if a.dtype.kind == "O":

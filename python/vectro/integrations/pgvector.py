@@ -12,7 +12,7 @@ Example (a running server; see docs/integrations.md):
     >>> store = pgvector.Store(conn, "docs", metric="ip")                      # doctest: +SKIP
     >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)     # doctest: +SKIP
     >>> store.create_index("hnsw")                                             # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10)   # Hamming candidates, exact rescoring in SQL
+    >>> ids, scores = store.search(queries, k=10)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -189,7 +189,9 @@ class PgVectorStore:
     (precision, types, metric), so a later session searches it the right way.
 
     ``conn`` is a psycopg 3 connection; every write runs in one transaction (``conn.transaction()``),
-    so a failed upload leaves the table as it was (or absent).
+    so a failed upload leaves the table as it was (or absent). Reads run in ``conn.transaction()``
+    too, so on a connection without autocommit none leaves a transaction open that would turn the
+    next upload into a savepoint the caller never commits.
     """
 
     def __init__(self, conn, table: str, *, metric: str | None = None, schema: str | None = None) -> None:
@@ -211,14 +213,13 @@ class PgVectorStore:
     # ---- what is there ----
     @property
     def qualified(self) -> str:
-        """The table's schema-qualified, quoted name as SQL text."""
         return self._ident.as_string(self.conn)
 
     def meta(self) -> dict | None:
         """What the table holds (from its comment): precision, embedding / original column types,
         dim, metric; None when the table does not exist. Raises ValueError for a table of the same
         name that Vectro did not make."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
                         (self.qualified, self.qualified))
             exists, comment = cur.fetchone()
@@ -235,7 +236,7 @@ class PgVectorStore:
 
     def columns(self) -> dict:
         """column name -> SQL type (with dimension, e.g. 'halfvec(384)')."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                         "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                         (self.qualified,))
@@ -243,36 +244,33 @@ class PgVectorStore:
 
     def indexed(self, column: str = "embedding") -> bool:
         """Whether an index (other than the primary key) covers ``column``."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                         "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND a.attname = %s "
                         "AND NOT i.indisprimary)", (self.qualified, column))
             return bool(cur.fetchone()[0])
 
     def count(self) -> int:
-        """The number of rows in the table."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("SELECT count(*) FROM {}").format(self._ident))
             return int(cur.fetchone()[0])
 
     def storage_bytes(self) -> dict:
         """Bytes on disk: ``table`` (heap and TOAST), ``indexes``, ``total``
         (pg_total_relation_size)."""
-        with self.conn.cursor() as cur:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_table_size(to_regclass(%s)), pg_indexes_size(to_regclass(%s)), "
                         "pg_total_relation_size(to_regclass(%s))", (self.qualified,) * 3)
             t, i, tot = cur.fetchone()
         return {"table": int(t), "indexes": int(i), "total": int(tot)}
 
     def drop(self) -> None:
-        """Drops the table (and its indexes) if it exists."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(self._ident))
 
     # ---- SQL a user can read ----
     def sql_create_table(self, dim: int, embedding: str, original: str | None = None,
                          payload_types: dict | None = None) -> str:
-        """The CREATE TABLE statement ``upload`` runs for this layout, to read or run yourself."""
         cols = ["id bigint PRIMARY KEY", f"embedding {embedding}({dim}) NOT NULL"]
         if original:
             cols.append(f"original {original}({dim})")
@@ -296,7 +294,7 @@ class PgVectorStore:
         with_ = (f"m = {int(m)}, ef_construction = {int(ef_construction)}" if method == "hnsw"
                  else f"lists = {int(lists)}")
         name = self._sql.Identifier(f"{self.table}_{column}_{method}_idx").as_string(self.conn)
-        return f"CREATE INDEX {name} ON {self.qualified} USING {method} ({column} {ops}) WITH ({with_})"
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {self.qualified} USING {method} ({column} {ops}) WITH ({with_})"
 
     def sql_search(self, *, rescore: bool | None = None) -> str:
         """The SELECT that :meth:`search` runs for one query, with placeholders %(q)s (the query
@@ -478,13 +476,24 @@ class PgVectorStore:
         kk = c if local else k
         conv = self._to_score(meta, "embedding" if first else "original")
         results = []
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            ef = min(MAX_EF_SEARCH, max(ef_search or 40, c))
-            cur.execute("SELECT set_config('hnsw.ef_search', %s, true), set_config('ivfflat.probes', %s, true)",
-                        (str(ef), str(10)))
-            for row in q:
-                cur.execute(sql, {"q": _literal(row), "k": kk, "c": c}, prepare=True)
-                results.append([(int(i), conv(dist)) for i, dist in cur.fetchall()])
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                ef = min(MAX_EF_SEARCH, max(ef_search or 40, c))
+                cur.execute("SELECT set_config('hnsw.ef_search', %s, true), set_config('ivfflat.probes', %s, true)",
+                            (str(ef), str(10)))
+            # pipeline mode: every query is sent before the first answer is read (one round trip's
+            # wait for the batch); queries travel in pgvector's binary form, not as text
+            dumper = _vector_dumper(self.conn)
+            with self.conn.pipeline():
+                curs = []
+                for row in q:
+                    cur = self.conn.cursor()
+                    cur.adapters.register_dumper(_Query, dumper)
+                    cur.execute(sql, {"q": _Query(row), "k": kk, "c": c}, prepare=True)
+                    curs.append(cur)
+                for cur in curs:
+                    results.append([(int(i), conv(dist)) for i, dist in cur.fetchall()])
+                    cur.close()
         ids, scores = pad(results, kk)
         if local:
             ids, scores = rescore.rescore(q, ids, k, self.metric)
@@ -499,6 +508,41 @@ class PgVectorStore:
             return lambda h: float(d - 2 * h)
         return {"ip": lambda v: -float(v), "cosine": lambda v: 1.0 - float(v),
                 "l2": lambda v: float(v) ** 2}[self.metric]
+
+
+class _Query:
+    """A float32 query vector, sent to PostgreSQL in pgvector's binary ``vector`` form."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+
+
+def _vector_dumper(conn):
+    """A psycopg binary Dumper of :class:`_Query` as the server's ``vector`` type (its oid looked
+    up once per connection), registered on each search cursor only."""
+    cached = getattr(conn, "_vectro_vector_dumper", None)
+    if cached is not None:
+        return cached
+    psycopg = _psycopg()
+    info = psycopg.types.TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise ValueError("the server has no 'vector' type: CREATE EXTENSION vector")
+
+    class VectorDumper(psycopg.adapt.Dumper):
+        format = psycopg.pq.Format.BINARY
+        oid = info.oid
+
+        def dump(self, obj: _Query) -> bytes:
+            x = obj.x
+            return struct.pack(">hh", len(x), 0) + np.asarray(x, ">f4").tobytes()
+
+    try:
+        conn._vectro_vector_dumper = VectorDumper
+    except AttributeError:  # a connection class with slots: look the type up each time
+        pass
+    return VectorDumper
 
 
 def _literal(row: np.ndarray) -> str:

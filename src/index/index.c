@@ -1,0 +1,1004 @@
+/* index.c: vec_index, a store of encoded rows by uint64 id: add, upsert, delete (tombstones and
+ * compaction), get, filtered search through the codec pipeline, save and load as .vqz.
+ *
+ * Invariants (under the lock): rows [0, n) hold codes, scales, code norms, ids, and, when present,
+ * rerank codes and originals, all in step; live[] has bit r set iff row r is not deleted; map holds
+ * exactly the live rows' ids. Searches take the lock shared, mutations exclusive; encoding happens
+ * before the exclusive lock is taken, so a long add blocks searches only while rows are copied. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../search/search.h"
+
+#define NO_ID      UINT64_MAX
+#define META_MAX   4096 /* the metadata the index writes itself, before the caller's members */
+#define LOAD_CHUNK 65536
+
+/* A readers-writer lock that prefers writers: glibc's default rwlock prefers readers, so a steady
+ * stream of searches would starve an add forever. Not recursive: no path takes it twice. */
+typedef struct rwlock {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  int readers, writer, waiting;
+} rwlock;
+
+static int rw_init(rwlock *l) {
+  memset(l, 0, sizeof *l);
+  if (pthread_mutex_init(&l->m, NULL)) return -1;
+  if (pthread_cond_init(&l->c, NULL)) {
+    pthread_mutex_destroy(&l->m);
+    return -1;
+  }
+  return 0;
+}
+static void rw_destroy(rwlock *l) {
+  pthread_cond_destroy(&l->c);
+  pthread_mutex_destroy(&l->m);
+}
+static void rw_rdlock(rwlock *l) {
+  pthread_mutex_lock(&l->m);
+  while (l->writer || l->waiting) pthread_cond_wait(&l->c, &l->m);
+  l->readers++;
+  pthread_mutex_unlock(&l->m);
+}
+static void rw_wrlock(rwlock *l) {
+  pthread_mutex_lock(&l->m);
+  l->waiting++;
+  while (l->writer || l->readers) pthread_cond_wait(&l->c, &l->m);
+  l->waiting--;
+  l->writer = 1;
+  pthread_mutex_unlock(&l->m);
+}
+static void rw_unlock(rwlock *l) {
+  pthread_mutex_lock(&l->m);
+  if (l->writer)
+    l->writer = 0;
+  else
+    l->readers--;
+  if (!l->writer && !l->readers) pthread_cond_broadcast(&l->c);
+  pthread_mutex_unlock(&l->m);
+}
+
+struct vec_index_s {
+  rwlock lock;
+  vec_codec *codec, *rerank;
+  vec_metric metric;
+  int keep_originals, bounded;
+  size_t d, cs, sc, rcs, rsc; /* dimension; code bytes and scales per row of each codec */
+  size_t n, cap, ndead;       /* rows (live and deleted), allocated rows, deleted rows */
+  uint8_t *codes, *rcodes;
+  float *scales, *sqn, *rscales, *rsqn, *orig, *osq;
+  uint64_t *ids, *live;
+  uint64_t *mkeys, *mrows; /* id -> row: open addressing, linear probing, NO_ID empty */
+  size_t mcap, mcount;
+  uint64_t next_id; /* default ids continue after the largest id ever held */
+  vec_search_params defaults;
+  char *metadata; /* the metadata of the file loaded, or NULL */
+};
+
+/* ----- id map ------------------------------------------------------------------------------- */
+static inline size_t hash64(uint64_t x, size_t mask) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return (size_t)x & mask;
+}
+
+static uint64_t map_get(const vec_index *ix, uint64_t id) {
+  if (!ix->mcap) return NO_ID;
+  size_t mask = ix->mcap - 1;
+  for (size_t i = hash64(id, mask);; i = (i + 1) & mask) {
+    if (ix->mkeys[i] == id) return ix->mrows[i];
+    if (ix->mkeys[i] == NO_ID) return NO_ID;
+  }
+}
+
+static void map_put_raw(uint64_t *keys, uint64_t *rows, size_t cap, uint64_t id, uint64_t row) {
+  size_t mask = cap - 1, i = hash64(id, mask);
+  while (keys[i] != NO_ID && keys[i] != id) i = (i + 1) & mask;
+  keys[i] = id;
+  rows[i] = row;
+}
+
+/* Room for `want` ids at a load factor of at most 1/2. */
+static int map_reserve(vec_index *ix, size_t want) {
+  if (want <= ix->mcap / 2) return VEC_OK;
+  size_t cap = ix->mcap ? ix->mcap : 64;
+  while (cap / 2 < want) cap *= 2;
+  uint64_t *keys = malloc(cap * sizeof *keys), *rows = malloc(cap * sizeof *rows);
+  if (!keys || !rows) {
+    free(keys);
+    free(rows);
+    return VEC_E_NOMEM;
+  }
+  memset(keys, 0xff, cap * sizeof *keys);
+  for (size_t i = 0; i < ix->mcap; i++)
+    if (ix->mkeys[i] != NO_ID) map_put_raw(keys, rows, cap, ix->mkeys[i], ix->mrows[i]);
+  free(ix->mkeys);
+  free(ix->mrows);
+  ix->mkeys = keys;
+  ix->mrows = rows;
+  ix->mcap = cap;
+  return VEC_OK;
+}
+
+static void map_put(vec_index *ix, uint64_t id, uint64_t row) {
+  size_t mask = ix->mcap - 1, i = hash64(id, mask);
+  while (ix->mkeys[i] != NO_ID && ix->mkeys[i] != id) i = (i + 1) & mask;
+  if (ix->mkeys[i] == NO_ID) ix->mcount++;
+  ix->mkeys[i] = id;
+  ix->mrows[i] = row;
+}
+
+/* Removes id (backward-shift deletion keeps every probe chain unbroken, no tombstones). */
+static void map_del(vec_index *ix, uint64_t id) {
+  size_t mask = ix->mcap - 1, i = hash64(id, mask);
+  while (ix->mkeys[i] != id) {
+    if (ix->mkeys[i] == NO_ID) return;
+    i = (i + 1) & mask;
+  }
+  ix->mcount--;
+  for (size_t j = (i + 1) & mask; ix->mkeys[j] != NO_ID; j = (j + 1) & mask) {
+    size_t h = hash64(ix->mkeys[j], mask);
+    /* Move j back to i when its home h is not in the cyclic range (i, j]. */
+    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+      ix->mkeys[i] = ix->mkeys[j];
+      ix->mrows[i] = ix->mrows[j];
+      i = j;
+    }
+  }
+  ix->mkeys[i] = NO_ID;
+}
+
+/* ----- rows --------------------------------------------------------------------------------- */
+static int grow(void **p, size_t cap, size_t per_row) {
+  if (!*p && !per_row) return VEC_OK;
+  size_t bytes;
+  if (!vec_mul_ok(cap, per_row, &bytes)) return VEC_E_OVERFLOW;
+  void *q = realloc(*p, bytes ? bytes : 1);
+  if (!q) return VEC_E_NOMEM;
+  *p = q;
+  return VEC_OK;
+}
+
+/* Room for `want` rows in every array. */
+static int reserve(vec_index *ix, size_t want) {
+  if (want <= ix->cap) return VEC_OK;
+  size_t cap = ix->cap ? ix->cap : 64;
+  while (cap < want) cap = cap * 2 > cap ? cap * 2 : want;
+  int orig = ix->keep_originals, sq = ix->metric != VEC_METRIC_IP;
+  int rc;
+  if ((rc = grow((void **)&ix->codes, cap, ix->cs)) ||
+      (rc = grow((void **)&ix->scales, cap, ix->sc * sizeof(float))) ||
+      (rc = grow((void **)&ix->sqn, cap, sq ? sizeof(float) : 0)) ||
+      (rc = grow((void **)&ix->ids, cap, sizeof(uint64_t))) ||
+      (rc = grow((void **)&ix->live, (cap + 63) / 64, sizeof(uint64_t))))
+    return rc;
+  if (ix->rerank && ((rc = grow((void **)&ix->rcodes, cap, ix->rcs)) ||
+                     (rc = grow((void **)&ix->rscales, cap, ix->rsc * sizeof(float))) ||
+                     (rc = grow((void **)&ix->rsqn, cap, sq ? sizeof(float) : 0))))
+    return rc;
+  if (orig && ((rc = grow((void **)&ix->orig, cap, ix->d * sizeof(float))) ||
+               (rc = grow((void **)&ix->osq, cap, sq ? sizeof(float) : 0))))
+    return rc;
+  memset(ix->live + (ix->cap + 63) / 64, 0, ((cap + 63) / 64 - (ix->cap + 63) / 64) * 8);
+  ix->cap = cap;
+  return VEC_OK;
+}
+
+static inline int is_live(const vec_index *ix, size_t r) {
+  return ix->live[r >> 6] >> (r & 63) & 1;
+}
+static inline void set_live(vec_index *ix, size_t r, int on) {
+  if (on)
+    ix->live[r >> 6] |= 1ull << (r & 63);
+  else
+    ix->live[r >> 6] &= ~(1ull << (r & 63));
+}
+
+/* One batch encoded by every stage, before the lock is taken. */
+typedef struct encoded {
+  size_t n;
+  uint8_t *codes, *rcodes;
+  float *scales, *sqn, *rscales, *rsqn, *osq;
+} encoded;
+
+static void encoded_free(encoded *e) {
+  free(e->codes), free(e->rcodes), free(e->scales), free(e->sqn), free(e->rscales), free(e->rsqn),
+      free(e->osq);
+}
+
+static float sqnorm_f32(const float *x, size_t d) {
+  double s = 0.0;
+  for (size_t i = 0; i < d; i++) s += (double)x[i] * x[i];
+  return (float)s;
+}
+
+static int encode_batch(const vec_index *ix, const float *x, size_t n, size_t ldx,
+                        const vec_batch_opts *opts, encoded *e) {
+  memset(e, 0, sizeof *e);
+  e->n = n;
+  int sq = ix->metric != VEC_METRIC_IP, rc;
+  size_t m = n ? n : 1;
+  e->codes = malloc(m * (ix->cs ? ix->cs : 1));
+  e->scales = ix->sc ? malloc(m * ix->sc * sizeof(float)) : NULL;
+  e->sqn = sq ? malloc(m * sizeof(float)) : NULL;
+  if (ix->rerank) {
+    e->rcodes = malloc(m * (ix->rcs ? ix->rcs : 1));
+    e->rscales = ix->rsc ? malloc(m * ix->rsc * sizeof(float)) : NULL;
+    e->rsqn = sq ? malloc(m * sizeof(float)) : NULL;
+  }
+  e->osq = ix->keep_originals && sq ? malloc(m * sizeof(float)) : NULL;
+  if (!e->codes || (ix->sc && !e->scales) || (sq && !e->sqn) ||
+      (ix->rerank && (!e->rcodes || (ix->rsc && !e->rscales) || (sq && !e->rsqn))) ||
+      (ix->keep_originals && sq && !e->osq)) {
+    encoded_free(e);
+    return vec_fail(VEC_E_NOMEM, -1, "vec_index_add: out of memory encoding %zu rows", n);
+  }
+  if ((rc = vec_codec_encode(ix->codec, x, n, ldx, e->codes, e->scales, opts)) ||
+      (sq && (rc = vec_codes_sqnorms(ix->codec, e->codes, e->scales, n, e->sqn, opts))) ||
+      (ix->rerank && (rc = vec_codec_encode(ix->rerank, x, n, ldx, e->rcodes, e->rscales, opts))) ||
+      (ix->rerank && sq &&
+       (rc = vec_codes_sqnorms(ix->rerank, e->rcodes, e->rscales, n, e->rsqn, opts)))) {
+    encoded_free(e);
+    return rc;
+  }
+  for (size_t i = 0; e->osq && i < n; i++) e->osq[i] = sqnorm_f32(x + i * ldx, ix->d);
+  return VEC_OK;
+}
+
+/* Writes batch row i of e (and of x) into index row r. */
+static void put_row(vec_index *ix, size_t r, const encoded *e, size_t i, const float *x,
+                    size_t ldx) {
+  memcpy(ix->codes + r * ix->cs, e->codes + i * ix->cs, ix->cs);
+  if (ix->sc) memcpy(ix->scales + r * ix->sc, e->scales + i * ix->sc, ix->sc * sizeof(float));
+  if (e->sqn) ix->sqn[r] = e->sqn[i];
+  if (ix->rerank) {
+    memcpy(ix->rcodes + r * ix->rcs, e->rcodes + i * ix->rcs, ix->rcs);
+    if (ix->rsc) memcpy(ix->rscales + r * ix->rsc, e->rscales + i * ix->rsc, ix->rsc * 4);
+    if (e->rsqn) ix->rsqn[r] = e->rsqn[i];
+  }
+  if (ix->keep_originals) {
+    memcpy(ix->orig + r * ix->d, x + i * ldx, ix->d * sizeof(float));
+    if (e->osq) ix->osq[r] = e->osq[i];
+  }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* ids: none is NO_ID, none repeats. */
+static int check_ids(const char *fn, const uint64_t *ids, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == NO_ID)
+      return vec_fail(VEC_E_INVALID_ARG, (long long)i,
+                      "%s: id 2^64 - 1 is reserved (it marks empty result slots)", fn);
+  uint64_t *s = malloc((n ? n : 1) * sizeof *s);
+  if (!s) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  memcpy(s, ids, n * sizeof *s);
+  qsort(s, n, sizeof *s, cmp_u64);
+  for (size_t i = 1; i < n; i++)
+    if (s[i] == s[i - 1]) {
+      uint64_t v = s[i];
+      free(s);
+      return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ids collide within the batch (id %llu)", fn,
+                      (unsigned long long)v);
+    }
+  free(s);
+  return VEC_OK;
+}
+
+/* ----- life cycle --------------------------------------------------------------------------- */
+static int copy_codec(const vec_codec *c, vec_codec **out) {
+  size_t sz = vec_codec_serialized_size(c);
+  void *buf = malloc(sz ? sz : 1);
+  if (!buf) return VEC_E_NOMEM;
+  int rc = vec_codec_serialize(c, buf, sz);
+  if (!rc) rc = vec_codec_deserialize(buf, sz, out);
+  free(buf);
+  return rc;
+}
+
+int vec_index_create(const vec_codec *codec, vec_metric metric, const vec_index_options *opts,
+                     vec_index **out) {
+  static const char fn[] = "vec_index_create";
+  vec_clear_error();
+  if (!codec || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  *out = NULL;
+  if (opts && opts->struct_size < sizeof(vec_index_options))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: opts->struct_size is too small", fn);
+  if (metric != VEC_METRIC_IP && metric != VEC_METRIC_COSINE && metric != VEC_METRIC_L2)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: unknown metric %d", fn, (int)metric);
+  const vec_codec *rerank = opts ? opts->rerank : NULL;
+  size_t d = vec_codec_get_params(codec)->dim;
+  if (rerank && vec_codec_get_params(rerank)->dim != d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: the rerank codec has dimension %zu, the index %zu",
+                    fn, vec_codec_get_params(rerank)->dim, d);
+  if (!vec_codec_is_trained(codec) || (rerank && !vec_codec_is_trained(rerank)))
+    return vec_fail(VEC_E_NOT_TRAINED, -1, "%s: train the codec%s first", fn, rerank ? "s" : "");
+  vec_index *ix = calloc(1, sizeof *ix);
+  if (!ix) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  int rc = copy_codec(codec, &ix->codec);
+  if (!rc && rerank) rc = copy_codec(rerank, &ix->rerank);
+  if (!rc && rw_init(&ix->lock) != 0) rc = VEC_E_THREAD;
+  if (rc) {
+    vec_codec_free(ix->codec);
+    vec_codec_free(ix->rerank);
+    free(ix);
+    return vec_fail(rc, -1, "%s: %s", fn, vec_strerror(rc));
+  }
+  ix->metric = metric;
+  ix->keep_originals = opts ? opts->keep_originals != 0 : 0;
+  ix->bounded = vec_search_has_bounds(ix->codec);
+  ix->d = d;
+  ix->cs = vec_codec_code_size(ix->codec);
+  ix->sc = vec_codec_scale_count(ix->codec);
+  ix->rcs = rerank ? vec_codec_code_size(ix->rerank) : 0;
+  ix->rsc = rerank ? vec_codec_scale_count(ix->rerank) : 0;
+  ix->defaults = (vec_search_params)VEC_SEARCH_PARAMS_INIT;
+  *out = ix;
+  return VEC_OK;
+}
+
+void vec_index_free(vec_index *ix) {
+  if (!ix) return;
+  rw_destroy(&ix->lock);
+  vec_codec_free(ix->codec);
+  vec_codec_free(ix->rerank);
+  free(ix->codes), free(ix->rcodes), free(ix->scales), free(ix->sqn), free(ix->rscales);
+  free(ix->rsqn), free(ix->orig), free(ix->osq), free(ix->ids), free(ix->live);
+  free(ix->mkeys), free(ix->mrows), free(ix->metadata);
+  free(ix);
+}
+
+/* ----- mutations ---------------------------------------------------------------------------- */
+static int check_rows(const char *fn, const vec_index *ix, const float *x, size_t n, size_t ldx) {
+  if (!ix) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL index", fn);
+  if (n && !x) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL x with n = %zu", fn, n);
+  if (ldx < ix->d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldx (%zu) must be >= d (%zu)", fn, ldx, ix->d);
+  return VEC_OK;
+}
+
+static int add_or_upsert(const char *fn, vec_index *ix, const float *x, size_t n, size_t ldx,
+                         const uint64_t *ids, uint64_t *ids_out, int replace,
+                         const vec_batch_opts *opts) {
+  vec_clear_error();
+  int rc = check_rows(fn, ix, x, n, ldx);
+  if (rc) return rc;
+  if (replace && n && !ids) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: upsert needs ids", fn);
+  if (ids && (rc = check_ids(fn, ids, n))) return rc;
+  if (!n) return VEC_OK;
+  encoded e;
+  if ((rc = encode_batch(ix, x, n, ldx, opts, &e))) return rc;
+  rw_wrlock(&ix->lock);
+  uint64_t first = ix->next_id;
+  if (!ids && first > NO_ID - 1 - n) {
+    rc = vec_fail(VEC_E_OVERFLOW, -1, "%s: default ids would reach 2^64 - 1", fn);
+    goto out;
+  }
+  size_t fresh = 0;
+  for (size_t i = 0; ids && i < n; i++) {
+    if (map_get(ix, ids[i]) == NO_ID) {
+      fresh++;
+    } else if (!replace) {
+      rc = vec_fail(VEC_E_INVALID_ARG, (long long)i, "%s: id %llu is already in the index", fn,
+                    (unsigned long long)ids[i]);
+      goto out;
+    }
+  }
+  if (!ids) fresh = n;
+  if ((rc = reserve(ix, ix->n + fresh)) || (rc = map_reserve(ix, ix->mcount + fresh))) {
+    rc = vec_fail(rc, -1, "%s: out of memory for %zu rows", fn, ix->n + fresh);
+    goto out;
+  }
+  /* Nothing can fail from here: the batch goes in whole or not at all. */
+  for (size_t i = 0; i < n; i++) {
+    uint64_t id = ids ? ids[i] : first + i, r = map_get(ix, id);
+    if (r == NO_ID) {
+      r = ix->n++;
+      ix->ids[r] = id;
+      set_live(ix, r, 1);
+      map_put(ix, id, r);
+    }
+    put_row(ix, r, &e, i, x, ldx);
+    if (id >= ix->next_id) ix->next_id = id + 1;
+    if (ids_out) ids_out[i] = id;
+  }
+out:
+  rw_unlock(&ix->lock);
+  encoded_free(&e);
+  return rc;
+}
+
+int vec_index_add(vec_index *ix, const float *x, size_t n, size_t ldx, const uint64_t *ids,
+                  uint64_t *ids_out, const vec_batch_opts *opts) {
+  return add_or_upsert("vec_index_add", ix, x, n, ldx, ids, ids_out, 0, opts);
+}
+
+int vec_index_upsert(vec_index *ix, const float *x, size_t n, size_t ldx, const uint64_t *ids,
+                     const vec_batch_opts *opts) {
+  return add_or_upsert("vec_index_upsert", ix, x, n, ldx, ids, NULL, 1, opts);
+}
+
+/* Moves the live rows down over the deleted ones, keeping their order. Under the write lock. */
+static void compact(vec_index *ix) {
+  size_t w = 0, sq = ix->metric != VEC_METRIC_IP;
+  for (size_t r = 0; r < ix->n; r++) {
+    if (!is_live(ix, r)) continue;
+    if (w != r) {
+      memmove(ix->codes + w * ix->cs, ix->codes + r * ix->cs, ix->cs);
+      if (ix->sc) memmove(ix->scales + w * ix->sc, ix->scales + r * ix->sc, ix->sc * 4);
+      if (sq) ix->sqn[w] = ix->sqn[r];
+      if (ix->rerank) {
+        memmove(ix->rcodes + w * ix->rcs, ix->rcodes + r * ix->rcs, ix->rcs);
+        if (ix->rsc) memmove(ix->rscales + w * ix->rsc, ix->rscales + r * ix->rsc, ix->rsc * 4);
+        if (sq) ix->rsqn[w] = ix->rsqn[r];
+      }
+      if (ix->keep_originals) {
+        memmove(ix->orig + w * ix->d, ix->orig + r * ix->d, ix->d * sizeof(float));
+        if (sq) ix->osq[w] = ix->osq[r];
+      }
+      ix->ids[w] = ix->ids[r];
+      map_put(ix, ix->ids[w], w);
+    }
+    w++;
+  }
+  ix->n = w;
+  ix->ndead = 0;
+  memset(ix->live, 0, (ix->cap + 63) / 64 * 8);
+  for (size_t r = 0; r < w; r++) set_live(ix, r, 1);
+}
+
+int vec_index_delete(vec_index *ix, const uint64_t *ids, size_t n, size_t *deleted) {
+  static const char fn[] = "vec_index_delete";
+  vec_clear_error();
+  if (deleted) *deleted = 0;
+  if (!ix || (n && !ids)) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  size_t count = 0;
+  rw_wrlock(&ix->lock);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t r = map_get(ix, ids[i]);
+    if (r == NO_ID) continue;
+    map_del(ix, ids[i]);
+    set_live(ix, r, 0);
+    ix->ndead++;
+    count++;
+  }
+  /* Tombstones cost a bit test per row in every scan and their rows' bytes: compact once they are
+   * a quarter of the rows, so a delete costs O(1) amortized per row. */
+  if (ix->ndead > 0 && ix->ndead >= ix->n / 4) compact(ix);
+  rw_unlock(&ix->lock);
+  if (deleted) *deleted = count;
+  return VEC_OK;
+}
+
+int vec_index_compact(vec_index *ix) {
+  vec_clear_error();
+  if (!ix) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_index_compact: NULL index");
+  rw_wrlock(&ix->lock);
+  if (ix->ndead) compact(ix);
+  rw_unlock(&ix->lock);
+  return VEC_OK;
+}
+
+/* ----- reads -------------------------------------------------------------------------------- */
+size_t vec_index_count(vec_index *ix) {
+  if (!ix) return 0;
+  rw_rdlock(&ix->lock);
+  size_t n = ix->n - ix->ndead;
+  rw_unlock(&ix->lock);
+  return n;
+}
+
+size_t vec_index_dim(const vec_index *ix) { return ix ? ix->d : 0; }
+vec_metric vec_index_metric(const vec_index *ix) { return ix ? ix->metric : VEC_METRIC_IP; }
+const vec_codec *vec_index_codec(const vec_index *ix) { return ix ? ix->codec : NULL; }
+const vec_codec *vec_index_rerank(const vec_index *ix) { return ix ? ix->rerank : NULL; }
+int vec_index_has_originals(const vec_index *ix) { return ix ? ix->keep_originals : 0; }
+const char *vec_index_metadata(const vec_index *ix) {
+  return ix && ix->metadata ? ix->metadata : "";
+}
+
+int vec_index_contains(vec_index *ix, uint64_t id) {
+  if (!ix) return 0;
+  rw_rdlock(&ix->lock);
+  int found = map_get(ix, id) != NO_ID;
+  rw_unlock(&ix->lock);
+  return found;
+}
+
+size_t vec_index_ids(vec_index *ix, uint64_t *out, size_t cap) {
+  if (!ix) return 0;
+  rw_rdlock(&ix->lock);
+  size_t live = ix->n - ix->ndead, w = 0;
+  for (size_t r = 0; r < ix->n && w < cap && out; r++)
+    if (is_live(ix, r)) out[w++] = ix->ids[r];
+  rw_unlock(&ix->lock);
+  return live;
+}
+
+/* The rows of ids, or VEC_E_NOT_FOUND naming the first missing one. Under the lock. */
+static int rows_of(const char *fn, const vec_index *ix, const uint64_t *ids, size_t n,
+                   uint64_t *rows) {
+  for (size_t i = 0; i < n; i++)
+    if ((rows[i] = map_get(ix, ids[i])) == NO_ID)
+      return vec_fail(VEC_E_NOT_FOUND, (long long)i, "%s: id %llu is not in the index", fn,
+                      (unsigned long long)ids[i]);
+  return VEC_OK;
+}
+
+int vec_index_get(vec_index *ix, const uint64_t *ids, size_t n, float *out, size_t ldo) {
+  static const char fn[] = "vec_index_get";
+  vec_clear_error();
+  if (!ix || (n && (!ids || !out))) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  if (ldo < ix->d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldo (%zu) must be >= d (%zu)", fn, ldo, ix->d);
+  uint64_t *rows = malloc((n ? n : 1) * sizeof *rows);
+  if (!rows) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  rw_rdlock(&ix->lock);
+  int rc = rows_of(fn, ix, ids, n, rows);
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t r = (size_t)rows[i];
+    if (ix->keep_originals)
+      memcpy(out + i * ldo, ix->orig + r * ix->d, ix->d * sizeof(float));
+    else
+      rc = vec_codec_decode(ix->codec, ix->codes + r * ix->cs,
+                            ix->sc ? ix->scales + r * ix->sc : NULL, 1, out + i * ldo, ldo, NULL);
+  }
+  rw_unlock(&ix->lock);
+  free(rows);
+  return rc;
+}
+
+int vec_index_get_codes(vec_index *ix, const uint64_t *ids, size_t n, void *codes, float *scales) {
+  static const char fn[] = "vec_index_get_codes";
+  vec_clear_error();
+  if (!ix || (n && (!ids || !codes)))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  uint64_t *rows = malloc((n ? n : 1) * sizeof *rows);
+  if (!rows) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  rw_rdlock(&ix->lock);
+  int rc = rows_of(fn, ix, ids, n, rows);
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t r = (size_t)rows[i];
+    memcpy((uint8_t *)codes + i * ix->cs, ix->codes + r * ix->cs, ix->cs);
+    if (scales && ix->sc) memcpy(scales + i * ix->sc, ix->scales + r * ix->sc, ix->sc * 4);
+  }
+  rw_unlock(&ix->lock);
+  free(rows);
+  return rc;
+}
+
+/* ----- search ------------------------------------------------------------------------------- */
+int vec_index_set_search_params(vec_index *ix, const vec_search_params *p) {
+  vec_clear_error();
+  if (!ix || !p || p->struct_size < sizeof *p)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_index_set_search_params: bad argument");
+  rw_wrlock(&ix->lock);
+  ix->defaults = *p;
+  ix->defaults.filter_ids = NULL;
+  ix->defaults.filter_count = 0;
+  rw_unlock(&ix->lock);
+  return VEC_OK;
+}
+
+static size_t times_k(size_t k, double f, size_t cap) {
+  double want = ceil((double)k * f);
+  size_t m = want >= (double)cap ? cap : (size_t)want;
+  return m < k ? k : m;
+}
+
+static size_t count_found(const uint64_t *ids, size_t m) {
+  size_t c = 0;
+  for (size_t i = 0; i < m; i++) c += ids[i] != NO_ID;
+  return c;
+}
+
+/* Under the read lock: the pipeline on rows [0, n), rows allowed by allow (NULL: all). */
+static int search_locked(const char *fn, vec_index *ix, const float *q, size_t nq, size_t ldq,
+                         size_t k, const vec_search_params *p, const uint64_t *allow,
+                         uint64_t *rows, float *scores, vec_search_stats *st) {
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = (int)p->threads;
+  o.progress = p->progress;
+  o.progress_user = p->progress_user;
+  size_t n = ix->n;
+  int rc;
+  st->scanned = (uint64_t)nq * (n - ix->ndead);
+  st->rescored = 0;
+  if (ix->rerank) {
+    double over = p->oversample > 0 ? p->oversample : VEC_INDEX_RERANK_OVERSAMPLE;
+    double fin = p->rerank_oversample > 0 ? p->rerank_oversample : VEC_INDEX_FINAL_OVERSAMPLE;
+    size_t k1 = times_k(k, over, n > k ? n : k);
+    size_t k2 = ix->keep_originals ? times_k(k, fin, SIZE_MAX) : k;
+    uint64_t *cand = malloc(nq * k1 * sizeof *cand + 8), *c2 = malloc(nq * k2 * sizeof *c2 + 8);
+    float *tmp = malloc(nq * (k1 > k2 ? k1 : k2) * sizeof *tmp + 8);
+    if (!cand || !c2 || !tmp) {
+      free(cand), free(c2), free(tmp);
+      return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu candidates", fn, nq * k1);
+    }
+    rc = vec_search_codes_masked(ix->codec, ix->codes, ix->scales, n, ix->sqn, allow, q, nq, ldq,
+                                 k1, ix->metric, cand, tmp, &o);
+    if (!rc) {
+      st->rescored = count_found(cand, nq * k1);
+      if (ix->keep_originals) {
+        rc = vec_rescore_codes(ix->rerank, ix->rcodes, ix->rscales, n, ix->rsqn, q, nq, ldq, cand,
+                               k1, k2, ix->metric, c2, tmp, &o);
+        if (!rc) {
+          st->rescored += count_found(c2, nq * k2);
+          rc = vec_rescore(ix->orig, n, ix->d, ix->d, q, nq, ldq, c2, k2, k, ix->metric, rows,
+                           scores, &o);
+        }
+      } else {
+        rc = vec_rescore_codes(ix->rerank, ix->rcodes, ix->rscales, n, ix->rsqn, q, nq, ldq, cand,
+                               k1, k, ix->metric, rows, scores, &o);
+      }
+    }
+    free(cand), free(c2), free(tmp);
+    return rc;
+  }
+  if (!ix->keep_originals) {
+    if (p->oversample != 0)
+      return vec_fail(VEC_E_INVALID_ARG, -1,
+                      "%s: rescoring (oversample >= 1) needs the float originals: create the "
+                      "index with keep_originals, or load it with originals",
+                      fn);
+    return vec_search_codes_masked(ix->codec, ix->codes, ix->scales, n, ix->sqn, allow, q, nq, ldq,
+                                   k, ix->metric, rows, scores, &o);
+  }
+  /* Originals held: rescore by bound where the codec gives one, else k x oversample. */
+  double over = p->oversample == 0 && !ix->bounded ? VEC_INDEX_ORIGINALS_OVERSAMPLE : p->oversample;
+  rc = vec_search_rescore_masked(ix->codec, ix->codes, ix->scales, n, ix->sqn, ix->orig, ix->d,
+                                 ix->osq, allow, q, nq, ldq, k, ix->metric, over,
+                                 p->bound_scale > 0 ? p->bound_scale : 1.0, rows, scores, st, &o);
+  if (!rc) st->scanned = (uint64_t)nq * (n - ix->ndead);
+  return rc;
+}
+
+int vec_index_search(vec_index *ix, const float *queries, size_t nq, size_t ldq, size_t k,
+                     const vec_search_params *params, uint64_t *ids, float *scores,
+                     vec_search_stats *stats) {
+  static const char fn[] = "vec_index_search";
+  vec_clear_error();
+  if (!ix) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL index", fn);
+  if (params && params->struct_size < sizeof *params)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: params->struct_size is too small", fn);
+  if (k == 0) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: k must be >= 1", fn);
+  if (nq && (!queries || !ids || !scores))
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  if (ldq < ix->d)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: ldq (%zu) must be >= d (%zu)", fn, ldq, ix->d);
+  size_t bytes;
+  if (!vec_mul_ok(nq, k, &bytes) || !vec_mul_ok(bytes, sizeof(uint64_t), &bytes))
+    return vec_fail(VEC_E_OVERFLOW, -1, "%s: nq x k overflows", fn);
+  rw_rdlock(&ix->lock);
+  vec_search_params p = params ? *params : ix->defaults;
+  if (!(p.oversample == 0 || (p.oversample >= 1 && p.oversample <= 1e6)) ||
+      !(p.rerank_oversample == 0 || (p.rerank_oversample >= 1 && p.rerank_oversample <= 1e6)) ||
+      !(p.bound_scale == 0 || (p.bound_scale > 0 && p.bound_scale <= 16))) {
+    rw_unlock(&ix->lock);
+    return vec_fail(VEC_E_INVALID_ARG, -1,
+                    "%s: oversample and rerank_oversample must be 0 (default) or in [1, 1e6], "
+                    "bound_scale in (0, 16]",
+                    fn);
+  }
+  size_t words = (ix->n + 63) / 64;
+  uint64_t *allow = NULL;
+  int rc = VEC_OK;
+  if (p.filter_ids) {
+    /* The allow-list becomes a bitmap over rows (ids not held are ignored), ANDed with live. */
+    allow = calloc(words ? words : 1, sizeof *allow);
+    if (!allow) rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for the filter", fn);
+    for (size_t i = 0; !rc && i < p.filter_count; i++) {
+      uint64_t r = map_get(ix, p.filter_ids[i]);
+      if (r != NO_ID) allow[r >> 6] |= 1ull << (r & 63);
+    }
+  } else if (ix->ndead) {
+    allow = ix->live;
+  }
+  uint64_t *rows = NULL;
+  vec_search_stats st = {0, 0};
+  if (!rc && !(rows = malloc(bytes ? bytes : 1)))
+    rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  if (!rc) rc = search_locked(fn, ix, queries, nq, ldq, k, &p, allow, rows, scores, &st);
+  for (size_t i = 0; !rc && i < nq * k; i++) ids[i] = rows[i] == NO_ID ? NO_ID : ix->ids[rows[i]];
+  int own = allow && allow != ix->live; /* read under the lock: live moves when rows grow */
+  rw_unlock(&ix->lock);
+  if (own) free(allow);
+  free(rows);
+  if (stats) *stats = st;
+  return rc;
+}
+
+/* ----- files -------------------------------------------------------------------------------- */
+static const char *metric_name(vec_metric m) {
+  return m == VEC_METRIC_COSINE ? "cosine" : m == VEC_METRIC_L2 ? "l2" : "ip";
+}
+
+static const char *base_name(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s ? s + 1 : path;
+}
+
+/* Appends the live rows of one stage to w, in runs. */
+static int write_stage(const vec_index *ix, vec_vqz_writer *w, const uint8_t *codes,
+                       const float *scales, size_t cs, size_t sc) {
+  int rc = VEC_OK;
+  for (size_t r = 0; !rc && r < ix->n;) {
+    if (!is_live(ix, r)) {
+      r++;
+      continue;
+    }
+    size_t e = r;
+    while (e < ix->n && is_live(ix, e)) e++;
+    rc = vec_vqz_writer_append(w, codes + r * cs, sc ? scales + r * sc : NULL, ix->ids + r, e - r);
+    r = e;
+  }
+  return rc;
+}
+
+static int save_vqz(const vec_index *ix, const char *path, const vec_codec *c, const char *meta,
+                    const uint8_t *codes, const float *scales, size_t cs, size_t sc) {
+  vec_vqz_options vo = VEC_VQZ_OPTIONS_INIT;
+  vo.metadata = meta;
+  vo.with_ids = 1;
+  vec_vqz_writer *w;
+  int rc = vec_vqz_writer_open(path, c, &vo, &w);
+  if (rc) return rc;
+  if ((rc = write_stage(ix, w, codes, scales, cs, sc))) {
+    vec_vqz_writer_abort(w);
+    return rc;
+  }
+  return vec_vqz_writer_finish(w);
+}
+
+int vec_index_save(vec_index *ix, const char *path, const char *extra_metadata) {
+  static const char fn[] = "vec_index_save";
+  vec_clear_error();
+  if (!ix || !path) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  size_t plen = strlen(path), extra = extra_metadata ? strlen(extra_metadata) : 0;
+  char *side = malloc(plen + 32), *meta = malloc(META_MAX + 2 * plen + extra);
+  if (!side || !meta) {
+    free(side), free(meta);
+    return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  }
+  rw_rdlock(&ix->lock);
+  int len = snprintf(meta, META_MAX, "{\"vectro_index\": 2, \"metric\": \"%s\", \"next_id\": %llu",
+                     metric_name(ix->metric), (unsigned long long)ix->next_id);
+  if (ix->rerank)
+    len +=
+        snprintf(meta + len, META_MAX + plen, ", \"rerank\": \"%s.rerank.vqz\"", base_name(path));
+  if (ix->keep_originals)
+    len += snprintf(meta + len, META_MAX + plen, ", \"originals\": \"%s.originals.npy\"",
+                    base_name(path));
+  if (extra) len += snprintf(meta + len, extra + 8, ", %s", extra_metadata);
+  snprintf(meta + len, 4, "}");
+  int rc = VEC_OK;
+  /* The sidecars first: the main file, renamed into place last, names them. */
+  if (ix->rerank) {
+    snprintf(side, plen + 32, "%s.rerank.vqz", path);
+    rc = save_vqz(ix, side, ix->rerank, "{\"vectro_index_rerank\": 1}", ix->rcodes, ix->rscales,
+                  ix->rcs, ix->rsc);
+  }
+  if (!rc && ix->keep_originals) {
+    snprintf(side, plen + 32, "%s.originals.npy", path);
+    vec_npy_writer *nw;
+    rc = vec_npy_writer_open(side, ix->d, &nw);
+    for (size_t r = 0; !rc && r < ix->n; r++)
+      if (is_live(ix, r) && (rc = vec_npy_writer_append(nw, ix->orig + r * ix->d, 1, ix->d))) {
+        vec_npy_writer_finish(nw); /* frees it; an incomplete sidecar is never named by a file */
+        nw = NULL;
+      }
+    if (!rc) rc = vec_npy_writer_finish(nw);
+  }
+  if (!rc) rc = save_vqz(ix, path, ix->codec, meta, ix->codes, ix->scales, ix->cs, ix->sc);
+  rw_unlock(&ix->lock);
+  free(side), free(meta);
+  return rc;
+}
+
+/* The value of "key" in the index's own metadata (written first, before a caller's members): a
+ * string copied into out, or a number. Returns 1 if found. A small scanner, not a JSON parser: it
+ * reads the keys vec_index_save writes, in the form it writes them. */
+static int meta_value(const char *meta, const char *key, char *out, size_t cap) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *s = strstr(meta, pat);
+  if (!s) return 0;
+  s += strlen(pat);
+  size_t i = 0;
+  if (*s == '"') {
+    for (s++; *s && *s != '"' && i + 1 < cap; s++) out[i++] = *s;
+  } else {
+    for (; *s && ((*s >= '0' && *s <= '9') || *s == '-') && i + 1 < cap; s++) out[i++] = *s;
+  }
+  out[i] = 0;
+  return i > 0;
+}
+
+/* Reads every row of r into ix's stage (codes/scales arrays already reserved); ids when asked. */
+static int load_stage(vec_vqz_reader *r, size_t n, uint8_t *codes, float *scales, size_t cs,
+                      size_t sc, uint64_t *ids) {
+  for (size_t a = 0; a < n; a += LOAD_CHUNK) {
+    size_t m = n - a < LOAD_CHUNK ? n - a : LOAD_CHUNK;
+    int rc =
+        vec_vqz_read(r, a, m, codes + a * cs, sc ? scales + a * sc : NULL, ids ? ids + a : NULL);
+    if (rc) return rc;
+  }
+  return VEC_OK;
+}
+
+static char *join_dir(const char *path, const char *name) {
+  const char *s = strrchr(path, '/');
+  size_t dl = s ? (size_t)(s - path) + 1 : 0, nl = strlen(name);
+  char *out = malloc(dl + nl + 1);
+  if (out) {
+    memcpy(out, path, dl);
+    memcpy(out + dl, name, nl + 1);
+  }
+  return out;
+}
+
+static int load_originals(vec_index *ix, const char *path) {
+  vec_reader *rd;
+  int rc = vec_reader_open(path, &rd);
+  if (rc) return rc;
+  if (vec_reader_dim(rd) != ix->d || vec_reader_count(rd) != ix->n) {
+    rc = vec_fail(VEC_E_INVALID_ARG, -1,
+                  "vec_index_load: originals %s hold %llu rows of %zu, the index %zu of %zu", path,
+                  (unsigned long long)vec_reader_count(rd), vec_reader_dim(rd), ix->n, ix->d);
+    vec_reader_close(rd);
+    return rc;
+  }
+  int sq = ix->metric != VEC_METRIC_IP;
+  ix->keep_originals = 1;
+  if ((rc = grow((void **)&ix->orig, ix->cap, ix->d * sizeof(float))) ||
+      (rc = grow((void **)&ix->osq, ix->cap, sq ? sizeof(float) : 0))) {
+    vec_reader_close(rd);
+    return vec_fail(rc, -1, "vec_index_load: out of memory for the originals");
+  }
+  for (size_t got = 0, a = 0; a < ix->n && !rc; a += got) {
+    rc = vec_reader_read(rd, ix->orig + a * ix->d, ix->n - a, &got);
+    if (!rc && !got) rc = vec_fail(VEC_E_FORMAT, -1, "vec_index_load: %s ended early", path);
+  }
+  vec_reader_close(rd);
+  for (size_t i = 0; !rc && sq && i < ix->n; i++)
+    ix->osq[i] = sqnorm_f32(ix->orig + i * ix->d, ix->d);
+  return rc;
+}
+
+static int load_rerank(vec_index *ix, const char *path) {
+  vec_vqz_reader *r;
+  int rc = vec_vqz_reader_open(path, &r);
+  if (rc) return rc;
+  const vec_codec *c = vec_vqz_codec(r);
+  if (vec_codec_get_params(c)->dim != ix->d || vec_vqz_count(r) != ix->n) {
+    rc = vec_fail(VEC_E_INVALID_ARG, -1,
+                  "vec_index_load: rerank file %s holds %llu rows of dimension %zu, the index %zu "
+                  "of %zu",
+                  path, (unsigned long long)vec_vqz_count(r), vec_codec_get_params(c)->dim, ix->n,
+                  ix->d);
+    vec_vqz_reader_close(r);
+    return rc;
+  }
+  int sq = ix->metric != VEC_METRIC_IP;
+  if ((rc = copy_codec(c, &ix->rerank))) goto out;
+  ix->rcs = vec_codec_code_size(ix->rerank);
+  ix->rsc = vec_codec_scale_count(ix->rerank);
+  if ((rc = grow((void **)&ix->rcodes, ix->cap, ix->rcs)) ||
+      (rc = grow((void **)&ix->rscales, ix->cap, ix->rsc * sizeof(float))) ||
+      (rc = grow((void **)&ix->rsqn, ix->cap, sq ? sizeof(float) : 0)))
+    goto out;
+  uint64_t *ids = NULL;
+  if (vec_vqz_has_ids(r) && !(ids = malloc((ix->n ? ix->n : 1) * sizeof *ids))) {
+    rc = VEC_E_NOMEM;
+    goto out;
+  }
+  rc = load_stage(r, ix->n, ix->rcodes, ix->rscales, ix->rcs, ix->rsc, ids);
+  if (!rc && ids && memcmp(ids, ix->ids, ix->n * sizeof *ids) != 0)
+    rc = vec_fail(VEC_E_INVALID_ARG, -1,
+                  "vec_index_load: rerank file %s holds other ids (or another order)", path);
+  free(ids);
+  if (!rc && sq) rc = vec_codes_sqnorms(ix->rerank, ix->rcodes, ix->rscales, ix->n, ix->rsqn, NULL);
+out:
+  vec_vqz_reader_close(r);
+  return rc;
+}
+
+int vec_index_load(const char *path, const vec_index_load_options *opts, vec_index **out) {
+  static const char fn[] = "vec_index_load";
+  vec_clear_error();
+  if (!path || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  *out = NULL;
+  if (opts && opts->struct_size < sizeof *opts)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: opts->struct_size is too small", fn);
+  vec_vqz_reader *r;
+  int rc = vec_vqz_reader_open(path, &r);
+  if (rc) return rc;
+  const char *meta = vec_vqz_metadata(r);
+  char val[4096];
+  vec_metric metric = VEC_METRIC_COSINE;
+  if (opts && opts->metric_override >= 0) {
+    metric = (vec_metric)opts->metric_override;
+  } else if (meta_value(meta, "metric", val, sizeof val)) {
+    if (!strcmp(val, "ip"))
+      metric = VEC_METRIC_IP;
+    else if (!strcmp(val, "l2"))
+      metric = VEC_METRIC_L2;
+    else if (strcmp(val, "cosine")) {
+      vec_vqz_reader_close(r);
+      return vec_fail(VEC_E_FORMAT, -1, "%s: %s names an unknown metric '%s'", fn, path, val);
+    }
+  }
+  vec_index *ix;
+  if ((rc = vec_index_create(vec_vqz_codec(r), metric, NULL, &ix))) {
+    vec_vqz_reader_close(r);
+    return rc;
+  }
+  uint64_t n64 = vec_vqz_count(r);
+  size_t n = (size_t)n64;
+  if ((rc = reserve(ix, n)) || (rc = map_reserve(ix, n))) {
+    rc = vec_fail(rc, -1, "%s: out of memory for %zu rows", fn, n);
+    goto fail;
+  }
+  if ((rc = load_stage(r, n, ix->codes, ix->scales, ix->cs, ix->sc,
+                       vec_vqz_has_ids(r) ? ix->ids : NULL)))
+    goto fail;
+  for (size_t i = 0; !vec_vqz_has_ids(r) && i < n; i++) ix->ids[i] = i;
+  for (size_t i = 0; i < n; i++) {
+    if (ix->ids[i] == NO_ID) {
+      rc = vec_fail(VEC_E_FORMAT, (long long)i, "%s: %s: row %zu has id 2^64 - 1", fn, path, i);
+      goto fail;
+    }
+    if (map_get(ix, ix->ids[i]) != NO_ID) {
+      rc = vec_fail(VEC_E_FORMAT, (long long)i, "%s: %s: id %llu repeats (row %zu)", fn, path,
+                    (unsigned long long)ix->ids[i], i);
+      goto fail;
+    }
+    map_put(ix, ix->ids[i], i);
+    set_live(ix, i, 1);
+    if (ix->ids[i] >= ix->next_id) ix->next_id = ix->ids[i] + 1;
+  }
+  ix->n = n;
+  if (meta_value(meta, "next_id", val, sizeof val)) {
+    unsigned long long v = strtoull(val, NULL, 10);
+    if (v > ix->next_id && v < NO_ID) ix->next_id = v;
+  }
+  if (ix->metric != VEC_METRIC_IP &&
+      (rc = vec_codes_sqnorms(ix->codec, ix->codes, ix->scales, n, ix->sqn, NULL)))
+    goto fail;
+  {
+    const char *op = opts ? opts->originals : NULL, *rp = opts ? opts->rerank : NULL;
+    int sidecars = !opts || opts->sidecars;
+    char *o2 = NULL, *r2 = NULL;
+    if (!op && sidecars && meta_value(meta, "originals", val, sizeof val))
+      op = o2 = join_dir(path, base_name(val));
+    if (!rp && sidecars && meta_value(meta, "rerank", val, sizeof val))
+      rp = r2 = join_dir(path, base_name(val));
+    if (op) rc = load_originals(ix, op);
+    if (!rc && rp) rc = load_rerank(ix, rp);
+    free(o2);
+    free(r2);
+    if (rc) goto fail;
+  }
+  if (!(ix->metadata = strdup(meta))) {
+    rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+    goto fail;
+  }
+  vec_vqz_reader_close(r);
+  *out = ix;
+  return VEC_OK;
+fail:
+  vec_vqz_reader_close(r);
+  vec_index_free(ix);
+  return rc;
+}

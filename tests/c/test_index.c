@@ -1,0 +1,295 @@
+/* test_index.c: vec_index: ids (defaults, refusals), add/upsert/delete/get in step, tombstones
+ * and compaction, filtered search against a search over the allowed rows alone, the rescoring
+ * pipeline, save/load round trips (sidecars, files without ids, repeated ids), cancellation, and
+ * concurrent searches during mutations from several threads with every answer checked. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "vectro.h"
+#include "vtest.h"
+
+#define D 24
+
+static float *rows(size_t n, uint64_t seed) {
+  float *x = malloc(n * D * sizeof(float));
+  for (size_t i = 0; i < n * D; i++) x[i] = vt_normal(&seed);
+  return x;
+}
+
+static vec_codec *codec_of(vec_codec_id id) {
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, D);
+  vec_codec *c = NULL;
+  return vec_codec_create(&p, &c) ? NULL : c;
+}
+
+static vec_index *make(vec_codec_id id, vec_metric m, int keep, vec_codec_id rerank) {
+  vec_codec *c = codec_of(id), *r = rerank != id ? codec_of(rerank) : NULL;
+  vec_index_options o = VEC_INDEX_OPTIONS_INIT;
+  o.keep_originals = keep;
+  o.rerank = r;
+  vec_index *ix = NULL;
+  if (vec_index_create(c, m, &o, &ix)) ix = NULL;
+  vec_codec_free(c);
+  vec_codec_free(r);
+  return ix;
+}
+
+/* The top-1 id of one query. */
+static uint64_t top1(vec_index *ix, const float *q, const vec_search_params *p) {
+  uint64_t id = 0;
+  float s;
+  return vec_index_search(ix, q, 1, D, 1, p, &id, &s, NULL) ? UINT64_MAX - 1 : id;
+}
+
+static void ids_and_refusals(void) {
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_IP, 0, VEC_CODEC_INT8);
+  CHECK(ix);
+  float *x = rows(10, 1);
+  uint64_t out[10], given[3] = {9, 3, 9}, bad[1] = {UINT64_MAX};
+  CHECK(vec_index_add(ix, x, 2, D, NULL, out, NULL) == VEC_OK && out[0] == 0 && out[1] == 1);
+  CHECK(vec_index_add(ix, x, 3, D, given, NULL, NULL) == VEC_E_INVALID_ARG); /* 9 twice */
+  CHECK(vec_index_add(ix, x, 1, D, bad, NULL, NULL) == VEC_E_INVALID_ARG);   /* NO_ID */
+  CHECK(vec_index_add(ix, x, 2, D, given, NULL, NULL) == VEC_OK);            /* 9, 3 */
+  uint64_t again[2] = {100, 3};
+  CHECK(vec_index_add(ix, x, 2, D, again, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(!vec_index_contains(ix, 100) && vec_index_count(ix) == 4); /* nothing of it went in */
+  CHECK(vec_index_add(ix, x, 1, D, NULL, out, NULL) == VEC_OK && out[0] == 10);
+  size_t del = 0;
+  uint64_t gone[3] = {10, 10, 77};
+  CHECK(vec_index_delete(ix, gone, 3, &del) == VEC_OK && del == 1);
+  CHECK(vec_index_add(ix, x, 1, D, NULL, out, NULL) == VEC_OK && out[0] == 11); /* never 10 */
+  uint64_t live[8];
+  CHECK(vec_index_ids(ix, live, 8) == 5);
+  CHECK(live[0] == 0 && live[1] == 1 && live[2] == 9 && live[3] == 3 && live[4] == 11);
+  float g[D];
+  uint64_t missing[2] = {9, 10};
+  CHECK(vec_index_get(ix, missing, 2, g, D) == VEC_E_NOT_FOUND && vec_last_error_row() == 1);
+  vec_index_free(ix);
+  free(x);
+}
+
+/* Search over an index with deletes and a filter equals a search over an index built from the
+ * allowed rows alone (same ids), for every metric and with the rescoring stages. */
+static void filter_and_tombstones_match_a_fresh_index(void) {
+  size_t n = 700;
+  float *x = rows(n, 2), *q = rows(9, 3);
+  vec_metric ms[] = {VEC_METRIC_IP, VEC_METRIC_COSINE, VEC_METRIC_L2};
+  for (int mi = 0; mi < 3; mi++)
+    for (int keep = 0; keep < 2; keep++) {
+      vec_codec_id rr = keep ? VEC_CODEC_INT8 : VEC_CODEC_F16;
+      vec_index *a = make(VEC_CODEC_BINARY, ms[mi], keep, rr);
+      vec_index *b = make(VEC_CODEC_BINARY, ms[mi], keep, rr);
+      CHECK(a && b);
+      uint64_t *ids = malloc(n * sizeof *ids), *del = malloc(n * sizeof *del),
+               *allow = malloc(n * 8);
+      size_t nd = 0, na = 0;
+      for (size_t i = 0; i < n; i++) ids[i] = 1000 + 7 * i;
+      CHECK(vec_index_add(a, x, n, D, ids, NULL, NULL) == VEC_OK);
+      for (size_t i = 0; i < n; i += 9) del[nd++] = ids[i]; /* 1/9: tombstones, no compaction */
+      size_t got;
+      CHECK(vec_index_delete(a, del, nd, &got) == VEC_OK && got == nd);
+      for (size_t i = 0; i < n; i++)
+        if (i % 9 && i % 3 == 1) {
+          allow[na++] = ids[i];
+          CHECK(vec_index_add(b, x + i * D, 1, D, ids + i, NULL, NULL) == VEC_OK);
+        }
+      allow[na++] = ids[0]; /* deleted: must stay out */
+      allow[na++] = 5;      /* never held */
+      vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+      p.filter_ids = allow;
+      p.filter_count = na;
+      p.oversample = 3;
+      size_t k = 12;
+      uint64_t ia[9 * 12], ib[9 * 12];
+      float sa[9 * 12], sb[9 * 12];
+      vec_search_params pb = p;
+      pb.filter_ids = NULL;
+      CHECK(vec_index_search(a, q, 9, D, k, &p, ia, sa, NULL) == VEC_OK);
+      CHECK(vec_index_search(b, q, 9, D, k, &pb, ib, sb, NULL) == VEC_OK);
+      for (size_t i = 0; i < 9 * k; i++)
+        CHECKF(ia[i] == ib[i], "metric %d keep %d slot %zu", mi, keep, i);
+      for (size_t i = 0; i < 9 * k; i++) CHECK(sa[i] == sb[i] || (isnan(sa[i]) && isnan(sb[i])));
+      p.filter_count = 0; /* an empty allow-list: nothing */
+      CHECK(vec_index_search(a, q, 1, D, k, &p, ia, sa, NULL) == VEC_OK && ia[0] == UINT64_MAX);
+      vec_index_free(a);
+      vec_index_free(b);
+      free(ids), free(del), free(allow);
+    }
+  free(x), free(q);
+}
+
+static void upsert_get_compaction_keep_rows_in_step(void) {
+  size_t n = 200;
+  float *x = rows(n, 4), *y = rows(n, 5);
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_L2, 1, VEC_CODEC_INT8);
+  CHECK(ix);
+  CHECK(vec_index_add(ix, x, n, D, NULL, NULL, NULL) == VEC_OK);
+  uint64_t del[120];
+  for (size_t i = 0; i < 120; i++) del[i] = 2 * i; /* 60% of the rows: compacts */
+  size_t got;
+  CHECK(vec_index_delete(ix, del, 100, &got) == VEC_OK && got == 100 && vec_index_count(ix) == 100);
+  uint64_t up[3] = {1, 0, 5000};
+  CHECK(vec_index_upsert(ix, y, 3, D, up, NULL) == VEC_OK && vec_index_count(ix) == 102);
+  float g[3 * D];
+  CHECK(vec_index_get(ix, up, 3, g, D) == VEC_OK);
+  CHECK(memcmp(g, y, sizeof g) == 0); /* originals held: the rows themselves */
+  for (size_t i = 0; i < 3; i++) CHECK(top1(ix, y + i * D, NULL) == up[i]);
+  for (size_t i = 3; i < n; i += 2) CHECK(top1(ix, x + i * D, NULL) == i);
+  uint64_t live[128];
+  CHECK(vec_index_ids(ix, live, 128) == 102 && live[0] == 1 && live[1] == 3 && live[100] == 0);
+  vec_index_free(ix);
+  free(x), free(y);
+}
+
+static int cancel_at_once(void *user, size_t done, size_t total) {
+  (void)user, (void)done, (void)total;
+  return 1;
+}
+
+static void cancellation(void) {
+  size_t n = 5000;
+  float *x = rows(n, 6);
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_COSINE, 0, VEC_CODEC_INT8);
+  CHECK(ix && vec_index_add(ix, x, n, D, NULL, NULL, NULL) == VEC_OK);
+  vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+  p.progress = cancel_at_once;
+  p.threads = 1;
+  uint64_t id[40];
+  float s[40];
+  CHECK(vec_index_search(ix, x, 4, D, 10, &p, id, s, NULL) == VEC_E_CANCELLED);
+  CHECK(vec_index_search(ix, x, 4, D, 10, NULL, id, s, NULL) == VEC_OK && id[0] == 0);
+  p.progress = NULL;
+  p.oversample = 2; /* no originals held */
+  CHECK(vec_index_search(ix, x, 1, D, 10, &p, id, s, NULL) == VEC_E_INVALID_ARG);
+  vec_index_free(ix);
+  free(x);
+}
+
+static char *tmpdir(void) {
+  char t[] = "/tmp/vec-index-test-XXXXXX";
+  char *d = mkdtemp(t);
+  return d ? strdup(d) : NULL;
+}
+
+static void save_load_round_trip(void) {
+  char *dir = tmpdir(), path[512], side[600];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/i.vqz", dir);
+  size_t n = 300;
+  float *x = rows(n, 7);
+  vec_index *ix = make(VEC_CODEC_BINARY, VEC_METRIC_COSINE, 1, VEC_CODEC_INT8);
+  CHECK(ix && vec_index_add(ix, x, n, D, NULL, NULL, NULL) == VEC_OK);
+  uint64_t del[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 299};
+  CHECK(vec_index_delete(ix, del, 10, NULL) == VEC_OK);
+  CHECK(vec_index_save(ix, path, "\"note\": \"x\"") == VEC_OK);
+  vec_index *back = NULL;
+  CHECK(vec_index_load(path, NULL, &back) == VEC_OK);
+  CHECK(vec_index_metric(back) == VEC_METRIC_COSINE && vec_index_count(back) == n - 10);
+  CHECK(vec_index_has_originals(back) && vec_index_rerank(back));
+  CHECK(strstr(vec_index_metadata(back), "\"note\": \"x\""));
+  uint64_t ia[8 * 10], ib[8 * 10];
+  float sa[8 * 10], sb[8 * 10];
+  CHECK(vec_index_search(ix, x, 8, D, 10, NULL, ia, sa, NULL) == VEC_OK);
+  CHECK(vec_index_search(back, x, 8, D, 10, NULL, ib, sb, NULL) == VEC_OK);
+  CHECK(memcmp(ia, ib, sizeof ia) == 0 && memcmp(sa, sb, sizeof sa) == 0);
+  uint64_t out;
+  CHECK(vec_index_add(back, x, 1, D, NULL, &out, NULL) == VEC_OK && out == 300);
+  vec_index_free(back);
+  /* A plain .vqz without ids: ids 0..n-1; metric overridable. */
+  snprintf(side, sizeof side, "%s/plain.vqz", dir);
+  vec_codec *c = codec_of(VEC_CODEC_INT8);
+  vec_vqz_writer *w;
+  CHECK(vec_vqz_writer_open(side, c, NULL, &w) == VEC_OK);
+  CHECK(vec_vqz_writer_append_floats(w, x, 50, D, NULL, NULL) == VEC_OK);
+  CHECK(vec_vqz_writer_finish(w) == VEC_OK);
+  vec_index_load_options lo = VEC_INDEX_LOAD_OPTIONS_INIT;
+  lo.metric_override = VEC_METRIC_IP;
+  CHECK(vec_index_load(side, &lo, &back) == VEC_OK && vec_index_count(back) == 50);
+  CHECK(top1(back, x + 17 * D, NULL) == 17 && vec_index_metric(back) == VEC_METRIC_IP);
+  vec_index_free(back);
+  /* Repeated ids in a file are refused, naming the row. */
+  vec_vqz_options vo = VEC_VQZ_OPTIONS_INIT;
+  vo.with_ids = 1;
+  uint64_t dup[3] = {4, 5, 4};
+  CHECK(vec_vqz_writer_open(side, c, &vo, &w) == VEC_OK);
+  CHECK(vec_vqz_writer_append_floats(w, x, 3, D, dup, NULL) == VEC_OK);
+  CHECK(vec_vqz_writer_finish(w) == VEC_OK);
+  CHECK(vec_index_load(side, NULL, &back) == VEC_E_FORMAT && vec_last_error_row() == 2);
+  vec_codec_free(c);
+  vec_index_free(ix);
+  free(x);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+  free(dir);
+}
+
+/* Threads: searchers check that untouched rows are always found under their ids and that a
+ * filter is always obeyed, while a writer adds, upserts and deletes other rows. */
+typedef struct shared {
+  vec_index *ix;
+  const float *x;
+  size_t fixed;
+  atomic_int stop; /* atomics: the test's own flags must not race under TSan */
+  atomic_int bad;
+} shared;
+
+static void *searcher(void *arg) {
+  shared *s = arg;
+  uint64_t seed = (uint64_t)(uintptr_t)arg ^ 77, allow[2];
+  while (!s->stop) {
+    size_t r = (size_t)(vt_next(&seed) % s->fixed);
+    if (top1(s->ix, s->x + r * D, NULL) != r) s->bad++;
+    vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+    allow[0] = r;
+    allow[1] = (r + 1) % s->fixed;
+    p.filter_ids = allow;
+    p.filter_count = 2;
+    uint64_t id[3];
+    float sc[3];
+    if (vec_index_search(s->ix, s->x + r * D, 1, D, 3, &p, id, sc, NULL) ||
+        !((id[0] == allow[0] && id[1] == allow[1]) || (id[0] == allow[1] && id[1] == allow[0])) ||
+        id[2] != UINT64_MAX)
+      s->bad++;
+  }
+  return NULL;
+}
+
+static void concurrent_searches_and_mutations(void) {
+  size_t fixed = 200, extra = 400;
+  float *x = rows(fixed + extra, 8);
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_COSINE, 1, VEC_CODEC_INT8);
+  CHECK(ix && vec_index_add(ix, x, fixed, D, NULL, NULL, NULL) == VEC_OK);
+  shared s = {ix, x, fixed, 0, 0};
+  atomic_init(&s.stop, 0);
+  atomic_init(&s.bad, 0);
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, searcher, &s) == 0);
+  for (size_t i = 0; i < extra; i += 20) {
+    uint64_t ids[20];
+    for (size_t j = 0; j < 20; j++) ids[j] = 10000 + i + j;
+    if (vec_index_add(ix, x + (fixed + i) * D, 20, D, ids, NULL, NULL)) s.bad += 1000;
+    if (vec_index_upsert(ix, x + (fixed + i) * D, 5, D, ids + 10, NULL)) s.bad += 1000;
+    if (vec_index_delete(ix, ids, 10, NULL)) s.bad += 1000;
+  }
+  s.stop = 1;
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  CHECKF(atomic_load(&s.bad) == 0, "%d bad answers", atomic_load(&s.bad));
+  CHECK(vec_index_count(ix) == fixed + extra / 2);
+  vec_index_free(ix);
+  free(x);
+}
+
+const vt_test index_tests[] = {
+    {"index_ids_and_refusals", ids_and_refusals},
+    {"index_filter_and_tombstones", filter_and_tombstones_match_a_fresh_index},
+    {"index_upsert_get_compaction", upsert_get_compaction_keep_rows_in_step},
+    {"index_cancellation", cancellation},
+    {"index_save_load", save_load_round_trip},
+    {"index_threads", concurrent_searches_and_mutations},
+};
+const size_t index_count = sizeof index_tests / sizeof index_tests[0];

@@ -1,0 +1,74 @@
+"""vectro.integrations itself: lazy imports (a missing client names its pip extra), the checks every
+module shares (ids, payload, queries), local rescoring, and the modules' docstring examples."""
+
+import doctest
+import importlib
+import sys
+
+import numpy as np
+import pytest
+import vectro
+from vectro import integrations
+from vectro.integrations import Originals, _common
+
+
+def test_modules_import_without_their_clients(monkeypatch):
+    for name in integrations.MODULES:
+        assert getattr(integrations, name).__name__ == f"vectro.integrations.{name}"
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    pgv = importlib.import_module("vectro.integrations.pgvector")
+    with pytest.raises(ImportError, match=r"pip install 'vectro\[pgvector\]'"):
+        pgv.Store(object(), "t")
+
+
+def test_id_and_payload_checks():
+    np.testing.assert_array_equal(_common.check_ids(None, 3), [0, 1, 2])
+    np.testing.assert_array_equal(_common.check_ids([2**64 - 1, 0], 2), np.array([2**64 - 1, 0], np.uint64))
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        _common.check_ids([1, 2], 3)
+    with pytest.raises(ValueError, match="in \\[0, 2\\*\\*64\\)"):
+        _common.check_ids(np.array([2**64, 1], dtype=object), 2)
+    with pytest.raises(ValueError, match="beyond what the database's ids hold"):
+        _common.check_ids([5, 2**63], 2, max_id=2**63 - 1)
+    with pytest.raises(ValueError, match="3 values for 2 vectors"):
+        _common.check_payload({"a": [1, 2, 3]}, 2)
+    with pytest.raises(ValueError, match="identifiers"):
+        _common.check_payload({"bad name": [1, 2]}, 2)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        _common.as_queries(np.array([[np.nan, 1.0]]), 2)
+    with pytest.raises(ValueError, match="embeddings must have at least one dimension and hold no NaN"):
+        _common.Source(np.array([[np.inf, 1.0]], np.float32), precision="float32")
+
+
+def test_originals_rescore_exactly_from_a_vqz(tmp_path):
+    x = np.random.default_rng(0).standard_normal((50, 16)).astype(np.float32)
+    q = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
+    ids = np.arange(50, dtype=np.uint64) * 10
+    path = tmp_path / "o.vqz"
+    vectro.save(path, vectro.quantize_embeddings(x, "f16"), ids=ids)
+    o = Originals(path)
+    cand = np.tile(ids[:20], (3, 1))
+    cand[:, -1] = vectro.NO_ID  # an empty slot from the database
+    got, scores = o.rescore(q, cand, 5, "ip")
+    xf = x.astype(np.float16).astype(np.float32)[:19]
+    want = np.argsort(-(q @ xf.T), axis=1)[:, :5]
+    np.testing.assert_array_equal(got, ids[want])
+    np.testing.assert_allclose(scores, np.take_along_axis(q @ xf.T, want, 1), rtol=1e-6)
+    with pytest.raises(KeyError, match="id 7 from the database"):
+        o.rescore(q, np.full((3, 2), 7, np.uint64), 1, "ip")
+    got, scores = o.rescore(q, np.array([[0, 10]] * 3, np.uint64), 4, "l2")  # fewer candidates than k
+    assert (got[:, 2:] == vectro.NO_ID).all() and np.isnan(scores[:, 2:]).all()
+
+
+def test_docstring_examples():
+    mods = ["vectro.integrations", "vectro.integrations._common", "vectro.integrations.pgvector",
+            "vectro.integrations.milvus", "vectro.integrations.weaviate", "vectro.integrations.pinecone"]
+    try:
+        import qdrant_client  # noqa: F401
+
+        mods.append("vectro.integrations.qdrant")
+    except ImportError:
+        print("qdrant-client is not installed: the qdrant module's example is not run")
+    for m in mods:
+        failures, _ = doctest.testmod(importlib.import_module(m), verbose=False)
+        assert failures == 0, m
