@@ -36,7 +36,7 @@ def main() -> None:
 
     vi = vectro.Index("uint8", metric="ip")         # trained on the first add
     vi.add(X)
-    vids, scores = vi.search(Q, 10, oversample=1)   # Vectro: ids first, then scores
+    vids, scores = vi.search(Q, 10)                 # Vectro: ids first, then scores
     print(f"FAISS SQ8   recall@10 {recall(fids, exact):.3f}")
     print(f"vectro uint8 recall@10 {recall(vids.astype(np.int64), exact):.3f}")
 

@@ -52,7 +52,8 @@ class Retriever:
     """The smallest useful retriever: compressed index + id -> text lookup."""
 
     def __init__(self, codec: str, oversample=None):
-        self.index = vectro.Index(codec, metric="ip")
+        # rescoring (oversample) reads the float32 originals: the index keeps them only if asked
+        self.index = vectro.Index(codec, metric="ip", keep_originals=oversample is not None)
         self.index.add(P, ids=doc_ids)
         self.oversample = oversample
 
@@ -62,7 +63,7 @@ class Retriever:
 
 
 exact = Retriever("f16", oversample=None)           # 2x smaller, same neighbours as float32
-binary = Retriever("binary", oversample=1)           # 32x smaller, Hamming ranking only
+binary = Retriever("binary")                          # 32x smaller, Hamming ranking only
 binary_rescored = Retriever("binary", oversample=20)  # + exact rescoring of 20 x k candidates
 
 # %% [markdown]
@@ -107,7 +108,8 @@ plt.show()
 {name: round(c[3], 3) for name, c in curves.items()}
 
 # %% [markdown]
-# Binary codes alone miss about half of the exact context; with rescoring (the float32
-# originals memory-mapped from disk, read only for the candidates) the context is nearly the
-# exact one, from an index 32x smaller in memory. For frameworks that expect a vector store,
-# the same `Index` sits behind their retriever interface; see the integrations guide.
+# Binary codes alone miss about half of the exact context; with rescoring against the float32
+# originals (read only for the 20 x k candidates: they can stay in a database or a file) the
+# context is nearly the exact one, searched on codes 32x smaller. For LangChain and LlamaIndex,
+# `vectro.integrations.langchain` and `.llama_index` wrap the same `Index` as their vector
+# stores; see the frameworks page.

@@ -31,7 +31,7 @@ def main() -> None:
     exact = np.argsort(-(Q @ X.T), axis=1)[:, :10]
     pts = []
     for p, ov in CODECS:
-        index = vectro.Index(vectro.Codec(p), metric="ip")
+        index = vectro.Index(vectro.Codec(p), metric="ip", keep_originals=True)
         index.add(X)
         alone = recall(index.search(Q, k=10, oversample=1)[0], exact)
         rescored = recall(index.search(Q, k=10, oversample=ov)[0], exact)

@@ -57,7 +57,7 @@ def test_cli_pipeline(tmp_path):
 
 def test_every_example_is_run():
     """A new example must be run by a test: here, by ctest (examples/CMakeLists.txt) for C, or by
-    another test file (the vector-database examples run in tests/python/test_integrations_*.py,
+    another test file (the vector-database and framework examples run in tests/python/test_integrations_*.py,
     against the real engine or its local mode)."""
     covered = {s for s, _ in PLAIN} | {"cli_pipeline.sh"}
     others = "".join(f.read_text() for f in Path(__file__).parent.glob("test_integrations_*.py"))
