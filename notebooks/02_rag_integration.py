@@ -95,7 +95,7 @@ def recall_at(ret, k):
 
 
 curves = {name: [recall_at(r, k) for k in ks] for name, r in
-          [("f16 (768 B)", exact), ("binary (48 B)", binary), ("binary + rescoring (48 B + originals on disk)",
+          [("f16 (768 B)", exact), ("binary (48 B)", binary), ("binary + rescoring (48 B + originals)",
                                                               binary_rescored)]}
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name, c in curves.items():
