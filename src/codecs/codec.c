@@ -489,14 +489,16 @@ static unsigned ser_minor(const vec_codec *c) {
   return c->cen || c->base->id == VEC_CODEC_UINT4_CAL || c->base->id == VEC_CODEC_UINT6_CAL ? 1 : 0;
 }
 
+static unsigned ser_major(const vec_codec *c) { return c->p.center || ser_minor(c) ? 2 : 1; }
 /* The oldest version that holds the codec (see above): 2.0 for a centred codec, 1.1 for one with
- * any parameter of the extension or module state, else 1.0. */
+ * any parameter of the extension or module state, else 1.0. Format 2.x always carries the 1.1
+ * extension (the reader expects it whatever the parameters): an uncentred uint4-cal, which is
+ * 2.1 for its codec id alone, once wrote 32 bytes short of what its reader expects. */
 static int needs_ext(const vec_codec *c) {
   const vec_codec_params *q = &c->p;
   return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || q->center ||
-         has_state(c);
+         has_state(c) || ser_major(c) >= 2;
 }
-static unsigned ser_major(const vec_codec *c) { return c->p.center || ser_minor(c) ? 2 : 1; }
 
 size_t vec_codec_serialized_size(const vec_codec *c) {
   return SER_HEADER + (needs_ext(c) ? SER_EXT : 0) + (ser_major(c) >= 2 ? SER_EXT2 : 0) +
