@@ -11,8 +11,8 @@
 # %% [markdown]
 # # Performance tuning: threads, chunk sizes, kernels, buffers
 #
-# Measured here, on whatever machine runs this notebook, on generated data (60,000 x 384
-# float32, 92 MB). Absolute figures depend on the machine and its load; compare the bars within
+# Measured here, on whatever machine runs this notebook, on generated data (30,000 x 384
+# float32, 46 MB). Absolute figures depend on the machine and its load; compare the bars within
 # one run. The performance guide explains each knob.
 
 # %%
@@ -26,7 +26,7 @@ import vectro
 
 info = vectro.get_backend_info()
 print(info)
-X = np.random.default_rng(0).standard_normal((60_000, 384)).astype(np.float32)
+X = np.random.default_rng(0).standard_normal((30_000, 384)).astype(np.float32)
 
 
 def best_of(fn, repeat=3):
@@ -65,7 +65,7 @@ print(rows)
 kernel_rates = {}
 for k in info["available_kernels"]:
     vectro.set_backend(k)
-    kernel_rates[k] = gb / best_of(lambda: vectro.quantize_embeddings(X, "int8", threads=1))
+    kernel_rates[k] = gb / best_of(lambda: vectro.quantize_embeddings(X, "int8", threads=1), repeat=2)
 vectro.set_backend("auto")
 ref = vectro.quantize_embeddings(X[:1000], "int8").codes
 vectro.set_backend("scalar")
@@ -81,8 +81,8 @@ print(kernel_rates)
 # %% [markdown]
 # ## Reusing output buffers
 #
-# `reconstruct_embeddings(q, out=buf)` writes into an array you own instead of allocating 92 MB
-# per call.
+# `reconstruct_embeddings(q, out=buf)` writes into an array you own instead of allocating a new
+# one per call.
 
 # %%
 q = vectro.quantize_embeddings(X, "int8")

@@ -53,7 +53,7 @@ print(f"mean pairwise cosine {cos.mean():.3f}")
 # ## Every codec
 
 # %%
-codecs = ["f16", "int8", "int4-g32", "int4", "rabitq-4", "rabitq-1", "binary"]
+codecs = ["int8", "int4-g32", "rabitq-4", "rabitq-1", "binary"]
 results = {p: vectro.evaluate(X, p, queries=Q) for p in codecs}
 for p, r in results.items():
     print(f"{p:<9} {r['bytes_per_vector']:>5.0f} B  cosine {r['cosine_mean']:.4f}  "
@@ -79,7 +79,7 @@ plt.show()
 # everything it measured.
 
 # %%
-choice = vectro.choose(X, min_recall_at_10=0.95, queries=Q,
-                       candidates=("binary", "rabitq-1", "rabitq-4", "int4-g32", "int8"))
+choice = vectro.choose(X, min_recall_at_10=0.95, queries=Q, candidates=("binary", "rabitq-1", "int4-g32", "int8"),
+                       rescoring=("none", 4, "bound"))
 print(choice)
 print(choice.format_table())
