@@ -198,7 +198,7 @@ class Codec:
         >>> q = codec.encode(X)
         >>> codec.bytes_per_vector(64), q.compression_ratio.__round__(2)
         (68, 3.76)
-        >>> np.abs(codec.decode(q) - X).max() < 0.05
+        >>> bool(np.abs(codec.decode(q) - X).max() < 0.05)
         True
     """
 

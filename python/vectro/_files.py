@@ -274,14 +274,24 @@ class VqzReader:
 def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
     """Writes QuantizedEmbeddings (any codec) to a .vqz file, atomically (temporary + rename).
     ``ids``: one uint64 per vector (kept through load); ``metadata``: a dict (stored as JSON) or
-    a string."""
+    a string.
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.vqz")
+        >>> X = np.random.default_rng(0).standard_normal((10, 8)).astype(np.float32)
+        >>> vectro.save(path, vectro.quantize_embeddings(X), ids=np.arange(100, 110), metadata={"model": "m"})
+        >>> q = vectro.load(path)
+        >>> q.shape, q.ids[:3].tolist(), vectro.VqzReader(path).metadata
+        ((10, 8), [100, 101, 102], {'model': 'm'})
+    """
     with VqzWriter(path, q.codec, ids=ids is not None, metadata=metadata) as w:
         w.append_quantized(q, ids)
 
 
 def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
     """Reads a whole .vqz file. The result has ``ids`` (or None); ``verify=True`` checks every
-    checksum first (reads check the blocks they touch anyway)."""
+    checksum first (reads check the blocks they touch anyway). Example: see :func:`save`."""
     r = VqzReader(path)
     if verify:
         r.verify()
@@ -291,7 +301,15 @@ def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
 def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None = None) -> Iterator[np.ndarray]:
     """Yields float32 chunks (at most ``chunk_rows`` x d) of an embeddings file without loading
     it whole: .npy (float16/32/64), .fvecs, .bvecs, .ivecs (C reader), .parquet and Arrow IPC
-    (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow)."""
+    (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow).
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+        >>> np.save(path, np.ones((2500, 4), np.float32))
+        >>> [chunk.shape for chunk in vectro.read_embeddings(path, chunk_rows=1000)]
+        [(1000, 4), (1000, 4), (500, 4)]
+    """
     p = os.fspath(path)
     _check_chunk_rows(chunk_rows)
     if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):

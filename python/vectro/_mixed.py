@@ -20,7 +20,15 @@ def _rel_errors(x: np.ndarray, rec: np.ndarray) -> np.ndarray:
 class MixedQuantizedEmbeddings:
     """Vectors compressed at mixed precision. ``tags[i]`` indexes ``tiers`` (the codec of vector i);
     ``parts[t]`` holds, in row order, the vectors tagged t. ``max_rel_error`` is the largest
-    per-vector relative L2 error actually reached."""
+    per-vector relative L2 error actually reached. Made by :func:`quantize_mixed`.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> X = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+        >>> m = vectro.quantize_mixed(X, max_rel_error=0.05)
+        >>> m.shape, m.max_rel_error <= 0.05, m.decode().shape
+        ((100, 64), True, (100, 64))
+    """
 
     __slots__ = ("tags", "tiers", "parts", "shape", "max_rel_error")
 

@@ -194,7 +194,15 @@ class Choice:
     originals read per query by that rescoring, ``query_ms`` the measured time per query,
     ``recall_at_10`` the recall measured (the prediction for the built index), ``warning`` set
     when documents stood in for queries, and ``table`` every configuration measured, cheapest
-    first. :meth:`index` builds the Index it describes."""
+    first. :meth:`index` builds the Index it describes.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32)).astype(np.float32)
+        >>> c = vectro.choose(X, min_cosine=0.99, candidates=("int4", "int8"), rescoring=("none",))
+        >>> c.precision, c.bytes_per_vector
+        ('int4', 20.0)
+    """
 
     precision: str
     dim: int
