@@ -775,6 +775,25 @@ VEC_API size_t vec_index_ids(vec_index *index, uint64_t *out, size_t cap);
 /** @return the metadata text of the file the index was loaded from ("" otherwise), owned by it. */
 VEC_API const char *vec_index_metadata(const vec_index *index);
 
+/* Extreme magnitudes: rows whose largest |x_j| lies outside [2^-20, 2^20] (say 1e19, or 1e-22)
+ * would overflow or underflow float32 norms and dot products (NaN, -0 or tied scores). The index
+ * therefore holds x * 2^-e (exact: only the exponent changes) for e = VEC_INDEX_SCALE_AUTO's pick
+ * from the first batch added (floor(log2 max|x|), or 0 for moderate data: results bit-identical),
+ * unless set before. Queries are scaled to match (L2: by 2^-e; ip and cosine each by its own power
+ * of two), and scores scaled back in double (+-Inf past float32, never NaN or -0); get returns
+ * rows at the caller's scale; save writes "scale_exp" (when not 0) and the originals at the
+ * caller's scale, load applies both. A codec that needs training must be trained on x * 2^-e. */
+#define VEC_INDEX_SCALE_AUTO (-1000)
+/** The exponent e an index picks for rows x (n rows of d, stride ldx): 0 when max |x_j| over the
+ *  finite values is 0 or in [2^-20, 2^20], else floor(log2 max|x_j|). */
+VEC_API int vec_index_pick_scale_exp(const float *x, size_t n, size_t ldx, size_t d);
+/** Sets the index's exponent e (rows are held as x * 2^-e) before the first add; e in
+ *  [-140, 140]. @return VEC_OK (also when e is the exponent already set); VEC_E_INVALID_ARG when
+ *  out of range, or once another exponent was set or rows were added. */
+VEC_API int vec_index_set_scale_exp(vec_index *index, int e);
+/** @return the index's exponent e (0 while none was picked). */
+VEC_API int vec_index_scale_exp(const vec_index *index);
+
 /** Rows of n ids as float32 (row i at out + i * ldo, ldo >= d): the original when held, else the
  *  first codec's reconstruction. @return VEC_OK; VEC_E_NOT_FOUND naming the first missing id
  *  (vec_last_error_row() = its position); VEC_E_INVALID_ARG; VEC_E_NOMEM. */

@@ -51,8 +51,10 @@ _have git || _want+=(git)
 if [ "$vectro_mode" = test ] && [ "$(uname -s)" = Linux ]; then
   # One line per need; branches that add test stages add their apt packages here.
   _have clang || _want+=(clang)
-  _have aarch64-linux-gnu-gcc || _want+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-  _have qemu-aarch64 || _have qemu-aarch64-static || _want+=(qemu-user)
+  if [ "$(uname -m)" = x86_64 ]; then # the NEON stage; an AArch64 host runs NEON natively
+    _have aarch64-linux-gnu-gcc || _want+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+    _have qemu-aarch64 || _have qemu-aarch64-static || _want+=(qemu-user)
+  fi
   [ -d /usr/share/doc/debian-faq ] || _want+=(debian-faq) # the RAG example's documents
 fi
 _apt_install "${_want[@]}" || return 1 2>/dev/null || exit 1

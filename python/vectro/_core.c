@@ -1549,6 +1549,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT,
                                     NULL,
                                     NULL};
 
+/* Declared first: clang 22's -Wmissing-prototypes flags the definition alone. */
+PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit__core(void) {
   /* The extension is linked with the library it was compiled against; refuse a mismatch rather
    * than run kernels whose structs or semantics may differ. */

@@ -3,6 +3,7 @@
  * a long search answers Ctrl-C through the progress callback. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -272,6 +273,37 @@ static PyObject *index_search(PyObject *self, PyObject *const *args, Py_ssize_t 
   return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
 }
 
+/* index_pick_scale(x (n, d) float32, d) -> the exponent vec_index would pick for these rows */
+static PyObject *index_pick_scale(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) return PyErr_Format(PyExc_TypeError, "index_pick_scale takes 2 arguments");
+  Py_ssize_t d = PyLong_AsSsize_t(args[1]);
+  if (d < 1) return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "d must be >= 1");
+  Py_buffer x;
+  if (get_vec(args[0], &x, "rows", 4, 0, 0) < 0) return NULL;
+  Py_ssize_t n = rows_of(&x, (size_t)d);
+  int e = 0;
+  if (n > 0) {
+    Py_BEGIN_ALLOW_THREADS e = vec_index_pick_scale_exp(x.buf, (size_t)n, (size_t)d, (size_t)d);
+    Py_END_ALLOW_THREADS
+  }
+  rel(&x);
+  return n < 0 ? NULL : PyLong_FromLong(e);
+}
+
+/* index_set_scale(ix, e) */
+static PyObject *index_set_scale(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 2) return PyErr_Format(PyExc_TypeError, "index_set_scale takes 2 arguments");
+  vec_index *ix = get_index(args[0]);
+  if (!ix) return NULL;
+  long e = PyLong_AsLong(args[1]);
+  if (e == -1 && PyErr_Occurred()) return NULL;
+  int rc = vec_index_set_scale_exp(ix, e < INT_MIN ? INT_MIN : e > INT_MAX ? INT_MAX : (int)e);
+  if (rc) return fail(rc);
+  Py_RETURN_NONE;
+}
+
 /* index_save(ix, path, extra_metadata|None) */
 static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
@@ -329,11 +361,12 @@ static PyObject *index_info(PyObject *self, PyObject *arg) {
   if (!ix) return NULL;
   PyObject *c = codec_bytes(vec_index_codec(ix)), *r = c ? codec_bytes(vec_index_rerank(ix)) : NULL;
   PyObject *d =
-      r ? Py_BuildValue("{s:n,s:i,s:O,s:O,s:O,s:s,s:i}", "dim", (Py_ssize_t)vec_index_dim(ix),
+      r ? Py_BuildValue("{s:n,s:i,s:O,s:O,s:O,s:s,s:i,s:i}", "dim", (Py_ssize_t)vec_index_dim(ix),
                         "metric", (int)vec_index_metric(ix), "has_originals",
                         vec_index_has_originals(ix) ? Py_True : Py_False, "codec", c, "rerank", r,
                         "metadata", vec_index_metadata(ix), "bounded",
-                        vec_search_has_bounds(vec_index_codec(ix)))
+                        vec_search_has_bounds(vec_index_codec(ix)), "scale_exp",
+                        vec_index_scale_exp(ix))
         : NULL;
   Py_XDECREF(c);
   Py_XDECREF(r);
@@ -350,6 +383,9 @@ static PyMethodDef index_methods[] = {
     {"index_count", index_count, METH_O, "Live rows."},
     FAST(index_contains, "Whether an id is held."),
     FAST(index_search, "Top-k search through the index's pipeline, with an optional allow-list."),
+    FAST(index_pick_scale,
+         "The power-of-two exponent vec_index picks for rows (extreme magnitudes)."),
+    FAST(index_set_scale, "Set the index's exponent before its first add."),
     FAST(index_save, "Save as .vqz (with sidecars)."),
     FAST(index_load, "Load an index from a .vqz."),
     {"index_info", index_info, METH_O, "Dimension, metric, codecs, metadata."},

@@ -369,17 +369,24 @@ class Index:
                 keys = stored
         if n == 0:
             return stored if stored is not None else np.empty(0, np.uint64)
+        x = np.ascontiguousarray(x)
+        # Extreme magnitudes (rows of 1e19 or 1e-22): the C index holds x * 2^-e, e picked from
+        # the first batch (0 for moderate data), so a codec fitted here is fitted on x * 2^-e. A
+        # codec given trained already was trained at the caller's scale: it keeps that scale.
+        given = any(c is not None and c.needs_training and c.trained for c in (self.codec, self.rerank))
+        e = _core.index_pick_scale(x, x.shape[1]) if self._h is None and not given else 0
         for c in (self.codec, self.rerank):
             if c is not None and c.needs_training and not c.trained:
-                c.fit(x)
+                c.fit(np.ldexp(x, -e).astype(np.float32) if e else x)
         if self._h is None:
             self.codec._ensure(x.shape[1])
             if self.rerank is not None:
                 self.rerank._ensure(x.shape[1])
             self._attach(_core.index_new(self.codec._h, None if self.rerank is None else self.rerank._h,
                                          METRICS[self.metric], self.keep_originals))
+            _core.index_set_scale(self._h, e)
         out = np.empty(n, np.uint64)
-        _core.index_add(self._h, np.ascontiguousarray(x), keys, None if replace else out, threads, replace)
+        _core.index_add(self._h, x, keys, None if replace else out, threads, replace)
         self._kind = kind
         if kind == "str":
             for i, v in enumerate(vals):

@@ -118,7 +118,12 @@ int cmd_search(int argc, char **argv) {
   uint64_t *ids = NULL;
   size_t nq = 0, qd = 0;
   int ret = 0, rc = vec_index_load(path, &lo, &ix);
-  if (rc) return cli_fail(extra && strstr(vec_last_error_message(), extra) ? extra : path, rc);
+  if (rc) {
+    ret = cli_fail(extra && strstr(vec_last_error_message(), extra) ? extra : path, rc);
+    /* vec_index_load refuses arguments only for --rescore rows that do not match the index (row
+     * count, dimension, ids): two files that do not match, a usage error (README's exit codes). */
+    return rc == VEC_E_INVALID_ARG ? EXIT_USAGE : ret;
+  }
   size_t d = vec_index_dim(ix), n = vec_index_count(ix);
   if ((rc = cli_read_all(qpath, &q, &nq, &qd))) {
     ret = cli_fail(qpath, rc);

@@ -489,11 +489,11 @@ static unsigned ser_minor(const vec_codec *c) {
   return c->cen || c->base->id == VEC_CODEC_UINT4_CAL || c->base->id == VEC_CODEC_UINT6_CAL ? 1 : 0;
 }
 
+/* The oldest version that holds the codec (see above): 2.x for a centred codec or a codec that
+ * 1.x readers do not know, 1.1 for one with any parameter of the extension or module state, else
+ * 1.0. Every 2.x serialization carries the extension (readers of 2.x expect it before the centre
+ * fields): an uncentred uint4-cal has none of its parameters set, yet is 2.1. */
 static unsigned ser_major(const vec_codec *c) { return c->p.center || ser_minor(c) ? 2 : 1; }
-/* The oldest version that holds the codec (see above): 2.0 for a centred codec, 1.1 for one with
- * any parameter of the extension or module state, else 1.0. Format 2.x always carries the 1.1
- * extension (the reader expects it whatever the parameters): an uncentred uint4-cal, which is
- * 2.1 for its codec id alone, once wrote 32 bytes short of what its reader expects. */
 static int needs_ext(const vec_codec *c) {
   const vec_codec_params *q = &c->p;
   return q->bits || q->m || q->rotate || q->train_iters || q->train_max || q->seed || q->center ||

@@ -80,9 +80,10 @@ static void build_shift(uint32_t t[4][256], uint64_t len) {
 
 #if defined(VEC_CRC_X86)
 /* Three lanes of crc32q, then single steps for the tail. Only this function gets SSE4.2 code, so
- * the rest of the library keeps the baseline instruction set. */
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
-                                                         size_t size) {
+ * the rest of the library keeps the baseline instruction set. "crc32" too: clang 22 no longer lets
+ * target("sse4.2") alone inline _mm_crc32_u64. */
+__attribute__((target("sse4.2,crc32"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+                                                               size_t size) {
   uint64_t c = ~crc & 0xffffffffu;
   for (; size && ((uintptr_t)p & 7); size--) c = _mm_crc32_u8((uint32_t)c, *p++);
   CRC_THREE_LANES(_mm_crc32_u64, c, p, size, LONG_LANE, shift_long)

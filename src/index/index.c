@@ -6,8 +6,10 @@
  * exactly the live rows' ids. Searches take the lock shared, mutations exclusive; encoding happens
  * before the exclusive lock is taken, so a long add blocks searches only while rows are copied. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,9 @@ struct vec_index_s {
   uint64_t next_id; /* default ids continue after the largest id ever held */
   vec_search_params defaults;
   char *metadata; /* the metadata of the file loaded, or NULL */
+  /* Rows are held as x * 2^-sexp (VEC_INDEX_SCALE_AUTO until the first add picks it; see
+   * vectro.h). Atomic: add picks it before taking the lock, search reads it before too. */
+  atomic_int sexp;
 };
 
 /* ----- id map ------------------------------------------------------------------------------- */
@@ -344,6 +349,7 @@ int vec_index_create(const vec_codec *codec, vec_metric metric, const vec_index_
   ix->rcs = rerank ? vec_codec_code_size(ix->rerank) : 0;
   ix->rsc = rerank ? vec_codec_scale_count(ix->rerank) : 0;
   ix->defaults = (vec_search_params)VEC_SEARCH_PARAMS_INIT;
+  atomic_init(&ix->sexp, VEC_INDEX_SCALE_AUTO);
   *out = ix;
   return VEC_OK;
 }
@@ -357,6 +363,64 @@ void vec_index_free(vec_index *ix) {
   free(ix->rsqn), free(ix->orig), free(ix->osq), free(ix->ids), free(ix->live);
   free(ix->mkeys), free(ix->mrows), free(ix->metadata);
   free(ix);
+}
+
+/* ----- extreme magnitudes ------------------------------------------------------------------- */
+int vec_index_pick_scale_exp(const float *x, size_t n, size_t ldx, size_t d) {
+  float m = 0.0f;
+  for (size_t i = 0; x && i < n; i++)
+    for (size_t j = 0; j < d; j++) {
+      float a = fabsf(x[i * ldx + j]);
+      if (isfinite(a) && a > m) m = a;
+    }
+  if (m == 0.0f || (m >= 0x1p-20f && m <= 0x1p20f)) return 0;
+  int k;
+  frexpf(m, &k); /* m = f 2^k, f in [0.5, 1): floor(log2 m) = k - 1 */
+  return k - 1;
+}
+
+#define SCALE_EXP_MAX 150 /* 2^-149 is the smallest float, 2^127 the largest power of two */
+
+int vec_index_set_scale_exp(vec_index *ix, int e) {
+  vec_clear_error();
+  if (!ix || e < -SCALE_EXP_MAX || e > SCALE_EXP_MAX)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_index_set_scale_exp: bad argument (e = %d)", e);
+  int cur = VEC_INDEX_SCALE_AUTO;
+  if (atomic_compare_exchange_strong(&ix->sexp, &cur, e) || cur == e) return VEC_OK;
+  return vec_fail(VEC_E_INVALID_ARG, -1,
+                  "vec_index_set_scale_exp: the index holds rows at scale 2^%d already", cur);
+}
+
+int vec_index_scale_exp(const vec_index *ix) {
+  int e = ix ? atomic_load(&((vec_index *)ix)->sexp) : 0;
+  return e == VEC_INDEX_SCALE_AUTO ? 0 : e;
+}
+
+/* x * 2^-e into a new n x d buffer. A finite value that leaves float32's range (a row far larger
+ * than the first rows, which set e) is VEC_E_RANGE naming its row; NaN and Inf stay, for the
+ * encoder to refuse as it always does. */
+static int scale_rows(const char *fn, const float *x, size_t n, size_t ldx, size_t d, int e,
+                      float **out) {
+  size_t cnt, bytes;
+  *out = NULL;
+  if (!vec_mul_ok(n, d, &cnt) || !vec_mul_ok(cnt, sizeof(float), &bytes))
+    return vec_fail(VEC_E_OVERFLOW, -1, "%s: n x d overflows", fn);
+  float *y = malloc(bytes ? bytes : 1);
+  if (!y) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < d; j++) {
+      float v = x[i * ldx + j], w = ldexpf(v, -e);
+      if (isfinite(v) && !isfinite(w)) {
+        free(y);
+        return vec_fail(VEC_E_RANGE, (long long)i,
+                        "%s: row %zu holds %g, out of float32's range at this index's scale 2^%d "
+                        "(set by its first rows)",
+                        fn, i, (double)v, e);
+      }
+      y[i * d + j] = w;
+    }
+  *out = y;
+  return VEC_OK;
 }
 
 /* ----- mutations ---------------------------------------------------------------------------- */
@@ -377,8 +441,22 @@ static int add_or_upsert(const char *fn, vec_index *ix, const float *x, size_t n
   if (replace && n && !ids) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: upsert needs ids", fn);
   if (ids && (rc = check_ids(fn, ids, n))) return rc;
   if (!n) return VEC_OK;
+  int sx = atomic_load(&ix->sexp);
+  if (sx == VEC_INDEX_SCALE_AUTO) { /* the first batch picks the scale (a racing add may win) */
+    int want = vec_index_pick_scale_exp(x, n, ldx, ix->d);
+    sx = atomic_compare_exchange_strong(&ix->sexp, &sx, want) ? want : sx;
+  }
+  float *xs = NULL;
+  if (sx) {
+    if ((rc = scale_rows(fn, x, n, ldx, ix->d, sx, &xs))) return rc;
+    x = xs;
+    ldx = ix->d;
+  }
   encoded e;
-  if ((rc = encode_batch(ix, x, n, ldx, opts, &e))) return rc;
+  if ((rc = encode_batch(ix, x, n, ldx, opts, &e))) {
+    free(xs);
+    return rc;
+  }
   rw_wrlock(&ix->lock);
   uint64_t first = ix->next_id;
   if (!ids && first > NO_ID - 1 - n) {
@@ -416,6 +494,7 @@ static int add_or_upsert(const char *fn, vec_index *ix, const float *x, size_t n
 out:
   rw_unlock(&ix->lock);
   encoded_free(&e);
+  free(xs);
   return rc;
 }
 
@@ -554,6 +633,9 @@ int vec_index_get(vec_index *ix, const uint64_t *ids, size_t n, float *out, size
       rc = vec_codec_decode(ix->codec, ix->codes + r * ix->cs,
                             ix->sc ? ix->scales + r * ix->sc : NULL, 1, out + i * ldo, ldo, NULL);
   }
+  int e = vec_index_scale_exp(ix); /* back to the caller's scale */
+  for (size_t i = 0; !rc && e && i < n; i++)
+    for (size_t j = 0; j < ix->d; j++) out[i * ldo + j] = ldexpf(out[i * ldo + j], e);
   rw_unlock(&ix->lock);
   free(rows);
   return rc;
@@ -664,6 +746,55 @@ static int search_locked(const char *fn, vec_index *ix, const float *q, size_t n
   return rc;
 }
 
+/* The queries as searched at the index's scale e, and per query the power of two its scores are
+ * scaled back by (*back NULL: none). L2 needs the rows' own factor; ip and cosine rank the same
+ * under any positive scaling of a query, so each query is brought into range by its own power of
+ * two (a query of 1 against rows of 1e19 would otherwise underflow). *qs NULL: search q as is. */
+static int scale_queries(const char *fn, const vec_index *ix, int e, const float *q, size_t nq,
+                         size_t ldq, float **qs, int **back) {
+  *qs = NULL;
+  *back = NULL;
+  if (!nq || (!e && ix->metric == VEC_METRIC_L2)) return VEC_OK;
+  int *b = malloc(nq * sizeof *b), *eq = malloc(nq * sizeof *eq), any = 0, moved = 0, rc = VEC_OK;
+  if (!b || !eq) {
+    free(b), free(eq);
+    return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  }
+  for (size_t i = 0; i < nq; i++) {
+    eq[i] = ix->metric == VEC_METRIC_L2 ? e : vec_index_pick_scale_exp(q + i * ldq, 1, ldq, ix->d);
+    b[i] = ix->metric == VEC_METRIC_L2 ? 2 * e : ix->metric == VEC_METRIC_IP ? e + eq[i] : 0;
+    any |= b[i] != 0;
+    moved |= eq[i] != 0;
+  }
+  if (!moved) { /* the queries as they are (ip at scale 2^e: only the scores move) */
+    free(eq);
+    if (any)
+      *back = b;
+    else
+      free(b);
+    return VEC_OK;
+  }
+  float *y = malloc(nq * ix->d * sizeof *y);
+  if (!y) rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
+  for (size_t i = 0; !rc && i < nq; i++)
+    for (size_t j = 0; !rc && j < ix->d; j++) {
+      float v = q[i * ldq + j], w = ldexpf(v, -eq[i]);
+      if (isfinite(v) && !isfinite(w))
+        rc = vec_fail(VEC_E_RANGE, (long long)i,
+                      "%s: query %zu holds %g, out of float32's range at this index's scale 2^%d",
+                      fn, i, (double)v, e);
+      y[i * ix->d + j] = w;
+    }
+  free(eq);
+  if (rc) {
+    free(y), free(b);
+    return rc;
+  }
+  *qs = y;
+  *back = b;
+  return VEC_OK;
+}
+
 int vec_index_search(vec_index *ix, const float *queries, size_t nq, size_t ldq, size_t k,
                      const vec_search_params *params, uint64_t *ids, float *scores,
                      vec_search_stats *stats) {
@@ -680,12 +811,21 @@ int vec_index_search(vec_index *ix, const float *queries, size_t nq, size_t ldq,
   size_t bytes;
   if (!vec_mul_ok(nq, k, &bytes) || !vec_mul_ok(bytes, sizeof(uint64_t), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "%s: nq x k overflows", fn);
+  float *qs = NULL;
+  int *back = NULL,
+      rc0 = scale_queries(fn, ix, vec_index_scale_exp(ix), queries, nq, ldq, &qs, &back);
+  if (rc0) return rc0;
+  if (qs) {
+    queries = qs;
+    ldq = ix->d;
+  }
   rw_rdlock(&ix->lock);
   vec_search_params p = params ? *params : ix->defaults;
   if (!(p.oversample == 0 || (p.oversample >= 1 && p.oversample <= 1e6)) ||
       !(p.rerank_oversample == 0 || (p.rerank_oversample >= 1 && p.rerank_oversample <= 1e6)) ||
       !(p.bound_scale == 0 || (p.bound_scale > 0 && p.bound_scale <= 16))) {
     rw_unlock(&ix->lock);
+    free(qs), free(back);
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "%s: oversample and rerank_oversample must be 0 (default) or in [1, 1e6], "
                     "bound_scale in (0, 16]",
@@ -715,6 +855,18 @@ int vec_index_search(vec_index *ix, const float *queries, size_t nq, size_t ldq,
   rw_unlock(&ix->lock);
   if (own) free(allow);
   free(rows);
+  /* Scores back to the caller's scale in double, rounded once (+-Inf past float32); + 0 turns a
+   * -0 (an L2 distance of 0, a cosine of -0) into 0. NaN (empty slots) stays NaN. */
+  for (size_t i = 0; !rc && i < nq; i++)
+    for (size_t j = 0; j < k; j++) {
+      float *s = scores + i * k + j;
+      if (back && back[i]) {
+        double v = ldexp((double)*s, back[i]);
+        *s = fabs(v) > FLT_MAX ? copysignf(INFINITY, (float)*s) : (float)v;
+      }
+      *s += 0.0f;
+    }
+  free(qs), free(back);
   if (stats) *stats = st;
   return rc;
 }
@@ -780,6 +932,9 @@ int vec_index_save(vec_index *ix, const char *path, const char *extra_metadata) 
   if (ix->keep_originals)
     len += snprintf(meta + len, META_MAX + plen, ", \"originals\": \"%s.originals.npy\"",
                     base_name(path));
+  int sx = vec_index_scale_exp(ix);
+  if (sx) /* the codes are of x * 2^-scale_exp */
+    len += snprintf(meta + len, META_MAX + plen, ", \"scale_exp\": %d", sx);
   if (extra) len += snprintf(meta + len, extra + 8, ", %s", extra_metadata);
   snprintf(meta + len, 4, "}");
   int rc = VEC_OK;
@@ -792,13 +947,19 @@ int vec_index_save(vec_index *ix, const char *path, const char *extra_metadata) 
   if (!rc && ix->keep_originals) {
     snprintf(side, plen + 32, "%s.originals.npy", path);
     vec_npy_writer *nw;
-    rc = vec_npy_writer_open(side, ix->d, &nw);
-    for (size_t r = 0; !rc && r < ix->n; r++)
-      if (is_live(ix, r) && (rc = vec_npy_writer_append(nw, ix->orig + r * ix->d, 1, ix->d))) {
+    float *row = malloc(ix->d * sizeof *row); /* the originals at the caller's scale */
+    rc = row ? vec_npy_writer_open(side, ix->d, &nw)
+             : vec_fail(VEC_E_NOMEM, -1, "%s: no memory", fn);
+    for (size_t r = 0; !rc && r < ix->n; r++) {
+      if (!is_live(ix, r)) continue;
+      for (size_t j = 0; j < ix->d; j++) row[j] = ldexpf(ix->orig[r * ix->d + j], sx);
+      if ((rc = vec_npy_writer_append(nw, row, 1, ix->d))) {
         vec_npy_writer_finish(nw); /* frees it; an incomplete sidecar is never named by a file */
         nw = NULL;
       }
+    }
     if (!rc) rc = vec_npy_writer_finish(nw);
+    free(row);
   }
   if (!rc) rc = save_vqz(ix, path, ix->codec, meta, ix->codes, ix->scales, ix->cs, ix->sc);
   rw_unlock(&ix->lock);
@@ -871,6 +1032,16 @@ static int load_originals(vec_index *ix, const char *path) {
     if (!rc && !got) rc = vec_fail(VEC_E_FORMAT, -1, "vec_index_load: %s ended early", path);
   }
   vec_reader_close(rd);
+  int e = vec_index_scale_exp(ix); /* the file holds them at the caller's scale */
+  for (size_t i = 0; !rc && e && i < ix->n * ix->d; i++) {
+    float v = ix->orig[i], w = ldexpf(v, -e);
+    if (isfinite(v) && !isfinite(w))
+      rc = vec_fail(VEC_E_INVALID_ARG, (long long)(i / ix->d),
+                    "vec_index_load: originals %s: row %zu is out of range at the index's scale "
+                    "2^%d",
+                    path, i / ix->d, e);
+    ix->orig[i] = w;
+  }
   for (size_t i = 0; !rc && sq && i < ix->n; i++)
     ix->osq[i] = sqnorm_f32(ix->orig + i * ix->d, ix->d);
   return rc;
@@ -972,6 +1143,17 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
   if (meta_value(meta, "next_id", val, sizeof val)) {
     unsigned long long v = strtoull(val, NULL, 10);
     if (v > ix->next_id && v < NO_ID) ix->next_id = v;
+  }
+  if (meta_value(meta, "scale_exp", val, sizeof val)) {
+    char *end;
+    long e = strtol(val, &end, 10);
+    if (*end || e < -SCALE_EXP_MAX || e > SCALE_EXP_MAX) {
+      rc = vec_fail(VEC_E_FORMAT, -1, "%s: %s has an invalid scale_exp '%s'", fn, path, val);
+      goto fail;
+    }
+    atomic_store(&ix->sexp, (int)e);
+  } else if (n) {
+    atomic_store(&ix->sexp, 0); /* rows held: their scale is the file's */
   }
   if (ix->metric != VEC_METRIC_IP &&
       (rc = vec_codes_sqnorms(ix->codec, ix->codes, ix->scales, n, ix->sqn, NULL)))

@@ -228,6 +228,136 @@ static void save_load_round_trip(void) {
   free(dir);
 }
 
+/* Every codec of format 2.x, centred or not, goes into an index: vec_index_create copies the
+ * codec through its serialization, so a codec whose bytes do not read back (an uncentred
+ * uint4-cal or uint6-cal was written as 2.1 without the parameter block 2.x readers expect) made
+ * vec_index_create fail with "malformed or corrupt data". Search and a save/load round trip too. */
+static void codecs_of_format_2(void) {
+  static const vec_codec_id ids[] = {VEC_CODEC_UINT4_CAL, VEC_CODEC_UINT6_CAL, VEC_CODEC_INT8,
+                                     VEC_CODEC_BINARY,    VEC_CODEC_UINT8_CAL, VEC_CODEC_RABITQ};
+  char *dir = tmpdir(), path[512];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/c.vqz", dir);
+  size_t n = 200;
+  float *x = rows(n, 11);
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+    for (int center = 0; center <= 1; center++) {
+      vec_codec_params p = VEC_CODEC_PARAMS_INIT(ids[i], D);
+      if (ids[i] == VEC_CODEC_RABITQ) p.bits = 2;
+      p.center = center;
+      vec_codec *c = NULL;
+      CHECK(vec_codec_create(&p, &c) == VEC_OK);
+      if (!c) continue;
+      CHECK(vec_codec_train(c, x, n, D) == VEC_OK);
+      size_t sz = vec_codec_serialized_size(c);
+      void *buf = malloc(sz);
+      vec_codec *back = NULL;
+      CHECK(vec_codec_serialize(c, buf, sz) == VEC_OK);
+      CHECK(vec_codec_deserialize(buf, sz, &back) == VEC_OK);
+      CHECK(back && vec_codec_is_trained(back));
+      vec_codec_free(back);
+      free(buf);
+      vec_index *ix = NULL, *ld = NULL;
+      int rc = vec_index_create(c, VEC_METRIC_IP, NULL, &ix);
+      if (rc)
+        fprintf(stderr, "codec %d center %d: %s\n", (int)ids[i], center, vec_last_error_message());
+      CHECK(rc == VEC_OK);
+      vec_codec_free(c);
+      if (rc) continue;
+      CHECK(vec_index_add(ix, x, n, D, NULL, NULL, NULL) == VEC_OK);
+      uint64_t ia[3], ib[3];
+      float sa[3], sb[3];
+      CHECK(vec_index_search(ix, x + 5 * D, 1, D, 3, NULL, ia, sa, NULL) == VEC_OK);
+      CHECK(vec_index_save(ix, path, NULL) == VEC_OK);
+      CHECK(vec_index_load(path, NULL, &ld) == VEC_OK);
+      CHECK(ld && vec_index_count(ld) == n);
+      if (ld) {
+        CHECK(vec_index_search(ld, x + 5 * D, 1, D, 3, NULL, ib, sb, NULL) == VEC_OK);
+        CHECK(memcmp(ia, ib, sizeof ia) == 0 && memcmp(sa, sb, sizeof sa) == 0);
+      }
+      vec_index_free(ld);
+      vec_index_free(ix);
+    }
+  free(x);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+  free(dir);
+}
+
+/* Rows of 1e19 or 1e-22 overflow or underflow float32 norms and dot products: the index holds
+ * them scaled by a power of two (vectro.h), so it answers as for the unscaled rows, with scores
+ * scaled back (cosine as is, ip and L2 by s^2), across save and load with originals given at the
+ * caller's scale, and get returns rows at the caller's scale. */
+static void extreme_magnitudes(void) {
+  static const vec_metric metrics[] = {VEC_METRIC_IP, VEC_METRIC_COSINE, VEC_METRIC_L2};
+  static const float scale[] = {0x1p64f, 0x1p-72f}; /* exact: the check needs no tolerance */
+  char *dir = tmpdir(), path[512], opath[600];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/x.vqz", dir);
+  snprintf(opath, sizeof opath, "%s/x.vqz.originals.npy", dir);
+  size_t n = 200, nq = 4;
+  float *x = rows(n, 21), *xs = malloc(n * D * sizeof(float)), *qs = malloc(nq * D * sizeof(float));
+  float got[D];
+  for (size_t m = 0; m < 3; m++)
+    for (size_t t = 0; t < 2; t++) {
+      for (size_t i = 0; i < n * D; i++) xs[i] = x[i] * scale[t];
+      for (size_t i = 0; i < nq * D; i++) qs[i] = x[i] * scale[t];
+      double f = metrics[m] == VEC_METRIC_COSINE ? 1.0 : (double)scale[t] * scale[t];
+      vec_index *ref = make(VEC_CODEC_INT8, metrics[m], 1, VEC_CODEC_INT8);
+      vec_index *ix = make(VEC_CODEC_INT8, metrics[m], 1, VEC_CODEC_INT8), *back = NULL;
+      CHECK(ref && ix);
+      if (!ref || !ix) continue;
+      CHECK(vec_index_add(ref, x, n, D, NULL, NULL, NULL) == VEC_OK && !vec_index_scale_exp(ref));
+      CHECK(vec_index_add(ix, xs, n, D, NULL, NULL, NULL) == VEC_OK && vec_index_scale_exp(ix));
+      CHECK(vec_index_set_scale_exp(ix, 3) == VEC_E_INVALID_ARG); /* rows are held already */
+      uint64_t ia[4 * 5], ib[4 * 5];
+      float sa[4 * 5], sb[4 * 5];
+      for (int round = 0; round < 2; round++) {
+        vec_index *s = round ? back : ix;
+        CHECK(vec_index_search(ref, x, nq, D, 5, NULL, ia, sa, NULL) == VEC_OK);
+        CHECK(vec_index_search(s, qs, nq, D, 5, NULL, ib, sb, NULL) == VEC_OK);
+        CHECK(memcmp(ia, ib, sizeof ia) == 0);
+        for (size_t i = 0; i < nq * 5; i++) {
+          double want = sa[i] * f;
+          if (fabs(want) > 1e-37 && fabs(want) < 3e38)
+            CHECK(fabs(sb[i] - want) <= 1e-5 * fabs(want) + (f == 1.0 ? 1e-6 : 0));
+          else
+            CHECK(!isnan(sb[i]) && !(sb[i] == 0 && signbit(sb[i])));
+        }
+        uint64_t id = 7;
+        CHECK(vec_index_get(s, &id, 1, got, D) == VEC_OK &&
+              memcmp(got, xs + 7 * D, sizeof got) == 0);
+        if (!round) { /* the saved originals are at the caller's scale; load scales them back */
+          CHECK(vec_index_save(ix, path, NULL) == VEC_OK);
+          CHECK(strstr(vec_index_metadata(ix), "scale_exp") == NULL);
+          vec_index_load_options lo = VEC_INDEX_LOAD_OPTIONS_INIT;
+          lo.originals = opath;
+          CHECK(vec_index_load(path, &lo, &back) == VEC_OK);
+          CHECK(back && vec_index_scale_exp(back) == vec_index_scale_exp(ix));
+          CHECK(back && strstr(vec_index_metadata(back), "\"scale_exp\": "));
+          if (!back) break;
+        }
+      }
+      vec_index_free(back);
+      vec_index_free(ix);
+      vec_index_free(ref);
+    }
+  /* A row far beyond the scale the first rows set is refused, naming it; moderate rows pick 0. */
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_IP, 0, VEC_CODEC_INT8);
+  for (size_t i = 0; i < 2 * D; i++) xs[i] = x[i] * 0x1p-100f;
+  xs[D + 3] = 3e38f;
+  CHECK(vec_index_add(ix, xs, 1, D, NULL, NULL, NULL) == VEC_OK && vec_index_scale_exp(ix) < -90);
+  CHECK(vec_index_add(ix, xs, 2, D, NULL, NULL, NULL) == VEC_E_RANGE && vec_last_error_row() == 1);
+  CHECK(vec_index_pick_scale_exp(x, n, D, D) == 0);
+  vec_index_free(ix);
+  free(x), free(xs), free(qs);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+  free(dir);
+}
+
 /* Threads: searchers check that untouched rows are always found under their ids and that a
  * filter is always obeyed, while a writer adds, upserts and deletes other rows. */
 typedef struct shared {
@@ -290,6 +420,8 @@ const vt_test index_tests[] = {
     {"index_upsert_get_compaction", upsert_get_compaction_keep_rows_in_step},
     {"index_cancellation", cancellation},
     {"index_save_load", save_load_round_trip},
+    {"index_codecs_of_format_2", codecs_of_format_2},
+    {"index_extreme_magnitudes", extreme_magnitudes},
     {"index_threads", concurrent_searches_and_mutations},
 };
 const size_t index_count = sizeof index_tests / sizeof index_tests[0];

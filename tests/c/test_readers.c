@@ -2,7 +2,8 @@
  * Fortran order, 1-D) and .fvecs/.bvecs/.ivecs, in chunks of every size and with seeks; every
  * malformed input refused with a clear error; and the .npy writer, byte for byte np.save.
  * Files made here come from a tiny writer of this file's own, independent of the library's. */
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE  200809L
+#define _DARWIN_C_SOURCE /* macOS declares mkdtemp only with this beside _POSIX_C_SOURCE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

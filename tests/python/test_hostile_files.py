@@ -211,10 +211,11 @@ def test_search_at_extreme_magnitudes(tmp_path, scale, metric, codec):
     q = x[:6] + np.float32(0.01) * rng.standard_normal((6, 32)).astype(np.float32)
     s = np.float32(scale)
     for over in (None, 4.0):
-        ref = vectro.Index(codec, metric)
+        # keep_originals: oversample=4.0 rescores against them (no longer the default, issue 13)
+        ref = vectro.Index(codec, metric, keep_originals=True)
         ref.add(x)
         want_ids, want = ref.search(q, k=5, oversample=over)
-        idx = vectro.Index(codec, metric)
+        idx = vectro.Index(codec, metric, keep_originals=True)
         idx.add(x * s)
         ids, got = idx.search(q * s, k=5, oversample=over)
         assert not np.isnan(got).any() and not np.signbit(got[got == 0]).any()

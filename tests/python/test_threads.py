@@ -234,7 +234,9 @@ def test_writer_keeps_the_state_it_opened_with(tmp_path):
 
 @pytest.mark.parametrize("rerank", [None, "int8"])
 def test_index_add_and_search_from_threads(rerank):
-    index = vectro.Index("int4", "cosine", rerank=rerank)
+    # Without a rerank codec, oversample= rescores against the originals: keep them (the default
+    # became keep_originals=False in issue 13); with one, the rerank codes are what is rescored.
+    index = vectro.Index("int4", "cosine", rerank=rerank, keep_originals=rerank is None)
     index.add(_rows(9, 200, 32))
     qs = _rows(10, 5, 32)
 
