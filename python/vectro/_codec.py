@@ -464,9 +464,14 @@ def _atomic_write(path: str, data: bytes) -> None:
     target = os.path.realpath(path)
     folder, name = os.path.split(target)
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        st = os.stat(target)
     except FileNotFoundError:
-        mode = None
+        st = None
+    # the rename would replace a device (as root, /dev/null for the whole machine), pipe or folder
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise OSError(f"cannot write {path!r}: it is not a regular file (a device, pipe or directory); "
+                      "vectro publishes a finished file by renaming it over the target")
+    mode = None if st is None else stat.S_IMODE(st.st_mode)
     stem = "." + name[: 255 - 14]
     for _ in range(100):
         tmp = os.path.join(folder, f"{stem}.{secrets.token_hex(4)}.tmp")

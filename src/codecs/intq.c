@@ -48,6 +48,23 @@ static void i16_decode(const vec_codec *c, const uint8_t *codes, const float *sc
   kernels()->decode_i16(codes, n, c->d, 2 * c->d, scales, out, ldo, flags);
 }
 
+/* int16 search straight from codes: the float query against the codes widened in registers, the
+ * row's scale applied to the sum (ip = s * sum q_j c_j). The prepared query is the query itself,
+ * zero-padded (score_kernels.h), as for f16. */
+static size_t i16_query_size(const vec_codec *c) {
+  return VEC_SCORE_HDR + vec_score_pad64(c->d * sizeof(float));
+}
+static void i16_query_prepare(const vec_codec *c, const float *q, void *qs) {
+  uint8_t *h = qs;
+  memset(h, 0, i16_query_size(c));
+  memcpy(h + VEC_SCORE_HDR, q, c->d * sizeof(float));
+}
+static void i16_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
+                      const float *scales, size_t nr, float *ip, float *err, size_t ldo) {
+  (void)err;
+  vec_score_pick_i16()(qs, i16_query_size(c), nq, codes, scales, nr, c->d, ip, ldo);
+}
+
 /* The group the kernels see: 0 (one scale a row) and anything >= d both mean the whole row. */
 static size_t i4_group(const vec_codec *c) {
   return c->p.group_size == 0 || c->p.group_size >= c->d ? c->d : c->p.group_size;
@@ -75,14 +92,25 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
 /* int4 search straight from codes: the query quantized to int8 as for the int8 codec (its own
  * scale sq), its even and odd elements stored apart to meet the two nibbles of a code byte; then
  * ip = sq * sum over groups of s_g * (integer dot of the group). */
-/* Per-group scales run the scalar kernel on every ISA (measured 0.26x a float32 scan at d = 384,
- * 2000 rows x 300 queries): the search decodes tiles and uses the float dot kernels instead. */
-static int i4_score_preferred(const vec_codec *c) { return i4_group(c) >= c->d; }
+/* Rows with groups score from the codes where a SIMD kernel takes the shape (x86:
+ * score_i4g_tmpl.h; NEON: any);
+ * the scalar kernel loses to decoding a tile and the float dot kernels, so it is not preferred. */
+static int i4_score_preferred(const vec_codec *c) {
+  vec_isa isa = vec_active_isa();
+  return i4_group(c) >= c->d || isa == VEC_ISA_NEON ||
+         ((isa == VEC_ISA_AVX2 || isa == VEC_ISA_AVX512) && vec_score_i4g_fits(c->d, i4_group(c)));
+}
+/* The x86 kernels transpose a tile of rows once per call: more queries a call amortise it. */
+static size_t i4_score_queries(const vec_codec *c) {
+  (void)c;
+  return 32;
+}
 
 static size_t i4_query_half(const vec_codec *c) { return vec_score_pad64(i4_code_size(c)); }
-/* The prepared query ends with d bytes of scratch where the codes are made before the split. */
+/* The prepared query: header, the even and odd halves, d bytes of scratch where the codes are made
+ * before the split, then the per-group biases (score_kernels.h). */
 static size_t i4_query_size(const vec_codec *c) {
-  return VEC_SCORE_HDR + 2 * i4_query_half(c) + vec_score_pad64(c->d);
+  return vec_score_i4_corr_off(c->d) + vec_score_pad64(4 * i4_scale_count(c));
 }
 
 static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
@@ -95,6 +123,13 @@ static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
   memcpy(h, &sq, sizeof sq);
   for (size_t k = 0; 2 * k < d; k++) qe[k] = all[2 * k];
   for (size_t k = 0; 2 * k + 1 < d; k++) qo[k] = all[2 * k + 1];
+  size_t nb = i4_code_size(c), g = i4_group(c), ng = i4_scale_count(c);
+  for (size_t gi = 0; gi < ng; gi++) {
+    size_t b0 = gi * g / 2, b1 = gi + 1 == ng ? nb : (gi + 1) * g / 2;
+    int32_t corr = 0;
+    for (size_t k = b0; k < b1; k++) corr += 8 * ((int32_t)qe[k] + qo[k]);
+    memcpy(h + vec_score_i4_corr_off(d) + 4 * gi, &corr, sizeof corr);
+  }
 }
 
 static void i4_score(const vec_codec *c, const void *qs, size_t nq, const uint8_t *codes,
@@ -109,7 +144,10 @@ const vec_codec_ops vec_ops_int16 = {.id = VEC_CODEC_INT16,
                                      .code_size = i16_code_size,
                                      .scale_count = one_scale,
                                      .encode = i16_encode,
-                                     .decode = i16_decode};
+                                     .decode = i16_decode,
+                                     .query_size = i16_query_size,
+                                     .query_prepare = i16_query_prepare,
+                                     .score = i16_score};
 const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .name = "int4",
                                     .needs_training = 0,
@@ -121,4 +159,5 @@ const vec_codec_ops vec_ops_int4 = {.id = VEC_CODEC_INT4,
                                     .query_size = i4_query_size,
                                     .query_prepare = i4_query_prepare,
                                     .score = i4_score,
-                                    .score_preferred = i4_score_preferred};
+                                    .score_preferred = i4_score_preferred,
+                                    .score_queries = i4_score_queries};

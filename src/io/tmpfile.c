@@ -104,7 +104,17 @@ int vec_tmpfile_create(const char *path, char **target, char **tmp, int *fd) {
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
   struct stat old;
-  int replacing = stat(t, &old) == 0 && S_ISREG(old.st_mode);
+  int exists = stat(t, &old) == 0, replacing = exists && S_ISREG(old.st_mode);
+  /* Renaming over a device, pipe, socket or directory would replace it: as root, writing to
+   * /dev/null would turn it into a plain file for every process on the machine. */
+  if (exists && !replacing) {
+    rc = vec_fail(VEC_E_IO, -1,
+                  "cannot write '%s': it is not a regular file (a device, pipe or directory); "
+                  "vectro publishes a finished file by renaming it over the target",
+                  path);
+    free(t), free(name);
+    return rc;
+  }
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   int f = -1, err = 0;
   for (int attempt = 0; attempt < 100; attempt++) {

@@ -1,8 +1,8 @@
 /* score_avx2.c: AVX2 scoring kernels (int8 by sign/maddubs, binary by nibble-table popcount, f16
- * through F16C). Blocks of 4 rows share each loaded query vector; queries go 2 at a time so each
- * loaded row chunk serves both. Row tails use an overlapping last vector whose already-counted
- * lanes are zeroed in the query (int8) or masked (binary); rows shorter than one vector are copied
- * to a zeroed stack buffer. */
+ * through F16C, bf16 and int16 widened, int4 on a transposed tile or row by row). Blocks of 4 rows
+ * share each loaded query vector; queries go 2 at a time so each loaded row chunk serves both. Row
+ * tails use an overlapping last vector whose already-counted lanes are zeroed in the query (int8)
+ * or masked (binary); rows shorter than one vector are copied to a zeroed stack buffer. */
 #include <immintrin.h>
 
 #include "half_kernels.h"
@@ -157,8 +157,9 @@ INLINE void i4_block(int R, int Q, const int8_t *const *qe, const int8_t *const 
     for (int r = 0; r < R; r++) out[a][r] = hsum_epi32(acc[a][r]);
 }
 
-void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
-                       const float *scales, size_t nr, size_t d, size_t g, float *ip, size_t ldo) {
+void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                           size_t ldo) {
   if (g < d) {
     vec_score_i4_scalar(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
     return;
@@ -201,6 +202,104 @@ void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
   }
 }
 
+/* ---- int4 on a transposed tile of 8 rows (score_i4g_tmpl.h): groups, and batches. ---- */
+#define I4G_W        8
+#define I4G_VNNI     0
+#define I4G_FN(name) name##_avx2
+#define I4G_ATTR
+#define I4G_VI            __m256i
+#define I4G_VF            __m256
+#define I4G_LOAD(p)       _mm256_load_si256((const __m256i *)(const void *)(p))
+#define I4G_SET1(v)       _mm256_set1_epi32(v)
+#define I4G_ZERO()        _mm256_setzero_si256()
+#define I4G_MADDUBS(u, s) _mm256_maddubs_epi16(u, s)
+#define I4G_ADD16(a, b)   _mm256_add_epi16(a, b)
+#define I4G_ADD32(a, b)   _mm256_add_epi32(a, b)
+#define I4G_SUB32(a, b)   _mm256_sub_epi32(a, b)
+#define I4G_MADD1(a)      _mm256_madd_epi16(a, _mm256_set1_epi16(1))
+#define I4G_CVT(a)        _mm256_cvtepi32_ps(a)
+#define I4G_ZEROF()       _mm256_setzero_ps()
+#define I4G_LOADF(p)      _mm256_load_ps(p)
+#define I4G_MULF(a, b)    _mm256_mul_ps(a, b)
+#define I4G_ADDF(a, b)    _mm256_add_ps(a, b)
+#define I4G_SET1F(v)      _mm256_set1_ps(v)
+#define I4G_STOREF(p, v)  _mm256_storeu_ps(p, v)
+#include "score_i4g_tmpl.h"
+
+/* int4 in groups of 32 dims (the `balanced` profile), fewer queries than a register block: rows
+ * read front to back with no transpose, which one query cannot amortise (and the transpose reads
+ * eight rows at once, a pattern the prefetcher follows badly). 32 code bytes (two groups) a step
+ * through the biased-nibble maddubs of score_i4g_tmpl.h; four steps' lanes summed by one hadd
+ * tree into eight group dots; the float epilogue is the scalar one (products in a vector, the
+ * sum in group order), so the bits are vec_score_i4_scalar's. Needs d % 64 == 0 (whole steps). */
+void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                               const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  size_t nb = d / 2, ng = d / 32, half = vec_score_pad64(nb), corr_off = vec_score_i4_corr_off(d);
+  const __m256i m = _mm256_set1_epi8(0x0f), e = _mm256_set1_epi8(8), one = _mm256_set1_epi16(1);
+  const __m256i natural = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t j = 0; j < nq; j++) {
+    const uint8_t *h = qs + j * qstride;
+    const int8_t *qe = (const int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half;
+    const int32_t *corr = (const int32_t *)(const void *)(h + corr_off);
+    float sq = vec_score_hdr_f32(h);
+    for (size_t r = 0; r < nr; r++) {
+      const uint8_t *c = codes + r * nb;
+      const float *s = scales + r * ng;
+      float acc = 0.0f;
+      for (size_t gb = 0; gb < ng; gb += 8) {
+        size_t n8 = ng - gb < 8 ? ng - gb : 8; /* even: d % 64 == 0 */
+        __m256i v[4];
+        for (size_t i = 0; i < 4; i++) {
+          if (2 * i >= n8) {
+            v[i] = _mm256_setzero_si256();
+            continue;
+          }
+          size_t off = 16 * gb + 32 * i;
+          __m256i x = _mm256_loadu_si256((const __m256i *)(c + off));
+          __m256i lo = _mm256_xor_si256(_mm256_and_si256(x, m), e);
+          __m256i hi = _mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), m), e);
+          __m256i p = _mm256_add_epi16(
+              _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(qe + off))),
+              _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qo + off))));
+          v[i] = _mm256_madd_epi16(p, one);
+        }
+        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        t = _mm256_permutevar8x32_epi32(t, natural); /* lanes: groups gb .. gb + 7 */
+        float f[8];
+        if (n8 == 8) {
+          __m256i dot = _mm256_sub_epi32(t, _mm256_loadu_si256((const __m256i *)(corr + gb)));
+          _mm256_storeu_ps(f, _mm256_mul_ps(_mm256_loadu_ps(s + gb), _mm256_cvtepi32_ps(dot)));
+          acc = gb == 0 ? f[0] : acc + f[0];
+          for (size_t i = 1; i < 8; i++) acc = acc + f[i];
+        } else {
+          /* Masked loads: the row's last scales and the query's last biases may end at a page. */
+          __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n8),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+          __m256i dot = _mm256_sub_epi32(t, _mm256_maskload_epi32(corr + gb, lm));
+          _mm256_storeu_ps(f,
+                           _mm256_mul_ps(_mm256_maskload_ps(s + gb, lm), _mm256_cvtepi32_ps(dot)));
+          for (size_t i = 0; i < n8; i++) acc = gb + i == 0 ? f[0] : acc + f[i];
+        }
+      }
+      ip[j * ldo + r] = sq * acc;
+    }
+  }
+}
+
+/* Fewer queries than a register block skip the transpose, which they cannot amortise: one scale a
+ * row takes the row kernel above (100k x 384, one query: 620 against 520 q/s), groups of 32 the
+ * row-order kernel; everything else the transposed tile. */
+static void score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                          size_t ldo) {
+  if (g >= d && nq < 4)
+    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+  else if (g == 32 && d % 64 == 0 && nq < 4 && d <= VEC_SCORE_I8_MAX_D)
+    vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
+  else
+    score_i4g_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+}
+
 /* ---- calibrated: u8 levels x int8 weights, both widened to int16 (maddubs could saturate:
  * 2 * 255 * 127 > 32767), madd into int32. ---- */
 INLINE __m256i u8_step(__m256i acc, __m256i w, __m256i x) {
@@ -213,14 +312,25 @@ INLINE __m256i u8_step(__m256i acc, __m256i w, __m256i x) {
 }
 
 INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_t d, size_t d32,
-                     int tail, __m256i fl, int32_t *out) {
+                     int tail, __m256i fl, int seq, int32_t *out) {
   __m256i acc[4];
   for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
-  for (size_t j = 0; j < d32; j += 32) {
-    __m256i wv = _mm256_loadu_si256((const __m256i *)(w + j));
+  if (seq) {
+    /* One query a call: each row to its end before the next, one stream for the hardware
+     * prefetcher (200k x 384, one query: 167 -> 245 q/s). Integer sums: no bit changes. */
     for (int r = 0; r < R; r++)
-      acc[r] = u8_step(acc[r], wv,
-                       _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + r * d + j)), fl));
+      for (size_t j = 0; j < d32; j += 32)
+        acc[r] =
+            u8_step(acc[r], _mm256_loadu_si256((const __m256i *)(w + j)),
+                    _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + r * d + j)), fl));
+  } else {
+    /* Batches: the widened weights serve four rows. */
+    for (size_t j = 0; j < d32; j += 32) {
+      __m256i wv = _mm256_loadu_si256((const __m256i *)(w + j));
+      for (int r = 0; r < R; r++)
+        acc[r] = u8_step(
+            acc[r], wv, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + r * d + j)), fl));
+    }
   }
   if (tail)
     for (int r = 0; r < R; r++)
@@ -229,6 +339,39 @@ INLINE void u8_block(int R, const int8_t *w, __m256i wt, const uint8_t *x, size_
     _mm_storeu_si128((__m128i *)out, reduce4_epi32(acc));
   else
     out[0] = hsum_epi32(acc[0]);
+}
+
+/* Batches: 4 rows x 2 queries, 16 levels a step. Each row's levels are widened once for both
+ * queries and each query's weights once for the four rows (the one-query block widens both for
+ * every pair: 100k x 384, 64 queries: 907/921 -> 1000/1048 q/s). The last partial step reads the
+ * rows through a zeroed buffer; the weights past d are zero (prepared query padding), so the
+ * flipped zero bytes add nothing. Integer sums: the bits of the one-query block. */
+INLINE void u8_block42(const int8_t *const *w, const uint8_t *x, size_t d, __m256i fl,
+                       int32_t out[2][4]) {
+  __m256i acc[2][4];
+  for (int a = 0; a < 2; a++)
+    for (int r = 0; r < 4; r++) acc[a][r] = _mm256_setzero_si256();
+  const __m128i fl16 = _mm256_castsi256_si128(fl);
+  for (size_t j = 0; j < d; j += 16) {
+    __m256i xv[4];
+    for (int r = 0; r < 4; r++) {
+      __m128i c;
+      if (j + 16 <= d) {
+        c = _mm_loadu_si128((const __m128i *)(x + r * d + j));
+      } else {
+        uint8_t buf[16] = {0};
+        memcpy(buf, x + r * d + j, d - j);
+        c = _mm_loadu_si128((const __m128i *)buf);
+      }
+      xv[r] = _mm256_cvtepu8_epi16(_mm_xor_si128(c, fl16));
+    }
+    for (int a = 0; a < 2; a++) {
+      __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w[a] + j)));
+      for (int r = 0; r < 4; r++)
+        acc[a][r] = _mm256_add_epi32(acc[a][r], _mm256_madd_epi16(wv, xv[r]));
+    }
+  }
+  for (int a = 0; a < 2; a++) _mm_storeu_si128((__m128i *)out[a], reduce4_epi32(acc[a]));
 }
 
 void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
@@ -241,7 +384,21 @@ void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
   const __m256i fl = _mm256_set1_epi8((char)flip);
   for (size_t r = 0; r < nr; r += 4) {
     size_t R = nr - r >= 4 ? 4 : nr - r;
-    for (size_t j = 0; j < nq; j++) {
+    size_t j = 0;
+    for (; R == 4 && j + 2 <= nq; j += 2) {
+      const int8_t *w2[2];
+      int32_t o2[2][4];
+      for (size_t a = 0; a < 2; a++)
+        w2[a] = (const int8_t *)(qs + (j + a) * qstride + VEC_SCORE_HDR);
+      u8_block42(w2, codes + r * d, d, fl, o2);
+      for (size_t a = 0; a < 2; a++) {
+        const uint8_t *h = qs + (j + a) * qstride;
+        float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
+        for (size_t k = 0; k < 4; k++)
+          ip[(j + a) * ldo + r + k] = vec_score_u8_out(c0, sw, o2[a][k]);
+      }
+    }
+    for (; j < nq; j++) {
       const uint8_t *h = qs + j * qstride;
       const int8_t *w = (const int8_t *)(h + VEC_SCORE_HDR);
       float sw = vec_score_hdr_f32(h), c0 = vec_score_hdr_f32(h + 4);
@@ -249,10 +406,10 @@ void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
           _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + (d >= 32 ? d - 32 : 0))), km);
       int32_t out[4];
       if (R == 4)
-        u8_block(4, w, wt, codes + r * d, d, d32, tail, fl, out);
+        u8_block(4, w, wt, codes + r * d, d, d32, tail, fl, nq == 1, out);
       else
         for (size_t k = 0; k < R; k++)
-          u8_block(1, w, wt, codes + (r + k) * d, d, d32, tail, fl, out + k);
+          u8_block(1, w, wt, codes + (r + k) * d, d, d32, tail, fl, 1, out + k);
       for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = vec_score_u8_out(c0, sw, out[k]);
     }
   }
@@ -334,73 +491,108 @@ static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
   }
 }
 
-/* ---- f16 / bf16: 16 dims per step in two 8-lane accumulators, reduced in a fixed tree. ---- */
-INLINE __m256 h8(const uint8_t *p, int bf16) {
+/* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 3
+ * queries, one 8-lane accumulator a pair (12 FMA chains): each row vector is widened once for
+ * every query of the block. A pair's sum depends on nothing but its row and query (a short block
+ * repeats its last row; the transposing reduction keeps slots apart). ---- */
+enum { H_F16 = 0, H_BF16 = 1, H_I16 = 2 };
+
+INLINE __m256 h8(const uint8_t *p, int kind) {
   __m128i c = _mm_loadu_si128((const __m128i *)p);
-  if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(c), 16));
+  if (kind == H_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(c), 16));
+  if (kind == H_I16) return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(c));
   return _mm256_cvtph_ps(c);
 }
 
-INLINE float hsum_ps(__m256 a, __m256 b) {
-  __m256 s = _mm256_add_ps(a, b);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
+/* The sums of four accumulators at once (lane i: v[i]'s), each in the same fixed tree. */
+INLINE __m128 reduce4_ps(const __m256 *v) {
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
-INLINE void h_block(int R, const float *q, const uint8_t *x, size_t d, int bf16, float *out) {
-  size_t d16 = d & ~(size_t)15, ld = 2 * d;
-  __m256 a[4], b[4];
-  for (int r = 0; r < R; r++) a[r] = b[r] = _mm256_setzero_ps();
-  for (size_t j = 0; j < d16; j += 16) {
-    __m256 u = _mm256_loadu_ps(q + j), v = _mm256_loadu_ps(q + j + 8);
-    for (int r = 0; r < R; r++) {
-      a[r] = _mm256_fmadd_ps(u, h8(x + r * ld + 2 * j, bf16), a[r]);
-      b[r] = _mm256_fmadd_ps(v, h8(x + r * ld + 2 * j + 16, bf16), b[r]);
+/* 4 rows (x[0..3], repeats allowed) x Q queries: out[k][r]. */
+INLINE void h_block(int Q, const float *const *q, const uint8_t *const *x, size_t d, int kind,
+                    float out[3][4]) {
+  size_t d8 = d & ~(size_t)7;
+  __m256 acc[3][4];
+  for (int k = 0; k < Q; k++)
+    for (int r = 0; r < 4; r++) acc[k][r] = _mm256_setzero_ps();
+  /* One query reads the rows one after the other: a single stream the hardware prefetcher
+   * follows (200k x 384 f16 on AVX-512: 50 -> 92 q/s against four interleaved rows). Each pair's
+   * FMA chain is the same in either order, so the bits are too. */
+  if (Q == 1) {
+    for (int r = 0; r < 4; r++)
+      for (size_t j = 0; j < d8; j += 8)
+        acc[0][r] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + j), h8(x[r] + 2 * j, kind), acc[0][r]);
+  } else {
+    for (size_t j = 0; j < d8; j += 8) {
+      __m256 xv[4];
+      for (int r = 0; r < 4; r++) xv[r] = h8(x[r] + 2 * j, kind);
+      for (int k = 0; k < Q; k++) {
+        __m256 u = _mm256_loadu_ps(q[k] + j);
+        for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
+      }
     }
   }
-  if (d16 < d) {
-    /* The query is zero-padded; the row's last codes go through a zeroed buffer. */
-    __m256 u = _mm256_loadu_ps(q + d16), v = _mm256_loadu_ps(q + d16 + 8);
-    for (int r = 0; r < R; r++) {
-      uint8_t buf[32] = {0};
-      memcpy(buf, x + r * ld + 2 * d16, 2 * (d - d16));
-      a[r] = _mm256_fmadd_ps(u, h8(buf, bf16), a[r]);
-      b[r] = _mm256_fmadd_ps(v, h8(buf + 16, bf16), b[r]);
+  if (d8 < d) {
+    /* The query is zero-padded; the rows' last codes go through a zeroed buffer. */
+    __m256 xv[4];
+    for (int r = 0; r < 4; r++) {
+      uint8_t buf[16] = {0};
+      memcpy(buf, x[r] + 2 * d8, 2 * (d - d8));
+      xv[r] = h8(buf, kind);
+    }
+    for (int k = 0; k < Q; k++) {
+      __m256 u = _mm256_loadu_ps(q[k] + d8);
+      for (int r = 0; r < 4; r++) acc[k][r] = _mm256_fmadd_ps(u, xv[r], acc[k][r]);
     }
   }
-  for (int r = 0; r < R; r++) out[r] = hsum_ps(a[r], b[r]);
+  for (int k = 0; k < Q; k++) _mm_storeu_ps(out[k], reduce4_ps(acc[k]));
 }
 
-INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes, size_t nr,
-                    size_t d, float *ip, size_t ldo, int bf16) {
+/* scales: int16's per-row scales (ip = s * dot), NULL for f16 / bf16. */
+INLINE void score_h(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                    const float *scales, size_t nr, size_t d, float *ip, size_t ldo, int kind) {
   for (size_t r = 0; r < nr; r += 4) {
     size_t R = nr - r >= 4 ? 4 : nr - r;
-    for (size_t j = 0; j < nq; j++) {
-      const float *q = (const float *)(const void *)(qs + j * qstride + VEC_SCORE_HDR);
-      float out[4];
-      if (R == 4)
-        h_block(4, q, codes + r * 2 * d, d, bf16, out);
-      else
-        for (size_t k = 0; k < R; k++) h_block(1, q, codes + (r + k) * 2 * d, d, bf16, out + k);
-      for (size_t k = 0; k < R; k++) ip[j * ldo + r + k] = out[k];
+    const uint8_t *x[4];
+    for (size_t i = 0; i < 4; i++) x[i] = codes + (r + (i < R ? i : R - 1)) * 2 * d;
+    for (size_t j = 0; j < nq; j += 3) {
+      size_t Q = nq - j >= 3 ? 3 : nq - j;
+      const float *q[3];
+      for (size_t k = 0; k < Q; k++)
+        q[k] = (const float *)(const void *)(qs + (j + k) * qstride + VEC_SCORE_HDR);
+      float out[3][4];
+      switch (Q) {
+      case 3: h_block(3, q, x, d, kind, out); break;
+      case 2: h_block(2, q, x, d, kind, out); break;
+      default: h_block(1, q, x, d, kind, out); break;
+      }
+      for (size_t k = 0; k < Q; k++)
+        for (size_t i = 0; i < R; i++)
+          ip[(j + k) * ldo + r + i] =
+              scales ? vec_score_i16_out(scales[r + i], out[k][i]) : out[k][i];
     }
   }
 }
 
 static void score_f16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                            size_t nr, size_t d, float *ip, size_t ldo) {
-  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
+  score_h(qs, qstride, nq, codes, NULL, nr, d, ip, ldo, H_F16);
 }
 static void score_bf16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                             size_t nr, size_t d, float *ip, size_t ldo) {
-  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
+  score_h(qs, qstride, nq, codes, NULL, nr, d, ip, ldo, H_BF16);
+}
+static void score_i16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, scales, nr, d, ip, ldo, H_I16);
 }
 
 const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
                                                   .b1 = score_b1_avx2,
                                                   .f16 = score_f16_avx2,
                                                   .bf16 = score_bf16_avx2,
-                                                  .i4 = vec_score_i4_avx2,
+                                                  .i16 = score_i16_avx2,
+                                                  .i4 = score_i4_avx2,
                                                   .u8 = vec_score_u8_avx2};

@@ -19,7 +19,9 @@
  * f16/bf16: header unused; payload: d floats (the query as given).
  * int4:   header float sq; payload: the int8 query codes of the even elements (pad64(ceil(d/2))
  *         bytes), then those of the odd elements, matching the low and high nibbles of a code
- *         byte, so kernels never interleave.
+ *         byte, so kernels never interleave; then pad64(d) bytes of scratch; then, at
+ *         vec_score_i4_corr_off(d), one int32 a group: 8 * (sum of the group's query codes), the
+ *         bias that kernels working on unsigned nibbles (nibble ^ 8 = value + 8) take off.
  * uint8-cal / int8-cal: header float sw, float c0; payload: int8 codes of w = q * step (scale sw,
  *         per query). q . x^ = c0 + sum w_j u_j with u the level (the byte, or byte ^ 0x80 for
  *         int8-cal) and c0 = q . lo (+ sum w / 2 for truncated codes). */
@@ -42,9 +44,23 @@ typedef void (*vec_score_b1_fn)(const uint8_t *qs, size_t qstride, size_t nq, co
  * per ISA: a row's result does not depend on nr, nq or its neighbours. */
 typedef void (*vec_score_h_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                                size_t nr, size_t d, float *ip, size_t ldo);
+/* Float query x int16 codes (rows of 2d bytes) with one scale a row: ip = s * (float dot), the dot
+ * summed like f16's. */
+typedef void (*vec_score_i16_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                                 const float *scales, size_t nr, size_t d, float *ip, size_t ldo);
 
 /* int4 query (int8 codes) x int4 codes with groups of g dims (g = d: one scale per row; scales at
  * stride ceil(d/g) floats): ip = sq * sum_g s_g * dot_g, the group sums in order. */
+static inline size_t vec_score_i4_corr_off(size_t d) {
+  return VEC_SCORE_HDR + 2 * vec_score_pad64((d + 1) / 2) + vec_score_pad64(d);
+}
+/* Whether the transposed-tile int4 kernels (score_i4g_tmpl.h) take this shape: one group a row,
+ * or groups of a multiple of 8 dims (so each starts on a dword of code bytes); d <= 4096 and at
+ * most 256 groups, so the transposed tile fits its stack buffers. */
+static inline int vec_score_i4g_fits(size_t d, size_t g) {
+  size_t ng = (d + g - 1) / g;
+  return d <= 4096 && ng <= 256 && (ng == 1 || g % 8 == 0);
+}
 typedef void (*vec_score_i4_fn)(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                                 const float *scales, size_t nr, size_t d, size_t g, float *ip,
                                 size_t ldo);
@@ -62,7 +78,9 @@ typedef struct vec_score_kernels {
   vec_score_b1_fn b1_popcnt; /* AVX-512 VPOPCNTDQ; NULL elsewhere */
   vec_score_h_fn f16;        /* needs F16C on x86 */
   vec_score_h_fn bf16;
-  vec_score_i4_fn i4; /* any g; SIMD variants hand rows with several groups to the scalar one */
+  vec_score_i16_fn i16;
+  vec_score_i4_fn i4;      /* any g; SIMD variants hand shapes they do not take to the scalar one */
+  vec_score_i4_fn i4_vnni; /* AVX-512 VNNI; NULL elsewhere */
   vec_score_u8_fn u8;
   vec_score_u8_fn u8_vnni; /* AVX-512 VNNI; NULL elsewhere */
 } vec_score_kernels;
@@ -71,11 +89,14 @@ VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_scalar;
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx2;
 VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx512;
-/* The AVX2 int4 kernel serves the AVX-512 table too (its rows are short of one zmm of nibbles
- * at common d; not worth a second variant yet). */
-VEC_HIDDEN void vec_score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq,
-                                  const uint8_t *codes, const float *scales, size_t nr, size_t d,
-                                  size_t g, float *ip, size_t ldo);
+/* int4 with one scale a row, straight from row-major codes (few queries: no transpose). */
+VEC_HIDDEN void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                      const uint8_t *codes, const float *scales, size_t nr,
+                                      size_t d, size_t g, float *ip, size_t ldo);
+/* int4 in groups of 32 dims, d % 64 == 0, row-major codes (few queries: no transpose). */
+VEC_HIDDEN void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                          const uint8_t *codes, const float *scales, size_t nr,
+                                          size_t d, float *ip, size_t ldo);
 VEC_HIDDEN void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq,
                                   const uint8_t *codes, size_t nr, size_t d, unsigned flip,
                                   float *ip, size_t ldo);
@@ -89,6 +110,7 @@ VEC_HIDDEN vec_score_i8_fn vec_score_pick_i8(size_t d);
 VEC_HIDDEN vec_score_b1_fn vec_score_pick_b1(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_f16(void);
 VEC_HIDDEN vec_score_h_fn vec_score_pick_bf16(void);
+VEC_HIDDEN vec_score_i16_fn vec_score_pick_i16(void);
 VEC_HIDDEN vec_score_i4_fn vec_score_pick_i4(size_t d);
 VEC_HIDDEN vec_score_u8_fn vec_score_pick_u8(size_t d);
 
@@ -112,6 +134,7 @@ static inline float vec_score_b1_out(float mq, size_t d, uint64_t ham) {
 static inline float vec_score_i4_out1(float sq, float s, int64_t dot) {
   return sq * (s * (float)dot);
 }
+static inline float vec_score_i16_out(float s, float dot) { return s * dot; }
 static inline float vec_score_u8_out(float c0, float sw, int64_t dot) {
   return c0 + sw * (float)dot;
 }

@@ -1,7 +1,8 @@
 /* score_neon.c: AArch64 NEON scoring kernels with baseline instructions only (no SDOT: the
  * dispatcher cannot yet tell at run time whether a core has it). int8 by widening multiplies
  * (vmull_s8, exact in int16 since |q|, |x| <= 127) and pairwise accumulation into int32; binary by
- * vcntq_u8; f16/bf16 by widening conversions and fused multiply-adds. Row tails use an overlapping
+ * vcntq_u8; f16/bf16 (and int16) by widening conversions and fused multiply-adds; int4 and the
+ * calibrated codes by widening multiply-accumulates. Row tails use an overlapping
  * last vector with the already-counted lanes zeroed, or a zeroed copy for rows under 16 bytes. */
 #include <arm_neon.h>
 
@@ -112,7 +113,9 @@ static void score_b1_neon(const uint8_t *qs, size_t qstride, size_t nq, const ui
   }
 }
 
+/* bf16: 0 f16, 1 bf16, 2 int16. */
 INLINE float32x4_t h4(uint16x4_t c, int bf16) {
+  if (bf16 == 2) return vcvtq_f32_s32(vmovl_s16(vreinterpret_s16_u16(c)));
   if (bf16) return vreinterpretq_f32_u32(vshll_n_u16(c, 16));
   return vcvt_f32_f16(vreinterpret_f16_u16(c));
 }
@@ -157,8 +160,150 @@ static void score_bf16_neon(const uint8_t *qs, size_t qstride, size_t nq, const 
   score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
 }
 
+static void score_i16_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                           const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h(qs, qstride, nq, codes, nr, d, ip, ldo, 2);
+  for (size_t j = 0; j < nq; j++)
+    for (size_t r = 0; r < nr; r++) ip[j * ldo + r] = vec_score_i16_out(scales[r], ip[j * ldo + r]);
+}
+
+/* ---- int4, any group size: per group, 16 code bytes at a time split into sign-extended nibbles
+ * (shift left then arithmetic right), widening multiplies against the query's even and odd halves
+ * (exact in int16: 7 * 127), pairwise sums into int32, one across-vector add a group; up to 4
+ * queries share each row's nibbles. The float epilogue is the scalar one, so the same bits. ---- */
+INLINE int32x4_t i4_mul(int32x4_t acc, int8x8_t q, int8x8_t x) {
+  return vpadalq_s16(acc, vmull_s8(q, x));
+}
+
+INLINE void i4_row(int Q, const int8_t *const *qe, const int8_t *const *qo, const float *sq,
+                   const uint8_t *c, const float *s, size_t nb, size_t g, size_t ng, float *out) {
+  float acc[4] = {0, 0, 0, 0};
+  for (size_t gi = 0; gi < ng; gi++) {
+    size_t b0 = gi * g / 2, b1 = gi + 1 == ng ? nb : (gi + 1) * g / 2, k = b0;
+    int32x4_t v[4];
+    for (int a = 0; a < Q; a++) v[a] = vdupq_n_s32(0);
+    for (; k + 16 <= b1; k += 16) {
+      int8x16_t x = vreinterpretq_s8_u8(vld1q_u8(c + k));
+      int8x16_t lo = vshrq_n_s8(vshlq_n_s8(x, 4), 4), hi = vshrq_n_s8(x, 4);
+      for (int a = 0; a < Q; a++) {
+        int8x16_t e = vld1q_s8(qe[a] + k), o = vld1q_s8(qo[a] + k);
+        v[a] = i4_mul(v[a], vget_low_s8(e), vget_low_s8(lo));
+        v[a] = i4_mul(v[a], vget_high_s8(e), vget_high_s8(lo));
+        v[a] = i4_mul(v[a], vget_low_s8(o), vget_low_s8(hi));
+        v[a] = i4_mul(v[a], vget_high_s8(o), vget_high_s8(hi));
+      }
+    }
+    for (; k + 8 <= b1; k += 8) {
+      int8x8_t x = vreinterpret_s8_u8(vld1_u8(c + k));
+      int8x8_t lo = vshr_n_s8(vshl_n_s8(x, 4), 4), hi = vshr_n_s8(x, 4);
+      for (int a = 0; a < Q; a++) {
+        v[a] = i4_mul(v[a], vld1_s8(qe[a] + k), lo);
+        v[a] = i4_mul(v[a], vld1_s8(qo[a] + k), hi);
+      }
+    }
+    for (int a = 0; a < Q; a++) {
+      int32_t dot = vaddvq_s32(v[a]);
+      for (size_t kk = k; kk < b1; kk++)
+        dot += (int32_t)qe[a][kk] * vec_score_nib(c[kk]) +
+               (int32_t)qo[a][kk] * vec_score_nib(c[kk] >> 4);
+      /* The first term is taken as it is (0.0f + -0.0f would lose a sign), as in the scalar one. */
+      acc[a] = gi == 0 ? s[0] * (float)dot : acc[a] + s[gi] * (float)dot;
+    }
+  }
+  for (int a = 0; a < Q; a++) out[a] = sq[a] * acc[a];
+}
+
+static void score_i4_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                          size_t ldo) {
+  size_t nb = (d + 1) / 2, ng = (d + g - 1) / g, half = vec_score_pad64(nb);
+  for (size_t j = 0; j < nq; j += 4) {
+    int Q = nq - j >= 4 ? 4 : (int)(nq - j);
+    const int8_t *qe[4], *qo[4];
+    float sq[4], out[4];
+    for (int a = 0; a < Q; a++) {
+      const uint8_t *h = qs + (j + (size_t)a) * qstride;
+      sq[a] = vec_score_hdr_f32(h);
+      qe[a] = (const int8_t *)(h + VEC_SCORE_HDR);
+      qo[a] = qe[a] + half;
+    }
+    for (size_t r = 0; r < nr; r++) {
+      const uint8_t *c = codes + r * nb;
+      const float *s = scales + r * ng;
+      switch (Q) {
+      case 4: i4_row(4, qe, qo, sq, c, s, nb, g, ng, out); break;
+      case 3: i4_row(3, qe, qo, sq, c, s, nb, g, ng, out); break;
+      case 2: i4_row(2, qe, qo, sq, c, s, nb, g, ng, out); break;
+      default: i4_row(1, qe, qo, sq, c, s, nb, g, ng, out); break;
+      }
+      for (int a = 0; a < Q; a++) ip[(j + (size_t)a) * ldo + r] = out[a];
+    }
+  }
+}
+
+/* ---- calibrated: levels (x ^ flip, 0..255) and int8 weights widened to int16, then widening
+ * multiply-accumulates into int32 (exact for d <= VEC_SCORE_U8_MAX_D); rows one after the other,
+ * up to 4 queries sharing each widened row chunk. The tail goes through a zeroed buffer (the
+ * weights past d are zero, so the flipped zero bytes add nothing). ---- */
+INLINE int32x4_t u8_mac(int32x4_t acc, int16x8_t w, int16x8_t x) {
+  acc = vmlal_s16(acc, vget_low_s16(w), vget_low_s16(x));
+  return vmlal_high_s16(acc, w, x);
+}
+
+INLINE void u8_row(int Q, const int8_t *const *w, const uint8_t *x, size_t d, uint8x16_t fl,
+                   int32_t *out) {
+  int32x4_t acc[4];
+  for (int a = 0; a < Q; a++) acc[a] = vdupq_n_s32(0);
+  for (size_t j = 0; j < d; j += 16) {
+    uint8x16_t c;
+    if (j + 16 <= d) {
+      c = vld1q_u8(x + j);
+    } else {
+      uint8_t buf[16] = {0};
+      memcpy(buf, x + j, d - j);
+      c = vld1q_u8(buf);
+    }
+    c = veorq_u8(c, fl);
+    int16x8_t xl = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(c)));
+    int16x8_t xh = vreinterpretq_s16_u16(vmovl_high_u8(c));
+    for (int a = 0; a < Q; a++) {
+      int8x16_t wv = vld1q_s8(w[a] + j);
+      acc[a] = u8_mac(acc[a], vmovl_s8(vget_low_s8(wv)), xl);
+      acc[a] = u8_mac(acc[a], vmovl_high_s8(wv), xh);
+    }
+  }
+  for (int a = 0; a < Q; a++) out[a] = vaddvq_s32(acc[a]);
+}
+
+static void score_u8_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                          size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+  const uint8x16_t fl = vdupq_n_u8((uint8_t)flip);
+  for (size_t j = 0; j < nq; j += 4) {
+    int Q = nq - j >= 4 ? 4 : (int)(nq - j);
+    const int8_t *w[4];
+    for (int a = 0; a < Q; a++)
+      w[a] = (const int8_t *)(qs + (j + (size_t)a) * qstride + VEC_SCORE_HDR);
+    for (size_t r = 0; r < nr; r++) {
+      int32_t out[4];
+      switch (Q) {
+      case 4: u8_row(4, w, codes + r * d, d, fl, out); break;
+      case 3: u8_row(3, w, codes + r * d, d, fl, out); break;
+      case 2: u8_row(2, w, codes + r * d, d, fl, out); break;
+      default: u8_row(1, w, codes + r * d, d, fl, out); break;
+      }
+      for (int a = 0; a < Q; a++) {
+        const uint8_t *h = qs + (j + (size_t)a) * qstride;
+        ip[(j + (size_t)a) * ldo + r] =
+            vec_score_u8_out(vec_score_hdr_f32(h + 4), vec_score_hdr_f32(h), out[a]);
+      }
+    }
+  }
+}
+
 const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
                                                   .b1 = score_b1_neon,
                                                   .f16 = score_f16_neon,
                                                   .bf16 = score_bf16_neon,
-                                                  .i4 = vec_score_i4_scalar};
+                                                  .i16 = score_i16_neon,
+                                                  .i4 = score_i4_neon,
+                                                  .u8 = score_u8_neon};

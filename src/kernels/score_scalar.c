@@ -97,8 +97,10 @@ static inline float lanes_sum(const float s[8]) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+/* kind: 0 f16, 1 bf16, 2 int16 (two's complement). */
 static inline float half_value(const uint8_t *p, int bf16) {
   uint16_t c = vec_half_load_code(p);
+  if (bf16 == 2) return (float)(int16_t)c;
   uint32_t u = bf16 ? (uint32_t)c << 16 : vec_f16_to_bits(c);
   float f;
   memcpy(&f, &u, sizeof f);
@@ -124,6 +126,12 @@ static inline void score_h_scalar(const uint8_t *qs, size_t qstride, size_t nq,
   }
 }
 
+static void score_i16_scalar(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                             const float *scales, size_t nr, size_t d, float *ip, size_t ldo) {
+  score_h_scalar(qs, qstride, nq, codes, nr, d, ip, ldo, 2);
+  for (size_t j = 0; j < nq; j++)
+    for (size_t r = 0; r < nr; r++) ip[j * ldo + r] = vec_score_i16_out(scales[r], ip[j * ldo + r]);
+}
 static void score_f16_scalar(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
                              size_t nr, size_t d, float *ip, size_t ldo) {
   score_h_scalar(qs, qstride, nq, codes, nr, d, ip, ldo, 0);
@@ -137,6 +145,7 @@ const vec_score_kernels vec_score_kernels_scalar = {.i8 = score_i8_scalar,
                                                     .b1 = score_b1_scalar,
                                                     .f16 = score_f16_scalar,
                                                     .bf16 = score_bf16_scalar,
+                                                    .i16 = score_i16_scalar,
                                                     .i4 = vec_score_i4_scalar,
                                                     .u8 = vec_score_u8_scalar};
 
@@ -178,6 +187,11 @@ vec_score_h_fn vec_score_pick_f16(void) {
 
 vec_score_h_fn vec_score_pick_bf16(void) { return table()->bf16; }
 
+vec_score_i16_fn vec_score_pick_i16(void) {
+  const vec_score_kernels *t = table();
+  return t->i16 ? t->i16 : score_i16_scalar;
+}
+
 vec_score_u8_fn vec_score_pick_u8(size_t d) {
   if (d > VEC_SCORE_U8_MAX_D) return vec_score_u8_scalar;
   const vec_score_kernels *t = table();
@@ -187,5 +201,7 @@ vec_score_u8_fn vec_score_pick_u8(size_t d) {
 
 vec_score_i4_fn vec_score_pick_i4(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;
-  return table()->i4 ? table()->i4 : vec_score_i4_scalar;
+  const vec_score_kernels *t = table();
+  if (t->i4_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->i4_vnni;
+  return t->i4 ? t->i4 : vec_score_i4_scalar;
 }

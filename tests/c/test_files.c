@@ -174,12 +174,35 @@ static void symlinks_are_written_through(void) {
   clear_dir();
 }
 
+/* A target that is not a regular file is refused and left as it was: renaming over /dev/null as
+ * root once turned it into a plain file for the whole machine. A FIFO stands in for the device
+ * (no privileges needed), a directory and a link to a FIFO too. */
+static void non_regular_targets_are_refused(void) {
+  char fifo[512], sub[512], link[512];
+  at(fifo, sizeof fifo, "pipe");
+  at(sub, sizeof sub, "sub");
+  at(link, sizeof link, "to-pipe.vqz");
+  CHECK(mkfifo(fifo, 0600) == 0);
+  CHECK(mkdir(sub, 0700) == 0);
+  CHECK(symlink("pipe", link) == 0);
+  struct stat st;
+  CHECK(write_vqz(fifo, "x") == VEC_E_IO && strstr(vec_last_error_message(), "not a regular file"));
+  CHECK(write_npy(fifo) == VEC_E_IO);
+  CHECK(write_vqz(link, "x") == VEC_E_IO);
+  CHECK(stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+  CHECK(write_npy(sub) == VEC_E_IO);
+  CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode));
+  CHECK(rmdir(sub) == 0);
+  clear_dir();
+}
+
 static void cleanup(void) { CHECK(rmdir(dir()) == 0); }
 
 const vt_test files_tests[] = {
     {"replaced_file_keeps_its_mode", replaced_file_keeps_its_mode},
     {"long_names_and_unpredictable_temporaries", long_names_and_unpredictable_temporaries},
     {"symlinks_are_written_through", symlinks_are_written_through},
+    {"non_regular_targets_are_refused", non_regular_targets_are_refused},
     {"cleanup", cleanup},
 };
 const size_t files_count = sizeof files_tests / sizeof files_tests[0];

@@ -771,13 +771,19 @@ static void npy_writer_failures(void) {
   CHECK(same);
   CHECK(count_entries("keep.npy") == 1);
   remove(path);
-  /* finish fails at the rename (the target is a directory): the directory stays, no temporary */
+  /* A directory as the target is refused at open (a rename would fail or replace it)... */
   tmp_path(path, sizeof path, "adir.npy");
   CHECK(mkdir(path, 0700) == 0);
+  CHECK(vec_npy_writer_open(path, 4, &w) == VEC_E_IO);
+  CHECK(strstr(vec_last_error_message(), "not a regular file") != NULL);
+  CHECK(rmdir(path) == 0);
+  /* ...and one that appears while the writer is open makes finish fail at the rename: the
+   * directory stays, no temporary is left */
   char inner[600];
   snprintf(inner, sizeof inner, "%s/x", path);
-  CHECK(write_bytes(inner, "x", 1) == 0);
   CHECK(vec_npy_writer_open(path, 4, &w) == VEC_OK);
+  CHECK(mkdir(path, 0700) == 0);
+  CHECK(write_bytes(inner, "x", 1) == 0);
   CHECK(vec_npy_writer_append(w, row, 1, 4) == VEC_OK);
   CHECK(vec_npy_writer_finish(w) == VEC_E_IO);
   CHECK(strstr(vec_last_error_message(), "rename") != NULL);

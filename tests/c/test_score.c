@@ -10,16 +10,24 @@
 #include "vectro.h"
 #include "vtest.h"
 
-static const size_t k_dims[] = {1,  2,  3,   7,   8,   15,  16,  31,  33,  63,
-                                64, 65, 127, 128, 129, 255, 384, 385, 768, 1023};
+/* 4096 and 4100: either side of the transposed int4 kernels' limit (vec_score_i4g_fits). */
+static const size_t k_dims[] = {1,  2,   3,   7,   8,   15,  16,  31,  33,   63,   64,
+                                65, 127, 128, 129, 255, 384, 385, 768, 1023, 4096, 4100};
 static const size_t k_nq[] = {1, 2, 3, 5};
-/* int4 twice: one scale per row, and groups of 32 dims (INT4G below). */
+/* int4 four times: one scale per row, and groups of 32 dims (INT4G below), of 8 (the smallest the
+ * transposed x86 kernels take; past 256 groups they hand over to scalar) and of 6 (x86: scalar). */
 /* int8-cal twice too: rounded and truncated codes (INT8CALT: levels decode to u + 0.5). */
 #define INT4G    ((vec_codec_id)100)
 #define INT8CALT ((vec_codec_id)101)
-static const vec_codec_id k_codecs[] = {VEC_CODEC_INT8,      VEC_CODEC_BINARY,   VEC_CODEC_F16,
-                                        VEC_CODEC_BF16,      VEC_CODEC_INT4,     INT4G,
-                                        VEC_CODEC_UINT8_CAL, VEC_CODEC_INT8_CAL, INT8CALT};
+#define INT4G8   ((vec_codec_id)102)
+#define INT4G6   ((vec_codec_id)103)
+static size_t int4_group(vec_codec_id id) {
+  return id == INT4G ? 32 : id == INT4G8 ? 8 : id == INT4G6 ? 6 : 0;
+}
+static const vec_codec_id k_codecs[] = {
+    VEC_CODEC_INT8,     VEC_CODEC_BINARY, VEC_CODEC_F16, VEC_CODEC_BF16,
+    VEC_CODEC_INT16,    VEC_CODEC_INT4,   INT4G,         VEC_CODEC_UINT8_CAL,
+    VEC_CODEC_INT8_CAL, INT8CALT,         INT4G8,        INT4G6};
 static int is_cal(vec_codec_id id) {
   return id == VEC_CODEC_UINT8_CAL || id == VEC_CODEC_INT8_CAL || id == INT8CALT;
 }
@@ -52,11 +60,11 @@ static void fixture_free(fixture *f) {
 static int fixture_make(fixture *f, vec_codec_id id, size_t d, size_t nr, size_t nq, int kind,
                         size_t slack, uint64_t *seed) {
   memset(f, 0, sizeof *f);
-  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id == INT4G      ? VEC_CODEC_INT4
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(int4_group(id)   ? VEC_CODEC_INT4
                                              : id == INT8CALT ? VEC_CODEC_INT8_CAL
                                                               : id,
                                              d);
-  if (id == INT4G) p.group_size = 32;
+  p.group_size = int4_group(id);
   if (id == INT8CALT) p.rounding = VEC_ROUND_TRUNCATE;
   f->flip = id == VEC_CODEC_INT8_CAL || id == INT8CALT ? 0x80u : 0u;
   f->trunc = id == INT8CALT;
@@ -65,7 +73,7 @@ static int fixture_make(fixture *f, vec_codec_id id, size_t d, size_t nr, size_t
   f->nr = nr;
   f->nq = nq;
   f->cs = vec_codec_code_size(f->c);
-  f->g = id == INT4G && d > 32 ? 32 : d;
+  f->g = int4_group(id) && d > int4_group(id) ? int4_group(id) : d;
   f->ns = vec_codec_scale_count(f->c);
   f->qsize = f->c->ops->query_size(f->c);
   f->x = malloc(nr * d * sizeof(float));
@@ -99,6 +107,7 @@ typedef struct {
   vec_score_h_fn h;
   vec_score_i4_fn i4;
   vec_score_u8_fn u8;
+  vec_score_i16_fn i16;
 } variant;
 
 static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, size_t nq,
@@ -109,6 +118,7 @@ static void run_variant(const fixture *f, const variant *v, const uint8_t *qs, s
   if (v->h) v->h(qs, f->qsize, nq, codes, nr, f->d, ip, ldo);
   if (v->i4) v->i4(qs, f->qsize, nq, codes, scales, nr, f->d, f->g, ip, ldo);
   if (v->u8) v->u8(qs, f->qsize, nq, codes, nr, f->d, f->flip, ip, ldo);
+  if (v->i16) v->i16(qs, f->qsize, nq, codes, scales, nr, f->d, ip, ldo);
 }
 
 /* The variants of one codec: every table compiled here whose CPU features are present. */
@@ -133,19 +143,19 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     if (!vec_isa_supported(tabs[i].isa)) continue;
     const vec_score_kernels *t = tabs[i].t;
     int x86 = tabs[i].isa == VEC_ISA_AVX2 || tabs[i].isa == VEC_ISA_AVX512;
-    variant v = {tabs[i].name, NULL, NULL, NULL, NULL, NULL};
+    variant v = {tabs[i].name, NULL, NULL, NULL, NULL, NULL, NULL};
     switch ((int)id) {
     case VEC_CODEC_INT8:
       v.i8 = t->i8;
       out[n++] = v;
       if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0};
+        out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
       out[n++] = v;
       if (t->b1_popcnt && (feat & VEC_CPU_AVX512VPOPCNTDQ))
-        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0, 0};
+        out[n++] = (variant){"vpopcntdq", 0, t->b1_popcnt, 0, 0, 0, 0};
       break;
     case VEC_CODEC_F16:
       if (x86 && !(feat & VEC_CPU_F16C)) break;
@@ -156,16 +166,24 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       v.h = t->bf16;
       out[n++] = v;
       break;
+    case VEC_CODEC_INT16: /* a table without its own kernel uses the scalar one */
+      v.i16 = t->i16 ? t->i16 : vec_score_kernels_scalar.i16;
+      out[n++] = v;
+      break;
     case VEC_CODEC_INT4:
     case INT4G:
+    case INT4G8:
+    case INT4G6:
       v.i4 = t->i4;
       out[n++] = v;
+      if (t->i4_vnni && (feat & VEC_CPU_AVX512VNNI))
+        out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0, 0};
       break;
     default: /* calibrated; a table without its own kernel uses the scalar one */
       v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
       out[n++] = v;
       if (t->u8_vnni && (feat & VEC_CPU_AVX512VNNI))
-        out[n++] = (variant){"vnni", 0, 0, 0, 0, t->u8_vnni};
+        out[n++] = (variant){"vnni", 0, 0, 0, 0, t->u8_vnni, 0};
       break;
     }
   }
@@ -179,7 +197,9 @@ static double abs_dot(const float *q, const float *x, size_t d) {
   return s;
 }
 
-static int float_codec(vec_codec_id id) { return id == VEC_CODEC_F16 || id == VEC_CODEC_BF16; }
+static int float_codec(vec_codec_id id) {
+  return id == VEC_CODEC_F16 || id == VEC_CODEC_BF16 || id == VEC_CODEC_INT16;
+}
 
 /* Every variant against scalar; and each row scored alone gives the bits it got in the block. */
 static void test_kernels_match_scalar(void) {
@@ -191,7 +211,8 @@ static void test_kernels_match_scalar(void) {
     CHECK(nv >= 1);
     for (size_t di = 0; di < sizeof k_dims / sizeof k_dims[0]; di++)
       for (size_t qi = 0; qi < sizeof k_nq / sizeof k_nq[0]; qi++) {
-        size_t d = k_dims[di], nq = k_nq[qi], nr = 5 + (d + qi) % 9; /* rarely a multiple of 4 */
+        /* nr rarely a multiple of 4; with 5 queries past two 16-row tiles */
+        size_t d = k_dims[di], nq = k_nq[qi], nr = 5 + (d + qi) % 9 + (nq == 5 ? 29 : 0);
         int kind = (int)((di + qi) % 3);
         fixture f;
         CHECK(fixture_make(&f, id, d, nr, nq, kind, (di + qi) % 4, &seed));
@@ -253,7 +274,7 @@ static void test_estimates_vs_float(void) {
             double exact = 0, xa = 0, est = ip[j * nr + r], tol;
             for (size_t k = 0; k < d; k++) exact += (double)q[k] * x[k], xa += fabs((double)x[k]);
             double qa = abs_dot(q, x, d);
-            if (id == VEC_CODEC_INT8 || id == VEC_CODEC_INT4 || id == INT4G) {
+            if (id == VEC_CODEC_INT8 || id == VEC_CODEC_INT4 || int4_group(id)) {
               /* Rounding q moves each q_j by at most sq/2. */
               tol = 0.5 * sq * xa * (1 + 1e-6) + 1e-5 * (qa + fabs(exact));
             } else if (is_cal(id)) {
@@ -295,7 +316,7 @@ static void test_zeros(void) {
     CHECK(vec_set_isa((vec_isa)isas[ii]) == VEC_OK);
     for (size_t ci = 0; ci < sizeof k_codecs / sizeof k_codecs[0]; ci++) {
       size_t d = 65, nr = 6;
-      if (k_codecs[ci] == INT4G || k_codecs[ci] == INT8CALT) continue;
+      if (int4_group(k_codecs[ci]) || k_codecs[ci] == INT8CALT) continue;
       vec_codec_params p = VEC_CODEC_PARAMS_INIT(k_codecs[ci], d);
       vec_codec *c = NULL;
       CHECK(vec_codec_create(&p, &c) == VEC_OK);

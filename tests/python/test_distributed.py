@@ -89,6 +89,16 @@ def test_worker_killed_mid_shard_result_equals_compress_file(client, inputs, tmp
         import time
 
         pid = os.getpid()
+        real_dir = os.path.realpath(shard_dir)
+
+        def open_files():
+            out = set()
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    out.add(os.readlink(f"/proc/self/fd/{fd}"))
+                except OSError:
+                    pass
+            return out
 
         def watch():
             end = time.time() + 60
@@ -97,13 +107,19 @@ def test_worker_killed_mid_shard_result_equals_compress_file(client, inputs, tmp
                     names = os.listdir(shard_dir)
                 except FileNotFoundError:
                     names = []
-                tmp = [n for n in names if n.endswith(".tmp") and f".vqz.{pid}." in n]
+                # the writer's temporary is ".<shard>.vqz.<random>.tmp" (no pid in it): this process's
+                # is the one it holds open
+                tmp = [n for n in names if n.endswith(".tmp")]
+                if tmp:
+                    mine = open_files()
+                    tmp = [n for n in tmp if os.path.join(real_dir, n) in mine]
                 if tmp:
                     try:
                         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                     except FileExistsError:
                         return
-                    done = os.path.exists(os.path.join(shard_dir, tmp[0].split(".vqz.")[0] + ".vqz"))
+                    shard = tmp[0].lstrip(".").split(".vqz.")[0] + ".vqz"
+                    done = os.path.exists(os.path.join(shard_dir, shard))
                     os.write(fd, json.dumps({"pid": pid, "tmp": tmp[0], "complete_shard_existed": done}).encode())
                     os.close(fd)
                     os.kill(pid, signal.SIGKILL)
@@ -139,7 +155,7 @@ def test_sharded_search_equals_one_index(client, inputs, tmp_path):
     q = np.random.default_rng(3).standard_normal((7, D)).astype(np.float32)
     out = tmp_path / "int8"
     vd.compress(files, out, "int8", client=client, shard_rows=4000, metric="cosine")
-    index = vectro.Index("int8", "cosine", keep_originals=False)
+    index = vectro.Index(vectro.Codec("int8"), "cosine", keep_originals=False)  # compress's (Index("int8") centres)
     index.add(x)
     sharded = vd.ShardedIndex(out, client)
     for k in (1, 10):

@@ -2,8 +2,10 @@
 rows, chunk_rows=0, output == input, file modes, temporary names, symlinks, Ctrl-C during long C
 calls, unreadable metadata, trailing bytes after a codec, and what `python -m vectro` claims."""
 import os
+import shutil
 import signal
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -116,23 +118,38 @@ class Interrupted(Exception):
     pass
 
 
-def _interrupt_during(call, wait=0.3):
-    """Runs call() in the main thread and sends SIGINT to it from a timer after `wait` s; the
-    handler raises Interrupted. Returns whether the call was interrupted."""
+def _interrupt_during(call, wait=0.05):
+    """Runs call() in the main thread while another thread sends it SIGINT every 50 ms from `wait`
+    s on (a single timed signal could land after a fast machine had finished the call); the
+    handler raises Interrupted while the call runs. Returns whether the call was interrupted."""
+    running = [True]
+
     def handler(signum, frame):
-        raise Interrupted()
+        if running[0]:
+            raise Interrupted()
 
     old = signal.signal(signal.SIGINT, handler)
-    timer = threading.Timer(wait, lambda: os.kill(os.getpid(), signal.SIGINT))
+    stop = threading.Event()
+
+    def fire():
+        if stop.wait(wait):
+            return
+        while not stop.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+            stop.wait(0.05)
+
+    sender = threading.Thread(target=fire, daemon=True)
     try:
-        timer.start()
+        sender.start()
         try:
             call()
         except Interrupted:
             return True
         return False
     finally:
-        timer.cancel()
+        running[0] = False
+        stop.set()
+        sender.join()
         signal.signal(signal.SIGINT, old)
 
 
@@ -230,3 +247,23 @@ def test_python_m_vectro_timing_note(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "rel. L2 err  n/a: binary keeps signs only" in out and "not a search on the codes" in out
     assert "bench/" not in out
+
+
+def test_non_regular_targets_are_refused_not_replaced(tmp_path):
+    """Writing to a device, pipe or folder is refused and leaves it as it was: the atomic rename
+    once turned /dev/null (writing as root) into a plain file for the whole machine."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    x = np.ones((3, 8), np.float32)
+    with pytest.raises(OSError, match="not a regular file"):
+        vectro.Codec("int8", 8).save(fifo)
+    with pytest.raises((OSError, vectro.VectroError), match="not a regular file"):
+        with vectro.VqzWriter(fifo, "int8") as w:
+            w.append(x)
+    np.save(tmp_path / "x.npy", x)
+    vectro_cli = shutil.which("vectro")
+    assert vectro_cli, "the vectro command is not on PATH"
+    r = subprocess.run([vectro_cli, "compress", "--quiet", str(tmp_path / "x.npy"), str(fifo)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "not a regular file" in r.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

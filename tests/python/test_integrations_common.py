@@ -21,6 +21,48 @@ def test_modules_import_without_their_clients(monkeypatch):
         pgv.Store(object(), "t")
 
 
+@pytest.mark.parametrize("name, clients, extra, attr", [
+    ("langchain", ("langchain_core",), "langchain", "VectroVectorStore"),
+    ("llama_index", ("llama_index", "llama_index.core"), "llama-index", "VectroVectorStore"),
+    ("faiss", ("faiss",), "faiss", None),
+    ("datasets", ("datasets",), "datasets", None),
+])
+def test_framework_modules_import_without_their_clients(monkeypatch, name, clients, extra, attr):
+    # the framework classes subclass their library's own: the module must still import without it
+    # (a fresh import, as in an environment without the client), and naming the class says the extra
+    full = f"vectro.integrations.{name}"
+    monkeypatch.setattr(integrations, name, getattr(integrations, name))  # restored afterwards
+    monkeypatch.delitem(sys.modules, full)
+    for c in clients:
+        monkeypatch.setitem(sys.modules, c, None)
+    mod = importlib.import_module(full)
+    assert mod.__name__ == full
+    if attr:
+        assert attr in dir(mod)
+        with pytest.raises(ImportError, match=rf"pip install 'vectro\[{extra}\]'"):
+            getattr(mod, attr)
+
+
+def test_centred_codes_are_stored_as_reconstructions():
+    # a centred codec's codes are of x - c: a bit or float16 column searched with plain queries would
+    # rank wrongly, so the stores keep reconstructions (c added back), and refuse vectors="codes"
+    from vectro.integrations import milvus, pgvector, qdrant
+
+    x = np.random.default_rng(0).standard_normal((50, 16)).astype(np.float32) + 0.5
+    src = _common.Source(vectro.Codec("binary", center=True).fit(x).encode(x))
+    assert src.centred and not _common.Source(vectro.quantize_embeddings(x, "binary")).centred
+    assert pgvector.column_type(src.precision, "auto", src.centred) == ("vector", "float32")
+    assert pgvector.column_type(src.precision, "auto") == ("bit", "codes")
+    assert milvus.field_type(src.precision, 16, "auto", src.centred) == ("FLOAT_VECTOR", "float32")
+    assert milvus.field_type(src.precision, 16, "auto") == ("BINARY_VECTOR", "codes")
+    for call in (lambda: pgvector.column_type("binary", "codes", True),
+                 lambda: milvus.field_type("binary", 16, "codes", True)):
+        with pytest.raises(ValueError, match=r"centred codec .* vectro.Codec\('binary'\)"):
+            call()
+    identity = vectro.Codec("uint8", center=True).fit(x)
+    assert not qdrant._identity_uint8(identity)
+
+
 def test_id_and_payload_checks():
     np.testing.assert_array_equal(_common.check_ids(None, 3), [0, 1, 2])
     np.testing.assert_array_equal(_common.check_ids([2**64 - 1, 0], 2), np.array([2**64 - 1, 0], np.uint64))

@@ -109,7 +109,7 @@ def test_index_from_the_dataset_equals_index_built_by_add(ds, emb, sample):
     for id_column, ids in (("id", [f"doc{i}" for i in range(N)]), ("n", np.arange(N, dtype=np.uint64) * 3),
                            (None, None)):
         index = to_index(out, "embedding_codes", metric="ip", id_column=id_column)
-        direct = vectro.Index("int8", metric="ip")
+        direct = vectro.Index(vectro.Codec("int8"), metric="ip")  # compress_column's codec (Index("int8") centres)
         direct.add(emb, ids=ids)
         i1, s1 = index.search(queries, k=10)
         i2, s2 = direct.search(queries, k=10)

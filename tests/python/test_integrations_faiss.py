@@ -58,7 +58,7 @@ def test_binary_bits_are_faiss_real_to_binary_and_hamming_distances_equal(data):
     # FAISS packs LSB first; the bridge reorders vectro's packbits bytes to match its own encoder
     np.testing.assert_array_equal(faiss.vector_to_array(f.xb).reshape(N, -1), real_to_binary(x))
     D, ids = f.search(real_to_binary(q), K)
-    vi = vectro_index("binary", x, "ip")
+    vi = vectro_index(vectro.Codec("binary"), x, "ip")  # the plain sign bits (Index("binary") centres)
     vids, vs = vi.search(q, k=K)
     # vectro scores a binary row mean|q| * (d - 2 hamming)
     ham = np.rint((x.shape[1] - vs / np.abs(q).mean(axis=1, keepdims=True)) / 2)
@@ -151,11 +151,43 @@ def test_pq_4bit_is_fast_scan_with_the_codebooks(data):
     assert overlap >= 0.9
 
 
+@pytest.mark.parametrize("precision", ["uint4", "uint6"])
+def test_uint4_uint6_are_refused_naming_the_8bit_codec(data, precision):
+    x, _ = data
+    with pytest.raises(ValueError, match=f"{precision}-cal is not converted.*'uint8'"):
+        vectro.to_faiss(vectro.Codec(precision).fit(x).encode(x))
+
+
+@pytest.mark.parametrize("precision", ["uint8", "int8-cal", "pq-24x8", "pq-24x4"])
+def test_centred_codecs_fold_the_centre_or_are_refused(data, precision):
+    x, q = data
+    x = x + np.linspace(-0.3, 0.3, x.shape[1], dtype=np.float32)  # a mean far from 0: centring matters
+    codec = vectro.Codec(precision, center=True).fit(x)
+    qe = codec.encode(x)
+    f = vectro.to_faiss(qe, metric="ip")
+    # FAISS decodes the centred codes to vectro's vectors: the centre is in its ranges or codebooks
+    atol = 1e-6 if precision in ("uint8", "int8-cal") else 1e-5
+    np.testing.assert_allclose(f.reconstruct_n(0, N), vectro.reconstruct_embeddings(qe), rtol=0, atol=atol)
+    if precision != "pq-24x4":  # fast-scan scores through 8-bit tables: reconstruct is the check there
+        D, ids = f.search(q, K)
+        exact = q.astype(np.float64) @ vectro.reconstruct_embeddings(qe).T.astype(np.float64)
+        np.testing.assert_allclose(D, np.take_along_axis(exact, ids, 1), atol=1e-4)
+    index = vectro.Index("binary", metric="ip")  # centred by default
+    index.add(x)
+    with pytest.raises(ValueError, match=r"vectro.Codec\('binary'\)"):
+        vectro.to_faiss(index)
+    with pytest.raises(ValueError, match="centred binary"):
+        vectro.to_faiss(vectro.Codec("binary", center=True).fit(x).encode(x))
+
+
 @pytest.mark.parametrize("precision", ["binary", "f16", "uint8", "pq-24x8", "pq-24x4"])
 def test_ids_and_write_read_index_round_trip(tmp_path, data, precision):
     x, q = data
     ids = np.arange(N, dtype=np.uint64) * 7919 + 10**12
-    index = vectro.Index(precision, metric="ip", keep_originals=False)
+    # a name gives a centred codec: uint8 carries its centre in FAISS's ranges; centred binary is
+    # refused (test_centred_codecs_fold_the_centre_or_are_refused), so binary is the plain codec
+    codec = vectro.Codec("binary") if precision == "binary" else precision
+    index = vectro.Index(codec, metric="ip", keep_originals=False)
     index.add(x, ids=ids)
     f = vectro.to_faiss(index)
     wrapper = faiss.IndexBinaryIDMap2 if precision == "binary" else faiss.IndexIDMap2

@@ -51,7 +51,7 @@ def test_binary_codes_hamming_equals_vectro(client, data, tmp_path):
     want = np.argsort(h, axis=1, kind="stable")[:, :11]
     np.testing.assert_array_equal(scores, 384 - 2 * np.take_along_axis(h, want[:, :10], 1))  # Milvus's Hamming = ours
     assert ranking.agree(ids - 10, want, -np.take_along_axis(h, want, 1).astype(float), 0.5)
-    index = vectro.Index("binary", metric="ip")
+    index = vectro.Index(vectro.Codec("binary"), metric="ip")  # the plain sign bits (Index("binary") centres)
     index.add(x)
     vids, _ = index.search(q, k=10)
     np.testing.assert_array_equal(np.take_along_axis(h, vids.astype(np.int64), 1),

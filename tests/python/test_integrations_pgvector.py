@@ -50,6 +50,20 @@ def table_exists(conn, name):
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
 
 
+def test_centred_binary_codes_go_in_as_reconstructions(conn, data):
+    # Index("binary") centres: its codes are the bits of x - c, which a bit column searched with
+    # binary_quantize(q) would rank wrongly; the store keeps the reconstructions (c added back)
+    x, q = data
+    qe = vectro.Codec("binary", center=True).fit(x).encode(x)
+    store = pgv.Store(conn, "bin_centred", metric="ip")
+    rep = store.upload(qe)
+    assert (rep.vectors, rep.detail["embedding"]) == ("float32", "vector(384)")
+    ids, scores = store.search(q, k=10, rescore=None)
+    exact = q.astype(np.float64) @ vectro.reconstruct_embeddings(qe).T.astype(np.float64)
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, ids.astype(np.int64), 1), atol=1e-4)
+    np.testing.assert_allclose(scores, -np.sort(-exact, axis=1)[:, :10], atol=1e-4)
+
+
 def test_binary_codes_equal_binary_quantize_and_hamming_topk_equals_vectro_index(conn, data):
     x, q = data
     store = pgv.Store(conn, "bin_exact", metric="ip")
@@ -59,7 +73,7 @@ def test_binary_codes_equal_binary_quantize_and_hamming_topk_equals_vectro_index
     bad = conn.execute("SELECT count(*) FROM bin_exact WHERE embedding <> binary_quantize(original)::bit(384)")
     assert bad.fetchone()[0] == 0
     ids, scores = store.search(q, k=10, rescore=None)
-    index = vectro.Index("binary", metric="ip")
+    index = vectro.Index(vectro.Codec("binary"), metric="ip")  # the plain sign bits (Index("binary") centres)
     index.add(x)
     want, _ = index.search(q, k=10)
     np.testing.assert_array_equal(ids, want)  # ties in Hamming distance go to the lower id in both

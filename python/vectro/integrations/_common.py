@@ -133,6 +133,9 @@ class Source:
                 self._q = vectro.quantize_embeddings(x, precision or "f16")
                 self.codec, self.dim, self.n = self._q.codec, self._q.dim, len(self._q)
         self.precision = self.codec.precision if self.codec is not None else "float32"
+        # codes of x - c (center=True): a database searching them with plain queries would rank
+        # wrongly, so the stores keep their reconstructions (which add c back) instead
+        self.centred = bool(self.codec is not None and self.codec.center)
         self.ids = check_ids(ids, self.n, max_id)
         self.payload = check_payload(payload, self.n)
 
@@ -155,6 +158,14 @@ class Source:
         if isinstance(q, np.ndarray):
             return q
         return vectro.reconstruct_embeddings(q).reshape(len(q), self.dim)
+
+
+def centred_codes_error(precision: str, db: str) -> ValueError:
+    """The error for codes of a centred codec asked to be stored as they are in a database."""
+    return ValueError(f"the {precision} codes of a centred codec (center=True; vectro.Index(name) centres by default) "
+                      f"code x - c, which {db} would compare with plain queries: store reconstructions "
+                      f"(vectors='float16' or 'float32', what vectors='auto' picks for them) or quantize with "
+                      f"an uncentred vectro.Codec({precision!r})")
 
 
 def check_ids(ids, n: int, max_id: int = 2**64 - 1) -> np.ndarray:

@@ -17,8 +17,13 @@ vectro              FAISS
 ids                 ``IndexIDMap2`` / ``IndexBinaryIDMap2`` (int64)
 ==================  ==========================================================================
 
-Per-vector scaled ``int8``/``int4``/``int16``, ``rabitq`` and rotated ``pq`` have no FAISS
-counterpart: :func:`to_faiss` says which codec to use instead.
+Per-vector scaled ``int8``/``int4``/``int16``, ``rabitq``, rotated ``pq`` (and, not yet,
+``uint4``/``uint6``) have no FAISS counterpart: :func:`to_faiss` says which codec to use instead.
+
+Centred codecs (``center=True``, what ``vectro.Index("uint8")`` and other names build by default)
+code x - c: for calibrated and pq codecs the centre c is folded into FAISS's ranges or codebooks,
+so FAISS decodes the same vectors; a centred ``binary`` codec is refused (FAISS's binary queries
+would have to be binarized from q - c): use ``vectro.Codec("binary")``.
 """
 
 from __future__ import annotations
@@ -74,7 +79,25 @@ def _state_offset(blob: bytes, d: int) -> tuple[int, int]:
     off = 40 + (32 if (major, minor) >= (1, 1) else 0) + (8 if major >= 2 else 0)
     if flags & 1:  # calibrated ranges
         off += 8 * d
+    if flags & 4:  # the centre of a codec the library centres: d f32, then the f32 scale
+        off += 4 * d + 4
     return off, flags
+
+
+def _centre(codec: Codec) -> np.ndarray | None:
+    """The centre c of a codec centred by the library (``center=True``; flag bit 2), float32 (d,),
+    or None for an uncentred codec. Decoding adds c to the plain codec's decode (docs/quality.md),
+    so FAISS can hold a centred calibrated or pq codec exactly by folding c into its ranges or
+    codebooks."""
+    if not codec.center:
+        return None
+    blob, d = codec.to_bytes(), codec.dim
+    major, minor = struct.unpack_from("<HH", blob, 4)
+    (flags,) = struct.unpack_from("<I", blob, 36)
+    if not flags & 4:
+        return None
+    off = 40 + (32 if (major, minor) >= (1, 1) else 0) + (8 if major >= 2 else 0) + (8 * d if flags & 1 else 0)
+    return np.frombuffer(blob, "<f4", d, off).astype(np.float32)
 
 
 def _pq_codebooks(codec: Codec) -> np.ndarray:
@@ -131,6 +154,11 @@ def _unsupported(codec: Codec) -> str | None:
     if name == "rabitq":
         return ("rabitq uses vectro's seeded rotation, which FAISS's IndexRaBitQ does not share: use "
                 "'binary' (-> IndexBinaryFlat) or 'pq-<m>x4' (-> IndexPQFastScan)")
+    if name in ("uint4-cal", "uint6-cal"):
+        # FAISS's QT_4bit / QT_6bit take the same per-dimension ranges, but pack and round their codes
+        # their own way; not converted (yet): the 8-bit codec converts exactly
+        return (f"{name} is not converted to FAISS (its QT_4bit/QT_6bit pack codes differently): use "
+                "'uint8' (-> IndexScalarQuantizer QT_8bit) or 'pq-<m>x4' (-> IndexPQFastScan)")
     if name == "pq" and codec.extra.get("rotate"):
         return ("a rotated pq codec (rotate=True) has no FAISS counterpart here: train "
                 "Codec('pq-<m>x<bits>') without rotate")
@@ -221,7 +249,16 @@ def to_faiss(obj, *, metric: str | None = None, ids=None):
     name, d, n = q.codec.name, q.dim, len(q)
     codes = q.codes
     binary = name == "binary"
+    centre = _centre(q.codec)
     if binary:
+        if centre is not None:
+            # FAISS would hold the bits, sign(x - c), but IndexBinaryFlat is searched with the
+            # caller's own binary queries, which would have to be sign(q - c): refuse rather than
+            # hand over an index that silently answers differently from vectro
+            raise ValueError("a centred binary codec (Index('binary') centres by default) codes "
+                             "sign(x - c), which FAISS's IndexBinaryFlat cannot search from plain "
+                             "queries: build the index with vectro.Codec('binary') (uncentred, the "
+                             "sign bits of x that faiss.real_to_binary gives)")
         if d % 8:
             raise ValueError(f"FAISS binary indexes need a dimension that is a multiple of 8, got {d}")
         index = faiss.IndexBinaryFlat(d)
@@ -239,6 +276,8 @@ def to_faiss(obj, *, metric: str | None = None, ids=None):
             vmin = lo.astype(np.float32)
             if q.codec.rounding == "nearest":  # vectro decodes code c at c; FAISS at c + 0.5
                 vmin = (vmin - 0.5 * (vdiff / np.float32(255))).astype(np.float32)
+            if centre is not None:  # codes of x - c: the decode moved by c
+                vmin = (vmin + centre).astype(np.float32)
             index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, mt)
             faiss.copy_array_to_vector(np.concatenate([vmin, vdiff]), index.sq.trained)
             index.is_trained = True
@@ -247,7 +286,10 @@ def to_faiss(obj, *, metric: str | None = None, ids=None):
         elif name == "pq":
             m, bits = q.codec.extra["m"], q.codec.extra["bits"]
             pq_index = faiss.IndexPQ(d, m, bits, mt)
-            faiss.copy_array_to_vector(_pq_codebooks(q.codec).ravel(), pq_index.pq.centroids)
+            books = _pq_codebooks(q.codec)
+            if centre is not None:  # codes of x - c: each subspace's centroids moved by its c
+                books = (books + centre.reshape(m, 1, d // m)).astype(np.float32)
+            faiss.copy_array_to_vector(np.ascontiguousarray(books).ravel(), pq_index.pq.centroids)
             pq_index.is_trained = True
             pq_index.add_sa_codes(np.ascontiguousarray(codes))
             index = faiss.IndexPQFastScan(pq_index) if bits == 4 else pq_index

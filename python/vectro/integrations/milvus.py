@@ -30,6 +30,7 @@ from ._common import (
     UploadReport,
     as_queries,
     candidates_for,
+    centred_codes_error,
     check_metric,
     check_vectors,
     default_oversample,
@@ -50,12 +51,17 @@ def _pymilvus():
     return lazy_import("pymilvus", EXTRA)
 
 
-def field_type(precision: str, dim: int, vectors: str) -> tuple[str, str]:
-    """(Milvus vector type name, what is stored: "codes" or "float32"/"float16" reconstructions)."""
+def field_type(precision: str, dim: int, vectors: str, centred: bool = False) -> tuple[str, str]:
+    """(Milvus vector type name, what is stored: "codes" or "float32"/"float16" reconstructions);
+    ``centred``: codes of a codec with center=True, which Milvus cannot hold as codes."""
     check_vectors(vectors)
     if precision == "float32":  # unquantized floats
         return ("FLOAT16_VECTOR", "float16") if vectors == "float16" else ("FLOAT_VECTOR", "float32")
     native = {"f16": "FLOAT16_VECTOR", "bf16": "BFLOAT16_VECTOR", "binary": "BINARY_VECTOR"}.get(precision)
+    if centred:
+        if vectors == "codes":
+            raise centred_codes_error(precision, "Milvus")
+        native = None
     if native == "BINARY_VECTOR" and dim % 8:
         if vectors == "codes":
             raise ValueError(f"Milvus binary vectors need a dimension divisible by 8, got {dim}")
@@ -167,7 +173,7 @@ class MilvusStore:
         :class:`PartialUploadError` says which ids were written."""
         pm = _pymilvus()
         src = Source(data, ids, payload, precision=precision, max_id=MAX_INT64)
-        dtype, held = field_type(src.precision, src.dim, vectors)
+        dtype, held = field_type(src.precision, src.dim, vectors, src.centred)
         if src.dim > MAX_DIM:
             raise ValueError(f"Milvus vectors hold at most {MAX_DIM} dimensions, got {src.dim}")
         if shard is None and src.reader is not None:

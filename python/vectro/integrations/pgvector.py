@@ -6,13 +6,13 @@ Needs ``pip install 'vectro[pgvector]'`` (psycopg 3) and a server with the ``vec
 (0.7 or later for halfvec and bit; tested with 0.8.0 on PostgreSQL 15).
 
 Example (a running server; see docs/integrations.md):
-    >>> import psycopg, vectro
+    >>> import psycopg, vectro                                                 # doctest: +SKIP
     >>> from vectro.integrations import pgvector
     >>> conn = psycopg.connect("postgresql://localhost/db", autocommit=True)    # doctest: +SKIP
     >>> store = pgvector.Store(conn, "docs", metric="ip")                      # doctest: +SKIP
     >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)     # doctest: +SKIP
     >>> store.create_index("hnsw")                                             # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10)   # doctest: +SKIP
+    >>> ids, scores = store.search(queries, k=10)                              # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ._common import (
     UploadReport,
     as_queries,
     candidates_for,
+    centred_codes_error,
     check_metric,
     check_vectors,
     default_oversample,
@@ -55,15 +56,17 @@ def _psycopg():
     return lazy_import("psycopg", EXTRA)
 
 
-def column_type(precision: str, vectors: str) -> tuple[str, str]:
+def column_type(precision: str, vectors: str, centred: bool = False) -> tuple[str, str]:
     """(pgvector type, what it holds: "codes" or "float32"/"float16" reconstructions) for codes of
-    ``precision`` asked to be stored as ``vectors``. Raises ValueError for codes pgvector has no
-    type for."""
+    ``precision`` asked to be stored as ``vectors`` (``centred``: of a codec with center=True, which
+    no pgvector type holds as codes). Raises ValueError for codes pgvector has no type for."""
     check_vectors(vectors)
     if precision == "float32":  # unquantized floats
         return ("halfvec", "float16") if vectors == "float16" else ("vector", "float32")
-    native = {"f16": "halfvec", "binary": "bit"}.get(precision)
+    native = None if centred else {"f16": "halfvec", "binary": "bit"}.get(precision)
     if vectors == "codes":
+        if centred:
+            raise centred_codes_error(precision, "pgvector")
         if native is None:
             raise ValueError(f"pgvector cannot hold {precision} codes: its types are vector (float32), halfvec "
                              f"(float16) and bit (1 bit a dimension); store reconstructions with "
@@ -354,7 +357,7 @@ class PgVectorStore:
         table, ids, payload); any failure rolls the whole upload back.
         """
         src = Source(data, ids, payload, precision=precision, max_id=MAX_INT64)
-        ctype, held = column_type(src.precision, vectors)
+        ctype, held = column_type(src.precision, vectors, src.centred)
         if src.dim > MAX_DIM[ctype]:
             raise ValueError(f"pgvector's {ctype} holds at most {MAX_DIM[ctype]} dimensions, got {src.dim}")
         if index is not None and index not in ("hnsw", "ivfflat"):

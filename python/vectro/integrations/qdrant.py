@@ -60,7 +60,7 @@ def _distance(metric: str):
 
 def _identity_uint8(codec) -> bool:
     """uint8 codes whose values are the vector (ranges 0..255, as vectro.from_codes makes them)."""
-    r = codec.ranges if codec is not None and codec.precision.startswith("uint8") else None
+    r = codec.ranges if codec is not None and codec.precision.startswith("uint8") and not codec.center else None
     return r is not None and bool((r[0] == 0).all() and (r[1] == 255).all())
 
 
