@@ -110,6 +110,13 @@ def set_backend(kernel: str = "auto") -> str:
     environment variable ``VECTRO_DISABLE_CPU_FEATURES=avx512,avx2`` caps the automatic choice.
 
     Raises VectroError if this CPU cannot run the kernel asked for.
+
+    Example:
+        >>> import vectro
+        >>> vectro.set_backend("scalar")
+        'scalar'
+        >>> vectro.set_backend("auto") == vectro.get_backend_info()["kernel"]
+        True
     """
     return _core.set_isa(kernel)
 

@@ -198,7 +198,7 @@ class Codec:
         >>> q = codec.encode(X)
         >>> codec.bytes_per_vector(64), q.compression_ratio.__round__(2)
         (68, 3.76)
-        >>> np.abs(codec.decode(q) - X).max() < 0.05
+        >>> bool(np.abs(codec.decode(q) - X).max() < 0.05)
         True
     """
 
@@ -308,6 +308,7 @@ class Codec:
 
     @property
     def trained(self) -> bool:
+        """True when the codec can encode: its dimension is known and, if it needs training, it is trained."""
         return self._h is not None and bool(_core.codec_info(self._h)["trained"])
 
     @property
@@ -424,6 +425,7 @@ class Codec:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Codec:
+        """Recreates a codec from :meth:`to_bytes` output; VectroError for corrupt bytes or not a codec."""
         h = _core.codec_deserialize(data)
         info = _core.codec_info(h)
         c = cls.__new__(cls)
@@ -445,6 +447,7 @@ class Codec:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
+        """Reads a codec written by :meth:`save`."""
         with open(path, "rb") as f:
             return cls.from_bytes(f.read())
 
@@ -548,6 +551,7 @@ class QuantizedEmbeddings:
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.shape[-1]
 
     @property
@@ -557,9 +561,12 @@ class QuantizedEmbeddings:
 
     @property
     def compression_ratio(self) -> float:
-        """Size of the same vectors as float32 divided by ``nbytes``."""
+        """Size of the same vectors as float32 divided by ``nbytes``; with no rows (an empty slice),
+        the codec's own ratio, from its bytes per vector."""
         n = self.codes.shape[0]
-        return (n * self.dim * 4) / self.nbytes if self.nbytes else float("nan")
+        if n == 0:
+            return self.dim * 4 / self.codec.bytes_per_vector(self.dim)
+        return (n * self.dim * 4) / self.nbytes
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -592,7 +599,8 @@ def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=N
             exact codes) for the calibrated codecs.
         threads: worker threads, 0 = all cores. Small batches run on the calling thread.
         progress: optional ``callback(done_rows, total_rows)``, called at most every 50 ms and
-            once at the end; raise from it to cancel (the exception propagates).
+            once at the end; return False from it to cancel (VectroError "cancelled: the progress
+            callback returned False"; None or True go on), or raise (the exception propagates).
         device: None (the CPU), or "cuda" / "cuda:N" to encode a host array on a GPU. A CUDA
             array (a torch CUDA tensor, CuPy) is encoded on its GPU whatever this says, and the
             result is a :class:`vectro.cuda.DeviceQuantizedEmbeddings` whose codes stay there

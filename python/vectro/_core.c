@@ -93,7 +93,12 @@ static int progress_trampoline(void *user, size_t done, size_t total) {
     stop = 1;
   } else if (p->callback) {
     PyObject *r = PyObject_CallFunction(p->callback, "nn", (Py_ssize_t)done, (Py_ssize_t)total);
-    if (!r) stop = 1;
+    if (!r) {
+      stop = 1;
+    } else if (r == Py_False) { /* False cancels (None, the usual return, goes on) */
+      PyErr_SetString(VectroError, "cancelled: the progress callback returned False");
+      stop = 1;
+    }
     Py_XDECREF(r);
   }
   p->ts = PyEval_SaveThread();

@@ -178,14 +178,17 @@ class VqzReader:
 
     @property
     def precision(self) -> str:
+        """The file's codec, by the name ``Codec`` takes ("int8", "int4-g32", "rabitq-4", ...)."""
         return self.codec.precision
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.info["dim"]
 
     @property
     def has_ids(self) -> bool:
+        """True when the file stores one uint64 id per row."""
         return bool(self.info["has_ids"])
 
     @property
@@ -227,10 +230,18 @@ class VqzReader:
         return q
 
     def __getitem__(self, key) -> QuantizedEmbeddings:
+        """Rows by index or contiguous slice, as QuantizedEmbeddings. A slice is clipped at the end
+        as Python's are (``r[900:2000]`` of 1000 rows gives 100), but one that starts at or past
+        the end and asks for rows (``r[1000:2000]`` of 1000) raises IndexError: reading nothing
+        where rows were expected is almost always a wrong offset."""
         if isinstance(key, slice):
             start, stop, step = key.indices(len(self))
             if step != 1:
                 raise IndexError("only contiguous slices are supported")
+            s = key.start
+            if isinstance(s, (int, np.integer)) and 0 < len(self) <= s and (key.stop is None or key.stop > s):
+                want = "the end" if key.stop is None else int(key.stop)
+                raise IndexError(f"rows [{int(s)}, {want}) are outside the file's {len(self)}")
             return self.read(start, max(start, stop))
         i = int(key)
         i = i + len(self) if i < 0 else i
@@ -243,10 +254,12 @@ class VqzReader:
         for a in range(0, len(self), rows):
             yield self.read(a, min(a + rows, len(self)))
 
-    def verify(self) -> None:
-        """Checks every block's CRC-32C and the whole-file checksum; raises VectroError naming the
-        first bad block."""
+    def verify(self) -> dict:
+        """Checks every block's CRC-32C, that its rows decode to finite values, and the whole-file
+        checksum; raises VectroError naming the first bad block. Returns what it checked:
+        ``{"rows": ..., "blocks": ..., "bytes": ...}``."""
         _core.vqz_verify(self._r)
+        return {"rows": len(self), "blocks": int(self.info["blocks"]), "bytes": int(self.info["file_size"])}
 
     def __enter__(self) -> VqzReader:
         return self
@@ -261,14 +274,24 @@ class VqzReader:
 def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
     """Writes QuantizedEmbeddings (any codec) to a .vqz file, atomically (temporary + rename).
     ``ids``: one uint64 per vector (kept through load); ``metadata``: a dict (stored as JSON) or
-    a string."""
+    a string.
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.vqz")
+        >>> X = np.random.default_rng(0).standard_normal((10, 8)).astype(np.float32)
+        >>> vectro.save(path, vectro.quantize_embeddings(X), ids=np.arange(100, 110), metadata={"model": "m"})
+        >>> q = vectro.load(path)
+        >>> q.shape, q.ids[:3].tolist(), vectro.VqzReader(path).metadata
+        ((10, 8), [100, 101, 102], {'model': 'm'})
+    """
     with VqzWriter(path, q.codec, ids=ids is not None, metadata=metadata) as w:
         w.append_quantized(q, ids)
 
 
 def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
     """Reads a whole .vqz file. The result has ``ids`` (or None); ``verify=True`` checks every
-    checksum first (reads check the blocks they touch anyway)."""
+    checksum first (reads check the blocks they touch anyway). Example: see :func:`save`."""
     r = VqzReader(path)
     if verify:
         r.verify()
@@ -278,7 +301,15 @@ def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
 def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None = None) -> Iterator[np.ndarray]:
     """Yields float32 chunks (at most ``chunk_rows`` x d) of an embeddings file without loading
     it whole: .npy (float16/32/64), .fvecs, .bvecs, .ivecs (C reader), .parquet and Arrow IPC
-    (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow)."""
+    (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow).
+
+    Example:
+        >>> import numpy as np, vectro, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+        >>> np.save(path, np.ones((2500, 4), np.float32))
+        >>> [chunk.shape for chunk in vectro.read_embeddings(path, chunk_rows=1000)]
+        [(1000, 4), (1000, 4), (500, 4)]
+    """
     p = os.fspath(path)
     _check_chunk_rows(chunk_rows)
     if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
@@ -382,8 +413,9 @@ def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int 
         for chunk in read_embeddings(src, chunk_rows, column=column):
             w.append(chunk, threads=threads)
             done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+            if progress is not None and progress(done, total) is False:
+                # as the C callbacks: False cancels; the writer's abort removes the temporary
+                raise _core.VectroError("cancelled: the progress callback returned False")
         if w._w is None and codec.dim is None:  # empty input: an empty file of the right dimension
             if dim is None:
                 raise ValueError(f"{os.fspath(src)} holds no embeddings and no dimension")

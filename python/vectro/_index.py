@@ -239,6 +239,7 @@ class Index:
 
     @property
     def dim(self) -> int | None:
+        """The vectors' dimension, once the first add has fixed it (None before)."""
         return self.codec.dim
 
     @property

@@ -20,7 +20,15 @@ def _rel_errors(x: np.ndarray, rec: np.ndarray) -> np.ndarray:
 class MixedQuantizedEmbeddings:
     """Vectors compressed at mixed precision. ``tags[i]`` indexes ``tiers`` (the codec of vector i);
     ``parts[t]`` holds, in row order, the vectors tagged t. ``max_rel_error`` is the largest
-    per-vector relative L2 error actually reached."""
+    per-vector relative L2 error actually reached. Made by :func:`quantize_mixed`.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> X = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+        >>> m = vectro.quantize_mixed(X, max_rel_error=0.05)
+        >>> m.shape, m.max_rel_error <= 0.05, m.decode().shape
+        ((100, 64), True, (100, 64))
+    """
 
     __slots__ = ("tags", "tiers", "parts", "shape", "max_rel_error")
 
@@ -30,10 +38,12 @@ class MixedQuantizedEmbeddings:
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension d."""
         return self.shape[-1]
 
     @property
     def precision(self) -> str:
+        """"mixed(...)" naming the tiers in the order they are tried."""
         return "mixed(" + ",".join(self.tiers) + ")"
 
     @property
@@ -43,6 +53,7 @@ class MixedQuantizedEmbeddings:
 
     @property
     def compression_ratio(self) -> float:
+        """Size of the same vectors as float32 divided by ``nbytes``."""
         return len(self.tags) * self.dim * 4 / self.nbytes if self.nbytes else float("nan")
 
     def counts(self) -> dict:
@@ -50,6 +61,7 @@ class MixedQuantizedEmbeddings:
         return {t: int((self.tags == i).sum()) for i, t in enumerate(self.tiers)}
 
     def decode(self, *, threads: int = 0) -> np.ndarray:
+        """Reconstructs every vector as float32, in the original order (shape ``self.shape``)."""
         n = len(self.tags)
         out = np.empty((n, self.dim), np.float32)
         for i, t in enumerate(self.tiers):

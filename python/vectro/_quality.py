@@ -194,7 +194,15 @@ class Choice:
     originals read per query by that rescoring, ``query_ms`` the measured time per query,
     ``recall_at_10`` the recall measured (the prediction for the built index), ``warning`` set
     when documents stood in for queries, and ``table`` every configuration measured, cheapest
-    first. :meth:`index` builds the Index it describes."""
+    first. :meth:`index` builds the Index it describes.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32)).astype(np.float32)
+        >>> c = vectro.choose(X, min_cosine=0.99, candidates=("int4", "int8"), rescoring=("none",))
+        >>> c.precision, c.bytes_per_vector
+        ('int4', 20.0)
+    """
 
     precision: str
     dim: int
@@ -217,6 +225,7 @@ class Choice:
         return idx
 
     def format_table(self) -> str:
+        """The measured candidates as a text table, one per line, with whether each met the target."""
         head = (f"{'precision':<10} {'ctr':>3} {'dims':>5} {'bytes/vec':>9} {'rescoring':>9} {'rows':>7} "
                 f"{'ms/q':>7} {'cosine':>9} {'recall@10':>9}  met")
         rows = [head] + [

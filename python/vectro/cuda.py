@@ -256,6 +256,7 @@ class DeviceQuantizedEmbeddings:
 
     @property
     def name(self) -> str:
+        """The codec's name as ``Codec`` takes it ("int4-g32" for int4 with groups of 32)."""
         if self.precision == "int4" and self.group_size:
             return f"int4-g{self.group_size}"
         return self.precision

@@ -294,6 +294,7 @@ class Originals:
 
     @property
     def dim(self) -> int:
+        """The originals' dimension d."""
         return int(self.x.shape[1])
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:

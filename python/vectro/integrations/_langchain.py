@@ -274,6 +274,7 @@ class VectroEmbeddings(Embeddings):
 
     @property
     def nbytes(self) -> int:
+        """Bytes the kept codes (and scales) occupy."""
         return sum(c.nbytes for c in self._codes) + sum(s.nbytes for s in self._scales if s is not None)
 
     def _keep(self, texts: list[str], vectors) -> None:

@@ -141,14 +141,17 @@ class MilvusStore:
 
     @property
     def dim(self) -> int | None:
+        """The vector field's dimension (None before the collection exists)."""
         f = self._field()
         return None if f is None else f[1]
 
     def count(self) -> int:
+        """The number of entities in the collection."""
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(res[0]["count(*)"])
 
     def drop(self) -> None:
+        """Drops the collection if it exists."""
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
 

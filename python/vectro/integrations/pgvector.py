@@ -216,6 +216,7 @@ class PgVectorStore:
     # ---- what is there ----
     @property
     def qualified(self) -> str:
+        """The table's schema-qualified, quoted name as SQL text."""
         return self._ident.as_string(self.conn)
 
     def meta(self) -> dict | None:
@@ -254,6 +255,7 @@ class PgVectorStore:
             return bool(cur.fetchone()[0])
 
     def count(self) -> int:
+        """The number of rows in the table."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("SELECT count(*) FROM {}").format(self._ident))
             return int(cur.fetchone()[0])
@@ -268,12 +270,14 @@ class PgVectorStore:
         return {"table": int(t), "indexes": int(i), "total": int(tot)}
 
     def drop(self) -> None:
+        """Drops the table (and its indexes) if it exists."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(self._ident))
 
     # ---- SQL a user can read ----
     def sql_create_table(self, dim: int, embedding: str, original: str | None = None,
                          payload_types: dict | None = None) -> str:
+        """The CREATE TABLE statement ``upload`` runs for this layout, to read or run yourself."""
         cols = ["id bigint PRIMARY KEY", f"embedding {embedding}({dim}) NOT NULL"]
         if original:
             cols.append(f"original {original}({dim})")

@@ -125,15 +125,18 @@ class PineconeStore:
         self.index, self.namespace, self.metric = index, namespace, check_metric(metric)
 
     def stats(self) -> dict:
+        """The index's ``describe_index_stats()`` as a dict."""
         s = self.index.describe_index_stats()
         return s.to_dict() if hasattr(s, "to_dict") else dict(s)
 
     @property
     def dim(self) -> int | None:
+        """The index's dimension (None when unknown)."""
         d = self.stats().get("dimension")
         return int(d) if d else None
 
     def count(self) -> int:
+        """The number of vectors in this store's namespace."""
         ns = self.stats().get("namespaces") or {}
         entry = ns.get(self.namespace) or {}
         return int(entry.get("vector_count", entry.get("vectorCount", 0)))

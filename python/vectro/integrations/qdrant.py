@@ -149,13 +149,16 @@ class QdrantStore:
 
     @property
     def dim(self) -> int | None:
+        """The collection's vector dimension (None before it exists)."""
         p = self._params()
         return None if p is None else int(p.size)
 
     def count(self) -> int:
+        """The exact number of points in the collection."""
         return int(self.client.count(self.collection, exact=True).count)
 
     def drop(self) -> None:
+        """Deletes the collection if it exists."""
         if self.client.collection_exists(self.collection):
             self.client.delete_collection(self.collection)
 

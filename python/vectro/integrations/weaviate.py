@@ -130,9 +130,11 @@ class WeaviateStore:
         return self.client.collections.get(self.collection)
 
     def count(self) -> int:
+        """The number of objects in the collection."""
         return int(self._col.aggregate.over_all(total_count=True).total_count)
 
     def drop(self) -> None:
+        """Deletes the collection if it exists."""
         if self.client.collections.exists(self.collection):
             self.client.collections.delete(self.collection)
 
