@@ -113,9 +113,11 @@ def cases(x, q, k):
     out["int8_encode_vs_numpy"] = (lambda: vectro.quantize_embeddings(small, "int8", threads=1), ref.encode)
     out["int8_decode_vs_numpy"] = (lambda: vectro.reconstruct_embeddings(qe, threads=1, out=xhat),
                                    lambda: ref.decode(codes, scales))
-    idx8 = vectro.Index("int8", metric="ip")
+    # Plain codecs, the codes FAISS holds too (a name would give a centred codec since centring
+    # became the Index default, which is not what IndexBinaryFlat searches).
+    idx8 = vectro.Index(vectro.Codec("int8"), metric="ip")
     idx8.add(x)
-    idxb = vectro.Index("binary", metric="ip")
+    idxb = vectro.Index(vectro.Codec("binary"), metric="ip")
     idxb.add(x)
     if faiss is not None:
         flat = faiss.IndexFlatIP(x.shape[1])

@@ -123,7 +123,15 @@ def set_backend(kernel: str = "auto") -> str:
 
 def to_faiss(obj, *, metric: str | None = None, ids=None):
     """The same codes in a FAISS index (needs ``pip install 'vectro[faiss]'``); see
-    :func:`vectro.integrations.faiss.to_faiss`."""
+    :func:`vectro.integrations.faiss.to_faiss`.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> x = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+        >>> index = vectro.to_faiss(vectro.quantize_embeddings(x, "binary"))  # doctest: +SKIP
+        >>> index.ntotal  # an IndexBinaryFlat holding the same bits  # doctest: +SKIP
+        100
+    """
     from .integrations.faiss import to_faiss as impl
 
     return impl(obj, metric=metric, ids=ids)
@@ -131,7 +139,15 @@ def to_faiss(obj, *, metric: str | None = None, ids=None):
 
 def from_faiss(index, *, as_codes: bool = False):
     """A FAISS flat code index's codes as a vectro.Index (or QuantizedEmbeddings); see
-    :func:`vectro.integrations.faiss.from_faiss`."""
+    :func:`vectro.integrations.faiss.from_faiss`.
+
+    Example:
+        >>> import faiss, numpy as np, vectro  # doctest: +SKIP
+        >>> fi = faiss.IndexBinaryFlat(64)  # doctest: +SKIP
+        >>> fi.add(np.packbits(np.random.default_rng(0).standard_normal((100, 64)) > 0, axis=1))  # doctest: +SKIP
+        >>> len(vectro.from_faiss(fi))  # a vectro.Index over the same codes  # doctest: +SKIP
+        100
+    """
     from .integrations.faiss import from_faiss as impl
 
     return impl(index, as_codes=as_codes)

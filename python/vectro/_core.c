@@ -1561,11 +1561,19 @@ PyMODINIT_FUNC PyInit__core(void) {
   }
   PyObject *m = PyModule_Create(&module);
   if (!m) return NULL;
-  VectroError =
-      PyErr_NewExceptionWithDoc("vectro.VectroError",
-                                "Raised for input vectro cannot compress (NaN/Inf, bad shapes, "
-                                "bad scales) and other library errors.",
-                                PyExc_ValueError, NULL);
+  VectroError = PyErr_NewExceptionWithDoc(
+      "vectro.VectroError",
+      "Raised for input vectro cannot compress (NaN/Inf, bad shapes, "
+      "bad scales) and other library errors; a ValueError, and its "
+      "message names the row or the file.\n\n"
+      "Example:\n"
+      "    >>> import numpy as np, vectro\n"
+      "    >>> try:\n"
+      "    ...     vectro.quantize_embeddings(np.array([[1.0, np.nan]]))\n"
+      "    ... except vectro.VectroError as e:\n"
+      "    ...     print(isinstance(e, ValueError), e)\n"
+      "    True row 0 holds NaN or Inf\n",
+      PyExc_ValueError, NULL);
   if (!VectroError || PyModule_AddObject(m, "VectroError", VectroError) < 0) {
     Py_XDECREF(VectroError);
     Py_DECREF(m);

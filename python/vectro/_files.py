@@ -291,7 +291,17 @@ def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
 
 def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
     """Reads a whole .vqz file. The result has ``ids`` (or None); ``verify=True`` checks every
-    checksum first (reads check the blocks they touch anyway). Example: see :func:`save`."""
+    checksum first (reads check the blocks they touch anyway).
+
+    Example:
+        >>> import numpy as np, os, tempfile, vectro
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.vqz")
+        >>> q = vectro.quantize_embeddings(np.ones((3, 4), np.float32))
+        >>> vectro.save(path, q, ids=np.array([7, 8, 9], np.uint64))
+        >>> back = vectro.load(path, verify=True)
+        >>> back.shape, back.ids.tolist()
+        ((3, 4), [7, 8, 9])
+    """
     r = VqzReader(path)
     if verify:
         r.verify()
