@@ -40,6 +40,12 @@ VEC_API unsigned vec_version_number(void);
 /** @return the library's version as "MAJOR.MINOR.PATCH"; a static string. */
 VEC_API const char *vec_version_string(void);
 
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of size bytes, the checksum of every .vqz
+ *  block and serialized codec (docs/format.md); hardware-accelerated where the CPU has it.
+ *  @param crc  0 to start, or the result for the bytes before these to continue
+ *  @return the CRC of everything so far */
+VEC_API uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size);
+
 /* ---------------------------------------------------------------------------------------------
  * Errors
  * Every fallible function returns an int: VEC_OK (0) or a negative VEC_E_* code. The library

@@ -443,6 +443,17 @@ static PyObject *codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nar
   return codec_capsule(c);
 }
 
+/* crc32c(data) -> int: the library's CRC-32C of a bytes-like object (the .vqz/codec checksum). */
+static PyObject *crc32c(PyObject *self, PyObject *arg) {
+  (void)self;
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  uint32_t c;
+  Py_BEGIN_ALLOW_THREADS c = vec_crc32c(0, b.buf, (size_t)b.len);
+  Py_END_ALLOW_THREADS PyBuffer_Release(&b);
+  return PyLong_FromUnsignedLong(c);
+}
+
 static PyObject *codec_info(PyObject *self, PyObject *arg) {
   (void)self;
   vec_codec *c = get_codec(arg);
@@ -1489,6 +1500,7 @@ static PyMethodDef methods[] = {
     {"backend_info", backend_info, METH_NOARGS, "Kernel, CPU features, threads, versions."},
     {"codec_new", (PyCFunction)(void (*)(void))codec_new, METH_FASTCALL, "Create a codec handle."},
     {"codec_info", codec_info, METH_O, "Parameters and sizes of a codec."},
+    {"crc32c", crc32c, METH_O, "CRC-32C of a bytes-like object, as vec_crc32c."},
     {"codec_train", (PyCFunction)(void (*)(void))codec_train, METH_FASTCALL, "Calibrate a codec."},
     {"codec_ranges", (PyCFunction)(void (*)(void))codec_ranges, METH_FASTCALL,
      "Get or set calibrated ranges."},

@@ -122,7 +122,6 @@ VEC_HIDDEN extern const vec_codec_ops vec_ops_pq;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_uint4_cal;
 VEC_HIDDEN extern const vec_codec_ops vec_ops_uint6_cal;
 
-/* CRC-32C (Castagnoli), the checksum of serialized codecs and (later) of .vqz blocks. */
-VEC_HIDDEN uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size);
+/* vec_crc32c, the checksum of serialized codecs and .vqz blocks, is public: vectro.h. */
 
 #endif

@@ -35,6 +35,7 @@ import tempfile
 
 import numpy as np
 
+from .. import _core
 from .._codec import Codec, QuantizedEmbeddings
 from . import index_from_codes, require
 
@@ -48,37 +49,18 @@ def _faiss():
 
 # ---- the codec bytes (docs/format.md, "Embedded codec"): pq codebooks in and out ----------------
 
-def _crc32c_table() -> list:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE: list | None = None
-
-
-def _crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as vec_crc32c; pure Python (about 0.3 s a MB), used only for codebooks."""
-    global _CRC_TABLE
-    if _CRC_TABLE is None:
-        _CRC_TABLE = _crc32c_table()
-    t, crc = _CRC_TABLE, 0xFFFFFFFF
-    for b in data:
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+def _centre_offset(blob: bytes, d: int) -> tuple[int, int]:
+    """(offset where a serialized codec's centre would start, flags): after the header, the
+    parameters and the calibrated ranges (flag bit 0)."""
+    major, minor = struct.unpack_from("<HH", blob, 4)
+    (flags,) = struct.unpack_from("<I", blob, 36)
+    off = 40 + (32 if (major, minor) >= (1, 1) else 0) + (8 if major >= 2 else 0)
+    return off + (8 * d if flags & 1 else 0), flags
 
 
 def _state_offset(blob: bytes, d: int) -> tuple[int, int]:
     """(offset of the module-state size field, flags) of a serialized codec."""
-    major, minor = struct.unpack_from("<HH", blob, 4)
-    (flags,) = struct.unpack_from("<I", blob, 36)
-    off = 40 + (32 if (major, minor) >= (1, 1) else 0) + (8 if major >= 2 else 0)
-    if flags & 1:  # calibrated ranges
-        off += 8 * d
+    off, flags = _centre_offset(blob, d)
     if flags & 4:  # the centre of a codec the library centres: d f32, then the f32 scale
         off += 4 * d + 4
     return off, flags
@@ -92,11 +74,9 @@ def _centre(codec: Codec) -> np.ndarray | None:
     if not codec.center:
         return None
     blob, d = codec.to_bytes(), codec.dim
-    major, minor = struct.unpack_from("<HH", blob, 4)
-    (flags,) = struct.unpack_from("<I", blob, 36)
+    off, flags = _centre_offset(blob, d)
     if not flags & 4:
         return None
-    off = 40 + (32 if (major, minor) >= (1, 1) else 0) + (8 if major >= 2 else 0) + (8 * d if flags & 1 else 0)
     return np.frombuffer(blob, "<f4", d, off).astype(np.float32)
 
 
@@ -126,7 +106,7 @@ def _pq_codec(d: int, m: int, bits: int, centroids: np.ndarray) -> Codec:
     struct.pack_into("<I", body, 36, flags | 2)
     state = struct.pack("<IIII", m, ksub, dsub, 0) + cb.tobytes()
     body += struct.pack("<Q", len(state)) + state
-    body += struct.pack("<I", _crc32c(bytes(body)))
+    body += struct.pack("<I", _core.crc32c(body))  # the library's own (hardware) CRC-32C
     return Codec.from_bytes(bytes(body))
 
 
