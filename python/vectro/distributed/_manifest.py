@@ -9,6 +9,7 @@ import os
 import zlib
 
 from .. import Codec, VectroError, VqzReader
+from .._codec import _atomic_write
 
 MANIFEST = "manifest.json"
 CODEC_FILE = "codec.vqc"
@@ -41,12 +42,7 @@ def write_atomic(path: str, text: str) -> None:
     """Writes text under a temporary name, syncs it, renames it over ``path`` and syncs the
     directory: readers see the old file or the new one, never a part."""
     d = os.path.dirname(os.path.abspath(path))
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    _atomic_write(path, text.encode("utf-8"))  # unpredictable O_EXCL temporary, as every writer
     fd = os.open(d, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -23,13 +23,13 @@ import json
 import operator
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable
 
 import numpy as np
 
+from .._codec import _atomic_write
 from .._core import VectroError
 from .._index import Index
 
@@ -76,20 +76,6 @@ def match_metadata(metadata: dict, where: dict) -> bool:
             except TypeError:  # e.g. "a" < 3: not a match, not an error
                 return False
     return True
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _fsync_dir(path: str) -> None:
@@ -212,14 +198,14 @@ class DocIndex:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"document metadata must be JSON-serializable to save the store: {e}") from e
             docs_name, index_name = f"docs-{gen}.json", None
-            _write_atomic(os.path.join(path, docs_name), blob)
+            _atomic_write(os.path.join(path, docs_name), blob)
             if self.index.dim is not None:
                 index_name = f"index-{gen}.vqz"
                 self.index.save(os.path.join(path, index_name))
         manifest = {"format": FORMAT, "version": VERSION, "generation": gen, "index": index_name,
                     "docs": docs_name}
         _fsync_dir(path)
-        _write_atomic(os.path.join(path, MANIFEST), json.dumps(manifest).encode())
+        _atomic_write(os.path.join(path, MANIFEST), json.dumps(manifest).encode())
         _fsync_dir(path)
         for name in os.listdir(path):  # older generations and leftovers of an interrupted save
             m = _GEN_FILE.match(name)
