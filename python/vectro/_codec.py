@@ -50,6 +50,11 @@ PROFILES = {
 PRECISIONS = (tuple(_LAYOUT) + ("uint8", "int4-g32") + tuple(_ALIASES) + tuple(PROFILES)
               + ("rabitq-<bits>", "pq-<m>x<bits>"))
 _ROUNDING = {"nearest": 0, "truncate": 1}
+# Default calibration quantiles, as VEC_CALIB_Q_DEFAULT in vectro.h: min/max except for the 4- and
+# 6-bit per-dimension codecs, whose few levels are better spent on the bulk than on one outlier
+# (recall@10 on the codes, e5 / MiniLM: uint4 0.823 -> 0.855 / 0.924 -> 0.946; uint6 0.948 -> 0.952
+# / 0.980 -> 0.983; uint8 loses from any clipping: BENCHMARKS.md).
+_CALIB_Q_DEFAULT = {"uint4-cal": 0.005, "uint6-cal": 0.0005}
 
 
 def default_codec(codec) -> Codec:
@@ -203,7 +208,7 @@ class Codec:
     """
 
     def __init__(self, precision: str = "int8", dim: int | None = None, *, group_size: int | None = None,
-                 rounding: str = "nearest", calibration_quantiles: tuple[float, float] = (0.0, 1.0),
+                 rounding: str = "nearest", calibration_quantiles: tuple[float, float] | None = None,
                  calibrated: bool = False, bits: int | None = None, m: int | None = None,
                  rotate: bool | None = None, seed: int | None = None, train_iters: int | None = None,
                  train_max: int | None = None, center: bool | None = None) -> None:
@@ -225,6 +230,9 @@ class Codec:
         if rounding == "truncate" and not self.name.endswith("-cal"):
             raise ValueError("rounding='truncate' (sentence-transformers' behaviour) applies to the "
                              "calibrated uint8/int8 codecs only")
+        if calibration_quantiles is None:  # the library's default for the codec (VEC_CALIB_Q_DEFAULT)
+            q = np.float32(_CALIB_Q_DEFAULT.get(self.name, 0.0))
+            calibration_quantiles = (float(q), float(np.float32(1.0) - q))
         lo_q, hi_q = (float(v) for v in calibration_quantiles)
         if not 0.0 <= lo_q < hi_q <= 1.0:
             raise ValueError(f"calibration_quantiles must satisfy 0 <= low < high <= 1, got {calibration_quantiles}")
