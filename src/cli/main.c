@@ -74,13 +74,18 @@ int cli_parse_size(const char *s, size_t *out) {
 
 int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
   size_t group = 0;
+  /* The profiles are Python's (vectro.PROFILES): centred rabitq, which no anisotropic set (e5)
+   * collapses, unlike binary or int4 (BENCHMARKS.md, issue 14). */
+  int center = 0;
   if (strcmp(name, "quality") == 0)
-    name = "int8";
+    name = "rabitq-8", center = 1;
   else if (strcmp(name, "balanced") == 0)
-    name = "int4-g32";
+    name = "rabitq-4", center = 1;
   else if (strcmp(name, "fast") == 0)
-    name = "binary";
+    name = "rabitq-1", center = 1;
   if (strcmp(name, "uint8") == 0) name = "uint8-cal";
+  if (strcmp(name, "uint4") == 0) name = "uint4-cal";
+  if (strcmp(name, "uint6") == 0) name = "uint6-cal";
   if (strncmp(name, "int4-g", 6) == 0) {
     if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
     name = "int4";
@@ -107,6 +112,7 @@ int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
   d.group_size = (unsigned)group;
   d.m = (unsigned)m;
   d.bits = (unsigned)bits;
+  d.center = center;
   *p = d;
   return 0;
 }
@@ -276,16 +282,19 @@ static void usage_eval(FILE *f) {
       "That is recall of what the codec keeps; `vectro search` on the codes themselves can\n"
       "score differently (binary: Hamming; pq: table look-ups; rabitq: its estimator).\n"
       "Without --queries, every tenth vector (at most 1000) is held out as a query when there\n"
-      "are 100 or more. Codecs that train (uint8, int8-cal, pq, rabitq --center) are fitted on\n"
-      "the database vectors. With a .vqz and --original, its rows are compared with the\n"
-      "original rows (no recall: use `vectro search` for that).\n\n"
+      "are 100 or more. Codecs that train (uint8, uint4, uint6, int8-cal, pq, --center) are\n"
+      "fitted on the database vectors. With a .vqz and --original, its rows are compared with\n"
+      "the original rows (no recall: use `vectro search` for that).\n\n"
       "  --codec NAME     int8 (default), int16, int4, int4-gG, f16, bf16, binary, uint8,\n"
-      "                   int8-cal, pq-MxB (M subspaces of B = 4 or 8 bits), rabitq-B (1..8)\n"
-      "  --profile P      quality (int8), balanced (int4-g32), fast (binary)\n"
+      "                   uint4, uint6 (per-dimension 4 / 6 bits), int8-cal,\n"
+      "                   pq-MxB (M subspaces of B = 4 or 8 bits), rabitq-B (1..8)\n"
+      "  --profile P      quality (rabitq-8 --center), balanced (rabitq-4 --center),\n"
+      "                   fast (rabitq-1 --center), as in Python\n"
       "  --group G        int4: one scale per G dimensions (e.g. 32); 0 = per vector\n"
       "  --m M, --bits B  pq: subspaces and bits; rabitq: bits (as `vectro compress`)\n"
       "  --seed S         rabitq: rotation seed; pq: sample and k-means seed (default 0)\n"
-      "  --center         rabitq: code x - c, c the database mean (queries centred too)\n"
+      "  --center         code x - c, c the database mean (scores add q.c back): every codec\n"
+      "                   but f16, bf16 and int16; much better on anisotropic models (e5)\n"
       "  --rounding MODE  calibrated codecs: nearest (default) or truncate "
       "(sentence-transformers)\n"
       "  --queries FILE   held-out query embeddings (.npy)\n"

@@ -10,14 +10,18 @@
 
 int cli_codec_label(const vec_codec *c, char *buf, size_t cap) {
   const vec_codec_params *p = vec_codec_get_params(c);
+  /* A centred codec is named with its flag, so the name given back makes the same codec. */
+  const char *ctr = p->center ? " --center" : "";
   switch (p->codec) {
   case VEC_CODEC_INT4:
-    return p->group_size ? snprintf(buf, cap, "int4-g%u", p->group_size)
-                         : snprintf(buf, cap, "int4");
-  case VEC_CODEC_UINT8_CAL: return snprintf(buf, cap, "uint8");
-  case VEC_CODEC_RABITQ: return snprintf(buf, cap, "rabitq-%u", p->bits);
-  case VEC_CODEC_PQ: return snprintf(buf, cap, "pq-%ux%u", p->m, p->bits);
-  default: return snprintf(buf, cap, "%s", vec_codec_name(p->codec));
+    return p->group_size ? snprintf(buf, cap, "int4-g%u%s", p->group_size, ctr)
+                         : snprintf(buf, cap, "int4%s", ctr);
+  case VEC_CODEC_UINT8_CAL: return snprintf(buf, cap, "uint8%s", ctr);
+  case VEC_CODEC_UINT4_CAL: return snprintf(buf, cap, "uint4%s", ctr);
+  case VEC_CODEC_UINT6_CAL: return snprintf(buf, cap, "uint6%s", ctr);
+  case VEC_CODEC_RABITQ: return snprintf(buf, cap, "rabitq-%u%s", p->bits, ctr);
+  case VEC_CODEC_PQ: return snprintf(buf, cap, "pq-%ux%u%s", p->m, p->bits, ctr);
+  default: return snprintf(buf, cap, "%s%s", vec_codec_name(p->codec), ctr);
   }
 }
 
@@ -84,20 +88,23 @@ int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params
     return EXIT_USAGE;
   }
   vec_codec_id id = cp->codec;
+  int is_float = id == VEC_CODEC_F16 || id == VEC_CODEC_BF16 || id == VEC_CODEC_INT16;
   const char *bad = o->m && id != VEC_CODEC_PQ ? "--m"
                     : (o->bits || o->have_seed) && id != VEC_CODEC_RABITQ && id != VEC_CODEC_PQ
                         ? "--bits and --seed"
-                    : o->center && id != VEC_CODEC_RABITQ   ? "--center"
+                    : o->center && is_float                 ? "--center"
                     : o->have_group && id != VEC_CODEC_INT4 ? "--group"
                     : o->have_rounding && id != VEC_CODEC_UINT8_CAL && id != VEC_CODEC_INT8_CAL
                         ? "--rounding"
                         : NULL;
   if (bad) {
-    static const char *const applies[] = {"pq", "rabitq and pq", "rabitq", "int4",
-                                          "calibrated (uint8, int8-cal)"};
+    static const char *const applies[] = {"pq", "rabitq and pq",
+                                          ("binary, int8, int4, uint8, uint4, uint6, int8-cal, "
+                                           "rabitq and pq"),
+                                          "int4", "calibrated (uint8, int8-cal)"};
     int k = bad[2] == 'm' ? 0 : bad[2] == 'b' ? 1 : bad[2] == 'c' ? 2 : bad[2] == 'g' ? 3 : 4;
     fprintf(stderr, "vectro %s: %s applies to the %s codec%s only, not '%s'\n", cmd, bad,
-            applies[k], k == 1 ? "s" : "", name);
+            applies[k], k == 1 || k == 2 ? "s" : "", name);
     return EXIT_USAGE;
   }
   if (id == VEC_CODEC_PQ && o->bits && o->bits != 4 && o->bits != 8) {
@@ -106,7 +113,7 @@ int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params
   }
   /* "rabitq-2", "pq-48x4" or "int4-g32" already name their parameters: a flag may repeat them,
    * not change them, as Codec("rabitq-2", bits=4) is an error in Python. */
-  if (strchr(name, '-')) {
+  if (strchr(name, '-') || cp->center) { /* a profile names its bits too */
     const char *flag = o->bits && cp->bits && o->bits != cp->bits                      ? "bits"
                        : o->m && cp->m && o->m != cp->m                                ? "m"
                        : o->have_group && cp->group_size && o->group != cp->group_size ? "group"
@@ -127,7 +134,7 @@ int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params
     return EXIT_USAGE;
   }
   cp->seed = (uint64_t)o->seed;
-  cp->center = o->center;
+  cp->center = o->center || cp->center; /* a profile is centred by itself */
   cp->rounding = o->have_rounding ? o->rounding : VEC_ROUND_NEAREST;
   return 0;
 }

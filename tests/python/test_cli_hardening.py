@@ -87,34 +87,83 @@ def test_usage_errors_exit_2(tmp_path):
 
 def _info_codec(path):
     out = run("info", path).stdout.decode()
-    return re.search(r"^codec +(\S+)", out, re.M).group(1)
+    return re.search(r"^codec +(.*?)(?: \(.*)?$", out, re.M).group(1)
 
 
-@pytest.mark.parametrize("given,name", [("uint8", "uint8"), ("uint8-cal", "uint8"), ("balanced", "int4-g32"),
-                                        ("int4-g32", "int4-g32"), ("int8-cal", "int8-cal"), ("quality", "int8"),
-                                        ("rabitq", "rabitq-4"), ("pq-48x4", "pq-48x4"), ("fast", "binary")])
+# A centred codec is named with its flag ("rabitq-4 --center"): given back, it makes the same codec.
+# The profiles are Python's (vectro.PROFILES): centred rabitq-8 / 4 / 1 (issue 14).
+@pytest.mark.parametrize("given,name", [("uint8", "uint8"), ("uint8-cal", "uint8"), ("balanced", "rabitq-4 --center"),
+                                        ("int4-g32", "int4-g32"), ("int8-cal", "int8-cal"),
+                                        ("quality", "rabitq-8 --center"), ("fast", "rabitq-1 --center"),
+                                        ("rabitq", "rabitq-4"), ("pq-48x4", "pq-48x4"), ("uint4", "uint4"),
+                                        ("uint6-cal", "uint6"), ("int8 --center", "int8 --center"),
+                                        ("binary --center", "binary --center"),
+                                        ("uint4-cal --center", "uint4 --center"),
+                                        ("pq-48x4 --center", "pq-48x4 --center")])
 def test_one_codec_name_everywhere_and_it_can_be_passed_back(tmp_path, given, name):
     a = tmp_path / "a.vqz"
-    r = run("compress", "--codec", given, Q, a)
+    r = run("compress", "--codec", *given.split(), Q, a)
     assert r.returncode == 0 and f", {name}, " in r.stderr.decode(), text(r)
     assert _info_codec(a) == name
-    ev = run("eval", "--codec", given, Q).stdout.decode()
+    ev = run("eval", "--codec", *given.split(), Q).stdout.decode()
     assert f"codec {name}\n" in ev, ev
     assert f"codec {name}\n" in run("eval", "--original", Q, a).stdout.decode()
     d = run("decompress", a, tmp_path / "a.npy")
     assert d.returncode == 0 and f"decoded from {name} codes" in d.stderr.decode()
     b = tmp_path / "b.vqz"  # the printed name, given back, makes the same file
-    assert run("compress", "--quiet", "--codec", name, Q, b).returncode == 0
+    assert run("compress", "--quiet", "--codec", *name.split(), Q, b).returncode == 0
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_profiles_are_pythons_centred_rabitq_and_make_the_same_codes(tmp_path):
+    import vectro
+
+    x = np.load(Q)
+    for profile, bits in (("quality", 8), ("balanced", 4), ("fast", 1)):
+        out = tmp_path / f"{profile}.vqz"
+        assert run("compress", "--quiet", "--profile", profile, Q, out).returncode == 0
+        back = tmp_path / f"{profile}-flags.vqz"
+        assert run("compress", "--quiet", "--codec", "rabitq", "--bits", str(bits), "--center", Q, back).returncode == 0
+        assert out.read_bytes() == back.read_bytes()
+        got = vectro.load(out)
+        codec = vectro.Codec(profile).fit(x)
+        assert codec.precision == f"rabitq-{bits}" and codec.center
+        np.testing.assert_array_equal(got.codes, codec.encode(x).codes)
+    r = run("eval", "--profile", "fast", "--bits", "2", Q)  # a profile names its bits
+    assert r.returncode == 2 and "contradicts" in text(r)
+
+
+@pytest.mark.parametrize("precision", ["binary", "int8", "int4", "uint8", "uint4", "uint6", "int8-cal"])
+def test_center_works_for_every_centrable_codec_as_in_python(tmp_path, precision):
+    import vectro
+
+    x = np.load(Q) + np.linspace(-0.2, 0.2, 384, dtype=np.float32)  # a mean far from 0
+    src = tmp_path / "x.npy"
+    np.save(src, x)
+    out = tmp_path / "c.vqz"
+    r = run("compress", "--quiet", "--codec", precision, "--center", src, out)
+    assert r.returncode == 0, text(r)
+    got = vectro.load(out)
+    codec = vectro.Codec(precision, center=True, calibrated=precision == "int8-cal").fit(x)
+    assert got.codec.center and got.codec.to_bytes() == codec.to_bytes()
+    np.testing.assert_array_equal(got.codes, codec.encode(x).codes)
+    ev = run("eval", "--codec", precision, "--center", Q)
+    assert ev.returncode == 0 and " --center\n" in ev.stdout.decode(), text(ev)
+    for float_codec in ("f16", "bf16", "int16"):
+        r = run("eval", "--codec", float_codec, "--center", Q)
+        assert r.returncode == 2 and "--center applies to the binary" in text(r), text(r)
+
+
 def test_compress_and_eval_take_the_same_codec_flags(tmp_path):
-    assert run("compress", "--quiet", "--codec", "int4", "--group", "32", Q, tmp_path / "g.vqz").returncode == 0
+    assert run("compress", "--quiet", "--codec", "rabitq", "--bits", "4", "--center", Q,
+               tmp_path / "g.vqz").returncode == 0
     assert run("compress", "--quiet", "--profile", "balanced", Q, tmp_path / "p.vqz").returncode == 0
     assert (tmp_path / "g.vqz").read_bytes() == (tmp_path / "p.vqz").read_bytes()
     a = run("eval", "--profile", "balanced", Q).stdout.decode()
-    b = run("eval", "--codec", "int4", "--group", "32", Q).stdout.decode()
-    assert a == b and "codec int4-g32" in a
+    b = run("eval", "--codec", "rabitq", "--bits", "4", "--center", Q).stdout.decode()
+    assert a == b and "codec rabitq-4 --center" in a
+    g = run("eval", "--codec", "int4", "--group", "32", Q).stdout.decode()
+    assert "codec int4-g32\n" in g
     t = run("compress", "--quiet", "--codec", "uint8", "--rounding", "truncate", Q, tmp_path / "t.vqz")
     assert t.returncode == 0
     assert "truncate" in run("info", tmp_path / "t.vqz").stdout.decode()
