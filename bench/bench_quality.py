@@ -37,7 +37,9 @@ SEARCH_ROWS = [
     ("rabitq-1", "rabitq-1", None, "RaBitQ1"),
     ("rabitq-2", "rabitq-2", None, "RaBitQ2"),
     ("rabitq-4", "rabitq-4", None, "RaBitQ4"),
-    ("rabitq-8 (quality)", "rabitq-8", None, None),
+    ("rabitq-5", "rabitq-5", None, "RaBitQ5"),
+    ("rabitq-7", "rabitq-7", None, "RaBitQ7"),
+    ("rabitq-8 (quality)", "rabitq-8", None, "RaBitQ8"),
     ("pq-96x4", "pq-96x4", None, "PQ96x4fs"),
     ("int4", "int4", None, None),
     ("int4-g32", "int4-g32", None, None),
@@ -99,7 +101,7 @@ def search_table(data: str) -> None:
             r0 = _recall(plain.search(queries, 10, **({"oversample": 20} if rr else {}))[0], truth)
             cells = [f"{r0:.3f}", "", "", ""]
             if rr is None:
-                full = vectro.Index(codec, metric="ip")
+                full = vectro.Index(codec, metric="ip", keep_originals=True)
                 full.add(corpus)
                 cells[1] = f"{_recall(full.search(queries, 10, oversample=4)[0], truth):.3f}"
                 cells[2] = f"{_recall(full.search(queries, 10, oversample=10)[0], truth):.3f}"

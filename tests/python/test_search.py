@@ -238,7 +238,8 @@ def test_cli_search_rescore_from_vqz(tmp_path, sample):
     r = subprocess.run([exe, "search", "-k", "10", "--rescore", tmp_path / "i8.vqz", "--oversample", "10",
                         tmp_path / "b.vqz", tmp_path / "q.npy"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "rescored with the int8 codes" in r.stderr
+    # Index("int8") is centred; the CLI names a codec with its flags, as --codec takes it back
+    assert "(binary --center, ip); candidates rescored with the int8 --center codes" in r.stderr
     got = np.array([line.split("\t") for line in r.stdout.splitlines()])[:, 2].astype(np.uint64).reshape(20, 10)
     two = vectro.Index.load(tmp_path / "b.vqz", rerank=tmp_path / "i8.vqz")
     want, _ = two.search(queries[:20], k=10, oversample=10)
