@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/calib_unpack_kernels.h"
 #include "../kernels/calibrated_kernels.h"
 #include "../kernels/score_kernels.h"
 #include "codec_impl.h"
@@ -224,24 +225,37 @@ static size_t lb_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
   return n;
 }
 
+/* Rows unpacked per call of the uint8 kernel: the scratch is at most this many bytes. */
+#define LB_TILE_BYTES 16384
+
+/* Decoding: the levels unpacked to bytes a tile at a time (SIMD, calib_unpack_*.c), then the
+ * uint8-cal decode kernel: x^ = lo + u * step, the same bits on every ISA. */
 static void lb_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                       float *out, size_t ldo, unsigned flags) {
   (void)scales;
-  (void)flags;
   size_t d = c->d, cs = lb_code_size(c);
   unsigned bits = lb_bits(c);
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *q = codes + i * cs;
-    float *o = out + i * ldo;
-    for (size_t j = 0; j < d; j++) {
-      float p = (float)lb_get(q, j, bits, cs) * c->step[j]; /* never fused */
-      o[j] = c->lo[j] + p;
+  if (d > LB_TILE_BYTES) {
+    for (size_t i = 0; i < n; i++) {
+      const uint8_t *q = codes + i * cs;
+      float *o = out + i * ldo;
+      for (size_t j = 0; j < d; j++) {
+        float p = (float)lb_get(q, j, bits, cs) * c->step[j]; /* never fused */
+        o[j] = c->lo[j] + p;
+      }
     }
+    return;
+  }
+  uint8_t tile[LB_TILE_BYTES];
+  size_t rows = LB_TILE_BYTES / d;
+  vec_lb_unpack_fn unpack = vec_lb_unpack_active();
+  const vec_cal_kernels *k = vec_cal_kernels_active();
+  for (size_t r0 = 0; r0 < n; r0 += rows) {
+    size_t m = n - r0 < rows ? n - r0 : rows;
+    unpack(codes + r0 * cs, m, cs, d, bits, tile);
+    k->decode(tile, m, d, c->lo, c->step, 0u, out + r0 * ldo, ldo, flags);
   }
 }
-
-/* Rows unpacked per call of the uint8 kernel: the scratch is at most this many bytes. */
-#define LB_TILE_BYTES 16384
 
 /* Search: the uint8-cal query (w = q * step as int8, c0 = q . lo) against the levels, which are
  * unpacked to bytes a tile at a time and scored by the uint8-cal kernel of the active ISA (AVX2
@@ -274,22 +288,11 @@ static void lb_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
     return;
   }
   vec_score_u8_fn kern = vec_score_pick_u8(d);
+  vec_lb_unpack_fn unpack = vec_lb_unpack_active();
   size_t rows = LB_TILE_BYTES / d;
   for (size_t r0 = 0; r0 < nr; r0 += rows) {
     size_t m = nr - r0 < rows ? nr - r0 : rows;
-    for (size_t r = 0; r < m; r++) {
-      const uint8_t *q = codes + (r0 + r) * cs;
-      uint8_t *t = tile + r * d;
-      if (bits == 4) {
-        for (size_t k = 0; k + 1 < d; k += 2) {
-          t[k] = q[k >> 1] & 15u;
-          t[k + 1] = q[k >> 1] >> 4;
-        }
-        if (d & 1) t[d - 1] = q[d >> 1] & 15u;
-      } else {
-        for (size_t k = 0; k < d; k++) t[k] = (uint8_t)lb_get(q, k, bits, cs);
-      }
-    }
+    unpack(codes + r0 * cs, m, cs, d, bits, tile);
     cal_score_digits(c, kern, qs, nq, tile, m, 0u, ip + r0, ldo);
   }
 }

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../../src/codecs/codec_impl.h"
+#include "../../src/kernels/calib_unpack_kernels.h"
 #include "../../src/kernels/calibrated_kernels.h"
 #include "vectro.h"
 #include "vtest.h"
@@ -629,6 +631,94 @@ static void reconstruction_error(void) {
   free(cal), free(x), free(o), free(q);
 }
 
+/* Level j of a packed uint4/uint6 row, bit by bit (no library code). */
+static unsigned ref_level(const uint8_t *q, size_t j, unsigned bits) {
+  unsigned u = 0;
+  for (unsigned b = 0; b < bits; b++) {
+    size_t pos = j * bits + b;
+    u |= ((q[pos >> 3] >> (pos & 7)) & 1u) << b;
+  }
+  return u;
+}
+
+/* The uint4/uint6 unpacking of every ISA against the bit-by-bit reference: odd d, rows that end
+ * mid-word, an unaligned source exactly as long as the rows (ASan sees any over-read), tails. */
+static void lowbit_unpack_isas_bit_identical(void) {
+  int isas[4], ni = vt_isas(isas);
+  uint64_t seed = 7;
+  const size_t N = 5;
+  for (unsigned bits = 4; bits <= 6; bits += 2)
+    for (size_t d = 1; d <= 300; d += (d < 140 ? 1 : 13)) {
+      size_t cs = (d * bits + 7) / 8;
+      uint8_t *src = malloc(N * cs + 3), *codes = src + d % 4; /* unaligned by 0..3 */
+      uint8_t *want = malloc(N * d), *got = malloc(N * d);
+      for (size_t i = 0; i < N * cs; i++) codes[i] = (uint8_t)vt_next(&seed);
+      for (size_t r = 0; r < N; r++)
+        for (size_t j = 0; j < d; j++)
+          want[r * d + j] = (uint8_t)ref_level(codes + r * cs, j, bits);
+      for (int k = 0; k < ni; k++) {
+        CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
+        memset(got, 0xAA, N * d);
+        vec_lb_unpack_active()(codes, N, cs, d, bits, got);
+        CHECKF(memcmp(got, want, N * d) == 0, "unpack %s bits %u d=%zu",
+               vec_isa_name((vec_isa)isas[k]), bits, d);
+      }
+      free(src), free(want), free(got);
+    }
+  CHECK(vec_set_isa(VEC_ISA_AUTO) == VEC_OK);
+}
+
+/* uint4-cal / uint6-cal decode and search (the unpacking, then the uint8 kernels) give the same
+ * bits on every ISA as on scalar, at odd and even d. */
+static void lowbit_codec_isas_bit_identical(void) {
+  int isas[4], ni = vt_isas(isas);
+  const vec_codec_id ids[2] = {VEC_CODEC_UINT4_CAL, VEC_CODEC_UINT6_CAL};
+  const size_t dims[] = {1, 7, 33, 97, 130, 385}, N = 70, NQ = 3;
+  uint64_t seed = 11;
+  for (int c = 0; c < 2; c++)
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+      size_t d = dims[di];
+      vec_codec_params p = VEC_CODEC_PARAMS_INIT(ids[c], d);
+      vec_codec *codec;
+      CHECK(vec_codec_create(&p, &codec) == VEC_OK);
+      float *x = malloc(N * d * 4), *ref = malloc(N * d * 4), *out = malloc(N * d * 4);
+      float *sref = malloc(NQ * N * 4), *sc = malloc(NQ * N * 4);
+      for (size_t i = 0; i < N * d; i++) x[i] = vt_uniform(&seed);
+      CHECK(vec_codec_train(codec, x, N, d) == VEC_OK);
+      size_t cs = vec_codec_code_size(codec);
+      uint8_t *codes = malloc(N * cs);
+      CHECK(vec_codec_encode(codec, x, N, d, codes, NULL, NULL) == VEC_OK);
+      uint8_t *qs = malloc(NQ * codec->ops->query_size(codec));
+      for (int k = 0; k < ni; k++) {
+        CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
+        float *o = k ? out : ref, *s = k ? sc : sref;
+        CHECK(vec_codec_decode(codec, codes, NULL, N, o, d, NULL) == VEC_OK);
+        for (size_t j = 0; j < NQ; j++)
+          codec->ops->query_prepare(codec, x + j * d, qs + j * codec->ops->query_size(codec));
+        codec->ops->score(codec, qs, NQ, codes, NULL, N, s, NULL, N);
+        if (k) {
+          CHECKF(memcmp(out, ref, N * d * 4) == 0, "decode %s %s d=%zu",
+                 vec_isa_name((vec_isa)isas[k]), vec_codec_name(ids[c]), d);
+          CHECKF(memcmp(sc, sref, NQ * N * 4) == 0, "score %s %s d=%zu",
+                 vec_isa_name((vec_isa)isas[k]), vec_codec_name(ids[c]), d);
+        }
+      }
+      /* and the scores are q . decode(x) to the two digits' precision */
+      for (size_t j = 0; j < NQ; j++)
+        for (size_t i = 0; i < N; i++) {
+          double e = 0, a = 0;
+          for (size_t t = 0; t < d; t++)
+            e += (double)x[j * d + t] * ref[i * d + t],
+                a += fabs((double)x[j * d + t] * ref[i * d + t]);
+          CHECKF(fabs(sref[j * N + i] - e) <= 1e-4 * a + 1e-6, "score %zu %zu: %g vs %g", j, i,
+                 (double)sref[j * N + i], e);
+        }
+      vec_codec_free(codec);
+      free(x), free(ref), free(out), free(sref), free(sc), free(codes), free(qs);
+    }
+  CHECK(vec_set_isa(VEC_ISA_AUTO) == VEC_OK);
+}
+
 /* The kernels follow vec_set_isa per call, and mode bits agree with the codec's parameters. */
 static void dispatch_follows_isa(void) {
   int isas[4], ni = vt_isas(isas);
@@ -653,5 +743,7 @@ const vt_test calibrated_tests[] = {
     {"serialize_ranges", serialize_ranges},
     {"reconstruction_error", reconstruction_error},
     {"dispatch_follows_isa", dispatch_follows_isa},
+    {"lowbit_unpack_isas_bit_identical", lowbit_unpack_isas_bit_identical},
+    {"lowbit_codec_isas_bit_identical", lowbit_codec_isas_bit_identical},
 };
 const size_t calibrated_count = sizeof calibrated_tests / sizeof calibrated_tests[0];
