@@ -15,8 +15,9 @@
 
 #include "cli.h"
 
-static const char *const codec_names[] = {"int8", "int16",  "int4",      "f16",
-                                          "bf16", "binary", "uint8-cal", "int8-cal"};
+static const char *const codec_names[] = {"int8",      "int16",    "int4",      "f16",
+                                          "bf16",      "binary",   "uint8-cal", "int8-cal",
+                                          "uint4-cal", "uint6-cal"};
 #define NCODECS (sizeof codec_names / sizeof codec_names[0])
 
 static void usage_main(FILE *f) {

@@ -28,7 +28,7 @@ def test_version_help_info():
 def test_codecs_sizes_match_python():
     out = run("codecs", "--dim", 384).stdout
     for p in ("int8", "int16", "int4", "int4-g32", "f16", "bf16", "binary", "rabitq-1", "rabitq-4", "rabitq-8",
-              "pq-96x4", "pq-48x8", "pq-48x4"):
+              "pq-96x4", "pq-48x8", "pq-48x4", "uint8", "uint4", "uint6"):
         line = next(line for line in out.splitlines() if line.split()[0] == p)
         assert int(line.split()[1]) == vectro.Codec(p).bytes_per_vector(384), line
     assert run("codecs", "--dim", 0).returncode == 2

@@ -298,9 +298,10 @@ def test_cli_compress_rabitq_center(sample, tmp_path):
     np.testing.assert_array_equal(vectro.reconstruct_embeddings(q), ref.decode(ref.encode(corpus[:500])))
     info = subprocess.run(["vectro", "info", str(out)], capture_output=True, text=True, check=True)
     assert "centred" in info.stdout
-    bad = subprocess.run(["vectro", "compress", "--codec", "int8", "--center", str(src), str(out)],
+    # --center applies to every codec that takes a centre (issue 14), not to the float ones
+    bad = subprocess.run(["vectro", "compress", "--codec", "f16", "--center", str(src), str(tmp_path / "f.vqz")],
                          capture_output=True, text=True)
-    assert bad.returncode != 0 and "rabitq codec only" in bad.stderr
+    assert bad.returncode == 2 and "--center applies to the binary" in bad.stderr
     # vectro eval --center: the decoded vectors' recall, centred above uncentred at 1 bit
     recall = {}
     for flags in ([], ["--center"]):
@@ -312,8 +313,8 @@ def test_cli_compress_rabitq_center(sample, tmp_path):
         line = next(ln for ln in r.stdout.splitlines() if ln.startswith("recall@10"))
         recall[bool(flags)] = float(line.split()[1])
     assert recall[True] > recall[False] > 0.6, recall
-    bad = subprocess.run(["vectro", "eval", "--codec", "int8", "--center", str(src)], capture_output=True, text=True)
-    assert bad.returncode == 2 and "rabitq codec only" in bad.stderr
+    bad = subprocess.run(["vectro", "eval", "--codec", "bf16", "--center", str(src)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--center applies to the binary" in bad.stderr
 
 
 def test_codec_objects_through_quantize_and_compress_file(sample, tmp_path):
