@@ -53,7 +53,8 @@ void vpy_guard_done(vpy_codec_guard *g) { pthread_rwlock_unlock(&g->lk); }
 /* Shared hold taken with the GIL held: tried first, else waited for with the GIL released. */
 void vpy_guard_read_gil(vpy_codec_guard *g) {
   if (pthread_rwlock_tryrdlock(&g->lk) == 0) return;
-  Py_BEGIN_ALLOW_THREADS vpy_guard_read(g);
+  Py_BEGIN_ALLOW_THREADS
+  vpy_guard_read(g);
   Py_END_ALLOW_THREADS
 }
 
@@ -140,8 +141,10 @@ PyObject *vpy_crc32c(PyObject *self, PyObject *arg) {
   Py_buffer b;
   if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0) return NULL;
   uint32_t c;
-  Py_BEGIN_ALLOW_THREADS c = vec_crc32c(0, b.buf, (size_t)b.len);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&b);
+  Py_BEGIN_ALLOW_THREADS
+  c = vec_crc32c(0, b.buf, (size_t)b.len);
+  Py_END_ALLOW_THREADS
+  PyBuffer_Release(&b);
   return PyLong_FromUnsignedLong(c);
 }
 

@@ -119,11 +119,13 @@ PyObject *vpy_vqz_writer_open(PyObject *self, PyObject *const *args, Py_ssize_t 
   unsigned long long gen;
   int rc;
   /* The writer copies the codec: under the guard, so the copy is one state, named by gen. */
-  Py_BEGIN_ALLOW_THREADS vpy_guard_read(g);
+  Py_BEGIN_ALLOW_THREADS
+  vpy_guard_read(g);
   gen = g->gen;
   rc = vec_vqz_writer_open(PyBytes_AS_STRING(pb), c, &o, &w);
   vpy_guard_done(g);
-  Py_END_ALLOW_THREADS Py_DECREF(pb);
+  Py_END_ALLOW_THREADS
+  Py_DECREF(pb);
   if (rc != VEC_OK) return vpy_raise_last(rc);
   PyObject *cap = guarded_capsule(w, VQZW_CAPSULE, drop_writer);
   return cap ? Py_BuildValue("(NK)", cap, gen) : NULL;
@@ -151,14 +153,19 @@ PyObject *vpy_vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssize_
     goto done;
   }
   int rc;
-  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  Py_BEGIN_ALLOW_THREADS
+  vec_vqz_writer *w = guarded_lock(h);
   rc = w ? vec_vqz_writer_append(w, q.buf, have_s ? (const float *)s.buf : NULL,
                                  have_id ? (const uint64_t *)id.buf : NULL, (size_t)n)
          : RC_CLOSED;
   guarded_unlock(h);
-  Py_END_ALLOW_THREADS if (rc == RC_CLOSED) raise_closed("writer");
-  else if (rc != VEC_OK) vpy_raise_last(rc);
-  else ret = (Py_INCREF(Py_None), Py_None);
+  Py_END_ALLOW_THREADS
+  if (rc == RC_CLOSED)
+    raise_closed("writer");
+  else if (rc != VEC_OK)
+    vpy_raise_last(rc);
+  else
+    ret = (Py_INCREF(Py_None), Py_None);
 done:
   vpy_release(&id);
   vpy_release(&s);
@@ -224,11 +231,13 @@ PyObject *vpy_vqz_writer_close(PyObject *self, PyObject *const *args, Py_ssize_t
   int finish = PyObject_IsTrue(args[1]);
   if (finish < 0) return NULL;
   int rc;
-  Py_BEGIN_ALLOW_THREADS vec_vqz_writer *w = guarded_lock(h);
+  Py_BEGIN_ALLOW_THREADS
+  vec_vqz_writer *w = guarded_lock(h);
   h->obj = NULL;
   rc = !w ? RC_CLOSED : finish ? vec_vqz_writer_finish(w) : (vec_vqz_writer_abort(w), VEC_OK);
   guarded_unlock(h);
-  Py_END_ALLOW_THREADS if (rc == RC_CLOSED) return raise_closed("writer");
+  Py_END_ALLOW_THREADS
+  if (rc == RC_CLOSED) return raise_closed("writer");
   if (rc != VEC_OK) return vpy_raise_last(rc);
   Py_RETURN_NONE;
 }
@@ -239,8 +248,10 @@ PyObject *vpy_vqz_reader_open(PyObject *self, PyObject *arg) {
   if (!pb) return NULL;
   vec_vqz_reader *r;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_reader_open(PyBytes_AS_STRING(pb), &r);
-  Py_END_ALLOW_THREADS Py_DECREF(pb);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_vqz_reader_open(PyBytes_AS_STRING(pb), &r);
+  Py_END_ALLOW_THREADS
+  Py_DECREF(pb);
   if (rc != VEC_OK) return vpy_raise_last(rc);
   PyObject *cap = PyCapsule_New(r, VQZR_CAPSULE, vqzr_capsule_free);
   if (!cap) vec_vqz_reader_close(r);
@@ -294,10 +305,13 @@ PyObject *vpy_vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
   if (vpy_get_flat(args[3], &q, "codes", (size_t)n * cs, 1) < 0) goto done;
   if (have_s && vpy_get_flat(args[4], &s, "scales", (size_t)n * sc * 4, 1) < 0) goto done;
   if (have_id && vpy_get_flat(args[5], &id, "ids", (size_t)n * 8, 1) < 0) goto done;
-  Py_BEGIN_ALLOW_THREADS rc =
-      vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL, have_id ? id.buf : NULL);
-  Py_END_ALLOW_THREADS if (rc != VEC_OK) vpy_raise_last(rc);
-  else ret = (Py_INCREF(Py_None), Py_None);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL, have_id ? id.buf : NULL);
+  Py_END_ALLOW_THREADS
+  if (rc != VEC_OK)
+    vpy_raise_last(rc);
+  else
+    ret = (Py_INCREF(Py_None), Py_None);
 done:
   vpy_release(&id);
   vpy_release(&s);
@@ -310,8 +324,10 @@ PyObject *vpy_vqz_verify(PyObject *self, PyObject *arg) {
   vec_vqz_reader *r = get_cap(arg, VQZR_CAPSULE);
   if (!r) return NULL;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_vqz_verify(r);
-  Py_END_ALLOW_THREADS if (rc != VEC_OK) return vpy_raise_last(rc);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_vqz_verify(r);
+  Py_END_ALLOW_THREADS
+  if (rc != VEC_OK) return vpy_raise_last(rc);
   Py_RETURN_NONE;
 }
 
@@ -332,10 +348,12 @@ PyObject *vpy_reader_shape(PyObject *self, PyObject *arg) {
   if (!h) return NULL;
   unsigned long long n = 0;
   size_t d = 0;
-  Py_BEGIN_ALLOW_THREADS vec_reader *r = guarded_lock(h);
+  Py_BEGIN_ALLOW_THREADS
+  vec_reader *r = guarded_lock(h);
   if (r) n = vec_reader_count(r), d = vec_reader_dim(r);
   guarded_unlock(h);
-  Py_END_ALLOW_THREADS if (!d) return raise_closed("reader");
+  Py_END_ALLOW_THREADS
+  if (!d) return raise_closed("reader");
   return Py_BuildValue("(Kn)", n, (Py_ssize_t)d);
 }
 
@@ -354,12 +372,14 @@ PyObject *vpy_reader_read(PyObject *self, PyObject *const *args, Py_ssize_t narg
   size_t got = 0, d = 0, rows = (size_t)out.shape[0], cols = (size_t)out.shape[1];
   size_t stride = rows > 1 ? (size_t)out.strides[0] : 4 * cols;
   int rc, bad_shape = 0;
-  Py_BEGIN_ALLOW_THREADS vec_reader *r = guarded_lock(h);
+  Py_BEGIN_ALLOW_THREADS
+  vec_reader *r = guarded_lock(h);
   d = r ? vec_reader_dim(r) : 0;
   bad_shape = r && (cols != d || stride != 4 * d);
   rc = !r ? RC_CLOSED : bad_shape ? VEC_OK : vec_reader_read(r, (float *)out.buf, rows, &got);
   guarded_unlock(h);
-  Py_END_ALLOW_THREADS PyBuffer_Release(&out);
+  Py_END_ALLOW_THREADS
+  PyBuffer_Release(&out);
   if (rc == RC_CLOSED) return raise_closed("reader");
   if (bad_shape)
     return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns", d);

@@ -44,12 +44,13 @@ PyObject *vpy_bench_read(PyObject *self, PyObject *arg) {
   double t0 = vpy_now_s();
   Py_BEGIN_ALLOW_THREADS
 #if defined(__x86_64__) && defined(__GNUC__)
-      r = (vec_cpu_features() & VEC_CPU_AVX2) ? read_avx2(b.buf, (size_t)b.len)
-                                              : read_plain(b.buf, (size_t)b.len);
+  r = (vec_cpu_features() & VEC_CPU_AVX2) ? read_avx2(b.buf, (size_t)b.len)
+                                          : read_plain(b.buf, (size_t)b.len);
 #else
-      r = read_plain(b.buf, (size_t)b.len);
+  r = read_plain(b.buf, (size_t)b.len);
 #endif
-  Py_END_ALLOW_THREADS double t = vpy_now_s() - t0;
+  Py_END_ALLOW_THREADS
+  double t = vpy_now_s() - t0;
   PyBuffer_Release(&b);
   return Py_BuildValue("(dK)", t, (unsigned long long)r);
 }
@@ -70,8 +71,10 @@ PyObject *vpy_bench_memcpy(PyObject *self, PyObject *const *args, Py_ssize_t nar
     goto done;
   }
   double t0 = vpy_now_s(), t;
-  Py_BEGIN_ALLOW_THREADS memcpy(dst.buf, src.buf, (size_t)src.len);
-  Py_END_ALLOW_THREADS t = vpy_now_s() - t0;
+  Py_BEGIN_ALLOW_THREADS
+  memcpy(dst.buf, src.buf, (size_t)src.len);
+  Py_END_ALLOW_THREADS
+  t = vpy_now_s() - t0;
   ret = PyFloat_FromDouble(t);
 done:
   vpy_release(&src);
@@ -101,12 +104,16 @@ PyObject *vpy_quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldh = n > 1 ? (size_t)h.strides[0] / 4 : d;
   vec_quality q = {sizeof q, 0, 0, 0, 0, 0, 0, 0};
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_quality_measure(x.buf, ldx, h.buf, ldh, n, d, &q);
-  Py_END_ALLOW_THREADS if (rc != VEC_OK) vpy_raise_last(rc);
-  else ret =
-      Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:d,s:n}", "rel_l2_mean", q.rel_l2_mean, "rel_l2_max",
-                    q.rel_l2_max, "cosine_mean", q.cosine_mean, "cosine_min", q.cosine_min, "mae",
-                    q.mae, "max_abs_err", q.max_abs_err, "zero_rows", (Py_ssize_t)q.zero_rows);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_quality_measure(x.buf, ldx, h.buf, ldh, n, d, &q);
+  Py_END_ALLOW_THREADS
+  if (rc != VEC_OK)
+    vpy_raise_last(rc);
+  else
+    ret =
+        Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:d,s:n}", "rel_l2_mean", q.rel_l2_mean, "rel_l2_max",
+                      q.rel_l2_max, "cosine_mean", q.cosine_mean, "cosine_min", q.cosine_min, "mae",
+                      q.mae, "max_abs_err", q.max_abs_err, "zero_rows", (Py_ssize_t)q.zero_rows);
 done:
   vpy_release(&h);
   vpy_release(&x);

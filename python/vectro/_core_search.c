@@ -305,11 +305,15 @@ PyObject *vpy_codes_sqnorms(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.threads = threads;
   int rc;
   vpy_codec_guard *g = vpy_guard_of(args[0]);
-  Py_BEGIN_ALLOW_THREADS vpy_guard_read(g);
+  Py_BEGIN_ALLOW_THREADS
+  vpy_guard_read(g);
   rc = vec_codes_sqnorms(c, codes.buf, have_s ? s.buf : NULL, n, out.buf, &o);
   vpy_guard_done(g);
-  Py_END_ALLOW_THREADS if (rc != VEC_OK) vpy_raise_last(rc);
-  else ret = (Py_INCREF(Py_None), Py_None);
+  Py_END_ALLOW_THREADS
+  if (rc != VEC_OK)
+    vpy_raise_last(rc);
+  else
+    ret = (Py_INCREF(Py_None), Py_None);
 done:
   vpy_release(&out);
   vpy_release(&s);
