@@ -19,6 +19,10 @@ MAX_INT64 = 2**63 - 1
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
+    # what every Store.upload takes, and what every quantization_config takes
+    UploadData = str | os.PathLike | vectro.VqzReader | vectro.QuantizedEmbeddings | ArrayLike
+    PrecisionLike = vectro.Choice | vectro.Codec | vectro.QuantizedEmbeddings | str
+
 # Candidates to rescore per result (k x this) by default, from vectro's measurements on the shipped
 # sample (README "Search"): binary reaches recall@10 0.935 at 10x and 0.975 at 20x; 4-bit codes and
 # pq reach >= 0.96 at 4x; int8 and half precision lose almost nothing and need only 2x.
