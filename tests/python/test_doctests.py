@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import doctest
 import importlib
+import os
 import pkgutil
+import shutil
 import time
 
 import numpy as np
@@ -60,17 +62,39 @@ def postgres():
         server.stop()
 
 
+@contextlib.contextmanager
+def milvus_lite(tmp_path):
+    """(globals, cleanup) with one milvus-lite client for the module's examples: its embedded
+    server keeps the file until the process ends, so examples share it; collections are dropped
+    between docstrings."""
+    pymilvus = pytest.importorskip("pymilvus", reason="pymilvus is not installed: pip install 'vectro[milvus]'")
+    pytest.importorskip("milvus_lite", reason="milvus-lite is not installed: pip install 'vectro[milvus]'")
+    client = pymilvus.MilvusClient(str(tmp_path / "milvus.db"))
+
+    def cleanup():
+        for c in client.list_collections():
+            client.drop_collection(c)
+
+    try:
+        yield {"client": client}, cleanup
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("name", module_names())
 def test_docstring_examples(name, tmp_path, monkeypatch, capsys):
     try:
         mod = importlib.import_module(name)
     except ImportError as e:  # an integration whose package is not installed here
         pytest.skip(f"{name}: {e}")
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
     with contextlib.ExitStack() as stack:
         globs, cleanup = {}, None
         if name == "vectro.integrations.pgvector":
             globs, cleanup = stack.enter_context(postgres())
+        elif name == "vectro.integrations.milvus":
+            globs, cleanup = stack.enter_context(milvus_lite(tmp_path))
         run_module(name, mod, globs, cleanup, capsys)
 
 
@@ -89,12 +113,14 @@ def run_module(name, mod, globs, cleanup, capsys):
         out = []
         result = runner.run(t, out=out.append, clear_globs=False)
         timings.append((time.perf_counter() - start, t.name))
-        conn = t.globs.get("conn")
-        if conn is not None and hasattr(conn, "close"):  # a database connection the example opened
-            conn.close()
+        for handle in ("conn", "client"):  # a database connection or client the example opened
+            if handle not in globs and hasattr(t.globs.get(handle), "close"):
+                t.globs[handle].close()
         t.globs.clear()
         if cleanup is not None:
             cleanup()
+        for f in os.listdir():  # each docstring starts in an empty directory
+            shutil.rmtree(f) if os.path.isdir(f) else os.remove(f)
         np.set_printoptions(**saved)
         vectro.set_backend("auto")
         if result.failed:
