@@ -63,7 +63,11 @@ def public_api():
         except ImportError as e:
             skipped.append(f"{modname} ({e})")
             continue
-        for attr in getattr(mod, "__all__", []):
+        names_here = getattr(mod, "__all__", None)
+        if names_here is None:  # no __all__: the public names the module itself defines
+            names_here = [n for n, v in vars(mod).items() if not n.startswith("_")
+                          and getattr(v, "__module__", "") == mod.__name__]
+        for attr in names_here:
             try:
                 obj = getattr(mod, attr)
             except ImportError as e:  # a lazily imported class whose framework is not installed
