@@ -10,6 +10,9 @@ import inspect
 import re
 import sys
 from dataclasses import dataclass, is_dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # the modules whose names the Python reference page (docs/reference/python.md) renders
 MODULES = ["vectro", "vectro.cuda", "vectro.integrations", "vectro.integrations.pgvector",
@@ -29,6 +32,7 @@ class Name:
     obj: object  # the function, property or class
     kind: str  # "function", "class", "method", "property"
     owner: type | None = None
+    interface: str | None = None  # the framework class whose method this overrides (LangChain's...)
 
 
 def _unwrap(v):
@@ -53,11 +57,20 @@ def _own_members(cls):
     return sorted(seen.items())
 
 
-def public_api():
-    """(names, skipped): every public Name, and "module (reason)" for modules or names whose
-    optional package is not installed here."""
+def _interface(cls, name: str) -> str | None:
+    """The first framework (non-vectro) base class that defines ``name``: a LangChain or LlamaIndex
+    method that a vectro class implements, documented by that interface."""
+    for base in cls.__mro__[1:]:
+        if not base.__module__.startswith("vectro") and name in vars(base):
+            return f"{base.__module__}.{base.__qualname__}"
+    return None
+
+
+def public_api(modules=MODULES):
+    """(names, skipped): every public Name of ``modules``, and "module (reason)" for modules or
+    names whose optional package is not installed here."""
     names, skipped, done = [], [], set()
-    for modname in MODULES:
+    for modname in modules:
         try:
             mod = importlib.import_module(modname)
         except ImportError as e:
@@ -82,7 +95,7 @@ def public_api():
             if inspect.isclass(obj):
                 names.append(Name(qual, obj, "class"))
                 for m, (v, kind) in _own_members(obj):
-                    names.append(Name(f"{qual}.{m}", v, kind, obj))
+                    names.append(Name(f"{qual}.{m}", v, kind, obj, _interface(obj, m)))
             elif callable(obj):
                 names.append(Name(qual, obj, "function"))
     return names, skipped
@@ -121,12 +134,17 @@ def _untyped_params(fn, doc: str, skip_first: bool) -> list[str]:
 
 
 def problems(n: Name) -> list[str]:
-    """What n lacks: "docstring", "types (...)", "example"."""
+    """What n lacks: "docstring", "types (...)", "example". A method implementing a framework's
+    interface (VectorStore.asimilarity_search, BaseModel.model_post_init, ...) needs a docstring,
+    its own or the interface's; the site documents it there, and its class's example shows it."""
     obj = n.obj
     doc = inspect.getdoc(obj) or ""
     if n.kind == "property":
         doc = inspect.cleandoc(obj.__doc__ or "")
     out = []
+    if n.interface is not None:
+        inherited = inspect.getdoc(getattr(n.owner, n.qualname.rsplit(".", 1)[1], None)) or ""
+        return [] if (doc or inherited).strip() else [f"docstring (nor one from {n.interface})"]
     if not doc.strip():
         return ["docstring"]
     if n.kind == "property":
@@ -162,8 +180,9 @@ def main() -> int:
         print(f"skipped {s}")
     for q, p in bad:
         print(f"{q}: {'; '.join(p)}")
-    print(f"{len(names)} public names, {len(bad)} incomplete "
-          f"({sum('example' in p for _, p in bad)} without an example)")
+    own = [n for n in names if n.interface is None]
+    print(f"{len(names)} public names ({len(names) - len(own)} of them a framework interface's methods), "
+          f"{len(bad)} incomplete ({sum('example' in p for _, p in bad)} without an example)")
     return 1 if bad else 0
 
 
