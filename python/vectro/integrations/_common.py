@@ -43,11 +43,11 @@ class PartialUploadError(RuntimeError):
     Example:
         >>> import numpy as np
         >>> from vectro.integrations import PartialUploadError
-        >>> try:
-        ...     raise PartialUploadError("upsert of batch 3 failed", written_ids=np.arange(512))
-        ... except PartialUploadError as e:
-        ...     print(e.written, e.written_ids[-1])     # resume from id 512, or delete ids 0..511
-        512 511
+        >>> e = PartialUploadError("upsert of batch 3 failed", written_ids=np.arange(512))  # what a Store raises
+        >>> e.written, e.written_ids[-1]          # resume from id 512, or delete ids 0..511
+        (512, 511)
+        >>> str(e)
+        'upsert of batch 3 failed; 512 vectors were written before the failure (ids in .written_ids)'
     """
 
     def __init__(self, message: str, written_ids: np.ndarray) -> None:
