@@ -44,7 +44,7 @@ class PartialUploadError(RuntimeError):
         >>> import numpy as np
         >>> from vectro.integrations import PartialUploadError
         >>> e = PartialUploadError("upsert of batch 3 failed", written_ids=np.arange(512))  # what a Store raises
-        >>> e.written, e.written_ids[-1]          # resume from id 512, or delete ids 0..511
+        >>> e.written, int(e.written_ids[-1])     # resume from id 512, or delete ids 0..511
         (512, 511)
         >>> str(e)
         'upsert of batch 3 failed; 512 vectors were written before the failure (ids in .written_ids)'
