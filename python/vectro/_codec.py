@@ -432,7 +432,8 @@ class Codec:
                progress: ProgressFn | None = None) -> QuantizedEmbeddings:
         """Compresses (n, d) or (d,) float embeddings. A calibrated codec must be fitted first.
         ``threads``: 0 for the library's default; ``progress(done, total)`` is called between
-        chunks and cancels the call (VectroError) by raising.
+        chunks: returning False cancels the call (VectroError), an exception it raises stops the
+        call and propagates.
 
         Example:
             >>> import numpy as np, vectro
