@@ -277,6 +277,8 @@ VEC_API const char *vec_codec_name(vec_codec_id id);
 /** Looks a codec up by name. @return VEC_OK, or VEC_E_INVALID_ARG for an unknown name. */
 VEC_API int vec_codec_from_name(const char *name, vec_codec_id *id);
 
+/** @return the codec's kind, and its parameters (a pointer owned by the codec, valid
+ *  until vec_codec_free). */
 VEC_API vec_codec_id vec_codec_kind(const vec_codec *codec);
 VEC_API const vec_codec_params *vec_codec_get_params(const vec_codec *codec);
 /** Bytes of codes per row. */

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _core, cuda
 from ._cluster import kmeans
 from ._codec import (
@@ -35,6 +37,10 @@ from ._files import VqzReader, VqzWriter, compress_file, load, read_embeddings, 
 from ._index import NO_ID, Index
 from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
 from ._quality import Choice, choose, evaluate
+
+if TYPE_CHECKING:  # the types of to_faiss / from_faiss; FAISS is imported only when they are called
+    import faiss
+    from numpy.typing import ArrayLike
 
 # The single version source is include/vectro.h: the extension reports the library's, and the
 # installed metadata (pyproject.toml reads the same header) must agree.
@@ -121,7 +127,8 @@ def set_backend(kernel: str = "auto") -> str:
     return _core.set_isa(kernel)
 
 
-def to_faiss(obj, *, metric: str | None = None, ids=None):
+def to_faiss(obj: QuantizedEmbeddings | Index, *, metric: str | None = None,
+             ids: ArrayLike | None = None) -> faiss.Index:
     """The same codes in a FAISS index (needs ``pip install 'vectro[faiss]'``); see
     :func:`vectro.integrations.faiss.to_faiss`.
 
@@ -137,7 +144,7 @@ def to_faiss(obj, *, metric: str | None = None, ids=None):
     return impl(obj, metric=metric, ids=ids)
 
 
-def from_faiss(index, *, as_codes: bool = False):
+def from_faiss(index: faiss.Index, *, as_codes: bool = False) -> Index | QuantizedEmbeddings:
     """A FAISS flat code index's codes as a vectro.Index (or QuantizedEmbeddings); see
     :func:`vectro.integrations.faiss.from_faiss`.
 

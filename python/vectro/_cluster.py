@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import _core
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 _INITS = {"random": 0, "k-means++": 1, "kmeans++": 1}
 
 
 def kmeans(
-    x,
+    x: ArrayLike,
     k: int,
     *,
     iters: int = 25,

@@ -7,13 +7,15 @@ import hashlib
 import os
 import secrets
 import stat
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from . import _core
 
 ProgressFn = Callable[[int, int], object]
+if TYPE_CHECKING:  # the type of array-like inputs in signatures (lists, NumPy arrays, tensors)
+    from numpy.typing import ArrayLike
 
 # name -> (dtype of the codes array, function of d giving its columns)
 _LAYOUT = {
@@ -291,19 +293,37 @@ class Codec:
 
     @property
     def dim(self) -> int | None:
-        """The dimension, once known (given, or taken from the first data seen)."""
+        """The dimension, once known (given, or taken from the first data seen).
+
+        Example:
+            >>> import vectro
+            >>> vectro.Codec("int8").dim is None, vectro.Codec("int8", dim=768).dim
+            (True, 768)
+        """
         return None if self._h is None else _core.codec_info(self._h)["dim"]
 
     @property
     def needs_training(self) -> bool:
         """Calibrated codecs (ranges), pq (k-means codebooks) and any codec with ``center=True``
-        (the training mean) must be fitted before encoding."""
+        (the training mean) must be fitted before encoding.
+
+        Example:
+            >>> import vectro
+            >>> vectro.Codec("int8").needs_training, vectro.Codec("uint8-cal").needs_training
+            (False, True)
+        """
         return self.name.endswith("-cal") or self.name == "pq" or self.center
 
     @property
     def center(self) -> bool:
         """Whether rows are coded as x - c, c the mean of the training rows (``center=True``;
-        searches add q.c back, so scores stay those of x)."""
+        searches add q.c back, so scores stay those of x).
+
+        Example:
+            >>> import vectro
+            >>> vectro.Codec("rabitq-4", center=True).center, vectro.Codec("int8").center
+            (True, False)
+        """
         return bool(self.extra.get("center"))
 
     def _layout(self, d: int) -> tuple:
@@ -316,12 +336,27 @@ class Codec:
 
     @property
     def trained(self) -> bool:
-        """True when the codec can encode: its dimension is known and, if it needs training, it is trained."""
+        """True when the codec can encode: its dimension is known and, if it needs training, it is trained.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> codec = vectro.Codec("uint8-cal")
+            >>> codec.trained
+            False
+            >>> codec.fit(np.random.default_rng(0).standard_normal((100, 16), np.float32)).trained
+            True
+        """
         return self._h is not None and bool(_core.codec_info(self._h)["trained"])
 
     @property
     def precision(self) -> str:
-        """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal")."""
+        """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal").
+
+        Example:
+            >>> import vectro
+            >>> vectro.Codec("int4", group_size=32).precision, vectro.Codec("balanced").precision
+            ('int4-g32', 'rabitq-4')
+        """
         if self.name == "rabitq":
             return f"rabitq-{self.extra['bits']}"
         if self.name == "pq" and "m" in self.extra and "bits" in self.extra:
@@ -329,7 +364,13 @@ class Codec:
         return f"int4-g{self.group_size}" if self.name == "int4" and self.group_size else self.name
 
     def bytes_per_vector(self, dim: int | None = None) -> int:
-        """Bytes of codes plus scales for one vector of ``dim`` (default: the codec's) dimensions."""
+        """Bytes of codes plus scales for one vector of ``dim`` (default: the codec's) dimensions.
+
+        Example:
+            >>> import vectro
+            >>> [vectro.Codec(p).bytes_per_vector(768) for p in ("int8", "int4-g32", "binary")]
+            [772, 480, 96]
+        """
         d = dim if dim is not None else self.dim
         if d is None:
             raise ValueError("the dimension is not known yet: pass dim")
@@ -340,7 +381,7 @@ class Codec:
                                                  self.extra or None))
         return probe["code_size"] + 4 * probe["scale_count"]
 
-    def fit(self, calibration_embeddings, *, threads: int = 0) -> Codec:
+    def fit(self, calibration_embeddings: ArrayLike, *, threads: int = 0) -> Codec:
         """Learns per-dimension ranges (calibrated codecs), k-means codebooks (pq) or the centre
         (rabitq with ``center=True``); other codecs only take the dimension. Raises VectroError
         for fewer than 2 vectors (pq: 2^bits), NaN/Inf, or a dimension mismatch.
@@ -361,7 +402,14 @@ class Codec:
 
     @property
     def ranges(self) -> np.ndarray | None:
-        """Calibrated codecs: the (2, d) float32 array [low; high] per dimension, else None."""
+        """Calibrated codecs: the (2, d) float32 array [low; high] per dimension, else None.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 8), np.float32)
+            >>> vectro.Codec("uint8-cal").fit(X).ranges.shape, vectro.Codec("int8").ranges
+            ((2, 8), None)
+        """
         if not self.name.endswith("-cal") or not self.trained:
             return None
         d = self.dim
@@ -369,8 +417,15 @@ class Codec:
         _core.codec_ranges(self._h, lo, hi, False)
         return np.vstack([lo, hi])
 
-    def set_ranges(self, ranges) -> Codec:
-        """Sets calibrated ranges: a (2, d) array [low; high], as sentence-transformers' ``ranges``."""
+    def set_ranges(self, ranges: ArrayLike) -> Codec:
+        """Sets calibrated ranges: a (2, d) array [low; high], as sentence-transformers' ``ranges``.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> codec = vectro.Codec("uint8-cal").set_ranges([[-1.0, -1.0, -2.0], [1.0, 1.0, 2.0]])
+            >>> codec.encode(np.array([[-1.0, 0.5, 2.0]], np.float32)).codes   # low -> 0, high -> 255
+            array([[  0, 191, 255]], dtype=uint8)
+        """
         r = np.asarray(ranges, dtype=np.float32)
         if r.ndim != 2 or r.shape[0] != 2:
             raise ValueError(f"ranges must have shape (2, d), got {r.shape}")
@@ -381,9 +436,20 @@ class Codec:
         _core.codec_ranges(self._h, np.ascontiguousarray(r[0]), np.ascontiguousarray(r[1]), True)
         return self
 
-    def encode(self, embeddings, *, threads: int = 0,
+    def encode(self, embeddings: ArrayLike, *, threads: int = 0,
                progress: ProgressFn | None = None) -> QuantizedEmbeddings:
-        """Compresses (n, d) or (d,) float embeddings. A calibrated codec must be fitted first."""
+        """Compresses (n, d) or (d,) float embeddings. A calibrated codec must be fitted first.
+        ``threads``: 0 for the library's default; ``progress(done, total)`` is called between
+        chunks: returning False cancels the call (VectroError), an exception it raises stops the
+        call and propagates.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((100, 64), np.float32)
+            >>> q = vectro.Codec("int8").encode(X)
+            >>> q.codes.shape, q.codes.dtype, q.scales.shape   # one float32 scale per row
+            ((100, 64), dtype('int8'), (100,))
+        """
         threads = _check_threads(threads)
         x, shape = as_float32_rows(embeddings)
         n, d = x.shape
@@ -405,7 +471,17 @@ class Codec:
 
     def decode(self, quantized: QuantizedEmbeddings, *, threads: int = 0, out: np.ndarray | None = None,
                progress: ProgressFn | None = None) -> np.ndarray:
-        """Reconstructs float32 embeddings of the original shape."""
+        """Reconstructs float32 embeddings of the original shape, into ``out`` when given (a
+        float32 array of that shape). VectroError for codes another codec state made.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((100, 64), np.float32)
+            >>> codec = vectro.Codec("int8")
+            >>> X_hat = codec.decode(codec.encode(X))
+            >>> X_hat.shape, X_hat.dtype, bool(np.abs(X_hat - X).max() < 0.02)
+            ((100, 64), dtype('float32'), True)
+        """
         if not isinstance(quantized, QuantizedEmbeddings):
             raise TypeError(f"expected QuantizedEmbeddings, got {type(quantized).__name__}")
         threads = _check_threads(threads)
@@ -426,14 +502,28 @@ class Codec:
         return result
 
     def to_bytes(self) -> bytes:
-        """Parameters and ranges, versioned and checksummed (see vec_codec_serialize)."""
+        """Parameters and ranges, versioned and checksummed (see vec_codec_serialize).
+
+        Example:
+            >>> import vectro
+            >>> blob = vectro.Codec("int4-g32", dim=768).to_bytes()
+            >>> type(blob), vectro.Codec.from_bytes(blob).precision
+            (<class 'bytes'>, 'int4-g32')
+        """
         if self._h is None:
             raise ValueError("the codec has no dimension yet: fit or encode something first")
         return _core.codec_serialize(self._h)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Codec:
-        """Recreates a codec from :meth:`to_bytes` output; VectroError for corrupt bytes or not a codec."""
+        """Recreates a codec from :meth:`to_bytes` output; VectroError for corrupt bytes or not a codec.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> vectro.Codec.from_bytes(vectro.Codec("uint8-cal").fit(X).to_bytes())
+            Codec('uint8-cal', dim=16, rounding='nearest', trained)
+        """
         h = _core.codec_deserialize(data)
         info = _core.codec_info(h)
         c = cls.__new__(cls)
@@ -449,13 +539,30 @@ class Codec:
         """Writes the codec to ``path`` atomically (temporary file, then rename): a failure never
         leaves a partial file, and never damages an existing one. As the .vqz writer does, a
         replaced file keeps its mode, a new one follows the umask, and a symbolic link is written
-        through (the link stays, its target is replaced)."""
+        through (the link stays, its target is replaced).
+
+        Example:
+            >>> import vectro
+            >>> vectro.Codec("binary", dim=384).save("binary.codec")   # Codec.load reads it back
+            >>> vectro.Codec.load("binary.codec")
+            Codec('binary', dim=384, trained)
+        """
         data = self.to_bytes()
         _atomic_write(os.fspath(path), data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
-        """Reads a codec written by :meth:`save`."""
+        """Reads a codec written by :meth:`save`; VectroError for a damaged file, OSError when it
+        cannot be read.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((200, 32), np.float32)
+            >>> vectro.Codec("rabitq-4", center=True).fit(X).save("centred.codec")
+            >>> codec = vectro.Codec.load("centred.codec")
+            >>> codec.precision, codec.center, codec.trained
+            ('rabitq-4', True, True)
+        """
         with open(path, "rb") as f:
             return cls.from_bytes(f.read())
 
@@ -559,18 +666,38 @@ class QuantizedEmbeddings:
 
     @property
     def dim(self) -> int:
-        """The vectors' dimension d."""
+        """The vectors' dimension d.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> vectro.quantize_embeddings(np.ones((3, 384), np.float32), "binary").dim
+            384
+        """
         return self.shape[-1]
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: codes plus scales."""
+        """Bytes held: codes plus scales.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 768), np.float32)
+            >>> X.nbytes, vectro.quantize_embeddings(X, "int8").nbytes   # 768 codes + a 4-byte scale a row
+            (3072000, 772000)
+        """
         return int(self.codes.nbytes + (self.scales.nbytes if self.scales is not None else 0))
 
     @property
     def compression_ratio(self) -> float:
         """Size of the same vectors as float32 divided by ``nbytes``; with no rows (an empty slice),
-        the codec's own ratio, from its bytes per vector."""
+        the codec's own ratio, from its bytes per vector.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 768), np.float32)
+            >>> [round(vectro.quantize_embeddings(X, p).compression_ratio, 2) for p in ("int8", "int4-g32", "binary")]
+            [3.98, 6.4, 32.0]
+        """
         n = self.codes.shape[0]
         if n == 0:
             return self.dim * 4 / self.codec.bytes_per_vector(self.dim)
@@ -584,7 +711,8 @@ class QuantizedEmbeddings:
                 f"nbytes={self.nbytes}, compression_ratio={self.compression_ratio:.2f})")
 
 
-def quantize_embeddings(embeddings, precision: str | Codec = "int8", *, ranges=None, calibration_embeddings=None,
+def quantize_embeddings(embeddings: ArrayLike, precision: str | Codec = "int8", *, ranges: ArrayLike | None = None,
+                        calibration_embeddings: ArrayLike | None = None,
                         rounding: str = "nearest", group_size: int | None = None, threads: int = 0,
                         progress: ProgressFn | None = None, device: str | None = None) -> QuantizedEmbeddings:
     """Compress embeddings.
@@ -688,7 +816,7 @@ def reconstruct_embeddings(quantized: QuantizedEmbeddings, *, threads: int = 0, 
     return quantized.codec.decode(quantized, threads=threads, out=out, progress=progress)
 
 
-def from_codes(codes, precision: str, dim: int | None = None) -> QuantizedEmbeddings:
+def from_codes(codes: ArrayLike, precision: str, dim: int | None = None) -> QuantizedEmbeddings:
     """Wraps codes an embedding model or API already produced, with no float round trip.
 
     - "int8": int8 (n, d) codes (Cohere, sentence-transformers' int8 output, ...). They keep their

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,8 @@ CALIBRATION_ROWS = 100_000
 # at least one row), a calibration sample at most CALIBRATION_BYTES.
 CHUNK_BYTES = 64 << 20
 CALIBRATION_BYTES = 256 << 20
+if TYPE_CHECKING:  # the type of array-like inputs in signatures
+    from numpy.typing import ArrayLike
 
 
 def _rows_for(rows: int, row_bytes: int, budget: int = CHUNK_BYTES) -> int:
@@ -56,7 +59,8 @@ class VqzWriter:
         3000
     """
 
-    def __init__(self, path, codec="int8", *, ids: bool = False, metadata=None, block_rows: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike, codec: str | Codec = "int8", *, ids: bool = False,
+                 metadata: dict | str | None = None, block_rows: int = 0) -> None:
         self.path = os.fspath(path)
         self.codec = codec if isinstance(codec, Codec) else Codec(codec)
         self.ids = bool(ids)
@@ -96,9 +100,19 @@ class VqzWriter:
             raise ValueError(f"ids must have shape ({n},), got {ids.shape}")
         return ids
 
-    def append(self, embeddings, ids=None, *, threads: int = 0) -> None:
-        """Encodes float embeddings (n, d) with the writer's codec and appends them. A calibrated
-        codec must be fitted before the first append (or use :func:`compress_file`)."""
+    def append(self, embeddings: ArrayLike, ids: ArrayLike | None = None, *, threads: int = 0) -> None:
+        """Encodes float embeddings (n, d) with the writer's codec and appends them, with ``ids``
+        (n uint64) when the writer was opened with ``ids=True``. A calibrated codec must be fitted
+        before the first append (or use :func:`compress_file`).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((5, 64), np.float32)
+            >>> with vectro.VqzWriter("with_ids.vqz", "int8", ids=True) as w:
+            ...     w.append(X, ids=[10, 11, 12, 13, 14])
+            >>> vectro.load("with_ids.vqz").ids
+            array([10, 11, 12, 13, 14], dtype=uint64)
+        """
         x, _ = as_float32_rows(embeddings)
         if self._w is None:
             if self.codec.needs_training and not self.codec.trained:
@@ -109,8 +123,19 @@ class VqzWriter:
         _core.vqz_writer_append_floats(w, x, self._ids(ids, len(x)), _check_threads(threads))
         self._counted(len(x))
 
-    def append_quantized(self, q: QuantizedEmbeddings, ids=None) -> None:
-        """Appends already-encoded rows made with this writer's codec."""
+    def append_quantized(self, q: QuantizedEmbeddings, ids: ArrayLike | None = None) -> None:
+        """Appends already-encoded rows made with this writer's codec (nothing is re-encoded);
+        VectroError for codes another codec state made.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> codec = vectro.Codec("int4-g32")
+            >>> q = codec.encode(np.random.default_rng(0).standard_normal((1000, 64), np.float32))
+            >>> with vectro.VqzWriter("int4.vqz", codec) as w:
+            ...     w.append_quantized(q)
+            >>> vectro.VqzReader("int4.vqz")
+            VqzReader('int4.vqz', int4-g32, 1000 x 64)
+        """
         if q.precision != self.codec.precision:
             raise ValueError(f"rows are {q.precision}, the writer's codec is {self.codec.precision}")
         w = self._handle(q.dim)
@@ -125,7 +150,17 @@ class VqzWriter:
 
     def close(self) -> None:
         """Finishes the file and renames it into place. A writer that never received a row still
-        writes a valid empty file when the codec's dimension is known."""
+        writes a valid empty file when the codec's dimension is known. ``with VqzWriter(...)``
+        calls it on success (and :meth:`abort` on an exception).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> w = vectro.VqzWriter("out.vqz", "binary")
+            >>> w.append(np.random.default_rng(0).standard_normal((100, 256), np.float32))
+            >>> w.close()                      # out.vqz appears only now
+            >>> len(vectro.VqzReader("out.vqz"))
+            100
+        """
         if self._closed:
             return  # closing twice (close() inside ``with``) is harmless
         if self._w is None and self.codec.dim is None:
@@ -139,7 +174,16 @@ class VqzWriter:
         _core.vqz_writer_close(w, True)
 
     def abort(self) -> None:
-        """Drops the temporary file; ``path`` is left as it was."""
+        """Drops the temporary file; ``path`` is left as it was.
+
+        Example:
+            >>> import numpy as np, os, vectro
+            >>> w = vectro.VqzWriter("never.vqz", "int8")
+            >>> w.append(np.ones((10, 8), np.float32))
+            >>> w.abort()
+            >>> os.path.exists("never.vqz")
+            False
+        """
         with self._lock:
             w, self._closed = self._w, True
         if w is not None:
@@ -169,7 +213,7 @@ class VqzReader:
         ('f16', 100, (2, 32))
     """
 
-    def __init__(self, path) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         self._r = _core.vqz_reader_open(self.path)
         info = _core.vqz_reader_info(self._r)
@@ -178,24 +222,55 @@ class VqzReader:
 
     @property
     def precision(self) -> str:
-        """The file's codec, by the name ``Codec`` takes ("int8", "int4-g32", "rabitq-4", ...)."""
+        """The file's codec, by the name ``Codec`` takes ("int8", "int4-g32", "rabitq-4", ...).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> vectro.save("b.vqz", vectro.quantize_embeddings(np.ones((4, 64), np.float32), "binary"))
+            >>> vectro.VqzReader("b.vqz").precision
+            'binary'
+        """
         return self.codec.precision
 
     @property
     def dim(self) -> int:
-        """The vectors' dimension d."""
+        """The vectors' dimension d.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> vectro.save("d.vqz", vectro.quantize_embeddings(np.ones((4, 384), np.float32)))
+            >>> vectro.VqzReader("d.vqz").dim
+            384
+        """
         return self.info["dim"]
 
     @property
     def has_ids(self) -> bool:
-        """True when the file stores one uint64 id per row."""
+        """True when the file stores one uint64 id per row.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> q = vectro.quantize_embeddings(np.ones((3, 8), np.float32))
+            >>> vectro.save("ids.vqz", q, ids=[5, 6, 7])
+            >>> vectro.save("no_ids.vqz", q)
+            >>> vectro.VqzReader("ids.vqz").has_ids, vectro.VqzReader("no_ids.vqz").has_ids
+            (True, False)
+        """
         return bool(self.info["has_ids"])
 
     @property
-    def metadata(self):
+    def metadata(self) -> dict | list | str | int | float | bool | None:
         """The stored metadata: parsed JSON when it is JSON, else the text ("" when none). Text
         that is not UTF-8, or JSON nested too deeply for Python to parse, raises VectroError (the
-        codes stay readable)."""
+        codes stay readable).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> q = vectro.quantize_embeddings(np.ones((2, 8), np.float32))
+            >>> vectro.save("m.vqz", q, metadata={"model": "all-MiniLM-L6-v2", "normalized": True})
+            >>> vectro.VqzReader("m.vqz").metadata
+            {'model': 'all-MiniLM-L6-v2', 'normalized': True}
+        """
         raw = self.info["metadata"]
         try:
             text = raw.decode("utf-8")
@@ -213,7 +288,17 @@ class VqzReader:
         return self.info["count"]
 
     def read(self, start: int = 0, stop: int | None = None) -> QuantizedEmbeddings:
-        """Rows [start, stop) as QuantizedEmbeddings (with ``ids`` when the file has them)."""
+        """Rows [start, stop) as QuantizedEmbeddings (with ``ids`` when the file has them);
+        IndexError for rows outside the file.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> vectro.save("rows.vqz", vectro.quantize_embeddings(X), ids=np.arange(1000))
+            >>> q = vectro.VqzReader("rows.vqz").read(10, 20)
+            >>> q.shape, q.ids[:3]
+            ((10, 64), array([10, 11, 12], dtype=uint64))
+        """
         n_total = len(self)
         stop = n_total if stop is None else stop
         if not (0 <= start <= stop <= n_total):
@@ -248,7 +333,15 @@ class VqzReader:
         return self.read(i, i + 1)
 
     def iter_chunks(self, rows: int = DEFAULT_CHUNK) -> Iterator[QuantizedEmbeddings]:
-        """Yields the file in chunks of at most ``rows`` rows and 64 MiB."""
+        """Yields the file in chunks of at most ``rows`` rows and 64 MiB.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> vectro.save("chunks.vqz", vectro.quantize_embeddings(X))
+            >>> [len(q) for q in vectro.VqzReader("chunks.vqz").iter_chunks(rows=400)]
+            [400, 400, 200]
+        """
         row_bytes = self.info["code_size"] + 4 * self.info["scale_count"] + 8 * self.has_ids
         rows = _rows_for(rows, row_bytes)
         for a in range(0, len(self), rows):
@@ -257,7 +350,15 @@ class VqzReader:
     def verify(self) -> dict:
         """Checks every block's CRC-32C, that its rows decode to finite values, and the whole-file
         checksum; raises VectroError naming the first bad block. Returns what it checked:
-        ``{"rows": ..., "blocks": ..., "bytes": ...}``."""
+        ``{"rows": ..., "blocks": ..., "bytes": ...}``.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> vectro.save("checked.vqz", vectro.quantize_embeddings(X))
+            >>> vectro.VqzReader("checked.vqz").verify()
+            {'rows': 1000, 'blocks': 1, 'bytes': ...}
+        """
         _core.vqz_verify(self._r)
         return {"rows": len(self), "blocks": int(self.info["blocks"]), "bytes": int(self.info["file_size"])}
 
@@ -271,7 +372,8 @@ class VqzReader:
         return f"VqzReader({self.path!r}, {self.precision}, {len(self)} x {self.dim})"
 
 
-def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
+def save(path: str | os.PathLike, q: QuantizedEmbeddings, *, ids: ArrayLike | None = None,
+         metadata: dict | str | None = None) -> None:
     """Writes QuantizedEmbeddings (any codec) to a .vqz file, atomically (temporary + rename).
     ``ids``: one uint64 per vector (kept through load); ``metadata``: a dict (stored as JSON) or
     a string.
@@ -289,7 +391,7 @@ def save(path, q: QuantizedEmbeddings, *, ids=None, metadata=None) -> None:
         w.append_quantized(q, ids)
 
 
-def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
+def load(path: str | os.PathLike, *, verify: bool = False) -> QuantizedEmbeddings:
     """Reads a whole .vqz file. The result has ``ids`` (or None); ``verify=True`` checks every
     checksum first (reads check the blocks they touch anyway).
 
@@ -308,7 +410,8 @@ def load(path, *, verify: bool = False) -> QuantizedEmbeddings:
     return r.read()
 
 
-def read_embeddings(path, chunk_rows: int = DEFAULT_CHUNK, *, column: str | None = None) -> Iterator[np.ndarray]:
+def read_embeddings(path: str | os.PathLike, chunk_rows: int = DEFAULT_CHUNK, *,
+                    column: str | None = None) -> Iterator[np.ndarray]:
     """Yields float32 chunks (at most ``chunk_rows`` x d) of an embeddings file without loading
     it whole: .npy (float16/32/64), .fvecs, .bvecs, .ivecs (C reader), .parquet and Arrow IPC
     (.arrow, .feather) with a list<float> or fixed_size_list<float> ``column`` (pyarrow).
@@ -390,8 +493,9 @@ def _pick_column(schema, names) -> str:
     return cands[0]
 
 
-def compress_file(src, dst, precision: str | Codec = "int8", *, chunk_rows: int = DEFAULT_CHUNK, threads: int = 0,
-                  metadata=None, column: str | None = None, progress: ProgressFn | None = None) -> Codec:
+def compress_file(src: str | os.PathLike, dst: str | os.PathLike, precision: str | Codec = "int8", *,
+                  chunk_rows: int = DEFAULT_CHUNK, threads: int = 0, metadata: dict | str | None = None,
+                  column: str | None = None, progress: ProgressFn | None = None) -> Codec:
     """Compresses an embeddings file of any size into a .vqz, in memory bounded by ``chunk_rows``.
     ``precision`` is a name or a :class:`Codec` (for parameters a name cannot say, such as
     ``Codec("rabitq-1", center=True)``); one that needs training and has none (calibrated, pq,

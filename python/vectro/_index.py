@@ -10,6 +10,8 @@ import math
 import numbers
 import os
 import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +20,10 @@ from ._codec import Codec, _check_threads, as_float32_rows, default_codec
 from ._files import VqzReader
 
 METRICS = {"ip": 0, "cosine": 1, "l2": 2}
+if TYPE_CHECKING:  # the types of array-like inputs and ids in signatures
+    from numpy.typing import ArrayLike
+
+    Ids = ArrayLike | Iterable[str]  # uint64 ids or str ids
 NO_ID = np.uint64(2**64 - 1)  # fills result slots when the index holds fewer than k vectors
 # The search defaults (k x 20 candidates for a rerank codec, k x 2 for the exact stage) live in C
 # (VEC_INDEX_RERANK_OVERSAMPLE, VEC_INDEX_FINAL_OVERSAMPLE), shared with `vectro search`.
@@ -200,8 +206,8 @@ class Index:
         ['doc0', 'doc1']
     """
 
-    def __init__(self, codec="int8", metric: str = "cosine", *, keep_originals: bool = False,
-                 rerank=None) -> None:
+    def __init__(self, codec: str | Codec = "int8", metric: str = "cosine", *, keep_originals: bool = False,
+                 rerank: str | Codec | None = None) -> None:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
         self.codec = _as_codec(codec)
@@ -239,18 +245,42 @@ class Index:
 
     @property
     def dim(self) -> int | None:
-        """The vectors' dimension, once the first add has fixed it (None before)."""
+        """The vectors' dimension, once the first add has fixed it (None before).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> index = vectro.Index("int8")
+            >>> index.dim is None
+            True
+            >>> index.add(np.ones((2, 384), np.float32)); index.dim
+            array([0, 1], dtype=uint64)
+            384
+        """
         return self.codec.dim
 
     @property
     def originals_held(self) -> bool:
         """Whether float originals are held (kept, or given to :meth:`load`): rescoring, and so
-        the results, depend on it."""
+        the results, depend on it.
+
+        Example:
+            >>> import vectro
+            >>> vectro.Index("binary").originals_held, vectro.Index("binary", keep_originals=True).originals_held
+            (False, True)
+        """
         return self.keep_originals
 
     @property
     def ids(self) -> np.ndarray:
-        """The live ids in insertion order: uint64, or an object array of str."""
+        """The live ids in insertion order: uint64, or an object array of str.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> index = vectro.Index("int8")
+            >>> _ = index.add(np.ones((3, 8), np.float32), ids=["a", "b", "c"])
+            >>> index.ids
+            array(['a', 'b', 'c'], dtype=object)
+        """
         with self._lock.read():
             keys = self._keys()
             if self._kind != "str":
@@ -297,9 +327,19 @@ class Index:
             keys.append(k)
         return np.array(keys, np.uint64)
 
-    def get(self, ids) -> np.ndarray:
+    def get(self, ids: Ids) -> np.ndarray:
         """Float32 rows of the given ids, in their order: the originals when held, else the codec's
-        reconstruction. Raises KeyError for an id not in the index."""
+        reconstruction. Raises KeyError for an id not in the index.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((3, 64), np.float32)
+            >>> index = vectro.Index("int8", keep_originals=True)
+            >>> _ = index.add(X, ids=[10, 20, 30])
+            >>> rows = index.get([30, 10])
+            >>> rows.shape, bool(np.array_equal(rows[0], X[2]))   # the originals, as they are held
+            ((2, 64), True)
+        """
         with self._lock.read():
             given = ids
             keys = self._c_keys(ids, "raise")
@@ -316,19 +356,42 @@ class Index:
             return out
 
     # ----- mutations -------------------------------------------------------------------------
-    def add(self, vectors, ids=None, *, threads: int = 0) -> np.ndarray:
+    def add(self, vectors: ArrayLike, ids: Ids | None = None, *, threads: int = 0) -> np.ndarray:
         """Adds vectors; returns the ids assigned. ``ids``: one per vector, all ints (uint64; the
         default continues after the largest int id ever held: 0, 1, 2, ...) or all strings;
         an id already in the index, or repeated in the batch, raises VectroError and adds
         nothing. A codec that needs training and is not trained yet is fitted on the first
-        batch."""
+        batch.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((5, 64), np.float32)
+            >>> index = vectro.Index("int8")
+            >>> index.add(X[:3])
+            array([0, 1, 2], dtype=uint64)
+            >>> index.add(X[3:], ids=[100, 101])
+            array([100, 101], dtype=uint64)
+            >>> index.add(X[:1])              # the next default id follows the largest
+            array([102], dtype=uint64)
+        """
         x, _ = as_float32_rows(vectors)
         with self._mutating():
             return self._add(x, ids, threads, replace=False)
 
-    def upsert(self, vectors, ids, *, threads: int = 0) -> np.ndarray:
+    def upsert(self, vectors: ArrayLike, ids: Ids, *, threads: int = 0) -> np.ndarray:
         """Inserts vectors whose id is new and replaces those whose id is present (in place: the
-        row keeps its position); an id repeated in the batch raises VectroError. Returns ids."""
+        row keeps its position); an id repeated in the batch raises VectroError. Returns ids.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((4, 64), np.float32)
+            >>> index = vectro.Index("int8", keep_originals=True)
+            >>> _ = index.add(X[:2], ids=[1, 2])
+            >>> index.upsert(X[2:], ids=[2, 3])   # 2 is replaced, 3 is new
+            array([2, 3], dtype=uint64)
+            >>> len(index), bool(np.array_equal(index.get([2])[0], X[2]))
+            (3, True)
+        """
         x, _ = as_float32_rows(vectors)
         if ids is None:
             raise ValueError("upsert needs ids")
@@ -397,10 +460,20 @@ class Index:
             return stored
         return out if ids is None else stored
 
-    def delete(self, ids) -> int:
+    def delete(self, ids: Ids) -> int:
         """Removes the rows of the given ids (ids not present are ignored); returns how many were
         removed. Deleted rows are tombstones that search skips, compacted once they are a quarter
-        of the rows; a deleted int id is never handed out again by ``add`` without ids."""
+        of the rows; a deleted int id is never handed out again by ``add`` without ids.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> index = vectro.Index("int8")
+            >>> _ = index.add(np.random.default_rng(0).standard_normal((5, 64), np.float32))
+            >>> index.delete([1, 3, 99])      # 99 is not there: ignored
+            2
+            >>> index.ids
+            array([0, 2, 4], dtype=uint64)
+        """
         with self._mutating():
             keys = self._c_keys(ids, "skip")
             if self._h is None or len(keys) == 0:
@@ -414,8 +487,9 @@ class Index:
             return done
 
     # ----- search ----------------------------------------------------------------------------
-    def search(self, queries, k: int = 10, *, filter=None, oversample: float | None = None,
-               rerank_oversample: float | None = None, bound_scale: float = 1.0, threads: int = 0):
+    def search(self, queries: ArrayLike, k: int = 10, *, filter: Ids | None = None,
+               oversample: float | None = None, rerank_oversample: float | None = None,
+               bound_scale: float = 1.0, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Returns (ids, scores), each (nq, k), best first (higher is better for "ip" and
         "cosine"; for "l2" the squared distance, lower is better). Slots beyond the rows that can
         be returned hold vectro.NO_ID (None for str ids, in an object array) and NaN. Scores are
@@ -428,7 +502,26 @@ class Index:
         of a missed neighbour (rabitq-1 on the sample: 0.8 rescores 0.71x the rows and still finds
         the exact top 10; 0.6 half the rows at recall@10 0.9987). Ctrl-C stops a long search (KeyboardInterrupt).
         ``last_stats`` then tells how many (query, row) pairs were scanned and rescored, and the
-        ``mode`` the answer came from ("codes", "originals", "rerank" or "rerank+originals")."""
+        ``mode`` the answer came from ("codes", "originals", "rerank" or "rerank+originals").
+
+        The search is exhaustive (every live row is scored on its codes; there is no approximate
+        graph or partition), so recall is lost only to the codes, and rescoring wins it back.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> index = vectro.Index("binary", metric="cosine", keep_originals=True)
+            >>> _ = index.add(X)
+            >>> ids, scores = index.search(X[:2], k=3, oversample=10)
+            >>> ids
+            array([[  0, 489, 518],
+                   [  1, 562, 814]], dtype=uint64)
+            >>> scores.round(2)                  # exact cosines: rescored against the originals
+            array([[1.  , 0.35, 0.35],
+                   [1.  , 0.39, 0.37]], dtype=float32)
+            >>> index.last_stats["mode"], index.last_stats["rescored"]   # 2 queries x 3 x 10
+            ('originals', 60)
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         for name, v in (("oversample", oversample), ("rerank_oversample", rerank_oversample)):
@@ -473,12 +566,21 @@ class Index:
         return out, scores
 
     # ----- files -----------------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Writes the index to a .vqz file (atomically): the first codec's codes, the ids (uint64
         in the file's id column; str ids in its metadata), the metric, the next default id.
         Deleted rows are left out. A rerank codec's codes go to ``<path>.rerank.vqz`` and held
         originals to ``<path>.originals.npy``, both written before the main file and found by
-        :meth:`load`, so the loaded index answers as this one does."""
+        :meth:`load`, so the loaded index answers as this one does.
+
+        Example:
+            >>> import numpy as np, os, vectro
+            >>> index = vectro.Index("int8", rerank="f16")
+            >>> _ = index.add(np.random.default_rng(0).standard_normal((100, 64), np.float32))
+            >>> index.save("index.vqz")
+            >>> sorted(f for f in os.listdir() if f.startswith("index"))
+            ['index.vqz', 'index.vqz.rerank.vqz']
+        """
         path = os.fspath(path)
         with self._lock.read():
             if self._h is None:
@@ -494,12 +596,26 @@ class Index:
             _core.index_save(self._h, path, extra)
 
     @classmethod
-    def load(cls, path, *, originals=None, rerank=None) -> Index:
+    def load(cls, path: str | os.PathLike, *, originals: str | os.PathLike | np.ndarray | None = None,
+             rerank: str | os.PathLike | None = None) -> Index:
         """Reads an index saved by :meth:`save`, or any .vqz (without ids: ids 0..n-1; ids that
         repeat are refused). ``originals``: float32 rows in the file's order (a .npy path, or an
         array) for exact rescoring; by default the ``.originals.npy`` that save wrote, when there
         is one. ``rerank``: a .vqz of the same rows in a higher-precision codec (default: the
-        ``.rerank.vqz`` that save wrote). Everything is read into memory."""
+        ``.rerank.vqz`` that save wrote). Everything is read into memory.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> index = vectro.Index("int8")
+            >>> _ = index.add(X)
+            >>> index.save("idx.vqz")
+            >>> vectro.Index.load("idx.vqz")
+            Index('int8', metric='cosine', 1000 vectors, no originals)
+            >>> np.save("originals.npy", X)         # the float rows, in the file's order
+            >>> vectro.Index.load("idx.vqz", originals="originals.npy")
+            Index('int8', metric='cosine', 1000 vectors, originals held)
+        """
         path = os.fspath(path)
         if originals is not None and not isinstance(originals, (str, os.PathLike)):
             o = np.asarray(originals)

@@ -4,11 +4,15 @@ decoding are the C codecs; this module only routes rows between them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._codec import Codec, QuantizedEmbeddings, _check_threads, as_float32_rows
 
 TIERS = ("int4", "int8", "int16", "f16")
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _rel_errors(x: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -32,36 +36,92 @@ class MixedQuantizedEmbeddings:
 
     __slots__ = ("tags", "tiers", "parts", "shape", "max_rel_error")
 
-    def __init__(self, tags, tiers, parts, shape, max_rel_error):
+    def __init__(self, tags: np.ndarray, tiers: tuple[str, ...], parts: dict[str, QuantizedEmbeddings],
+                 shape: tuple[int, ...], max_rel_error: float) -> None:
         self.tags, self.tiers, self.parts, self.shape = tags, tuple(tiers), parts, tuple(shape)
         self.max_rel_error = float(max_rel_error)
 
     @property
     def dim(self) -> int:
-        """The vectors' dimension d."""
+        """The vectors' dimension d.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> m.dim
+            64
+        """
         return self.shape[-1]
 
     @property
     def precision(self) -> str:
-        """"mixed(...)" naming the tiers in the order they are tried."""
+        """"mixed(...)" naming the tiers in the order they are tried.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> m.precision
+            'mixed(int4,int8,int16,f16)'
+        """
         return "mixed(" + ",".join(self.tiers) + ")"
 
     @property
     def nbytes(self) -> int:
-        """Tags plus every part's codes and scales."""
+        """Tags plus every part's codes and scales.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> m.nbytes, vectro.quantize_embeddings(X, "int8").nbytes   # 500 rows at half the bytes
+            (53000, 68000)
+        """
         return int(self.tags.nbytes + sum(p.nbytes for p in self.parts.values()))
 
     @property
     def compression_ratio(self) -> float:
-        """Size of the same vectors as float32 divided by ``nbytes``."""
+        """Size of the same vectors as float32 divided by ``nbytes``.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> round(m.compression_ratio, 2)
+            4.83
+        """
         return len(self.tags) * self.dim * 4 / self.nbytes if self.nbytes else float("nan")
 
     def counts(self) -> dict:
-        """How many vectors each tier holds."""
+        """How many vectors each tier holds.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> m.counts()       # the ternary rows fit int4 exactly; the Gaussian ones need int8
+            {'int4': 500, 'int8': 500, 'int16': 0, 'f16': 0}
+        """
         return {t: int((self.tags == i).sum()) for i, t in enumerate(self.tiers)}
 
     def decode(self, *, threads: int = 0) -> np.ndarray:
-        """Reconstructs every vector as float32, in the original order (shape ``self.shape``)."""
+        """Reconstructs every vector as float32, in the original order (shape ``self.shape``).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X = np.vstack([rng.choice([-1.0, 0.0, 1.0], (500, 64)), rng.standard_normal((500, 64))])
+            >>> m = vectro.quantize_mixed(X.astype(np.float32), max_rel_error=0.01)
+            >>> X_hat = m.decode()
+            >>> X_hat.shape, bool(np.array_equal(X_hat[:500], X[:500]))   # int4 holds -1, 0, 1 exactly
+            ((1000, 64), True)
+        """
         n = len(self.tags)
         out = np.empty((n, self.dim), np.float32)
         for i, t in enumerate(self.tiers):
@@ -78,7 +138,8 @@ class MixedQuantizedEmbeddings:
                 f"compression_ratio={self.compression_ratio:.2f}, max_rel_error={self.max_rel_error:.3g})")
 
 
-def quantize_mixed(embeddings, max_rel_error: float = 0.01, *, tiers=TIERS, threads: int = 0) -> \
+def quantize_mixed(embeddings: ArrayLike, max_rel_error: float = 0.01, *, tiers: tuple[str, ...] = TIERS,
+                   threads: int = 0) -> \
         MixedQuantizedEmbeddings:
     """Gives each vector the cheapest tier whose relative L2 error ‖x − x̂‖/‖x‖ is within
     ``max_rel_error``; vectors no tier satisfies get the last tier (f16: ~3e-4 relative error).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,8 @@ _HELD_OUT_WARNING = ("no queries given: rows held out from X stand in for querie
                      "(short texts against passages, a 'query: ' prefix) usually score lower on "
                      "low-bit codes than documents do (e5: binary 0.21 vs 0.09); pass queries= "
                      "for a prediction that holds")
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _top_k(queries: np.ndarray, db: np.ndarray, k: int, block: int = 256) -> np.ndarray:
@@ -54,7 +57,8 @@ def _split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[nq:]), np.sort(perm[:nq])
 
 
-def evaluate(X, q_or_codec="int8", queries=None, k: int = 10, *, metric: str = "ip", threads: int = 0,
+def evaluate(X: ArrayLike, q_or_codec: str | Codec | QuantizedEmbeddings | MixedQuantizedEmbeddings = "int8",
+             queries: ArrayLike | None = None, k: int = 10, *, metric: str = "ip", threads: int = 0,
              seed: int = 0) -> dict:
     """Measures what a compression costs on ``X``.
 
@@ -217,15 +221,44 @@ class Choice:
     metric: str = "ip"
     warning: str | None = None
 
-    def index(self, X=None, ids=None) -> PlannedIndex:
-        """The Index this choice describes (search() rescoring as planned), with X added if given."""
+    def index(self, X: ArrayLike | None = None, ids: ArrayLike | None = None) -> PlannedIndex:
+        """The Index this choice describes (search() rescoring as planned), with X added if given.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> rng = np.random.default_rng(0)
+            >>> X, Q = rng.standard_normal((2000, 32), np.float32), rng.standard_normal((50, 32), np.float32)
+            >>> c = vectro.choose(X, min_recall_at_10=0.95, queries=Q, candidates=("binary", "int4"),
+            ...                   rescoring=("none", 4), center=(False,))
+            >>> c.precision, c.oversample                 # int4 codes, 4x candidates rescored
+            ('int4', 4)
+            >>> index = c.index(X)
+            >>> index
+            Index('int4', metric='ip', 2000 vectors, originals held)
+            >>> index.search(Q[:1], k=3)[0]
+            array([[ 739, 1477, 1324]], dtype=uint64)
+            >>> np.argsort(-(Q[:1] @ X.T))[:, :3]         # the exact top 3, by float inner product
+            array([[ 739, 1477, 1324]])
+        """
         idx = PlannedIndex(self)
         if X is not None:
             idx.add(X, ids)
         return idx
 
     def format_table(self) -> str:
-        """The measured candidates as a text table, one per line, with whether each met the target."""
+        """The measured candidates as a text table, one per line, with whether each met the target.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+            >>> c = vectro.choose(X, min_cosine=0.99, candidates=("int4", "int8"), rescoring=("none",))
+            >>> print(c.format_table())
+            precision  ctr  dims bytes/vec rescoring    rows    ms/q    cosine recall@10  met
+            int4        no    32        20      none     0.0     nan   0.995...       nan  yes
+            int4       yes    32        20      none     0.0     nan   0.995...       nan  yes
+            int8        no    32        36      none     0.0     nan   0.999...       nan  yes
+            int8       yes    32        36      none     0.0     nan   0.999...       nan  yes
+        """
         head = (f"{'precision':<10} {'ctr':>3} {'dims':>5} {'bytes/vec':>9} {'rescoring':>9} {'rows':>7} "
                 f"{'ms/q':>7} {'cosine':>9} {'recall@10':>9}  met")
         rows = [head] + [
@@ -246,8 +279,10 @@ def _rescoring_name(ov) -> str:
     return "none" if ov is None else ov if isinstance(ov, str) else f"{ov:g}x"
 
 
-def choose(X, *, min_cosine: float | None = None, min_recall_at_10: float | None = None, queries=None,
-           candidates=DEFAULT_CANDIDATES, matryoshka_dims=None, rescoring=DEFAULT_RESCORING, center=(False, True),
+def choose(X: ArrayLike, *, min_cosine: float | None = None, min_recall_at_10: float | None = None,
+           queries: ArrayLike | None = None, candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+           matryoshka_dims: list[int] | None = None, rescoring: tuple = DEFAULT_RESCORING,
+           center: tuple[bool, ...] = (False, True),
            sample: int = 20000, metric: str = "ip", seed: int = 0) -> Choice:
     """The cheapest configuration that meets the targets on your data: codec x centring x
     Matryoshka dims x rescoring.

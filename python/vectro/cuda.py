@@ -9,14 +9,19 @@ stream. Host (NumPy) arrays go to the GPU only when asked: ``device="cuda"``.
 The kernels are in ``libvectro_cuda`` (built with the package when ``nvcc`` is found). Without it,
 or without a GPU, :func:`is_available` is False and :func:`unavailable_reason` says why.
 
-Example (on a machine with a GPU and PyTorch):
-    >>> import torch, vectro
-    >>> x = torch.randn(1000, 384, device="cuda")
-    >>> q = vectro.quantize_embeddings(x)            # codes stay on the GPU
-    >>> q.codes.device.type, q.codes.dtype
+The examples need a GPU and PyTorch: they are marked ``+SKIP``, and the docs test runs them
+(SKIP lifted) where :func:`is_available` is True.
+
+Example:
+    >>> import torch, vectro  # doctest: +SKIP
+    >>> x = torch.randn(1000, 384, device="cuda")  # doctest: +SKIP
+    >>> q = vectro.quantize_embeddings(x)  # codes stay on the GPU  # doctest: +SKIP
+    >>> q.codes.device.type, q.codes.dtype  # doctest: +SKIP
     ('cuda', torch.int8)
-    >>> x_hat = vectro.reconstruct_embeddings(q)     # a CUDA tensor
-    >>> ids, scores = vectro.cuda.search(q, x[:5], k=10)
+    >>> x_hat = vectro.reconstruct_embeddings(q)  # a CUDA tensor  # doctest: +SKIP
+    >>> ids, scores = vectro.cuda.search(q, x[:5], k=10)  # doctest: +SKIP
+    >>> ids[:, 0].tolist()  # doctest: +SKIP
+    [0, 1, 2, 3, 4]
 """
 
 from __future__ import annotations
@@ -24,10 +29,14 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._core import VectroError
+
+if TYPE_CHECKING:
+    from ._codec import QuantizedEmbeddings
 
 __all__ = ["DeviceQuantizedEmbeddings", "is_available", "unavailable_reason", "is_device_array",
            "quantize", "reconstruct", "search", "PRECISIONS"]
@@ -86,12 +95,25 @@ def _load():
 
 
 def is_available() -> bool:
-    """True when the CUDA kernels are built and a GPU is usable."""
+    """True when the CUDA kernels are built and a GPU is usable.
+
+    Example:
+        >>> import vectro
+        >>> vectro.cuda.is_available() == (vectro.cuda.unavailable_reason() is None)
+        True
+    """
     return _load() is not None
 
 
 def unavailable_reason() -> str | None:
-    """Why :func:`is_available` is False (None when it is True)."""
+    """Why :func:`is_available` is False (None when it is True).
+
+    Example:
+        >>> import vectro
+        >>> reason = vectro.cuda.unavailable_reason()
+        >>> reason is None or isinstance(reason, str)   # e.g. "no CUDA device" on a laptop
+        True
+    """
     _load()
     return None if _lib is not None else _reason
 
@@ -127,9 +149,18 @@ def _framework(a) -> str | None:
     return None
 
 
-def is_device_array(a) -> bool:
+def is_device_array(a: object) -> bool:
     """True for a CUDA array: a torch CUDA tensor, a CuPy array, or anything exposing
-    ``__cuda_array_interface__``."""
+    ``__cuda_array_interface__``.
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> vectro.cuda.is_device_array(np.zeros(3, np.float32))   # host memory
+        False
+        >>> import torch  # doctest: +SKIP
+        >>> vectro.cuda.is_device_array(torch.zeros(3, device="cuda"))  # doctest: +SKIP
+        True
+    """
     return _framework(a) is not None
 
 
@@ -242,7 +273,14 @@ def _parse(precision: str, group_size: int | None) -> tuple[str, int]:
 @dataclass
 class DeviceQuantizedEmbeddings:
     """Codes on a GPU: ``codes`` and ``scales`` (None for binary, f16, bf16) are arrays of the
-    input's library. ``to_host()`` gives the equivalent :class:`vectro.QuantizedEmbeddings`."""
+    input's library. ``to_host()`` gives the equivalent :class:`vectro.QuantizedEmbeddings`.
+
+    Example:
+        >>> import torch, vectro  # doctest: +SKIP
+        >>> q = vectro.cuda.quantize(torch.randn(100, 64, device="cuda"), "int4", group_size=32)  # doctest: +SKIP
+        >>> len(q), q.dim, q.codes.shape, q.scales.shape  # doctest: +SKIP
+        (100, 64, torch.Size([100, 32]), torch.Size([100, 2]))
+    """
 
     codes: object
     scales: object
@@ -256,13 +294,27 @@ class DeviceQuantizedEmbeddings:
 
     @property
     def name(self) -> str:
-        """The codec's name as ``Codec`` takes it ("int4-g32" for int4 with groups of 32)."""
+        """The codec's name as ``Codec`` takes it ("int4-g32" for int4 with groups of 32).
+
+        Example:
+            >>> import torch, vectro  # doctest: +SKIP
+            >>> vectro.cuda.quantize(torch.randn(10, 64, device="cuda"), "int4", group_size=32).name  # doctest: +SKIP
+            'int4-g32'
+        """
         if self.precision == "int4" and self.group_size:
             return f"int4-g{self.group_size}"
         return self.precision
 
-    def to_host(self):
-        """The same codes as a :class:`vectro.QuantizedEmbeddings` (one device-to-host copy)."""
+    def to_host(self) -> QuantizedEmbeddings:
+        """The same codes as a :class:`vectro.QuantizedEmbeddings` (one device-to-host copy).
+
+        Example:
+            >>> import numpy as np, torch, vectro  # doctest: +SKIP
+            >>> x = torch.randn(100, 64, device="cuda")  # doctest: +SKIP
+            >>> host = vectro.cuda.quantize(x).to_host()  # doctest: +SKIP
+            >>> bool(np.array_equal(host.codes, vectro.quantize_embeddings(x.cpu().numpy()).codes))  # doctest: +SKIP
+            True
+        """
         from ._codec import Codec, QuantizedEmbeddings
 
         def host(a):
@@ -282,7 +334,7 @@ class DeviceQuantizedEmbeddings:
         return QuantizedEmbeddings(codes, host(self.scales), codec=codec, dim=self.dim, shape=self.shape)
 
 
-def quantize(embeddings, precision: str = "int8", *, group_size: int | None = None,
+def quantize(embeddings: object, precision: str = "int8", *, group_size: int | None = None,
              device: str | None = None) -> DeviceQuantizedEmbeddings:
     """Encodes float32 rows held on a GPU (or a host array with ``device="cuda"``).
 
@@ -290,6 +342,13 @@ def quantize(embeddings, precision: str = "int8", *, group_size: int | None = No
 
     Raises:
         VectroError: no usable GPU, NaN/Inf (naming the lowest row), a value f16 cannot hold.
+
+    Example:
+        >>> import numpy as np, vectro  # doctest: +SKIP
+        >>> x = np.random.default_rng(0).standard_normal((1000, 64), np.float32)  # doctest: +SKIP
+        >>> q = vectro.cuda.quantize(x, "binary", device="cuda")  # a host array, moved to the GPU  # doctest: +SKIP
+        >>> q.codes.shape, q.codes.is_cuda  # doctest: +SKIP
+        (torch.Size([1000, 8]), True)
     """
     lib = _need()
     if device is not None and not is_device_array(embeddings):
@@ -317,8 +376,16 @@ def quantize(embeddings, precision: str = "int8", *, group_size: int | None = No
     return DeviceQuantizedEmbeddings(codes, scales, p, d, g, (d,) if single else (n, d))
 
 
-def reconstruct(q: DeviceQuantizedEmbeddings):
-    """Decodes codes on the GPU to float32 rows (an array of the codes' library)."""
+def reconstruct(q: DeviceQuantizedEmbeddings) -> object:
+    """Decodes codes on the GPU to float32 rows (an array of the codes' library).
+
+    Example:
+        >>> import torch, vectro  # doctest: +SKIP
+        >>> x = torch.randn(100, 64, device="cuda")  # doctest: +SKIP
+        >>> x_hat = vectro.cuda.reconstruct(vectro.cuda.quantize(x))  # doctest: +SKIP
+        >>> x_hat.device.type, bool((x_hat - x).abs().max() < 0.05)  # doctest: +SKIP
+        ('cuda', True)
+    """
     lib = _need()
     if not isinstance(q, DeviceQuantizedEmbeddings):
         raise TypeError(f"expected DeviceQuantizedEmbeddings, got {type(q).__name__}")
@@ -338,11 +405,18 @@ def reconstruct(q: DeviceQuantizedEmbeddings):
     return out.reshape(q.shape) if len(q.shape) == 1 else out
 
 
-def search(q: DeviceQuantizedEmbeddings, queries, k: int = 10):
+def search(q: DeviceQuantizedEmbeddings, queries: object, k: int = 10) -> tuple[object, object]:
     """Exhaustive top-k on the GPU: int8 codes by inner product (the query quantized by the int8
     encoder; scores are the C library's bit for bit), binary codes by Hamming distance (scores are
     the distances, smallest first). Ties go to the lower row. Returns (ids int64, scores float32)
     device arrays of shape (nq, k); slots past len(q) hold id -1 and score NaN.
+
+    Example:
+        >>> import torch, vectro  # doctest: +SKIP
+        >>> x = torch.randn(1000, 64, device="cuda")  # doctest: +SKIP
+        >>> ids, scores = vectro.cuda.search(vectro.cuda.quantize(x, "binary"), x[:3], k=5)  # doctest: +SKIP
+        >>> ids[:, 0].tolist(), scores[:, 0].tolist()   # each row finds itself at Hamming distance 0  # doctest: +SKIP
+        ([0, 1, 2], [0.0, 0.0, 0.0])
     """
     lib = _need()
     if not isinstance(q, DeviceQuantizedEmbeddings):

@@ -132,8 +132,11 @@ def convert(src: str) -> str:
             bare = re.sub(r"/\*.*?\*/", "", "\n".join(code), flags=re.S)  # names in comments do not count
             m = DECL_NAME.search(bare) if not bare.lstrip().startswith("#") else None
             name = next((g for g in m.groups() if g), None) if m else None
+            # a block declaring several functions under one doc block (vec_index_codec and
+            # vec_index_rerank) is headed by all of them, so each is in the contents and search
+            more = [f for f in re.findall(r"\b(vec_\w+)\s*\(", bare) if f != name] if name else []
             if name:
-                out += [f"### {name}", ""]
+                out += [f"### {', '.join(dict.fromkeys([name, *more]))}", ""]
             out += ["```c", *code, "```", ""]
         if doc:
             out += [prose(doc), ""]

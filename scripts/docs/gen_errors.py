@@ -101,7 +101,7 @@ def main() -> None:
     ]
     groups = [
         ("C library (`vec_fail`)", lambda r: r[0].startswith("VEC_E_")),
-        ("Python extension (`_core.c`)", lambda r: r[2].endswith("_core.c")),
+        ("Python extension (`_core*.c`)", lambda r: r[2].startswith("python/") and r[2].endswith(".c")),
         ("Python package", lambda r: r[2].endswith(".py")),
         ("Command line", lambda r: r[0] == "CLI"),
     ]

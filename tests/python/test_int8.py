@@ -277,13 +277,6 @@ def test_gil_released_during_work():
     assert during > 0.3 * idle_rate * elapsed, (during, idle_rate, elapsed)
 
 
-def test_doctests():
-    import doctest
-
-    failures, tried = doctest.testmod(vectro, verbose=False)
-    assert tried > 5 and failures == 0
-
-
 def test_outputs_are_cache_line_aligned():
     """The kernels' streaming-store path needs aligned rows; NumPy alone gives 16-byte alignment."""
     q = vectro.quantize_embeddings(randn(3000, 768))

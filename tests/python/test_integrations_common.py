@@ -1,7 +1,6 @@
 """vectro.integrations itself: lazy imports (a missing client names its pip extra), the checks every
-module shares (ids, payload, queries), local rescoring, and the modules' docstring examples."""
+module shares (ids, payload, queries), local rescoring. (The modules' docstring examples run in test_doctests.py.)"""
 
-import doctest
 import importlib
 import sys
 
@@ -100,17 +99,3 @@ def test_originals_rescore_exactly_from_a_vqz(tmp_path):
         o.rescore(q, np.full((3, 2), 7, np.uint64), 1, "ip")
     got, scores = o.rescore(q, np.array([[0, 10]] * 3, np.uint64), 4, "l2")  # fewer candidates than k
     assert (got[:, 2:] == vectro.NO_ID).all() and np.isnan(scores[:, 2:]).all()
-
-
-def test_docstring_examples():
-    mods = ["vectro.integrations", "vectro.integrations._common", "vectro.integrations.pgvector",
-            "vectro.integrations.milvus", "vectro.integrations.weaviate", "vectro.integrations.pinecone"]
-    try:
-        import qdrant_client  # noqa: F401
-
-        mods.append("vectro.integrations.qdrant")
-    except ImportError:
-        print("qdrant-client is not installed: the qdrant module's example is not run")
-    for m in mods:
-        failures, _ = doctest.testmod(importlib.import_module(m), verbose=False)
-        assert failures == 0, m

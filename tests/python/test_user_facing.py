@@ -86,15 +86,3 @@ def test_codec_bytes_round_trip_and_index(precision, center):
     index = vectro.Index(c, metric="ip")
     index.add(X)
     assert index.search(X[:2], k=1)[0][:, 0].tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("module", ["vectro._codec", "vectro._files", "vectro._index", "vectro._mixed",
-                                    "vectro._quality", "vectro._cluster"])
-def test_docstring_examples(module, tmp_path, monkeypatch):
-    """The examples the API reference shows run as written (test_int8 covers vectro/__init__)."""
-    import doctest
-    import importlib
-
-    monkeypatch.chdir(tmp_path)
-    failures, tried = doctest.testmod(importlib.import_module(module), verbose=False)
-    assert tried > 0 and failures == 0

@@ -19,24 +19,59 @@ Example:
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from ._compress import compress
 from ._manifest import load as _load
 from ._manifest import verify_entry as _verify_entry
 from ._search import ShardedIndex
 
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    import distributed
+
 __all__ = ["ShardedIndex", "compress", "read_manifest", "verify"]
 
 
-def read_manifest(dataset) -> dict:
+def read_manifest(dataset: str | os.PathLike) -> dict:
     """The manifest of a dataset directory (or of its manifest.json path); VectroError when the
-    dataset is incomplete (no manifest) or the file is not one."""
+    dataset is incomplete (no manifest) or the file is not one.
+
+    Example:
+        >>> import numpy as np, vectro.distributed as vd
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+        >>> np.save("a.npy", X[:600]); np.save("b.npy", X[600:])
+        >>> _ = vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250, originals=True)
+        >>> m = vd.read_manifest("ds")
+        >>> m["rows"], m["dim"], m["metric"], m["codec"]["precision"], len(m["shards"])
+        (1000, 32, 'cosine', 'int8', 5)
+        >>> m["shards"][0]["shard"], m["shards"][0]["rows"], m["shards"][0]["originals"]["path"]
+        ('shards/shard-000000.vqz', 250, 'shards/shard-000000.f32.npy')
+    """
     return _load(dataset)[1]
 
 
-def verify(dataset, client=None) -> int:
+def verify(dataset: str | os.PathLike, client: distributed.Client | Executor | None = None) -> int:
     """Checks every shard the manifest lists (size, CRC-32, rows, codec; originals too), on the
     workers when ``client`` is given. Returns the number of rows; raises VectroError naming the
-    first file that does not match."""
+    first file that does not match.
+
+    Example:
+        >>> import numpy as np, vectro.distributed as vd
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+        >>> np.save("a.npy", X[:600]); np.save("b.npy", X[600:])
+        >>> _ = vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250, originals=True)
+        >>> vd.verify("ds")
+        1000
+        >>> with open("ds/shards/shard-000003.vqz", "r+b") as f:
+        ...     _ = f.seek(200); _ = f.write(b"x")           # one byte changed
+        >>> vd.verify("ds")
+        Traceback (most recent call last):
+        ...
+        vectro.VectroError: ...shard-000003.vqz...
+    """
     from ._compress import run_tasks
 
     root, man = _load(dataset)

@@ -10,12 +10,17 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import Codec, VectroError, VqzReader, VqzWriter
 from . import _manifest as M
 from ._sources import expand, is_local, probe, read_rows
+
+if TYPE_CHECKING:
+    import distributed
 
 CALIBRATION_ROWS = 100_000  # as vectro.compress_file, so both train the same codec
 METRICS = ("ip", "cosine", "l2")  # vectro.Index's
@@ -251,10 +256,13 @@ def _codec_for(root: str, spec: tuple, infos, sample_rows, chunk_rows, storage_o
     return codec
 
 
-def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", column: str | None = None,
+def compress(inputs: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike,
+             codec: str | Codec = "int8", *, client: distributed.Client | cf.Executor | None = None,
+             metric: str = "cosine", column: str | None = None,
              id_column: str | None = None, id_offset: int = 0, shard_rows: int = 1_000_000,
              chunk_rows: int = 65536, sample_rows: int = CALIBRATION_ROWS, originals: bool = False,
-             threads: int = 1, storage_options: dict | None = None, progress=None) -> dict:
+             threads: int = 1, storage_options: dict | None = None,
+             progress: bool | Callable[[int, int, int, int], object] | None = None) -> dict:
     """Compresses many embeddings files into a sharded dataset directory ``out``.
 
     ``inputs``: paths, directories, globs or fsspec URLs of .npy, .fvecs/.bvecs/.ivecs and
@@ -279,6 +287,16 @@ def compress(inputs, out, codec="int8", *, client=None, metric: str = "cosine", 
     ``progress``: True prints to stderr; a callable gets (shards done, shards, rows done, rows).
 
     Returns ``{"manifest", "rows", "dim", "shards", "written", "skipped", "seconds"}``.
+
+    Example:
+        >>> import numpy as np, vectro.distributed as vd
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+        >>> np.save("a.npy", X[:600]); np.save("b.npy", X[600:])
+        >>> r = vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250)   # client=None: in this process
+        >>> r["rows"], r["shards"], r["written"], r["skipped"]     # a.npy: 250 + 250 + 100, b.npy: 250 + 150
+        (1000, 5, 5, 0)
+        >>> vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250)["skipped"]   # a rerun redoes nothing
+        5
     """
     t0 = time.perf_counter()
     if metric not in METRICS:

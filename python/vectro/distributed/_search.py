@@ -4,11 +4,16 @@ vectro.Index objects (kept open between queries), searches them, and the top k a
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import NO_ID, Index, VectroError
 from . import _manifest as M
+
+if TYPE_CHECKING:
+    import distributed
+    from numpy.typing import ArrayLike
 
 _OPEN: dict = {}  # in each worker process: shard path -> ((size, mtime, originals), Index)
 
@@ -91,11 +96,19 @@ class ShardedIndex:
     (``compress(..., originals=True)``) for exact rescoring.
 
     Example:
-        >>> # ds = vectro.distributed.ShardedIndex("out/", client)
-        >>> # ids, scores = ds.search(queries, k=10)
+        >>> import numpy as np, vectro.distributed as vd
+        >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+        >>> np.save("a.npy", X[:600]); np.save("b.npy", X[600:])
+        >>> _ = vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250, originals=True)
+        >>> index = vd.ShardedIndex("ds")      # or ShardedIndex("ds", client): a distributed.Client
+        >>> index
+        ShardedIndex('.../ds', int8, metric='cosine', 1000 rows in 5 shards)
+        >>> index.search(X[0], k=3)[0]
+        array([  0, 908, 402], dtype=uint64)
     """
 
-    def __init__(self, dataset, client=None, *, originals: bool = True, verify: bool = True) -> None:
+    def __init__(self, dataset: str | os.PathLike, client: distributed.Client | None = None, *,
+                 originals: bool = True, verify: bool = True) -> None:
         import concurrent.futures as cf
 
         if isinstance(client, cf.Executor):
@@ -136,10 +149,22 @@ class ShardedIndex:
     def __len__(self) -> int:
         return int(self.manifest["rows"])
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, bound_scale: float = 1.0,
-               threads: int = 0):
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               bound_scale: float = 1.0, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Returns (ids, scores), each (nq, k) (or (k,) for one query), best first, as
-        :meth:`vectro.Index.search`."""
+        :meth:`vectro.Index.search`.
+
+        Example:
+            >>> import numpy as np, vectro.distributed as vd
+            >>> X = np.random.default_rng(0).standard_normal((1000, 32), np.float32)
+            >>> np.save("a.npy", X[:600]); np.save("b.npy", X[600:])
+            >>> _ = vd.compress(["a.npy", "b.npy"], "ds", "int8", shard_rows=250, originals=True)
+            >>> ids, scores = vd.ShardedIndex("ds").search(X[:2], k=3, oversample=4)  # exact, from the originals
+            >>> ids, scores.round(3)
+            (array([[  0, 908, 402],
+                   [  1, 105, 937]], dtype=uint64), array([[1.   , 0.518, 0.507],
+                   [1.   , 0.55 , 0.436]], dtype=float32))
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         q = np.asarray(queries, dtype=np.float32)

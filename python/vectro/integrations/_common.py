@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,12 @@ import vectro
 METRICS = ("ip", "cosine", "l2")
 VECTORS = ("auto", "codes", "float32", "float16")
 MAX_INT64 = 2**63 - 1
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    # what every Store.upload takes, and what every quantization_config takes
+    UploadData = str | os.PathLike | vectro.VqzReader | vectro.QuantizedEmbeddings | ArrayLike
+    PrecisionLike = vectro.Choice | vectro.Codec | vectro.QuantizedEmbeddings | str
 
 # Candidates to rescore per result (k x this) by default, from vectro's measurements on the shipped
 # sample (README "Search"): binary reaches recall@10 0.935 at 10x and 0.975 at 20x; 4-bit codes and
@@ -31,7 +38,17 @@ def default_oversample(precision: str) -> float:
 class PartialUploadError(RuntimeError):
     """A bulk load failed part-way on a database without transactions. ``written`` is how many
     vectors were stored and ``written_ids`` their ids (uint64), so the caller can resume or delete
-    them; ``__cause__`` is the database's own error."""
+    them; ``__cause__`` is the database's own error.
+
+    Example:
+        >>> import numpy as np
+        >>> from vectro.integrations import PartialUploadError
+        >>> e = PartialUploadError("upsert of batch 3 failed", written_ids=np.arange(512))  # what a Store raises
+        >>> e.written, int(e.written_ids[-1])     # resume from id 512, or delete ids 0..511
+        (512, 511)
+        >>> str(e)
+        'upsert of batch 3 failed; 512 vectors were written before the failure (ids in .written_ids)'
+    """
 
     def __init__(self, message: str, written_ids: np.ndarray) -> None:
         self.written_ids = np.asarray(written_ids, np.uint64)
@@ -43,7 +60,15 @@ class PartialUploadError(RuntimeError):
 @dataclass
 class UploadReport:
     """What an upload wrote: ``count`` vectors into ``name`` as ``vectors`` ("codes", "float32",
-    "float16"), ``precision`` of the source codes, ``dim``, and the database's own ``detail``."""
+    "float16"), ``precision`` of the source codes, ``dim``, and the database's own ``detail``.
+    Every ``Store.upload`` returns one.
+
+    Example:
+        >>> from vectro.integrations import UploadReport
+        >>> r = UploadReport(name="docs", count=1000, dim=384, precision="binary", vectors="codes")
+        >>> f"{r.count} x {r.dim} {r.precision} {r.vectors} into {r.name}"
+        '1000 x 384 binary codes into docs'
+    """
 
     name: str
     count: int
@@ -59,7 +84,14 @@ class Plan:
     or a name): ``precision`` to quantize with before upload, ``vectors`` for ``upload``,
     ``oversample`` for ``search``, ``native``: the database's own configuration object (Qdrant
     models, Milvus index parameters, Weaviate ``Configure`` objects, pgvector SQL), and a ``note``
-    saying what the database does with it."""
+    saying what the database does with it.
+
+    Example:
+        >>> from vectro.integrations import pgvector
+        >>> plan = pgvector.quantization_config("binary")
+        >>> plan.precision, plan.vectors, plan.oversample, plan.native["column_type"]
+        ('binary', 'codes', 10.0, 'bit')
+    """
 
     precision: str
     vectors: str
@@ -98,9 +130,19 @@ class Source:
     ``data`` may be a .vqz path, a :class:`vectro.VqzReader`, :class:`vectro.QuantizedEmbeddings`,
     or float embeddings (n, d), quantized here with ``precision`` (default "f16"; "float32" keeps
     the floats as they are).
+
+    Example:
+        >>> import numpy as np
+        >>> from vectro.integrations import Source
+        >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+        >>> src = Source(X, ids=np.arange(1000) + 5, payload={"title": [f"doc {i}" for i in range(1000)]},
+        ...              precision="int8")
+        >>> src.precision, src.n, src.dim, src.ids[:3], list(src.payload)
+        ('int8', 1000, 64, array([5, 6, 7], dtype=uint64), ['title'])
     """
 
-    def __init__(self, data, ids=None, payload=None, *, precision: str | None = None,
+    def __init__(self, data: str | os.PathLike | vectro.VqzReader | vectro.QuantizedEmbeddings | ArrayLike,
+                 ids: ArrayLike | None = None, payload: dict | None = None, *, precision: str | None = None,
                  max_id: int = 2**64 - 1) -> None:
         self.reader = None
         if isinstance(data, (str, os.PathLike)):
@@ -140,7 +182,15 @@ class Source:
         self.payload = check_payload(payload, self.n)
 
     def chunks(self, rows: int) -> Iterator[tuple[int, vectro.QuantizedEmbeddings]]:
-        """Yields (start row, codes of rows [start, start + rows)); float32 rows for "float32"."""
+        """Yields (start row, codes of rows [start, start + rows)); float32 rows for "float32".
+
+        Example:
+            >>> import numpy as np
+            >>> from vectro.integrations import Source
+            >>> src = Source(np.random.default_rng(0).standard_normal((1000, 64), np.float32))
+            >>> [(start, len(q)) for start, q in src.chunks(400)]
+            [(0, 400), (400, 400), (800, 200)]
+        """
         rows = max(1, int(rows))
         for a in range(0, self.n, rows):
             b = min(a + rows, self.n)
@@ -154,7 +204,16 @@ class Source:
                                                     codec=q.codec, dim=self.dim)
 
     def floats(self, q: vectro.QuantizedEmbeddings) -> np.ndarray:
-        """Reconstructions (float32) of one chunk."""
+        """Reconstructions (float32) of one chunk.
+
+        Example:
+            >>> import numpy as np
+            >>> from vectro.integrations import Source
+            >>> src = Source(np.random.default_rng(0).standard_normal((1000, 64), np.float32), precision="int8")
+            >>> start, q = next(src.chunks(400))
+            >>> src.floats(q).shape, src.floats(q).dtype
+            ((400, 64), dtype('float32'))
+        """
         if isinstance(q, np.ndarray):
             return q
         return vectro.reconstruct_embeddings(q).reshape(len(q), self.dim)
@@ -271,7 +330,8 @@ class Originals:
         [[11]]
     """
 
-    def __init__(self, data, ids=None) -> None:
+    def __init__(self, data: str | os.PathLike | vectro.VqzReader | vectro.QuantizedEmbeddings | ArrayLike,
+                 ids: ArrayLike | None = None) -> None:
         file_ids = None
         if isinstance(data, (str, os.PathLike)) and os.fspath(data).endswith(".npy"):
             x = np.load(os.fspath(data), mmap_mode="r")
@@ -294,11 +354,26 @@ class Originals:
 
     @property
     def dim(self) -> int:
-        """The originals' dimension d."""
+        """The originals' dimension d.
+
+        Example:
+            >>> import numpy as np
+            >>> from vectro.integrations import Originals
+            >>> Originals(np.zeros((10, 384), np.float32)).dim
+            384
+        """
         return int(self.x.shape[1])
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Row numbers of ``ids`` (any shape); raises KeyError naming an id it does not hold."""
+        """Row numbers of ``ids`` (any shape); raises KeyError naming an id it does not hold.
+
+        Example:
+            >>> import numpy as np
+            >>> from vectro.integrations import Originals
+            >>> o = Originals(np.zeros((1000, 8), np.float32), ids=np.arange(1000, 2000))
+            >>> o.rows_of([1005, 1000])
+            array([5, 0])
+        """
         flat = np.asarray(ids, np.uint64).ravel()
         pos = np.searchsorted(self._sorted, flat)
         pos = np.minimum(pos, len(self._sorted) - 1)
@@ -308,7 +383,19 @@ class Originals:
         return self._order[pos].reshape(np.shape(ids))
 
     def rescore(self, queries: np.ndarray, cand: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top k among candidate ids (nq, c; NO_ID marks empty slots): (ids, scores)."""
+        """Exact top k among candidate ids (nq, c; NO_ID marks empty slots): (ids, scores).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import Originals
+            >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+            >>> index = vectro.Index("binary")
+            >>> _ = index.add(X)
+            >>> candidates, _ = index.search(X[:2], k=20)       # what a database would return
+            >>> ids, scores = Originals(X).rescore(X[:2], candidates, 3, "cosine")
+            >>> ids[:, 0], scores[:, 0].round(3)
+            (array([0, 1], dtype=uint64), array([1., 1.], dtype=float32))
+        """
         nq = len(queries)
         valid = cand != NO_ID
         safe = np.where(valid, cand, cand[valid][0] if valid.any() else 0)

@@ -4,10 +4,11 @@ own and so need langchain-core installed: that module imports this one on first 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
@@ -22,6 +23,13 @@ from langchain_core.vectorstores import VectorStore  # noqa: E402
 from langchain_core.vectorstores.utils import maximal_marginal_relevance  # noqa: E402
 
 from .._codec import Codec  # noqa: E402
+
+if TYPE_CHECKING:
+    from .._codec import QuantizedEmbeddings
+    from .._index import Index
+
+# what ``filter=`` takes: a metadata dict ({"source": "a.txt"}, "$in", "$gte", ...) or a predicate
+Filter = Union[dict, Callable[[Document], bool], None]
 
 
 class VectroVectorStore(VectorStore):
@@ -45,21 +53,54 @@ class VectroVectorStore(VectorStore):
 
     Persistence: :meth:`dump` writes a directory (the index as .vqz, the documents as JSON, a
     manifest replaced atomically); :meth:`load` reads it.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from vectro.integrations.langchain import VectroVectorStore
+        >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+        >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+        ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+        ['a', 'p', 'c']
+        >>> [(d.id, round(score, 3)) for d, score in store.similarity_search_with_score("apples", k=2)]
+        [('a', 1.0), ('c', 0.179)]
     """
 
     def __init__(self, embedding: Embeddings, codec: str | Codec = "int8", *, metric: str = "cosine",
-                 rerank=None, keep_originals: bool = False, oversample: float | None = None) -> None:
+                 rerank: str | Codec | None = None, keep_originals: bool = False,
+                 oversample: float | None = None) -> None:
         self.embedding = embedding
         self._store = DocIndex(codec, metric, rerank=rerank, keep_originals=keep_originals,
                                oversample=oversample)
 
     @property
     def embeddings(self) -> Embeddings:
+        """The Embeddings the store embeds texts and queries with.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> model = DeterministicFakeEmbedding(size=64)
+            >>> VectroVectorStore(model).embeddings is model
+            True
+        """
         return self.embedding
 
     @property
-    def index(self):
-        """The underlying :class:`vectro.Index` (ids are the document ids)."""
+    def index(self) -> Index:
+        """The underlying :class:`vectro.Index` (ids are the document ids).
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.index
+            Index('int8', metric='cosine', 3 vectors, no originals)
+            >>> store.index.ids
+            array(['a', 'p', 'c'], dtype=object)
+        """
         return self._store.index
 
     def __len__(self) -> int:
@@ -86,7 +127,21 @@ class VectroVectorStore(VectorStore):
 
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
-        """Embeds and stores texts; an id already present is replaced (codes, text and metadata)."""
+        """Embeds and stores texts; an id already present is replaced (codes, text and metadata).
+        Returns the ids (new UUIDs where none are given).
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.add_texts(["red apples"], ids=["a"])     # "a" replaced
+            ['a']
+            >>> len(store), store.get_by_ids(["a"])[0].page_content
+            (3, 'red apples')
+        """
         texts = list(texts)
         ids_ = self._ids(len(texts), ids)
         records = self._records(texts, metadatas)
@@ -120,7 +175,18 @@ class VectroVectorStore(VectorStore):
                                      ids=ids, **kwargs)
 
     def delete(self, ids: Sequence[str] | None = None, **kwargs: Any) -> bool:
-        """Deletes by id (missing ids are ignored); ``ids=None`` deletes everything."""
+        """Deletes by id (missing ids are ignored); ``ids=None`` deletes everything.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.delete(["c", "zz"]), len(store)
+            (True, 2)
+        """
         self._store.delete(ids)
         return True
 
@@ -133,6 +199,18 @@ class VectroVectorStore(VectorStore):
         return Document(id=id_, page_content=record["text"], metadata=dict(record["metadata"]))
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The Documents of ``ids`` that are present (missing ids are skipped).
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.get_by_ids(["p", "zz"])
+            [Document(id='p', metadata={'kind': 'fruit'}, page_content='pears')]
+        """
         return [self._doc(i, r) for i, r in self._store.get(ids)]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -150,34 +228,61 @@ class VectroVectorStore(VectorStore):
     def _hits(self, embedding, k: int, filter, oversample) -> list[tuple[str, float, dict]]:
         return self._store.search(embedding, k, self._allow(filter), oversample)
 
-    def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4, filter=None,
+    def similarity_search_with_score_by_vector(self, embedding: list[float], k: int = 4, filter: Filter = None,
                                                *, oversample: float | None = None,
                                                **kwargs: Any) -> list[tuple[Document, float]]:
         """(Document, score) best first; the score is cosine or inner product (higher is better),
-        or the squared L2 distance for metric "l2" (lower is better)."""
+        or the squared L2 distance for metric "l2" (lower is better). ``oversample``: rescore
+        k x oversample candidates (needs ``keep_originals`` or ``rerank``).
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> vector = store.embeddings.embed_query("pears")
+            >>> [(d.id, round(score, 3)) for d, score in store.similarity_search_with_score_by_vector(vector, k=2)]
+            [('p', 1.0), ('c', 0.049)]
+        """
         return [(self._doc(i, r), s) for i, s, r in self._hits(embedding, k, filter, oversample)]
 
-    def similarity_search_with_score(self, query: str, k: int = 4, filter=None,
+    def similarity_search_with_score(self, query: str, k: int = 4, filter: Filter = None,
                                      **kwargs: Any) -> list[tuple[Document, float]]:
         return self.similarity_search_with_score_by_vector(self.embedding.embed_query(query), k, filter, **kwargs)
 
-    async def asimilarity_search_with_score(self, query: str, k: int = 4, filter=None,
+    async def asimilarity_search_with_score(self, query: str, k: int = 4, filter: Filter = None,
                                             **kwargs: Any) -> list[tuple[Document, float]]:
         vec = await self.embedding.aembed_query(query)
         return self.similarity_search_with_score_by_vector(vec, k, filter, **kwargs)
 
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, filter=None,
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, filter: Filter = None,
                                     **kwargs: Any) -> list[Document]:
         return [d for d, _ in self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)]
 
-    async def asimilarity_search_by_vector(self, embedding: list[float], k: int = 4, filter=None,
+    async def asimilarity_search_by_vector(self, embedding: list[float], k: int = 4, filter: Filter = None,
                                            **kwargs: Any) -> list[Document]:
         return self.similarity_search_by_vector(embedding, k, filter, **kwargs)
 
-    def similarity_search(self, query: str, k: int = 4, filter=None, **kwargs: Any) -> list[Document]:
+    def similarity_search(self, query: str, k: int = 4, filter: Filter = None, **kwargs: Any) -> list[Document]:
+        """The k Documents most similar to ``query``, best first; ``filter`` keeps only matching ones.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> [d.id for d in store.similarity_search("apples", k=3, filter={"kind": "fruit"})]
+            ['a', 'p']
+            >>> [d.id for d in store.similarity_search("apples", k=3, filter=lambda d: d.id != "a")]
+            ['c', 'p']
+        """
         return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
 
-    async def asimilarity_search(self, query: str, k: int = 4, filter=None, **kwargs: Any) -> list[Document]:
+    async def asimilarity_search(self, query: str, k: int = 4, filter: Filter = None, **kwargs: Any) -> list[Document]:
         return [d for d, _ in await self.asimilarity_search_with_score(query, k, filter, **kwargs)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
@@ -188,10 +293,22 @@ class VectroVectorStore(VectorStore):
         return lambda s: (1.0 + s) / 2.0
 
     def max_marginal_relevance_search_by_vector(self, embedding: list[float], k: int = 4, fetch_k: int = 20,
-                                                lambda_mult: float = 0.5, filter=None,
+                                                lambda_mult: float = 0.5, filter: Filter = None,
                                                 **kwargs: Any) -> list[Document]:
         """Maximal marginal relevance among the ``fetch_k`` best: the candidates' vectors are the
-        originals when kept, else the codes' reconstructions."""
+        originals when kept, else the codes' reconstructions.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> vector = store.embeddings.embed_query("apples")
+            >>> [d.id for d in store.max_marginal_relevance_search_by_vector(vector, k=2, fetch_k=3)]
+            ['a', 'p']
+        """
         hits = self._hits(embedding, max(k, fetch_k), filter, kwargs.get("oversample"))
         if not hits:
             return []
@@ -201,25 +318,36 @@ class VectroVectorStore(VectorStore):
         return [self._doc(hits[j][0], hits[j][2]) for j in chosen]
 
     def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
-                                      lambda_mult: float = 0.5, filter=None, **kwargs: Any) -> list[Document]:
+                                      lambda_mult: float = 0.5, filter: Filter = None, **kwargs: Any) -> list[Document]:
         return self.max_marginal_relevance_search_by_vector(self.embedding.embed_query(query), k, fetch_k,
                                                             lambda_mult, filter, **kwargs)
 
     async def amax_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
-                                             lambda_mult: float = 0.5, filter=None,
+                                             lambda_mult: float = 0.5, filter: Filter = None,
                                              **kwargs: Any) -> list[Document]:
         vec = await self.embedding.aembed_query(query)
         return self.max_marginal_relevance_search_by_vector(vec, k, fetch_k, lambda_mult, filter, **kwargs)
 
     async def amax_marginal_relevance_search_by_vector(self, embedding: list[float], k: int = 4,
                                                        fetch_k: int = 20, lambda_mult: float = 0.5,
-                                                       filter=None, **kwargs: Any) -> list[Document]:
+                                                       filter: Filter = None, **kwargs: Any) -> list[Document]:
         return self.max_marginal_relevance_search_by_vector(embedding, k, fetch_k, lambda_mult, filter, **kwargs)
 
     # ----- construction and files ------------------------------------------------------------
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,
                    ids: list[str] | None = None, codec: str | Codec = "int8", **kwargs: Any) -> VectroVectorStore:
+        """A store made from texts in one call; ``kwargs`` are the constructor's (``metric``,
+        ``rerank``, ``keep_originals``, ``oversample``).
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore.from_texts(["x", "y"], DeterministicFakeEmbedding(size=64), codec="binary",
+            ...                                      rerank="int8")
+            >>> store.index
+            Index('binary', metric='cosine', rerank='int8', 2 vectors, no originals)
+        """
         store = cls(embedding, codec, **kwargs)
         store.add_texts(texts, metadatas, ids=ids)
         return store
@@ -232,14 +360,39 @@ class VectroVectorStore(VectorStore):
         await store.aadd_texts(texts, metadatas, ids=ids)
         return store
 
-    def dump(self, path) -> None:
+    def dump(self, path: str | os.PathLike) -> None:
         """Saves the store to directory ``path`` (created if needed), crash-safely: a crash
-        mid-save leaves the previous save readable."""
+        mid-save leaves the previous save readable.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.dump("my_store")              # load() reads it back
+            >>> len(VectroVectorStore.load("my_store", store.embeddings))
+            3
+        """
         self._store.save(path, {"framework": "langchain"})
 
     @classmethod
-    def load(cls, path, embedding: Embeddings, **kwargs: Any) -> VectroVectorStore:
-        """Reads a store saved by :meth:`dump`; ``embedding`` must be the model it was built with."""
+    def load(cls, path: str | os.PathLike, embedding: Embeddings, **kwargs: Any) -> VectroVectorStore:
+        """Reads a store saved by :meth:`dump`; ``embedding`` must be the model it was built with.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroVectorStore
+            >>> store = VectroVectorStore(DeterministicFakeEmbedding(size=64), codec="int8")
+            >>> store.add_texts(["apples", "pears", "cars"], ids=["a", "p", "c"],
+            ...                 metadatas=[{"kind": "fruit"}, {"kind": "fruit"}, {"kind": "vehicle"}])
+            ['a', 'p', 'c']
+            >>> store.dump("my_store")
+            >>> loaded = VectroVectorStore.load("my_store", DeterministicFakeEmbedding(size=64))
+            >>> [d.id for d in loaded.similarity_search("pears", k=1)]
+            ['p']
+        """
         store = cls.__new__(cls)
         store.embedding = embedding
         store._store, _ = DocIndex.load(path, **kwargs)
@@ -258,6 +411,14 @@ class VectroEmbeddings(Embeddings):
         cache_queries: also keep query embeddings (by default only documents are kept).
 
     ``nbytes`` is what the kept codes occupy; ``codes(texts)`` returns them as QuantizedEmbeddings.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from vectro.integrations.langchain import VectroEmbeddings
+        >>> emb = VectroEmbeddings(DeterministicFakeEmbedding(size=64), "int8")
+        >>> vectors = emb.embed_documents(["apples", "pears", "apples"])   # the model sees 2 texts
+        >>> len(vectors), len(vectors[0]), len(emb), emb.nbytes
+        (3, 64, 2, 136)
     """
 
     def __init__(self, embeddings: Embeddings, codec: str | Codec = "int8", *, cache_queries: bool = False) -> None:
@@ -274,7 +435,16 @@ class VectroEmbeddings(Embeddings):
 
     @property
     def nbytes(self) -> int:
-        """Bytes the kept codes (and scales) occupy."""
+        """Bytes the kept codes (and scales) occupy.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroEmbeddings
+            >>> emb = VectroEmbeddings(DeterministicFakeEmbedding(size=64), "int8")
+            >>> _ = emb.embed_documents(["apples", "pears"])
+            >>> emb.nbytes          # 2 x (64 int8 codes + a float32 scale)
+            136
+        """
         return sum(c.nbytes for c in self._codes) + sum(s.nbytes for s in self._scales if s is not None)
 
     def _keep(self, texts: list[str], vectors) -> None:
@@ -292,8 +462,17 @@ class VectroEmbeddings(Embeddings):
                     self._codes.append(q.codes[i])
                     self._scales.append(None if q.scales is None else q.scales[i])
 
-    def codes(self, texts: list[str]):
-        """The kept codes of ``texts`` (each must have been embedded) as QuantizedEmbeddings."""
+    def codes(self, texts: list[str]) -> QuantizedEmbeddings:
+        """The kept codes of ``texts`` (each must have been embedded) as QuantizedEmbeddings.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroEmbeddings
+            >>> emb = VectroEmbeddings(DeterministicFakeEmbedding(size=64), "int8")
+            >>> _ = emb.embed_documents(["apples", "pears"])
+            >>> emb.codes(["pears"])
+            QuantizedEmbeddings(precision='int8', shape=(1, 64), nbytes=68, compression_ratio=3.76)
+        """
         from .._codec import QuantizedEmbeddings
 
         rows = [self._rows[t] for t in texts]
@@ -315,6 +494,19 @@ class VectroEmbeddings(Embeddings):
         return self.codec.decode(self.codec.encode(np.asarray([vector], np.float32)))[0].tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The reconstructions of the texts' codes; texts not kept yet are embedded by the wrapped
+        model (once each) and kept as codes.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroEmbeddings
+            >>> emb = VectroEmbeddings(DeterministicFakeEmbedding(size=64), "int8")
+            >>> import numpy as np
+            >>> v = np.array(emb.embed_documents(["apples"])[0])
+            >>> exact = np.array(DeterministicFakeEmbedding(size=64).embed_documents(["apples"])[0])
+            >>> round(float(v @ exact / np.linalg.norm(v) / np.linalg.norm(exact)), 4)   # cosine to the model's
+            1.0
+        """
         texts = list(texts)
         missing = self._missing(texts)
         if missing:
@@ -332,6 +524,16 @@ class VectroEmbeddings(Embeddings):
     _QUERY = "\x00query\x00"
 
     def embed_query(self, text: str) -> list[float]:
+        """The query's embedding through the same codec (so queries see what documents see); kept
+        only with ``cache_queries=True``.
+
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from vectro.integrations.langchain import VectroEmbeddings
+            >>> emb = VectroEmbeddings(DeterministicFakeEmbedding(size=64), "int8")
+            >>> len(emb.embed_query("apples")), len(emb)       # not kept by default
+            (64, 0)
+        """
         if not self.cache_queries:
             return self._roundtrip(self.embeddings.embed_query(text))
         key = self._QUERY + text

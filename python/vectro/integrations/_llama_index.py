@@ -52,6 +52,19 @@ class VectroVectorStore(BasePydanticVectorStore):
     Queries: ``VectorStoreQueryMode.DEFAULT`` and ``MMR``; ``filters`` (MetadataFilters, every
     operator LlamaIndex's own filter function knows), ``doc_ids`` and ``node_ids`` restrict the
     candidates before the top k is taken.
+
+    Example:
+        >>> import numpy as np
+        >>> from llama_index.core.schema import TextNode
+        >>> from vectro.integrations.llama_index import VectroVectorStore
+        >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+        >>> store = VectroVectorStore(codec="int8")
+        >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+        ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+        ['a', 'p', 'c']
+        >>> from llama_index.core.vector_stores.types import VectorStoreQuery
+        >>> store.query(VectorStoreQuery(query_embedding=E[0], similarity_top_k=2)).ids
+        ['a', 'c']
     """
 
     stores_text: bool = True
@@ -79,7 +92,20 @@ class VectroVectorStore(BasePydanticVectorStore):
 
     @property
     def client(self) -> Any:
-        """The underlying :class:`vectro.Index` (ids are the node ids)."""
+        """The underlying :class:`vectro.Index` (ids are the node ids).
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> store.client
+            Index('int8', metric='cosine', 3 vectors, no originals)
+        """
         return self._store.index
 
     def __len__(self) -> int:
@@ -92,7 +118,23 @@ class VectroVectorStore(BasePydanticVectorStore):
 
     # ----- writing ---------------------------------------------------------------------------
     def add(self, nodes: list[BaseNode], **kwargs: Any) -> list[str]:
-        """Adds nodes (with their embeddings); a node id already present is replaced."""
+        """Adds nodes (with their embeddings); a node id already present is replaced. Returns
+        their ids.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> store.add([TextNode(id_="p", text="green pears", embedding=E[1])])   # "p" replaced
+            ['p']
+            >>> len(store), [n.text for n in store.get_nodes(["p"])]
+            (3, ['green pears'])
+        """
         nodes = list(nodes)
         if not nodes:
             return []
@@ -114,18 +156,59 @@ class VectroVectorStore(BasePydanticVectorStore):
         return ids
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        """Deletes every node of document ``ref_doc_id``."""
+        """Deletes every node of document ``ref_doc_id``.
+
+        Example:
+            >>> from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> store = VectroVectorStore()
+            >>> nodes = [TextNode(id_=f"chunk{i}", text="...", embedding=[1.0, float(i)]) for i in range(3)]
+            >>> for n in nodes:
+            ...     n.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id="report.pdf")
+            >>> _ = store.add(nodes)
+            >>> store.delete("report.pdf"); len(store)
+            0
+        """
         ids = self._by_ref.pop(ref_doc_id, set())
         if ids:
             self._store.delete(list(ids))
 
     def delete_nodes(self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None,
                      **delete_kwargs: Any) -> None:
-        """Deletes the nodes among ``node_ids`` (all when None) that match ``filters``."""
+        """Deletes the nodes among ``node_ids`` (all when None) that match ``filters``.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters, VectorStoreQuery
+            >>> store.delete_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="kind", value="vehicle")]))
+            >>> [n.node_id for n in store.get_nodes()]
+            ['a', 'p']
+        """
         doomed = self._select(node_ids, filters, None)
         self._drop(doomed if doomed is not None else list(self._store.records))
 
     def clear(self) -> None:
+        """Deletes every node.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> store.clear(); len(store)
+            0
+        """
         self._drop(list(self._store.records))
 
     def _drop(self, ids: list[str]) -> None:
@@ -154,11 +237,49 @@ class VectroVectorStore(BasePydanticVectorStore):
 
     def get_nodes(self, node_ids: list[str] | None = None,
                   filters: MetadataFilters | None = None) -> list[BaseNode]:
+        """The nodes among ``node_ids`` (all when None) that match ``filters``.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters, VectorStoreQuery
+            >>> [n.text for n in store.get_nodes(["p", "c"])]
+            ['pears', 'cars']
+            >>> [n.node_id for n in store.get_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="kind",
+            ...                                                                                    value="fruit")]))]
+            ['a', 'p']
+        """
         ids = self._select(node_ids, filters, None)
         ids = list(self._store.records) if ids is None else ids
         return [self._node(r) for _, r in self._store.get(ids)]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """The top ``similarity_top_k`` nodes for ``query_embedding`` (DEFAULT or MMR mode), after
+        ``filters``, ``doc_ids`` and ``node_ids`` restrict the candidates.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters, VectorStoreQuery
+            >>> result = store.query(VectorStoreQuery(query_embedding=E[0], similarity_top_k=2))
+            >>> result.ids, [round(s, 3) for s in result.similarities]
+            (['a', 'c'], [0.999, 0.098])
+            >>> fruit = MetadataFilters(filters=[MetadataFilter(key="kind", value="fruit")])
+            >>> store.query(VectorStoreQuery(query_embedding=E[2], similarity_top_k=2, filters=fruit)).ids
+            ['p', 'a']
+        """
         if query.query_embedding is None:
             raise ValueError("VectroVectorStore answers embedding queries: query_embedding is None")
         if query.mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
@@ -185,14 +306,43 @@ class VectroVectorStore(BasePydanticVectorStore):
     # ----- files -----------------------------------------------------------------------------
     def persist(self, persist_path: str, fs: Any = None) -> None:
         """Saves to a directory, crash-safely (StorageContext.persist's ``<ns>__vector_store.json``
-        becomes the directory ``<ns>__vector_store.vectro``). Local files only."""
+        becomes the directory ``<ns>__vector_store.vectro``). Local files only.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> import os
+            >>> store.persist("storage/default__vector_store.json")
+            >>> os.listdir("storage")
+            ['default__vector_store.vectro']
+        """
         if fs is not None and "file" not in getattr(fs, "protocol", ("file",)):
             raise NotImplementedError("VectroVectorStore persists to the local file system only")
         self._store.save(_store_dir(persist_path), {"framework": "llama_index", "flat_metadata": self.flat_metadata})
 
     @classmethod
     def from_persist_path(cls, persist_path: str, **kwargs: Any) -> VectroVectorStore:
-        """Reads a store saved by :meth:`persist` (the .json path StorageContext used, or the directory)."""
+        """Reads a store saved by :meth:`persist` (the .json path StorageContext used, or the directory).
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> store.persist("storage/default__vector_store.json")
+            >>> len(VectroVectorStore.from_persist_path("storage/default__vector_store.json"))
+            3
+        """
         store_dir = _store_dir(persist_path)
         doc_index, config = DocIndex.load(store_dir, **kwargs)
         self = cls(codec=doc_index.index.codec, metric=doc_index.metric, keep_originals=doc_index.index.keep_originals,
@@ -204,5 +354,19 @@ class VectroVectorStore(BasePydanticVectorStore):
 
     @classmethod
     def from_persist_dir(cls, persist_dir: str, namespace: str = "default", **kwargs: Any) -> VectroVectorStore:
-        """Reads the store that ``StorageContext.persist(persist_dir)`` saved under ``namespace``."""
+        """Reads the store that ``StorageContext.persist(persist_dir)`` saved under ``namespace``.
+
+        Example:
+            >>> import numpy as np
+            >>> from llama_index.core.schema import TextNode
+            >>> from vectro.integrations.llama_index import VectroVectorStore
+            >>> E = np.random.default_rng(0).standard_normal((3, 8)).tolist()
+            >>> store = VectroVectorStore(codec="int8")
+            >>> store.add([TextNode(id_=i, text=t, embedding=e, metadata={"kind": k}) for i, t, e, k in
+            ...            zip("apc", ["apples", "pears", "cars"], E, ["fruit", "fruit", "vehicle"])])
+            ['a', 'p', 'c']
+            >>> store.persist("storage/default__vector_store.json")     # what StorageContext.persist("storage") does
+            >>> VectroVectorStore.from_persist_dir("storage").client
+            Index('int8', metric='cosine', 3 vectors, no originals)
+        """
         return cls.from_persist_path(os.path.join(persist_dir, f"{namespace}__vector_store.json"), **kwargs)

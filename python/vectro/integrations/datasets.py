@@ -25,11 +25,17 @@ Example:
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._codec import Codec, QuantizedEmbeddings
 from . import index_from_codes, require
+
+if TYPE_CHECKING:
+    import datasets
+
+    from .._index import Index
 
 CODEC_TAG = "vectro-codec/1:"  # + base64 of Codec.to_bytes(): the id of the codes' inner Value
 SCALES_TAG = "vectro-scales/1:"  # + the codes column's name: the id of the scales' (inner) Value
@@ -76,8 +82,19 @@ def _inner(feature):
     return getattr(feature, "feature", feature)
 
 
-def codec_of(dataset, codes_column: str) -> Codec:
-    """The codec stored with a codes column by :func:`compress_column`."""
+def codec_of(dataset: datasets.Dataset, codes_column: str) -> Codec:
+    """The codec stored with a codes column by :func:`compress_column`.
+
+    Example:
+        >>> import numpy as np
+        >>> from datasets import Dataset
+        >>> from vectro.integrations import datasets as vds
+        >>> X = np.random.default_rng(0).standard_normal((100, 32), np.float32)
+        >>> ds = Dataset.from_dict({"text": [f"doc {i}" for i in range(100)], "embedding": X})
+        >>> ds = vds.compress_column(ds, "embedding", "int8")
+        >>> vds.codec_of(ds, "embedding_codes")
+        Codec('int8', dim=32, trained)
+    """
     tag = getattr(_inner(_feature_of(dataset, codes_column)), "id", None) or ""
     if not tag.startswith(CODEC_TAG):
         raise ValueError(f"column {codes_column!r} carries no vectro codec: was it made by compress_column?")
@@ -127,10 +144,10 @@ class _Encode:
         return pa.table(out)
 
 
-def compress_column(dataset, column: str = "embedding", precision: str | Codec = "int8", *,
+def compress_column(dataset: datasets.Dataset, column: str = "embedding", precision: str | Codec = "int8", *,
                     codes_column: str | None = None, scales_column: str | None = None,
                     remove_column: bool = True, batch_size: int = 4096, num_proc: int | None = None,
-                    threads: int = 0, calibration_rows: int = CALIBRATION_ROWS):
+                    threads: int = 0, calibration_rows: int = CALIBRATION_ROWS) -> datasets.Dataset:
     """Returns ``dataset`` with ``column`` (a list of floats a row) compressed into
     ``<column>_codes`` (fixed-length codes) and, for codecs with scales, ``<column>_scales``
     (float32, or a fixed-length list when there are several a row), by a batched ``map`` whose
@@ -186,11 +203,22 @@ def compress_column(dataset, column: str = "embedding", precision: str | Codec =
     return out.with_format(fmt["type"], **fmt["format_kwargs"])
 
 
-def to_quantized(dataset, codes_column: str = "embedding_codes", *, id_column: str | None = None,
+def to_quantized(dataset: datasets.Dataset, codes_column: str = "embedding_codes", *, id_column: str | None = None,
                  scales_column: str | None = None) -> QuantizedEmbeddings:
     """The codes (and scales) of a column made by :func:`compress_column`, in the dataset's row
     order, as QuantizedEmbeddings with their codec; ``ids`` from ``id_column`` when given (uint64:
-    an integer column)."""
+    an integer column).
+
+    Example:
+        >>> import numpy as np
+        >>> from datasets import Dataset
+        >>> from vectro.integrations import datasets as vds
+        >>> X = np.random.default_rng(0).standard_normal((100, 32), np.float32)
+        >>> ds = Dataset.from_dict({"text": [f"doc {i}" for i in range(100)], "embedding": X})
+        >>> ds = vds.compress_column(ds, "embedding", "int8")
+        >>> vds.to_quantized(ds)
+        QuantizedEmbeddings(precision='int8', shape=(100, 32), nbytes=3600, compression_ratio=3.56)
+    """
     codec = codec_of(dataset, codes_column)
     if scales_column is None:
         scales_column = _scales_column(dataset, codes_column)
@@ -228,10 +256,23 @@ def to_quantized(dataset, codes_column: str = "embedding_codes", *, id_column: s
     return q
 
 
-def to_index(dataset, codes_column: str = "embedding_codes", *, metric: str = "cosine",
-             id_column: str | None = None):
+def to_index(dataset: datasets.Dataset, codes_column: str = "embedding_codes", *, metric: str = "cosine",
+             id_column: str | None = None) -> Index:
     """A vectro.Index over the dataset's codes (nothing re-encoded). Ids: ``id_column`` (integers
-    or strings), else the row numbers 0..n-1."""
+    or strings), else the row numbers 0..n-1.
+
+    Example:
+        >>> import numpy as np
+        >>> from datasets import Dataset
+        >>> from vectro.integrations import datasets as vds
+        >>> X = np.random.default_rng(0).standard_normal((100, 32), np.float32)
+        >>> ds = Dataset.from_dict({"text": [f"doc {i}" for i in range(100)], "embedding": X})
+        >>> ds = vds.compress_column(ds, "embedding", "int8")
+        >>> index = vds.to_index(ds, id_column="text")
+        >>> index.search(X[:2], k=2)[0]
+        array([['doc 0', 'doc 80'],
+               ['doc 1', 'doc 13']], dtype=object)
+    """
     q = to_quantized(dataset, codes_column)
     ids = None
     if id_column is not None:
@@ -240,10 +281,22 @@ def to_index(dataset, codes_column: str = "embedding_codes", *, metric: str = "c
     return index_from_codes(q, ids, metric)
 
 
-def reconstruct_column(dataset, codes_column: str = "embedding_codes", column: str | None = None, *,
-                       batch_size: int = 4096, threads: int = 0):
+def reconstruct_column(dataset: datasets.Dataset, codes_column: str = "embedding_codes", column: str | None = None,
+                       *, batch_size: int = 4096, threads: int = 0) -> datasets.Dataset:
     """Adds float32 reconstructions of a codes column as ``column`` (default: the codes column's
-    name without ``_codes``), a ``List(Value("float32"), length=d)``."""
+    name without ``_codes``), a ``List(Value("float32"), length=d)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from datasets import Dataset
+        >>> from vectro.integrations import datasets as vds
+        >>> X = np.random.default_rng(0).standard_normal((100, 32), np.float32)
+        >>> ds = Dataset.from_dict({"text": [f"doc {i}" for i in range(100)], "embedding": X})
+        >>> ds = vds.compress_column(ds, "embedding", "int8")
+        >>> ds = vds.reconstruct_column(ds)
+        >>> ds.column_names, bool(np.abs(np.array(ds["embedding"]) - X).max() < 0.05)
+        (['text', 'embedding_codes', 'embedding_scales', 'embedding'], True)
+    """
     datasets = _ds()
     codec = codec_of(dataset, codes_column)
     scales_column = _scales_column(dataset, codes_column)

@@ -32,12 +32,19 @@ import os
 import shutil
 import struct
 import tempfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _core
 from .._codec import Codec, QuantizedEmbeddings
 from . import index_from_codes, require
+
+if TYPE_CHECKING:
+    import faiss
+    from numpy.typing import ArrayLike
+
+    from .._index import Index
 
 _REVERSE_BITS = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
 _METRICS = ("ip", "l2")
@@ -191,7 +198,8 @@ def _with_ids(faiss, index, ids, binary: bool):
     return wrapped
 
 
-def to_faiss(obj, *, metric: str | None = None, ids=None):
+def to_faiss(obj: QuantizedEmbeddings | Index, *, metric: str | None = None,
+             ids: ArrayLike | None = None) -> faiss.Index:
     """A FAISS index holding the same codes as ``obj`` (QuantizedEmbeddings or a vectro.Index).
 
     ``metric``: "ip" or "l2" (default: the Index's metric; for QuantizedEmbeddings "ip"); an
@@ -324,7 +332,7 @@ def _flat_codes(faiss, index, code_size: int) -> np.ndarray:
     return faiss.vector_to_array(index.codes).reshape(index.ntotal, code_size)
 
 
-def from_faiss(index, *, as_codes: bool = False):
+def from_faiss(index: faiss.Index, *, as_codes: bool = False) -> Index | QuantizedEmbeddings:
     """The codes of a FAISS flat code index as a vectro.Index (default) or, with
     ``as_codes=True``, as QuantizedEmbeddings (``ids`` set when the FAISS index had an id map).
     Supported: IndexBinaryFlat, IndexScalarQuantizer (QT_fp16, QT_bf16, QT_8bit,

@@ -7,17 +7,28 @@ Needs ``pip install 'vectro[milvus]'`` (pymilvus 2.5 and milvus-lite 2.5, whose 
 takes float16, bfloat16 and binary vectors; milvus-lite 3 takes float vectors only). Tested with
 milvus-lite 2.5.1, which builds FLAT / BIN_FLAT indexes only; a Milvus server builds the rest.
 
+The examples of the classes and methods below use the ``client`` this one opens; the docs test
+opens one for the module and drops its collections between examples (a milvus-lite server keeps
+its file open until the process ends, so the examples share one).
+
 Example:
-    >>> from pymilvus import MilvusClient                                       # doctest: +SKIP
-    >>> from vectro.integrations import milvus as db
-    >>> store = db.Store(MilvusClient("./milvus.db"), "docs", metric="ip")     # doctest: +SKIP
-    >>> store.upload(vectro.quantize_embeddings(X, "binary"))                  # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10, oversample=10, rescore=db.Originals(X))  # doctest: +SKIP
+    >>> import numpy as np, vectro
+    >>> from pymilvus import MilvusClient
+    >>> from vectro.integrations import milvus
+    >>> client = MilvusClient("./milvus.db")              # milvus-lite: a server in a local file
+    >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+    >>> store = milvus.Store(client, "binary_docs", metric="ip")
+    >>> store.upload(vectro.quantize_embeddings(X, "binary")).detail["field_type"]
+    'BINARY_VECTOR'
+    >>> ids, scores = store.search(X[:2], k=3, oversample=10, rescore=milvus.Originals(X))
+    >>> ids[:, 0]
+    array([0, 1], dtype=uint64)
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +50,12 @@ from ._common import (
     precision_of,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from pymilvus import MilvusClient
+
+    from ._common import PrecisionLike, UploadData
+
 EXTRA = "milvus"
 BATCH = 1000  # rows per insert: lists of row dicts insert fast, one huge NumPy batch does not
 FIELD, ID = "vector", "id"
@@ -53,7 +70,15 @@ def _pymilvus():
 
 def field_type(precision: str, dim: int, vectors: str, centred: bool = False) -> tuple[str, str]:
     """(Milvus vector type name, what is stored: "codes" or "float32"/"float16" reconstructions);
-    ``centred``: codes of a codec with center=True, which Milvus cannot hold as codes."""
+    ``centred``: codes of a codec with center=True, which Milvus cannot hold as codes.
+
+    Example:
+        >>> from vectro.integrations import milvus
+        >>> milvus.field_type("f16", 384, "auto"), milvus.field_type("binary", 384, "auto")
+        (('FLOAT16_VECTOR', 'codes'), ('BINARY_VECTOR', 'codes'))
+        >>> milvus.field_type("int8", 384, "auto")    # no 8-bit vectors: float32 reconstructions
+        ('FLOAT_VECTOR', 'float32')
+    """
     check_vectors(vectors)
     if precision == "float32":  # unquantized floats
         return ("FLOAT16_VECTOR", "float16") if vectors == "float16" else ("FLOAT_VECTOR", "float32")
@@ -79,14 +104,21 @@ def field_type(precision: str, dim: int, vectors: str, centred: bool = False) ->
     return "FLOAT_VECTOR", "float32"
 
 
-def quantization_config(choice, *, metric: str = "ip", dim: int | None = None,
+def quantization_config(choice: PrecisionLike, *, metric: str = "ip", dim: int | None = None,
                         oversample: float | None = None) -> Plan:
     """The Milvus index for a vectro precision (a vectro.Choice, Codec or name), for a Milvus
     server: binary -> Vectro's binary codes in a BINARY_VECTOR field, BIN_IVF_FLAT with HAMMING,
     rescored; int8/uint8/int4 -> float16 vectors with IVF_SQ8 (Milvus's 8-bit scalar
     quantizer); pq-MxB -> IVF_PQ with m=M, nbits=B; f16/bf16 -> their own vector types, HNSW.
     ``native`` is the keyword arguments of ``IndexParams.add_index``. milvus-lite builds FLAT
-    indexes whatever is asked."""
+    indexes whatever is asked.
+
+    Example:
+        >>> from vectro.integrations import milvus
+        >>> plan = milvus.quantization_config("int8")
+        >>> plan.precision, plan.oversample, plan.native
+        ('f16', 2.0, {'field_name': 'vector', 'index_type': 'IVF_SQ8', 'metric_type': 'IP', 'params': {'nlist': 1024}})
+    """
     check_metric(metric)
     p = precision_of(choice)
     base = p.split("-")[0]
@@ -116,9 +148,22 @@ class MilvusStore:
     """A Milvus collection of Vectro codes: ``id`` INT64 primary key (ids < 2**63), ``vector``,
     and dynamic fields for the source shard and row and the caller's payload.
 
-    ``client`` is a ``pymilvus.MilvusClient`` (a server URI or a milvus-lite file)."""
+    ``client`` is a ``pymilvus.MilvusClient`` (a server URI or a milvus-lite file).
 
-    def __init__(self, client, collection: str, *, metric: str = "ip") -> None:
+    Example:
+        >>> import numpy as np, vectro
+        >>> from vectro.integrations import milvus
+        >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+        >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+        >>> store = milvus.Store(client, "docs", metric="cosine")
+        >>> store.upload(vectro.quantize_embeddings(X, "f16"))
+        UploadReport(name='docs', count=100, dim=16, precision='f16', vectors='codes',
+                     detail={'field_type': 'FLOAT16_VECTOR', 'shard': None})
+        >>> store.search(X[0], k=3)[0]
+        array([ 0, 85, 97], dtype=uint64)
+    """
+
+    def __init__(self, client: MilvusClient, collection: str, *, metric: str = "ip") -> None:
         _pymilvus()
         if not isinstance(collection, str) or not collection:
             raise ValueError(f"collection must be a non-empty name, got {collection!r}")
@@ -141,25 +186,59 @@ class MilvusStore:
 
     @property
     def dim(self) -> int | None:
-        """The vector field's dimension (None before the collection exists)."""
+        """The vector field's dimension (None before the collection exists).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import milvus
+            >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = milvus.Store(client, "docs")
+            >>> store.dim is None
+            True
+            >>> _ = store.upload(X); store.dim
+            16
+        """
         f = self._field()
         return None if f is None else f[1]
 
     def count(self) -> int:
-        """The number of entities in the collection."""
+        """The number of entities in the collection.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import milvus
+            >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = milvus.Store(client, "docs")
+            >>> _ = store.upload(X, ids=np.arange(100, 200)); store.count()
+            100
+        """
         res = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(res[0]["count(*)"])
 
     def drop(self) -> None:
-        """Drops the collection if it exists."""
+        """Drops the collection if it exists.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import milvus
+            >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = milvus.Store(client, "docs")
+            >>> _ = store.upload(X)
+            >>> store.drop(); client.has_collection("docs")
+            False
+        """
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
 
     def _metric_for(self, dtype: str) -> str:
         return "HAMMING" if dtype == "BINARY_VECTOR" else MILVUS_METRIC[self.metric]
 
-    def upload(self, data, ids=None, *, payload: dict | None = None, precision: str | None = None,
-               vectors: str = "auto", shard: str | None = None, index_params: dict | None = None,
+    def upload(self, data: UploadData, ids: ArrayLike | None = None, *, payload: dict | None = None,
+               precision: str | None = None, vectors: str = "auto", shard: str | None = None,
+               index_params: dict | None = None,
                batch_size: int = BATCH) -> UploadReport:
         """Inserts the rows (collection created when absent, with a FLAT / BIN_FLAT index unless
         ``index_params`` (keyword arguments of ``add_index``, e.g. a Plan's ``native``) say
@@ -170,7 +249,19 @@ class MilvusStore:
         in the collection yet (Milvus would keep both copies): checked, with dimension, type and
         metric, before anything is written. Milvus has no transactions: if a batch fails, a
         collection this call created is dropped again, and in an existing one
-        :class:`PartialUploadError` says which ids were written."""
+        :class:`PartialUploadError` says which ids were written.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import milvus
+            >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> vectro.save("docs.vqz", vectro.quantize_embeddings(X, "int8"), ids=np.arange(100) * 10)
+            >>> store = milvus.Store(client, "articles")
+            >>> report = store.upload("docs.vqz", payload={"lang": ["en"] * 50 + ["de"] * 50})
+            >>> report.vectors, report.detail      # int8 codes: Milvus holds their reconstructions
+            ('float32', {'field_type': 'FLOAT_VECTOR', 'shard': 'docs.vqz'})
+        """
         pm = _pymilvus()
         src = Source(data, ids, payload, precision=precision, max_id=MAX_INT64)
         dtype, held = field_type(src.precision, src.dim, vectors, src.centred)
@@ -235,13 +326,30 @@ class MilvusStore:
                 raise ValueError(f"id {hit[0][ID]} is already in collection {self.collection!r} (Milvus would "
                                  "keep a second copy); nothing was written")
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, rescore: Originals | None = None,
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               rescore: Originals | None = None,
                search_params: dict | None = None, filter: str = "") -> tuple[np.ndarray, np.ndarray]:
         """Top k per query: (ids uint64 (nq, k), scores float32 (nq, k)) as vectro.Index gives
         them; a binary field is searched by Hamming distance on the queries' sign bits (Vectro's
         binary codes of the queries) and scores ``d - 2 * hamming`` unless rescored. With
         ``rescore`` (an :class:`Originals`), k x ``oversample`` candidates (default 10 for binary,
-        else 2) are rescored exactly here."""
+        else 2) are rescored exactly here.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from vectro.integrations import milvus
+            >>> # client = pymilvus.MilvusClient("./milvus.db"), as in the module's example
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = milvus.Store(client, "passages", metric="cosine")
+            >>> _ = store.upload(X, precision="f16", payload={"lang": ["en"] * 50 + ["de"] * 50})
+            >>> ids, scores = store.search(X[:2], k=3, rescore=milvus.Originals(X))   # exact cosines
+            >>> ids, scores.round(2)
+            (array([[ 0, 85, 97],
+                   [ 1, 22, 52]], dtype=uint64), array([[1.  , 0.59, 0.52],
+                   [1.  , 0.72, 0.46]], dtype=float32))
+            >>> store.search(X[0], k=2, filter='lang == "de"', rescore=milvus.Originals(X))[0]
+            array([85, 97], dtype=uint64)
+        """
         have = self._field()
         if have is None:
             raise ValueError(f"collection {self.collection!r} does not exist: upload first")

@@ -5,20 +5,29 @@ searched in SQL, in one or two stages (codes, then exact rescoring in the databa
 Needs ``pip install 'vectro[pgvector]'`` (psycopg 3) and a server with the ``vector`` extension
 (0.7 or later for halfvec and bit; tested with 0.8.0 on PostgreSQL 15).
 
-Example (a running server; see docs/integrations.md):
-    >>> import psycopg, vectro                                                 # doctest: +SKIP
+The examples need a running server with the extension (``CREATE EXTENSION vector``) at ``dsn``;
+the docs test starts a throwaway one (scripts/setup_pgvector.sh installs it) and skips them,
+saying why, where it cannot. See docs/integrations.md.
+
+Example:
+    >>> import numpy as np, psycopg, vectro
     >>> from vectro.integrations import pgvector
-    >>> conn = psycopg.connect("postgresql://localhost/db", autocommit=True)    # doctest: +SKIP
-    >>> store = pgvector.Store(conn, "docs", metric="ip")                      # doctest: +SKIP
-    >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)     # doctest: +SKIP
-    >>> store.create_index("hnsw")                                             # doctest: +SKIP
-    >>> ids, scores = store.search(queries, k=10)                              # doctest: +SKIP
+    >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+    >>> X = np.random.default_rng(0).standard_normal((1000, 64), np.float32)
+    >>> store = pgvector.Store(conn, "docs", metric="ip")
+    >>> store.upload(vectro.quantize_embeddings(X, "binary"), originals=X).detail
+    {'embedding': 'bit(64)', 'original': 'vector'}
+    >>> _ = store.create_index("hnsw")
+    >>> ids, scores = store.search(X[:2], k=3)    # Hamming candidates, rescored in SQL
+    >>> ids[:, 0]
+    array([0, 1], dtype=uint64)
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +49,12 @@ from ._common import (
     precision_of,
 )
 
+if TYPE_CHECKING:
+    import psycopg
+    from numpy.typing import ArrayLike
+
+    from ._common import PrecisionLike, UploadData
+
 EXTRA = "pgvector"
 # pgvector's limits: columns of vector/halfvec hold 16,000 dimensions; HNSW and IVFFlat index
 # vector up to 2,000, halfvec up to 4,000 and bit up to 64,000.
@@ -59,7 +74,15 @@ def _psycopg():
 def column_type(precision: str, vectors: str, centred: bool = False) -> tuple[str, str]:
     """(pgvector type, what it holds: "codes" or "float32"/"float16" reconstructions) for codes of
     ``precision`` asked to be stored as ``vectors`` (``centred``: of a codec with center=True, which
-    no pgvector type holds as codes). Raises ValueError for codes pgvector has no type for."""
+    no pgvector type holds as codes). Raises ValueError for codes pgvector has no type for.
+
+    Example:
+        >>> from vectro.integrations import pgvector
+        >>> pgvector.column_type("f16", "auto"), pgvector.column_type("binary", "auto")
+        (('halfvec', 'codes'), ('bit', 'codes'))
+        >>> pgvector.column_type("int8", "auto")      # no 8-bit type: float32 reconstructions
+        ('vector', 'float32')
+    """
     check_vectors(vectors)
     if precision == "float32":  # unquantized floats
         return ("halfvec", "float16") if vectors == "float16" else ("vector", "float32")
@@ -79,12 +102,19 @@ def column_type(precision: str, vectors: str, centred: bool = False) -> tuple[st
     return TYPE_OF[vectors], vectors
 
 
-def quantization_config(choice, *, metric: str = "ip", oversample: float | None = None) -> Plan:
+def quantization_config(choice: PrecisionLike, *, metric: str = "ip", oversample: float | None = None) -> Plan:
     """What a pgvector table should hold for a vectro precision (a vectro.Choice, Codec or name):
     binary codes go to a ``bit`` column (Hamming HNSW, rescored by a float column: pgvector's own
     binary-quantization recipe with Vectro's codes), f16 to ``halfvec``; pgvector has no 8- or
     4-bit type, so int8/int4/uint8/pq/rabitq become halfvec reconstructions (2 bytes a
-    dimension) with no rescoring needed. ``native`` is the column type and the CREATE INDEX SQL."""
+    dimension) with no rescoring needed. ``native`` is the column type and the CREATE INDEX SQL.
+
+    Example:
+        >>> from vectro.integrations import pgvector
+        >>> plan = pgvector.quantization_config("int8", metric="cosine")
+        >>> plan.precision, plan.vectors, plan.native["create_index"]
+        ('f16', 'float16', 'CREATE INDEX ON <table> USING hnsw (embedding halfvec_cosine_ops)')
+    """
     check_metric(metric)
     p = precision_of(choice)
     if p == "binary":
@@ -195,9 +225,18 @@ class PgVectorStore:
     so a failed upload leaves the table as it was (or absent). Reads run in ``conn.transaction()``
     too, so on a connection without autocommit none leaves a transaction open that would turn the
     next upload into a savepoint the caller never commits.
+
+    Example:
+        >>> import numpy as np, psycopg, vectro
+        >>> from vectro.integrations import pgvector
+        >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+        >>> store = pgvector.Store(conn, "docs", metric="cosine")
+        >>> store.meta() is None                      # no table yet: upload creates it
+        True
     """
 
-    def __init__(self, conn, table: str, *, metric: str | None = None, schema: str | None = None) -> None:
+    def __init__(self, conn: psycopg.Connection, table: str, *, metric: str | None = None,
+                 schema: str | None = None) -> None:
         psycopg = _psycopg()
         if not isinstance(conn, psycopg.Connection):
             raise TypeError(f"conn must be a psycopg 3 Connection, got {type(conn).__name__}")
@@ -216,13 +255,33 @@ class PgVectorStore:
     # ---- what is there ----
     @property
     def qualified(self) -> str:
-        """The table's schema-qualified, quoted name as SQL text."""
+        """The table's schema-qualified, quoted name as SQL text.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> pgvector.Store(conn, "docs", schema="public").qualified
+            '"public"."docs"'
+        """
         return self._ident.as_string(self.conn)
 
     def meta(self) -> dict | None:
         """What the table holds (from its comment): precision, embedding / original column types,
         dim, metric; None when the table does not exist. Raises ValueError for a table of the same
-        name that Vectro did not make."""
+        name that Vectro did not make.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.meta()
+            {'vectro': 1, 'precision': 'binary', 'embedding': 'bit', 'held': 'codes', 'original': 'vector',
+             'dim': 16, 'metric': 'cosine', 'payload': {}}
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
                         (self.qualified, self.qualified))
@@ -239,7 +298,18 @@ class PgVectorStore:
         return meta
 
     def columns(self) -> dict:
-        """column name -> SQL type (with dimension, e.g. 'halfvec(384)')."""
+        """column name -> SQL type (with dimension, e.g. 'halfvec(384)').
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.columns()
+            {'id': 'bigint', 'embedding': 'bit(16)', 'original': 'vector(16)'}
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                         "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
@@ -247,7 +317,20 @@ class PgVectorStore:
             return dict(cur.fetchall())
 
     def indexed(self, column: str = "embedding") -> bool:
-        """Whether an index (other than the primary key) covers ``column``."""
+        """Whether an index (other than the primary key) covers ``column``.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.indexed()
+            False
+            >>> _ = store.create_index("hnsw"); store.indexed(), store.indexed("original")
+            (True, False)
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                         "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND a.attname = %s "
@@ -255,14 +338,37 @@ class PgVectorStore:
             return bool(cur.fetchone()[0])
 
     def count(self) -> int:
-        """The number of rows in the table."""
+        """The number of rows in the table.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.count()
+            100
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("SELECT count(*) FROM {}").format(self._ident))
             return int(cur.fetchone()[0])
 
     def storage_bytes(self) -> dict:
         """Bytes on disk: ``table`` (heap and TOAST), ``indexes``, ``total``
-        (pg_total_relation_size)."""
+        (pg_total_relation_size).
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> sizes = store.storage_bytes()
+            >>> sorted(sizes), sizes["total"] >= sizes["table"] > 0
+            (['indexes', 'table', 'total'], True)
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_table_size(to_regclass(%s)), pg_indexes_size(to_regclass(%s)), "
                         "pg_total_relation_size(to_regclass(%s))", (self.qualified,) * 3)
@@ -270,14 +376,38 @@ class PgVectorStore:
         return {"table": int(t), "indexes": int(i), "total": int(tot)}
 
     def drop(self) -> None:
-        """Drops the table (and its indexes) if it exists."""
+        """Drops the table (and its indexes) if it exists.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.drop(); store.meta() is None
+            True
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(self._ident))
 
     # ---- SQL a user can read ----
     def sql_create_table(self, dim: int, embedding: str, original: str | None = None,
                          payload_types: dict | None = None) -> str:
-        """The CREATE TABLE statement ``upload`` runs for this layout, to read or run yourself."""
+        """The CREATE TABLE statement ``upload`` runs for this layout, to read or run yourself.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> print(pgvector.Store(conn, "docs").sql_create_table(384, "halfvec", "vector", {"lang": "text"}))
+            CREATE TABLE "docs" (
+              id bigint PRIMARY KEY,
+              embedding halfvec(384) NOT NULL,
+              original vector(384),
+              "lang" text
+            )
+        """
         cols = ["id bigint PRIMARY KEY", f"embedding {embedding}({dim}) NOT NULL"]
         if original:
             cols.append(f"original {original}({dim})")
@@ -287,7 +417,22 @@ class PgVectorStore:
 
     def sql_create_index(self, method: str = "hnsw", *, column: str = "embedding", m: int = 16,
                          ef_construction: int = 64, lists: int = 100) -> str:
-        """CREATE INDEX for the column's type and the table's metric (bit: Hamming)."""
+        """CREATE INDEX for the column's type and the table's metric (bit: Hamming).
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> print(store.sql_create_index("hnsw", m=32))
+            CREATE INDEX IF NOT EXISTS "docs_embedding_hnsw_idx" ON "docs"
+            USING hnsw (embedding bit_hamming_ops) WITH (m = 32, ef_construction = 64)
+            >>> print(store.sql_create_index("ivfflat", column="original", lists=10))
+            CREATE INDEX IF NOT EXISTS "docs_original_ivfflat_idx" ON "docs"
+            USING ivfflat (original vector_cosine_ops) WITH (lists = 10)
+        """
         meta = self._need_meta()
         ctype = meta["embedding"] if column == "embedding" else meta.get("original")
         if ctype is None:
@@ -307,7 +452,25 @@ class PgVectorStore:
         """The SELECT that :meth:`search` runs for one query, with placeholders %(q)s (the query
         as a pgvector text literal '[x1,x2,...]'), %(k)s and, in two stages, %(c)s (candidates).
         It returns (id, distance) with pgvector's distance: ``<#>`` negative inner product,
-        ``<=>`` cosine distance, ``<->`` L2 distance, ``<~>`` Hamming distance."""
+        ``<=>`` cosine distance, ``<->`` L2 distance, ``<~>`` Hamming distance.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> print(store.sql_search())     # Hamming candidates, then exact cosine on the originals
+            SELECT id, original <=> %(q)s::vector AS distance
+            FROM (
+              SELECT id, original FROM "docs"
+              ORDER BY embedding <~> binary_quantize(%(q)s::vector)
+              LIMIT %(c)s
+            ) AS candidates
+            ORDER BY original <=> %(q)s::vector, id
+            LIMIT %(k)s
+        """
         meta = self._need_meta()
         if rescore is None:
             rescore = meta.get("original") is not None
@@ -339,8 +502,9 @@ class PgVectorStore:
             raise ValueError(f"table {self.qualified} does not exist: upload first")
         return meta
 
-    def upload(self, data, ids=None, *, payload: dict | None = None, precision: str | None = None,
-               vectors: str = "auto", originals=None, original_type: str = "vector",
+    def upload(self, data: UploadData, ids: ArrayLike | None = None, *, payload: dict | None = None,
+               precision: str | None = None, vectors: str = "auto", originals: ArrayLike | None = None,
+               original_type: str = "vector",
                index: str | None = None) -> UploadReport:
         """Writes codes to the table (created when absent) with binary COPY, in one transaction.
 
@@ -355,6 +519,18 @@ class PgVectorStore:
 
         Everything is checked before the first byte is sent (dimension and types of an existing
         table, ids, payload); any failure rolls the whole upload back.
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs")
+            >>> store.upload(X, precision="f16", payload={"lang": ["en"] * 50 + ["de"] * 50}, index="hnsw")
+            UploadReport(name='docs', count=100, dim=16, precision='f16', vectors='codes',
+                         detail={'embedding': 'halfvec(16)', 'original': None})
+            >>> store.columns()
+            {'id': 'bigint', 'embedding': 'halfvec(16)', 'lang': 'text'}
         """
         src = Source(data, ids, payload, precision=precision, max_id=MAX_INT64)
         ctype, held = column_type(src.precision, vectors, src.centred)
@@ -448,15 +624,29 @@ class PgVectorStore:
             if have[name] != t:
                 raise ValueError(f"payload {name!r} is {have[name]} in the table, {t} in this upload")
 
-    def create_index(self, method: str = "hnsw", **params) -> str:
-        """Builds an index on ``embedding`` (or ``column="original"``); returns the SQL it ran."""
+    def create_index(self, method: str = "hnsw", **params: int | str) -> str:
+        """Builds an index on ``embedding`` (or ``column="original"``); returns the SQL it ran.
+        ``params``: those of :meth:`sql_create_index` (``m``, ``ef_construction``, ``lists``).
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> store.create_index("hnsw", m=8)
+            'CREATE INDEX IF NOT EXISTS "docs_embedding_hnsw_idx" ON "docs"
+             USING hnsw (embedding bit_hamming_ops) WITH (m = 8, ef_construction = 64)'
+        """
         sql = self.sql_create_index(method, **params)
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(sql)
         return sql
 
     # ---- searching ----
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, rescore="auto",
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               rescore: str | Originals | None = "auto",
                ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top k per query: (ids uint64 (nq, k), scores float32 (nq, k)), best first; empty slots
         hold vectro.NO_ID and NaN. Scores as vectro.Index gives them: inner product or cosine
@@ -466,7 +656,24 @@ class PgVectorStore:
         ``rescore``: "auto" (in the database when the table has originals, else none),
         "database", None (codes only), or an :class:`Originals` to rescore locally. Rescoring takes
         k x ``oversample`` candidates from the codes (default by precision: binary 10, f16/int8 2).
-        ``ef_search`` sets hnsw.ef_search (raised to the candidate count, at most 1000)."""
+        ``ef_search`` sets hnsw.ef_search (raised to the candidate count, at most 1000).
+
+        Example:
+            >>> import numpy as np, psycopg, vectro
+            >>> from vectro.integrations import pgvector
+            >>> conn = psycopg.connect(dsn, autocommit=True)   # dsn: your server, "postgresql://host/db"
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = pgvector.Store(conn, "docs", metric="cosine")
+            >>> _ = store.upload(vectro.quantize_embeddings(X, "binary"), originals=X)
+            >>> ids, scores = store.search(X[:2], k=3)       # rescored in SQL against the originals
+            >>> ids, scores.round(2)
+            (array([[ 0, 85, 97],
+                   [ 1, 22, 37]], dtype=uint64), array([[1.  , 0.59, 0.52],
+                   [1.  , 0.72, 0.42]], dtype=float32))
+            >>> ids, scores = store.search(X[:2], k=3, rescore=pgvector.Originals(X))   # locally
+            >>> ids[:, 0]
+            array([0, 1], dtype=uint64)
+        """
         meta = self._need_meta()
         q, single = as_queries(queries, meta["dim"])
         if isinstance(rescore, str) and rescore == "auto":

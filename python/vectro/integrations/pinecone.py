@@ -7,18 +7,31 @@ vectors only and quantizes inside the service, so Vectro's saving is on your sid
 rescoring, local copies), not in the index. Not verified against the live service: tested through
 the real SDK against a loopback HTTP server that answers as Pinecone's API reference documents.
 
+The examples of the store need the Pinecone service (an API key), which the docs test cannot
+reach: they are marked ``+SKIP`` (tests/python/test_integrations_pinecone.py runs the same calls
+through the SDK against a loopback server). The functions' examples run.
+
 Example:
-    >>> from pinecone import Pinecone                                            # doctest: +SKIP
-    >>> from vectro.integrations import pinecone as db
+    >>> import numpy as np, vectro  # doctest: +SKIP
+    >>> from pinecone import Pinecone  # doctest: +SKIP
+    >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
     >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
-    >>> store = db.Store(index, namespace="docs", metric="ip")                    # doctest: +SKIP
-    >>> store.upload("embeddings-f16.vqz")                                        # doctest: +SKIP
+    >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+    >>> store = pc.Store(index, namespace="docs", metric="cosine")  # doctest: +SKIP
+    >>> vectro.save("docs-f16.vqz", vectro.quantize_embeddings(X, "f16"))  # doctest: +SKIP
+    >>> store.upload("docs-f16.vqz").count  # doctest: +SKIP
+    100
+    >>> ids, scores = store.search(X[:2], k=3, rescore=pc.Originals("docs-f16.vqz"))  # doctest: +SKIP
+    >>> ids[:, 0]  # doctest: +SKIP
+    array([0, 1], dtype=uint64)
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +51,11 @@ from ._common import (
     precision_of,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._common import PrecisionLike, UploadData
+
 EXTRA = "pinecone"
 # Pinecone's documented limits: an upsert carries at most 1,000 vectors and 2 MB; metadata is at
 # most 40 KB a record; ids at most 512 characters; dense vectors at most 20,000 dimensions; a
@@ -52,17 +70,30 @@ SHARD_KEY, ROW_KEY = "vectro_shard", "vectro_row"
 
 
 def index_spec(dim: int, metric: str = "ip") -> dict:
-    """Keyword arguments of ``Pinecone.create_index`` (besides name and spec) for these vectors."""
+    """Keyword arguments of ``Pinecone.create_index`` (besides name and spec) for these vectors.
+
+    Example:
+        >>> from vectro.integrations import pinecone
+        >>> pinecone.index_spec(384, "cosine")
+        {'dimension': 384, 'metric': 'cosine', 'vector_type': 'dense'}
+    """
     check_metric(metric)
     if not 1 <= dim <= MAX_DIM:
         raise ValueError(f"Pinecone dense vectors have 1..{MAX_DIM} dimensions, got {dim}")
     return {"dimension": int(dim), "metric": PINECONE_METRIC[metric], "vector_type": "dense"}
 
 
-def quantization_config(choice, *, metric: str = "ip", oversample: float | None = None) -> Plan:
+def quantization_config(choice: PrecisionLike, *, metric: str = "ip", oversample: float | None = None) -> Plan:
     """Pinecone has no quantization setting: it stores float32 and quantizes internally. The plan
     uploads reconstructions of the chosen codes (f16 codes are exact float values) and keeps
-    ``oversample`` for local rescoring from a .vqz of the codes."""
+    ``oversample`` for local rescoring from a .vqz of the codes.
+
+    Example:
+        >>> from vectro.integrations import pinecone
+        >>> plan = pinecone.quantization_config("binary", metric="cosine")
+        >>> plan.vectors, plan.oversample, plan.native
+        ('float32', 10.0, {'metric': 'cosine', 'vector_type': 'dense'})
+    """
     check_metric(metric)
     p = precision_of(choice)
     return Plan(precision=p, vectors="float32", oversample=oversample or default_oversample(p),
@@ -83,10 +114,21 @@ def _meta_value(k: str, v):
 
 
 def upsert_batches(src: Source, vectors: np.ndarray | None = None, *, shard: str | None = None,
-                   max_vectors: int = MAX_BATCH_VECTORS, max_bytes: int = MAX_REQUEST_BYTES):
+                   max_vectors: int = MAX_BATCH_VECTORS,
+                   max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[tuple[np.ndarray, list[dict]]]:
     """Yields (ids, list of Pinecone vector dicts {"id", "values", "metadata"}) whose JSON stays
     within ``max_vectors`` and ``max_bytes`` a request. Every record is checked (metadata size,
-    value types) as it is built; :meth:`PineconeStore.upload` builds them all before sending."""
+    value types) as it is built; :meth:`PineconeStore.upload` builds them all before sending.
+
+    Example:
+        >>> import numpy as np
+        >>> from vectro.integrations import Source, pinecone
+        >>> src = Source(np.ones((2500, 16), np.float32), payload={"lang": ["en"] * 2500})
+        >>> [len(records) for ids, records in pinecone.upsert_batches(src)]
+        [1000, 1000, 500]
+        >>> next(pinecone.upsert_batches(src))[1][7]["id"], next(pinecone.upsert_batches(src))[1][7]["metadata"]
+        ('7', {'vectro_row': 7, 'lang': 'en'})
+    """
     batch, ids, size = [], [], 64  # 64: the request's own JSON around the vectors
     for a, q in src.chunks(max_vectors):
         x = src.floats(q)
@@ -118,40 +160,109 @@ class PineconeStore:
     string ids (the uint64 ids in decimal).
 
     ``index`` is the SDK's data-plane object, ``Pinecone(api_key=...).Index(host=...)``. The
-    index's metric is fixed when it is created (:func:`index_spec`); ``metric`` here must match it."""
+    index's metric is fixed when it is created (:func:`index_spec`); ``metric`` here must match it.
 
-    def __init__(self, index, namespace: str = "", *, metric: str = "ip") -> None:
+    Example:
+        >>> import numpy as np, vectro  # doctest: +SKIP
+        >>> from pinecone import Pinecone  # doctest: +SKIP
+        >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+        >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+        >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+        >>> store = pc.Store(index, namespace="docs", metric="cosine")  # doctest: +SKIP
+        >>> store.upload(X, precision="int8").vectors     # Pinecone holds float32 reconstructions  # doctest: +SKIP
+        'float32'
+    """
+
+    def __init__(self, index: object, namespace: str = "", *, metric: str = "ip") -> None:
         lazy_import("pinecone", EXTRA)
         self.index, self.namespace, self.metric = index, namespace, check_metric(metric)
 
     def stats(self) -> dict:
-        """The index's ``describe_index_stats()`` as a dict."""
+        """The index's ``describe_index_stats()`` as a dict.
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> _ = pc.Store(index, namespace="docs").upload(X)  # doctest: +SKIP
+            >>> pc.Store(index, namespace="docs").stats()["namespaces"]  # doctest: +SKIP
+            {'docs': {'vector_count': 100}}
+        """
         s = self.index.describe_index_stats()
         return s.to_dict() if hasattr(s, "to_dict") else dict(s)
 
     @property
     def dim(self) -> int | None:
-        """The index's dimension (None when unknown)."""
+        """The index's dimension (None when unknown).
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = pc.Store(index, namespace="docs")  # doctest: +SKIP
+            >>> _ = store.upload(X); store.dim  # doctest: +SKIP
+            16
+        """
         d = self.stats().get("dimension")
         return int(d) if d else None
 
     def count(self) -> int:
-        """The number of vectors in this store's namespace."""
+        """The number of vectors in this store's namespace.
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = pc.Store(index, namespace="docs")  # doctest: +SKIP
+            >>> _ = store.upload(X); store.count()  # doctest: +SKIP
+            100
+        """
         ns = self.stats().get("namespaces") or {}
         entry = ns.get(self.namespace) or {}
         return int(entry.get("vector_count", entry.get("vectorCount", 0)))
 
     def drop(self) -> None:
-        """Deletes every vector of the namespace (the index itself stays)."""
+        """Deletes every vector of the namespace (the index itself stays).
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = pc.Store(index, namespace="docs")  # doctest: +SKIP
+            >>> _ = store.upload(X)  # doctest: +SKIP
+            >>> store.drop(); store.count()  # doctest: +SKIP
+            0
+        """
         self.index.delete(delete_all=True, namespace=self.namespace)
 
-    def upload(self, data, ids=None, *, payload: dict | None = None, precision: str | None = None,
-               vectors: str = "auto", shard: str | None = None,
+    def upload(self, data: UploadData, ids: ArrayLike | None = None, *, payload: dict | None = None,
+               precision: str | None = None, vectors: str = "auto", shard: str | None = None,
                max_vectors: int = MAX_BATCH_VECTORS, max_bytes: int = MAX_REQUEST_BYTES) -> UploadReport:
         """Upserts the rows in requests of at most ``max_vectors`` vectors and ``max_bytes`` of
         JSON. Every request is built and checked (dimension against the index, ids, metadata)
         before the first is sent. Pinecone has no transactions: a failed request raises
-        :class:`PartialUploadError` with the ids written before it."""
+        :class:`PartialUploadError` with the ids written before it.
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = pc.Store(index, namespace="docs")  # doctest: +SKIP
+            >>> q = vectro.quantize_embeddings(X, "int8")  # doctest: +SKIP
+            >>> store.upload(q, payload={"lang": ["en"] * 50 + ["de"] * 50})  # doctest: +SKIP
+            UploadReport(name='docs', count=100, dim=16, precision='int8', vectors='float32',
+                         detail={'requests': 1, 'shard': None})
+        """
         src = Source(data, ids, payload, precision=precision)
         if check_vectors(vectors) not in ("auto", "float32"):
             raise ValueError("Pinecone stores float32 dense vectors only: vectors='float32' (or 'auto')")
@@ -177,11 +288,27 @@ class PineconeStore:
         return UploadReport(self.namespace, src.n, src.dim, src.precision, "float32",
                             {"requests": len(batches), "shard": shard})
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, rescore: Originals | None = None,
-               filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               rescore: Originals | None = None, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top k per query, one Pinecone query each: (ids uint64, scores float32), Pinecone's
         scores (dot product, cosine; for "euclidean" its own distance score) unless ``rescore``
-        (an :class:`Originals`) rescores k x ``oversample`` (default 4) candidates exactly."""
+        (an :class:`Originals`) rescores k x ``oversample`` (default 4) candidates exactly.
+        ``filter``: Pinecone's metadata filter.
+
+        Example:
+            >>> import numpy as np, vectro  # doctest: +SKIP
+            >>> from pinecone import Pinecone  # doctest: +SKIP
+            >>> from vectro.integrations import pinecone as pc  # doctest: +SKIP
+            >>> index = Pinecone(api_key="...").Index(host="https://docs-xxxx.svc.pinecone.io")  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = pc.Store(index, namespace="docs", metric="cosine")  # doctest: +SKIP
+            >>> _ = store.upload(X, precision="int8", payload={"lang": ["en"] * 50 + ["de"] * 50})  # doctest: +SKIP
+            >>> ids, scores = store.search(X[:2], k=3, rescore=pc.Originals(X))  # doctest: +SKIP
+            >>> ids[:, 0], scores[:, 0].round(2)        # each row finds itself, cosine 1  # doctest: +SKIP
+            (array([0, 1], dtype=uint64), array([1., 1.], dtype=float32))
+            >>> store.search(X[0], k=2, filter={"lang": {"$eq": "de"}})[0] >= 50  # doctest: +SKIP
+            array([ True,  True])
+        """
         q, single = as_queries(queries, None)
         c = candidates_for(k, (oversample or 4.0) if rescore is not None else None)
         if c > MAX_TOP_K:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,12 @@ from ._common import (
     pad,
     precision_of,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from qdrant_client import QdrantClient, models
+
+    from ._common import PrecisionLike, UploadData
 
 EXTRA = "qdrant"
 BATCH = 256  # points per upsert request
@@ -66,7 +73,17 @@ def _identity_uint8(codec) -> bool:
 
 def datatype_for(src: Source, vectors: str) -> tuple[str, str]:
     """(Qdrant datatype "float16" / "uint8" / "float32", what is stored: "codes" or
-    reconstructions "float32" / "float16")."""
+    reconstructions "float32" / "float16").
+
+    Example:
+        >>> import numpy as np, vectro
+        >>> from vectro.integrations import Source, qdrant
+        >>> X = np.random.default_rng(0).standard_normal((10, 16), np.float32)
+        >>> qdrant.datatype_for(Source(vectro.quantize_embeddings(X, "f16")), "auto")   # f16 codes are float16s
+        ('float16', 'codes')
+        >>> qdrant.datatype_for(Source(vectro.quantize_embeddings(X, "int8")), "auto")  # reconstructions
+        ('float32', 'float32')
+    """
     check_vectors(vectors)
     if src.precision == "float32":  # unquantized floats
         return ("float16", "float16") if vectors == "float16" else ("float32", "float32")
@@ -85,7 +102,7 @@ def datatype_for(src: Source, vectors: str) -> tuple[str, str]:
     return vectors, vectors
 
 
-def quantization_config(choice, *, dim: int | None = None, oversample: float | None = None,
+def quantization_config(choice: PrecisionLike, *, dim: int | None = None, oversample: float | None = None,
                         always_ram: bool = True) -> Plan:
     """Qdrant's own quantization for a vectro precision (a vectro.Choice, Codec or name), for a
     Qdrant server: binary -> BinaryQuantization (1 bit), rabitq-2 -> BinaryQuantization
@@ -94,7 +111,16 @@ def quantization_config(choice, *, dim: int | None = None, oversample: float | N
     quantization (float16 vectors). ``native`` = {"quantization_config", "search_params"}: pass
     them to ``create_collection`` and ``query_points``. Vectors are uploaded as float16 (f16),
     which Qdrant rescoring then reads. Local mode accepts these settings and ignores them.
-    ``dim`` (default: the Choice's) sets pq's compression ratio."""
+    ``dim`` (default: the Choice's) sets pq's compression ratio.
+
+    Example:
+        >>> from vectro.integrations import qdrant
+        >>> plan = qdrant.quantization_config("binary")
+        >>> plan.vectors, plan.oversample, type(plan.native["quantization_config"]).__name__
+        ('codes', 10.0, 'BinaryQuantization')
+        >>> plan.native["search_params"].quantization.rescore     # query_points(..., search_params=...)
+        True
+    """
     m = _models()
     p = precision_of(choice)
     base = p.split("-")[0]
@@ -130,9 +156,22 @@ class QdrantStore:
     """A Qdrant collection of Vectro codes, one unnamed vector per point, ids as Qdrant's unsigned
     integer ids, payload {vectro_shard, vectro_row} plus the caller's.
 
-    ``client`` is a ``qdrant_client.QdrantClient`` (server or local mode)."""
+    ``client`` is a ``qdrant_client.QdrantClient`` (server or local mode).
 
-    def __init__(self, client, collection: str, *, metric: str = "ip") -> None:
+    Example:
+        >>> import numpy as np, vectro
+        >>> from qdrant_client import QdrantClient
+        >>> from vectro.integrations import qdrant
+        >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+        >>> store = qdrant.Store(QdrantClient(":memory:"), "docs", metric="cosine")
+        >>> store.upload(vectro.quantize_embeddings(X, "f16"))
+        UploadReport(name='docs', count=100, dim=16, precision='f16', vectors='codes',
+                     detail={'datatype': 'float16', 'shard': None})
+        >>> store.search(X[0], k=3)[0]
+        array([ 0, 85, 97], dtype=uint64)
+    """
+
+    def __init__(self, client: QdrantClient, collection: str, *, metric: str = "ip") -> None:
         lazy_import("qdrant_client", EXTRA)
         if not isinstance(collection, str) or not collection:
             raise ValueError(f"collection must be a non-empty name, got {collection!r}")
@@ -149,21 +188,56 @@ class QdrantStore:
 
     @property
     def dim(self) -> int | None:
-        """The collection's vector dimension (None before it exists)."""
+        """The collection's vector dimension (None before it exists).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from qdrant_client import QdrantClient
+            >>> from vectro.integrations import qdrant
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = qdrant.Store(QdrantClient(":memory:"), "docs")
+            >>> store.dim is None
+            True
+            >>> _ = store.upload(X); store.dim
+            16
+        """
         p = self._params()
         return None if p is None else int(p.size)
 
     def count(self) -> int:
-        """The exact number of points in the collection."""
+        """The exact number of points in the collection.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from qdrant_client import QdrantClient
+            >>> from vectro.integrations import qdrant
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> store = qdrant.Store(QdrantClient(":memory:"), "docs")
+            >>> _ = store.upload(X, ids=np.arange(100, 200)); store.count()
+            100
+        """
         return int(self.client.count(self.collection, exact=True).count)
 
     def drop(self) -> None:
-        """Deletes the collection if it exists."""
+        """Deletes the collection if it exists.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from qdrant_client import QdrantClient
+            >>> from vectro.integrations import qdrant
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> client = QdrantClient(":memory:")
+            >>> store = qdrant.Store(client, "docs")
+            >>> _ = store.upload(X)
+            >>> store.drop(); client.collection_exists("docs")
+            False
+        """
         if self.client.collection_exists(self.collection):
             self.client.delete_collection(self.collection)
 
-    def upload(self, data, ids=None, *, payload: dict | None = None, precision: str | None = None,
-               vectors: str = "auto", shard: str | None = None, quantization_config=None,
+    def upload(self, data: UploadData, ids: ArrayLike | None = None, *, payload: dict | None = None,
+               precision: str | None = None, vectors: str = "auto", shard: str | None = None,
+               quantization_config: models.QuantizationConfig | None = None,
                batch_size: int = BATCH) -> UploadReport:
         """Upserts the rows as points (collection created when absent).
 
@@ -176,7 +250,19 @@ class QdrantStore:
         Dimension, datatype and distance of an existing collection, ids and payload are checked
         before anything is sent. Qdrant has no transactions: if a batch fails, a collection this
         call created is deleted again, and in an existing one :class:`PartialUploadError` says
-        which ids were written."""
+        which ids were written.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from qdrant_client import QdrantClient
+            >>> from vectro.integrations import qdrant
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> vectro.save("docs.vqz", vectro.quantize_embeddings(X, "binary"), ids=np.arange(100) * 10)
+            >>> store = qdrant.Store(QdrantClient(":memory:"), "docs")
+            >>> report = store.upload("docs.vqz", payload={"lang": ["en"] * 50 + ["de"] * 50})
+            >>> report.vectors, report.detail    # binary codes: Qdrant holds their reconstructions
+            ('float32', {'datatype': 'float32', 'shard': 'docs.vqz'})
+        """
         m = _models()
         src = Source(data, ids, payload)
         dtype, held = datatype_for(src, vectors)
@@ -227,12 +313,31 @@ class QdrantStore:
         return UploadReport(self.collection, src.n, src.dim, src.precision, held, {"datatype": dtype,
                                                                                    "shard": shard})
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, rescore: Originals | None = None,
-               search_params=None, query_filter=None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               rescore: Originals | None = None, search_params: models.SearchParams | None = None,
+               query_filter: models.Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top k per query: (ids uint64 (nq, k), scores float32 (nq, k)) as vectro.Index gives
         them (squared L2 for "l2"). With ``rescore`` (an :class:`Originals`), Qdrant returns k x
         ``oversample`` candidates (default 4) and they are rescored exactly
-        here. ``search_params`` (e.g. a Plan's) and ``query_filter`` go to Qdrant."""
+        here. ``search_params`` (e.g. a Plan's) and ``query_filter`` go to Qdrant.
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> from qdrant_client import QdrantClient
+            >>> from vectro.integrations import qdrant
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)
+            >>> from qdrant_client import models
+            >>> store = qdrant.Store(QdrantClient(":memory:"), "docs", metric="cosine")
+            >>> _ = store.upload(X, precision="int8", payload={"lang": ["en"] * 50 + ["de"] * 50})
+            >>> ids, scores = store.search(X[:2], k=3, rescore=qdrant.Originals(X))   # exact cosines
+            >>> ids, scores.round(2)
+            (array([[ 0, 85, 97],
+                   [ 1, 22, 52]], dtype=uint64), array([[1.  , 0.59, 0.52],
+                   [1.  , 0.72, 0.46]], dtype=float32))
+            >>> german = models.Filter(must=[models.FieldCondition(key="lang", match=models.MatchValue(value="de"))])
+            >>> store.search(X[0], k=2, query_filter=german)[0]         # rows 50..99 only
+            array([85, 97], dtype=uint64)
+        """
         m = _models()
         q, single = as_queries(queries, self.dim)
         c = candidates_for(k, (oversample or 4.0) if rescore is not None else None)

@@ -8,11 +8,22 @@ and quantizes them itself. Not verified against a live server (embedded Weaviate
 which cannot run here): tested through the real SDK against a loopback REST + gRPC server that
 records the requests and answers as Weaviate's API documents.
 
+The examples of the store need a Weaviate server, which the docs test cannot start: they are
+marked ``+SKIP`` (tests/python/test_integrations_weaviate.py runs the same calls through the SDK
+against a loopback server). The functions' examples run.
+
 Example:
-    >>> import weaviate                                                          # doctest: +SKIP
-    >>> from vectro.integrations import weaviate as db
-    >>> store = db.Store(weaviate.connect_to_local(), "Docs", metric="cosine")  # doctest: +SKIP
-    >>> store.upload("embeddings-int8.vqz", vector_index_config=db.quantization_config("int8").native)  # doctest: +SKIP
+    >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+    >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+    >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+    >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+    >>> store = wv.Store(client, "Docs", metric="cosine")  # doctest: +SKIP
+    >>> vectro.save("docs-int8.vqz", vectro.quantize_embeddings(X, "int8"))  # doctest: +SKIP
+    >>> store.upload("docs-int8.vqz", vector_index_config=wv.quantization_config("int8").native).count  # doctest: +SKIP
+    100
+    >>> ids, scores = store.search(X[:2], k=3, rescore=wv.Originals("docs-int8.vqz"))  # doctest: +SKIP
+    >>> ids[:, 0]  # doctest: +SKIP
+    array([0, 1], dtype=uint64)
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +51,13 @@ from ._common import (
     precision_of,
 )
 
+if TYPE_CHECKING:
+    import weaviate
+    from numpy.typing import ArrayLike
+
+    from .._codec import QuantizedEmbeddings
+    from ._common import PrecisionLike, UploadData
+
 EXTRA = "weaviate"
 BATCH = 500  # objects per insert_many (one gRPC BatchObjects request)
 SHARD_KEY, ROW_KEY = "vectro_shard", "vectro_row"
@@ -54,24 +73,48 @@ def _distance(metric: str):
 
 
 def object_uuid(i: int) -> str:
-    """The Weaviate UUID of a uint64 id: the id in the UUID's low 64 bits (reversible)."""
+    """The Weaviate UUID of a uint64 id: the id in the UUID's low 64 bits (reversible).
+
+    Example:
+        >>> from vectro.integrations import weaviate
+        >>> weaviate.object_uuid(5), weaviate.object_uuid(2**64 - 1)
+        ('00000000-0000-0000-0000-000000000005', '00000000-0000-0000-ffff-ffffffffffff')
+    """
     return str(uuid.UUID(int=int(i)))
 
 
-def id_of(u) -> int:
-    """The uint64 id back from an :func:`object_uuid`; ValueError for a UUID vectro did not make."""
+def id_of(u: str | uuid.UUID) -> int:
+    """The uint64 id back from an :func:`object_uuid`; ValueError for a UUID vectro did not make.
+
+    Example:
+        >>> from vectro.integrations import weaviate
+        >>> weaviate.id_of("00000000-0000-0000-0000-000000000005")
+        5
+        >>> weaviate.id_of("9b2f1c9e-0000-4000-8000-000000000005")
+        Traceback (most recent call last):
+        ...
+        ValueError: object 9b2f1c9e-0000-4000-8000-000000000005 was not written by vectro (its UUID is not a uint64 id)
+    """
     v = uuid.UUID(str(u)).int
     if v >> 64:
         raise ValueError(f"object {u} was not written by vectro (its UUID is not a uint64 id)")
     return v
 
 
-def quantization_config(choice, *, metric: str = "ip", k: int = 10, oversample: float | None = None) -> Plan:
+def quantization_config(choice: PrecisionLike, *, metric: str = "ip", k: int = 10,
+                        oversample: float | None = None) -> Plan:
     """Weaviate's HNSW index configuration for a vectro precision (a vectro.Choice, Codec or name):
     binary -> BQ; int8/uint8/int16 -> SQ (8-bit); int4 -> RQ at 4 bits; rabitq-B -> RQ at B bits
     (RaBitQ is what Weaviate's RQ implements), centred when the codec is; pq-MxB -> PQ with M
     segments; f16/bf16 -> no quantizer. The rescore limit is k x ``oversample``. ``native`` is the
-    ``Configure.VectorIndex.hnsw(...)`` object for ``upload(vector_index_config=...)``."""
+    ``Configure.VectorIndex.hnsw(...)`` object for ``upload(vector_index_config=...)``.
+
+    Example:
+        >>> from vectro.integrations import weaviate
+        >>> plan = weaviate.quantization_config("int8", k=10)
+        >>> plan.vectors, plan.oversample, plan.native.quantizer.rescoreLimit   # SQ, 10 x 2 rescored
+        ('float32', 2.0, 20)
+    """
     cfg = _config().Configure
     check_metric(metric)
     p = precision_of(choice)
@@ -97,8 +140,19 @@ def quantization_config(choice, *, metric: str = "ip", k: int = 10, oversample: 
                 "no quantizer: Weaviate keeps the float32 vectors")
 
 
-def data_objects(src: Source, a: int, q, *, shard: str | None = None) -> list:
-    """The SDK's DataObjects for rows [a, a + len(q)) of ``src``."""
+def data_objects(src: Source, a: int, q: QuantizedEmbeddings | np.ndarray, *,
+                 shard: str | None = None) -> list:
+    """The SDK's DataObjects for rows [a, a + len(q)) of ``src``.
+
+    Example:
+        >>> import numpy as np
+        >>> from vectro.integrations import Source, weaviate
+        >>> src = Source(np.ones((3, 16), np.float32), ids=[7, 8, 9], payload={"lang": ["en", "de", "fr"]})
+        >>> start, q = next(src.chunks(3))
+        >>> obj = weaviate.data_objects(src, start, q)[1]
+        >>> obj.uuid, obj.properties, len(obj.vector)
+        ('00000000-0000-0000-0000-000000000008', {'vectro_row': 1, 'lang': 'de'}, 16)
+    """
     DataObject = lazy_import("weaviate.classes.data", EXTRA).DataObject
     x = src.floats(q)
     out = []
@@ -117,9 +171,19 @@ class WeaviateStore:
     """A Weaviate collection of Vectro codes: one self-provided vector per object, uuid from the
     uint64 id (:func:`object_uuid`), properties vectro_shard, vectro_row and the payload.
 
-    ``client`` is a connected ``weaviate.WeaviateClient`` (v4)."""
+    ``client`` is a connected ``weaviate.WeaviateClient`` (v4).
 
-    def __init__(self, client, collection: str, *, metric: str = "ip") -> None:
+    Example:
+        >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+        >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+        >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+        >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+        >>> store = wv.Store(client, "Docs", metric="cosine")  # doctest: +SKIP
+        >>> store.upload(X, precision="int8").vectors     # Weaviate holds float32 reconstructions  # doctest: +SKIP
+        'float32'
+    """
+
+    def __init__(self, client: weaviate.WeaviateClient, collection: str, *, metric: str = "ip") -> None:
         lazy_import("weaviate", EXTRA)
         if not isinstance(collection, str) or not collection[:1].isupper():
             raise ValueError(f"Weaviate collection names start with a capital letter, got {collection!r}")
@@ -130,11 +194,32 @@ class WeaviateStore:
         return self.client.collections.get(self.collection)
 
     def count(self) -> int:
-        """The number of objects in the collection."""
+        """The number of objects in the collection.
+
+        Example:
+            >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+            >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+            >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = wv.Store(client, "Docs")  # doctest: +SKIP
+            >>> _ = store.upload(X); store.count()  # doctest: +SKIP
+            100
+        """
         return int(self._col.aggregate.over_all(total_count=True).total_count)
 
     def drop(self) -> None:
-        """Deletes the collection if it exists."""
+        """Deletes the collection if it exists.
+
+        Example:
+            >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+            >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+            >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = wv.Store(client, "Docs")  # doctest: +SKIP
+            >>> _ = store.upload(X)  # doctest: +SKIP
+            >>> store.drop(); client.collections.exists("Docs")  # doctest: +SKIP
+            False
+        """
         if self.client.collections.exists(self.collection):
             self.client.collections.delete(self.collection)
 
@@ -146,15 +231,28 @@ class WeaviateStore:
         v = v.get("default", next(iter(v.values()), None)) if isinstance(v, dict) else v
         return None if v is None else len(v)
 
-    def upload(self, data, ids=None, *, payload: dict | None = None, precision: str | None = None,
-               vectors: str = "auto", shard: str | None = None, vector_index_config=None,
+    def upload(self, data: UploadData, ids: ArrayLike | None = None, *, payload: dict | None = None,
+               precision: str | None = None, vectors: str = "auto", shard: str | None = None,
+               vector_index_config: object | None = None,
                batch_size: int = BATCH) -> UploadReport:
         """Inserts the rows as objects (collection created when absent, with
         ``vector_index_config``, e.g. a Plan's ``native``; default HNSW with the store's metric).
         Float32 reconstructions are sent (Weaviate has no other vector type). The dimension of an
         existing collection, ids and payload are checked first. Weaviate has no transactions: a
         failed batch, or objects the server refused, raise :class:`PartialUploadError` with the ids
-        written; a collection this call created is deleted again instead."""
+        written; a collection this call created is deleted again instead.
+
+        Example:
+            >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+            >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+            >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> store = wv.Store(client, "Docs", metric="cosine")  # doctest: +SKIP
+            >>> plan = wv.quantization_config("binary")  # doctest: +SKIP
+            >>> store.upload(vectro.quantize_embeddings(X, "binary"), vector_index_config=plan.native,  # doctest: +SKIP
+            ...              payload={"lang": ["en"] * 50 + ["de"] * 50})  # doctest: +SKIP
+            UploadReport(name='Docs', count=100, dim=16, precision='binary', vectors='float32', detail={'shard': None})
+        """
         wc = _config()
         src = Source(data, ids, payload, precision=precision)
         if check_vectors(vectors) not in ("auto", "float32"):
@@ -196,12 +294,27 @@ class WeaviateStore:
             raise PartialUploadError(f"upload to collection {self.collection!r} failed", done) from e
         return UploadReport(self.collection, src.n, src.dim, src.precision, "float32", {"shard": shard})
 
-    def search(self, queries, k: int = 10, *, oversample: float | None = None, rescore: Originals | None = None,
-               filters=None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: ArrayLike, k: int = 10, *, oversample: float | None = None,
+               rescore: Originals | None = None, filters: object | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top k per query (one near_vector query each): (ids uint64, scores float32) as
         vectro.Index gives them, from Weaviate's distances (dot: -distance, cosine: 1 - distance,
         l2-squared: distance); with ``rescore`` (an :class:`Originals`) k x ``oversample``
-        (default 4) candidates are rescored exactly."""
+        (default 4) candidates are rescored exactly. ``filters``: the SDK's ``Filter``.
+
+        Example:
+            >>> import numpy as np, vectro, weaviate  # doctest: +SKIP
+            >>> from vectro.integrations import weaviate as wv  # doctest: +SKIP
+            >>> client = weaviate.connect_to_local()  # doctest: +SKIP
+            >>> X = np.random.default_rng(0).standard_normal((100, 16), np.float32)  # doctest: +SKIP
+            >>> from weaviate.classes.query import Filter  # doctest: +SKIP
+            >>> store = wv.Store(client, "Docs", metric="cosine")  # doctest: +SKIP
+            >>> _ = store.upload(X, precision="int8", payload={"lang": ["en"] * 50 + ["de"] * 50})  # doctest: +SKIP
+            >>> ids, scores = store.search(X[:2], k=3, rescore=wv.Originals(X))  # doctest: +SKIP
+            >>> ids[:, 0], scores[:, 0].round(2)        # each row finds itself, cosine 1  # doctest: +SKIP
+            (array([0, 1], dtype=uint64), array([1., 1.], dtype=float32))
+            >>> store.search(X[0], k=2, filters=Filter.by_property("lang").equal("de"))[0] >= 50  # doctest: +SKIP
+            array([ True,  True])
+        """
         mq = lazy_import("weaviate.classes.query", EXTRA).MetadataQuery
         q, single = as_queries(queries, None)
         c = candidates_for(k, (oversample or 4.0) if rescore is not None else None)
