@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../engine/parallel.h"
-#include "../kernels/kmeans_kernels.h"
+#include "../kernels/kernels.h"
 
 #define SPLIT_EPS (1.0f / 1024.0f)
 
@@ -65,7 +65,7 @@ static void prepare_centroids(const float *cen, size_t k, size_t d, float *ct, f
 static int run_assign(const float *x, size_t n, size_t ldx, size_t d, const float *cen, size_t k,
                       float *ct, float *cn, uint32_t *best, float *val, const vec_batch_opts *o) {
   prepare_centroids(cen, k, d, ct, cn);
-  assign_ctx a = {vec_km_assign_pick(), x, ldx, d, k, ct, cn, best, val};
+  assign_ctx a = {vec_kernels_get()->kmeans.assign, x, ldx, d, k, ct, cn, best, val};
   size_t bad;
   size_t cost = k * d * 2 > 64 ? k * d * 2 : 64;
   return vec_parallel_rows(n, cost, assign_rows, &a, o, &bad);

@@ -18,8 +18,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "../kernels/kmeans_kernels.h"
-#include "../kernels/pq_kernels.h"
+#include "../kernels/kernels.h"
 #include "codec_impl.h"
 #include "rotation.h"
 
@@ -154,7 +153,7 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
   (void)scales, (void)flags;
   const pq_state *s = ST(c);
   size_t cs = pq_code_size(c);
-  vec_km_assign_fn fn = vec_km_assign_pick();
+  vec_km_assign_fn fn = vec_kernels_get()->kmeans.assign;
   uint32_t best[ENC_ROWS];
   float val[ENC_ROWS], *rx = NULL;
   size_t rows = ENC_ROWS;
@@ -418,8 +417,8 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
         for (size_t i = 0; i < nr; i++) err[j * ldo + i] = 0.0f;
     return;
   }
-  vec_pq4_scanq_fn scan = vec_pq4_scanq_pick();
-  vec_pq4_pack_fn pack = vec_pq4_pack_pick();
+  vec_pq4_scanq_fn scan = vec_kernels_get()->pq.scanq;
+  vec_pq4_pack_fn pack = vec_kernels_get()->pq.pack;
   uint8_t blk[(PQ_MAX_M4 / 2) * VEC_PQ4_BLOCK];
   float tail[VEC_PQ4_QB * VEC_PQ4_BLOCK];
   for (size_t r0 = 0; r0 < nr; r0 += VEC_PQ4_BLOCK) {

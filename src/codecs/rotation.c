@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
-#include "../kernels/rotation_kernels.h"
 #include "rotation.h"
 
 #define MAX_OPS 6
@@ -103,16 +102,8 @@ int vec_rotation_create(size_t d, uint64_t seed, vec_rotation **out) {
 }
 
 static void pick(vec_fwht_fn *h, vec_vmul_fn *m, vec_kac_fn *kac) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: *h = vec_fwht_avx512, *m = vec_vmul_avx512, *kac = vec_kac_avx512; return;
-  case VEC_ISA_AVX2: *h = vec_fwht_avx2, *m = vec_vmul_avx2, *kac = vec_kac_avx2; return;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: *h = vec_fwht_neon, *m = vec_vmul_neon, *kac = vec_kac_neon; return;
-#endif
-  default: *h = vec_fwht_scalar, *m = vec_vmul_scalar, *kac = vec_kac_scalar; return;
-  }
+  const vec_rotation_kernels *k = &vec_kernels_get()->rotation;
+  *h = k->fwht, *m = k->vmul, *kac = k->kac;
 }
 
 /* Rows with a value of 2^110 or more (adversarial input only) are rotated scaled by 2^-64, an

@@ -50,7 +50,7 @@ static inline __m256i q8x32(const float *p, __m256 inv) {
   return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-static size_t encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+size_t vec_encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
                                size_t ldq, float *scales, unsigned flags) {
   if (d < 8) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
@@ -100,7 +100,7 @@ static inline __m256 dq8(const int8_t *p, __m256 s) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
 }
 
-static void decode_int8_avx2(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void vec_decode_int8_avx2(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                              float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
     vec_decode_int8_scalar(q, n, d, ldq, scales, out, ldo, flags);
@@ -134,5 +134,3 @@ static void decode_int8_avx2(const int8_t *q, size_t n, size_t d, size_t ldq, co
   }
   if (streamed) _mm_sfence();
 }
-
-const vec_kernels vec_kernels_avx2 = {VEC_ISA_AVX2, encode_int8_avx2, decode_int8_avx2};

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "../common/internal.h"
-#include "kernels.h" /* VEC_KF_* */
+#include "kernel_flags.h"
 
 /* Encodes rows [0, n) (row i at x + i*ldx, its ceil(d/8) code bytes at codes + i*ldc). Returns the
  * first row holding NaN or Inf (its codes and those of later rows unspecified), or n. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../common/internal.h"
-#include "kernels.h"
+#include "kernel_flags.h"
 
 /* |x| bit patterns order like the floats, and NaN/Inf sit above every finite value, so one integer
  * max per row, compared with two thresholds, finds both kinds of bad row exactly. */

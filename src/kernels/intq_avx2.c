@@ -47,7 +47,7 @@ static inline __m256i q16x16(const float *p, __m256 inv) {
   return _mm256_permute4x64_epi64(ab, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-static size_t encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+size_t vec_encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                               size_t ldq, float *scales, unsigned flags) {
   if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
@@ -90,7 +90,7 @@ static inline __m256 dq16(const uint8_t *p, __m256 s) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
 }
 
-static void decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void vec_decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                             float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
     vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
@@ -287,7 +287,7 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
   return 0;
 }
 
-static size_t encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+size_t vec_encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
                              size_t ldq, float *scales, size_t lds, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -393,7 +393,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
   }
 }
 
-static void decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+void vec_decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
                            const float *scales, size_t lds, float *out, size_t ldo,
                            unsigned flags) {
   int streamed = 0;
@@ -420,6 +420,3 @@ static void decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_
   }
   if (streamed) _mm_sfence();
 }
-
-const vec_intq_kernels vec_intq_kernels_avx2 = {VEC_ISA_AVX2, encode_i16_avx2, decode_i16_avx2,
-                                                encode_i4_avx2, decode_i4_avx2};

@@ -41,7 +41,7 @@ static inline __m256i q16x16(const float *p, __m512 inv) {
   return _mm512_cvtsepi32_epi16(q32(p, inv));
 }
 
-static size_t encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+size_t vec_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                 size_t ldq, float *scales, unsigned flags) {
   if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
@@ -85,7 +85,7 @@ static inline __m512 dq16(const uint8_t *p, __m512 s) {
   return _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
 }
 
-static void decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void vec_decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                               float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
     vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
@@ -304,7 +304,7 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
   return 0;
 }
 
-static size_t encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+size_t vec_encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
                                size_t ldq, float *scales, size_t lds, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -403,7 +403,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
   }
 }
 
-static void decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+void vec_decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
                              const float *scales, size_t lds, float *out, size_t ldo,
                              unsigned flags) {
   int streamed = 0;
@@ -430,6 +430,3 @@ static void decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, siz
   }
   if (streamed) _mm_sfence();
 }
-
-const vec_intq_kernels vec_intq_kernels_avx512 = {
-    VEC_ISA_AVX512, encode_i16_avx512, decode_i16_avx512, encode_i4_avx512, decode_i4_avx512};

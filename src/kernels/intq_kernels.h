@@ -4,7 +4,7 @@
 #define VEC_INTQ_KERNELS_H
 
 #include "int8_row.h"
-#include "kernels.h"
+#include "kernel_flags.h"
 
 #define VEC_I16_L 32767 /* int16 levels a side: codes in [-32767, 32767], symmetric */
 #define VEC_I4_L  7     /* int4: codes in [-7, 7]; -8 is never produced */
@@ -57,24 +57,27 @@ typedef void (*vec_decode_i4_fn)(const uint8_t *q, size_t n, size_t d, size_t g,
                                  const float *scales, size_t lds, float *out, size_t ldo,
                                  unsigned flags);
 
-typedef struct vec_intq_kernels {
-  vec_isa isa;
-  vec_encode_i16_fn encode_i16;
-  vec_decode_i16_fn decode_i16;
-  vec_encode_i4_fn encode_i4;
-  vec_decode_i4_fn decode_i4;
-} vec_intq_kernels;
-
-VEC_HIDDEN extern const vec_intq_kernels vec_intq_kernels_scalar;
+/* The SIMD variants (every one matches the scalar reference bit for bit). */
+#define VEC_INTQ_DECLARE(isa)                                                                      \
+  VEC_HIDDEN size_t vec_encode_i16_##isa(const float *x, size_t n, size_t d, size_t ldx,           \
+                                         uint8_t *q, size_t ldq, float *scales, unsigned flags);   \
+  VEC_HIDDEN void vec_decode_i16_##isa(const uint8_t *q, size_t n, size_t d, size_t ldq,           \
+                                       const float *scales, float *out, size_t ldo,                \
+                                       unsigned flags);                                            \
+  VEC_HIDDEN size_t vec_encode_i4_##isa(const float *x, size_t n, size_t d, size_t g, size_t ldx,  \
+                                        uint8_t *q, size_t ldq, float *scales, size_t lds,         \
+                                        unsigned flags);                                           \
+  VEC_HIDDEN void vec_decode_i4_##isa(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,  \
+                                      const float *scales, size_t lds, float *out, size_t ldo,     \
+                                      unsigned flags);
 #if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN extern const vec_intq_kernels vec_intq_kernels_avx2;
-VEC_HIDDEN extern const vec_intq_kernels vec_intq_kernels_avx512;
+VEC_INTQ_DECLARE(avx2)
+VEC_INTQ_DECLARE(avx512)
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN extern const vec_intq_kernels vec_intq_kernels_neon;
+VEC_INTQ_DECLARE(neon)
 #endif
 
-/* Scalar pieces the SIMD variants hand their rare cases and short tails to. */
 VEC_HIDDEN size_t vec_encode_i16_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                         size_t ldq, float *scales, unsigned flags);
 VEC_HIDDEN void vec_decode_i16_scalar(const uint8_t *q, size_t n, size_t d, size_t ldq,

@@ -31,7 +31,7 @@ static inline int16x8_t q16x8(const float *p, float32x4_t inv) {
 
 /* ---- int16 ---- */
 
-static size_t encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+size_t vec_encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                               size_t ldq, float *scales, unsigned flags) {
   if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   for (size_t i = 0; i < n; i++) {
@@ -71,7 +71,7 @@ static inline float32x4_t dq4(int16x4_t v, float32x4_t s) {
   return vmulq_f32(vcvtq_f32_s32(vmovl_s16(v)), s);
 }
 
-static void decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void vec_decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                             float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
     vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
@@ -233,7 +233,7 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
   return 0;
 }
 
-static size_t encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+size_t vec_encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
                              size_t ldq, float *scales, size_t lds, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
@@ -318,7 +318,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
   }
 }
 
-static void decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+void vec_decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
                            const float *scales, size_t lds, float *out, size_t ldo,
                            unsigned flags) {
   (void)flags;
@@ -334,6 +334,3 @@ static void decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_
     }
   }
 }
-
-const vec_intq_kernels vec_intq_kernels_neon = {VEC_ISA_NEON, encode_i16_neon, decode_i16_neon,
-                                                encode_i4_neon, decode_i4_neon};

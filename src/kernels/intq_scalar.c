@@ -114,7 +114,3 @@ void vec_decode_i4_scalar(const uint8_t *q, size_t n, size_t d, size_t g, size_t
       vec_i4_decode_seg_scalar(q + i * ldq, j, d - j < g ? d : j + g, scales[i * lds + k],
                                out + i * ldo);
 }
-
-const vec_intq_kernels vec_intq_kernels_scalar = {VEC_ISA_SCALAR, vec_encode_i16_scalar,
-                                                  vec_decode_i16_scalar, vec_encode_i4_scalar,
-                                                  vec_decode_i4_scalar};

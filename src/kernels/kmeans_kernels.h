@@ -34,9 +34,6 @@ VEC_HIDDEN void vec_km_assign_neon(const float *x, size_t n, size_t ldx, size_t 
                                    const float *cn, size_t k, uint32_t *best, float *val);
 #endif
 
-/* The variant for the active instruction set. */
-VEC_HIDDEN vec_km_assign_fn vec_km_assign_pick(void);
-
 /* Up to 16 centroids (4-bit PQ) pad to 16 only, so that the kernels do not compute 48 padding
  * columns for 16 real ones; they take a path of their own for kp == 16. */
 static inline size_t vec_km_kpad(size_t k) {

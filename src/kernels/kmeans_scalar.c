@@ -25,16 +25,3 @@ void vec_km_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const 
     val[i] = bv;
   }
 }
-
-vec_km_assign_fn vec_km_assign_pick(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return vec_km_assign_avx512;
-  case VEC_ISA_AVX2: return vec_km_assign_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return vec_km_assign_neon;
-#endif
-  default: return vec_km_assign_scalar;
-  }
-}

@@ -40,6 +40,10 @@ typedef void (*vec_pq4_pack_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
 VEC_HIDDEN void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
                                     float bias, float delta, float *out);
 VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
+/* The multi-query reference: one query at a time through vec_pq4_scan_scalar. */
+VEC_HIDDEN void vec_pq4_scanq_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                                     const float *bias, const float *delta, size_t nq, float *out,
+                                     size_t ldo);
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);
@@ -55,11 +59,5 @@ VEC_HIDDEN void vec_pq4_scanq_neon(const uint8_t *blk, size_t npairs, const uint
                                    const float *bias, const float *delta, size_t nq, float *out,
                                    size_t ldo);
 #endif
-
-/* The variants for the active instruction set. */
-VEC_HIDDEN vec_pq4_scan_fn vec_pq4_scan_pick(void);
-VEC_HIDDEN vec_pq4_pack_fn vec_pq4_pack_pick(void);
-/* The multi-query variant: the ISA's own, else a loop over the single-query scan. */
-VEC_HIDDEN vec_pq4_scanq_fn vec_pq4_scanq_pick(void);
 
 #endif

@@ -41,6 +41,3 @@ void vec_decode_int8_scalar(const int8_t *q, size_t n, size_t d, size_t ldq, con
     for (size_t j = 0; j < d; j++) o[j] = (float)qr[j] * s;
   }
 }
-
-const vec_kernels vec_kernels_scalar = {VEC_ISA_SCALAR, vec_encode_int8_scalar,
-                                        vec_decode_int8_scalar};

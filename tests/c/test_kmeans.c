@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/kernels/kmeans_kernels.h"
+#include "../../src/kernels/kernels.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -47,7 +47,7 @@ static void kernels_match_scalar(void) {
       }
       for (int t = 0; t < ni; t++) {
         CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-        vec_km_assign_pick()(x, n, d, d, ct, cn, k, best1, val1);
+        vec_kernels_get()->kmeans.assign(x, n, d, d, ct, cn, k, best1, val1);
         for (size_t i = 0; i < n; i++) {
           double e0 = exact_dist(x + i * d, cen + best0[i] * d, d);
           double e1 = exact_dist(x + i * d, cen + best1[i] * d, d);
@@ -82,7 +82,7 @@ static void ties_lowest_index(void) {
     uint32_t b;
     float v;
     CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-    vec_km_assign_pick()(x, 1, d, d, ct, cn, k, &b, &v);
+    vec_kernels_get()->kmeans.assign(x, 1, d, d, ct, cn, k, &b, &v);
     CHECKF(b == 3, "isa %s picked %u", vec_isa_name((vec_isa)isas[t]), b);
   }
   free(ct);
