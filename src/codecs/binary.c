@@ -25,7 +25,8 @@ static size_t no_scales(const vec_codec *c) {
 static size_t binary_encode_op(const vec_codec *c, const float *x, size_t n, size_t ldx,
                                uint8_t *codes, float *scales, unsigned flags, int *rc) {
   (void)scales;
-  size_t done = vec_kernels_get()->binary.encode(x, n, c->d, ldx, codes, binary_code_size(c), flags);
+  size_t done =
+      vec_kernels_get()->binary.encode(x, n, c->d, ldx, codes, binary_code_size(c), flags);
   if (done < n) *rc = VEC_E_NONFINITE;
   return done;
 }

@@ -50,8 +50,8 @@ static inline __m256i q8x32(const float *p, __m256 inv) {
   return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-size_t vec_encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
-                               size_t ldq, float *scales, unsigned flags) {
+size_t vec_encode_int8_avx2(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
+                            float *scales, unsigned flags) {
   if (d < 8) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -101,7 +101,7 @@ static inline __m256 dq8(const int8_t *p, __m256 s) {
 }
 
 void vec_decode_int8_avx2(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                             float *out, size_t ldo, unsigned flags) {
+                          float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
     vec_decode_int8_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;

@@ -42,8 +42,8 @@ static inline __m128i q8x16(const float *p, __m512 inv) {
   return _mm512_cvtsepi32_epi8(q32(p, inv));
 }
 
-size_t vec_encode_int8_avx512(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
-                                 size_t ldq, float *scales, unsigned flags) {
+size_t vec_encode_int8_avx512(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
+                              float *scales, unsigned flags) {
   if (d < 16) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -87,7 +87,7 @@ static inline __m512 dq16(const int8_t *p, __m512 s) {
 }
 
 void vec_decode_int8_avx512(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                               float *out, size_t ldo, unsigned flags) {
+                            float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
     vec_decode_int8_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;

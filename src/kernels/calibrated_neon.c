@@ -49,7 +49,7 @@ CAL_INLINE size_t encode_body(const float *x, size_t n, size_t d, size_t ldx, ui
 }
 
 size_t vec_encode_cal_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                              const float *lo, const float *st, unsigned mode, unsigned flags) {
+                           const float *lo, const float *st, unsigned mode, unsigned flags) {
   if (d < 16) return vec_encode_cal_scalar(x, n, d, ldx, q, lo, st, mode, flags);
   switch (mode) {
   case 0: return encode_body(x, n, d, ldx, q, lo, st, 0);
@@ -101,7 +101,7 @@ CAL_INLINE void decode_body(const uint8_t *q, size_t n, size_t d, const float *l
 }
 
 void vec_decode_cal_neon(const uint8_t *q, size_t n, size_t d, const float *lo, const float *st,
-                            unsigned mode, float *out, size_t ldo, unsigned flags) {
+                         unsigned mode, float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
     vec_decode_cal_scalar(q, n, d, lo, st, mode, out, ldo, flags);
     return;

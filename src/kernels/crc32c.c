@@ -77,7 +77,7 @@ static void build_shift(uint32_t t[4][256], uint64_t len) {
  * the rest of the library keeps the baseline instruction set. "crc32" too: clang 22 no longer lets
  * target("sse4.2") alone inline _mm_crc32_u64. */
 __attribute__((target("sse4.2,crc32"))) uint32_t vec_crc32c_sse42(uint32_t crc, const void *data,
-                                                                 size_t size) {
+                                                                  size_t size) {
   pthread_once(&crc_once, crc_init);
   const unsigned char *p = data;
   uint64_t c = ~crc & 0xffffffffu;

@@ -90,8 +90,8 @@ int vec_isa_supported(vec_isa isa) {
 #if defined(VEC_HAVE_X86_KERNELS)
   case VEC_ISA_AVX2: return (f & (VEC_CPU_AVX2 | VEC_CPU_FMA)) == (VEC_CPU_AVX2 | VEC_CPU_FMA);
   case VEC_ISA_AVX512: {
-    unsigned need = VEC_CPU_AVX2 | VEC_CPU_FMA | VEC_CPU_AVX512F | VEC_CPU_AVX512BW |
-                    VEC_CPU_AVX512VL;
+    unsigned need =
+        VEC_CPU_AVX2 | VEC_CPU_FMA | VEC_CPU_AVX512F | VEC_CPU_AVX512BW | VEC_CPU_AVX512VL;
     return (f & need) == need;
   }
 #endif
@@ -115,8 +115,8 @@ static void fill_scalar(vec_kernels *k) {
   k->binary = (vec_binary_kernels){vec_encode_binary_scalar, vec_decode_binary_scalar};
   k->score = vec_score_kernels_scalar;
   k->search = (vec_search_kernels){vec_dots_scalar};
-  k->rabitq = (vec_rabitq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar,  vec_rq_sum_scalar,
-                                   vec_rq_dot_scalar,  vec_rq_dot1_scalar,   vec_rq_unpack_scalar,
+  k->rabitq = (vec_rabitq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar, vec_rq_sum_scalar,
+                                   vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar,
                                    vec_rq_sign_scalar};
   k->pq = (vec_pq_kernels){vec_pq4_scan_scalar, vec_pq4_scanq_scalar, vec_pq4_pack_scalar};
   k->kmeans = (vec_kmeans_kernels){vec_km_assign_scalar};
@@ -140,9 +140,9 @@ static void fill_avx2(vec_kernels *k, unsigned f) {
   k->binary = (vec_binary_kernels){vec_encode_binary_avx2, vec_decode_binary_avx2};
   k->score = vec_score_kernels_avx2;
   k->search = (vec_search_kernels){vec_dots_avx2};
-  k->rabitq = (vec_rabitq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2,  vec_rq_sum_avx2,
-                                   vec_rq_dot_avx2,  vec_rq_dot1_avx2,   vec_rq_unpack_avx2,
-                                   vec_rq_sign_avx2};
+  k->rabitq =
+      (vec_rabitq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2,  vec_rq_sum_avx2, vec_rq_dot_avx2,
+                           vec_rq_dot1_avx2, vec_rq_unpack_avx2, vec_rq_sign_avx2};
   /* AVX-512 machines keep these AVX2 kernels: a 512-bit fast scan (two code bytes a register, the
    * tables put in place by lane shuffles) measured 9% slower on Zen 4 (pq-96x4, sample). */
   k->pq = (vec_pq_kernels){vec_pq4_scan_avx2, vec_pq4_scanq_avx2, vec_pq4_pack_avx2};
@@ -191,9 +191,9 @@ static void fill_neon(vec_kernels *k) {
   k->binary = (vec_binary_kernels){vec_encode_binary_neon, vec_decode_binary_neon};
   k->score = vec_score_kernels_neon;
   /* search: NEON has no dot kernel of its own yet and keeps the scalar one. */
-  k->rabitq = (vec_rabitq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon,  vec_rq_sum_neon,
-                                   vec_rq_dot_neon,  vec_rq_dot1_neon,   vec_rq_unpack_neon,
-                                   vec_rq_sign_neon};
+  k->rabitq =
+      (vec_rabitq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon,  vec_rq_sum_neon, vec_rq_dot_neon,
+                           vec_rq_dot1_neon, vec_rq_unpack_neon, vec_rq_sign_neon};
   k->pq = (vec_pq_kernels){vec_pq4_scan_neon, vec_pq4_scanq_neon, vec_pq4_pack_scalar};
   k->kmeans = (vec_kmeans_kernels){vec_km_assign_neon};
   k->rotation = (vec_rotation_kernels){vec_fwht_neon, vec_vmul_neon, vec_kac_neon};
@@ -388,10 +388,11 @@ int vec_disable_cpu_features(const char *list) {
   size_t bad_len = 0;
   const char *bad = parse_list(list ? list : "", &bits, &isas, &bad_len);
   if (bad)
-    return vec_fail(VEC_E_INVALID_ARG, -1,
-                    "unknown CPU feature '%.*s' (known: all, avx2, fma, avx512, zmm, avx512f, "
-                    "avx512bw, avx512vl, neon, f16c, vnni, vpopcntdq, bf16, sse4.2, crc32, dotprod)",
-                    (int)(bad_len > 40 ? 40 : bad_len), bad);
+    return vec_fail(
+        VEC_E_INVALID_ARG, -1,
+        "unknown CPU feature '%.*s' (known: all, avx2, fma, avx512, zmm, avx512f, "
+        "avx512bw, avx512vl, neon, f16c, vnni, vpopcntdq, bf16, sse4.2, crc32, dotprod)",
+        (int)(bad_len > 40 ? 40 : bad_len), bad);
   pthread_mutex_lock(&g_lock);
   g_settings_known = 1; /* replaces the environment variable's setting */
   g_off_bits = bits;

@@ -86,7 +86,8 @@ typedef void (*vec_decode_int8_fn)(const int8_t *q, size_t n, size_t d, size_t l
   VEC_HIDDEN size_t vec_encode_int8_##isa(const float *x, size_t n, size_t d, size_t ldx,          \
                                           int8_t *q, size_t ldq, float *scales, unsigned flags);   \
   VEC_HIDDEN void vec_decode_int8_##isa(const int8_t *q, size_t n, size_t d, size_t ldq,           \
-                                        const float *scales, float *out, size_t ldo, unsigned flags);
+                                        const float *scales, float *out, size_t ldo,               \
+                                        unsigned flags);
 VEC_INT8_DECLARE(scalar)
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_INT8_DECLARE(avx2)

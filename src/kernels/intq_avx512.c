@@ -41,8 +41,8 @@ static inline __m256i q16x16(const float *p, __m512 inv) {
   return _mm512_cvtsepi32_epi16(q32(p, inv));
 }
 
-size_t vec_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                size_t ldq, float *scales, unsigned flags) {
+size_t vec_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q, size_t ldq,
+                             float *scales, unsigned flags) {
   if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -86,7 +86,7 @@ static inline __m512 dq16(const uint8_t *p, __m512 s) {
 }
 
 void vec_decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                              float *out, size_t ldo, unsigned flags) {
+                           float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
     vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
@@ -305,7 +305,7 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
 }
 
 size_t vec_encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                               size_t ldq, float *scales, size_t lds, unsigned flags) {
+                            size_t ldq, float *scales, size_t lds, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -404,8 +404,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
 }
 
 void vec_decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                             const float *scales, size_t lds, float *out, size_t ldo,
-                             unsigned flags) {
+                          const float *scales, size_t lds, float *out, size_t ldo, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;

@@ -31,8 +31,8 @@ static inline int16x8_t q16x8(const float *p, float32x4_t inv) {
 
 /* ---- int16 ---- */
 
-size_t vec_encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                              size_t ldq, float *scales, unsigned flags) {
+size_t vec_encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q, size_t ldq,
+                           float *scales, unsigned flags) {
   if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -72,7 +72,7 @@ static inline float32x4_t dq4(int16x4_t v, float32x4_t s) {
 }
 
 void vec_decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                            float *out, size_t ldo, unsigned flags) {
+                         float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
     vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
@@ -234,7 +234,7 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
 }
 
 size_t vec_encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                             size_t ldq, float *scales, size_t lds, unsigned flags) {
+                          size_t ldq, float *scales, size_t lds, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -319,8 +319,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
 }
 
 void vec_decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                           const float *scales, size_t lds, float *out, size_t ldo,
-                           unsigned flags) {
+                        const float *scales, size_t lds, float *out, size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;

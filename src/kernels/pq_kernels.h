@@ -41,9 +41,9 @@ VEC_HIDDEN void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uin
                                     float bias, float delta, float *out);
 VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
 /* The multi-query reference: one query at a time through vec_pq4_scan_scalar. */
-VEC_HIDDEN void vec_pq4_scanq_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
-                                     const float *bias, const float *delta, size_t nq, float *out,
-                                     size_t ldo);
+VEC_HIDDEN void vec_pq4_scanq_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+                                     size_t ls, const float *bias, const float *delta, size_t nq,
+                                     float *out, size_t ldo);
 #if defined(VEC_HAVE_X86_KERNELS)
 VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);

@@ -167,9 +167,7 @@ vec_score_b1_fn vec_score_pick_b1(void) {
   return t->b1;
 }
 
-vec_score_h_fn vec_score_pick_f16(void) {
-  return table()->f16;
-}
+vec_score_h_fn vec_score_pick_f16(void) { return table()->f16; }
 
 vec_score_h_fn vec_score_pick_bf16(void) { return table()->bf16; }
 

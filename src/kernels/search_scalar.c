@@ -1,6 +1,7 @@
-/* search_scalar.c: the scalar reference of the search's dot-product kernel: eight interleaved partial sums
- * in a fixed order (the compiler vectorises the lane loop without reassociating), and dot4 computes
- * each row with exactly the arithmetic of dot, so the two are interchangeable bit for bit. */
+/* search_scalar.c: the scalar reference of the search's dot-product kernel: eight interleaved
+ * partial sums in a fixed order (the compiler vectorises the lane loop without reassociating), and
+ * dot4 computes each row with exactly the arithmetic of dot, so the two are interchangeable bit for
+ * bit. */
 #include "search_kernels.h"
 
 static inline float lanes_sum(const float s[8]) {

@@ -353,7 +353,8 @@ static void isas_bit_identical(void) {
             kt->decode_i4(q, N, d, g[m], cs[m], sb, sc[m], o, d, flags);
           }
           CHECKF(!memcmp(q, qref[m], N * cs[m]) && !memcmp(sb, sref[m], N * sc[m] * 4),
-                 "%s encode %s g=%zu d=%zu flags=%u", what, vec_isa_name((vec_isa)isas[k]), g[m], d, flags);
+                 "%s encode %s g=%zu d=%zu flags=%u", what, vec_isa_name((vec_isa)isas[k]), g[m], d,
+                 flags);
           CHECKF(!memcmp(o, oref[m], N * d * 4), "%s decode %s g=%zu d=%zu flags=%u", what,
                  vec_isa_name((vec_isa)isas[k]), g[m], d, flags);
         }
@@ -393,8 +394,8 @@ static void other_groups_bit_identical(void) {
                vec_isa_name((vec_isa)isas[k]), g, d);
         memset(o, 0xff, (N * d + 1) * 4); /* NaN: a value left unwritten cannot pass */
         kt->decode_i4(q + 1, N, d, g, cs, s, sc, o + 1, d, 0);
-        CHECKF(!memcmp(o + 1, oref, N * d * 4), "decode %s g=%zu d=%zu", vec_isa_name((vec_isa)isas[k]), g,
-               d);
+        CHECKF(!memcmp(o + 1, oref, N * d * 4), "decode %s g=%zu d=%zu",
+               vec_isa_name((vec_isa)isas[k]), g, d);
       }
       /* and the reference agrees with the scalar kernels here too */
       float rs[700];
