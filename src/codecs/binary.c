@@ -46,7 +46,7 @@ static size_t binary_query_size(const vec_codec *c) {
 static void binary_query_prepare(const vec_codec *c, const float *q, void *qs) {
   uint8_t *h = qs;
   memset(h, 0, binary_query_size(c));
-  vec_encode_binary_scalar(q, 1, c->d, c->d, h + VEC_SCORE_HDR, binary_code_size(c), 0);
+  vec_binary_encode_scalar(q, 1, c->d, c->d, h + VEC_SCORE_HDR, binary_code_size(c), 0);
   double s = 0.0; /* in order, in double: the same mean on every ISA */
   for (size_t j = 0; j < c->d; j++) s += fabs((double)q[j]);
   float mq = (float)(s / (double)c->d);

@@ -145,7 +145,7 @@ static void int8_query_prepare(const vec_codec *c, const float *q, void *qs) {
   float sq = 0.0f;
   memset(h, 0, int8_query_size(c));
   /* The scalar encoder, not the active ISA's: a query must prepare the same bytes everywhere. */
-  vec_encode_int8_scalar(q, 1, c->d, c->d, qc, c->d, &sq, 0);
+  vec_int8_encode_scalar(q, 1, c->d, c->d, qc, c->d, &sq, 0);
   int64_t total = 0;
   for (size_t j = 0; j < c->d; j++) total += qc[j];
   /* Only the int32 (VNNI) kernels read it, and only for d <= VEC_SCORE_I8_MAX_D, where it fits. */

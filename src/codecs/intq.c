@@ -104,7 +104,7 @@ static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
   int8_t *qe = (int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half, *all = qo + half;
   float sq = 0.0f;
   memset(h, 0, i4_query_size(c));
-  vec_encode_int8_scalar(q, 1, d, d, all, d, &sq, 0); /* the scalar encoder: same bytes anywhere */
+  vec_int8_encode_scalar(q, 1, d, d, all, d, &sq, 0); /* the scalar encoder: same bytes anywhere */
   memcpy(h, &sq, sizeof sq);
   for (size_t k = 0; 2 * k < d; k++) qe[k] = all[2 * k];
   for (size_t k = 0; 2 * k + 1 < d; k++) qo[k] = all[2 * k + 1];

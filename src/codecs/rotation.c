@@ -101,7 +101,7 @@ int vec_rotation_create(size_t d, uint64_t seed, vec_rotation **out) {
   return VEC_OK;
 }
 
-static void pick(vec_fwht_fn *h, vec_vmul_fn *m, vec_kac_fn *kac) {
+static void pick(vec_rotation_fwht_fn *h, vec_rotation_vmul_fn *m, vec_rotation_kac_fn *kac) {
   const vec_rotation_kernels *k = &vec_kernels_get()->rotation;
   *h = k->fwht, *m = k->vmul, *kac = k->kac;
 }
@@ -128,9 +128,9 @@ static void scale_back(float *v, size_t d) {
 }
 
 void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
-  vec_fwht_fn h;
-  vec_vmul_fn m;
-  vec_kac_fn kac;
+  vec_rotation_fwht_fn h;
+  vec_rotation_vmul_fn m;
+  vec_rotation_kac_fn kac;
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != x) memcpy(out, x, d * sizeof(float));
@@ -151,9 +151,9 @@ void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
 }
 
 void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *out) {
-  vec_fwht_fn h;
-  vec_vmul_fn m;
-  vec_kac_fn kac;
+  vec_rotation_fwht_fn h;
+  vec_rotation_vmul_fn m;
+  vec_rotation_kac_fn kac;
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != y) memcpy(out, y, d * sizeof(float));

@@ -16,27 +16,27 @@
 /* Encodes rows [0, n) (row i at x + i*ldx) into d codes each at q + i*d, with per-dimension lo[j]
  * and step[j] (>= 0). Returns the first row holding NaN or Inf (its codes are unspecified), or n.
  */
-typedef size_t (*vec_encode_cal_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+typedef size_t (*vec_cal_encode_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                     const float *lo, const float *step, unsigned mode,
                                     unsigned flags);
 /* Decodes rows [0, n) (codes at q + i*d) into out + i*ldo. */
-typedef void (*vec_decode_cal_fn)(const uint8_t *q, size_t n, size_t d, const float *lo,
+typedef void (*vec_cal_decode_fn)(const uint8_t *q, size_t n, size_t d, const float *lo,
                                   const float *step, unsigned mode, float *out, size_t ldo,
                                   unsigned flags);
 
 /* Scalar kernels, exported so that SIMD variants can hand them rows too short for a vector. */
-VEC_HIDDEN size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+VEC_HIDDEN size_t vec_cal_encode_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                         const float *lo, const float *step, unsigned mode,
                                         unsigned flags);
-VEC_HIDDEN void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
+VEC_HIDDEN void vec_cal_decode_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
                                       const float *step, unsigned mode, float *out, size_t ldo,
                                       unsigned flags);
 
 #define VEC_CAL_DECLARE(isa)                                                                       \
-  VEC_HIDDEN size_t vec_encode_cal_##isa(const float *x, size_t n, size_t d, size_t ldx,           \
+  VEC_HIDDEN size_t vec_cal_encode_##isa(const float *x, size_t n, size_t d, size_t ldx,           \
                                          uint8_t *q, const float *lo, const float *step,           \
                                          unsigned mode, unsigned flags);                           \
-  VEC_HIDDEN void vec_decode_cal_##isa(const uint8_t *q, size_t n, size_t d, const float *lo,      \
+  VEC_HIDDEN void vec_cal_decode_##isa(const uint8_t *q, size_t n, size_t d, const float *lo,      \
                                        const float *step, unsigned mode, float *out, size_t ldo,   \
                                        unsigned flags);
 #if defined(VEC_HAVE_X86_KERNELS)

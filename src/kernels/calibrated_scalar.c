@@ -2,7 +2,7 @@
  * which every SIMD variant must match bit for bit. */
 #include "calibrated_kernels.h"
 
-size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+size_t vec_cal_encode_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                              const float *lo, const float *step, unsigned mode, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
@@ -20,7 +20,7 @@ size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uin
   return n;
 }
 
-void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo, const float *step,
+void vec_cal_decode_scalar(const uint8_t *q, size_t n, size_t d, const float *lo, const float *step,
                            unsigned mode, float *out, size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {

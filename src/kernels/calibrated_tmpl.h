@@ -60,9 +60,9 @@ VX_INLINE size_t VEC_SFX(cal_encode_body_)(const float *x, size_t n, size_t d, s
   return n;
 }
 
-size_t VEC_SFX(vec_encode_cal_)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+size_t VEC_SFX(vec_cal_encode_)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                 const float *lo, const float *st, unsigned mode, unsigned flags) {
-  if (d < VEC_W) return vec_encode_cal_scalar(x, n, d, ldx, q, lo, st, mode, flags);
+  if (d < VEC_W) return vec_cal_encode_scalar(x, n, d, ldx, q, lo, st, mode, flags);
   switch (mode) {
   case 0: return VEC_SFX(cal_encode_body_)(x, n, d, ldx, q, lo, st, 0, flags);
   case VEC_CAL_INT8: return VEC_SFX(cal_encode_body_)(x, n, d, ldx, q, lo, st, VEC_CAL_INT8, flags);
@@ -116,11 +116,11 @@ VX_INLINE void VEC_SFX(cal_decode_body_)(const uint8_t *q, size_t n, size_t d, c
   if (streamed) _mm_sfence();
 }
 
-void VEC_SFX(vec_decode_cal_)(const uint8_t *q, size_t n, size_t d, const float *lo,
+void VEC_SFX(vec_cal_decode_)(const uint8_t *q, size_t n, size_t d, const float *lo,
                               const float *st, unsigned mode, float *out, size_t ldo,
                               unsigned flags) {
   if (d < VEC_W) {
-    vec_decode_cal_scalar(q, n, d, lo, st, mode, out, ldo, flags);
+    vec_cal_decode_scalar(q, n, d, lo, st, mode, out, ldo, flags);
     return;
   }
   switch (mode) {

@@ -22,7 +22,7 @@ static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void);
 
-uint32_t vec_crc32c_scalar(uint32_t crc, const void *data, size_t size) {
+uint32_t vec_crc_update_scalar(uint32_t crc, const void *data, size_t size) {
   pthread_once(&crc_once, crc_init);
   const unsigned char *p = data;
   crc = ~crc;
@@ -76,8 +76,9 @@ static void build_shift(uint32_t t[4][256], uint64_t len) {
 /* Three lanes of crc32q, then single steps for the tail. Only this function gets SSE4.2 code, so
  * the rest of the library keeps the baseline instruction set. "crc32" too: clang 22 no longer lets
  * target("sse4.2") alone inline _mm_crc32_u64. */
-__attribute__((target("sse4.2,crc32"))) uint32_t vec_crc32c_sse42(uint32_t crc, const void *data,
-                                                                  size_t size) {
+__attribute__((target("sse4.2,crc32"))) uint32_t vec_crc_update_sse42(uint32_t crc,
+                                                                      const void *data,
+                                                                      size_t size) {
   pthread_once(&crc_once, crc_init);
   const unsigned char *p = data;
   uint64_t c = ~crc & 0xffffffffu;
@@ -100,7 +101,7 @@ __attribute__((target("sse4.2,crc32"))) uint32_t vec_crc32c_sse42(uint32_t crc, 
  * asks the kernel, HWCAP, whether the CPU has it). */
 #define CRC_ARM_ATTR __attribute__((target("+crc")))
 #endif
-CRC_ARM_ATTR uint32_t vec_crc32c_armv8(uint32_t crc, const void *data, size_t size) {
+CRC_ARM_ATTR uint32_t vec_crc_update_armv8(uint32_t crc, const void *data, size_t size) {
   pthread_once(&crc_once, crc_init);
   const unsigned char *p = data;
   uint64_t c = ~crc;
@@ -136,18 +137,18 @@ uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size) {
 }
 
 uint32_t vec_crc32c_table(uint32_t crc, const void *data, size_t size) {
-  return vec_crc32c_scalar(crc, data, size);
+  return vec_crc_update_scalar(crc, data, size);
 }
 
 int vec_crc32c_hw(uint32_t *crc, const void *data, size_t size) {
 #if defined(VEC_CRC_X86)
   if (vec_cpu_features() & VEC_CPU_SSE42) {
-    *crc = vec_crc32c_sse42(*crc, data, size);
+    *crc = vec_crc_update_sse42(*crc, data, size);
     return 1;
   }
 #elif defined(VEC_CRC_ARM)
   if (vec_cpu_features() & VEC_CPU_CRC32) {
-    *crc = vec_crc32c_armv8(*crc, data, size);
+    *crc = vec_crc_update_armv8(*crc, data, size);
     return 1;
   }
 #else

@@ -15,14 +15,14 @@
 #endif
 
 /* CRC-32C of data continuing from crc (0 to start): the byte-table reference. */
-VEC_HIDDEN uint32_t vec_crc32c_scalar(uint32_t crc, const void *data, size_t size);
+VEC_HIDDEN uint32_t vec_crc_update_scalar(uint32_t crc, const void *data, size_t size);
 #if defined(VEC_CRC_X86)
-VEC_HIDDEN uint32_t vec_crc32c_sse42(uint32_t crc, const void *data, size_t size); /* SSE4.2 */
+VEC_HIDDEN uint32_t vec_crc_update_sse42(uint32_t crc, const void *data, size_t size); /* SSE4.2 */
 #elif defined(VEC_CRC_ARM)
-VEC_HIDDEN uint32_t vec_crc32c_armv8(uint32_t crc, const void *data, size_t size); /* +crc */
+VEC_HIDDEN uint32_t vec_crc_update_armv8(uint32_t crc, const void *data, size_t size); /* +crc */
 #endif
 
-/* The same as vec_crc32c_scalar (the name the tests and the fuzz target know). */
+/* The same as vec_crc_update_scalar (the name the tests and the fuzz target know). */
 VEC_HIDDEN uint32_t vec_crc32c_table(uint32_t crc, const void *data, size_t size);
 /* The same by the CPU's CRC32C instructions: returns 0 (and leaves *crc) where there are none. */
 VEC_HIDDEN int vec_crc32c_hw(uint32_t *crc, const void *data, size_t size);

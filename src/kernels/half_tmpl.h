@@ -153,11 +153,12 @@ VX_INLINE vf bf16dec_w(const uint8_t *p) {
   }
 
 #if VEC_W == 8
-#define HALF_NARROW(fmt, op) vec_##op##_##fmt##_scalar
+#define HALF_NARROW(fmt, op) vec_half_##op##_##fmt##_scalar
 #else
-#define HALF_NARROW(fmt, op) vec_##op##_##fmt##_avx2
+#define HALF_NARROW(fmt, op) vec_half_##op##_##fmt##_avx2
 #endif
-DEFINE_ENCODE(VEC_SFX(vec_encode_f16_), f16_2w, f16_w, VEC_F16_RANGE, HALF_NARROW(f16, encode))
-DEFINE_ENCODE(VEC_SFX(vec_encode_bf16_), bf16_2w, bf16_w, VEC_BF16_RANGE, HALF_NARROW(bf16, encode))
-DEFINE_DECODE(VEC_SFX(vec_decode_f16_), f16dec_w, HALF_NARROW(f16, decode))
-DEFINE_DECODE(VEC_SFX(vec_decode_bf16_), bf16dec_w, HALF_NARROW(bf16, decode))
+DEFINE_ENCODE(VEC_SFX(vec_half_encode_f16_), f16_2w, f16_w, VEC_F16_RANGE, HALF_NARROW(f16, encode))
+DEFINE_ENCODE(VEC_SFX(vec_half_encode_bf16_), bf16_2w, bf16_w, VEC_BF16_RANGE,
+              HALF_NARROW(bf16, encode))
+DEFINE_DECODE(VEC_SFX(vec_half_decode_f16_), f16dec_w, HALF_NARROW(f16, decode))
+DEFINE_DECODE(VEC_SFX(vec_half_decode_bf16_), bf16dec_w, HALF_NARROW(bf16, decode))

@@ -76,16 +76,16 @@ static inline void vec_int8_encode_tiny_row(const float *x, size_t d, uint32_t a
 
 /* Encodes rows [0, n) (row i at x + i*ldx, codes at q + i*ldq, scale at scales[i]).
  * Returns the index of the first row holding NaN or Inf (stopping there), or n. */
-typedef size_t (*vec_encode_int8_fn)(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+typedef size_t (*vec_int8_encode_fn)(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
                                      size_t ldq, float *scales, unsigned flags);
 /* Decodes rows [0, n): out[i*ldo + j] = q[i*ldq + j] * scales[i]. */
-typedef void (*vec_decode_int8_fn)(const int8_t *q, size_t n, size_t d, size_t ldq,
+typedef void (*vec_int8_decode_fn)(const int8_t *q, size_t n, size_t d, size_t ldq,
                                    const float *scales, float *out, size_t ldo, unsigned flags);
 
 #define VEC_INT8_DECLARE(isa)                                                                      \
-  VEC_HIDDEN size_t vec_encode_int8_##isa(const float *x, size_t n, size_t d, size_t ldx,          \
+  VEC_HIDDEN size_t vec_int8_encode_##isa(const float *x, size_t n, size_t d, size_t ldx,          \
                                           int8_t *q, size_t ldq, float *scales, unsigned flags);   \
-  VEC_HIDDEN void vec_decode_int8_##isa(const int8_t *q, size_t n, size_t d, size_t ldq,           \
+  VEC_HIDDEN void vec_int8_decode_##isa(const int8_t *q, size_t n, size_t d, size_t ldq,           \
                                         const float *scales, float *out, size_t ldo,               \
                                         unsigned flags);
 VEC_INT8_DECLARE(scalar)

@@ -34,9 +34,9 @@ VX_INLINE vi q8x4w(const float *p, vf inv) {
                      q32(p + 3 * VEC_W, inv));
 }
 
-size_t VEC_SFX(vec_encode_int8_)(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+size_t VEC_SFX(vec_int8_encode_)(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
                                  size_t ldq, float *scales, unsigned flags) {
-  if (d < VEC_W) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
+  if (d < VEC_W) return vec_int8_encode_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -76,10 +76,10 @@ size_t VEC_SFX(vec_encode_int8_)(const float *x, size_t n, size_t d, size_t ldx,
 
 VX_INLINE vf dq_w(const int8_t *p, vf s) { return vf_mul(vi_to_vf(vi_load_i8(p)), s); }
 
-void VEC_SFX(vec_decode_int8_)(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void VEC_SFX(vec_int8_decode_)(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                                float *out, size_t ldo, unsigned flags) {
   if (d < VEC_W) {
-    vec_decode_int8_scalar(q, n, d, ldq, scales, out, ldo, flags);
+    vec_int8_decode_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
   }
   int streamed = 0;

@@ -47,9 +47,9 @@ static inline __m256i q16x16(const float *p, __m256 inv) {
   return _mm256_permute4x64_epi64(ab, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-size_t vec_encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q, size_t ldq,
-                           float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
+size_t vec_intq_encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                size_t ldq, float *scales, unsigned flags) {
+  if (d < 16) return vec_intq_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -68,7 +68,7 @@ size_t vec_encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8
     }
     scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
     if (kind == VEC_ROW_TINY) {
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
+      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
       continue;
     }
     const __m256 inv = _mm256_set1_ps((float)VEC_I16_L / m);
@@ -90,10 +90,10 @@ static inline __m256 dq16(const uint8_t *p, __m256 s) {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
 }
 
-void vec_decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                         float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+                              float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
-    vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
+    vec_intq_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
   }
   int streamed = 0;
@@ -151,10 +151,10 @@ static inline void put16(uint8_t *p, __m128i v, int stream) {
     _mm_storeu_si128((__m128i *)p, v);
 }
 
-/* One segment (group or row) of len floats; as vec_i4_encode_seg_scalar. stream: len % 32 == 0
+/* One segment (group or row) of len floats; as vec_intq_encode_i4_seg_scalar. stream: len % 32 == 0
  * and q 16-byte aligned, so every store is a whole aligned one. */
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
-  if (len < 32) return vec_i4_encode_seg_scalar(x, len, q, scale);
+  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
   uint32_t amax = amax_bits_avx2(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
@@ -163,7 +163,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     return 0;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); return 0;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
   default: break;
   }
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
@@ -173,7 +173,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
   size_t j = 0;
   for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32(x + j, inv), stream);
   if (j < le) put16(q + (le - 32) / 2, q4x32(x + le - 32, inv), 0);
-  if (le < len) vec_i4_quant_scalar(x, le, len, 1.0f, invs, q);
+  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
   return 0;
 }
 
@@ -234,7 +234,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr, int 
       _mm256_storeu_si256((__m256i *)ams, am);
       for (int t = 0; t < 8; t++)
         if (tiny >> t & 1)
-          vec_i4_encode_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
+          vec_intq_encode_i4_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
     }
   }
   for (; k < G; k++)
@@ -258,7 +258,8 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
+          return 1;
       return 0;
     }
     int any_tiny = 0;
@@ -277,18 +278,18 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     size_t j = 0;
     for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32v(x + j, invb + j), 0);
     if (j < le) put16(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32), 0);
-    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
     if (VEC_UNLIKELY(any_tiny))
       for (size_t k = 0; k < ng; k++)
         if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
-                                 s + k);
+          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
+                                      q + k * g / 2, s + k);
   }
   return 0;
 }
 
-size_t vec_encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                          size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+                               size_t ldq, float *scales, size_t lds, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -345,7 +346,7 @@ static inline void put32f(float *o, const __m256 r[4], int stream) {
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream) {
   if (len < 32) {
-    vec_i4_decode_seg_scalar(q, 0, len, s, o);
+    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
     return;
   }
   const __m256 sv = _mm256_set1_ps(s);
@@ -360,7 +361,7 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream
     dq4x32(q + (le - 32) / 2, sv, r);
     put32f(o + le - 32, r, 0);
   }
-  if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
+  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
 }
 
 /* Groups of g < 32 dims: per-element scales in a buffer, as enc4_row_small. */
@@ -373,7 +374,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
     const float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
       return;
     }
     for (size_t k = 0, j = 0; j < cl; k++, j += g)
@@ -389,12 +390,13 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
       dq4x32v(q + j / 2, sv, r);
       put32f(o + c0 + j, r, 0);
     }
-    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
   }
 }
 
-void vec_decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                        const float *scales, size_t lds, float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                             const float *scales, size_t lds, float *out, size_t ldo,
+                             unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;

@@ -41,9 +41,9 @@ static inline __m256i q16x16(const float *p, __m512 inv) {
   return _mm512_cvtsepi32_epi16(q32(p, inv));
 }
 
-size_t vec_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q, size_t ldq,
-                             float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
+size_t vec_intq_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                  size_t ldq, float *scales, unsigned flags) {
+  if (d < 16) return vec_intq_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -62,7 +62,7 @@ size_t vec_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uin
     }
     scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
     if (kind == VEC_ROW_TINY) {
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
+      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
       continue;
     }
     const __m512 inv = _mm512_set1_ps((float)VEC_I16_L / m);
@@ -85,10 +85,10 @@ static inline __m512 dq16(const uint8_t *p, __m512 s) {
   return _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
 }
 
-void vec_decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                           float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq,
+                                const float *scales, float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
-    vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
+    vec_intq_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
   }
   int streamed = 0;
@@ -171,7 +171,7 @@ static inline void put32(uint8_t *p, __m256i v, int stream) {
 }
 
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
-  if (len < 32) return vec_i4_encode_seg_scalar(x, len, q, scale);
+  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
   uint32_t amax = amax_bits_avx512(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
@@ -180,7 +180,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     return 0;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); return 0;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
   default: break;
   }
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
@@ -191,7 +191,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
   for (; j + 64 <= le; j += 64) put32(q + j / 2, q4x64(x + j, inv, inv), stream);
   for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32(x + j, inv), stream);
   if (j < le) put16(q + (le - 32) / 2, q4x32(x + le - 32, inv), 0);
-  if (le < len) vec_i4_quant_scalar(x, le, len, 1.0f, invs, q);
+  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
   return 0;
 }
 
@@ -254,7 +254,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr, int 
       _mm256_storeu_si256((__m256i *)ams, am);
       for (int t = 0; t < 8; t++)
         if (tiny >> t & 1)
-          vec_i4_encode_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
+          vec_intq_encode_i4_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
     }
   }
   for (; k < G; k++)
@@ -275,7 +275,8 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
+          return 1;
       return 0;
     }
     int any_tiny = 0;
@@ -294,18 +295,19 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     size_t j = 0;
     for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32v(x + j, invb + j), 0);
     if (j < le) put16(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32), 0);
-    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
     if (VEC_UNLIKELY(any_tiny))
       for (size_t k = 0; k < ng; k++)
         if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
-                                 s + k);
+          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
+                                      q + k * g / 2, s + k);
   }
   return 0;
 }
 
-size_t vec_encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                            size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx,
+                                 uint8_t *q, size_t ldq, float *scales, size_t lds,
+                                 unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -356,7 +358,7 @@ static inline void put32f(float *o, const __m512 r[2], int stream) {
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream) {
   if (len < 32) {
-    vec_i4_decode_seg_scalar(q, 0, len, s, o);
+    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
     return;
   }
   const __m512 sv = _mm512_set1_ps(s);
@@ -371,7 +373,7 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream
     dq4x32(q + (le - 32) / 2, sv, r);
     put32f(o + le - 32, r, 0);
   }
-  if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
+  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
 }
 
 /* Groups of g < 32 dims: per-element scales in a buffer (see dec4_row_small in intq_avx2.c). */
@@ -384,7 +386,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
     const float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
       return;
     }
     for (size_t k = 0, j = 0; j < cl; k++, j += g)
@@ -399,12 +401,13 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
       dq4x32v(q + j / 2, _mm512_loadu_ps(sb + j), _mm512_loadu_ps(sb + j + 16), r);
       put32f(o + c0 + j, r, 0);
     }
-    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
   }
 }
 
-void vec_decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                          const float *scales, size_t lds, float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                               const float *scales, size_t lds, float *out, size_t ldo,
+                               unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;

@@ -7,6 +7,16 @@
  * Every family has a scalar reference here, which every variant matches bit for bit (integer codes,
  * half conversions) or within its stated rounding (float sums).
  *
+ * Naming: every kernel is vec_<family>_<op>_<isa>, the family being the sub-table's name
+ * (vec_int8_encode_avx512, vec_intq_decode_i4_neon, vec_half_encode_bf16_scalar,
+ * vec_cal_decode_avx2, vec_binary_encode_neon, vec_rabitq_dot1_avx512vpop, vec_pq_scan4_avx2,
+ * vec_kmeans_assign_avx512, vec_rotation_fwht_neon, vec_crc_update_sse42). A variant that needs a
+ * sub-feature appends it to the ISA (avx512vnni, avx512vpop). The score and search families keep
+ * their own names for now (vec_score_*, vec_dots_*).
+ *
+ * Templates: an AVX2/AVX-512 pair that differs only in width is one <family>_tmpl.h written over
+ * x86_vec.h and compiled twice (VEC_W = 8 or 16, VEC_ISA_SUFFIX avx2 or avx512).
+ *
  * Kernels never allocate and never validate arguments: checks live one layer up, in the codecs. */
 #ifndef VEC_KERNELS_H
 #define VEC_KERNELS_H
@@ -31,15 +41,15 @@
 
 /* ---- Sub-tables, one per family ---- */
 typedef struct vec_int8_kernels {
-  vec_encode_int8_fn encode;
-  vec_decode_int8_fn decode;
+  vec_int8_encode_fn encode;
+  vec_int8_decode_fn decode;
 } vec_int8_kernels;
 
 typedef struct vec_intq_kernels {
-  vec_encode_i16_fn encode_i16;
-  vec_decode_i16_fn decode_i16;
-  vec_encode_i4_fn encode_i4;
-  vec_decode_i4_fn decode_i4;
+  vec_intq_encode_i16_fn encode_i16;
+  vec_intq_decode_i16_fn decode_i16;
+  vec_intq_encode_i4_fn encode_i4;
+  vec_intq_decode_i4_fn decode_i4;
 } vec_intq_kernels;
 
 typedef struct vec_half_kernels {
@@ -50,13 +60,13 @@ typedef struct vec_half_kernels {
 } vec_half_kernels;
 
 typedef struct vec_cal_kernels {
-  vec_encode_cal_fn encode;
-  vec_decode_cal_fn decode;
+  vec_cal_encode_fn encode;
+  vec_cal_decode_fn decode;
 } vec_cal_kernels;
 
 typedef struct vec_binary_kernels {
-  vec_encode_binary_fn encode;
-  vec_decode_binary_fn decode;
+  vec_binary_encode_fn encode;
+  vec_binary_decode_fn decode;
 } vec_binary_kernels;
 
 typedef struct vec_search_kernels {
@@ -64,35 +74,35 @@ typedef struct vec_search_kernels {
 } vec_search_kernels;
 
 typedef struct vec_rabitq_kernels {
-  vec_rq_eval_fn eval;
-  vec_rq_evaln_fn evaln;
-  vec_rq_sum_fn sum;
-  vec_rq_dot_fn dot;
-  vec_rq_dot1_fn dot1;
-  vec_rq_unpack_fn unpack;
-  vec_rq_sign_fn sign;
+  vec_rabitq_eval_fn eval;
+  vec_rabitq_evaln_fn evaln;
+  vec_rabitq_sum_fn sum;
+  vec_rabitq_dot_fn dot;
+  vec_rabitq_dot1_fn dot1;
+  vec_rabitq_unpack_fn unpack;
+  vec_rabitq_sign_fn sign;
 } vec_rabitq_kernels;
 
 typedef struct vec_pq_kernels {
-  vec_pq4_scan_fn scan;
-  vec_pq4_scanq_fn scanq;
-  vec_pq4_pack_fn pack;
+  vec_pq_scan4_fn scan;
+  vec_pq_scanq4_fn scanq;
+  vec_pq_pack4_fn pack;
 } vec_pq_kernels;
 
 typedef struct vec_kmeans_kernels {
-  vec_km_assign_fn assign;
+  vec_kmeans_assign_fn assign;
 } vec_kmeans_kernels;
 
 typedef struct vec_rotation_kernels {
-  vec_fwht_fn fwht;
-  vec_vmul_fn vmul;
-  vec_kac_fn kac;
+  vec_rotation_fwht_fn fwht;
+  vec_rotation_vmul_fn vmul;
+  vec_rotation_kac_fn kac;
 } vec_rotation_kernels;
 
 /* CRC-32C of data continuing from crc (0 to start). */
-typedef uint32_t (*vec_crc32c_fn)(uint32_t crc, const void *data, size_t size);
+typedef uint32_t (*vec_crc_update_fn)(uint32_t crc, const void *data, size_t size);
 typedef struct vec_crc_kernels {
-  vec_crc32c_fn update;
+  vec_crc_update_fn update;
 } vec_crc_kernels;
 
 /* The whole table. `features` is the VEC_CPU_* set the table was filled for: the CPU's, less what

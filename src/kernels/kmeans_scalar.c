@@ -1,9 +1,9 @@
 /* kmeans_scalar.c: the reference nearest-centroid assignment, and the per-ISA picker. */
 #include "kmeans_kernels.h"
 
-void vec_km_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
-                          const float *cn, size_t k, uint32_t *best, float *val) {
-  size_t kp = vec_km_kpad(k);
+void vec_kmeans_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
+                              const float *cn, size_t k, uint32_t *best, float *val) {
+  size_t kp = vec_kmeans_kpad(k);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     float bv = 0.0f;

@@ -3,7 +3,7 @@
 
 #include "pq_kernels.h"
 
-void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+void vec_pq_scan4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                          float delta, float *out) {
   for (size_t r = 0; r < VEC_PQ4_BLOCK; r++) {
     unsigned s = 0;
@@ -46,7 +46,7 @@ static void transpose16(const uint8_t *src, size_t ld, uint8_t *dst) {
 /* SSE2 is part of x86-64, so even the "scalar" build transposes in 16 x 16 tiles there; the last
  * tile overlaps the one before where cs is not a multiple of 16 (columns written twice get the
  * same bytes). */
-void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
+void vec_pq_pack4_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
 #if defined(__SSE2__)
   for (size_t c0 = 0;; c0 += 16) {
     if (c0 + 16 > cs) c0 = cs - 16;
@@ -61,9 +61,9 @@ void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
 }
 
 /* One query at a time through the scalar single-query kernel. */
-void vec_pq4_scanq_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+void vec_pq_scanq4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                           const float *bias, const float *delta, size_t nq, float *out,
                           size_t ldo) {
   for (size_t i = 0; i < nq; i++)
-    vec_pq4_scan_scalar(blk, npairs, lut + i * ls, bias[i], delta[i], out + i * ldo);
+    vec_pq_scan4_scalar(blk, npairs, lut + i * ls, bias[i], delta[i], out + i * ldo);
 }

@@ -44,9 +44,9 @@ static inline __attribute__((always_inline)) void block(float *x, const float *m
   for (size_t i = 0; i < nv; i++) _mm256_storeu_ps(x + 8 * i, r[i]);
 }
 
-void vec_fwht_avx2(float *x, const float *m, size_t p) {
+void vec_rotation_fwht_avx2(float *x, const float *m, size_t p) {
   if (p < 8) {
-    vec_fwht_scalar(x, m, p);
+    vec_rotation_fwht_scalar(x, m, p);
     return;
   }
   /* nv a constant in each call, so that block's loops unroll. */
@@ -67,14 +67,14 @@ void vec_fwht_avx2(float *x, const float *m, size_t p) {
       }
 }
 
-void vec_vmul_avx2(float *x, const float *m, size_t n) {
+void vec_rotation_vmul_avx2(float *x, const float *m, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(m + i)));
   for (; i < n; i++) x[i] *= m[i];
 }
 
-void vec_kac_avx2(float *x, const float *m, size_t h) {
+void vec_rotation_kac_avx2(float *x, const float *m, size_t h) {
   size_t i = 0;
   for (; i + 8 <= h; i += 8) {
     __m256 a = _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(m + i));
@@ -82,5 +82,5 @@ void vec_kac_avx2(float *x, const float *m, size_t h) {
     _mm256_storeu_ps(x + i, _mm256_add_ps(a, b));
     _mm256_storeu_ps(x + i + h, _mm256_sub_ps(a, b));
   }
-  vec_kac_scalar_tail(x, m, i, h);
+  vec_rotation_kac_scalar_tail(x, m, i, h);
 }

@@ -47,9 +47,9 @@ static inline __attribute__((always_inline)) void block(float *x, const float *m
   for (size_t i = 0; i < nv; i++) _mm512_storeu_ps(x + 16 * i, r[i]);
 }
 
-void vec_fwht_avx512(float *x, const float *m, size_t p) {
+void vec_rotation_fwht_avx512(float *x, const float *m, size_t p) {
   if (p < 16) {
-    vec_fwht_avx2(x, m, p);
+    vec_rotation_fwht_avx2(x, m, p);
     return;
   }
   /* nv a constant in each call, so that block's loops unroll and r stays in registers. */
@@ -70,14 +70,14 @@ void vec_fwht_avx512(float *x, const float *m, size_t p) {
       }
 }
 
-void vec_vmul_avx512(float *x, const float *m, size_t n) {
+void vec_rotation_vmul_avx512(float *x, const float *m, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(m + i)));
-  vec_vmul_avx2(x + i, m + i, n - i);
+  vec_rotation_vmul_avx2(x + i, m + i, n - i);
 }
 
-void vec_kac_avx512(float *x, const float *m, size_t h) {
+void vec_rotation_kac_avx512(float *x, const float *m, size_t h) {
   size_t i = 0;
   for (; i + 16 <= h; i += 16) {
     __m512 a = _mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(m + i));
@@ -85,5 +85,5 @@ void vec_kac_avx512(float *x, const float *m, size_t h) {
     _mm512_storeu_ps(x + i, _mm512_add_ps(a, b));
     _mm512_storeu_ps(x + i + h, _mm512_sub_ps(a, b));
   }
-  vec_kac_scalar_tail(x, m, i, h);
+  vec_rotation_kac_scalar_tail(x, m, i, h);
 }

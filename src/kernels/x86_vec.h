@@ -157,7 +157,7 @@ VX_INLINE void vi_store_s8(void *p, vi c) {
 }
 #endif
 
-/* Pastes the template's suffix onto a name: VEC_SFX(vec_encode_cal_) -> vec_encode_cal_avx2. */
+/* Pastes the template's suffix onto a name: VEC_SFX(vec_cal_encode_) -> vec_cal_encode_avx2. */
 #define VEC_SFX_(a, b)  a##b
 #define VEC_SFX_X(a, b) VEC_SFX_(a, b)
 #define VEC_SFX(name)   VEC_SFX_X(name, VEC_ISA_SUFFIX)

@@ -431,8 +431,8 @@ static void isas_bit_identical(void) {
     float *x = xb + off;
     fill_case(x, N, d, ldx, lo, hi, st, &seed);
     for (unsigned mode = 0; mode < 4; mode++) {
-      CHECK(vec_encode_cal_scalar(x, N, d, ldx, qref, lo, st, mode, 0) == N);
-      vec_decode_cal_scalar(qref, N, d, lo, st, mode, oref, ldo, 0);
+      CHECK(vec_cal_encode_scalar(x, N, d, ldx, qref, lo, st, mode, 0) == N);
+      vec_cal_decode_scalar(qref, N, d, lo, st, mode, oref, ldo, 0);
       for (int k = 1; k < ni; k++) {
         CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
         const vec_kernels *kt = vec_kernels_get();

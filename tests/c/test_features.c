@@ -50,10 +50,11 @@ static void table_respects_features(void) {
       if (!(k.features & VEC_CPU_AVX512VPOPCNTDQ)) CHECK(!k.score.b1_popcnt);
 #if defined(VEC_HAVE_X86_KERNELS)
       if (!(k.features & VEC_CPU_AVX512VNNI)) {
-        CHECK(k.rabitq.dot != vec_rq_dot_avx512vnni);
-        CHECK(k.rabitq.dot1 != vec_rq_dot1_avx512vnni);
+        CHECK(k.rabitq.dot != vec_rabitq_dot_avx512vnni);
+        CHECK(k.rabitq.dot1 != vec_rabitq_dot1_avx512vnni);
       }
-      if (!(k.features & VEC_CPU_AVX512VPOPCNTDQ)) CHECK(k.rabitq.dot1 != vec_rq_dot1_avx512vpop);
+      if (!(k.features & VEC_CPU_AVX512VPOPCNTDQ))
+        CHECK(k.rabitq.dot1 != vec_rabitq_dot1_avx512vpop);
       if (!(k.features & VEC_CPU_F16C)) {
         CHECK(k.half.encode_f16 == ref.half.encode_f16 && k.half.decode_f16 == ref.half.decode_f16);
         CHECK(k.score.f16 == ref.score.f16);

@@ -124,8 +124,8 @@ static void isas_bit_identical(void) {
     float *x = xb + off;
     fill(x, N * ldx, &seed, (int)(d % 4));
     if (d % 5 == 0) memset(x + ldx, 0, d * sizeof(float)); /* a zero row now and then */
-    vec_encode_int8_scalar(x, N, d, ldx, qref, d, sref, 0);
-    vec_decode_int8_scalar(qref, N, d, d, sref, oref, d, 0);
+    vec_int8_encode_scalar(x, N, d, ldx, qref, d, sref, 0);
+    vec_int8_decode_scalar(qref, N, d, d, sref, oref, d, 0);
     for (int k = 1; k < ni; k++) {
       const vec_kernels *kt = NULL;
       CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);

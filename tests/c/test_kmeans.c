@@ -21,7 +21,7 @@ static void kernels_match_scalar(void) {
   uint64_t s = 11;
   for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
     for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
-      size_t d = ds[a], k = ks[b], n = 13, kp = vec_km_kpad(k);
+      size_t d = ds[a], k = ks[b], n = 13, kp = vec_kmeans_kpad(k);
       float *buf = malloc((n * d + 1) * sizeof(float)), *x = buf + 1; /* unaligned */
       float *cen = malloc(k * d * sizeof(float)), *ct = calloc(d * kp, sizeof(float));
       float *cn = malloc(kp * sizeof(float)), val0[13], val1[13];
@@ -35,7 +35,7 @@ static void kernels_match_scalar(void) {
           ct[j * kp + c] = cen[c * d + j], t += cen[c * d + j] * cen[c * d + j];
         cn[c] = t;
       }
-      vec_km_assign_scalar(x, n, d, d, ct, cn, k, best0, val0);
+      vec_kmeans_assign_scalar(x, n, d, d, ct, cn, k, best0, val0);
       for (size_t i = 0; i < n; i++) {
         double dmin = INFINITY;
         for (size_t c = 0; c < k; c++) {
@@ -67,7 +67,7 @@ static void kernels_match_scalar(void) {
 static void ties_lowest_index(void) {
   /* Three identical centroids: every ISA must pick the first. */
   int isas[4], ni = vt_isas(isas);
-  size_t d = 5, k = 70, kp = vec_km_kpad(k);
+  size_t d = 5, k = 70, kp = vec_kmeans_kpad(k);
   float x[5] = {1, 2, 3, 4, 5}, *ct = calloc(d * kp, sizeof(float)), cn[128];
   for (size_t c = 0; c < kp; c++) cn[c] = INFINITY;
   for (size_t c = 0; c < k; c++) {
