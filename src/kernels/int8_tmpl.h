@@ -8,23 +8,6 @@
 #include "kernel_flags.h"
 #include "x86_vec.h"
 
-/* Max of the |x| bit patterns of row[0..d), d >= W. */
-VX_INLINE uint32_t amax_bits(const float *row, size_t d) {
-  const vi mask = vi_set1_32(VEC_ABS_MASK);
-  vi m0 = vi_zero(), m1 = m0, m2 = m0, m3 = m0;
-  size_t j = 0;
-  for (; j + 4 * VEC_W <= d; j += 4 * VEC_W) {
-    const char *p = (const char *)(row + j);
-    m0 = vi_max_u32(m0, vi_and(vi_loadu(p), mask));
-    m1 = vi_max_u32(m1, vi_and(vi_loadu(p + VEC_VBYTES), mask));
-    m2 = vi_max_u32(m2, vi_and(vi_loadu(p + 2 * VEC_VBYTES), mask));
-    m3 = vi_max_u32(m3, vi_and(vi_loadu(p + 3 * VEC_VBYTES), mask));
-  }
-  for (; j + VEC_W <= d; j += VEC_W) m0 = vi_max_u32(m0, vi_and(vi_loadu(row + j), mask));
-  if (j < d) m1 = vi_max_u32(m1, vi_and(vi_loadu(row + d - VEC_W), mask));
-  return vi_hmax_u32(vi_max_u32(vi_max_u32(m0, m1), vi_max_u32(m2, m3)));
-}
-
 /* W floats -> W int32, x*inv rounded half to even regardless of MXCSR. */
 VX_INLINE vi q32(const float *p, vf inv) { return vf_round_i32(vf_mul(vf_loadu(p), inv)); }
 
@@ -41,7 +24,7 @@ size_t VEC_SFX(vec_int8_encode_)(const float *x, size_t n, size_t d, size_t ldx,
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     int8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits(row, d);
+    uint32_t amax = vx_amax_bits(row, d);
     int kind = vec_int8_row_kind(amax);
     if (kind == VEC_ROW_NONFINITE) {
       if (streamed) _mm_sfence();

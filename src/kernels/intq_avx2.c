@@ -1,121 +1,9 @@
 /* intq_avx2.c: AVX2 kernels of the int16 and int4 codecs (compiled with -mavx2 -mfma; only called
- * when the CPU has them). Structure as avx2.c: no prefetch, overlapping last vector for tails. */
-#include <immintrin.h>
-
-#include "intq_kernels.h"
-
-static inline uint32_t hmax_epu32(__m256i v) {
-  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-  return (uint32_t)_mm_cvtsi128_si32(m);
-}
-
-static inline __m256i abs_bits(const float *p) {
-  return _mm256_and_si256(_mm256_loadu_si256((const __m256i *)p),
-                          _mm256_set1_epi32((int)VEC_ABS_MASK));
-}
-
-/* Max of the |x| bit patterns of row[0..d), d >= 8 (see int8_row.h for why bits). */
-static inline uint32_t amax_bits_avx2(const float *row, size_t d) {
-  __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
-  size_t j = 0;
-  for (; j + 32 <= d; j += 32) {
-    m0 = _mm256_max_epu32(m0, abs_bits(row + j));
-    m1 = _mm256_max_epu32(m1, abs_bits(row + j + 8));
-    m2 = _mm256_max_epu32(m2, abs_bits(row + j + 16));
-    m3 = _mm256_max_epu32(m3, abs_bits(row + j + 24));
-  }
-  for (; j + 8 <= d; j += 8) m0 = _mm256_max_epu32(m0, abs_bits(row + j));
-  if (j < d) m1 = _mm256_max_epu32(m1, abs_bits(row + d - 8));
-  return hmax_epu32(_mm256_max_epu32(_mm256_max_epu32(m0, m1), _mm256_max_epu32(m2, m3)));
-}
-
-/* 8 floats -> 8 int32, x*inv rounded half to even regardless of MXCSR. |x*inv| <= L(1 + 2^-22)
- * since |x| <= m and inv = RN(L/m), so no value rounds past L and the saturating packs below never
- * clip: they only narrow. */
-static inline __m256i q32(const float *p, __m256 inv) {
-  __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p), inv);
-  return _mm256_cvttps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-/* ---- int16 ---- */
-
-/* 16 floats -> 16 int16 codes in order (packs work per 128-bit lane; the permute undoes that). */
-static inline __m256i q16x16(const float *p, __m256 inv) {
-  __m256i ab = _mm256_packs_epi32(q32(p, inv), q32(p + 8, inv));
-  return _mm256_permute4x64_epi64(ab, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-size_t vec_intq_encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_intq_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits_avx2(row, d);
-    float m = vec_u2f(amax);
-    int kind = vec_int8_row_kind(amax);
-    if (kind == VEC_ROW_NONFINITE) {
-      if (streamed) _mm_sfence();
-      return i;
-    }
-    if (kind == VEC_ROW_ZERO) {
-      memset(qr, 0, 2 * d);
-      scales[i] = 0.0f;
-      continue;
-    }
-    scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
-    if (kind == VEC_ROW_TINY) {
-      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
-      continue;
-    }
-    const __m256 inv = _mm256_set1_ps((float)VEC_I16_L / m);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 16 == 0 && ((uintptr_t)qr & 31) == 0) {
-      for (; j < d; j += 16) _mm256_stream_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 16 <= d; j += 16) _mm256_storeu_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-    if (j < d) _mm256_storeu_si256((__m256i *)(qr + 2 * (d - 16)), q16x16(row + d - 16, inv));
-  }
-  if (streamed) _mm_sfence();
-  return n;
-}
-
-static inline __m256 dq16(const uint8_t *p, __m256 s) {
-  __m256i v = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)p));
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
-}
-
-void vec_intq_decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                              float *out, size_t ldo, unsigned flags) {
-  if (d < 8) {
-    vec_intq_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
-    return;
-  }
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * ldq;
-    float *o = out + i * ldo;
-    const __m256 s = _mm256_set1_ps(scales[i]);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 8 == 0 && ((uintptr_t)o & 31) == 0) {
-      for (; j < d; j += 8) _mm256_stream_ps(o + j, dq16(qr + 2 * j, s));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 16 <= d; j += 16) {
-      _mm256_storeu_ps(o + j, dq16(qr + 2 * j, s));
-      _mm256_storeu_ps(o + j + 8, dq16(qr + 2 * j + 16, s));
-    }
-    for (; j + 8 <= d; j += 8) _mm256_storeu_ps(o + j, dq16(qr + 2 * j, s));
-    if (j < d) _mm256_storeu_ps(o + d - 8, dq16(qr + 2 * (d - 8), s));
-  }
-  if (streamed) _mm_sfence();
-}
+ * when the CPU has them): int16 from intq_i16_tmpl.h at 8 lanes, then the int4 kernels. Structure
+ * as int8_tmpl.h: no prefetch, overlapping last vector for tails. */
+#define VEC_W          8
+#define VEC_ISA_SUFFIX avx2
+#include "intq_i16_tmpl.h"
 
 /* ---- int4 ---- */
 
@@ -155,7 +43,7 @@ static inline void put16(uint8_t *p, __m128i v, int stream) {
  * and q 16-byte aligned, so every store is a whole aligned one. */
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
   if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
-  uint32_t amax = amax_bits_avx2(x, len);
+  uint32_t amax = vx_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
   case VEC_ROW_NONFINITE: return 1;
@@ -179,8 +67,8 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
 
 /* Per-lane max of 32 floats' |x| bits (one group of 32). */
 static inline __m256i gmax32(const float *p) {
-  return _mm256_max_epu32(_mm256_max_epu32(abs_bits(p), abs_bits(p + 8)),
-                          _mm256_max_epu32(abs_bits(p + 16), abs_bits(p + 24)));
+  return _mm256_max_epu32(_mm256_max_epu32(vx_abs_bits(p), vx_abs_bits(p + 8)),
+                          _mm256_max_epu32(vx_abs_bits(p + 16), vx_abs_bits(p + 24)));
 }
 
 /* Eight vectors -> one vector of their eight horizontal maxima, in order (a transpose-reduce: 21

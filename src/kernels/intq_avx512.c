@@ -1,116 +1,8 @@
-/* intq_avx512.c: AVX-512 F/BW/VL kernels of the int16 and int4 codecs. Same structure as
- * intq_avx2.c at twice the width; explicit-rounding conversions replace round + truncate. */
-#include <immintrin.h>
-
-#include "intq_kernels.h"
-
-static inline __m512i abs_bits(const float *p) {
-  return _mm512_and_si512(_mm512_loadu_si512(p), _mm512_set1_epi32((int)VEC_ABS_MASK));
-}
-
-static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16 */
-  __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
-  size_t j = 0;
-  for (; j + 64 <= d; j += 64) {
-    m0 = _mm512_max_epu32(m0, abs_bits(row + j));
-    m1 = _mm512_max_epu32(m1, abs_bits(row + j + 16));
-    m2 = _mm512_max_epu32(m2, abs_bits(row + j + 32));
-    m3 = _mm512_max_epu32(m3, abs_bits(row + j + 48));
-  }
-  for (; j + 16 <= d; j += 16) m0 = _mm512_max_epu32(m0, abs_bits(row + j));
-  if (j < d) m1 = _mm512_max_epu32(m1, abs_bits(row + d - 16));
-  return _mm512_reduce_max_epu32(
-      _mm512_max_epu32(_mm512_max_epu32(m0, m1), _mm512_max_epu32(m2, m3)));
-}
-
-/* |x*inv| <= L(1 + 2^-22) (see intq_avx2.c): the saturating narrows below never clip. */
-static inline __m512i q32(const float *p, __m512 inv) {
-  __m512 v = _mm512_mul_ps(_mm512_loadu_ps(p), inv);
-  return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
-/* ---- int16 ---- */
-
-/* 32 floats -> 32 codes: the pack leaves a's and b's quarters alternating; one qword permute. */
-static inline __m512i q16x32(const float *p, __m512 inv) {
-  __m512i ab = _mm512_packs_epi32(q32(p, inv), q32(p + 16, inv));
-  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), ab);
-}
-
-static inline __m256i q16x16(const float *p, __m512 inv) {
-  return _mm512_cvtsepi32_epi16(q32(p, inv));
-}
-
-size_t vec_intq_encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                  size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_intq_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits_avx512(row, d);
-    float m = vec_u2f(amax);
-    int kind = vec_int8_row_kind(amax);
-    if (kind == VEC_ROW_NONFINITE) {
-      if (streamed) _mm_sfence();
-      return i;
-    }
-    if (kind == VEC_ROW_ZERO) {
-      memset(qr, 0, 2 * d);
-      scales[i] = 0.0f;
-      continue;
-    }
-    scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
-    if (kind == VEC_ROW_TINY) {
-      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
-      continue;
-    }
-    const __m512 inv = _mm512_set1_ps((float)VEC_I16_L / m);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 32 == 0 && ((uintptr_t)qr & 63) == 0) {
-      for (; j < d; j += 32) _mm512_stream_si512((__m512i *)(qr + 2 * j), q16x32(row + j, inv));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 32 <= d; j += 32) _mm512_storeu_si512(qr + 2 * j, q16x32(row + j, inv));
-    for (; j + 16 <= d; j += 16) _mm256_storeu_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-    if (j < d) _mm256_storeu_si256((__m256i *)(qr + 2 * (d - 16)), q16x16(row + d - 16, inv));
-  }
-  if (streamed) _mm_sfence();
-  return n;
-}
-
-static inline __m512 dq16(const uint8_t *p, __m512 s) {
-  __m512i v = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)p));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
-}
-
-void vec_intq_decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq,
-                                const float *scales, float *out, size_t ldo, unsigned flags) {
-  if (d < 16) {
-    vec_intq_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
-    return;
-  }
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * ldq;
-    float *o = out + i * ldo;
-    const __m512 s = _mm512_set1_ps(scales[i]);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 16 == 0 && ((uintptr_t)o & 63) == 0) {
-      for (; j < d; j += 16) _mm512_stream_ps(o + j, dq16(qr + 2 * j, s));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 32 <= d; j += 32) {
-      _mm512_storeu_ps(o + j, dq16(qr + 2 * j, s));
-      _mm512_storeu_ps(o + j + 16, dq16(qr + 2 * j + 32, s));
-    }
-    for (; j + 16 <= d; j += 16) _mm512_storeu_ps(o + j, dq16(qr + 2 * j, s));
-    if (j < d) _mm512_storeu_ps(o + d - 16, dq16(qr + 2 * (d - 16), s));
-  }
-  if (streamed) _mm_sfence();
-}
+/* intq_avx512.c: AVX-512 F/BW/VL kernels of the int16 and int4 codecs: int16 from intq_i16_tmpl.h
+ * at 16 lanes, then the int4 kernels (intq_avx2.c's structure at twice the width). */
+#define VEC_W          16
+#define VEC_ISA_SUFFIX avx512
+#include "intq_i16_tmpl.h"
 
 /* ---- int4 ---- */
 
@@ -172,7 +64,7 @@ static inline void put32(uint8_t *p, __m256i v, int stream) {
 
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
   if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
-  uint32_t amax = amax_bits_avx512(x, len);
+  uint32_t amax = vx_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
   case VEC_ROW_NONFINITE: return 1;

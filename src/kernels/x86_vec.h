@@ -7,6 +7,7 @@
 #define VEC_X86_VEC_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if !defined(VEC_W) || (VEC_W != 8 && VEC_W != 16)
@@ -156,6 +157,26 @@ VX_INLINE void vi_store_s8(void *p, vi c) {
   _mm_storeu_si128((__m128i *)p, _mm512_cvtsepi32_epi8(c));
 }
 #endif
+
+/* |x| bit patterns of W floats at p: compared as unsigned integers they order like |x|, and NaN/Inf
+ * sit above every finite value (int8_row.h). */
+VX_INLINE vi vx_abs_bits(const float *p) { return vi_and(vi_loadu(p), vi_set1_32(0x7fffffffu)); }
+
+/* Max of the |x| bit patterns of row[0..d), d >= W: four independent chains, then W-wide steps,
+ * then an overlapping last vector. */
+VX_INLINE uint32_t vx_amax_bits(const float *row, size_t d) {
+  vi m0 = vi_zero(), m1 = m0, m2 = m0, m3 = m0;
+  size_t j = 0;
+  for (; j + 4 * VEC_W <= d; j += 4 * VEC_W) {
+    m0 = vi_max_u32(m0, vx_abs_bits(row + j));
+    m1 = vi_max_u32(m1, vx_abs_bits(row + j + VEC_W));
+    m2 = vi_max_u32(m2, vx_abs_bits(row + j + 2 * VEC_W));
+    m3 = vi_max_u32(m3, vx_abs_bits(row + j + 3 * VEC_W));
+  }
+  for (; j + VEC_W <= d; j += VEC_W) m0 = vi_max_u32(m0, vx_abs_bits(row + j));
+  if (j < d) m1 = vi_max_u32(m1, vx_abs_bits(row + d - VEC_W));
+  return vi_hmax_u32(vi_max_u32(vi_max_u32(m0, m1), vi_max_u32(m2, m3)));
+}
 
 /* Pastes the template's suffix onto a name: VEC_SFX(vec_cal_encode_) -> vec_cal_encode_avx2. */
 #define VEC_SFX_(a, b)  a##b
