@@ -916,8 +916,12 @@ VEC_API int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
 
 /* ---------------------------------------------------------------------------------------------
  * Instruction sets: detected once, overridable for tests and for machines that misreport.
- * The environment variable VECTRO_DISABLE_CPU_FEATURES (a comma list of avx512, avx2, neon, or
- * "all") is read at the first call that needs the kernels and caps what is chosen.
+ * The environment variable VECTRO_DISABLE_CPU_FEATURES is read at the first call that needs the
+ * kernels: a comma list of instruction sets (avx512, avx2, neon; also zmm, fma, avx512f,
+ * avx512bw, avx512vl), which cap the automatic choice, and of sub-features (f16c, vnni,
+ * vpopcntdq, bf16, sse4.2, crc32, dotprod), whose kernels are then never used, whatever the
+ * instruction set; "all" is every one. Unknown names are ignored there (vec_disable_cpu_features
+ * reports them).
  * ------------------------------------------------------------------------------------------- */
 typedef enum vec_isa {
   VEC_ISA_SCALAR = 0, /* portable C, the reference every other variant is tested against */
@@ -937,8 +941,10 @@ typedef enum vec_isa {
 #define VEC_CPU_AVX512VNNI      (1u << 6)
 #define VEC_CPU_AVX512VPOPCNTDQ (1u << 7)
 #define VEC_CPU_AVX512BF16      (1u << 8)
+#define VEC_CPU_SSE42           (1u << 9) /* the CRC32C instruction */
 #define VEC_CPU_NEON            (1u << 16)
 #define VEC_CPU_DOTPROD         (1u << 17)
+#define VEC_CPU_CRC32           (1u << 18) /* the ARMv8 CRC extension */
 
 /** @return the VEC_CPU_* bits this CPU and OS support (before any override). */
 VEC_API unsigned vec_cpu_features(void);
@@ -956,6 +962,18 @@ VEC_API int vec_isa_supported(vec_isa isa);
  *  automatic choice with VEC_ISA_AUTO. Not meant to race with running batches.
  *  @return VEC_OK, or VEC_E_UNSUPPORTED if this CPU cannot run it (nothing changes then). */
 VEC_API int vec_set_isa(vec_isa isa);
+
+/** Switches CPU features off for every later call, as VECTRO_DISABLE_CPU_FEATURES does (the same
+ *  comma list, replacing the variable's setting; NULL or "" switches nothing off), so that the
+ *  fallbacks of a machine without them run here (tests, benchmarks). An instruction set forced by
+ *  vec_set_isa stays forced; its sub-feature kernels follow the list. Not meant to race with
+ *  running batches.
+ *  @return VEC_OK, or VEC_E_INVALID_ARG naming an unknown feature (nothing changes then). */
+VEC_API int vec_disable_cpu_features(const char *list);
+
+/** @return the VEC_CPU_* bits the kernels in use now rely on: vec_cpu_features() less those
+ *  switched off. */
+VEC_API unsigned vec_active_cpu_features(void);
 
 #ifdef __cplusplus
 }

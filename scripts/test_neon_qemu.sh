@@ -49,7 +49,7 @@ if grep -qi 'warning' "$BUILD/build.log"; then die "the aarch64 build printed wa
 TEST_BIN="$BUILD/tests/c/test_vectro"
 head -c 20 "$TEST_BIN" | od -An -tx1 | tr -d ' \n' | grep '^7f454c46020101.*b700$' >/dev/null \
   || die "$TEST_BIN is not an aarch64 ELF"
-aarch64-linux-gnu-nm "$BUILD/libvectro.a" | grep ' vec_kernels_neon$' >/dev/null \
+aarch64-linux-gnu-nm "$BUILD/libvectro.a" | grep ' vec_int8_encode_neon$' >/dev/null \
   || die "neon.c was not compiled into libvectro.a (CMake's aarch64 branch)"
 grep -q "qemu-aarch64" "$BUILD/tests/c/CTestTestfile.cmake" \
   || die "ctest does not run the tests under qemu (CMAKE_CROSSCOMPILING_EMULATOR unset?)"

@@ -110,20 +110,33 @@ def get_backend_info() -> dict:
     return info
 
 
-def set_backend(kernel: str = "auto") -> str:
+def set_backend(kernel: str = "auto", *, disable: str | list[str] | tuple[str, ...] | None = None) -> str:
     """Force one instruction set's kernels ("scalar", "avx2", "avx512", "neon") for the whole
     process, or return to automatic choice with "auto". Returns the kernel now active. The
     environment variable ``VECTRO_DISABLE_CPU_FEATURES=avx512,avx2`` caps the automatic choice.
 
-    Raises VectroError if this CPU cannot run the kernel asked for.
+    ``disable`` switches CPU sub-features off whatever the kernel, so that the fallbacks of a CPU
+    without them run here: ``"vnni"``, ``"vpopcntdq"``, ``"f16c"``, ``"bf16"``, ``"sse4.2"`` /
+    ``"crc32"``, ``"dotprod"`` (a comma string or a list; it replaces the environment variable's
+    setting; ``""`` or ``[]`` switches everything back on; None leaves the setting as it is).
+    ``get_backend_info()["active_cpu_features"]`` lists what the kernels use.
+
+    Raises VectroError if this CPU cannot run the kernel asked for, ValueError for an unknown
+    kernel or feature name.
 
     Example:
         >>> import vectro
         >>> vectro.set_backend("scalar")
         'scalar'
-        >>> vectro.set_backend("auto") == vectro.get_backend_info()["kernel"]
+        >>> vectro.set_backend("auto", disable="vnni,f16c") == vectro.get_backend_info()["kernel"]
+        True
+        >>> "f16c" in vectro.get_backend_info()["active_cpu_features"]
+        False
+        >>> vectro.set_backend("auto", disable="") == vectro.get_backend_info()["kernel"]
         True
     """
+    if disable is not None:
+        _core.disable_cpu_features(disable if isinstance(disable, str) else ",".join(disable))
     return _core.set_isa(kernel)
 
 

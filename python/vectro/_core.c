@@ -148,26 +148,36 @@ static const struct {
     {VEC_CPU_AVX512VNNI, "avx512vnni"},
     {VEC_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
     {VEC_CPU_AVX512BF16, "avx512bf16"},
+    {VEC_CPU_SSE42, "sse4.2"},
     {VEC_CPU_NEON, "neon"},
     {VEC_CPU_DOTPROD, "dotprod"},
+    {VEC_CPU_CRC32, "crc32"},
 };
 
 static const vec_isa all_isas[] = {VEC_ISA_SCALAR, VEC_ISA_AVX2, VEC_ISA_AVX512, VEC_ISA_NEON};
 
-static PyObject *backend_info(PyObject *self, PyObject *unused) {
-  (void)self, (void)unused;
-  unsigned f = vec_cpu_features();
-  PyObject *feats = PyList_New(0), *isas = PyList_New(0);
-  if (!feats || !isas) goto fail;
+/* The names of the VEC_CPU_* bits in f, as a new list. */
+static PyObject *feature_list(unsigned f) {
+  PyObject *feats = PyList_New(0);
+  if (!feats) return NULL;
   for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++) {
     if (!(f & feature_names[i].bit)) continue;
     PyObject *s = PyUnicode_FromString(feature_names[i].name);
     if (!s || PyList_Append(feats, s) < 0) {
       Py_XDECREF(s);
-      goto fail;
+      Py_DECREF(feats);
+      return NULL;
     }
     Py_DECREF(s);
   }
+  return feats;
+}
+
+static PyObject *backend_info(PyObject *self, PyObject *unused) {
+  (void)self, (void)unused;
+  PyObject *feats = feature_list(vec_cpu_features()), *isas = PyList_New(0);
+  PyObject *active = feature_list(vec_active_cpu_features());
+  if (!feats || !isas || !active) goto fail;
   for (size_t i = 0; i < sizeof all_isas / sizeof all_isas[0]; i++) {
     if (!vec_isa_supported(all_isas[i])) continue;
     PyObject *s = PyUnicode_FromString(vec_isa_name(all_isas[i]));
@@ -177,9 +187,10 @@ static PyObject *backend_info(PyObject *self, PyObject *unused) {
     }
     Py_DECREF(s);
   }
-  return Py_BuildValue("{s:s,s:s,s:N,s:N,s:i,s:s}", "kernel", vec_isa_name(vec_active_isa()),
+  return Py_BuildValue("{s:s,s:s,s:N,s:N,s:N,s:i,s:s}", "kernel", vec_isa_name(vec_active_isa()),
                        "library_version", vec_version_string(), "cpu_features", feats,
-                       "available_kernels", isas, "threads", vec_default_threads(), "compiler",
+                       "active_cpu_features", active, "available_kernels", isas, "threads",
+                       vec_default_threads(), "compiler",
 #if defined(__clang__)
                        "clang " __clang_version__
 #elif defined(__GNUC__)
@@ -191,7 +202,21 @@ static PyObject *backend_info(PyObject *self, PyObject *unused) {
 fail:
   Py_XDECREF(feats);
   Py_XDECREF(isas);
+  Py_XDECREF(active);
   return NULL;
+}
+
+/* disable_cpu_features(list | None): vec_disable_cpu_features (a comma list of feature names;
+ * None or "" switches nothing off). An unknown name is a ValueError carrying the library's text. */
+static PyObject *disable_cpu_features(PyObject *self, PyObject *arg) {
+  (void)self;
+  const char *list = NULL;
+  if (arg != Py_None && !(list = PyUnicode_AsUTF8(arg))) return NULL;
+  if (vec_disable_cpu_features(list) != VEC_OK) {
+    PyErr_Format(PyExc_ValueError, "%s", vec_last_error_message());
+    return NULL;
+  }
+  return PyUnicode_FromString(vec_isa_name(vec_active_isa()));
 }
 
 static PyObject *set_isa(PyObject *self, PyObject *arg) {
@@ -270,6 +295,8 @@ static PyMethodDef methods[] = {
      "Reconstruction quality figures (vec_quality_measure)."},
     {"kmeans", (PyCFunction)(void (*)(void))vpy_kmeans, METH_FASTCALL, "k-means clustering."},
     {"set_isa", set_isa, METH_O, "Force kernels ('auto', 'scalar', 'avx2', 'avx512', 'neon')."},
+    {"disable_cpu_features", disable_cpu_features, METH_O,
+     "Switch CPU features off (a comma list, as VECTRO_DISABLE_CPU_FEATURES; None: none)."},
     {"_bench_read", vpy_bench_read, METH_O, "Seconds to read a buffer once (benchmark ceiling)."},
     {"_bench_memcpy", (PyCFunction)(void (*)(void))vpy_bench_memcpy, METH_FASTCALL,
      "Seconds to memcpy src into dst (benchmark ceiling)."},

@@ -182,9 +182,13 @@ static int cmd_info(int argc, char **argv) {
                {VEC_CPU_AVX512VL, "avx512vl"},
                {VEC_CPU_AVX512VNNI, "avx512vnni"},
                {VEC_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
+               {VEC_CPU_AVX512BF16, "avx512bf16"},
+               {VEC_CPU_SSE42, "sse4.2"},
                {VEC_CPU_NEON, "neon"},
-               {VEC_CPU_DOTPROD, "dotprod"}};
-  unsigned f = vec_cpu_features();
+               {VEC_CPU_DOTPROD, "dotprod"},
+               {VEC_CPU_CRC32, "crc32"}};
+  /* What the kernels use: the CPU's features less those VECTRO_DISABLE_CPU_FEATURES turns off. */
+  unsigned f = vec_active_cpu_features();
   printf("\nfeatures  ");
   for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
     if (f & feats[i].bit) printf(" %s", feats[i].name);

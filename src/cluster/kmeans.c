@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../engine/parallel.h"
-#include "../kernels/kmeans_kernels.h"
+#include "../kernels/kernels.h"
 
 #define SPLIT_EPS (1.0f / 1024.0f)
 
@@ -29,7 +29,7 @@ static int cmp_size(const void *a, const void *b) {
 }
 
 typedef struct {
-  vec_km_assign_fn fn;
+  vec_kmeans_assign_fn fn;
   const float *x;
   size_t ldx, d, k;
   const float *ct, *cn;
@@ -48,7 +48,7 @@ static int assign_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
 /* Transposes the centroids for the kernels: ct[j * kp + c], pad columns 0, pad norms +Inf (never
  * nearest). */
 static void prepare_centroids(const float *cen, size_t k, size_t d, float *ct, float *cn) {
-  size_t kp = vec_km_kpad(k);
+  size_t kp = vec_kmeans_kpad(k);
   memset(ct, 0, d * kp * sizeof(float));
   for (size_t c = 0; c < kp; c++) cn[c] = INFINITY;
   for (size_t c = 0; c < k; c++) {
@@ -65,7 +65,7 @@ static void prepare_centroids(const float *cen, size_t k, size_t d, float *ct, f
 static int run_assign(const float *x, size_t n, size_t ldx, size_t d, const float *cen, size_t k,
                       float *ct, float *cn, uint32_t *best, float *val, const vec_batch_opts *o) {
   prepare_centroids(cen, k, d, ct, cn);
-  assign_ctx a = {vec_km_assign_pick(), x, ldx, d, k, ct, cn, best, val};
+  assign_ctx a = {vec_kernels_get()->kmeans.assign, x, ldx, d, k, ct, cn, best, val};
   size_t bad;
   size_t cost = k * d * 2 > 64 ? k * d * 2 : 64;
   return vec_parallel_rows(n, cost, assign_rows, &a, o, &bad);
@@ -144,7 +144,7 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
   if (cap == 0) cap = k > SIZE_MAX / 256 ? SIZE_MAX : 256 * k;
   if (cap < k)
     return vec_fail(VEC_E_INVALID_ARG, -1, "vec_kmeans: max_points (%zu) is below k (%zu)", cap, k);
-  size_t bytes, kp = vec_km_kpad(k);
+  size_t bytes, kp = vec_kmeans_kpad(k);
   if (!vec_mul_ok(n, ldx, &bytes) || !vec_mul_ok(bytes, sizeof(float), &bytes) ||
       !vec_mul_ok(kp, d, &bytes) || !vec_mul_ok(bytes, sizeof(double), &bytes))
     return vec_fail(VEC_E_OVERFLOW, -1, "vec_kmeans: sizes overflow (n %zu, k %zu, d %zu)", n, k,

@@ -11,8 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../kernels/binary_kernels.h"
-#include "../kernels/score_kernels.h"
+#include "../kernels/kernels.h"
 #include "codec_impl.h"
 
 static size_t binary_code_size(const vec_codec *c) { return (c->d + 7) / 8; }
@@ -21,38 +20,13 @@ static size_t no_scales(const vec_codec *c) {
   return 0;
 }
 
-static vec_encode_binary_fn pick_encode(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return vec_encode_binary_avx512;
-  case VEC_ISA_AVX2: return vec_encode_binary_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return vec_encode_binary_neon;
-#endif
-  default: return vec_encode_binary_scalar;
-  }
-}
-
-static vec_decode_binary_fn pick_decode(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return vec_decode_binary_avx512;
-  case VEC_ISA_AVX2: return vec_decode_binary_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return vec_decode_binary_neon;
-#endif
-  default: return vec_decode_binary_scalar;
-  }
-}
-
 /* NaN has no meaningful sign, and Inf is refused too, as by every other codec, so that one bad
  * embedding is reported the same way whichever codec a pipeline uses. */
 static size_t binary_encode_op(const vec_codec *c, const float *x, size_t n, size_t ldx,
                                uint8_t *codes, float *scales, unsigned flags, int *rc) {
   (void)scales;
-  size_t done = pick_encode()(x, n, c->d, ldx, codes, binary_code_size(c), flags);
+  size_t done =
+      vec_kernels_get()->binary.encode(x, n, c->d, ldx, codes, binary_code_size(c), flags);
   if (done < n) *rc = VEC_E_NONFINITE;
   return done;
 }
@@ -60,7 +34,7 @@ static size_t binary_encode_op(const vec_codec *c, const float *x, size_t n, siz
 static void binary_decode_op(const vec_codec *c, const uint8_t *codes, const float *scales,
                              size_t n, float *out, size_t ldo, unsigned flags) {
   (void)scales;
-  pick_decode()(codes, n, c->d, binary_code_size(c), out, ldo, flags);
+  vec_kernels_get()->binary.decode(codes, n, c->d, binary_code_size(c), out, ldo, flags);
 }
 
 /* Search straight from codes: the query becomes q^ = sign(q) * mean|q|, so q^.x^ = mean|q| *
@@ -72,7 +46,7 @@ static size_t binary_query_size(const vec_codec *c) {
 static void binary_query_prepare(const vec_codec *c, const float *q, void *qs) {
   uint8_t *h = qs;
   memset(h, 0, binary_query_size(c));
-  vec_encode_binary_scalar(q, 1, c->d, c->d, h + VEC_SCORE_HDR, binary_code_size(c), 0);
+  vec_binary_encode_scalar(q, 1, c->d, c->d, h + VEC_SCORE_HDR, binary_code_size(c), 0);
   double s = 0.0; /* in order, in double: the same mean on every ISA */
   for (size_t j = 0; j < c->d; j++) s += fabs((double)q[j]);
   float mq = (float)(s / (double)c->d);

@@ -1,44 +1,13 @@
 /* calibrated.c: the calibrated codecs uint8-cal and int8-cal (per-dimension ranges learned by
- * codec.c, as sentence-transformers' quantize_embeddings), their scalar reference kernels, and
- * the ops that pick a kernel for the active instruction set. */
+ * codec.c, as sentence-transformers' quantize_embeddings); their kernels come from the kernel
+ * table (src/kernels). */
 #include <math.h>
 #include <string.h>
 
 #include "../kernels/calib_unpack_kernels.h"
-#include "../kernels/calibrated_kernels.h"
+#include "../kernels/kernels.h"
 #include "../kernels/score_kernels.h"
 #include "codec_impl.h"
-
-size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                             const float *lo, const float *step, unsigned mode, unsigned flags) {
-  (void)flags;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * d;
-    uint32_t amax = 0;
-    for (size_t j = 0; j < d; j++) {
-      uint32_t a = vec_cal_f2u(row[j]) & VEC_CAL_ABS_MASK;
-      amax = a > amax ? a : amax;
-    }
-    /* Checked before any division: a NaN or Inf never reaches the rounding code. */
-    if (amax >= VEC_CAL_NONFINITE_BITS) return i;
-    for (size_t j = 0; j < d; j++) qr[j] = vec_cal_code(row[j], lo[j], step[j], mode);
-  }
-  return n;
-}
-
-void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo, const float *step,
-                           unsigned mode, float *out, size_t ldo, unsigned flags) {
-  (void)flags;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * d;
-    float *o = out + i * ldo;
-    for (size_t j = 0; j < d; j++) o[j] = vec_cal_decode1(qr[j], lo[j], step[j], mode);
-  }
-}
-
-const vec_cal_kernels vec_cal_kernels_scalar = {VEC_ISA_SCALAR, vec_encode_cal_scalar,
-                                                vec_decode_cal_scalar};
 
 static unsigned mode_of(const vec_codec *c) {
   return (c->ops->id == VEC_CODEC_INT8_CAL ? VEC_CAL_INT8 : 0u) |
@@ -55,7 +24,7 @@ static size_t cal_encode(const vec_codec *c, const float *x, size_t n, size_t ld
                          float *scales, unsigned flags, int *rc) {
   (void)scales;
   size_t done =
-      vec_cal_kernels_active()->encode(x, n, c->d, ldx, codes, c->lo, c->step, mode_of(c), flags);
+      vec_kernels_get()->cal.encode(x, n, c->d, ldx, codes, c->lo, c->step, mode_of(c), flags);
   if (done < n) *rc = VEC_E_NONFINITE;
   return done;
 }
@@ -63,7 +32,7 @@ static size_t cal_encode(const vec_codec *c, const float *x, size_t n, size_t ld
 static void cal_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                        float *out, size_t ldo, unsigned flags) {
   (void)scales;
-  vec_cal_kernels_active()->decode(codes, n, c->d, c->lo, c->step, mode_of(c), out, ldo, flags);
+  vec_kernels_get()->cal.decode(codes, n, c->d, c->lo, c->step, mode_of(c), out, ldo, flags);
 }
 
 /* Search straight from codes: x^_j = lo_j + t_j step_j (t the level, + 0.5 for truncated codes),
@@ -248,7 +217,7 @@ static void lb_decode(const vec_codec *c, const uint8_t *codes, const float *sca
   }
   uint8_t tile[LB_TILE_BYTES];
   size_t rows = LB_TILE_BYTES / d;
-  vec_lb_unpack_fn unpack = vec_lb_unpack_active();
+  vec_cal_unpack_fn unpack = vec_kernels_get()->cal.unpack;
   const vec_cal_kernels *k = vec_cal_kernels_active();
   for (size_t r0 = 0; r0 < n; r0 += rows) {
     size_t m = n - r0 < rows ? n - r0 : rows;
@@ -288,7 +257,7 @@ static void lb_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
     return;
   }
   vec_score_u8_fn kern = vec_score_pick_u8(d);
-  vec_lb_unpack_fn unpack = vec_lb_unpack_active();
+  vec_cal_unpack_fn unpack = vec_kernels_get()->cal.unpack;
   size_t rows = LB_TILE_BYTES / d;
   for (size_t r0 = 0; r0 < nr; r0 += rows) {
     size_t m = nr - r0 < rows ? nr - r0 : rows;

@@ -1,6 +1,7 @@
 /* codec_impl.h: what every codec module provides to the generic codec object (codec.c).
- * A module owns its math and picks its kernels with vec_active_isa(); codec.c owns argument
- * checks, threads, progress, training storage and serialization. */
+ * A module owns its math and reads its kernels from the kernel table (vec_kernels_get(); it never
+ * chooses one itself); codec.c owns argument checks, threads, progress, training storage and
+ * serialization. */
 #ifndef VEC_CODEC_IMPL_H
 #define VEC_CODEC_IMPL_H
 

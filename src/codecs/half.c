@@ -2,8 +2,7 @@
  * row, no scales, no training. The conversions live in src/kernels/half_*.c. */
 #include <string.h>
 
-#include "../kernels/half_kernels.h"
-#include "../kernels/score_kernels.h"
+#include "../kernels/kernels.h"
 #include "codec_impl.h"
 
 static size_t two_bytes_per_dim(const vec_codec *c) { return 2 * c->d; }
@@ -12,57 +11,25 @@ static size_t no_scales(const vec_codec *c) {
   return 0;
 }
 
-typedef struct {
-  vec_encode_u16_fn encode;
-  vec_decode_u16_fn decode;
-} half_pair;
-
-/* Chosen per call so that vec_set_isa and the environment override take effect at once. The x86
- * f16 variants also need F16C, a separate CPUID bit that AVX2 does not imply. */
-static half_pair pick(int bf16) {
-  half_pair p = {bf16 ? vec_encode_bf16_scalar : vec_encode_f16_scalar,
-                 bf16 ? vec_decode_bf16_scalar : vec_decode_f16_scalar};
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512:
-    if (bf16) return (half_pair){vec_encode_bf16_avx512, vec_decode_bf16_avx512};
-    if (vec_cpu_features() & VEC_CPU_F16C)
-      return (half_pair){vec_encode_f16_avx512, vec_decode_f16_avx512};
-    return p;
-  case VEC_ISA_AVX2:
-    if (bf16) return (half_pair){vec_encode_bf16_avx2, vec_decode_bf16_avx2};
-    if (vec_cpu_features() & VEC_CPU_F16C)
-      return (half_pair){vec_encode_f16_avx2, vec_decode_f16_avx2};
-    return p;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON:
-    return bf16 ? (half_pair){vec_encode_bf16_neon, vec_decode_bf16_neon}
-                : (half_pair){vec_encode_f16_neon, vec_decode_f16_neon};
-#endif
-  default: return p;
-  }
-}
-
 static size_t f16_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                          float *scales, unsigned flags, int *rc) {
   (void)scales;
-  return pick(0).encode(x, n, c->d, ldx, codes, flags, rc);
+  return vec_kernels_get()->half.encode_f16(x, n, c->d, ldx, codes, flags, rc);
 }
 static void f16_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                        float *out, size_t ldo, unsigned flags) {
   (void)scales;
-  pick(0).decode(codes, n, c->d, out, ldo, flags);
+  vec_kernels_get()->half.decode_f16(codes, n, c->d, out, ldo, flags);
 }
 static size_t bf16_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                           float *scales, unsigned flags, int *rc) {
   (void)scales;
-  return pick(1).encode(x, n, c->d, ldx, codes, flags, rc);
+  return vec_kernels_get()->half.encode_bf16(x, n, c->d, ldx, codes, flags, rc);
 }
 static void bf16_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                         float *out, size_t ldo, unsigned flags) {
   (void)scales;
-  pick(1).decode(codes, n, c->d, out, ldo, flags);
+  vec_kernels_get()->half.decode_bf16(codes, n, c->d, out, ldo, flags);
 }
 
 /* Search straight from codes: the float query against codes widened in registers (no decode

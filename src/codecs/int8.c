@@ -5,7 +5,6 @@
 
 #include "../engine/parallel.h"
 #include "../kernels/kernels.h"
-#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 /* Above this many output bytes, non-temporal stores: the output cannot stay in cache anyway, and
@@ -32,7 +31,7 @@ typedef struct {
 static int encode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
   int8_ctx *c = p;
   size_t m = end - begin;
-  size_t done = c->k->encode_int8(c->x + begin * c->ldx, m, c->d, c->ldx, c->codes + begin * c->d,
+  size_t done = c->k->int8.encode(c->x + begin * c->ldx, m, c->d, c->ldx, c->codes + begin * c->d,
                                   c->d, c->scales + begin, c->flags);
   if (done < m) {
     *bad_row = begin + done;
@@ -44,7 +43,7 @@ static int encode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
 static int decode_rows(void *p, size_t begin, size_t end, size_t *bad_row) {
   int8_ctx *c = p;
   (void)bad_row;
-  c->k->decode_int8(c->dcodes + begin * c->d, end - begin, c->d, c->d, c->dscales + begin,
+  c->k->int8.decode(c->dcodes + begin * c->d, end - begin, c->d, c->d, c->dscales + begin,
                     c->out + begin * c->ldo, c->ldo, c->flags);
   return VEC_OK;
 }
@@ -124,14 +123,14 @@ static size_t one_scale(const vec_codec *c) {
 static size_t int8_encode_op(const vec_codec *c, const float *x, size_t n, size_t ldx,
                              uint8_t *codes, float *scales, unsigned flags, int *rc) {
   size_t done =
-      vec_kernels_get()->encode_int8(x, n, c->d, ldx, (int8_t *)codes, c->d, scales, flags);
+      vec_kernels_get()->int8.encode(x, n, c->d, ldx, (int8_t *)codes, c->d, scales, flags);
   if (done < n) *rc = VEC_E_NONFINITE;
   return done;
 }
 
 static void int8_decode_op(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                            float *out, size_t ldo, unsigned flags) {
-  vec_kernels_get()->decode_int8((const int8_t *)codes, n, c->d, c->d, scales, out, ldo, flags);
+  vec_kernels_get()->int8.decode((const int8_t *)codes, n, c->d, c->d, scales, out, ldo, flags);
 }
 
 /* Search straight from codes: the query is quantized by the same symmetric scheme (its own scale
@@ -146,7 +145,7 @@ static void int8_query_prepare(const vec_codec *c, const float *q, void *qs) {
   float sq = 0.0f;
   memset(h, 0, int8_query_size(c));
   /* The scalar encoder, not the active ISA's: a query must prepare the same bytes everywhere. */
-  vec_encode_int8_scalar(q, 1, c->d, c->d, qc, c->d, &sq, 0);
+  vec_int8_encode_scalar(q, 1, c->d, c->d, qc, c->d, &sq, 0);
   int64_t total = 0;
   for (size_t j = 0; j < c->d; j++) total += qc[j];
   /* Only the int32 (VNNI) kernels read it, and only for d <= VEC_SCORE_I8_MAX_D, where it fits. */

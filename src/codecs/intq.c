@@ -10,24 +10,11 @@
  * 0). g is even, so every group starts on a byte boundary. */
 #include <string.h>
 
-#include "../kernels/intq_kernels.h"
 #include "../kernels/kernels.h"
-#include "../kernels/score_kernels.h"
 #include "codec_impl.h"
 
 /* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
-static const vec_intq_kernels *kernels(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return &vec_intq_kernels_avx512;
-  case VEC_ISA_AVX2: return &vec_intq_kernels_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return &vec_intq_kernels_neon;
-#endif
-  default: return &vec_intq_kernels_scalar;
-  }
-}
+static const vec_intq_kernels *kernels(void) { return &vec_kernels_get()->intq; }
 
 static size_t one_scale(const vec_codec *c) {
   (void)c;
@@ -96,9 +83,7 @@ static void i4_decode(const vec_codec *c, const uint8_t *codes, const float *sca
  * score_i4g_tmpl.h; NEON: any);
  * the scalar kernel loses to decoding a tile and the float dot kernels, so it is not preferred. */
 static int i4_score_preferred(const vec_codec *c) {
-  vec_isa isa = vec_active_isa();
-  return i4_group(c) >= c->d || isa == VEC_ISA_NEON ||
-         ((isa == VEC_ISA_AVX2 || isa == VEC_ISA_AVX512) && vec_score_i4g_fits(c->d, i4_group(c)));
+  return vec_score_i4_preferred(c->d, i4_group(c));
 }
 /* The x86 kernels transpose a tile of rows once per call: more queries a call amortise it. */
 static size_t i4_score_queries(const vec_codec *c) {
@@ -119,7 +104,7 @@ static void i4_query_prepare(const vec_codec *c, const float *q, void *qs) {
   int8_t *qe = (int8_t *)(h + VEC_SCORE_HDR), *qo = qe + half, *all = qo + half;
   float sq = 0.0f;
   memset(h, 0, i4_query_size(c));
-  vec_encode_int8_scalar(q, 1, d, d, all, d, &sq, 0); /* the scalar encoder: same bytes anywhere */
+  vec_int8_encode_scalar(q, 1, d, d, all, d, &sq, 0); /* the scalar encoder: same bytes anywhere */
   memcpy(h, &sq, sizeof sq);
   for (size_t k = 0; 2 * k < d; k++) qe[k] = all[2 * k];
   for (size_t k = 0; 2 * k + 1 < d; k++) qo[k] = all[2 * k + 1];

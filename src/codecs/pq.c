@@ -18,8 +18,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "../kernels/kmeans_kernels.h"
-#include "../kernels/pq_kernels.h"
+#include "../kernels/kernels.h"
 #include "codec_impl.h"
 #include "rotation.h"
 
@@ -72,7 +71,7 @@ static int pq_init(vec_codec *c) {
   s->m = c->p.m;
   s->ksub = (size_t)1 << c->p.bits;
   s->dsub = c->d / s->m;
-  s->kp = vec_km_kpad(s->ksub);
+  s->kp = vec_kmeans_kpad(s->ksub);
   s->cb = malloc(s->m * s->ksub * s->dsub * sizeof(float));
   s->ct = malloc(s->m * s->dsub * s->kp * sizeof(float));
   s->cn = malloc(s->m * s->kp * sizeof(float));
@@ -154,7 +153,7 @@ static size_t pq_encode(const vec_codec *c, const float *x, size_t n, size_t ldx
   (void)scales, (void)flags;
   const pq_state *s = ST(c);
   size_t cs = pq_code_size(c);
-  vec_km_assign_fn fn = vec_km_assign_pick();
+  vec_kmeans_assign_fn fn = vec_kernels_get()->kmeans.assign;
   uint32_t best[ENC_ROWS];
   float val[ENC_ROWS], *rx = NULL;
   size_t rows = ENC_ROWS;
@@ -364,7 +363,7 @@ static void pq_query_prepare(const vec_codec *c, const float *qv, void *qs) {
 /* nb <= 32 rows of cs code bytes into the fast-scan block (pq_kernels.h), rows past nb zero. Full
  * blocks with cs >= 16 go through the SIMD transpose (16 x 16 byte tiles: ~4x cheaper than this
  * byte loop, which matters when a single query scans a block). */
-static void transpose_block(vec_pq4_pack_fn pack, const uint8_t *codes, size_t cs, size_t nb,
+static void transpose_block(vec_pq_pack4_fn pack, const uint8_t *codes, size_t cs, size_t nb,
                             uint8_t *blk) {
   if (nb == VEC_PQ4_BLOCK && cs >= 16) {
     pack(codes, cs, blk);
@@ -418,8 +417,8 @@ static void pq_score(const vec_codec *c, const void *qs, size_t nq, const uint8_
         for (size_t i = 0; i < nr; i++) err[j * ldo + i] = 0.0f;
     return;
   }
-  vec_pq4_scanq_fn scan = vec_pq4_scanq_pick();
-  vec_pq4_pack_fn pack = vec_pq4_pack_pick();
+  vec_pq_scanq4_fn scan = vec_kernels_get()->pq.scanq;
+  vec_pq_pack4_fn pack = vec_kernels_get()->pq.pack;
   uint8_t blk[(PQ_MAX_M4 / 2) * VEC_PQ4_BLOCK];
   float tail[VEC_PQ4_QB * VEC_PQ4_BLOCK];
   for (size_t r0 = 0; r0 < nr; r0 += VEC_PQ4_BLOCK) {

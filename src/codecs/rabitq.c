@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "../engine/parallel.h"
-#include "../kernels/rabitq_kernels.h"
+#include "../kernels/kernels.h"
 #include "codec_impl.h"
 #include "rotation.h"
 
@@ -171,46 +171,8 @@ static unsigned get_code(const uint8_t *row, size_t j, unsigned b) {
   return v & ((1u << b) - 1u);
 }
 
-typedef struct {
-  vec_rq_eval_fn eval;
-  vec_rq_evaln_fn evaln;
-  vec_rq_sum_fn sum;
-  vec_rq_dot_fn dot;
-  vec_rq_dot1_fn dot1;
-  vec_rq_unpack_fn unpack;
-  vec_rq_sign_fn sign;
-} rq_kernels;
-
-static rq_kernels pick(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: {
-    unsigned f = vec_cpu_features();
-    return (rq_kernels){vec_rq_eval_avx512,
-                        vec_rq_evaln_avx512,
-                        vec_rq_sum_avx512,
-                        (f & VEC_CPU_AVX512VNNI) ? vec_rq_dot_avx512vnni : vec_rq_dot_avx512,
-                        (f & VEC_CPU_AVX512VNNI)        ? vec_rq_dot1_avx512vnni
-                        : (f & VEC_CPU_AVX512VPOPCNTDQ) ? vec_rq_dot1_avx512vpop
-                                                        : vec_rq_dot1_avx512,
-                        vec_rq_unpack_avx512,
-                        vec_rq_sign_avx2};
-  }
-  case VEC_ISA_AVX2:
-    return (rq_kernels){vec_rq_eval_avx2, vec_rq_evaln_avx2,  vec_rq_sum_avx2, vec_rq_dot_avx2,
-                        vec_rq_dot1_avx2, vec_rq_unpack_avx2, vec_rq_sign_avx2};
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON:
-    return (rq_kernels){vec_rq_eval_neon, vec_rq_evaln_neon,  vec_rq_sum_neon, vec_rq_dot_neon,
-                        vec_rq_dot1_neon, vec_rq_unpack_neon, vec_rq_sign_neon};
-#endif
-  default:
-    return (rq_kernels){vec_rq_eval_scalar, vec_rq_evaln_scalar, vec_rq_sum_scalar,
-                        vec_rq_dot_scalar,  vec_rq_dot1_scalar,  vec_rq_unpack_scalar,
-                        vec_rq_sign_scalar};
-  }
-}
+typedef vec_rabitq_kernels rq_kernels;
+static rq_kernels pick(void) { return vec_kernels_get()->rabitq; }
 
 /* Candidate scales, as fractions of t_max = 2^(B-1) / max |o_j| (where the largest coordinate
  * reaches the top level): a geometric grid over [0.9, 2.5], then a finer one around the best.

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
-#include "../kernels/rotation_kernels.h"
 #include "rotation.h"
 
 #define MAX_OPS 6
@@ -102,17 +101,9 @@ int vec_rotation_create(size_t d, uint64_t seed, vec_rotation **out) {
   return VEC_OK;
 }
 
-static void pick(vec_fwht_fn *h, vec_vmul_fn *m, vec_kac_fn *kac) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: *h = vec_fwht_avx512, *m = vec_vmul_avx512, *kac = vec_kac_avx512; return;
-  case VEC_ISA_AVX2: *h = vec_fwht_avx2, *m = vec_vmul_avx2, *kac = vec_kac_avx2; return;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: *h = vec_fwht_neon, *m = vec_vmul_neon, *kac = vec_kac_neon; return;
-#endif
-  default: *h = vec_fwht_scalar, *m = vec_vmul_scalar, *kac = vec_kac_scalar; return;
-  }
+static void pick(vec_rotation_fwht_fn *h, vec_rotation_vmul_fn *m, vec_rotation_kac_fn *kac) {
+  const vec_rotation_kernels *k = &vec_kernels_get()->rotation;
+  *h = k->fwht, *m = k->vmul, *kac = k->kac;
 }
 
 /* Rows with a value of 2^110 or more (adversarial input only) are rotated scaled by 2^-64, an
@@ -137,9 +128,9 @@ static void scale_back(float *v, size_t d) {
 }
 
 void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
-  vec_fwht_fn h;
-  vec_vmul_fn m;
-  vec_kac_fn kac;
+  vec_rotation_fwht_fn h;
+  vec_rotation_vmul_fn m;
+  vec_rotation_kac_fn kac;
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != x) memcpy(out, x, d * sizeof(float));
@@ -160,9 +151,9 @@ void vec_rotation_apply(const vec_rotation *r, const float *x, float *out) {
 }
 
 void vec_rotation_apply_inverse(const vec_rotation *r, const float *y, float *out) {
-  vec_fwht_fn h;
-  vec_vmul_fn m;
-  vec_kac_fn kac;
+  vec_rotation_fwht_fn h;
+  vec_rotation_vmul_fn m;
+  vec_rotation_kac_fn kac;
   pick(&h, &m, &kac);
   size_t d = r->d;
   if (out != y) memcpy(out, y, d * sizeof(float));

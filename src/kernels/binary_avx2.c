@@ -24,9 +24,9 @@ static inline int has_nonfinite(__m256i amax) {
   return !_mm256_testz_si256(bad, bad);
 }
 
-size_t vec_encode_binary_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
+size_t vec_binary_encode_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
                               size_t ldc, unsigned flags) {
-  if (d < 8) return vec_encode_binary_scalar(x, n, d, ldx, codes, ldc, flags);
+  if (d < 8) return vec_binary_encode_scalar(x, n, d, ldx, codes, ldc, flags);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     uint8_t *c = codes + i * ldc;
@@ -66,10 +66,10 @@ static inline void put8(float *p, __m256 v, int stream) {
     _mm256_storeu_ps(p, v);
 }
 
-void vec_decode_binary_avx2(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
+void vec_binary_decode_avx2(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
                             size_t ldo, unsigned flags) {
   if (d < 8) {
-    vec_decode_binary_scalar(codes, n, d, ldc, out, ldo, flags);
+    vec_binary_decode_scalar(codes, n, d, ldc, out, ldo, flags);
     return;
   }
   const __m256i s0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

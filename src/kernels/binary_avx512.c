@@ -15,7 +15,7 @@ static inline uint64_t gt0_mask(__m512 v, __m512i *amax) {
   return (uint64_t)_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
 }
 
-size_t vec_encode_binary_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
+size_t vec_binary_encode_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
                                 size_t ldc, unsigned flags) {
   (void)flags; /* codes are 1/32 of the input: streaming them would gain nothing */
   const __m512i finite_max = _mm512_set1_epi32((int)(VEC_B1_NONFINITE - 1));
@@ -54,7 +54,7 @@ static inline void put16(float *p, __m512 v, int stream) {
     _mm512_storeu_ps(p, v);
 }
 
-void vec_decode_binary_avx512(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
+void vec_binary_decode_avx512(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
                               size_t ldo, unsigned flags) {
   const __m512 plus = _mm512_set1_ps(1.0f), minus = _mm512_set1_ps(-1.0f);
   int streamed = 0;

@@ -8,35 +8,35 @@
 #include <stdint.h>
 
 #include "../common/internal.h"
-#include "kernels.h" /* VEC_KF_* */
+#include "kernel_flags.h"
 
 /* Encodes rows [0, n) (row i at x + i*ldx, its ceil(d/8) code bytes at codes + i*ldc). Returns the
  * first row holding NaN or Inf (its codes and those of later rows unspecified), or n. */
-typedef size_t (*vec_encode_binary_fn)(const float *x, size_t n, size_t d, size_t ldx,
+typedef size_t (*vec_binary_encode_fn)(const float *x, size_t n, size_t d, size_t ldx,
                                        uint8_t *codes, size_t ldc, unsigned flags);
 /* Decodes rows [0, n): out[i*ldo + j] = +1.0f if bit j of row i is set, else -1.0f. Pad bits are
  * ignored. */
-typedef void (*vec_decode_binary_fn)(const uint8_t *codes, size_t n, size_t d, size_t ldc,
+typedef void (*vec_binary_decode_fn)(const uint8_t *codes, size_t n, size_t d, size_t ldc,
                                      float *out, size_t ldo, unsigned flags);
 
-VEC_HIDDEN size_t vec_encode_binary_scalar(const float *x, size_t n, size_t d, size_t ldx,
+VEC_HIDDEN size_t vec_binary_encode_scalar(const float *x, size_t n, size_t d, size_t ldx,
                                            uint8_t *codes, size_t ldc, unsigned flags);
-VEC_HIDDEN void vec_decode_binary_scalar(const uint8_t *codes, size_t n, size_t d, size_t ldc,
+VEC_HIDDEN void vec_binary_decode_scalar(const uint8_t *codes, size_t n, size_t d, size_t ldc,
                                          float *out, size_t ldo, unsigned flags);
 #if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN size_t vec_encode_binary_avx2(const float *x, size_t n, size_t d, size_t ldx,
+VEC_HIDDEN size_t vec_binary_encode_avx2(const float *x, size_t n, size_t d, size_t ldx,
                                          uint8_t *codes, size_t ldc, unsigned flags);
-VEC_HIDDEN void vec_decode_binary_avx2(const uint8_t *codes, size_t n, size_t d, size_t ldc,
+VEC_HIDDEN void vec_binary_decode_avx2(const uint8_t *codes, size_t n, size_t d, size_t ldc,
                                        float *out, size_t ldo, unsigned flags);
-VEC_HIDDEN size_t vec_encode_binary_avx512(const float *x, size_t n, size_t d, size_t ldx,
+VEC_HIDDEN size_t vec_binary_encode_avx512(const float *x, size_t n, size_t d, size_t ldx,
                                            uint8_t *codes, size_t ldc, unsigned flags);
-VEC_HIDDEN void vec_decode_binary_avx512(const uint8_t *codes, size_t n, size_t d, size_t ldc,
+VEC_HIDDEN void vec_binary_decode_avx512(const uint8_t *codes, size_t n, size_t d, size_t ldc,
                                          float *out, size_t ldo, unsigned flags);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN size_t vec_encode_binary_neon(const float *x, size_t n, size_t d, size_t ldx,
+VEC_HIDDEN size_t vec_binary_encode_neon(const float *x, size_t n, size_t d, size_t ldx,
                                          uint8_t *codes, size_t ldc, unsigned flags);
-VEC_HIDDEN void vec_decode_binary_neon(const uint8_t *codes, size_t n, size_t d, size_t ldc,
+VEC_HIDDEN void vec_binary_decode_neon(const uint8_t *codes, size_t n, size_t d, size_t ldc,
                                        float *out, size_t ldo, unsigned flags);
 #endif
 

@@ -33,9 +33,9 @@ static inline uint8_t byte8(const float *p, uint32x4_t *amax, uint8x16_t w) {
   return vaddv_u8(vand_u8(vmovn_u16(a), vget_low_u8(w))); /* distinct bits: the sum is an OR */
 }
 
-size_t vec_encode_binary_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
+size_t vec_binary_encode_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
                               size_t ldc, unsigned flags) {
-  if (d < 8) return vec_encode_binary_scalar(x, n, d, ldx, codes, ldc, flags);
+  if (d < 8) return vec_binary_encode_scalar(x, n, d, ldx, codes, ldc, flags);
   const uint8x16_t w = vld1q_u8(k_weights);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -69,10 +69,10 @@ static inline float32x4_t signs4(uint32x4_t w, int32x4_t shift) {
   return vreinterpretq_f32_u32(veorq_u32(sign, vdupq_n_u32(VEC_B1_MINUS_ONE)));
 }
 
-void vec_decode_binary_neon(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
+void vec_binary_decode_neon(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
                             size_t ldo, unsigned flags) {
   if (d < 8) {
-    vec_decode_binary_scalar(codes, n, d, ldc, out, ldo, flags);
+    vec_binary_decode_scalar(codes, n, d, ldc, out, ldo, flags);
     return;
   }
   int32x4_t sh[8];

@@ -2,7 +2,7 @@
  * produce its exact bytes and floats, and falls back to it where a row is shorter than a vector. */
 #include "binary_kernels.h"
 
-size_t vec_encode_binary_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
+size_t vec_binary_encode_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *codes,
                                 size_t ldc, unsigned flags) {
   (void)flags; /* codes are 1/32 of the input: streaming them would gain nothing */
   for (size_t i = 0; i < n; i++) {
@@ -29,7 +29,7 @@ size_t vec_encode_binary_scalar(const float *x, size_t n, size_t d, size_t ldx, 
   return n;
 }
 
-void vec_decode_binary_scalar(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
+void vec_binary_decode_scalar(const uint8_t *codes, size_t n, size_t d, size_t ldc, float *out,
                               size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {

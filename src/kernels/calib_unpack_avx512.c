@@ -3,7 +3,7 @@
  * dot products that follow use the 512-bit VNNI kernel). */
 #include "calib_unpack_x86.h"
 
-void vec_lb_unpack_avx512(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
-                          uint8_t *out) {
+void vec_cal_unpack_avx512(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
+                           uint8_t *out) {
   lb_unpack_rows_256(codes, n, cs, d, bits, out);
 }

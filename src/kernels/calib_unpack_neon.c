@@ -4,8 +4,8 @@
 
 #include "calib_unpack_kernels.h"
 
-void vec_lb_unpack_neon(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
-                        uint8_t *out) {
+void vec_cal_unpack_neon(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
+                         uint8_t *out) {
   const uint8x16_t m4 = vdupq_n_u8(15);
   const uint8x8_t m6 = vdup_n_u8(63), m4h = vdup_n_u8(15), m2 = vdup_n_u8(3);
   for (size_t r = 0; r < n; r++) {
@@ -29,6 +29,6 @@ void vec_lb_unpack_neon(const uint8_t *codes, size_t n, size_t cs, size_t d, uns
         vst4_u8(t + k, o);
       }
     }
-    vec_lb_unpack_row_from(q, cs, d, bits, k, t);
+    vec_cal_unpack_row_from(q, cs, d, bits, k, t);
   }
 }

@@ -2,8 +2,8 @@
  * and the tails every SIMD variant hands it. */
 #include "calib_unpack_kernels.h"
 
-void vec_lb_unpack_row_from(const uint8_t *q, size_t cs, size_t d, unsigned bits, size_t k0,
-                            uint8_t *t) {
+void vec_cal_unpack_row_from(const uint8_t *q, size_t cs, size_t d, unsigned bits, size_t k0,
+                             uint8_t *t) {
   size_t k = k0;
   if (bits == 4) {
     for (; k + 1 < d; k += 2) {
@@ -26,8 +26,8 @@ void vec_lb_unpack_row_from(const uint8_t *q, size_t cs, size_t d, unsigned bits
   }
 }
 
-void vec_lb_unpack_scalar(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
-                          uint8_t *out) {
+void vec_cal_unpack_scalar(const uint8_t *codes, size_t n, size_t cs, size_t d, unsigned bits,
+                           uint8_t *out) {
   for (size_t r = 0; r < n; r++)
-    vec_lb_unpack_row_from(codes + r * cs, cs, d, bits, 0, out + r * d);
+    vec_cal_unpack_row_from(codes + r * cs, cs, d, bits, 0, out + r * d);
 }

@@ -43,7 +43,7 @@ static inline void lb_unpack_rows_256(const uint8_t *codes, size_t n, size_t cs,
         _mm256_storeu_si256((__m256i *)(t + k), o);
       }
     }
-    vec_lb_unpack_row_from(q, cs, d, bits, k, t);
+    vec_cal_unpack_row_from(q, cs, d, bits, k, t);
   }
 }
 

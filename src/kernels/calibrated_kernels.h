@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernel_flags.h"
 
 /* Mode bits, fixed per codec object. */
 #define VEC_CAL_INT8  1u /* int8-cal: codes are signed, u = code + 128 */
@@ -16,50 +16,36 @@
 /* Encodes rows [0, n) (row i at x + i*ldx) into d codes each at q + i*d, with per-dimension lo[j]
  * and step[j] (>= 0). Returns the first row holding NaN or Inf (its codes are unspecified), or n.
  */
-typedef size_t (*vec_encode_cal_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+typedef size_t (*vec_cal_encode_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                     const float *lo, const float *step, unsigned mode,
                                     unsigned flags);
 /* Decodes rows [0, n) (codes at q + i*d) into out + i*ldo. */
-typedef void (*vec_decode_cal_fn)(const uint8_t *q, size_t n, size_t d, const float *lo,
+typedef void (*vec_cal_decode_fn)(const uint8_t *q, size_t n, size_t d, const float *lo,
                                   const float *step, unsigned mode, float *out, size_t ldo,
                                   unsigned flags);
 
-typedef struct vec_cal_kernels {
-  vec_isa isa;
-  vec_encode_cal_fn encode;
-  vec_decode_cal_fn decode;
-} vec_cal_kernels;
-
-VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_scalar;
-#if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_avx2;
-VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_avx512;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN extern const vec_cal_kernels vec_cal_kernels_neon;
-#endif
-
-/* The table for the instruction set in use now (read per call: vec_set_isa may change it). */
-static inline const vec_cal_kernels *vec_cal_kernels_active(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return &vec_cal_kernels_avx512;
-  case VEC_ISA_AVX2: return &vec_cal_kernels_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return &vec_cal_kernels_neon;
-#endif
-  default: return &vec_cal_kernels_scalar;
-  }
-}
-
 /* Scalar kernels, exported so that SIMD variants can hand them rows too short for a vector. */
-VEC_HIDDEN size_t vec_encode_cal_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+VEC_HIDDEN size_t vec_cal_encode_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
                                         const float *lo, const float *step, unsigned mode,
                                         unsigned flags);
-VEC_HIDDEN void vec_decode_cal_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
+VEC_HIDDEN void vec_cal_decode_scalar(const uint8_t *q, size_t n, size_t d, const float *lo,
                                       const float *step, unsigned mode, float *out, size_t ldo,
                                       unsigned flags);
+
+#define VEC_CAL_DECLARE(isa)                                                                       \
+  VEC_HIDDEN size_t vec_cal_encode_##isa(const float *x, size_t n, size_t d, size_t ldx,           \
+                                         uint8_t *q, const float *lo, const float *step,           \
+                                         unsigned mode, unsigned flags);                           \
+  VEC_HIDDEN void vec_cal_decode_##isa(const uint8_t *q, size_t n, size_t d, const float *lo,      \
+                                       const float *step, unsigned mode, float *out, size_t ldo,   \
+                                       unsigned flags);
+#if defined(VEC_HAVE_X86_KERNELS)
+VEC_CAL_DECLARE(avx2)
+VEC_CAL_DECLARE(avx512)
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+VEC_CAL_DECLARE(neon)
+#endif
 
 /* |x| bit patterns at or above this are NaN or Inf (see int8_row.h for the integer-max trick). */
 #define VEC_CAL_ABS_MASK       0x7fffffffu

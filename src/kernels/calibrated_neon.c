@@ -48,9 +48,9 @@ CAL_INLINE size_t encode_body(const float *x, size_t n, size_t d, size_t ldx, ui
   return n;
 }
 
-static size_t encode_cal_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                              const float *lo, const float *st, unsigned mode, unsigned flags) {
-  if (d < 16) return vec_encode_cal_scalar(x, n, d, ldx, q, lo, st, mode, flags);
+size_t vec_cal_encode_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                           const float *lo, const float *st, unsigned mode, unsigned flags) {
+  if (d < 16) return vec_cal_encode_scalar(x, n, d, ldx, q, lo, st, mode, flags);
   switch (mode) {
   case 0: return encode_body(x, n, d, ldx, q, lo, st, 0);
   case VEC_CAL_INT8: return encode_body(x, n, d, ldx, q, lo, st, VEC_CAL_INT8);
@@ -100,10 +100,10 @@ CAL_INLINE void decode_body(const uint8_t *q, size_t n, size_t d, const float *l
   }
 }
 
-static void decode_cal_neon(const uint8_t *q, size_t n, size_t d, const float *lo, const float *st,
-                            unsigned mode, float *out, size_t ldo, unsigned flags) {
+void vec_cal_decode_neon(const uint8_t *q, size_t n, size_t d, const float *lo, const float *st,
+                         unsigned mode, float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
-    vec_decode_cal_scalar(q, n, d, lo, st, mode, out, ldo, flags);
+    vec_cal_decode_scalar(q, n, d, lo, st, mode, out, ldo, flags);
     return;
   }
   switch (mode) {
@@ -113,5 +113,3 @@ static void decode_cal_neon(const uint8_t *q, size_t n, size_t d, const float *l
   default: decode_body(q, n, d, lo, st, VEC_CAL_INT8 | VEC_CAL_TRUNC, out, ldo);
   }
 }
-
-const vec_cal_kernels vec_cal_kernels_neon = {VEC_ISA_NEON, encode_cal_neon, decode_cal_neon};

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../common/internal.h"
-#include "kernels.h"
+#include "kernel_flags.h"
 
 /* |x| bit patterns order like the floats, and NaN/Inf sit above every finite value, so one integer
  * max per row, compared with two thresholds, finds both kinds of bad row exactly. */
@@ -93,43 +93,43 @@ static inline uint16_t vec_half_load_code(const uint8_t *q) {
   return (uint16_t)(q[0] | (unsigned)q[1] << 8);
 }
 
-VEC_HIDDEN size_t vec_encode_f16_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                        unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_f16_scalar(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                      unsigned flags);
-VEC_HIDDEN size_t vec_encode_bf16_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                         unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_bf16_scalar(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                       unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_f16_scalar(const float *x, size_t n, size_t d, size_t ldx,
+                                             uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_f16_scalar(const uint8_t *q, size_t n, size_t d, float *out,
+                                           size_t ldo, unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_bf16_scalar(const float *x, size_t n, size_t d, size_t ldx,
+                                              uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_bf16_scalar(const uint8_t *q, size_t n, size_t d, float *out,
+                                            size_t ldo, unsigned flags);
 
 #if defined(VEC_HAVE_X86_KERNELS)
 /* The f16 variants need F16C: callers check VEC_CPU_F16C (every AVX-512 CPU has it). */
-VEC_HIDDEN size_t vec_encode_f16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                      unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_f16_avx2(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                    unsigned flags);
-VEC_HIDDEN size_t vec_encode_bf16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                       unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_bf16_avx2(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                     unsigned flags);
-VEC_HIDDEN size_t vec_encode_f16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                        unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_f16_avx512(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                      unsigned flags);
-VEC_HIDDEN size_t vec_encode_bf16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                         unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_bf16_avx512(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                       unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_f16_avx2(const float *x, size_t n, size_t d, size_t ldx,
+                                           uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_f16_avx2(const uint8_t *q, size_t n, size_t d, float *out,
+                                         size_t ldo, unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_bf16_avx2(const float *x, size_t n, size_t d, size_t ldx,
+                                            uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_bf16_avx2(const uint8_t *q, size_t n, size_t d, float *out,
+                                          size_t ldo, unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_f16_avx512(const float *x, size_t n, size_t d, size_t ldx,
+                                             uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_f16_avx512(const uint8_t *q, size_t n, size_t d, float *out,
+                                           size_t ldo, unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_bf16_avx512(const float *x, size_t n, size_t d, size_t ldx,
+                                              uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_bf16_avx512(const uint8_t *q, size_t n, size_t d, float *out,
+                                            size_t ldo, unsigned flags);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN size_t vec_encode_f16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                      unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_f16_neon(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                    unsigned flags);
-VEC_HIDDEN size_t vec_encode_bf16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                       unsigned flags, int *rc);
-VEC_HIDDEN void vec_decode_bf16_neon(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                     unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_f16_neon(const float *x, size_t n, size_t d, size_t ldx,
+                                           uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_f16_neon(const uint8_t *q, size_t n, size_t d, float *out,
+                                         size_t ldo, unsigned flags);
+VEC_HIDDEN size_t vec_half_encode_bf16_neon(const float *x, size_t n, size_t d, size_t ldx,
+                                            uint8_t *q, unsigned flags, int *rc);
+VEC_HIDDEN void vec_half_decode_bf16_neon(const uint8_t *q, size_t n, size_t d, float *out,
+                                          size_t ldo, unsigned flags);
 #endif
 
 #endif

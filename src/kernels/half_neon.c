@@ -52,9 +52,9 @@ static inline uint8x16_t bf16x8(const float *p, uint32x4_t *mx) {
     return n;                                                                                      \
   }
 
-DEFINE_ENCODE(vec_encode_f16_neon, f16x8, VEC_F16_RANGE, vec_encode_f16_scalar)
+DEFINE_ENCODE(vec_half_encode_f16_neon, f16x8, VEC_F16_RANGE, vec_half_encode_f16_scalar)
 
-DEFINE_ENCODE(vec_encode_bf16_neon, bf16x8, VEC_BF16_RANGE, vec_encode_bf16_scalar)
+DEFINE_ENCODE(vec_half_encode_bf16_neon, bf16x8, VEC_BF16_RANGE, vec_half_encode_bf16_scalar)
 
 /* 8 codes -> 8 floats into o. FCVTL is exact and quiets signalling NaNs (FPCR.DN = 0, the
  * default, keeps the payload), as the scalar decoder does. */
@@ -84,6 +84,6 @@ static inline void bf16dec8(const uint8_t *p, float *o) {
     }                                                                                              \
   }
 
-DEFINE_DECODE(vec_decode_f16_neon, f16dec8, vec_decode_f16_scalar)
+DEFINE_DECODE(vec_half_decode_f16_neon, f16dec8, vec_half_decode_f16_scalar)
 
-DEFINE_DECODE(vec_decode_bf16_neon, bf16dec8, vec_decode_bf16_scalar)
+DEFINE_DECODE(vec_half_decode_bf16_neon, bf16dec8, vec_half_decode_bf16_scalar)

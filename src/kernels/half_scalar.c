@@ -25,8 +25,8 @@
     return n;                                                                                      \
   }
 
-ENCODE_SCALAR(vec_encode_f16_scalar, vec_f16_from_bits, VEC_F16_RANGE)
-ENCODE_SCALAR(vec_encode_bf16_scalar, vec_bf16_from_bits, VEC_BF16_RANGE)
+ENCODE_SCALAR(vec_half_encode_f16_scalar, vec_f16_from_bits, VEC_F16_RANGE)
+ENCODE_SCALAR(vec_half_encode_bf16_scalar, vec_bf16_from_bits, VEC_BF16_RANGE)
 
 static inline uint32_t bf16_to_bits(uint16_t h) { return (uint32_t)h << 16; }
 
@@ -43,5 +43,5 @@ static inline uint32_t bf16_to_bits(uint16_t h) { return (uint32_t)h << 16; }
     }                                                                                              \
   }
 
-DECODE_SCALAR(vec_decode_f16_scalar, vec_f16_to_bits)
-DECODE_SCALAR(vec_decode_bf16_scalar, bf16_to_bits)
+DECODE_SCALAR(vec_half_decode_f16_scalar, vec_f16_to_bits)
+DECODE_SCALAR(vec_half_decode_bf16_scalar, bf16_to_bits)

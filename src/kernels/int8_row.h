@@ -4,6 +4,7 @@
 #define VEC_INT8_ROW_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -72,5 +73,28 @@ static inline void vec_int8_encode_tiny_row(const float *x, size_t d, uint32_t a
   for (size_t j = 0; j < d; j++) q[j] = vec_q8((x[j] * up) * inv);
   *scale = vec_int8_scale(m);
 }
+
+/* Encodes rows [0, n) (row i at x + i*ldx, codes at q + i*ldq, scale at scales[i]).
+ * Returns the index of the first row holding NaN or Inf (stopping there), or n. */
+typedef size_t (*vec_int8_encode_fn)(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
+                                     size_t ldq, float *scales, unsigned flags);
+/* Decodes rows [0, n): out[i*ldo + j] = q[i*ldq + j] * scales[i]. */
+typedef void (*vec_int8_decode_fn)(const int8_t *q, size_t n, size_t d, size_t ldq,
+                                   const float *scales, float *out, size_t ldo, unsigned flags);
+
+#define VEC_INT8_DECLARE(isa)                                                                      \
+  VEC_HIDDEN size_t vec_int8_encode_##isa(const float *x, size_t n, size_t d, size_t ldx,          \
+                                          int8_t *q, size_t ldq, float *scales, unsigned flags);   \
+  VEC_HIDDEN void vec_int8_decode_##isa(const int8_t *q, size_t n, size_t d, size_t ldq,           \
+                                        const float *scales, float *out, size_t ldo,               \
+                                        unsigned flags);
+VEC_INT8_DECLARE(scalar)
+#if defined(VEC_HAVE_X86_KERNELS)
+VEC_INT8_DECLARE(avx2)
+VEC_INT8_DECLARE(avx512)
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+VEC_INT8_DECLARE(neon)
+#endif
 
 #endif

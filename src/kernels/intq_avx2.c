@@ -1,121 +1,9 @@
 /* intq_avx2.c: AVX2 kernels of the int16 and int4 codecs (compiled with -mavx2 -mfma; only called
- * when the CPU has them). Structure as avx2.c: no prefetch, overlapping last vector for tails. */
-#include <immintrin.h>
-
-#include "intq_kernels.h"
-
-static inline uint32_t hmax_epu32(__m256i v) {
-  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-  return (uint32_t)_mm_cvtsi128_si32(m);
-}
-
-static inline __m256i abs_bits(const float *p) {
-  return _mm256_and_si256(_mm256_loadu_si256((const __m256i *)p),
-                          _mm256_set1_epi32((int)VEC_ABS_MASK));
-}
-
-/* Max of the |x| bit patterns of row[0..d), d >= 8 (see int8_row.h for why bits). */
-static inline uint32_t amax_bits_avx2(const float *row, size_t d) {
-  __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
-  size_t j = 0;
-  for (; j + 32 <= d; j += 32) {
-    m0 = _mm256_max_epu32(m0, abs_bits(row + j));
-    m1 = _mm256_max_epu32(m1, abs_bits(row + j + 8));
-    m2 = _mm256_max_epu32(m2, abs_bits(row + j + 16));
-    m3 = _mm256_max_epu32(m3, abs_bits(row + j + 24));
-  }
-  for (; j + 8 <= d; j += 8) m0 = _mm256_max_epu32(m0, abs_bits(row + j));
-  if (j < d) m1 = _mm256_max_epu32(m1, abs_bits(row + d - 8));
-  return hmax_epu32(_mm256_max_epu32(_mm256_max_epu32(m0, m1), _mm256_max_epu32(m2, m3)));
-}
-
-/* 8 floats -> 8 int32, x*inv rounded half to even regardless of MXCSR. |x*inv| <= L(1 + 2^-22)
- * since |x| <= m and inv = RN(L/m), so no value rounds past L and the saturating packs below never
- * clip: they only narrow. */
-static inline __m256i q32(const float *p, __m256 inv) {
-  __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p), inv);
-  return _mm256_cvttps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-/* ---- int16 ---- */
-
-/* 16 floats -> 16 int16 codes in order (packs work per 128-bit lane; the permute undoes that). */
-static inline __m256i q16x16(const float *p, __m256 inv) {
-  __m256i ab = _mm256_packs_epi32(q32(p, inv), q32(p + 8, inv));
-  return _mm256_permute4x64_epi64(ab, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-static size_t encode_i16_avx2(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                              size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits_avx2(row, d);
-    float m = vec_u2f(amax);
-    int kind = vec_int8_row_kind(amax);
-    if (kind == VEC_ROW_NONFINITE) {
-      if (streamed) _mm_sfence();
-      return i;
-    }
-    if (kind == VEC_ROW_ZERO) {
-      memset(qr, 0, 2 * d);
-      scales[i] = 0.0f;
-      continue;
-    }
-    scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
-    if (kind == VEC_ROW_TINY) {
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
-      continue;
-    }
-    const __m256 inv = _mm256_set1_ps((float)VEC_I16_L / m);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 16 == 0 && ((uintptr_t)qr & 31) == 0) {
-      for (; j < d; j += 16) _mm256_stream_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 16 <= d; j += 16) _mm256_storeu_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-    if (j < d) _mm256_storeu_si256((__m256i *)(qr + 2 * (d - 16)), q16x16(row + d - 16, inv));
-  }
-  if (streamed) _mm_sfence();
-  return n;
-}
-
-static inline __m256 dq16(const uint8_t *p, __m256 s) {
-  __m256i v = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)p));
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
-}
-
-static void decode_i16_avx2(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                            float *out, size_t ldo, unsigned flags) {
-  if (d < 8) {
-    vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
-    return;
-  }
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * ldq;
-    float *o = out + i * ldo;
-    const __m256 s = _mm256_set1_ps(scales[i]);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 8 == 0 && ((uintptr_t)o & 31) == 0) {
-      for (; j < d; j += 8) _mm256_stream_ps(o + j, dq16(qr + 2 * j, s));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 16 <= d; j += 16) {
-      _mm256_storeu_ps(o + j, dq16(qr + 2 * j, s));
-      _mm256_storeu_ps(o + j + 8, dq16(qr + 2 * j + 16, s));
-    }
-    for (; j + 8 <= d; j += 8) _mm256_storeu_ps(o + j, dq16(qr + 2 * j, s));
-    if (j < d) _mm256_storeu_ps(o + d - 8, dq16(qr + 2 * (d - 8), s));
-  }
-  if (streamed) _mm_sfence();
-}
+ * when the CPU has them): int16 from intq_i16_tmpl.h at 8 lanes, then the int4 kernels. Structure
+ * as int8_tmpl.h: no prefetch, overlapping last vector for tails. */
+#define VEC_W          8
+#define VEC_ISA_SUFFIX avx2
+#include "intq_i16_tmpl.h"
 
 /* ---- int4 ---- */
 
@@ -151,11 +39,11 @@ static inline void put16(uint8_t *p, __m128i v, int stream) {
     _mm_storeu_si128((__m128i *)p, v);
 }
 
-/* One segment (group or row) of len floats; as vec_i4_encode_seg_scalar. stream: len % 32 == 0
+/* One segment (group or row) of len floats; as vec_intq_encode_i4_seg_scalar. stream: len % 32 == 0
  * and q 16-byte aligned, so every store is a whole aligned one. */
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
-  if (len < 32) return vec_i4_encode_seg_scalar(x, len, q, scale);
-  uint32_t amax = amax_bits_avx2(x, len);
+  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
+  uint32_t amax = vx_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
   case VEC_ROW_NONFINITE: return 1;
@@ -163,7 +51,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     return 0;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); return 0;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
   default: break;
   }
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
@@ -173,14 +61,14 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
   size_t j = 0;
   for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32(x + j, inv), stream);
   if (j < le) put16(q + (le - 32) / 2, q4x32(x + le - 32, inv), 0);
-  if (le < len) vec_i4_quant_scalar(x, le, len, 1.0f, invs, q);
+  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
   return 0;
 }
 
 /* Per-lane max of 32 floats' |x| bits (one group of 32). */
 static inline __m256i gmax32(const float *p) {
-  return _mm256_max_epu32(_mm256_max_epu32(abs_bits(p), abs_bits(p + 8)),
-                          _mm256_max_epu32(abs_bits(p + 16), abs_bits(p + 24)));
+  return _mm256_max_epu32(_mm256_max_epu32(vx_abs_bits(p), vx_abs_bits(p + 8)),
+                          _mm256_max_epu32(vx_abs_bits(p + 16), vx_abs_bits(p + 24)));
 }
 
 /* Eight vectors -> one vector of their eight horizontal maxima, in order (a transpose-reduce: 21
@@ -234,7 +122,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr, int 
       _mm256_storeu_si256((__m256i *)ams, am);
       for (int t = 0; t < 8; t++)
         if (tiny >> t & 1)
-          vec_i4_encode_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
+          vec_intq_encode_i4_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
     }
   }
   for (; k < G; k++)
@@ -258,7 +146,8 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
+          return 1;
       return 0;
     }
     int any_tiny = 0;
@@ -277,18 +166,18 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     size_t j = 0;
     for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32v(x + j, invb + j), 0);
     if (j < le) put16(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32), 0);
-    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
     if (VEC_UNLIKELY(any_tiny))
       for (size_t k = 0; k < ng; k++)
         if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
-                                 s + k);
+          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
+                                      q + k * g / 2, s + k);
   }
   return 0;
 }
 
-static size_t encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                             size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_avx2(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+                               size_t ldq, float *scales, size_t lds, unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -345,7 +234,7 @@ static inline void put32f(float *o, const __m256 r[4], int stream) {
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream) {
   if (len < 32) {
-    vec_i4_decode_seg_scalar(q, 0, len, s, o);
+    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
     return;
   }
   const __m256 sv = _mm256_set1_ps(s);
@@ -360,7 +249,7 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream
     dq4x32(q + (le - 32) / 2, sv, r);
     put32f(o + le - 32, r, 0);
   }
-  if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
+  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
 }
 
 /* Groups of g < 32 dims: per-element scales in a buffer, as enc4_row_small. */
@@ -373,7 +262,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
     const float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
       return;
     }
     for (size_t k = 0, j = 0; j < cl; k++, j += g)
@@ -389,13 +278,13 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
       dq4x32v(q + j / 2, sv, r);
       put32f(o + c0 + j, r, 0);
     }
-    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
   }
 }
 
-static void decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                           const float *scales, size_t lds, float *out, size_t ldo,
-                           unsigned flags) {
+void vec_intq_decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                             const float *scales, size_t lds, float *out, size_t ldo,
+                             unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;
@@ -420,6 +309,3 @@ static void decode_i4_avx2(const uint8_t *q, size_t n, size_t d, size_t g, size_
   }
   if (streamed) _mm_sfence();
 }
-
-const vec_intq_kernels vec_intq_kernels_avx2 = {VEC_ISA_AVX2, encode_i16_avx2, decode_i16_avx2,
-                                                encode_i4_avx2, decode_i4_avx2};

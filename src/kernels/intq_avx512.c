@@ -1,116 +1,8 @@
-/* intq_avx512.c: AVX-512 F/BW/VL kernels of the int16 and int4 codecs. Same structure as
- * intq_avx2.c at twice the width; explicit-rounding conversions replace round + truncate. */
-#include <immintrin.h>
-
-#include "intq_kernels.h"
-
-static inline __m512i abs_bits(const float *p) {
-  return _mm512_and_si512(_mm512_loadu_si512(p), _mm512_set1_epi32((int)VEC_ABS_MASK));
-}
-
-static inline uint32_t amax_bits_avx512(const float *row, size_t d) { /* d >= 16 */
-  __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
-  size_t j = 0;
-  for (; j + 64 <= d; j += 64) {
-    m0 = _mm512_max_epu32(m0, abs_bits(row + j));
-    m1 = _mm512_max_epu32(m1, abs_bits(row + j + 16));
-    m2 = _mm512_max_epu32(m2, abs_bits(row + j + 32));
-    m3 = _mm512_max_epu32(m3, abs_bits(row + j + 48));
-  }
-  for (; j + 16 <= d; j += 16) m0 = _mm512_max_epu32(m0, abs_bits(row + j));
-  if (j < d) m1 = _mm512_max_epu32(m1, abs_bits(row + d - 16));
-  return _mm512_reduce_max_epu32(
-      _mm512_max_epu32(_mm512_max_epu32(m0, m1), _mm512_max_epu32(m2, m3)));
-}
-
-/* |x*inv| <= L(1 + 2^-22) (see intq_avx2.c): the saturating narrows below never clip. */
-static inline __m512i q32(const float *p, __m512 inv) {
-  __m512 v = _mm512_mul_ps(_mm512_loadu_ps(p), inv);
-  return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
-/* ---- int16 ---- */
-
-/* 32 floats -> 32 codes: the pack leaves a's and b's quarters alternating; one qword permute. */
-static inline __m512i q16x32(const float *p, __m512 inv) {
-  __m512i ab = _mm512_packs_epi32(q32(p, inv), q32(p + 16, inv));
-  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), ab);
-}
-
-static inline __m256i q16x16(const float *p, __m512 inv) {
-  return _mm512_cvtsepi32_epi16(q32(p, inv));
-}
-
-static size_t encode_i16_avx512(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * ldq;
-    uint32_t amax = amax_bits_avx512(row, d);
-    float m = vec_u2f(amax);
-    int kind = vec_int8_row_kind(amax);
-    if (kind == VEC_ROW_NONFINITE) {
-      if (streamed) _mm_sfence();
-      return i;
-    }
-    if (kind == VEC_ROW_ZERO) {
-      memset(qr, 0, 2 * d);
-      scales[i] = 0.0f;
-      continue;
-    }
-    scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
-    if (kind == VEC_ROW_TINY) {
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
-      continue;
-    }
-    const __m512 inv = _mm512_set1_ps((float)VEC_I16_L / m);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 32 == 0 && ((uintptr_t)qr & 63) == 0) {
-      for (; j < d; j += 32) _mm512_stream_si512((__m512i *)(qr + 2 * j), q16x32(row + j, inv));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 32 <= d; j += 32) _mm512_storeu_si512(qr + 2 * j, q16x32(row + j, inv));
-    for (; j + 16 <= d; j += 16) _mm256_storeu_si256((__m256i *)(qr + 2 * j), q16x16(row + j, inv));
-    if (j < d) _mm256_storeu_si256((__m256i *)(qr + 2 * (d - 16)), q16x16(row + d - 16, inv));
-  }
-  if (streamed) _mm_sfence();
-  return n;
-}
-
-static inline __m512 dq16(const uint8_t *p, __m512 s) {
-  __m512i v = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)p));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
-}
-
-static void decode_i16_avx512(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                              float *out, size_t ldo, unsigned flags) {
-  if (d < 16) {
-    vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
-    return;
-  }
-  int streamed = 0;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * ldq;
-    float *o = out + i * ldo;
-    const __m512 s = _mm512_set1_ps(scales[i]);
-    size_t j = 0;
-    if ((flags & VEC_KF_STREAM) && d % 16 == 0 && ((uintptr_t)o & 63) == 0) {
-      for (; j < d; j += 16) _mm512_stream_ps(o + j, dq16(qr + 2 * j, s));
-      streamed = 1;
-      continue;
-    }
-    for (; j + 32 <= d; j += 32) {
-      _mm512_storeu_ps(o + j, dq16(qr + 2 * j, s));
-      _mm512_storeu_ps(o + j + 16, dq16(qr + 2 * j + 32, s));
-    }
-    for (; j + 16 <= d; j += 16) _mm512_storeu_ps(o + j, dq16(qr + 2 * j, s));
-    if (j < d) _mm512_storeu_ps(o + d - 16, dq16(qr + 2 * (d - 16), s));
-  }
-  if (streamed) _mm_sfence();
-}
+/* intq_avx512.c: AVX-512 F/BW/VL kernels of the int16 and int4 codecs: int16 from intq_i16_tmpl.h
+ * at 16 lanes, then the int4 kernels (intq_avx2.c's structure at twice the width). */
+#define VEC_W          16
+#define VEC_ISA_SUFFIX avx512
+#include "intq_i16_tmpl.h"
 
 /* ---- int4 ---- */
 
@@ -171,8 +63,8 @@ static inline void put32(uint8_t *p, __m256i v, int stream) {
 }
 
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int stream) {
-  if (len < 32) return vec_i4_encode_seg_scalar(x, len, q, scale);
-  uint32_t amax = amax_bits_avx512(x, len);
+  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
+  uint32_t amax = vx_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
   case VEC_ROW_NONFINITE: return 1;
@@ -180,7 +72,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     return 0;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); return 0;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
   default: break;
   }
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
@@ -191,7 +83,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale, int st
   for (; j + 64 <= le; j += 64) put32(q + j / 2, q4x64(x + j, inv, inv), stream);
   for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32(x + j, inv), stream);
   if (j < le) put16(q + (le - 32) / 2, q4x32(x + le - 32, inv), 0);
-  if (le < len) vec_i4_quant_scalar(x, le, len, 1.0f, invs, q);
+  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
   return 0;
 }
 
@@ -254,7 +146,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr, int 
       _mm256_storeu_si256((__m256i *)ams, am);
       for (int t = 0; t < 8; t++)
         if (tiny >> t & 1)
-          vec_i4_encode_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
+          vec_intq_encode_i4_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
     }
   }
   for (; k < G; k++)
@@ -275,7 +167,8 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
+          return 1;
       return 0;
     }
     int any_tiny = 0;
@@ -294,18 +187,19 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     size_t j = 0;
     for (; j + 32 <= le; j += 32) put16(q + j / 2, q4x32v(x + j, invb + j), 0);
     if (j < le) put16(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32), 0);
-    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
     if (VEC_UNLIKELY(any_tiny))
       for (size_t k = 0; k < ng; k++)
         if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
-                                 s + k);
+          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
+                                      q + k * g / 2, s + k);
   }
   return 0;
 }
 
-static size_t encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                               size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_avx512(const float *x, size_t n, size_t d, size_t g, size_t ldx,
+                                 uint8_t *q, size_t ldq, float *scales, size_t lds,
+                                 unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -356,7 +250,7 @@ static inline void put32f(float *o, const __m512 r[2], int stream) {
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream) {
   if (len < 32) {
-    vec_i4_decode_seg_scalar(q, 0, len, s, o);
+    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
     return;
   }
   const __m512 sv = _mm512_set1_ps(s);
@@ -371,7 +265,7 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o, int stream
     dq4x32(q + (le - 32) / 2, sv, r);
     put32f(o + le - 32, r, 0);
   }
-  if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
+  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
 }
 
 /* Groups of g < 32 dims: per-element scales in a buffer (see dec4_row_small in intq_avx2.c). */
@@ -384,7 +278,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
     const float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
       return;
     }
     for (size_t k = 0, j = 0; j < cl; k++, j += g)
@@ -399,13 +293,13 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
       dq4x32v(q + j / 2, _mm512_loadu_ps(sb + j), _mm512_loadu_ps(sb + j + 16), r);
       put32f(o + c0 + j, r, 0);
     }
-    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
   }
 }
 
-static void decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                             const float *scales, size_t lds, float *out, size_t ldo,
-                             unsigned flags) {
+void vec_intq_decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                               const float *scales, size_t lds, float *out, size_t ldo,
+                               unsigned flags) {
   int streamed = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;
@@ -430,6 +324,3 @@ static void decode_i4_avx512(const uint8_t *q, size_t n, size_t d, size_t g, siz
   }
   if (streamed) _mm_sfence();
 }
-
-const vec_intq_kernels vec_intq_kernels_avx512 = {
-    VEC_ISA_AVX512, encode_i16_avx512, decode_i16_avx512, encode_i4_avx512, decode_i4_avx512};

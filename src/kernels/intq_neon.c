@@ -31,9 +31,9 @@ static inline int16x8_t q16x8(const float *p, float32x4_t inv) {
 
 /* ---- int16 ---- */
 
-static size_t encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                              size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
+size_t vec_intq_encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                size_t ldq, float *scales, unsigned flags) {
+  if (d < 16) return vec_intq_encode_i16_scalar(x, n, d, ldx, q, ldq, scales, flags);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     uint8_t *qr = q + i * ldq;
@@ -48,7 +48,7 @@ static size_t encode_i16_neon(const float *x, size_t n, size_t d, size_t ldx, ui
     }
     scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
     if (kind == VEC_ROW_TINY) {
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
+      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
       continue;
     }
     const float32x4_t inv = vdupq_n_f32((float)VEC_I16_L / m);
@@ -71,10 +71,10 @@ static inline float32x4_t dq4(int16x4_t v, float32x4_t s) {
   return vmulq_f32(vcvtq_f32_s32(vmovl_s16(v)), s);
 }
 
-static void decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                            float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i16_neon(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+                              float *out, size_t ldo, unsigned flags) {
   if (d < 8) {
-    vec_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
+    vec_intq_decode_i16_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -123,7 +123,7 @@ static inline uint8x16_t q4x32v(const float *p, const float *inv) {
 }
 
 static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale) {
-  if (len < 32) return vec_i4_encode_seg_scalar(x, len, q, scale);
+  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
   uint32_t amax = amax_bits_neon(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
@@ -132,7 +132,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale) {
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     return 0;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); return 0;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
   default: break;
   }
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
@@ -142,7 +142,7 @@ static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale) {
   size_t j = 0;
   for (; j + 32 <= le; j += 32) vst1q_u8(q + j / 2, q4x32(x + j, inv));
   if (j < le) vst1q_u8(q + (le - 32) / 2, q4x32(x + le - 32, inv));
-  if (le < len) vec_i4_quant_scalar(x, le, len, 1.0f, invs, q);
+  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
   return 0;
 }
 
@@ -183,7 +183,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr) {
       vst1q_u32(ams, am);
       for (int t = 0; t < 4; t++)
         if (ams[t] != 0 && ams[t] < VEC_TINY_BITS)
-          vec_i4_encode_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
+          vec_intq_encode_i4_tiny_seg(p + 32 * t, 32, ams[t], qr + 16 * (k + t), sr + k + t);
     }
   }
   for (; k < G; k++)
@@ -204,7 +204,8 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_i4_encode_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k)) return 1;
+        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
+          return 1;
       return 0;
     }
     int any_tiny = 0;
@@ -223,18 +224,18 @@ static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, flo
     size_t j = 0;
     for (; j + 32 <= le; j += 32) vst1q_u8(q + j / 2, q4x32v(x + j, invb + j));
     if (j < le) vst1q_u8(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32));
-    if (le < cl) vec_i4_quant_scalar(x, le, cl, 1.0f, invb[le], q);
+    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
     if (VEC_UNLIKELY(any_tiny))
       for (size_t k = 0; k < ng; k++)
         if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_i4_encode_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k], q + k * g / 2,
-                                 s + k);
+          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
+                                      q + k * g / 2, s + k);
   }
   return 0;
 }
 
-static size_t encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                             size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
+                               size_t ldq, float *scales, size_t lds, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -278,7 +279,7 @@ static inline void dq4x32(const uint8_t *p, float32x4_t s, float *o) {
 
 static void dec4_seg(const uint8_t *q, size_t len, float s, float *o) {
   if (len < 32) {
-    vec_i4_decode_seg_scalar(q, 0, len, s, o);
+    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
     return;
   }
   const float32x4_t sv = vdupq_n_f32(s);
@@ -286,7 +287,7 @@ static void dec4_seg(const uint8_t *q, size_t len, float s, float *o) {
   size_t j = 0;
   for (; j + 32 <= le; j += 32) dq4x32(q + j / 2, sv, o + j);
   if (j < le) dq4x32(q + (le - 32) / 2, sv, o + le - 32);
-  if (le < len) vec_i4_decode_seg_scalar(q, le, len, s, o);
+  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
 }
 
 /* Groups of g < 32 dims: per-element scales in a buffer (see dec4_row_small in intq_avx2.c). */
@@ -299,7 +300,7 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
     const float *s = sr + c0 / g;
     if (cl < 32) {
       for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_i4_decode_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
+        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
       return;
     }
     for (size_t k = 0, j = 0; j < cl; k++, j += g)
@@ -314,13 +315,13 @@ static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *s
       for (int t = 0; t < 8; t++) sv[t] = vld1q_f32(sb + j + 4 * t);
       dq4x32v(q + j / 2, sv, o + c0 + j);
     }
-    if (le < cl) vec_i4_decode_seg_scalar(q, le, cl, sb[le], o + c0);
+    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
   }
 }
 
-static void decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                           const float *scales, size_t lds, float *out, size_t ldo,
-                           unsigned flags) {
+void vec_intq_decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                             const float *scales, size_t lds, float *out, size_t ldo,
+                             unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;
@@ -334,6 +335,3 @@ static void decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_
     }
   }
 }
-
-const vec_intq_kernels vec_intq_kernels_neon = {VEC_ISA_NEON, encode_i16_neon, decode_i16_neon,
-                                                encode_i4_neon, decode_i4_neon};

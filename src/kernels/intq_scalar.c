@@ -3,7 +3,8 @@
 #include "intq_kernels.h"
 
 /* Bytes, not an int16 store: the codes are little-endian on every host and q may be unaligned. */
-void vec_i16_quant_scalar(const float *x, size_t j0, size_t j1, float up, float inv, uint8_t *q) {
+void vec_intq_quant_i16_scalar(const float *x, size_t j0, size_t j1, float up, float inv,
+                               uint8_t *q) {
   for (size_t j = j0; j < j1; j++) {
     unsigned c = (unsigned)vec_intq_round((x[j] * up) * inv, VEC_I16_L);
     q[2 * j] = (uint8_t)c;
@@ -11,8 +12,8 @@ void vec_i16_quant_scalar(const float *x, size_t j0, size_t j1, float up, float 
   }
 }
 
-size_t vec_encode_i16_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q, size_t ldq,
-                             float *scales, unsigned flags) {
+size_t vec_intq_encode_i16_scalar(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                  size_t ldq, float *scales, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
@@ -27,19 +28,19 @@ size_t vec_encode_i16_scalar(const float *x, size_t n, size_t d, size_t ldx, uin
       break;
     case VEC_ROW_TINY:
       /* 2^96 * x is exact, and keeps L / m from overflowing (int8_row.h) */
-      vec_i16_quant_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
+      vec_intq_quant_i16_scalar(row, 0, d, 0x1p96f, (float)VEC_I16_L / (m * 0x1p96f), qr);
       scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
       break;
     default:
-      vec_i16_quant_scalar(row, 0, d, 1.0f, (float)VEC_I16_L / m, qr);
+      vec_intq_quant_i16_scalar(row, 0, d, 1.0f, (float)VEC_I16_L / m, qr);
       scales[i] = vec_intq_scale(m, (float)VEC_I16_L);
     }
   }
   return n;
 }
 
-void vec_decode_i16_scalar(const uint8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                           float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i16_scalar(const uint8_t *q, size_t n, size_t d, size_t ldq,
+                                const float *scales, float *out, size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *qr = q + i * ldq;
@@ -52,7 +53,8 @@ void vec_decode_i16_scalar(const uint8_t *q, size_t n, size_t d, size_t ldq, con
   }
 }
 
-void vec_i4_quant_scalar(const float *x, size_t j0, size_t j1, float up, float inv, uint8_t *q) {
+void vec_intq_quant_i4_scalar(const float *x, size_t j0, size_t j1, float up, float inv,
+                              uint8_t *q) {
   size_t j = j0;
   for (; j + 2 <= j1; j += 2) {
     unsigned lo = (unsigned)vec_intq_round((x[j] * up) * inv, VEC_I4_L) & 15u;
@@ -62,13 +64,14 @@ void vec_i4_quant_scalar(const float *x, size_t j0, size_t j1, float up, float i
   if (j < j1) q[j / 2] = (uint8_t)((unsigned)vec_intq_round((x[j] * up) * inv, VEC_I4_L) & 15u);
 }
 
-void vec_i4_encode_tiny_seg(const float *x, size_t len, uint32_t amax, uint8_t *q, float *scale) {
+void vec_intq_encode_i4_tiny_seg(const float *x, size_t len, uint32_t amax, uint8_t *q,
+                                 float *scale) {
   float m = vec_u2f(amax);
-  vec_i4_quant_scalar(x, 0, len, 0x1p96f, (float)VEC_I4_L / (m * 0x1p96f), q);
+  vec_intq_quant_i4_scalar(x, 0, len, 0x1p96f, (float)VEC_I4_L / (m * 0x1p96f), q);
   *scale = vec_intq_scale(m, (float)VEC_I4_L);
 }
 
-int vec_i4_encode_seg_scalar(const float *x, size_t len, uint8_t *q, float *scale) {
+int vec_intq_encode_i4_seg_scalar(const float *x, size_t len, uint8_t *q, float *scale) {
   uint32_t amax = vec_intq_amax_bits(x, len);
   float m = vec_u2f(amax);
   switch (vec_int8_row_kind(amax)) {
@@ -77,44 +80,42 @@ int vec_i4_encode_seg_scalar(const float *x, size_t len, uint8_t *q, float *scal
     memset(q, 0, (len + 1) / 2);
     *scale = 0.0f;
     break;
-  case VEC_ROW_TINY: vec_i4_encode_tiny_seg(x, len, amax, q, scale); break;
+  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); break;
   default:
-    vec_i4_quant_scalar(x, 0, len, 1.0f, (float)VEC_I4_L / m, q);
+    vec_intq_quant_i4_scalar(x, 0, len, 1.0f, (float)VEC_I4_L / m, q);
     *scale = vec_intq_scale(m, (float)VEC_I4_L);
   }
   return 0;
 }
 
-size_t vec_encode_i4_scalar(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                            size_t ldq, float *scales, size_t lds, unsigned flags) {
+size_t vec_intq_encode_i4_scalar(const float *x, size_t n, size_t d, size_t g, size_t ldx,
+                                 uint8_t *q, size_t ldq, float *scales, size_t lds,
+                                 unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     for (size_t k = 0, j = 0; j < d; k++, j += g) {
       size_t len = d - j < g ? d - j : g;
-      if (vec_i4_encode_seg_scalar(row + j, len, q + i * ldq + j / 2, scales + i * lds + k))
+      if (vec_intq_encode_i4_seg_scalar(row + j, len, q + i * ldq + j / 2, scales + i * lds + k))
         return i;
     }
   }
   return n;
 }
 
-void vec_i4_decode_seg_scalar(const uint8_t *q, size_t j0, size_t j1, float s, float *out) {
+void vec_intq_decode_i4_seg_scalar(const uint8_t *q, size_t j0, size_t j1, float s, float *out) {
   for (size_t j = j0; j < j1; j++) {
     unsigned nib = (q[j / 2] >> (4 * (j & 1))) & 15u;
     out[j] = (float)((int)(nib ^ 8u) - 8) * s; /* sign-extends the 4-bit two's complement */
   }
 }
 
-void vec_decode_i4_scalar(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                          const float *scales, size_t lds, float *out, size_t ldo, unsigned flags) {
+void vec_intq_decode_i4_scalar(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
+                               const float *scales, size_t lds, float *out, size_t ldo,
+                               unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0, j = 0; j < d; k++, j += g)
-      vec_i4_decode_seg_scalar(q + i * ldq, j, d - j < g ? d : j + g, scales[i * lds + k],
-                               out + i * ldo);
+      vec_intq_decode_i4_seg_scalar(q + i * ldq, j, d - j < g ? d : j + g, scales[i * lds + k],
+                                    out + i * ldo);
 }
-
-const vec_intq_kernels vec_intq_kernels_scalar = {VEC_ISA_SCALAR, vec_encode_i16_scalar,
-                                                  vec_decode_i16_scalar, vec_encode_i4_scalar,
-                                                  vec_decode_i4_scalar};

@@ -57,9 +57,9 @@ static void assign16(const float *x, size_t n, size_t ldx, size_t d, const float
   }
 }
 
-void vec_km_assign_avx512(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
-                          const float *cn, size_t k, uint32_t *best, float *val) {
-  size_t kp = vec_km_kpad(k);
+void vec_kmeans_assign_avx512(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
+                              const float *cn, size_t k, uint32_t *best, float *val) {
+  size_t kp = vec_kmeans_kpad(k);
   if (kp == 16) {
     assign16(x, n, ldx, d, ct, cn, best, val);
     return;

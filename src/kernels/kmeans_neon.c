@@ -5,9 +5,9 @@
 
 #include "kmeans_kernels.h"
 
-void vec_km_assign_neon(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
-                        const float *cn, size_t k, uint32_t *best, float *val) {
-  size_t kp = vec_km_kpad(k);
+void vec_kmeans_assign_neon(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
+                            const float *cn, size_t k, uint32_t *best, float *val) {
+  size_t kp = vec_kmeans_kpad(k);
   const uint32_t lane_init[4] = {0, 1, 2, 3};
   const uint32x4_t lane = vld1q_u32(lane_init);
   for (size_t i = 0; i < n; i++) {

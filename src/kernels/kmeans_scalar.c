@@ -1,9 +1,9 @@
 /* kmeans_scalar.c: the reference nearest-centroid assignment, and the per-ISA picker. */
 #include "kmeans_kernels.h"
 
-void vec_km_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
-                          const float *cn, size_t k, uint32_t *best, float *val) {
-  size_t kp = vec_km_kpad(k);
+void vec_kmeans_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const float *ct,
+                              const float *cn, size_t k, uint32_t *best, float *val) {
+  size_t kp = vec_kmeans_kpad(k);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     float bv = 0.0f;
@@ -23,18 +23,5 @@ void vec_km_assign_scalar(const float *x, size_t n, size_t ldx, size_t d, const 
     }
     best[i] = bi;
     val[i] = bv;
-  }
-}
-
-vec_km_assign_fn vec_km_assign_pick(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return vec_km_assign_avx512;
-  case VEC_ISA_AVX2: return vec_km_assign_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return vec_km_assign_neon;
-#endif
-  default: return vec_km_assign_scalar;
   }
 }

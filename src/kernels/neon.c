@@ -32,9 +32,9 @@ static inline int8x16_t q8x16(const float *p, float32x4_t inv) {
   return vcombine_s8(vqmovn_s16(q16x8(p, inv)), vqmovn_s16(q16x8(p + 8, inv)));
 }
 
-static size_t encode_int8_neon(const float *x, size_t n, size_t d, size_t ldx, int8_t *q,
-                               size_t ldq, float *scales, unsigned flags) {
-  if (d < 16) return vec_encode_int8_scalar(x, n, d, ldx, q, ldq, scales, flags);
+size_t vec_int8_encode_neon(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
+                            float *scales, unsigned flags) {
+  if (d < 16) return vec_int8_encode_scalar(x, n, d, ldx, q, ldq, scales, flags);
   for (size_t i = 0; i < n; i++) {
     const float *row = x + i * ldx;
     int8_t *qr = q + i * ldq;
@@ -64,10 +64,10 @@ static inline float32x4_t dq4(int16x4_t v, float32x4_t s) {
   return vmulq_f32(vcvtq_f32_s32(vmovl_s16(v)), s);
 }
 
-static void decode_int8_neon(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
-                             float *out, size_t ldo, unsigned flags) {
+void vec_int8_decode_neon(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+                          float *out, size_t ldo, unsigned flags) {
   if (d < 16) {
-    vec_decode_int8_scalar(q, n, d, ldq, scales, out, ldo, flags);
+    vec_int8_decode_scalar(q, n, d, ldq, scales, out, ldo, flags);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -90,5 +90,3 @@ static void decode_int8_neon(const int8_t *q, size_t n, size_t d, size_t ldq, co
     }
   }
 }
-
-const vec_kernels vec_kernels_neon = {VEC_ISA_NEON, encode_int8_neon, decode_int8_neon};

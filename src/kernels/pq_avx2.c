@@ -48,12 +48,12 @@ static inline __attribute__((always_inline)) void scanq(const uint8_t *blk, size
   }
 }
 
-void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+void vec_pq_scan4_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                        float delta, float *out) {
   scanq(blk, npairs, lut, 0, &bias, &delta, 1, out, 0);
 }
 
-void vec_pq4_scanq_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+void vec_pq_scanq4_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                         const float *bias, const float *delta, size_t nq, float *out, size_t ldo) {
   switch (nq) {
   case 1: scanq(blk, npairs, lut, ls, bias, delta, 1, out, ldo); break;
@@ -63,7 +63,7 @@ void vec_pq4_scanq_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, s
   }
 }
 
-void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk) {
+void vec_pq_pack4_avx2(const uint8_t *codes, size_t cs, uint8_t *blk) {
   static const int rev[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
   for (size_t c0 = 0;; c0 += 16) {
     if (c0 + 16 > cs) c0 = cs - 16; /* overlap the previous tile: same bytes written twice */

@@ -25,41 +25,39 @@
  * lut[j*32 + (blk[j*32 + r] & 15)] + lut[j*32 + 16 + (blk[j*32 + r] >> 4)], exact in integers
  * (the caller keeps every sum below 65536), then one float multiply and one add (no FMA): every
  * variant gives the same bits. */
-typedef void (*vec_pq4_scan_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+typedef void (*vec_pq_scan4_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                 float delta, float *out);
 /* The same for nq in 1..VEC_PQ4_QB queries at once (they share each code load): query i's table
  * at lut + i * ls, its bias[i] and delta[i], its 32 outputs at out + i * ldo; bit for bit nq
  * single scans. */
 #define VEC_PQ4_QB 4
-typedef void (*vec_pq4_scanq_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+typedef void (*vec_pq_scanq4_fn)(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                                  const float *bias, const float *delta, size_t nq, float *out,
                                  size_t ldo);
 /* Transposes 32 rows of cs >= 16 code bytes (row r at codes + r * cs) into blk[j * 32 + r]. */
-typedef void (*vec_pq4_pack_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
+typedef void (*vec_pq_pack4_fn)(const uint8_t *codes, size_t cs, uint8_t *blk);
 
-VEC_HIDDEN void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+VEC_HIDDEN void vec_pq_scan4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
                                     float bias, float delta, float *out);
-VEC_HIDDEN void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
+VEC_HIDDEN void vec_pq_pack4_scalar(const uint8_t *codes, size_t cs, uint8_t *blk);
+/* The multi-query reference: one query at a time through vec_pq_scan4_scalar. */
+VEC_HIDDEN void vec_pq_scanq4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut,
+                                     size_t ls, const float *bias, const float *delta, size_t nq,
+                                     float *out, size_t ldo);
 #if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN void vec_pq4_scan_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+VEC_HIDDEN void vec_pq_scan4_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);
-VEC_HIDDEN void vec_pq4_scanq_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+VEC_HIDDEN void vec_pq_scanq4_avx2(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                                    const float *bias, const float *delta, size_t nq, float *out,
                                    size_t ldo);
-VEC_HIDDEN void vec_pq4_pack_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
+VEC_HIDDEN void vec_pq_pack4_avx2(const uint8_t *codes, size_t cs, uint8_t *blk);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+VEC_HIDDEN void vec_pq_scan4_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                                   float delta, float *out);
-VEC_HIDDEN void vec_pq4_scanq_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+VEC_HIDDEN void vec_pq_scanq4_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                                    const float *bias, const float *delta, size_t nq, float *out,
                                    size_t ldo);
 #endif
-
-/* The variants for the active instruction set. */
-VEC_HIDDEN vec_pq4_scan_fn vec_pq4_scan_pick(void);
-VEC_HIDDEN vec_pq4_pack_fn vec_pq4_pack_pick(void);
-/* The multi-query variant: the ISA's own, else a loop over the single-query scan. */
-VEC_HIDDEN vec_pq4_scanq_fn vec_pq4_scanq_pick(void);
 
 #endif

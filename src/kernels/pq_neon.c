@@ -41,12 +41,12 @@ static inline __attribute__((always_inline)) void scanq(const uint8_t *blk, size
   }
 }
 
-void vec_pq4_scan_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+void vec_pq_scan4_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                        float delta, float *out) {
   scanq(blk, npairs, lut, 0, &bias, &delta, 1, out, 0);
 }
 
-void vec_pq4_scanq_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+void vec_pq_scanq4_neon(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
                         const float *bias, const float *delta, size_t nq, float *out, size_t ldo) {
   switch (nq) {
   case 1: scanq(blk, npairs, lut, ls, bias, delta, 1, out, ldo); break;

@@ -1,9 +1,9 @@
-/* pq_scalar.c: the reference 4-bit fast-scan sum and block transpose, and the per-ISA pickers. */
+/* pq_scalar.c: the reference 4-bit fast-scan sums (one query, several) and block transpose. */
 #include <string.h>
 
 #include "pq_kernels.h"
 
-void vec_pq4_scan_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
+void vec_pq_scan4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, float bias,
                          float delta, float *out) {
   for (size_t r = 0; r < VEC_PQ4_BLOCK; r++) {
     unsigned s = 0;
@@ -46,7 +46,7 @@ static void transpose16(const uint8_t *src, size_t ld, uint8_t *dst) {
 /* SSE2 is part of x86-64, so even the "scalar" build transposes in 16 x 16 tiles there; the last
  * tile overlaps the one before where cs is not a multiple of 16 (columns written twice get the
  * same bytes). */
-void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
+void vec_pq_pack4_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
 #if defined(__SSE2__)
   for (size_t c0 = 0;; c0 += 16) {
     if (c0 + 16 > cs) c0 = cs - 16;
@@ -60,45 +60,10 @@ void vec_pq4_pack_scalar(const uint8_t *codes, size_t cs, uint8_t *blk) {
 #endif
 }
 
-vec_pq4_scan_fn vec_pq4_scan_pick(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  /* AVX-512 machines take the AVX2 kernel: a 512-bit version (two code bytes a register, the
-   * tables put in place by lane shuffles) measured 9% slower on Zen 4 (pq-96x4, sample). */
-  case VEC_ISA_AVX512:
-  case VEC_ISA_AVX2: return vec_pq4_scan_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return vec_pq4_scan_neon;
-#endif
-  default: return vec_pq4_scan_scalar;
-  }
-}
-
-/* One query at a time through the active single-query kernel. */
-static void scanq_loop(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
-                       const float *bias, const float *delta, size_t nq, float *out, size_t ldo) {
-  vec_pq4_scan_fn scan = vec_pq4_scan_pick();
-  for (size_t i = 0; i < nq; i++) scan(blk, npairs, lut + i * ls, bias[i], delta[i], out + i * ldo);
-}
-
-vec_pq4_scanq_fn vec_pq4_scanq_pick(void) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  if (vec_active_isa() == VEC_ISA_AVX512 || vec_active_isa() == VEC_ISA_AVX2)
-    return vec_pq4_scanq_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  if (vec_active_isa() == VEC_ISA_NEON) return vec_pq4_scanq_neon;
-#endif
-  return scanq_loop;
-}
-
-vec_pq4_pack_fn vec_pq4_pack_pick(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512:
-  case VEC_ISA_AVX2: return vec_pq4_pack_avx2;
-#endif
-  default: return vec_pq4_pack_scalar;
-  }
+/* One query at a time through the scalar single-query kernel. */
+void vec_pq_scanq4_scalar(const uint8_t *blk, size_t npairs, const uint8_t *lut, size_t ls,
+                          const float *bias, const float *delta, size_t nq, float *out,
+                          size_t ldo) {
+  for (size_t i = 0; i < nq; i++)
+    vec_pq_scan4_scalar(blk, npairs, lut + i * ls, bias[i], delta[i], out + i * ldo);
 }

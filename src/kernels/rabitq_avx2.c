@@ -18,7 +18,7 @@
 /* A byte of sign bits is one compare and one VMOVMSKPS (the plain C loop took 13 instructions an
  * element and was a third of 1-bit encoding). AVX-512 machines use this one too: eight elements a
  * compare is already far below the rotation's cost. */
-void vec_rq_sign_avx2(const float *o, size_t d, uint8_t *row) {
+void vec_rabitq_sign_avx2(const float *o, size_t d, uint8_t *row) {
   const __m256 z = _mm256_setzero_ps();
   for (size_t k = 0; k < (d + 7) / 8; k++)
     row[k] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(o + 8 * k), z, _CMP_GT_OQ));
@@ -46,8 +46,8 @@ static inline void tree2(__m256 a0, __m256 a1, float *out) {
   *out = rq_tree_avx2(l);
 }
 
-void vec_rq_eval_avx2(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
-                      float *ip, float *nn) {
+void vec_rabitq_eval_avx2(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
+                          float *ip, float *nn) {
   const __m256 vt = _mm256_set1_ps(t), lo = _mm256_set1_ps(fmin), hi = _mm256_set1_ps(fmax);
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, f0, f1;
   for (size_t j = 0; j < dp; j += 16) {
@@ -73,7 +73,7 @@ static inline __m256 load8(const float *x, size_t j, size_t n) {
 
 /* The reference's 16 lanes in two registers; the tail's missing lanes load as 0, which leaves a
  * lane's sum of squares, sum of magnitudes or maximum magnitude (all >= +0) as it was. */
-float vec_rq_sum_avx2(const float *x, size_t n, int mode) {
+float vec_rabitq_sum_avx2(const float *x, size_t n, int mode) {
   const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 a0 = _mm256_setzero_ps(), a1 = a0;
   for (size_t j = 0; j < n; j += 16) {
@@ -98,8 +98,8 @@ float vec_rq_sum_avx2(const float *x, size_t n, int mode) {
 }
 
 /* Two scales a pass (their eight 8-lane sums and the two scales fill most of the 16 registers). */
-void vec_rq_evaln_avx2(const float *o, size_t dp, const float *t, size_t nt, float fmin, float fmax,
-                       float *ip, float *nn) {
+void vec_rabitq_evaln_avx2(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                           float fmax, float *ip, float *nn) {
   const __m256 lo = _mm256_set1_ps(fmin), hi = _mm256_set1_ps(fmax);
   size_t i = 0;
   for (; i + 2 <= nt; i += 2) {
@@ -122,7 +122,7 @@ void vec_rq_evaln_avx2(const float *o, size_t dp, const float *t, size_t nt, flo
     tree2(a0, a1, ip + i), tree2(b0, b1, nn + i);
     tree2(c0, c1, ip + i + 1), tree2(e0, e1, nn + i + 1);
   }
-  if (i < nt) vec_rq_eval_avx2(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
+  if (i < nt) vec_rabitq_eval_avx2(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
 }
 
 /* VPMADDUBSW multiplies unsigned by signed bytes and adds pairs into int16 with saturation: exact
@@ -184,8 +184,8 @@ static inline __attribute__((always_inline)) int64_t dot_row(const int8_t *q, co
                                    : rq_dot_bytes_avx2(q, row, k, len));
 }
 
-void vec_rq_dot_avx2(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
-                     unsigned b, int64_t *out) {
+void vec_rabitq_dot_avx2(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
+                         unsigned b, int64_t *out) {
   /* One instance per kind of row, so that the test on b leaves the inner loop. */
   size_t len = b == 2 || b == 4 ? cs : d;
   for (size_t r = 0; r < nr; r++) {
@@ -240,8 +240,8 @@ static inline void unpack32(const unpack_consts *k, const uint8_t *src, unsigned
   _mm256_storeu_si256((__m256i *)(void *)dst, _mm256_and_si256(r, k->mask));
 }
 
-void vec_rq_unpack_avx2(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
-                        uint8_t *out, size_t ldo) {
+void vec_rabitq_unpack_avx2(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
+                            uint8_t *out, size_t ldo) {
   unpack_consts k = unpack_setup(b);
   size_t nbytes = (d * b + 7) / 8;
   for (size_t r = 0; r < nr; r++) {
@@ -260,8 +260,8 @@ void vec_rq_unpack_avx2(const uint8_t *codes, size_t cs, size_t nr, size_t d, un
  * the query's bytes, and VPMADDUBSW with ones adds them in pairs; int16 sums of at most 2 * 127 a
  * step stay exact for 128 steps, then widen to int32. Fewer instructions per 64 elements than the
  * eight AND and POPCNT of the bit planes. */
-void vec_rq_dot1_avx2(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs, size_t nr,
-                      int64_t *out) {
+void vec_rabitq_dot1_avx2(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
+                          size_t nr, int64_t *out) {
   const int8_t *q = (const int8_t *)(planes + 8 * w);
   const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);

@@ -11,7 +11,8 @@
 #define VEC_RQ_HAVE_EVALN  1
 #define VEC_RQ_HAVE_SUM    1
 #define VEC_RQ_HAVE_UNPACK 1
-/* Scales per pass of vec_rq_evaln: 6 x (a, b) sums and 6 broadcast scales fit the 32 registers. */
+/* Scales per pass of vec_rabitq_evaln: 6 x (a, b) sums and 6 broadcast scales fit the 32 registers.
+ */
 #define VEC_RQ_EVALN_MAX 6
 #include "rabitq_tmpl.h"
 
@@ -27,8 +28,8 @@ static inline __attribute__((always_inline)) __m512 grid16(__m512 v, __m512 vt, 
   return _mm512_fmadd_ps(_mm512_set1_ps(2.0f), *f, _mm512_set1_ps(1.0f));
 }
 
-void vec_rq_eval_avx512(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
-                        float *ip, float *nn) {
+void vec_rabitq_eval_avx512(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
+                            float *ip, float *nn) {
   const __m512 vt = _mm512_set1_ps(t), lo = _mm512_set1_ps(fmin), hi = _mm512_set1_ps(fmax);
   __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps(), f;
   for (size_t j = 0; j < dp; j += 16) {
@@ -48,7 +49,7 @@ void vec_rq_eval_avx512(const float *o, size_t dp, float t, float fmin, float fm
 
 /* The reference's 16 lanes in one register; the tail's missing lanes load as 0, which leaves a
  * lane's sum of squares, sum of magnitudes or maximum magnitude (all >= +0) as it was. */
-float vec_rq_sum_avx512(const float *x, size_t n, int mode) {
+float vec_rabitq_sum_avx512(const float *x, size_t n, int mode) {
   __m512 a = _mm512_setzero_ps();
   for (size_t j = 0; j < n; j += 16) {
     __m512 v = n - j >= 16 ? _mm512_loadu_ps(x + j)
@@ -91,8 +92,8 @@ static inline __attribute__((always_inline)) void evalk(const float *o, size_t d
   }
 }
 
-void vec_rq_evaln_avx512(const float *o, size_t dp, const float *t, size_t nt, float fmin,
-                         float fmax, float *ip, float *nn) {
+void vec_rabitq_evaln_avx512(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                             float fmax, float *ip, float *nn) {
   for (size_t i = 0; i < nt; i += VEC_RQ_EVALN_MAX) {
     switch (nt - i < VEC_RQ_EVALN_MAX ? nt - i : VEC_RQ_EVALN_MAX) {
     case 1: evalk(o, dp, t + i, 1, fmin, fmax, ip + i, nn + i); break;
@@ -108,8 +109,8 @@ void vec_rq_evaln_avx512(const float *o, size_t dp, const float *t, size_t nt, f
 /* One 64-bit word of a 1-bit code row against the query's eight planes of that word (one zmm):
  * AND with the broadcast word, VPOPCNTQ, and the eight counts accumulate in eight lanes. */
 __attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) void
-vec_rq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs, size_t nr,
-                       int64_t *out) {
+vec_rabitq_dot1_avx512vpop(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
+                           size_t nr, int64_t *out) {
   size_t full = cs / 8;
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
@@ -182,8 +183,8 @@ static inline void unpack64(const unpack_consts *k, const uint8_t *src, unsigned
   _mm512_storeu_si512((void *)dst, unpack_lanes(k, lane));
 }
 
-void vec_rq_unpack_avx512(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
-                          uint8_t *out, size_t ldo) {
+void vec_rabitq_unpack_avx512(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
+                              uint8_t *out, size_t ldo) {
   unpack_consts k = unpack_setup(b);
   size_t nbytes = (d * b + 7) / 8;
   for (size_t r = 0; r < nr; r++) {
@@ -289,8 +290,8 @@ dot_rows_vnni(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_
   }
 }
 
-VNNI void vec_rq_dot_avx512vnni(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,
-                                size_t d, unsigned b, int64_t *out) {
+VNNI void vec_rabitq_dot_avx512vnni(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,
+                                    size_t d, unsigned b, int64_t *out) {
   switch (b) {
   case 2: dot_rows_vnni(q, codes, cs, nr, cs, 2, out); break;
   case 4: dot_rows_vnni(q, codes, cs, nr, cs, 4, out); break;
@@ -313,8 +314,8 @@ static inline uint64_t code_word(const uint8_t *row, size_t i, size_t cs) {
   return c;
 }
 
-VNNI void vec_rq_dot1_avx512vnni(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
-                                 size_t nr, int64_t *out) {
+VNNI void vec_rabitq_dot1_avx512vnni(const uint64_t *planes, size_t w, const uint8_t *codes,
+                                     size_t cs, size_t nr, int64_t *out) {
   const int8_t *q = (const int8_t *)(planes + 8 * w);
   const __m512i ones = _mm512_set1_epi8(1);
   size_t r = 0;

@@ -6,8 +6,8 @@
 #define VEC_RQ_HAVE_EVAL 1
 #include "rabitq_tmpl.h"
 
-void vec_rq_eval_neon(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
-                      float *ip, float *nn) {
+void vec_rabitq_eval_neon(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
+                          float *ip, float *nn) {
   const float32x4_t vt = vdupq_n_f32(t), lo = vdupq_n_f32(fmin), hi = vdupq_n_f32(fmax);
   const float32x4_t two = vdupq_n_f32(2.0f), one = vdupq_n_f32(1.0f);
   float32x4_t a[4], b[4];

@@ -23,8 +23,8 @@ static inline float VEC_RQ_FN(rq_tree)(float *a) {
 }
 
 #ifndef VEC_RQ_HAVE_EVAL
-void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, float fmax, uint8_t *u,
-                            float *ip, float *nn) {
+void VEC_RQ_FN(vec_rabitq_eval)(const float *o, size_t dp, float t, float fmin, float fmax,
+                                uint8_t *u, float *ip, float *nn) {
   float a[VEC_RQ_LANES] = {0}, b[VEC_RQ_LANES] = {0};
   for (size_t j = 0; j < dp; j += VEC_RQ_LANES)
     for (size_t l = 0; l < VEC_RQ_LANES; l++) {
@@ -43,15 +43,15 @@ void VEC_RQ_FN(vec_rq_eval)(const float *o, size_t dp, float t, float fmin, floa
 #endif
 
 #ifndef VEC_RQ_HAVE_EVALN
-void VEC_RQ_FN(vec_rq_evaln)(const float *o, size_t dp, const float *t, size_t nt, float fmin,
-                             float fmax, float *ip, float *nn) {
+void VEC_RQ_FN(vec_rabitq_evaln)(const float *o, size_t dp, const float *t, size_t nt, float fmin,
+                                 float fmax, float *ip, float *nn) {
   for (size_t i = 0; i < nt; i++)
-    VEC_RQ_FN(vec_rq_eval)(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
+    VEC_RQ_FN(vec_rabitq_eval)(o, dp, t[i], fmin, fmax, NULL, ip + i, nn + i);
 }
 #endif
 
 #ifndef VEC_RQ_HAVE_SUM
-float VEC_RQ_FN(vec_rq_sum)(const float *x, size_t n, int mode) {
+float VEC_RQ_FN(vec_rabitq_sum)(const float *x, size_t n, int mode) {
   float a[VEC_RQ_LANES] = {0};
   size_t j = 0;
   if (mode == 2) {
@@ -120,8 +120,8 @@ static inline int64_t VEC_RQ_FN(rq_dot_bytes)(const int8_t *q, const uint8_t *ro
 }
 
 #ifndef VEC_RQ_HAVE_DOT
-void VEC_RQ_FN(vec_rq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr, size_t d,
-                           unsigned b, int64_t *out) {
+void VEC_RQ_FN(vec_rabitq_dot)(const int8_t *q, const uint8_t *codes, size_t cs, size_t nr,
+                               size_t d, unsigned b, int64_t *out) {
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
     out[r] = b == 4 || b == 2 ? VEC_RQ_FN(rq_dot_fields)(q, row, cs, b, 0, cs)
@@ -164,8 +164,8 @@ VEC_RQ_FN(rq_unpack_groups)(const uint8_t *row, size_t nbytes, size_t g0, size_t
 }
 
 #ifndef VEC_RQ_HAVE_UNPACK
-void VEC_RQ_FN(vec_rq_unpack)(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
-                              uint8_t *out, size_t ldo) {
+void VEC_RQ_FN(vec_rabitq_unpack)(const uint8_t *codes, size_t cs, size_t nr, size_t d, unsigned b,
+                                  uint8_t *out, size_t ldo) {
   size_t nbytes = (d * b + 7) / 8, ng = (d + 7) / 8;
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
@@ -181,7 +181,7 @@ void VEC_RQ_FN(vec_rq_unpack)(const uint8_t *codes, size_t cs, size_t nr, size_t
 #endif
 
 #ifndef VEC_RQ_HAVE_SIGN
-void VEC_RQ_FN(vec_rq_sign)(const float *o, size_t d, uint8_t *row) {
+void VEC_RQ_FN(vec_rabitq_sign)(const float *o, size_t d, uint8_t *row) {
   for (size_t k = 0; k < (d + 7) / 8; k++) {
     unsigned v = 0;
     for (unsigned i = 0; i < 8; i++) v |= (unsigned)(o[8 * k + i] > 0.0f) << i;
@@ -192,8 +192,8 @@ void VEC_RQ_FN(vec_rq_sign)(const float *o, size_t d, uint8_t *row) {
 
 #ifndef VEC_RQ_HAVE_DOT1
 VEC_RQ_POPCNT_ATTR
-void VEC_RQ_FN(vec_rq_dot1)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
-                            size_t nr, int64_t *out) {
+void VEC_RQ_FN(vec_rabitq_dot1)(const uint64_t *planes, size_t w, const uint8_t *codes, size_t cs,
+                                size_t nr, int64_t *out) {
   for (size_t r = 0; r < nr; r++) {
     const uint8_t *row = codes + r * cs;
     uint64_t pc[9] = {0};

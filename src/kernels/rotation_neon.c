@@ -28,9 +28,9 @@ static inline __attribute__((always_inline)) void block(float *x, const float *m
   for (size_t i = 0; i < nv; i++) vst1q_f32(x + 4 * i, r[i]);
 }
 
-void vec_fwht_neon(float *x, const float *m, size_t p) {
+void vec_rotation_fwht_neon(float *x, const float *m, size_t p) {
   if (p < 4) {
-    vec_fwht_scalar(x, m, p);
+    vec_rotation_fwht_scalar(x, m, p);
     return;
   }
   size_t bs = p < 64 ? p : 64;
@@ -47,13 +47,13 @@ void vec_fwht_neon(float *x, const float *m, size_t p) {
       }
 }
 
-void vec_vmul_neon(float *x, const float *m, size_t n) {
+void vec_rotation_vmul_neon(float *x, const float *m, size_t n) {
   size_t i = 0;
   for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vld1q_f32(m + i)));
   for (; i < n; i++) x[i] *= m[i];
 }
 
-void vec_kac_neon(float *x, const float *m, size_t h) {
+void vec_rotation_kac_neon(float *x, const float *m, size_t h) {
   size_t i = 0;
   for (; i + 4 <= h; i += 4) {
     float32x4_t a = vmulq_f32(vld1q_f32(x + i), vld1q_f32(m + i));
@@ -61,5 +61,5 @@ void vec_kac_neon(float *x, const float *m, size_t h) {
     vst1q_f32(x + i, vaddq_f32(a, b));
     vst1q_f32(x + i + h, vsubq_f32(a, b));
   }
-  vec_kac_scalar_tail(x, m, i, h);
+  vec_rotation_kac_scalar_tail(x, m, i, h);
 }

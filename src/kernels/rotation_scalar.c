@@ -2,7 +2,7 @@
  */
 #include "rotation_kernels.h"
 
-void vec_fwht_scalar(float *x, const float *m, size_t p) {
+void vec_rotation_fwht_scalar(float *x, const float *m, size_t p) {
   for (size_t i = 0; i < p; i++) x[i] *= m[i];
   for (size_t h = 1; h < p; h *= 2)
     for (size_t i = 0; i < p; i += 2 * h)
@@ -13,8 +13,10 @@ void vec_fwht_scalar(float *x, const float *m, size_t p) {
       }
 }
 
-void vec_vmul_scalar(float *x, const float *m, size_t n) {
+void vec_rotation_vmul_scalar(float *x, const float *m, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] *= m[i];
 }
 
-void vec_kac_scalar(float *x, const float *m, size_t h) { vec_kac_scalar_tail(x, m, 0, h); }
+void vec_rotation_kac_scalar(float *x, const float *m, size_t h) {
+  vec_rotation_kac_scalar_tail(x, m, 0, h);
+}

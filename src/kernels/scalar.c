@@ -2,7 +2,7 @@
 #include "int8_row.h"
 #include "kernels.h"
 
-size_t vec_encode_int8_scalar(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
+size_t vec_int8_encode_scalar(const float *x, size_t n, size_t d, size_t ldx, int8_t *q, size_t ldq,
                               float *scales, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
@@ -31,7 +31,7 @@ size_t vec_encode_int8_scalar(const float *x, size_t n, size_t d, size_t ldx, in
   return n;
 }
 
-void vec_decode_int8_scalar(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
+void vec_int8_decode_scalar(const int8_t *q, size_t n, size_t d, size_t ldq, const float *scales,
                             float *out, size_t ldo, unsigned flags) {
   (void)flags;
   for (size_t i = 0; i < n; i++) {
@@ -41,6 +41,3 @@ void vec_decode_int8_scalar(const int8_t *q, size_t n, size_t d, size_t ldq, con
     for (size_t j = 0; j < d; j++) o[j] = (float)qr[j] * s;
   }
 }
-
-const vec_kernels vec_kernels_scalar = {VEC_ISA_SCALAR, vec_encode_int8_scalar,
-                                        vec_decode_int8_scalar};

@@ -149,41 +149,25 @@ const vec_score_kernels vec_score_kernels_scalar = {.i8 = score_i8_scalar,
                                                     .i4 = vec_score_i4_scalar,
                                                     .u8 = vec_score_u8_scalar};
 
-/* Chosen per call, not cached: vec_set_isa() may change the active set between batches. */
-static const vec_score_kernels *table(void) {
-  switch (vec_active_isa()) {
-#if defined(VEC_HAVE_X86_KERNELS)
-  case VEC_ISA_AVX512: return &vec_score_kernels_avx512;
-  case VEC_ISA_AVX2: return &vec_score_kernels_avx2;
-#endif
-#if defined(VEC_HAVE_NEON_KERNELS)
-  case VEC_ISA_NEON: return &vec_score_kernels_neon;
-#endif
-  default: return &vec_score_kernels_scalar;
-  }
-}
+/* The active table's score family (dispatch.c fills it: the optional variants are NULL where their
+ * CPU feature is off, f16 is the scalar kernel where F16C is). Read per call: vec_set_isa() may
+ * change the active set between batches. */
+static const vec_score_kernels *table(void) { return &vec_kernels_get()->score; }
 
 vec_score_i8_fn vec_score_pick_i8(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return score_i8_scalar; /* int32 sums could overflow */
   const vec_score_kernels *t = table();
-  if (t->i8_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->i8_vnni;
+  if (t->i8_vnni) return t->i8_vnni;
   return t->i8;
 }
 
 vec_score_b1_fn vec_score_pick_b1(void) {
   const vec_score_kernels *t = table();
-  if (t->b1_popcnt && (vec_cpu_features() & VEC_CPU_AVX512VPOPCNTDQ)) return t->b1_popcnt;
+  if (t->b1_popcnt) return t->b1_popcnt;
   return t->b1;
 }
 
-vec_score_h_fn vec_score_pick_f16(void) {
-  const vec_score_kernels *t = table();
-#if defined(VEC_HAVE_X86_KERNELS)
-  if (t != &vec_score_kernels_scalar && !(vec_cpu_features() & VEC_CPU_F16C))
-    return vec_score_kernels_scalar.f16;
-#endif
-  return t->f16;
-}
+vec_score_h_fn vec_score_pick_f16(void) { return table()->f16; }
 
 vec_score_h_fn vec_score_pick_bf16(void) { return table()->bf16; }
 
@@ -195,13 +179,13 @@ vec_score_i16_fn vec_score_pick_i16(void) {
 vec_score_u8_fn vec_score_pick_u8(size_t d) {
   if (d > VEC_SCORE_U8_MAX_D) return vec_score_u8_scalar;
   const vec_score_kernels *t = table();
-  if (t->u8_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->u8_vnni;
+  if (t->u8_vnni) return t->u8_vnni;
   return t->u8 ? t->u8 : vec_score_u8_scalar;
 }
 
 vec_score_i4_fn vec_score_pick_i4(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;
   const vec_score_kernels *t = table();
-  if (t->i4_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->i4_vnni;
+  if (t->i4_vnni) return t->i4_vnni;
   return t->i4 ? t->i4 : vec_score_i4_scalar;
 }

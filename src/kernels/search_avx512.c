@@ -3,7 +3,7 @@
  * or alone; the tail is a zero-masked load, and q * 0 adds exactly nothing. */
 #include <immintrin.h>
 
-#include "../search/search_kernels.h"
+#include "search_kernels.h"
 
 #define ROW(r) VEC_DOTS_ROW(rows, ld, idx, r)
 

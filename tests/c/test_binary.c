@@ -38,21 +38,21 @@ static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 
 
 typedef struct {
   vec_isa isa;
-  vec_encode_binary_fn enc;
-  vec_decode_binary_fn dec;
+  vec_binary_encode_fn enc;
+  vec_binary_decode_fn dec;
 } kernel_pair;
 
 /* The kernels of every ISA this CPU runs, scalar first. */
 static int kernel_pairs(kernel_pair *out) {
   int isas[4], ni = vt_isas(isas), n = 0;
   for (int k = 0; k < ni; k++) {
-    kernel_pair p = {(vec_isa)isas[k], vec_encode_binary_scalar, vec_decode_binary_scalar};
+    kernel_pair p = {(vec_isa)isas[k], vec_binary_encode_scalar, vec_binary_decode_scalar};
 #if defined(VEC_HAVE_X86_KERNELS)
-    if (p.isa == VEC_ISA_AVX2) p.enc = vec_encode_binary_avx2, p.dec = vec_decode_binary_avx2;
-    if (p.isa == VEC_ISA_AVX512) p.enc = vec_encode_binary_avx512, p.dec = vec_decode_binary_avx512;
+    if (p.isa == VEC_ISA_AVX2) p.enc = vec_binary_encode_avx2, p.dec = vec_binary_decode_avx2;
+    if (p.isa == VEC_ISA_AVX512) p.enc = vec_binary_encode_avx512, p.dec = vec_binary_decode_avx512;
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-    if (p.isa == VEC_ISA_NEON) p.enc = vec_encode_binary_neon, p.dec = vec_decode_binary_neon;
+    if (p.isa == VEC_ISA_NEON) p.enc = vec_binary_encode_neon, p.dec = vec_binary_decode_neon;
 #endif
     out[n++] = p;
   }
@@ -177,7 +177,7 @@ static void isas_bit_identical(void) {
     fill(x, N * ldx, &seed, (int)(d % 4));
     if (d % 11 == 0) x[ldx + d - 1] = -0.0f; /* a signed zero on the last element */
     memset(qref, 0xa5, N * ldc);
-    CHECK(vec_encode_binary_scalar(x, N, d, ldx, qref, ldc, 0) == N);
+    CHECK(vec_binary_encode_scalar(x, N, d, ldx, qref, ldc, 0) == N);
     for (size_t i = 0; i < N; i++) {
       ref_pack(x + i * ldx, d, rq);
       CHECKF(memcmp(qref + i * ldc, rq, cs) == 0, "scalar encode d=%zu row %zu", d, i);
@@ -185,7 +185,7 @@ static void isas_bit_identical(void) {
     /* decode input: random bytes, pad bits included */
     for (size_t b = 0; b < N * ldc; b++) junk[b] = (uint8_t)vt_next(&seed);
     for (size_t b = 0; b < N * ldo; b++) oref[b] = 7.0f;
-    vec_decode_binary_scalar(junk, N, d, ldc, oref, ldo, 0);
+    vec_binary_decode_scalar(junk, N, d, ldc, oref, ldo, 0);
     for (size_t i = 0; i < N; i++) {
       ref_unpack(junk + i * ldc, d, ro);
       CHECKF(memcmp(oref + i * ldo, ro, d * sizeof(float)) == 0, "scalar decode d=%zu", d);

@@ -7,7 +7,7 @@
 
 #include "../../src/codecs/codec_impl.h"
 #include "../../src/kernels/calib_unpack_kernels.h"
-#include "../../src/kernels/calibrated_kernels.h"
+#include "../../src/kernels/kernels.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -433,19 +433,19 @@ static void isas_bit_identical(void) {
     float *x = xb + off;
     fill_case(x, N, d, ldx, lo, hi, st, &seed);
     for (unsigned mode = 0; mode < 4; mode++) {
-      CHECK(vec_cal_kernels_scalar.encode(x, N, d, ldx, qref, lo, st, mode, 0) == N);
-      vec_cal_kernels_scalar.decode(qref, N, d, lo, st, mode, oref, ldo, 0);
+      CHECK(vec_cal_encode_scalar(x, N, d, ldx, qref, lo, st, mode, 0) == N);
+      vec_cal_decode_scalar(qref, N, d, lo, st, mode, oref, ldo, 0);
       for (int k = 1; k < ni; k++) {
         CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
-        const vec_cal_kernels *kt = vec_cal_kernels_active();
+        const vec_kernels *kt = vec_kernels_get();
         CHECK(kt->isa == (vec_isa)isas[k]);
         for (unsigned flags = 0; flags <= VEC_KF_STREAM; flags++) {
           uint8_t *q = qb + (flags ? 0 : 1);
           float *o = ob + (flags ? 0 : 1);
-          CHECK(kt->encode(x, N, d, ldx, q, lo, st, mode, flags) == N);
+          CHECK(kt->cal.encode(x, N, d, ldx, q, lo, st, mode, flags) == N);
           CHECKF(memcmp(q, qref, N * d) == 0, "encode %s d=%zu mode %u flags %u",
                  vec_isa_name(kt->isa), d, mode, flags);
-          kt->decode(q, N, d, lo, st, mode, o, ldo, flags);
+          kt->cal.decode(q, N, d, lo, st, mode, o, ldo, flags);
           for (size_t i = 0; i < N; i++)
             CHECKF(memcmp(o + i * ldo, oref + i * ldo, d * 4) == 0,
                    "decode %s d=%zu mode %u flags %u row %zu", vec_isa_name(kt->isa), d, mode,
@@ -659,7 +659,7 @@ static void lowbit_unpack_isas_bit_identical(void) {
       for (int k = 0; k < ni; k++) {
         CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
         memset(got, 0xAA, N * d);
-        vec_lb_unpack_active()(codes, N, cs, d, bits, got);
+        vec_kernels_get()->cal.unpack(codes, N, cs, d, bits, got);
         CHECKF(memcmp(got, want, N * d) == 0, "unpack %s bits %u d=%zu",
                vec_isa_name((vec_isa)isas[k]), bits, d);
       }
@@ -724,7 +724,7 @@ static void dispatch_follows_isa(void) {
   int isas[4], ni = vt_isas(isas);
   for (int k = 0; k < ni; k++) {
     CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
-    CHECK(vec_cal_kernels_active()->isa == (vec_isa)isas[k]);
+    CHECK(vec_kernels_get()->isa == (vec_isa)isas[k]);
   }
   CHECK(mode_of(VEC_CODEC_INT8_CAL, VEC_ROUND_TRUNCATE) == (VEC_CAL_INT8 | VEC_CAL_TRUNC));
 }

@@ -111,23 +111,23 @@ typedef struct {
 static int kernel_sets(kset *out) {
   int n = 0;
   out[n++] = (kset){VEC_ISA_SCALAR,
-                    {vec_encode_f16_scalar, vec_encode_bf16_scalar},
-                    {vec_decode_f16_scalar, vec_decode_bf16_scalar}};
+                    {vec_half_encode_f16_scalar, vec_half_encode_bf16_scalar},
+                    {vec_half_decode_f16_scalar, vec_half_decode_bf16_scalar}};
 #if defined(VEC_HAVE_X86_KERNELS)
   int f16c = (vec_cpu_features() & VEC_CPU_F16C) != 0;
   if (vec_isa_supported(VEC_ISA_AVX2))
     out[n++] = (kset){VEC_ISA_AVX2,
-                      {f16c ? vec_encode_f16_avx2 : NULL, vec_encode_bf16_avx2},
-                      {f16c ? vec_decode_f16_avx2 : NULL, vec_decode_bf16_avx2}};
+                      {f16c ? vec_half_encode_f16_avx2 : NULL, vec_half_encode_bf16_avx2},
+                      {f16c ? vec_half_decode_f16_avx2 : NULL, vec_half_decode_bf16_avx2}};
   if (vec_isa_supported(VEC_ISA_AVX512))
     out[n++] = (kset){VEC_ISA_AVX512,
-                      {f16c ? vec_encode_f16_avx512 : NULL, vec_encode_bf16_avx512},
-                      {f16c ? vec_decode_f16_avx512 : NULL, vec_decode_bf16_avx512}};
+                      {f16c ? vec_half_encode_f16_avx512 : NULL, vec_half_encode_bf16_avx512},
+                      {f16c ? vec_half_decode_f16_avx512 : NULL, vec_half_decode_bf16_avx512}};
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
   out[n++] = (kset){VEC_ISA_NEON,
-                    {vec_encode_f16_neon, vec_encode_bf16_neon},
-                    {vec_decode_f16_neon, vec_decode_bf16_neon}};
+                    {vec_half_encode_f16_neon, vec_half_encode_bf16_neon},
+                    {vec_half_decode_f16_neon, vec_half_decode_bf16_neon}};
 #endif
   return n;
 }

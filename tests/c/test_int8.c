@@ -124,8 +124,8 @@ static void isas_bit_identical(void) {
     float *x = xb + off;
     fill(x, N * ldx, &seed, (int)(d % 4));
     if (d % 5 == 0) memset(x + ldx, 0, d * sizeof(float)); /* a zero row now and then */
-    vec_kernels_scalar.encode_int8(x, N, d, ldx, qref, d, sref, 0);
-    vec_kernels_scalar.decode_int8(qref, N, d, d, sref, oref, d, 0);
+    vec_int8_encode_scalar(x, N, d, ldx, qref, d, sref, 0);
+    vec_int8_decode_scalar(qref, N, d, d, sref, oref, d, 0);
     for (int k = 1; k < ni; k++) {
       const vec_kernels *kt = NULL;
       CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
@@ -134,10 +134,10 @@ static void isas_bit_identical(void) {
         /* streaming needs alignment: flags=1 uses aligned outputs, flags=0 misaligns them */
         int8_t *q = qb + (flags ? 0 : 1);
         float *o = ob + (flags ? 0 : 1);
-        CHECK(kt->encode_int8(x, N, d, ldx, q, d, s, flags) == N);
+        CHECK(kt->int8.encode(x, N, d, ldx, q, d, s, flags) == N);
         CHECKF(same_bits(q, qref, N * d) && same_bits(s, sref, sizeof s),
                "encode %s d=%zu flags=%u", vec_isa_name(kt->isa), d, flags);
-        kt->decode_int8(q, N, d, d, s, o, d, flags);
+        kt->int8.decode(q, N, d, d, s, o, d, flags);
         CHECKF(same_bits(o, oref, N * d * sizeof(float)), "decode %s d=%zu flags=%u",
                vec_isa_name(kt->isa), d, flags);
       }

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/kernels/kmeans_kernels.h"
+#include "../../src/kernels/kernels.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -21,7 +21,7 @@ static void kernels_match_scalar(void) {
   uint64_t s = 11;
   for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
     for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
-      size_t d = ds[a], k = ks[b], n = 13, kp = vec_km_kpad(k);
+      size_t d = ds[a], k = ks[b], n = 13, kp = vec_kmeans_kpad(k);
       float *buf = malloc((n * d + 1) * sizeof(float)), *x = buf + 1; /* unaligned */
       float *cen = malloc(k * d * sizeof(float)), *ct = calloc(d * kp, sizeof(float));
       float *cn = malloc(kp * sizeof(float)), val0[13], val1[13];
@@ -35,7 +35,7 @@ static void kernels_match_scalar(void) {
           ct[j * kp + c] = cen[c * d + j], t += cen[c * d + j] * cen[c * d + j];
         cn[c] = t;
       }
-      vec_km_assign_scalar(x, n, d, d, ct, cn, k, best0, val0);
+      vec_kmeans_assign_scalar(x, n, d, d, ct, cn, k, best0, val0);
       for (size_t i = 0; i < n; i++) {
         double dmin = INFINITY;
         for (size_t c = 0; c < k; c++) {
@@ -47,7 +47,7 @@ static void kernels_match_scalar(void) {
       }
       for (int t = 0; t < ni; t++) {
         CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-        vec_km_assign_pick()(x, n, d, d, ct, cn, k, best1, val1);
+        vec_kernels_get()->kmeans.assign(x, n, d, d, ct, cn, k, best1, val1);
         for (size_t i = 0; i < n; i++) {
           double e0 = exact_dist(x + i * d, cen + best0[i] * d, d);
           double e1 = exact_dist(x + i * d, cen + best1[i] * d, d);
@@ -67,7 +67,7 @@ static void kernels_match_scalar(void) {
 static void ties_lowest_index(void) {
   /* Three identical centroids: every ISA must pick the first. */
   int isas[4], ni = vt_isas(isas);
-  size_t d = 5, k = 70, kp = vec_km_kpad(k);
+  size_t d = 5, k = 70, kp = vec_kmeans_kpad(k);
   float x[5] = {1, 2, 3, 4, 5}, *ct = calloc(d * kp, sizeof(float)), cn[128];
   for (size_t c = 0; c < kp; c++) cn[c] = INFINITY;
   for (size_t c = 0; c < k; c++) {
@@ -82,7 +82,7 @@ static void ties_lowest_index(void) {
     uint32_t b;
     float v;
     CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-    vec_km_assign_pick()(x, 1, d, d, ct, cn, k, &b, &v);
+    vec_kernels_get()->kmeans.assign(x, 1, d, d, ct, cn, k, &b, &v);
     CHECKF(b == 3, "isa %s picked %u", vec_isa_name((vec_isa)isas[t]), b);
   }
   free(ct);

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../../src/codecs/codec_impl.h"
-#include "../../src/kernels/pq_kernels.h"
+#include "../../src/kernels/kernels.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -184,8 +184,8 @@ static void fastscan_kernels_bit_exact(void) {
       for (size_t j = 0; j < np; j++)
         memset(lut + j * 32, 128, 16), memset(lut + j * 32 + 16, 127, 16);
     float ref[32], refs[32];
-    vec_pq4_scan_scalar(blk, np, lut, 0.0f, 1.0f, ref); /* the integer sums, exactly */
-    vec_pq4_scan_scalar(blk, np, lut, -3.25f, 0.0173f, refs);
+    vec_pq_scan4_scalar(blk, np, lut, 0.0f, 1.0f, ref); /* the integer sums, exactly */
+    vec_pq_scan4_scalar(blk, np, lut, -3.25f, 0.0173f, refs);
     for (size_t r = 0; r < 32; r++) {
       unsigned e = 0;
       for (size_t j = 0; j < np; j++)
@@ -195,10 +195,10 @@ static void fastscan_kernels_bit_exact(void) {
     }
     for (int t = 0; t < ni; t++) {
       CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-      vec_pq4_scan_pick()(blk, np, lut, 0.0f, 1.0f, got);
+      vec_kernels_get()->pq.scan(blk, np, lut, 0.0f, 1.0f, got);
       CHECKF(memcmp(ref, got, sizeof ref) == 0, "isa %s npairs %zu", vec_isa_name((vec_isa)isas[t]),
              np);
-      vec_pq4_scan_pick()(blk, np, lut, -3.25f, 0.0173f, got);
+      vec_kernels_get()->pq.scan(blk, np, lut, -3.25f, 0.0173f, got);
       CHECK(memcmp(refs, got, sizeof refs) == 0);
     }
     /* 1..4 queries at once: each query's own table (an odd stride apart), bias and delta give
@@ -213,9 +213,9 @@ static void fastscan_kernels_bit_exact(void) {
     for (int t = 0; t < ni; t++) {
       CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
       for (size_t nq = 1; nq <= VEC_PQ4_QB; nq++) {
-        vec_pq4_scanq_pick()(blk, np, luts, ls, bias, delta, nq, mq, ldo);
+        vec_kernels_get()->pq.scanq(blk, np, luts, ls, bias, delta, nq, mq, ldo);
         for (size_t i = 0; i < nq; i++) {
-          vec_pq4_scan_scalar(blk, np, luts + i * ls, bias[i], delta[i], one);
+          vec_pq_scan4_scalar(blk, np, luts + i * ls, bias[i], delta[i], one);
           CHECKF(memcmp(one, mq + i * ldo, sizeof one) == 0, "isa %s npairs %zu nq %zu query %zu",
                  vec_isa_name((vec_isa)isas[t]), np, nq, i);
         }
@@ -231,10 +231,10 @@ static void fastscan_kernels_bit_exact(void) {
   for (size_t i = 0; i < np * 32; i++) gb[i] = (uint8_t)i;
   contract_lut(gl, np, &s);
   float ref[32];
-  vec_pq4_scan_scalar(gb, np, gl, 1.0f, 0.5f, ref);
+  vec_pq_scan4_scalar(gb, np, gl, 1.0f, 0.5f, ref);
   for (int t = 0; t < ni; t++) {
     CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
-    vec_pq4_scan_pick()(gb, np, gl, 1.0f, 0.5f, got);
+    vec_kernels_get()->pq.scan(gb, np, gl, 1.0f, 0.5f, got);
     CHECK(memcmp(ref, got, sizeof ref) == 0);
   }
   vt_guarded_free(h1, s1), vt_guarded_free(h2, s2);
@@ -253,12 +253,12 @@ static void pack_matches_reference(void) {
     for (size_t i = 0; i < 32 * cs; i++) codes[i] = (uint8_t)vt_next(&s);
     for (size_t r = 0; r < 32; r++)
       for (size_t b = 0; b < cs; b++) want[b * 32 + r] = codes[r * cs + b];
-    vec_pq4_pack_scalar(codes, cs, blk);
+    vec_pq_pack4_scalar(codes, cs, blk);
     CHECKF(memcmp(blk, want, 32 * cs) == 0, "scalar cs %zu", cs);
     for (int t = 0; t < ni; t++) {
       CHECK(vec_set_isa((vec_isa)isas[t]) == VEC_OK);
       memset(blk, 0xee, 32 * cs);
-      vec_pq4_pack_pick()(codes, cs, blk);
+      vec_kernels_get()->pq.pack(codes, cs, blk);
       CHECKF(memcmp(blk, want, 32 * cs) == 0, "isa %s cs %zu", vec_isa_name((vec_isa)isas[t]), cs);
     }
     vec_set_isa(VEC_ISA_AUTO);

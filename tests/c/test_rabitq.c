@@ -562,18 +562,18 @@ static void test_score_isas(void) {
  * runs, against integer references written out here. */
 typedef struct {
   const char *name;
-  vec_rq_dot_fn dot;
-  vec_rq_unpack_fn unpack;
-  vec_rq_eval_fn eval;
-  vec_rq_evaln_fn evaln;
-  vec_rq_sum_fn sum;
-  vec_rq_sign_fn sign;
+  vec_rabitq_dot_fn dot;
+  vec_rabitq_unpack_fn unpack;
+  vec_rabitq_eval_fn eval;
+  vec_rabitq_evaln_fn evaln;
+  vec_rabitq_sum_fn sum;
+  vec_rabitq_sign_fn sign;
 } rq_variant;
 
 #define RQ_VARIANT(isa)                                                                            \
   (rq_variant) {                                                                                   \
-    #isa, vec_rq_dot_##isa, vec_rq_unpack_##isa, vec_rq_eval_##isa, vec_rq_evaln_##isa,            \
-        vec_rq_sum_##isa, vec_rq_sign_##isa                                                        \
+    #isa, vec_rabitq_dot_##isa, vec_rabitq_unpack_##isa, vec_rabitq_eval_##isa,                    \
+        vec_rabitq_evaln_##isa, vec_rabitq_sum_##isa, vec_rabitq_sign_##isa                        \
   }
 
 static int rq_variants(rq_variant *v) {
@@ -584,7 +584,7 @@ static int rq_variants(rq_variant *v) {
   if (vec_isa_supported(VEC_ISA_AVX512)) {
     v[n++] = RQ_VARIANT(avx512);
     if (vec_cpu_features() & VEC_CPU_AVX512VNNI)
-      v[n++] = (rq_variant){"avx512vnni", vec_rq_dot_avx512vnni, NULL, NULL, NULL, NULL, NULL};
+      v[n++] = (rq_variant){"avx512vnni", vec_rabitq_dot_avx512vnni, NULL, NULL, NULL, NULL, NULL};
   }
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
@@ -611,22 +611,22 @@ static void test_search_kernels(void) {
     for (int k = 1; k < nv; k++) {
       if (!v[k].sum) continue;
       for (int mode = 0; mode < 3; mode++) {
-        float a = vec_rq_sum_scalar(o, d, mode), b = v[k].sum(o, d, mode);
+        float a = vec_rabitq_sum_scalar(o, d, mode), b = v[k].sum(o, d, mode);
         CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s sum mode %d d=%zu: %.9g, want %.9g", v[k].name,
                mode, d, (double)b, (double)a);
       }
       float keep = o[d / 2];
       o[d / 2] = NAN;
-      float a = vec_rq_sum_scalar(o, d, 2), b = v[k].sum(o, d, 2);
+      float a = vec_rabitq_sum_scalar(o, d, 2), b = v[k].sum(o, d, 2);
       o[d / 2] = keep;
       CHECKF(memcmp(&a, &b, sizeof a) == 0, "%s max with a NaN, d=%zu", v[k].name, d);
       for (unsigned bits = 2; bits <= 8; bits++) {
         float fmin = -(float)(1 << (bits - 1)), fmax = (float)((1 << (bits - 1)) - 1);
-        float tmax = (float)(1 << (bits - 1)) / vec_rq_sum_scalar(o, d, 2), t[13];
+        float tmax = (float)(1 << (bits - 1)) / vec_rabitq_sum_scalar(o, d, 2), t[13];
         float ip0[13], nn0[13], ip1[13], nn1[13];
         for (int i = 0; i < 13; i++) t[i] = tmax * (0.8f + 0.15f * (float)i);
         for (int i = 0; i < 13; i++)
-          vec_rq_eval_scalar(o, dp, t[i], fmin, fmax, i ? NULL : u0, ip0 + i, nn0 + i);
+          vec_rabitq_eval_scalar(o, dp, t[i], fmin, fmax, i ? NULL : u0, ip0 + i, nn0 + i);
         v[k].eval(o, dp, t[0], fmin, fmax, u1, ip1, nn1);
         CHECKF(ip0[0] == ip1[0] && nn0[0] == nn1[0] && memcmp(u0, u1, dp) == 0,
                "%s eval bits %u d=%zu", v[k].name, bits, d);
@@ -725,21 +725,22 @@ static int64_t ref_dot(const int8_t *q, const uint8_t *row, size_t cs, size_t d,
 static void test_dot1_kernels(void) {
   struct {
     const char *name;
-    vec_rq_dot1_fn fn;
+    vec_rabitq_dot1_fn fn;
   } v[8];
   int nv = 0;
-  v[nv].name = "scalar", v[nv++].fn = vec_rq_dot1_scalar;
+  v[nv].name = "scalar", v[nv++].fn = vec_rabitq_dot1_scalar;
 #if defined(VEC_HAVE_X86_KERNELS)
   unsigned f = vec_cpu_features();
-  if (vec_isa_supported(VEC_ISA_AVX2)) v[nv].name = "avx2", v[nv++].fn = vec_rq_dot1_avx2;
+  if (vec_isa_supported(VEC_ISA_AVX2)) v[nv].name = "avx2", v[nv++].fn = vec_rabitq_dot1_avx2;
   if (vec_isa_supported(VEC_ISA_AVX512)) {
-    v[nv].name = "avx512", v[nv++].fn = vec_rq_dot1_avx512;
-    if (f & VEC_CPU_AVX512VPOPCNTDQ) v[nv].name = "avx512vpop", v[nv++].fn = vec_rq_dot1_avx512vpop;
-    if (f & VEC_CPU_AVX512VNNI) v[nv].name = "avx512vnni", v[nv++].fn = vec_rq_dot1_avx512vnni;
+    v[nv].name = "avx512", v[nv++].fn = vec_rabitq_dot1_avx512;
+    if (f & VEC_CPU_AVX512VPOPCNTDQ)
+      v[nv].name = "avx512vpop", v[nv++].fn = vec_rabitq_dot1_avx512vpop;
+    if (f & VEC_CPU_AVX512VNNI) v[nv].name = "avx512vnni", v[nv++].fn = vec_rabitq_dot1_avx512vnni;
   }
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-  if (vec_isa_supported(VEC_ISA_NEON)) v[nv].name = "neon", v[nv++].fn = vec_rq_dot1_neon;
+  if (vec_isa_supported(VEC_ISA_NEON)) v[nv].name = "neon", v[nv++].fn = vec_rabitq_dot1_neon;
 #endif
   uint64_t s = 34;
   for (size_t di = 0; di < sizeof kernel_dims / sizeof kernel_dims[0]; di++)

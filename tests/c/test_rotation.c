@@ -132,19 +132,19 @@ static void test_kernels_vs_scalar(void) {
     float *xu = x + 1; /* unaligned, ends on the guard page */
     for (size_t j = 0; j < p; j++) src[j] = vt_normal(&s), mm[j] = vt_normal(&s);
     memcpy(ref, src, p * sizeof(float));
-    vec_fwht_scalar(ref, mm, p);
+    vec_rotation_fwht_scalar(ref, mm, p);
     for (int k = 0; k < ni; k++) {
       CHECK(vec_set_isa((vec_isa)isas[k]) == VEC_OK);
       memcpy(xu, src, p * sizeof(float));
       switch (isas[k]) {
 #if defined(VEC_HAVE_X86_KERNELS)
-      case VEC_ISA_AVX2: vec_fwht_avx2(xu, mm, p); break;
-      case VEC_ISA_AVX512: vec_fwht_avx512(xu, mm, p); break;
+      case VEC_ISA_AVX2: vec_rotation_fwht_avx2(xu, mm, p); break;
+      case VEC_ISA_AVX512: vec_rotation_fwht_avx512(xu, mm, p); break;
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-      case VEC_ISA_NEON: vec_fwht_neon(xu, mm, p); break;
+      case VEC_ISA_NEON: vec_rotation_fwht_neon(xu, mm, p); break;
 #endif
-      default: vec_fwht_scalar(xu, mm, p); break;
+      default: vec_rotation_fwht_scalar(xu, mm, p); break;
       }
       CHECKF(memcmp(xu, ref, p * sizeof(float)) == 0, "isa %s p=%zu",
              vec_isa_name((vec_isa)isas[k]), p);
@@ -156,36 +156,36 @@ static void test_kernels_vs_scalar(void) {
     float a[301], m[301], ref[301], b[301];
     for (size_t j = 0; j <= n; j++) a[j] = vt_normal(&s), m[j] = vt_normal(&s);
     memcpy(ref, a + 1, n * sizeof(float));
-    vec_vmul_scalar(ref, m + 1, n);
+    vec_rotation_vmul_scalar(ref, m + 1, n);
     for (int k = 0; k < ni; k++) {
       memcpy(b + 1, a + 1, n * sizeof(float));
       switch (isas[k]) {
 #if defined(VEC_HAVE_X86_KERNELS)
-      case VEC_ISA_AVX2: vec_vmul_avx2(b + 1, m + 1, n); break;
-      case VEC_ISA_AVX512: vec_vmul_avx512(b + 1, m + 1, n); break;
+      case VEC_ISA_AVX2: vec_rotation_vmul_avx2(b + 1, m + 1, n); break;
+      case VEC_ISA_AVX512: vec_rotation_vmul_avx512(b + 1, m + 1, n); break;
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-      case VEC_ISA_NEON: vec_vmul_neon(b + 1, m + 1, n); break;
+      case VEC_ISA_NEON: vec_rotation_vmul_neon(b + 1, m + 1, n); break;
 #endif
-      default: vec_vmul_scalar(b + 1, m + 1, n); break;
+      default: vec_rotation_vmul_scalar(b + 1, m + 1, n); break;
       }
       CHECK(memcmp(b + 1, ref, n * sizeof(float)) == 0);
     }
     /* Kac stage of n / 2 pairs (n - 1 elements when n is odd leave the last alone). */
     size_t hh = n / 2;
     memcpy(ref, a + 1, n * sizeof(float));
-    vec_kac_scalar(ref, m + 1, hh);
+    vec_rotation_kac_scalar(ref, m + 1, hh);
     for (int k = 0; k < ni; k++) {
       memcpy(b + 1, a + 1, n * sizeof(float));
       switch (isas[k]) {
 #if defined(VEC_HAVE_X86_KERNELS)
-      case VEC_ISA_AVX2: vec_kac_avx2(b + 1, m + 1, hh); break;
-      case VEC_ISA_AVX512: vec_kac_avx512(b + 1, m + 1, hh); break;
+      case VEC_ISA_AVX2: vec_rotation_kac_avx2(b + 1, m + 1, hh); break;
+      case VEC_ISA_AVX512: vec_rotation_kac_avx512(b + 1, m + 1, hh); break;
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-      case VEC_ISA_NEON: vec_kac_neon(b + 1, m + 1, hh); break;
+      case VEC_ISA_NEON: vec_rotation_kac_neon(b + 1, m + 1, hh); break;
 #endif
-      default: vec_kac_scalar(b + 1, m + 1, hh); break;
+      default: vec_rotation_kac_scalar(b + 1, m + 1, hh); break;
       }
       CHECK(memcmp(b + 1, ref, n * sizeof(float)) == 0);
     }

@@ -1,36 +1,30 @@
 /* crc32c.c: CRC-32C (Castagnoli, reflected 0x82F63B78), the checksum of every serialized
  * structure and of .vqz blocks. The byte-table version is the reference; the CPU's own CRC32C
- * instructions (SSE4.2 on x86-64, the ARMv8 CRC extension on AArch64) are chosen once at run time
- * and give the same values, which the tests check on odd lengths and alignments. */
-#define _GNU_SOURCE /* getauxval */
+ * instructions (SSE4.2 on x86-64, the ARMv8 CRC extension on AArch64) are the kernel table's crc
+ * family where dispatch.c finds them, and give the same values, which the tests check on odd
+ * lengths and alignments. */
 #include <pthread.h>
 #include <string.h>
 
-#include "../codecs/codec_impl.h"
-#include "../io/vqz_internal.h"
+#include "crc_kernels.h"
+#include "kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
+#if defined(VEC_CRC_X86)
 #include <nmmintrin.h>
-#define VEC_CRC_X86 1
-#elif defined(__aarch64__) && defined(__GNUC__)
+#elif defined(VEC_CRC_ARM)
 #include <arm_acle.h>
-#if !defined(__ARM_FEATURE_CRC32)
-#include <sys/auxv.h>
-#ifndef HWCAP_CRC32
-#define HWCAP_CRC32 (1 << 7)
-#endif
-#endif
-#define VEC_CRC_ARM 1
 #endif
 
 #define POLY 0x82F63B78u
 
 static uint32_t table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-static uint32_t (*crc_impl)(uint32_t, const unsigned char *, size_t);
 
-static uint32_t crc_table(uint32_t crc, const unsigned char *p, size_t size) {
+static void crc_init(void);
+
+uint32_t vec_crc_update_scalar(uint32_t crc, const void *data, size_t size) {
+  pthread_once(&crc_once, crc_init);
+  const unsigned char *p = data;
   crc = ~crc;
   for (size_t i = 0; i < size; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
@@ -82,8 +76,11 @@ static void build_shift(uint32_t t[4][256], uint64_t len) {
 /* Three lanes of crc32q, then single steps for the tail. Only this function gets SSE4.2 code, so
  * the rest of the library keeps the baseline instruction set. "crc32" too: clang 22 no longer lets
  * target("sse4.2") alone inline _mm_crc32_u64. */
-__attribute__((target("sse4.2,crc32"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
-                                                               size_t size) {
+__attribute__((target("sse4.2,crc32"))) uint32_t vec_crc_update_sse42(uint32_t crc,
+                                                                      const void *data,
+                                                                      size_t size) {
+  pthread_once(&crc_once, crc_init);
+  const unsigned char *p = data;
   uint64_t c = ~crc & 0xffffffffu;
   for (; size && ((uintptr_t)p & 7); size--) c = _mm_crc32_u8((uint32_t)c, *p++);
   CRC_THREE_LANES(_mm_crc32_u64, c, p, size, LONG_LANE, shift_long)
@@ -96,22 +93,17 @@ __attribute__((target("sse4.2,crc32"))) static uint32_t crc_hw(uint32_t crc, con
   for (; size; size--) c = _mm_crc32_u8((uint32_t)c, *p++);
   return ~(uint32_t)c;
 }
-
-static int hw_available(void) {
-  unsigned a, b, c, d;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
-}
 #elif defined(VEC_CRC_ARM)
 #if defined(__ARM_FEATURE_CRC32)
 #define CRC_ARM_ATTR
-static int hw_available(void) { return 1; }
 #else
-/* Built for a baseline without the CRC extension: compile just this function with it and ask the
- * kernel (HWCAP) whether the CPU has it. */
+/* Built for a baseline without the CRC extension: compile just this function with it (dispatch.c
+ * asks the kernel, HWCAP, whether the CPU has it). */
 #define CRC_ARM_ATTR __attribute__((target("+crc")))
-static int hw_available(void) { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
 #endif
-CRC_ARM_ATTR static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t size) {
+CRC_ARM_ATTR uint32_t vec_crc_update_armv8(uint32_t crc, const void *data, size_t size) {
+  pthread_once(&crc_once, crc_init);
+  const unsigned char *p = data;
   uint64_t c = ~crc;
   for (; size && ((uintptr_t)p & 7); size--) c = __crc32cb((uint32_t)c, *p++);
 #define ARM_STEP64(c_, v_) __crc32cd((uint32_t)(c_), (v_))
@@ -134,31 +126,29 @@ static void crc_init(void) {
     for (int k = 0; k < 8; k++) c = (c >> 1) ^ (POLY & (0u - (c & 1u)));
     table[i] = c;
   }
-  crc_impl = crc_table;
 #if defined(VEC_CRC_X86) || defined(VEC_CRC_ARM)
-  if (hw_available()) {
-    build_shift(shift_long, LONG_LANE);
-    build_shift(shift_short, SHORT_LANE);
-    crc_impl = crc_hw;
-  }
+  build_shift(shift_long, LONG_LANE);
+  build_shift(shift_short, SHORT_LANE);
 #endif
 }
 
 uint32_t vec_crc32c(uint32_t crc, const void *data, size_t size) {
-  pthread_once(&crc_once, crc_init);
-  return crc_impl(crc, data, size);
+  return vec_kernels_get()->crc.update(crc, data, size);
 }
 
 uint32_t vec_crc32c_table(uint32_t crc, const void *data, size_t size) {
-  pthread_once(&crc_once, crc_init);
-  return crc_table(crc, data, size);
+  return vec_crc_update_scalar(crc, data, size);
 }
 
 int vec_crc32c_hw(uint32_t *crc, const void *data, size_t size) {
-  pthread_once(&crc_once, crc_init);
-#if defined(VEC_CRC_X86) || defined(VEC_CRC_ARM)
-  if (hw_available()) {
-    *crc = crc_hw(*crc, data, size);
+#if defined(VEC_CRC_X86)
+  if (vec_cpu_features() & VEC_CPU_SSE42) {
+    *crc = vec_crc_update_sse42(*crc, data, size);
+    return 1;
+  }
+#elif defined(VEC_CRC_ARM)
+  if (vec_cpu_features() & VEC_CPU_CRC32) {
+    *crc = vec_crc_update_armv8(*crc, data, size);
     return 1;
   }
 #else

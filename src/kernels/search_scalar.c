@@ -1,7 +1,8 @@
-/* dots.c: the scalar reference of the search's dot-product kernel: eight interleaved partial sums
- * in a fixed order (the compiler vectorises the lane loop without reassociating), and dot4 computes
- * each row with exactly the arithmetic of dot, so the two are interchangeable bit for bit. */
-#include "dots.h"
+/* search_scalar.c: the scalar reference of the search's dot-product kernel: eight interleaved
+ * partial sums in a fixed order (the compiler vectorises the lane loop without reassociating), and
+ * dot4 computes each row with exactly the arithmetic of dot, so the two are interchangeable bit for
+ * bit. */
+#include "search_kernels.h"
 
 static inline float lanes_sum(const float s[8]) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
