@@ -217,8 +217,8 @@ static void lb_decode(const vec_codec *c, const uint8_t *codes, const float *sca
   }
   uint8_t tile[LB_TILE_BYTES];
   size_t rows = LB_TILE_BYTES / d;
-  vec_cal_unpack_fn unpack = vec_kernels_get()->cal.unpack;
-  const vec_cal_kernels *k = vec_cal_kernels_active();
+  const vec_cal_kernels *k = &vec_kernels_get()->cal;
+  vec_cal_unpack_fn unpack = k->unpack;
   for (size_t r0 = 0; r0 < n; r0 += rows) {
     size_t m = n - r0 < rows ? n - r0 : rows;
     unpack(codes + r0 * cs, m, cs, d, bits, tile);
