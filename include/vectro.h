@@ -340,6 +340,12 @@ typedef struct vec_quality {
 VEC_API int vec_quality_measure(const float *x, size_t ldx, const float *xhat, size_t ldh, size_t n,
                                 size_t d, vec_quality *out);
 
+/** vec_quality_measure with a progress callback (opts->progress, on the caller's thread every
+ *  few thousand rows, done/total in rows; non-zero stops it: VEC_E_CANCELLED). NULL: defaults. */
+VEC_API int vec_quality_measure_opts(const float *x, size_t ldx, const float *xhat, size_t ldh,
+                                     size_t n, size_t d, vec_quality *out,
+                                     const vec_batch_opts *opts);
+
 /* ---------------------------------------------------------------------------------------------
  * Embeddings files: reading .npy / .fvecs / .bvecs / .ivecs in chunks, writing .npy.
  *
@@ -536,6 +542,11 @@ VEC_API int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *code
  *  @return VEC_OK; VEC_E_FORMAT naming the first bad block or row (or the part outside the
  *          blocks); VEC_E_IO when the file shrank since it was opened. */
 VEC_API int vec_vqz_verify(vec_vqz_reader *r);
+
+/** vec_vqz_verify with a progress callback (opts->progress, called on the caller's thread after
+ *  each block and each MiB of the whole-file check, done/total in bytes; non-zero stops it:
+ *  VEC_E_CANCELLED). opts->threads is unused. NULL: as vec_vqz_verify. */
+VEC_API int vec_vqz_verify_opts(vec_vqz_reader *r, const vec_batch_opts *opts);
 
 typedef struct vec_vqz_info {
   size_t struct_size;                    /* sizeof(vec_vqz_info), set by the caller */
