@@ -846,6 +846,13 @@ VEC_API int vec_index_search(vec_index *index, const float *queries, size_t nq, 
  *  @return VEC_OK; VEC_E_IO naming the path; VEC_E_NOMEM; VEC_E_INVALID_ARG. */
 VEC_API int vec_index_save(vec_index *index, const char *path, const char *extra_metadata);
 
+/** vec_index_save with a progress callback (opts->progress, on the caller's thread every 65536
+ *  rows written, done/total in rows over every file written; non-zero stops the save with
+ *  VEC_E_CANCELLED: the main file is then untouched, and a sidecar this call created is removed).
+ *  opts->threads is unused; NULL: as vec_index_save. */
+VEC_API int vec_index_save_opts(vec_index *index, const char *path, const char *extra_metadata,
+                                const vec_batch_opts *opts);
+
 typedef struct vec_index_load_options {
   size_t struct_size;    /* sizeof(vec_index_load_options) */
   const char *originals; /* float32 rows in the file's order (.npy, .fvecs), or NULL */
@@ -854,9 +861,14 @@ typedef struct vec_index_load_options {
                             are NULL */
   int metric_override;   /* -1: the metric in the file (cosine when it names none); else a
                             vec_metric */
+  /* Added in 0.1 (a struct_size that ends before them means NULL): called on the caller's thread
+   * every 65536 rows read, done/total in rows over every file read; non-zero stops the load with
+   * VEC_E_CANCELLED. */
+  vec_progress_fn progress;
+  void *progress_user;
 } vec_index_load_options;
 
-#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1}
+#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL}
 
 /** Opens an index from any .vqz: the file's codec, its ids (a file without ids: 0 .. n-1), the
  *  metric and next_id of its metadata, and the sidecars. The rows are read into memory (each block
