@@ -941,9 +941,10 @@ int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metad
   if (opts && opts->struct_size < sizeof *opts)
     return vec_fail(VEC_E_INVALID_ARG, -1, "%s: vec_batch_opts.struct_size is too small", fn);
   size_t plen = strlen(path), extra = extra_metadata ? strlen(extra_metadata) : 0;
-  char *side = malloc(plen + 32), *meta = malloc(META_MAX + 2 * plen + extra);
-  if (!side || !meta) {
-    free(side), free(meta);
+  char *side = malloc(plen + 32), *rside = malloc(plen + 32);
+  char *meta = malloc(META_MAX + 2 * plen + extra);
+  if (!side || !rside || !meta) {
+    free(side), free(rside), free(meta);
     return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
   }
   rw_rdlock(&ix->lock);
@@ -965,10 +966,8 @@ int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metad
   pr.total = (uint64_t)ix->mcount * (1u + (ix->rerank != NULL) + (ix->keep_originals != 0));
   /* The sidecars first: the main file, renamed into place last, names them. A sidecar this call
    * creates is removed again if the save fails, so a failed save leaves no new file. */
-  char *rside = malloc(plen + 32);
   int made_r = 0, made_o = 0;
-  if (!rside) rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
-  if (!rc && ix->rerank) {
+  if (ix->rerank) {
     snprintf(rside, plen + 32, "%s.rerank.vqz", path);
     made_r = access(rside, F_OK) != 0;
     rc = save_vqz(ix, rside, ix->rerank, "{\"vectro_index_rerank\": 1}", ix->rcodes, ix->rscales,
