@@ -1,6 +1,8 @@
 /* scan.c: the flat scan: tiles of rows scored for a group of queries into top-k heaps or
  * reservoirs (skipping rows outside the allow bitmap), the row or query split over threads, and
  * the driver every entry point runs. */
+#include <float.h>
+
 #include "search_impl.h"
 
 /* The keys of a tile (kj: keys, or the raw ips for IP) with every row of extreme magnitude
@@ -10,7 +12,13 @@ static const float *fix_extreme_keys(const search_ctx *s, size_t j, size_t t0, s
                                      const float *rows, size_t ld, const float *ipj,
                                      const float *sq, const float *kj, float *keys, float *one) {
   const scorer *sc = &s->sc;
-  int ip_only = s->metric == VEC_METRIC_IP;
+  int ip_only = s->metric == VEC_METRIC_IP, any = 0;
+  /* First a branch-free pass the compiler vectorizes: nearly every tile has no such row. */
+  for (size_t r = 0; r < tn; r++) {
+    any |= !(fabsf(ipj[r]) <= FLT_MAX);
+    if (!ip_only) any |= !(sq[r] >= SAFE_SQ_LO) | !(sq[r] <= SAFE_SQ_HI);
+  }
+  if (!any) return kj;
   for (size_t r = 0; r < tn; r++) {
     if (!key_unsafe(s->metric, ipj[r], ip_only ? 0.0f : sq[r])) continue;
     if (kj != keys) {
