@@ -195,7 +195,10 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  * |q - c| |x - c| instead of |q| |x|; decoding gives c + R^T (scale_1 y). The centre is part of
  * the serialized codec (format version 2.0, which readers that predate it refuse).
  *
- * NaN or Inf in the input is always an error naming the row, for every codec.
+ * NaN or Inf in the input is always an error naming the row, for every codec. Finite values a
+ * codec cannot hold are VEC_E_RANGE naming the row: f16 past 65504, and a non-zero f16 row whose
+ * every value rounds to 0 (below 2^-24: it would decode to zeros); pq training rows whose largest
+ * value is below 2^-40 (its float32 distances underflow) or whose squared distances overflow.
  * ------------------------------------------------------------------------------------------- */
 typedef struct vec_codec_s vec_codec;
 
@@ -578,6 +581,10 @@ VEC_API int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info);
  * broken by the lower row index, so the answer is the same whatever the thread count. The work is
  * split over database rows, or, when many queries meet a database too small to keep every thread
  * busy, over blocks of queries: progress callbacks then count rows or query blocks.
+ * Extreme magnitudes (rows or queries of 1e19 or 1e-22): a query whose max|q| is outside
+ * [2^-20, 2^20] is scaled by a power of two and its scores scaled back (past float32's range
+ * they read Inf, below it +0, never NaN or -0); a row whose |x|^2 or dot product leaves
+ * [2^-100, 2^100] is scored in double. Ordinary magnitudes give the same bits as without this.
  * ------------------------------------------------------------------------------------------- */
 typedef enum vec_metric {
   VEC_METRIC_IP = 0,     /* q . x (the codec's estimate), larger is better */
