@@ -308,11 +308,11 @@ PyObject *vpy_vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
   {
     /* In pieces of at most 2 MiB of codes and scales, Ctrl-C checked between them (a whole
      * file read at once would otherwise keep it pending until the end). */
-    vec_batch_opts o = VEC_BATCH_OPTS_INIT;
     size_t row = cs + 4 * sc + 8, step = ((size_t)2 << 20) / (row ? row : 1);
     step = step ? step : 1;
     rc = VEC_OK;
-    VPY_INTERRUPTIBLE_BEGIN(o, p)
+    vpy_progress p = {NULL, NULL, vpy_now_s(), 0};
+    p.ts = PyEval_SaveThread();
     for (size_t a = 0; rc == VEC_OK && a < (size_t)n; a += step) {
       size_t m = (size_t)n - a < step ? (size_t)n - a : step;
       rc = vec_vqz_read(r, first + a, m, (uint8_t *)q.buf + a * cs,
@@ -321,7 +321,7 @@ PyObject *vpy_vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
       if (rc == VEC_OK && a + m < (size_t)n && vpy_progress_trampoline(&p, a + m, (size_t)n))
         rc = VEC_E_CANCELLED;
     }
-    VPY_INTERRUPTIBLE_END(p)
+    PyEval_RestoreThread(p.ts);
     if (rc != VEC_OK)
       vpy_raise_vec(rc, &p);
     else
