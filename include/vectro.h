@@ -195,7 +195,10 @@ VEC_API int vec_int8_decode(const int8_t *codes, const float *scales, size_t n, 
  * |q - c| |x - c| instead of |q| |x|; decoding gives c + R^T (scale_1 y). The centre is part of
  * the serialized codec (format version 2.0, which readers that predate it refuse).
  *
- * NaN or Inf in the input is always an error naming the row, for every codec.
+ * NaN or Inf in the input is always an error naming the row, for every codec. Finite values a
+ * codec cannot hold are VEC_E_RANGE naming the row: f16 past 65504, and a non-zero f16 row whose
+ * every value rounds to 0 (below 2^-24: it would decode to zeros); pq training rows whose largest
+ * value is below 2^-40 (its float32 distances underflow) or whose squared distances overflow.
  * ------------------------------------------------------------------------------------------- */
 typedef struct vec_codec_s vec_codec;
 
@@ -348,6 +351,12 @@ typedef struct vec_quality {
  *  @return VEC_OK; VEC_E_NONFINITE naming a row of either with NaN or Inf; VEC_E_INVALID_ARG. */
 VEC_API int vec_quality_measure(const float *x, size_t ldx, const float *xhat, size_t ldh, size_t n,
                                 size_t d, vec_quality *out);
+
+/** vec_quality_measure with a progress callback (opts->progress, on the caller's thread every
+ *  few thousand rows, done/total in rows; non-zero stops it: VEC_E_CANCELLED). NULL: defaults. */
+VEC_API int vec_quality_measure_opts(const float *x, size_t ldx, const float *xhat, size_t ldh,
+                                     size_t n, size_t d, vec_quality *out,
+                                     const vec_batch_opts *opts);
 
 /* ---------------------------------------------------------------------------------------------
  * Embeddings files: reading .npy / .fvecs / .bvecs / .ivecs in chunks, writing .npy.
@@ -546,6 +555,11 @@ VEC_API int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *code
  *          blocks); VEC_E_IO when the file shrank since it was opened. */
 VEC_API int vec_vqz_verify(vec_vqz_reader *r);
 
+/** vec_vqz_verify with a progress callback (opts->progress, called on the caller's thread after
+ *  each block and each MiB of the whole-file check, done/total in bytes; non-zero stops it:
+ *  VEC_E_CANCELLED). opts->threads is unused. NULL: as vec_vqz_verify. */
+VEC_API int vec_vqz_verify_opts(vec_vqz_reader *r, const vec_batch_opts *opts);
+
 typedef struct vec_vqz_info {
   size_t struct_size;                    /* sizeof(vec_vqz_info), set by the caller */
   unsigned version_major, version_minor; /* format version the file was written with */
@@ -576,6 +590,10 @@ VEC_API int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info);
  * broken by the lower row index, so the answer is the same whatever the thread count. The work is
  * split over database rows, or, when many queries meet a database too small to keep every thread
  * busy, over blocks of queries: progress callbacks then count rows or query blocks.
+ * Extreme magnitudes (rows or queries of 1e19 or 1e-22): a query whose max|q| is outside
+ * [2^-20, 2^20] is scaled by a power of two and its scores scaled back (past float32's range
+ * they read Inf, below it +0, never NaN or -0); a row whose |x|^2 or dot product leaves
+ * [2^-100, 2^100] is scored in double. Ordinary magnitudes give the same bits as without this.
  * ------------------------------------------------------------------------------------------- */
 typedef enum vec_metric {
   VEC_METRIC_IP = 0,     /* q . x (the codec's estimate), larger is better */
@@ -844,6 +862,13 @@ VEC_API int vec_index_search(vec_index *index, const float *queries, size_t nq, 
  *  @return VEC_OK; VEC_E_IO naming the path; VEC_E_NOMEM; VEC_E_INVALID_ARG. */
 VEC_API int vec_index_save(vec_index *index, const char *path, const char *extra_metadata);
 
+/** vec_index_save with a progress callback (opts->progress, on the caller's thread every 65536
+ *  rows written, done/total in rows over every file written; non-zero stops the save with
+ *  VEC_E_CANCELLED: the main file is then untouched, and a sidecar this call created is removed).
+ *  opts->threads is unused; NULL: as vec_index_save. */
+VEC_API int vec_index_save_opts(vec_index *index, const char *path, const char *extra_metadata,
+                                const vec_batch_opts *opts);
+
 typedef struct vec_index_load_options {
   size_t struct_size;    /* sizeof(vec_index_load_options) */
   const char *originals; /* float32 rows in the file's order (.npy, .fvecs), or NULL */
@@ -852,9 +877,14 @@ typedef struct vec_index_load_options {
                             are NULL */
   int metric_override;   /* -1: the metric in the file (cosine when it names none); else a
                             vec_metric */
+  /* Added in 0.1 (a struct_size that ends before them means NULL): called on the caller's thread
+   * every 65536 rows read, done/total in rows over every file read; non-zero stops the load with
+   * VEC_E_CANCELLED. */
+  vec_progress_fn progress;
+  void *progress_user;
 } vec_index_load_options;
 
-#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1}
+#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL}
 
 /** Opens an index from any .vqz: the file's codec, its ids (a file without ids: 0 .. n-1), the
  *  metric and next_id of its metadata, and the sidecars. The rows are read into memory (each block

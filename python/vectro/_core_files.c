@@ -305,13 +305,28 @@ PyObject *vpy_vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
   if (vpy_get_flat(args[3], &q, "codes", (size_t)n * cs, 1) < 0) goto done;
   if (have_s && vpy_get_flat(args[4], &s, "scales", (size_t)n * sc * 4, 1) < 0) goto done;
   if (have_id && vpy_get_flat(args[5], &id, "ids", (size_t)n * 8, 1) < 0) goto done;
-  Py_BEGIN_ALLOW_THREADS
-  rc = vec_vqz_read(r, first, (size_t)n, q.buf, have_s ? s.buf : NULL, have_id ? id.buf : NULL);
-  Py_END_ALLOW_THREADS
-  if (rc != VEC_OK)
-    vpy_raise_last(rc);
-  else
-    ret = (Py_INCREF(Py_None), Py_None);
+  {
+    /* In pieces of at most 2 MiB of codes and scales, Ctrl-C checked between them (a whole
+     * file read at once would otherwise keep it pending until the end). */
+    size_t row = cs + 4 * sc + 8, step = ((size_t)2 << 20) / (row ? row : 1);
+    step = step ? step : 1;
+    rc = VEC_OK;
+    vpy_progress p = {NULL, NULL, vpy_now_s(), 0};
+    p.ts = PyEval_SaveThread();
+    for (size_t a = 0; rc == VEC_OK && a < (size_t)n; a += step) {
+      size_t m = (size_t)n - a < step ? (size_t)n - a : step;
+      rc = vec_vqz_read(r, first + a, m, (uint8_t *)q.buf + a * cs,
+                        have_s ? (float *)s.buf + a * sc : NULL,
+                        have_id ? (uint64_t *)id.buf + a : NULL);
+      if (rc == VEC_OK && a + m < (size_t)n && vpy_progress_trampoline(&p, a + m, (size_t)n))
+        rc = VEC_E_CANCELLED;
+    }
+    PyEval_RestoreThread(p.ts);
+    if (rc != VEC_OK)
+      vpy_raise_vec(rc, &p);
+    else
+      ret = (Py_INCREF(Py_None), Py_None);
+  }
 done:
   vpy_release(&id);
   vpy_release(&s);
@@ -323,11 +338,11 @@ PyObject *vpy_vqz_verify(PyObject *self, PyObject *arg) {
   (void)self;
   vec_vqz_reader *r = get_cap(arg, VQZR_CAPSULE);
   if (!r) return NULL;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = vec_vqz_verify(r);
-  Py_END_ALLOW_THREADS
-  if (rc != VEC_OK) return vpy_raise_last(rc);
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  VPY_INTERRUPTIBLE_BEGIN(o, p)
+  int rc = vec_vqz_verify_opts(r, &o);
+  VPY_INTERRUPTIBLE_END(p)
+  if (rc != VEC_OK) return vpy_raise_vec(rc, &p);
   Py_RETURN_NONE;
 }
 

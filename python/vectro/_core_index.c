@@ -139,18 +139,22 @@ static PyObject *index_add(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyErr_SetString(PyExc_ValueError, "ids must hold one uint64 per row");
     n = -1;
   }
+  sig_ctx sig = {NULL, now_s(), 0};
   if (n >= 0) {
+    /* Ctrl-C stops the encoding; the batch then goes in not at all (add is atomic). */
     vec_batch_opts o = VEC_BATCH_OPTS_INIT;
     o.threads = (int)threads;
-    Py_BEGIN_ALLOW_THREADS
+    o.progress = check_signals;
+    o.progress_user = &sig;
+    sig.ts = PyEval_SaveThread();
     if (replace)
       rc = vec_index_upsert(ix, x.buf, (size_t)n, d, ids.buf, &o);
     else
       rc = vec_index_add(ix, x.buf, (size_t)n, d, ids.buf, out.buf, &o);
-    Py_END_ALLOW_THREADS
+    PyEval_RestoreThread(sig.ts);
   }
   rel(&x), rel(&ids), rel(&out);
-  if (n < 0) return NULL;
+  if (n < 0 || sig.raised) return NULL;
   if (rc) return fail(rc);
   Py_RETURN_NONE;
 }
@@ -324,11 +328,15 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   if (!PyUnicode_FSConverter(args[1], &path)) return NULL;
   const char *extra = args[2] == Py_None ? NULL : PyUnicode_AsUTF8(args[2]);
   if (args[2] != Py_None && !extra) return Py_DECREF(path), NULL;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = vec_index_save(ix, PyBytes_AS_STRING(path), extra);
-  Py_END_ALLOW_THREADS
+  sig_ctx sig = {NULL, now_s(), 0};
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.progress = check_signals; /* Ctrl-C: no file is written */
+  o.progress_user = &sig;
+  sig.ts = PyEval_SaveThread();
+  int rc = vec_index_save_opts(ix, PyBytes_AS_STRING(path), extra, &o);
+  PyEval_RestoreThread(sig.ts);
   Py_DECREF(path);
+  if (sig.raised) return NULL;
   if (rc) return fail(rc);
   Py_RETURN_NONE;
 }
@@ -349,11 +357,14 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.rerank = p[2] ? PyBytes_AS_STRING(p[2]) : NULL;
   o.metric_override = (int)metric;
   vec_index *ix = NULL;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
-  Py_END_ALLOW_THREADS
+  sig_ctx sig = {NULL, now_s(), 0};
+  o.progress = check_signals;
+  o.progress_user = &sig;
+  sig.ts = PyEval_SaveThread();
+  int rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
+  PyEval_RestoreThread(sig.ts);
   for (int i = 0; i < 3; i++) Py_XDECREF(p[i]);
+  if (sig.raised) return NULL;
   return rc ? fail(rc) : wrap(ix);
 }
 

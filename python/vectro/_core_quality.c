@@ -103,12 +103,12 @@ PyObject *vpy_quality(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   size_t n = (size_t)x.shape[0], d = (size_t)x.shape[1];
   size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d, ldh = n > 1 ? (size_t)h.strides[0] / 4 : d;
   vec_quality q = {sizeof q, 0, 0, 0, 0, 0, 0, 0};
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = vec_quality_measure(x.buf, ldx, h.buf, ldh, n, d, &q);
-  Py_END_ALLOW_THREADS
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  VPY_INTERRUPTIBLE_BEGIN(o, p)
+  int rc = vec_quality_measure_opts(x.buf, ldx, h.buf, ldh, n, d, &q, &o);
+  VPY_INTERRUPTIBLE_END(p)
   if (rc != VEC_OK)
-    vpy_raise_last(rc);
+    vpy_raise_vec(rc, &p);
   else
     ret =
         Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:d,s:n}", "rel_l2_mean", q.rel_l2_mean, "rel_l2_max",

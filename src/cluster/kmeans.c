@@ -152,9 +152,11 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
   /* Distances are |c|^2 - 2 x.c in float32: past this bound on |x_j| they can overflow to +Inf,
    * every centroid would tie and the clustering would be silently meaningless. */
   const float lim = sqrtf(FLT_MAX / (4.0f * (float)d));
+  float maxabs = 0.0f;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < d; j++) {
       float v = x[i * ldx + j];
+      maxabs = fabsf(v) > maxabs ? fabsf(v) : maxabs;
       if (!isfinite(v))
         return vec_fail(VEC_E_NONFINITE, (long long)i, "k-means row %zu holds NaN or Inf", i);
       if (fabsf(v) > lim)
@@ -164,6 +166,20 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
                         i, (double)v, d, (double)lim);
     }
 
+  /* At the other end those distances underflow (rows of 1e-22: |c|^2 is about 1e-44, below
+   * float32's normal range), and again every centroid ties. Such rows are clustered as a copy
+   * scaled by a power of two (exact) and the centroids scaled back. */
+  float *scaled = NULL;
+  int sexp = 0;
+  if (maxabs > 0.0f && maxabs < 0x1p-40f) {
+    sexp = ilogbf(maxabs);
+    if (!(scaled = malloc(n * d * sizeof(float))))
+      return vec_fail(VEC_E_NOMEM, -1, "vec_kmeans: out of memory");
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < d; j++) scaled[i * d + j] = ldexpf(x[i * ldx + j], -sexp);
+    x = scaled;
+    ldx = d;
+  }
   uint64_t rng = p.seed ^ 0x6b6d65616e73ull; /* "kmeans": seed 0 is a fine seed too */
   size_t nt = n < cap ? n : cap;
   const float *xs = x;
@@ -266,16 +282,18 @@ int vec_kmeans(const float *x, size_t n, size_t d, size_t ldx, size_t k,
     double obj = 0.0;
     for (size_t i = 0; i < n; i++) obj += sqdist(x + i * ldx, centroids + (size_t)fa[i] * d, d);
     if (stats) {
-      stats->objective = obj;
+      stats->objective = ldexp(obj, 2 * sexp);
       stats->train_rows = nt;
       stats->empty_repairs = repairs;
     }
   }
+  for (size_t i = 0; sexp && i < k * d; i++) centroids[i] = ldexpf(centroids[i], sexp);
   rc = VEC_OK;
 out:
   if (rc == VEC_E_NOMEM) vec_fail(rc, -1, "vec_kmeans: out of memory");
   if (rc == VEC_E_CANCELLED) vec_fail(rc, -1, "cancelled by the progress callback");
   free(sample), free(ct), free(cn), free(val), free(asg), free(sums), free(mind), free(idx);
   free(counts);
+  free(scaled);
   return rc;
 }

@@ -11,10 +11,27 @@ static size_t no_scales(const vec_codec *c) {
   return 0;
 }
 
+/* f16 refuses values past its range (65504) in the kernels. At the other end, a non-zero row whose
+ * every value is below f16's smallest subnormal (2^-24; rows of 1e-22) would encode to all zeros
+ * and decode to a zero row: refused too (VEC_E_RANGE), rather than losing the row silently. The
+ * check reads a row's floats only when its codes are all zero. */
 static size_t f16_encode(const vec_codec *c, const float *x, size_t n, size_t ldx, uint8_t *codes,
                          float *scales, unsigned flags, int *rc) {
   (void)scales;
-  return vec_kernels_get()->half.encode_f16(x, n, c->d, ldx, codes, flags, rc);
+  size_t done = vec_kernels_get()->half.encode_f16(x, n, c->d, ldx, codes, flags, rc), d = c->d;
+  for (size_t i = 0; i < done; i++) {
+    const uint8_t *r = codes + i * 2 * d;
+    size_t j = 0;
+    while (j < d && (r[2 * j] | (r[2 * j + 1] & 0x7f)) == 0) j++;
+    if (j < d) continue;
+    for (j = 0; j < d && x[i * ldx + j] == 0.0f; j++) {
+    }
+    if (j < d) {
+      *rc = VEC_E_RANGE;
+      return i;
+    }
+  }
+  return done;
 }
 static void f16_decode(const vec_codec *c, const uint8_t *codes, const float *scales, size_t n,
                        float *out, size_t ldo, unsigned flags) {

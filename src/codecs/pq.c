@@ -115,6 +115,20 @@ static int pq_train(vec_codec *c, const float *x, size_t n, size_t ldx, const ve
                     "pq training needs at least 2^bits = %zu vectors (got %zu): fewer vectors "
                     "than centroids",
                     s->ksub, n);
+  /* Encoding and search compare |c|^2 - 2 x.c in float32 against the fixed codebooks: for rows
+   * whose every value is below 2^-40 these underflow and every centroid ties (rows of 1e-22 got
+   * near-random codes). Refused, as rows too large for those distances are (vec_kmeans). */
+  float maxabs = 0.0f;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < c->d; j++) {
+      float v = fabsf(x[i * ldx + j]);
+      maxabs = v > maxabs ? v : maxabs;
+    }
+  if (maxabs > 0.0f && maxabs < 0x1p-40f)
+    return vec_fail(VEC_E_RANGE, -1,
+                    "pq cannot train on rows whose largest value is %g (below 2^-40 = %g): its "
+                    "float32 distances underflow; scale the rows (e.g. normalise them)",
+                    (double)maxabs, 0x1p-40);
   vec_kmeans_params kp = VEC_KMEANS_PARAMS_INIT;
   kp.iters = c->p.train_iters ? c->p.train_iters : 25;
   kp.max_points = c->p.train_max ? c->p.train_max : 256 * s->ksub;

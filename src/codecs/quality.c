@@ -5,7 +5,18 @@
 
 int vec_quality_measure(const float *x, size_t ldx, const float *xhat, size_t ldh, size_t n,
                         size_t d, vec_quality *out) {
+  return vec_quality_measure_opts(x, ldx, xhat, ldh, n, d, out, NULL);
+}
+
+int vec_quality_measure_opts(const float *x, size_t ldx, const float *xhat, size_t ldh, size_t n,
+                             size_t d, vec_quality *out, const vec_batch_opts *opts) {
   vec_clear_error();
+  if (opts && opts->struct_size < sizeof *opts)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_batch_opts.struct_size is %zu, expected %zu",
+                    opts->struct_size, sizeof *opts);
+  vec_progress_fn progress = opts ? opts->progress : NULL;
+  /* Progress every 2^20 values (a few ms of work), so a callback can stop a long measure. */
+  size_t every = d < ((size_t)1 << 20) ? ((size_t)1 << 20) / d : 1;
   if (!out || out->struct_size < sizeof(vec_quality))
     return vec_fail(VEC_E_INVALID_ARG, -1, "vec_quality.struct_size must be set");
   if (d == 0 || ldx < d || ldh < d || (n && (!x || !xhat)))
@@ -13,6 +24,8 @@ int vec_quality_measure(const float *x, size_t ldx, const float *xhat, size_t ld
   double rel_sum = 0, rel_max = 0, cos_sum = 0, cos_min = n ? 1.0 : 0.0, mae_sum = 0, max_abs = 0;
   size_t rel_n = 0, cos_n = 0, mae_n = 0;
   for (size_t i = 0; i < n; i++) {
+    if (progress && i && i % every == 0 && progress(opts->progress_user, i, n))
+      return vec_fail(VEC_E_CANCELLED, -1, "cancelled by the progress callback");
     const float *a = x + i * ldx, *b = xhat + i * ldh;
     double xx = 0, hh = 0, xh = 0, ee = 0, abs_sum = 0, amax = 0;
     for (size_t j = 0; j < d; j++) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../search/search.h"
 
@@ -881,9 +882,22 @@ static const char *base_name(const char *path) {
   return s ? s + 1 : path;
 }
 
-/* Appends the live rows of one stage to w, in runs. */
+/* Progress of a save or load in rows (Python's Ctrl-C lands through it). */
+typedef struct io_progress {
+  vec_progress_fn fn;
+  void *user;
+  uint64_t done, total;
+} io_progress;
+
+static int io_step(io_progress *p, size_t rows) {
+  p->done += rows;
+  if (!p->fn || !p->fn(p->user, (size_t)p->done, (size_t)p->total)) return VEC_OK;
+  return vec_fail(VEC_E_CANCELLED, -1, "cancelled by the progress callback");
+}
+
+/* Appends the live rows of one stage to w, in runs of at most LOAD_CHUNK rows. */
 static int write_stage(const vec_index *ix, vec_vqz_writer *w, const uint8_t *codes,
-                       const float *scales, size_t cs, size_t sc) {
+                       const float *scales, size_t cs, size_t sc, io_progress *pr) {
   int rc = VEC_OK;
   for (size_t r = 0; !rc && r < ix->n;) {
     if (!is_live(ix, r)) {
@@ -891,22 +905,24 @@ static int write_stage(const vec_index *ix, vec_vqz_writer *w, const uint8_t *co
       continue;
     }
     size_t e = r;
-    while (e < ix->n && is_live(ix, e)) e++;
+    while (e < ix->n && e - r < LOAD_CHUNK && is_live(ix, e)) e++;
     rc = vec_vqz_writer_append(w, codes + r * cs, sc ? scales + r * sc : NULL, ix->ids + r, e - r);
+    if (!rc) rc = io_step(pr, e - r);
     r = e;
   }
   return rc;
 }
 
 static int save_vqz(const vec_index *ix, const char *path, const vec_codec *c, const char *meta,
-                    const uint8_t *codes, const float *scales, size_t cs, size_t sc) {
+                    const uint8_t *codes, const float *scales, size_t cs, size_t sc,
+                    io_progress *pr) {
   vec_vqz_options vo = VEC_VQZ_OPTIONS_INIT;
   vo.metadata = meta;
   vo.with_ids = 1;
   vec_vqz_writer *w;
   int rc = vec_vqz_writer_open(path, c, &vo, &w);
   if (rc) return rc;
-  if ((rc = write_stage(ix, w, codes, scales, cs, sc))) {
+  if ((rc = write_stage(ix, w, codes, scales, cs, sc, pr))) {
     vec_vqz_writer_abort(w);
     return rc;
   }
@@ -914,13 +930,21 @@ static int save_vqz(const vec_index *ix, const char *path, const vec_codec *c, c
 }
 
 int vec_index_save(vec_index *ix, const char *path, const char *extra_metadata) {
+  return vec_index_save_opts(ix, path, extra_metadata, NULL);
+}
+
+int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metadata,
+                        const vec_batch_opts *opts) {
   static const char fn[] = "vec_index_save";
   vec_clear_error();
   if (!ix || !path) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
+  if (opts && opts->struct_size < sizeof *opts)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "%s: vec_batch_opts.struct_size is too small", fn);
   size_t plen = strlen(path), extra = extra_metadata ? strlen(extra_metadata) : 0;
-  char *side = malloc(plen + 32), *meta = malloc(META_MAX + 2 * plen + extra);
-  if (!side || !meta) {
-    free(side), free(meta);
+  char *side = malloc(plen + 32), *rside = malloc(plen + 32);
+  char *meta = malloc(META_MAX + 2 * plen + extra);
+  if (!side || !rside || !meta) {
+    free(side), free(rside), free(meta);
     return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
   }
   rw_rdlock(&ix->lock);
@@ -938,32 +962,44 @@ int vec_index_save(vec_index *ix, const char *path, const char *extra_metadata) 
   if (extra) len += snprintf(meta + len, extra + 8, ", %s", extra_metadata);
   snprintf(meta + len, 4, "}");
   int rc = VEC_OK;
-  /* The sidecars first: the main file, renamed into place last, names them. */
+  io_progress pr = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL, 0, 0};
+  pr.total = (uint64_t)ix->mcount * (1u + (ix->rerank != NULL) + (ix->keep_originals != 0));
+  /* The sidecars first: the main file, renamed into place last, names them. A sidecar this call
+   * creates is removed again if the save fails, so a failed save leaves no new file. */
+  int made_r = 0, made_o = 0;
   if (ix->rerank) {
-    snprintf(side, plen + 32, "%s.rerank.vqz", path);
-    rc = save_vqz(ix, side, ix->rerank, "{\"vectro_index_rerank\": 1}", ix->rcodes, ix->rscales,
-                  ix->rcs, ix->rsc);
+    snprintf(rside, plen + 32, "%s.rerank.vqz", path);
+    made_r = access(rside, F_OK) != 0;
+    rc = save_vqz(ix, rside, ix->rerank, "{\"vectro_index_rerank\": 1}", ix->rcodes, ix->rscales,
+                  ix->rcs, ix->rsc, &pr);
   }
   if (!rc && ix->keep_originals) {
     snprintf(side, plen + 32, "%s.originals.npy", path);
+    made_o = access(side, F_OK) != 0;
     vec_npy_writer *nw;
     float *row = malloc(ix->d * sizeof *row); /* the originals at the caller's scale */
     rc = row ? vec_npy_writer_open(side, ix->d, &nw)
              : vec_fail(VEC_E_NOMEM, -1, "%s: no memory", fn);
+    size_t since = 0;
     for (size_t r = 0; !rc && r < ix->n; r++) {
       if (!is_live(ix, r)) continue;
       for (size_t j = 0; j < ix->d; j++) row[j] = ldexpf(ix->orig[r * ix->d + j], sx);
-      if ((rc = vec_npy_writer_append(nw, row, 1, ix->d))) {
-        vec_npy_writer_finish(nw); /* frees it; an incomplete sidecar is never named by a file */
+      rc = vec_npy_writer_append(nw, row, 1, ix->d);
+      if (!rc && ++since == LOAD_CHUNK) rc = io_step(&pr, since), since = 0;
+      if (rc) {
+        vec_npy_writer_abort(nw); /* frees it and its temporary: no incomplete sidecar */
         nw = NULL;
       }
     }
     if (!rc) rc = vec_npy_writer_finish(nw);
+    if (!rc) rc = io_step(&pr, since);
     free(row);
   }
-  if (!rc) rc = save_vqz(ix, path, ix->codec, meta, ix->codes, ix->scales, ix->cs, ix->sc);
+  if (!rc) rc = save_vqz(ix, path, ix->codec, meta, ix->codes, ix->scales, ix->cs, ix->sc, &pr);
   rw_unlock(&ix->lock);
-  free(side), free(meta);
+  if (rc && made_r) unlink(rside);
+  if (rc && made_o) unlink(side);
+  free(rside), free(side), free(meta);
   return rc;
 }
 
@@ -988,11 +1024,12 @@ static int meta_value(const char *meta, const char *key, char *out, size_t cap) 
 
 /* Reads every row of r into ix's stage (codes/scales arrays already reserved); ids when asked. */
 static int load_stage(vec_vqz_reader *r, size_t n, uint8_t *codes, float *scales, size_t cs,
-                      size_t sc, uint64_t *ids) {
+                      size_t sc, uint64_t *ids, io_progress *pr) {
   for (size_t a = 0; a < n; a += LOAD_CHUNK) {
     size_t m = n - a < LOAD_CHUNK ? n - a : LOAD_CHUNK;
     int rc =
         vec_vqz_read(r, a, m, codes + a * cs, sc ? scales + a * sc : NULL, ids ? ids + a : NULL);
+    if (!rc) rc = io_step(pr, m);
     if (rc) return rc;
   }
   return VEC_OK;
@@ -1009,7 +1046,7 @@ static char *join_dir(const char *path, const char *name) {
   return out;
 }
 
-static int load_originals(vec_index *ix, const char *path) {
+static int load_originals(vec_index *ix, const char *path, io_progress *pr) {
   vec_reader *rd;
   int rc = vec_reader_open(path, &rd);
   if (rc) return rc;
@@ -1028,8 +1065,10 @@ static int load_originals(vec_index *ix, const char *path) {
     return vec_fail(rc, -1, "vec_index_load: out of memory for the originals");
   }
   for (size_t got = 0, a = 0; a < ix->n && !rc; a += got) {
-    rc = vec_reader_read(rd, ix->orig + a * ix->d, ix->n - a, &got);
+    size_t want = ix->n - a < LOAD_CHUNK ? ix->n - a : LOAD_CHUNK;
+    rc = vec_reader_read(rd, ix->orig + a * ix->d, want, &got);
     if (!rc && !got) rc = vec_fail(VEC_E_FORMAT, -1, "vec_index_load: %s ended early", path);
+    if (!rc) rc = io_step(pr, got);
   }
   vec_reader_close(rd);
   int e = vec_index_scale_exp(ix); /* the file holds them at the caller's scale */
@@ -1047,7 +1086,7 @@ static int load_originals(vec_index *ix, const char *path) {
   return rc;
 }
 
-static int load_rerank(vec_index *ix, const char *path) {
+static int load_rerank(vec_index *ix, const char *path, io_progress *pr) {
   vec_vqz_reader *r;
   int rc = vec_vqz_reader_open(path, &r);
   if (rc) return rc;
@@ -1074,7 +1113,7 @@ static int load_rerank(vec_index *ix, const char *path) {
     rc = VEC_E_NOMEM;
     goto out;
   }
-  rc = load_stage(r, ix->n, ix->rcodes, ix->rscales, ix->rcs, ix->rsc, ids);
+  rc = load_stage(r, ix->n, ix->rcodes, ix->rscales, ix->rcs, ix->rsc, ids, pr);
   if (!rc && ids && memcmp(ids, ix->ids, ix->n * sizeof *ids) != 0)
     rc = vec_fail(VEC_E_INVALID_ARG, -1,
                   "vec_index_load: rerank file %s holds other ids (or another order)", path);
@@ -1090,8 +1129,11 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
   vec_clear_error();
   if (!path || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL argument", fn);
   *out = NULL;
-  if (opts && opts->struct_size < sizeof *opts)
+  if (opts && opts->struct_size < offsetof(vec_index_load_options, progress))
     return vec_fail(VEC_E_INVALID_ARG, -1, "%s: opts->struct_size is too small", fn);
+  io_progress pr = {NULL, NULL, 0, 0};
+  if (opts && opts->struct_size >= sizeof *opts)
+    pr.fn = opts->progress, pr.user = opts->progress_user;
   vec_vqz_reader *r;
   int rc = vec_vqz_reader_open(path, &r);
   if (rc) return rc;
@@ -1121,8 +1163,10 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
     rc = vec_fail(rc, -1, "%s: out of memory for %zu rows", fn, n);
     goto fail;
   }
+  pr.total = (uint64_t)n * (1u + (strstr(vec_vqz_metadata(r), "\"originals\": ") != NULL) +
+                            (strstr(vec_vqz_metadata(r), "\"rerank\": ") != NULL));
   if ((rc = load_stage(r, n, ix->codes, ix->scales, ix->cs, ix->sc,
-                       vec_vqz_has_ids(r) ? ix->ids : NULL)))
+                       vec_vqz_has_ids(r) ? ix->ids : NULL, &pr)))
     goto fail;
   for (size_t i = 0; !vec_vqz_has_ids(r) && i < n; i++) ix->ids[i] = i;
   for (size_t i = 0; i < n; i++) {
@@ -1166,8 +1210,8 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
       op = o2 = join_dir(path, base_name(val));
     if (!rp && sidecars && meta_value(meta, "rerank", val, sizeof val))
       rp = r2 = join_dir(path, base_name(val));
-    if (op) rc = load_originals(ix, op);
-    if (!rc && rp) rc = load_rerank(ix, rp);
+    if (op) rc = load_originals(ix, op, &pr);
+    if (!rc && rp) rc = load_rerank(ix, rp, &pr);
     free(o2);
     free(r2);
     if (rc) goto fail;

@@ -903,15 +903,30 @@ int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *codes, float
   return VEC_OK;
 }
 
-int vec_vqz_verify(vec_vqz_reader *r) {
+int vec_vqz_verify(vec_vqz_reader *r) { return vec_vqz_verify_opts(r, NULL); }
+
+/* Progress of a verification in bytes; non-zero (after setting the error) stops it. */
+static int verify_progress(const vec_batch_opts *o, uint64_t done, uint64_t total) {
+  if (!o || !o->progress || !o->progress(o->progress_user, (size_t)done, (size_t)total)) return 0;
+  return vec_fail(VEC_E_CANCELLED, -1, "cancelled by the progress callback");
+}
+
+int vec_vqz_verify_opts(vec_vqz_reader *r, const vec_batch_opts *opts) {
   vec_clear_error();
   if (!r) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_verify: NULL reader");
+  if (opts && opts->struct_size < sizeof *opts)
+    return vec_fail(VEC_E_INVALID_ARG, -1, "vec_batch_opts.struct_size is %zu, expected %zu",
+                    opts->struct_size, sizeof *opts);
+  /* Blocks first (as many bytes as they hold), then the whole file once more. */
+  uint64_t total = 2 * r->size - 4, done = 0;
   for (uint64_t b = 0; b < r->blocks; b++) {
     const uint8_t *blk = NULL;
     uint8_t *keep;
     int rc = check_block(r, b, &blk, &keep);
     free(keep);
     if (rc) return rc;
+    done = (uint64_t)((double)r->size * (double)(b + 1) / (double)r->blocks);
+    if ((rc = verify_progress(opts, done, total))) return rc;
   }
   /* The whole-file CRC, read in pieces of at most 1 MiB. */
   uint32_t crc = 0;
@@ -926,6 +941,7 @@ int vec_vqz_verify(vec_vqz_reader *r) {
     if (!r->base) rc = fetch_into(r, off, k, buf);
     if (rc == VEC_OK) crc = vec_crc32c(crc, p, k);
     off += k;
+    if (rc == VEC_OK) rc = verify_progress(opts, r->size + off, total);
   }
   free(buf);
   if (rc) return rc;

@@ -2,17 +2,52 @@
  * (|q|, NaN/Inf refused naming the query). */
 #include "search_impl.h"
 
-/* Checks queries (finite; non-zero for cosine) and fills |q|^2 and |q|. */
-int vsearch_prepare_queries(vec_dots_fn dots, const char *fn, const float *queries, size_t nq,
-                            size_t ldq, size_t d, vec_metric metric, float *qsq, float *qnorm) {
+/* A query's scaling exponent: 0 (untouched, bit-identical scores) when max|q| is in
+ * [2^-20, 2^20] or 0, else that of max|q|, capped at +-40 so that the scaled L2 keys of rows of
+ * ordinary size (|x|^2 up to 2^40 x d) still fit a float against a scaled tiny query. */
+static int query_exp(const float *q, size_t d) {
+  float m = 0.0f;
+  for (size_t i = 0; i < d; i++) m = fabsf(q[i]) > m ? fabsf(q[i]) : m;
+  if (m == 0.0f || (m >= 0x1p-20f && m <= 0x1p20f)) return 0;
+  int e = ilogbf(m);
+  return e < -40 ? -40 : e > 40 ? 40 : e;
+}
+
+/* Checks queries (finite; non-zero for cosine), scales those of extreme magnitude (s->queries then
+ * points to a scaled copy in *owned, which the caller frees, and s->qexp to the exponents) and
+ * fills |q|^2 and |q| of the queries as scaled. */
+int vsearch_prepare_queries(search_ctx *s, const char *fn, float *qsq, float *qnorm, void **owned) {
+  size_t nq = s->nq, d = s->sc.d, ldq = s->ldq;
+  const float *queries = s->queries;
+  *owned = NULL;
+  int any = 0;
   for (size_t j = 0; j < nq; j++) {
     const float *q = queries + j * ldq;
     for (size_t i = 0; i < d; i++)
       if (!isfinite(q[i]))
         return vec_fail(VEC_E_NONFINITE, (long long)j, "%s: query %zu holds NaN or Inf", fn, j);
-    qsq[j] = dot1(dots, q, q, d);
+    any |= query_exp(q, d) != 0;
+  }
+  if (any) {
+    /* nq x d floats plus nq ints: the sizes were checked by vsearch_check_common. */
+    float *copy = malloc(nq * d * sizeof(float) + nq * sizeof(int));
+    if (!copy) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu scaled queries", fn, nq);
+    int *ex = (int *)(void *)(copy + nq * d);
+    for (size_t j = 0; j < nq; j++) {
+      const float *q = queries + j * ldq;
+      ex[j] = query_exp(q, d);
+      for (size_t i = 0; i < d; i++) copy[j * d + i] = ldexpf(q[i], -ex[j]);
+    }
+    *owned = copy;
+    s->queries = copy;
+    s->ldq = d;
+    s->qexp = ex;
+  }
+  for (size_t j = 0; j < nq; j++) {
+    const float *q = s->queries + j * s->ldq;
+    qsq[j] = dot1(s->sc.dots, q, q, d);
     qnorm[j] = sqrtf(qsq[j]);
-    if (metric == VEC_METRIC_COSINE && !(qsq[j] > 0.0f))
+    if (s->metric == VEC_METRIC_COSINE && !(qsq[j] > 0.0f))
       return vec_fail(VEC_E_INVALID_ARG, (long long)j,
                       "%s: query %zu has norm 0, which has no cosine", fn, j);
   }

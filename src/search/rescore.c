@@ -58,11 +58,15 @@ static int rescore_queries(void *vctx, size_t begin, size_t end, size_t *bad_row
       for (size_t i = 0; i < nc; i++) {
         const float *row = s->x + cid[i] * s->ldx;
         float xsq = s->metric == VEC_METRIC_IP ? 0.0f : dot1(sc->dots, row, row, d);
-        hent v = {make_key(s->metric, s->qsq[j], s->qnorm[j], cip[i], xsq), cid[i]};
+        float key = key_unsafe(s->metric, cip[i], xsq)
+                        ? key_double(s, j, row, d, cip[i], xsq, 0)
+                        : make_key_e(s->metric, s->qsq[j], s->qnorm[j], cip[i], xsq, qexp_of(s, j));
+        hent v = {key, cid[i]};
         /* A repeated candidate must not take two slots. */
         if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, v.id)) heap_push(&h, v);
       }
       heap_emit(&h, s->metric, c->ids + j * k, c->scores + j * k);
+      vsearch_unscale(s, j, c->scores + j * k, k);
       continue;
     }
     for (size_t i = 0; i < m; i++) {
@@ -80,10 +84,23 @@ static int rescore_queries(void *vctx, size_t begin, size_t end, size_t *bad_row
         else
           scorer_sqnorms(sc, (size_t)id, 1, rows, ld, tile, &xsq);
       }
-      hent v = {make_key(s->metric, s->qsq[j], s->qnorm[j], ip, xsq), id};
+      float key;
+      if (key_unsafe(s->metric, ip, xsq)) {
+        /* Extreme magnitude: in double from the decoded row (tile holds one row here). */
+        if (!rows) {
+          sc->codec->ops->decode(sc->codec, sc->codes + id * sc->cs, scale_ptr(sc, (size_t)id), 1,
+                                 tile, d, 0);
+          rows = tile;
+        }
+        key = key_double(s, j, rows, d, ip, xsq, sc->hooked);
+      } else {
+        key = make_key_e(s->metric, s->qsq[j], s->qnorm[j], ip, xsq, qexp_of(s, j));
+      }
+      hent v = {key, id};
       if ((h.n < h.k || better(v, h.e[0])) && !heap_contains(&h, id)) heap_push(&h, v);
     }
     heap_emit(&h, s->metric, c->ids + j * k, c->scores + j * k);
+    vsearch_unscale(s, j, c->scores + j * k, k);
   }
   free(store), free(tile), free(cid), free(cip);
   return VEC_OK;
@@ -113,8 +130,8 @@ static int run_rescore(const char *fn, rescore_ctx *c, const vec_batch_opts *opt
   if (!qbuf) return vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
   s->qsq = qbuf;
   s->qnorm = qbuf + nq;
-  rc = vsearch_prepare_queries(s->sc.dots, fn, s->queries, nq, s->ldq, s->sc.d, s->metric, qbuf,
-                               qbuf + nq);
+  void *scaled = NULL;
+  rc = vsearch_prepare_queries(s, fn, qbuf, qbuf + nq, &scaled);
   if (!rc && !c->exact && !(qs = scorer_prepare(&s->sc, s->queries, nq, s->ldq)))
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu prepared queries", fn, nq);
   if (!rc) {
@@ -123,6 +140,7 @@ static int run_rescore(const char *fn, rescore_ctx *c, const vec_batch_opts *opt
     if ((rc = vec_parallel_rows(nq, per_query ? per_query : 1, rescore_queries, c, &o, &bad)))
       rc = vsearch_worker_fail(fn, rc);
   }
+  free(scaled);
   free(qbuf);
   free(qs);
   return rc;

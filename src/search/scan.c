@@ -1,7 +1,38 @@
 /* scan.c: the flat scan: tiles of rows scored for a group of queries into top-k heaps or
  * reservoirs (skipping rows outside the allow bitmap), the row or query split over threads, and
  * the driver every entry point runs. */
+#include <float.h>
+
 #include "search_impl.h"
+
+/* The keys of a tile (kj: keys, or the raw ips for IP) with every row of extreme magnitude
+ * scored again in double (key_double) from its float values: the rows themselves, or that row
+ * decoded into one. Returns the array holding the keys (keys when anything was fixed). */
+static const float *fix_extreme_keys(const search_ctx *s, size_t j, size_t t0, size_t tn,
+                                     const float *rows, size_t ld, const float *ipj,
+                                     const float *sq, const float *kj, float *keys, float *one) {
+  const scorer *sc = &s->sc;
+  int ip_only = s->metric == VEC_METRIC_IP, any = 0;
+  /* First a branch-free pass the compiler vectorizes: nearly every tile has no such row. */
+  for (size_t r = 0; r < tn; r++) {
+    any |= !(fabsf(ipj[r]) <= FLT_MAX);
+    if (!ip_only) any |= !(sq[r] >= SAFE_SQ_LO) | !(sq[r] <= SAFE_SQ_HI);
+  }
+  if (!any) return kj;
+  for (size_t r = 0; r < tn; r++) {
+    if (!key_unsafe(s->metric, ipj[r], ip_only ? 0.0f : sq[r])) continue;
+    if (kj != keys) {
+      memcpy(keys, kj, tn * sizeof(float));
+      kj = keys;
+    }
+    const float *x = rows ? rows + r * ld : one;
+    if (!rows)
+      sc->codec->ops->decode(sc->codec, sc->codes + (t0 + r) * sc->cs, scale_ptr(sc, t0 + r), 1,
+                             one, sc->d, 0);
+    keys[r] = key_double(s, j, x, sc->d, ipj[r], ip_only ? 0.0f : sq[r], sc->hooked);
+  }
+  return kj;
+}
 
 /* Scores rows [rb, re) for queries [qb, qe) into heaps hs[0 .. qe - qb). */
 static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap *hs) {
@@ -15,10 +46,13 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
   size_t qc = sc->qcall;
   float *ip = malloc(qc * TILE_ROWS * sizeof(float));
   float *err = s->bound ? malloc(qc * TILE_ROWS * sizeof(float)) : NULL;
-  if ((need_tile && !tile) || !ip || (s->bound && !err)) {
+  /* One decoded row, for a row of extreme magnitude that a hooked codec scored from its codes. */
+  float *one = sc->codec ? malloc(d * sizeof(float)) : NULL;
+  if ((need_tile && !tile) || !ip || (s->bound && !err) || (sc->codec && !one)) {
     free(tile);
     free(ip);
     free(err);
+    free(one);
     return VEC_E_NOMEM;
   }
   /* Reservoirs for the plain top-k where k is past a dozen (pq-48x4 on the sample: a filtered heap
@@ -31,7 +65,7 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
   uint32_t *rscratch = use_res ? malloc(2 * cap * sizeof(uint32_t)) : NULL;
   hent *rtmp = use_res ? malloc(cap * sizeof(hent)) : NULL;
   if (use_res && (!res || !rstore || !rscratch || !rtmp)) {
-    free(tile), free(ip), free(err), free(res), free(rstore), free(rscratch), free(rtmp);
+    free(tile), free(ip), free(err), free(one), free(res), free(rstore), free(rscratch), free(rtmp);
     return VEC_E_NOMEM;
   }
   for (size_t j = 0; use_res && j < nres; j++)
@@ -66,9 +100,10 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
           if (!s->bound) {
             const float *kj = ipj;
             if (s->metric != VEC_METRIC_IP) {
-              tile_keys(s->metric, s->qsq[j], s->qnorm[j], ipj, sq, tn, keys);
+              tile_keys(s->metric, s->qsq[j], s->qnorm[j], ipj, sq, tn, keys, qexp_of(s, j));
               kj = keys;
             }
+            kj = fix_extreme_keys(s, j, t0, tn, rows, ld, ipj, sq, kj, keys, one);
             if (s->allow) {
               /* A masked row never enters, not even into a heap that is not full yet. */
               for (size_t r = 0; r < tn; r++)
@@ -114,6 +149,7 @@ static int scan(search_ctx *s, size_t rb, size_t re, size_t qb, size_t qe, heap 
   free(tile);
   free(ip);
   free(err);
+  free(one);
   free(res);
   free(rstore);
   free(rscratch);
@@ -203,14 +239,14 @@ int vsearch_run_search(const char *fn, search_ctx *s, uint64_t *ids, float *scor
   heap *hs = malloc((nq ? nq : 1) * sizeof(heap));
   hent *store = malloc((nq * hk > 0 ? nq * hk : 1) * sizeof(hent));
   uint8_t *qs = NULL;
+  void *scaled = NULL;
   if (!qbuf || !hs || !store) {
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory for %zu x %zu results", fn, nq, k);
     goto out;
   }
   s->qsq = qbuf;
   s->qnorm = qbuf + nq;
-  rc = vsearch_prepare_queries(s->sc.dots, fn, s->queries, nq, s->ldq, d, s->metric, qbuf,
-                               qbuf + nq);
+  rc = vsearch_prepare_queries(s, fn, qbuf, qbuf + nq, &scaled);
   if (rc) goto out;
   /* Queries are prepared once per call, not per chunk: every chunk reads the same block. */
   if (!(qs = scorer_prepare(&s->sc, s->queries, nq, s->ldq))) {
@@ -253,8 +289,10 @@ int vsearch_run_search(const char *fn, search_ctx *s, uint64_t *ids, float *scor
     heap tmp = hs[j];
     tmp.k = k; /* emit pads to k slots */
     heap_emit(&tmp, s->metric, ids + j * k, scores + j * k);
+    vsearch_unscale(s, j, scores + j * k, k);
   }
 out:
+  free(scaled);
   free(qbuf);
   free(hs);
   free(store);

@@ -1,8 +1,12 @@
 /* test_engine.c: threading gives the same bits as one thread; progress and cancellation work. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "../../src/engine/parallel.h"
 #include "vectro.h"
 #include "vtest.h"
 
@@ -99,12 +103,55 @@ static void threaded_nonfinite_lowest_row(void) {
   free(x), free(s), free(q);
 }
 
+/* The race the test above leaves to chance (on 2 cores it rarely happens), forced: the chunk
+ * holding the lower bad row reports only after a later chunk has reported a higher one. The
+ * engine must still return the lower row and its error (a "first failure wins" engine returned
+ * the higher). */
+typedef struct {
+  size_t low, high;
+  _Atomic int high_reported;
+} race;
+
+static void nap_ms(long ms) {
+  struct timespec t = {0, ms * 1000000L};
+  nanosleep(&t, NULL);
+}
+
+static int race_rows(void *ctx, size_t begin, size_t end, size_t *bad) {
+  race *r = ctx;
+  if (r->high >= begin && r->high < end) {
+    *bad = r->high;
+    atomic_store(&r->high_reported, 1);
+    return VEC_E_NONFINITE;
+  }
+  if (r->low >= begin && r->low < end) {
+    /* Wait (at most 2 s: with one thread the later chunk never runs) for the other thread's
+     * failure, then a little longer so that the engine has stored it. */
+    for (int i = 0; i < 2000 && !atomic_load(&r->high_reported); i++) nap_ms(1);
+    nap_ms(20);
+    *bad = r->low;
+    return VEC_E_RANGE;
+  }
+  return VEC_OK;
+}
+
+static void lowest_row_wins_a_forced_race(void) {
+  race r = {1000, 900000, 0};
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = 2;
+  size_t bad = 0;
+  CHECK(vec_parallel_rows(1000000, 4096, race_rows, &r, &o, &bad) == VEC_E_RANGE);
+  CHECK(bad == 1000);
+  CHECKF(atomic_load(&r.high_reported), "the engine did not run the chunks on two threads");
+}
+
 static void default_threads(void) { CHECK(vec_default_threads() >= 1); }
 
 const vt_test engine_tests[] = {
     {"threads_bit_identical", threads_bit_identical},
     {"progress_and_cancel", progress_and_cancel},
     {"threaded_nonfinite_lowest_row", threaded_nonfinite_lowest_row},
+    {"lowest_row_wins_a_forced_race", lowest_row_wins_a_forced_race},
     {"default_threads", default_threads},
 };
 const size_t engine_count = sizeof engine_tests / sizeof engine_tests[0];

@@ -171,10 +171,65 @@ static void wide_rows_read_and_verify(void) {
   free(x), free(y), free(codes);
 }
 
+/* Long calls without threads of their own stop when their progress callback asks (Python's
+ * Ctrl-C): verification between blocks and while checking the whole file, quality measurement
+ * every 2^20 values. The calls seen are counted, and an uncancelled run reaches done == total. */
+typedef struct {
+  size_t calls, stop_at, last_done, last_total;
+} stopper;
+
+static int stop_after(void *user, size_t done, size_t total) {
+  stopper *s = user;
+  s->calls++;
+  s->last_done = done;
+  s->last_total = total;
+  return s->stop_at && s->calls >= s->stop_at;
+}
+
+static void long_calls_can_be_cancelled(void) {
+  char path[256];
+  tmp_path(path, sizeof path, "cancel.vqz");
+  size_t n = 3000, d = 512;
+  float *x = malloc(n * d * sizeof(float)), *y = malloc(n * d * sizeof(float));
+  CHECK(x && y);
+  uint64_t seed = 3;
+  for (size_t i = 0; i < n * d; i++) x[i] = vt_normal(&seed), y[i] = x[i] + 0.01f;
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, d);
+  vec_codec *c;
+  CHECK(vec_codec_create(&p, &c) == VEC_OK);
+  CHECK(write_rows(path, c, x, n, 100) == VEC_OK);
+  vec_vqz_reader *r;
+  CHECK(vec_vqz_reader_open(path, &r) == VEC_OK);
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  stopper s = {0, 0, 0, 0};
+  o.progress = stop_after;
+  o.progress_user = &s;
+  CHECK(vec_vqz_verify_opts(r, &o) == VEC_OK);
+  CHECK(s.calls > 30 && s.last_done == s.last_total); /* 30 blocks, then the file by MiB */
+  s = (stopper){0, 5, 0, 0};
+  CHECK(vec_vqz_verify_opts(r, &o) == VEC_E_CANCELLED && s.calls == 5);
+  vec_vqz_reader_close(r);
+  CHECK(vec_vqz_reader_open(path, &r) == VEC_OK);
+  s = (stopper){0, 1, 0, 0};
+  CHECK(vec_vqz_verify_opts(r, &o) == VEC_E_CANCELLED && s.calls == 1 &&
+        s.last_done < s.last_total);
+  vec_vqz_reader_close(r);
+  vec_quality q = {sizeof q, 0, 0, 0, 0, 0, 0, 0};
+  s = (stopper){0, 0, 0, 0};
+  CHECK(vec_quality_measure_opts(x, d, y, d, n, d, &q, &o) == VEC_OK && s.calls >= 1);
+  s = (stopper){0, 1, 0, 0};
+  CHECK(vec_quality_measure_opts(x, d, y, d, n, d, &q, &o) == VEC_E_CANCELLED && s.calls == 1);
+  unlink(path);
+  vec_codec_free(c);
+  free(x);
+  free(y);
+}
+
 const vt_test hostile_tests[] = {
     {"truncated_under_open_reader", truncated_under_open_reader},
     {"nonfinite_codes_refused", nonfinite_codes_refused},
     {"header_cannot_ask_for_gigabytes", header_cannot_ask_for_gigabytes},
     {"wide_rows_read_and_verify", wide_rows_read_and_verify},
+    {"long_calls_can_be_cancelled", long_calls_can_be_cancelled},
 };
 const size_t hostile_count = sizeof hostile_tests / sizeof hostile_tests[0];

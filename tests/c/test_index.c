@@ -289,6 +289,65 @@ static void codecs_of_format_2(void) {
  * them scaled by a power of two (vectro.h), so it answers as for the unscaled rows, with scores
  * scaled back (cosine as is, ip and L2 by s^2), across save and load with originals given at the
  * caller's scale, and get returns rows at the caller's scale. */
+/* Save and load stop when their progress callback asks (Python's Ctrl-C), every 65536 rows of
+ * each file: a cancelled save leaves no file (nor a sidecar it created), a cancelled load no
+ * index; uncancelled, both reach done == total. */
+typedef struct {
+  size_t calls, stop_at, done, total;
+} io_stop;
+
+static int io_stop_cb(void *user, size_t done, size_t total) {
+  io_stop *s = user;
+  s->calls++;
+  s->done = done;
+  s->total = total;
+  return s->stop_at && s->calls >= s->stop_at;
+}
+
+static void save_load_can_be_cancelled(void) {
+  char *dir = tmpdir(), path[512], side[600];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/big.vqz", dir);
+  size_t n = 140000; /* three progress steps a file */
+  float *x = rows(n, 8);
+  vec_index *ix = make(VEC_CODEC_BINARY, VEC_METRIC_COSINE, 1, VEC_CODEC_INT8), *back = NULL;
+  CHECK(x && ix && vec_index_add(ix, x, n, D, NULL, NULL, NULL) == VEC_OK);
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  io_stop s = {0, 4, 0, 0}; /* into the second file (the originals) */
+  o.progress = io_stop_cb;
+  o.progress_user = &s;
+  CHECK(vec_index_save_opts(ix, path, NULL, &o) == VEC_E_CANCELLED && s.calls == 4);
+  CHECK(access(path, F_OK) != 0);
+  snprintf(side, sizeof side, "%s.rerank.vqz", path);
+  CHECK(access(side, F_OK) != 0);
+  snprintf(side, sizeof side, "%s.originals.npy", path);
+  CHECK(access(side, F_OK) != 0);
+  s = (io_stop){0, 0, 0, 0};
+  CHECK(vec_index_save_opts(ix, path, NULL, &o) == VEC_OK);
+  CHECK(s.calls == 9 && s.done == s.total && s.total == 3 * n);
+  vec_index_load_options lo = VEC_INDEX_LOAD_OPTIONS_INIT;
+  lo.progress = io_stop_cb;
+  lo.progress_user = &s;
+  s = (io_stop){0, 5, 0, 0};
+  CHECK(vec_index_load(path, &lo, &back) == VEC_E_CANCELLED && back == NULL && s.calls == 5);
+  s = (io_stop){0, 0, 0, 0};
+  CHECK(vec_index_load(path, &lo, &back) == VEC_OK && back && vec_index_count(back) == n);
+  CHECK(s.done == s.total && s.total == 3 * n);
+  /* An older, shorter options struct (without the progress members) is still accepted. */
+  vec_index_free(back);
+  lo.struct_size = offsetof(vec_index_load_options, progress);
+  CHECK(vec_index_load(path, &lo, &back) == VEC_OK && back);
+  vec_index_free(back);
+  vec_index_free(ix);
+  unlink(path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s.rerank.vqz", path);
+  unlink(side);
+  rmdir(dir);
+  free(dir);
+  free(x);
+}
+
 static void extreme_magnitudes(void) {
   static const vec_metric metrics[] = {VEC_METRIC_IP, VEC_METRIC_COSINE, VEC_METRIC_L2};
   static const float scale[] = {0x1p64f, 0x1p-72f}; /* exact: the check needs no tolerance */
@@ -422,6 +481,7 @@ const vt_test index_tests[] = {
     {"index_save_load", save_load_round_trip},
     {"index_codecs_of_format_2", codecs_of_format_2},
     {"index_extreme_magnitudes", extreme_magnitudes},
+    {"index_save_load_can_be_cancelled", save_load_can_be_cancelled},
     {"index_threads", concurrent_searches_and_mutations},
 };
 const size_t index_count = sizeof index_tests / sizeof index_tests[0];

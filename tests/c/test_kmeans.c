@@ -203,6 +203,35 @@ static void sample_cap(void) {
   free(x), free(asg);
 }
 
+/* Rows of 1e-22 (2^-73) or 2^-100: their float32 distances lose precision, then underflow, and
+ * every centroid tied, so k-means returned its initial picks. It clusters a copy scaled by a power
+ * of two, so the centroids are exactly those of the unscaled rows times 2^-e, the assignment is
+ * the same, and the objective scales by 2^-2e. */
+static void tiny_magnitudes(void) {
+  size_t nc = 6, per = 40, d = 10, n = nc * per;
+  float centres[60], cen[60], cen2[60];
+  float *x = clusters(nc, per, d, 3, centres), *xs = malloc(n * d * sizeof(float));
+  CHECK(xs != NULL);
+  static const int exps[] = {73, 100};
+  for (size_t t = 0; t < 2; t++) {
+    int e = exps[t];
+    for (size_t i = 0; i < n * d; i++) xs[i] = ldexpf(x[i], -e);
+    vec_kmeans_params p = VEC_KMEANS_PARAMS_INIT;
+    p.init = VEC_KMEANS_INIT_PLUSPLUS;
+    p.seed = 5;
+    uint32_t asg[240], asg2[240];
+    vec_kmeans_stats st = {sizeof st, 0, 0, 0}, st2 = st;
+    CHECK(vec_kmeans(x, n, d, d, nc, &p, cen, asg, &st, NULL) == VEC_OK);
+    CHECK(vec_kmeans(xs, n, d, d, nc, &p, cen2, asg2, &st2, NULL) == VEC_OK);
+    CHECKF(memcmp(asg, asg2, sizeof asg) == 0, "2^-%d", e);
+    for (size_t i = 0; i < nc * d; i++) CHECKF(cen2[i] == ldexpf(cen[i], -e), "2^-%d", e);
+    double want = ldexp(st.objective, -2 * e);
+    CHECKF(fabs(st2.objective - want) <= 1e-12 * want, "2^-%d", e);
+  }
+  free(x);
+  free(xs);
+}
+
 static void errors(void) {
   float x[40] = {0}, cen[40];
   for (int i = 0; i < 40; i++) x[i] = (float)i;
@@ -250,5 +279,6 @@ const vt_test kmeans_tests[] = {
     {"empty_cluster_repair", empty_cluster_repair},
     {"sample_cap", sample_cap},
     {"errors", errors},
+    {"tiny_magnitudes", tiny_magnitudes},
 };
 const size_t kmeans_count = sizeof kmeans_tests / sizeof kmeans_tests[0];

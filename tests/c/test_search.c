@@ -802,6 +802,167 @@ static void heap_filter_exact(void) {
   vec_codec_free(c);
   free(codes), free(sc), free(tab), free(sq), free(ref), free(ids), free(scores);
 }
+/* ---- Extreme but finite magnitudes: rows and queries scaled by 1e19 (|x|^2 and q.x past
+ * float32's range) or 1e-22 (below it). ---- */
+
+/* The double reference on the floats given; ids must rank as it does (near-ties allowed within
+ * the tolerance), and each score must be the reference's where float32 can hold it, else Inf
+ * (past the range) or +0 (below it), never NaN or -0. */
+static int check_extreme(const float *x, size_t n, size_t d, const float *q, size_t k, vec_metric m,
+                         const uint64_t *ids, const float *scores) {
+  ref_ent *ref = malloc(n * sizeof *ref);
+  double *byid = malloc(n * sizeof *byid), qq = 0;
+  int ok = ref && byid;
+  for (size_t j = 0; j < d; j++) qq += (double)q[j] * q[j];
+  for (size_t i = 0; ok && i < n; i++) {
+    double ip = 0, xx = 0, l2 = 0;
+    for (size_t j = 0; j < d; j++) {
+      ip += (double)q[j] * x[i * d + j];
+      xx += (double)x[i * d + j] * x[i * d + j];
+      l2 += ((double)q[j] - x[i * d + j]) * ((double)q[j] - x[i * d + j]);
+    }
+    ref[i] = (ref_ent){m == VEC_METRIC_IP       ? ip
+                       : m == VEC_METRIC_COSINE ? ip / sqrt(qq * xx)
+                                                : l2,
+                       i};
+    byid[i] = ref[i].s;
+  }
+  if (ok) {
+    g_l2 = m == VEC_METRIC_L2;
+    qsort(ref, n, sizeof *ref, cmp_ref);
+  }
+  for (size_t i = 0; ok && i < k; i++) {
+    uint64_t id = ids[i];
+    double mag = m == VEC_METRIC_COSINE ? 1.0 : fabs(ref[0].s) + fabs(ref[k - 1].s);
+    ok = id < n && fabs(byid[id] - ref[i].s) <= 1e-5 * mag;
+    double want = ok ? byid[id] : 0, a = fabs(want);
+    if (ok && a >= 1e-30 && a <= 3e38)
+      ok = fabs(scores[i] - want) <= 1e-4 * a;
+    else if (ok)
+      ok = !isnan(scores[i]) && !(scores[i] == 0 && signbit(scores[i])) &&
+           (a <= 3.4e38 || isinf(scores[i])) && (m != VEC_METRIC_L2 || scores[i] >= 0);
+    if (!ok)
+      fprintf(stderr, "    slot %zu: id %llu score %.9g, reference id %llu score %.9g\n", i,
+              (unsigned long long)id, (double)scores[i], (unsigned long long)ref[i].id, ref[i].s);
+  }
+  free(ref);
+  free(byid);
+  return ok;
+}
+
+/* Recall@k of ids against the float top-k of the unscaled rows. */
+static double recall_vs(const uint64_t *ids, const uint64_t *truth, size_t k) {
+  size_t hit = 0;
+  for (size_t i = 0; i < k; i++)
+    for (size_t j = 0; j < k; j++) hit += ids[i] == truth[j];
+  return (double)hit / (double)k;
+}
+
+/* Every search entry point at 1e19 and 1e-22, for IP, cosine and L2: vec_search_f32, vec_rescore
+ * and vec_search_rescore rank exactly (as the double reference); vec_search_codes and
+ * vec_rescore_codes, for every codec that accepts such rows, find what they find on the same rows
+ * unscaled (recall within 0.1) with no NaN score; codecs that cannot hold them refuse them. */
+static void extreme_magnitudes(void) {
+  enum { N = 400, D = 32, NQ = 5, K = 10 };
+  static const float mags[] = {1e19f, 1e-22f};
+  static const struct {
+    vec_codec_id id;
+    unsigned bits, m;
+  } cases[] = {{VEC_CODEC_INT8, 0, 0},   {VEC_CODEC_INT4, 0, 0},      {VEC_CODEC_INT16, 0, 0},
+               {VEC_CODEC_BF16, 0, 0},   {VEC_CODEC_UINT8_CAL, 0, 0}, {VEC_CODEC_INT8_CAL, 0, 0},
+               {VEC_CODEC_RABITQ, 2, 0}, {VEC_CODEC_PQ, 8, 8},        {VEC_CODEC_F16, 0, 0}};
+  float *x = malloc(N * D * sizeof(float)), *xs = malloc(N * D * sizeof(float));
+  float q[NQ * D], qs[NQ * D], scores[NQ * K], s2[NQ * K], *sc = malloc(N * 4 * sizeof(float));
+  uint64_t ids[NQ * K], truth[NQ * K], base[NQ * K], cand[NQ * 4 * K];
+  uint8_t *codes = malloc(N * 64);
+  CHECK(x && xs && sc && codes);
+  fill(x, N * D, 301);
+  fill(q, NQ * D, 302);
+  for (size_t t = 0; t < 2; t++) {
+    for (size_t i = 0; i < N * D; i++) xs[i] = x[i] * mags[t];
+    for (size_t i = 0; i < NQ * D; i++) qs[i] = q[i] * mags[t];
+    for (int m = 0; m < 3; m++) {
+      vec_metric met = (vec_metric)m;
+      CHECK(vec_search_f32(xs, N, D, D, qs, NQ, D, K, met, ids, scores, NULL) == VEC_OK);
+      for (size_t j = 0; j < NQ; j++)
+        CHECKF(check_extreme(xs, N, D, qs + j * D, K, met, ids + j * K, scores + j * K),
+               "f32 %g metric %d query %zu", (double)mags[t], m, j);
+      /* Rescoring every 4th row plus the true top-k reproduces the f32 result. */
+      for (size_t j = 0; j < NQ; j++)
+        for (size_t i = 0; i < 4 * K; i++)
+          cand[j * 4 * K + i] = i < K ? ids[j * K + i] : (uint64_t)(i * 7 % N);
+      CHECK(vec_rescore(xs, N, D, D, qs, NQ, D, cand, 4 * K, K, met, truth, s2, NULL) == VEC_OK);
+      CHECK(memcmp(ids, truth, sizeof ids) == 0 && memcmp(scores, s2, sizeof s2) == 0);
+      CHECK(vec_search_f32(x, N, D, D, q, NQ, D, K, met, truth, s2, NULL) == VEC_OK);
+      for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        vec_codec_params p = VEC_CODEC_PARAMS_INIT(cases[c].id, D);
+        p.bits = cases[c].bits;
+        p.m = cases[c].m;
+        vec_codec *a = NULL, *b = NULL;
+        CHECK(vec_codec_create(&p, &a) == VEC_OK && vec_codec_create(&p, &b) == VEC_OK);
+        if (!a || !b) continue;
+        const char *name = vec_codec_name(cases[c].id);
+        int rc = vec_codec_needs_training(a) ? vec_codec_train(a, xs, N, D) : VEC_OK;
+        if (!rc) rc = vec_codec_encode(a, xs, N, D, codes, sc, NULL);
+        if (cases[c].id == VEC_CODEC_F16 || cases[c].id == VEC_CODEC_PQ) {
+          /* f16 holds neither 1e19 nor 1e-22 (a row of 1e-22 would encode to zeros); pq's
+           * float32 distances to its centroids overflow at 1e19 and underflow at 1e-22. */
+          CHECKF(rc == VEC_E_RANGE, "%s at %g: rc %d", name, (double)mags[t], rc);
+        } else {
+          CHECKF(rc == VEC_OK, "%s at %g: rc %d %s", name, (double)mags[t], rc,
+                 vec_last_error_message());
+          CHECK(vec_search_codes(a, codes, sc, N, NULL, qs, NQ, D, K, met, ids, scores, NULL) ==
+                VEC_OK);
+          uint8_t *c2 = malloc(N * 64);
+          float *sc2 = malloc(N * 4 * sizeof(float));
+          CHECK(c2 && sc2);
+          rc = vec_codec_needs_training(b) ? vec_codec_train(b, x, N, D) : VEC_OK;
+          CHECK(rc == VEC_OK && vec_codec_encode(b, x, N, D, c2, sc2, NULL) == VEC_OK);
+          CHECK(vec_search_codes(b, c2, sc2, N, NULL, q, NQ, D, K, met, base, s2, NULL) == VEC_OK);
+          for (size_t j = 0; j < NQ; j++) {
+            double got = recall_vs(ids + j * K, truth + j * K, K),
+                   want = recall_vs(base + j * K, truth + j * K, K);
+            CHECKF(got >= want - 0.2, "%s at %g metric %d query %zu: recall %.2f, unscaled %.2f",
+                   name, (double)mags[t], m, j, got, want);
+            for (size_t i = 0; i < K; i++)
+              CHECKF(!isnan(scores[j * K + i]) &&
+                         !(scores[j * K + i] == 0 && signbit(scores[j * K + i])),
+                     "%s at %g metric %d: score %g", name, (double)mags[t], m,
+                     (double)scores[j * K + i]);
+          }
+          /* Rescoring with the codes reproduces the search's own scores. */
+          for (size_t j = 0; j < NQ; j++)
+            for (size_t i = 0; i < 4 * K; i++)
+              cand[j * 4 * K + i] = i < K ? ids[j * K + i] : (uint64_t)(i * 7 % N);
+          CHECK(vec_rescore_codes(a, codes, sc, N, NULL, qs, NQ, D, cand, 4 * K, K, met, base, s2,
+                                  NULL) == VEC_OK);
+          CHECKF(memcmp(ids, base, sizeof ids) == 0 && memcmp(scores, s2, sizeof s2) == 0,
+                 "%s rescore_codes at %g metric %d", name, (double)mags[t], m);
+          /* Exact rescoring (by bound where the codec has one, else oversampled) ranks exactly. */
+          for (int by_bound = 0; by_bound < 2; by_bound++) {
+            if (by_bound && !vec_search_has_bounds(a)) continue;
+            CHECK(vec_search_rescore(a, codes, sc, N, xs, D, NULL, qs, NQ, D, K, met,
+                                     by_bound ? 0.0 : 40.0, 1.0, ids, scores, NULL,
+                                     NULL) == VEC_OK);
+            for (size_t j = 0; j < NQ; j++)
+              CHECKF(check_extreme(xs, N, D, qs + j * D, K, met, ids + j * K, scores + j * K),
+                     "%s rescored (bound %d) at %g metric %d query %zu", name, by_bound,
+                     (double)mags[t], m, j);
+          }
+          free(c2);
+          free(sc2);
+        }
+        vec_codec_free(a);
+        vec_codec_free(b);
+      }
+    }
+  }
+  free(x);
+  free(xs);
+  free(sc);
+  free(codes);
+}
+
 const vt_test search_tests[] = {
     {"codes_match_reference", codes_match_reference},
     {"f32_matches_reference", f32_matches_reference},
@@ -816,5 +977,6 @@ const vt_test search_tests[] = {
     {"heap_filter_exact", heap_filter_exact},
     {"every_isa", every_isa},
     {"errors", errors},
+    {"extreme_magnitudes", extreme_magnitudes},
 };
 const size_t search_count = sizeof search_tests / sizeof search_tests[0];

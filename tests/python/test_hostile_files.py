@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 import vectro
+from vectro import _core
 
 
 def _write(path, n=2000, d=64, precision="int8", block_rows=100):
@@ -235,3 +236,78 @@ def test_search_at_extreme_magnitudes(tmp_path, scale, metric, codec):
     back = vectro.Index.load(tmp_path / "i.vqz", originals=tmp_path / "x.npy")
     ids2, got2 = back.search(q * s, k=5, oversample=4.0)
     assert (ids2[:, 0] == want_ids[:, 0]).all() and not np.isnan(got2).any()
+
+
+def _truth(x, q, metric, k):
+    """Top-k ids and scores in float64 on the float32 values given."""
+    x64, q64 = x.astype(np.float64), q.astype(np.float64)
+    if metric == 0:
+        s = q64 @ x64.T
+    elif metric == 1:
+        s = (q64 @ x64.T) / np.linalg.norm(q64, axis=1)[:, None] / np.linalg.norm(x64, axis=1)[None, :]
+    else:
+        s = ((q64[:, None, :] - x64[None, :, :]) ** 2).sum(-1)
+    order = np.argsort(s if metric == 2 else -s, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(s, order, 1), s
+
+
+def _check_exact(ids, got, x, q, metric, k):
+    """ids rank as the float64 truth (near-ties allowed), scores are the truth's where float32
+    holds it, else Inf (past its range) or +0 (below it): never NaN or -0."""
+    order, want, full = _truth(x, q, metric, k)
+    mine = np.take_along_axis(full, ids.astype(np.int64), 1)
+    mag = 1.0 if metric == 1 else np.abs(want).max(axis=1, keepdims=True)
+    assert (np.abs(mine - want) <= 1e-5 * mag).all(), (ids[:, :3], order[:, :3])
+    assert not np.isnan(got).any() and not np.signbit(got[got == 0]).any()
+    ok = (np.abs(mine) >= 1e-30) & (np.abs(mine) <= 3e38)
+    np.testing.assert_allclose(got[ok], mine[ok], rtol=1e-4)
+    assert np.isinf(got[np.abs(mine) > 3.5e38]).all()
+
+
+@pytest.mark.parametrize("scale", [1e19, 1e-22])
+@pytest.mark.parametrize("metric", [0, 1, 2])  # ip, cosine, l2
+def test_low_level_search_at_extreme_magnitudes(scale, metric):
+    """The functions under Index (vec_search_f32/codes, vec_rescore(_codes), vec_search_rescore,
+    reached from Python as _core.*) gave NaN/-0 scores and wrong neighbours for rows of 1e19 or
+    1e-22: they now rank as float64 does, exactly on floats, and on codes as well as on the same
+    rows unscaled; codecs that cannot hold such rows (f16, pq) refuse them."""
+    rng = np.random.default_rng(11)
+    x0, q0 = rng.standard_normal((400, 32)).astype(np.float32), rng.standard_normal((5, 32)).astype(np.float32)
+    s = np.float32(scale)
+    x, q, k = x0 * s, q0 * s, 10
+    ids, got = np.empty((5, k), np.uint64), np.empty((5, k), np.float32)
+    _core.search_f32(x, q, k, metric, ids, got, 1)
+    _check_exact(ids, got, x, q, metric, k)
+    cand = np.tile(np.arange(400, dtype=np.uint64), (5, 1))
+    ids2, got2 = np.empty_like(ids), np.empty_like(got)
+    _core.rescore(x, q, cand, k, metric, ids2, got2, 1)
+    assert (ids2 == ids).all() and (got2 == got).all()
+    truth = _truth(x0, q0, metric, k)[0]
+    for prec in ("int8", "int4", "bf16", "rabitq-2", "uint8"):
+        codec = vectro.Codec(prec)
+        if codec.needs_training:
+            codec.fit(x)
+        qz = codec.encode(x)
+        _core.search_codes(codec._h, qz.codes, qz.scales, None, q, k, metric, ids, got, 1)
+        assert not np.isnan(got).any() and not np.signbit(got[got == 0]).any(), prec
+        base = vectro.Codec(prec)
+        if base.needs_training:
+            base.fit(x0)
+        bq = base.encode(x0)
+        bids = np.empty_like(ids)
+        _core.search_codes(base._h, bq.codes, bq.scales, None, q0, k, metric, bids, got2, 1)
+        for j in range(5):
+            mine = len(set(ids[j].tolist()) & set(truth[j].tolist()))
+            theirs = len(set(bids[j].tolist()) & set(truth[j].tolist()))
+            assert mine >= theirs - 2, (prec, j, mine, theirs)
+        _core.rescore_codes(codec._h, qz.codes, qz.scales, None, q, cand, k, metric, ids2, got2, 1)
+        assert (ids2 == ids).all() and (got2 == got).all(), prec
+        for over in (40.0, 0.0) if prec.startswith("rabitq") else (40.0,):  # 40: every row
+            _core.search_rescore(codec._h, qz.codes, qz.scales, x, None, q, k, metric, over, ids2, got2, 1, 1.0)
+            _check_exact(ids2, got2, x, q, metric, k)
+    for prec in ("f16", "pq-8x8"):
+        codec = vectro.Codec(prec)
+        with pytest.raises(vectro.VectroError):
+            if codec.needs_training:
+                codec.fit(x)
+            codec.encode(x)
