@@ -45,10 +45,15 @@ static unsigned detect(void) {
   return f;
 }
 #elif defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
 static unsigned detect(void) {
   unsigned f = VEC_CPU_NEON; /* architectural on AArch64 */
 #if defined(__ARM_FEATURE_DOTPROD)
   f |= VEC_CPU_DOTPROD;
+#elif defined(__linux__)
+  if (getauxval(AT_HWCAP) & (1ul << 20)) f |= VEC_CPU_DOTPROD; /* HWCAP_ASIMDDP: SDOT / UDOT */
 #endif
   return f;
 }

@@ -95,8 +95,39 @@ INLINE void i8_block_bw(int R, int Q, const uint8_t *const *qh, const int8_t *x,
   }
 }
 
+/* One query: the R rows one after the other, a single stream for the hardware prefetcher (four
+ * interleaved rows read at 59 % of the bandwidth in single-query scans of 1M rows). Masked-off
+ * tail bytes flip to 0x80 but meet the query's zero padding. */
+INLINE VNNI void i8_rows_vnni(int R, const uint8_t *qh, const int8_t *x, size_t d, int32_t *out) {
+  const __m512i bias = _mm512_set1_epi8((char)0x80);
+  const uint8_t *q = qh + VEC_SCORE_HDR;
+  size_t d64 = d & ~(size_t)63;
+  __m512i acc[4];
+  for (int r = 0; r < R; r++) {
+    acc[r] = _mm512_setzero_si512();
+    for (size_t j = 0; j < d64; j += 64)
+      acc[r] =
+          dpbusd(acc[r], _mm512_xor_si512(_mm512_loadu_si512((const void *)(x + r * d + j)), bias),
+                 _mm512_loadu_si512((const void *)(q + j)));
+    if (d64 < d)
+      acc[r] = dpbusd(
+          acc[r],
+          _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail_mask64(d - d64), x + r * d + d64), bias),
+          _mm512_loadu_si512((const void *)(q + d64)));
+  }
+  uint32_t corr = 128u * (uint32_t)vec_score_hdr_i32(qh, 4);
+  if (R == 4)
+    _mm_storeu_si128((__m128i *)out, _mm_sub_epi32(reduce4_epi32(acc), _mm_set1_epi32((int)corr)));
+  else
+    out[0] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[0]) - corr);
+}
+
 INLINE VNNI void i8_block_vnni(int R, int Q, const uint8_t *const *qh, const int8_t *x, size_t d,
                                int32_t out[4][4]) {
+  if (Q == 1) {
+    i8_rows_vnni(R, qh[0], x, d, out[0]);
+    return;
+  }
   const __m512i bias = _mm512_set1_epi8((char)0x80);
   I8_BLOCK_BODY(for (int r = 0; r < R; r++) xv[r] = _mm512_xor_si512(xv[r], bias);, {
     for (int r = 0; r < R; r++) acc[a][r] = dpbusd(acc[a][r], xv[r], q);

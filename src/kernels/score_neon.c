@@ -1,5 +1,5 @@
-/* score_neon.c: AArch64 NEON scoring kernels with baseline instructions only (no SDOT: the
- * dispatcher cannot yet tell at run time whether a core has it). int8 by widening multiplies
+/* score_neon.c: AArch64 NEON scoring kernels: baseline instructions, plus int8 by SDOT where the
+ * core has it (detected at run time, i8_dot); else int8 by widening multiplies
  * (vmull_s8, exact in int16 since |q|, |x| <= 127) and pairwise accumulation into int32; binary by
  * vcntq_u8; f16/bf16 (and int16) by widening conversions and fused multiply-adds; int4 and the
  * calibrated codes by widening multiply-accumulates. Row tails use an overlapping
@@ -60,6 +60,80 @@ static void score_i8_neon(const uint8_t *qs, size_t qstride, size_t nq, const in
     for (; r < nr; r++) {
       i8_block(1, q, qt, codes + r * d, d, d16, tail, out);
       ip[j * ldo + r] = vec_score_i8_out(sq, scales[r], out[0]);
+    }
+  }
+}
+
+/* ---- int8 by SDOT (Armv8.2 dotprod, detected at run time): s8 x s8 in four-byte groups straight
+ * into int32 lanes, no widening. Blocks of 4 rows x 4 queries, 16 accumulators: each loaded row
+ * chunk serves 4 queries and each query chunk 4 rows; one vaddvq a pair at the end (384 dims:
+ * 24 SDOT a pair). Integer sums, so the same bits as the scalar kernel in any order. ---- */
+/* Armv8.2-A as GCC 12's arm_neon.h declares vdotq_s32 (a core with SDOT implements 8.2 at least). */
+#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+
+INLINE DOTPROD void i8_dot_block(int R, int Q, const int8_t *const *q, const int8x16_t *qt,
+                                 const int8_t *x, size_t d, size_t d16, int tail,
+                                 int32_t out[4][4]) {
+  int32x4_t acc[4][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = vdupq_n_s32(0);
+  for (size_t j = 0; j < d16; j += 16) {
+    int8x16_t xv[4];
+    for (int r = 0; r < R; r++) xv[r] = vld1q_s8(x + (size_t)r * d + j);
+    for (int a = 0; a < Q; a++) {
+      int8x16_t qv = vld1q_s8(q[a] + j);
+      for (int r = 0; r < R; r++) acc[a][r] = vdotq_s32(acc[a][r], qv, xv[r]);
+    }
+  }
+  if (tail) {
+    int8x16_t xv[4];
+    for (int r = 0; r < R; r++)
+      xv[r] = vreinterpretq_s8_u8(tail16((const uint8_t *)(x + (size_t)r * d), d));
+    for (int a = 0; a < Q; a++)
+      for (int r = 0; r < R; r++) acc[a][r] = vdotq_s32(acc[a][r], qt[a], xv[r]);
+  }
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = vaddvq_s32(acc[a][r]);
+}
+
+static DOTPROD void vec_search_i8_neon(const uint8_t *qs, size_t qstride, size_t nq,
+                                       const int8_t *codes, const float *scales, size_t nr,
+                                       size_t d, float *ip, size_t ldo) {
+  size_t d16 = d & ~(size_t)15;
+  int tail = d16 < d;
+  /* The overlapping tail vector's lanes the full vectors already counted: zero in the query. */
+  uint8_t keep[16];
+  for (int i = 0; i < 16; i++) keep[i] = d < 16 || (d - 16 + (size_t)i) >= d16 ? 0xff : 0;
+  const uint8x16_t km = vld1q_u8(keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 4) {
+    int Q = nq - j0 >= 4 ? 4 : (int)(nq - j0);
+    const int8_t *q[4];
+    int8x16_t qt[4];
+    float sq[4];
+    for (int a = 0; a < Q; a++) {
+      const uint8_t *h = qs + (j0 + (size_t)a) * qstride;
+      q[a] = (const int8_t *)(h + VEC_SCORE_HDR);
+      sq[a] = vec_score_hdr_f32(h);
+      qt[a] = vreinterpretq_s8_u8(
+          vandq_u8(vld1q_u8((const uint8_t *)q[a] + (d >= 16 ? d - 16 : 0)), km));
+    }
+    int32_t out[4][4];
+    for (size_t r = 0; r < nr; r += 4) {
+      size_t R = nr - r >= 4 ? 4 : nr - r;
+      const int8_t *x = codes + r * d;
+      /* R and Q constants in each call, so the accumulators stay in registers. */
+      if (R == 4 && Q == 4)
+        i8_dot_block(4, 4, q, qt, x, d, d16, tail, out);
+      else
+        for (int a = 0; a < Q; a++)
+          for (size_t k = 0; k < R; k++) {
+            int32_t o1[4][4];
+            i8_dot_block(1, 1, q + a, qt + a, x + k * d, d, d16, tail, o1);
+            out[a][k] = o1[0][0];
+          }
+      for (int a = 0; a < Q; a++)
+        for (size_t k = 0; k < R; k++)
+          ip[(j0 + (size_t)a) * ldo + r + k] = vec_score_i8_out(sq[a], scales[r + k], out[a][k]);
     }
   }
 }
@@ -301,6 +375,7 @@ static void score_u8_neon(const uint8_t *qs, size_t qstride, size_t nq, const ui
 }
 
 const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
+                                                  .i8_dot = vec_search_i8_neon,
                                                   .b1 = score_b1_neon,
                                                   .f16 = score_f16_neon,
                                                   .bf16 = score_bf16_neon,

@@ -167,6 +167,7 @@ vec_score_i8_fn vec_score_pick_i8(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return score_i8_scalar; /* int32 sums could overflow */
   const vec_score_kernels *t = table();
   if (t->i8_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->i8_vnni;
+  if (t->i8_dot && (vec_cpu_features() & VEC_CPU_DOTPROD)) return t->i8_dot;
   return t->i8;
 }
 

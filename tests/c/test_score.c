@@ -153,6 +153,8 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       out[n++] = v;
       if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
         out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0, 0};
+      if (t->i8_dot && (feat & VEC_CPU_DOTPROD))
+        out[n++] = (variant){"sdot", t->i8_dot, 0, 0, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
