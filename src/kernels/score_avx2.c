@@ -527,6 +527,8 @@ static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
   _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_set1_epi8(1)), _mm256_set1_epi16(1))
 #define ST_I8_FALLBACK score_i8_avx2
 #define ST_B1_FALLBACK score_b1_avx2
+#define ST_U8_FALLBACK vec_score_u8_avx2
+#define ST_ADDF(a, b)  _mm256_add_ps(a, b)
 #include "search_tmpl.h"
 
 /* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 3
@@ -633,4 +635,4 @@ const vec_score_kernels vec_score_kernels_avx2 = {.i8 = vec_search_i8_avx2,
                                                   .bf16 = score_bf16_avx2,
                                                   .i16 = score_i16_avx2,
                                                   .i4 = score_i4_avx2,
-                                                  .u8 = vec_score_u8_avx2};
+                                                  .u8 = vec_search_u8_avx2};

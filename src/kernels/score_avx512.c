@@ -422,6 +422,8 @@ INLINE __m512i i8_bw_dot(__m512i acc, __m512i x, __m512i ax, __m512i q) {
   _mm512_madd_epi16(_mm512_maddubs_epi16(c, _mm512_set1_epi8(1)), _mm512_set1_epi16(1))
 #define ST_I8_FALLBACK score_i8_avx512_vnni
 #define ST_B1_FALLBACK score_b1_avx512_popcnt
+#define ST_U8_FALLBACK score_u8_avx512_vnni
+#define ST_ADDF(a, b)  _mm512_add_ps(a, b)
 #include "search_tmpl.h"
 #undef ST_FN
 #undef ST_ATTR_I8
@@ -432,6 +434,7 @@ INLINE __m512i i8_bw_dot(__m512i acc, __m512i x, __m512i ax, __m512i q) {
 #undef ST_I8DOT
 #undef ST_I8_FALLBACK
 #undef ST_B1_FALLBACK
+#undef ST_U8_FALLBACK
 #define ST_FN(name) name##_avx512bw
 #define ST_ATTR_I8
 #define ST_ATTR_B1
@@ -441,6 +444,7 @@ INLINE __m512i i8_bw_dot(__m512i acc, __m512i x, __m512i ax, __m512i q) {
 #define ST_I8DOT(acc, x, ax, q) i8_bw_dot(acc, x, ax, q)
 #define ST_I8_FALLBACK          score_i8_avx512
 #define ST_B1_FALLBACK          score_b1_avx512
+#define ST_U8_FALLBACK          vec_score_u8_avx2
 #include "search_tmpl.h"
 
 /* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 4
@@ -608,5 +612,5 @@ const vec_score_kernels vec_score_kernels_avx512 = {.i8 = vec_search_i8_avx512bw
                                                     .i16 = score_i16_avx512,
                                                     .i4 = score_i4_avx512,
                                                     .i4_vnni = score_i4_avx512_vnni,
-                                                    .u8 = vec_score_u8_avx2,
-                                                    .u8_vnni = score_u8_avx512_vnni};
+                                                    .u8 = vec_search_u8_avx512bw,
+                                                    .u8_vnni = vec_search_u8_avx512};

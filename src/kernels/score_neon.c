@@ -68,7 +68,8 @@ static void score_i8_neon(const uint8_t *qs, size_t qstride, size_t nq, const in
  * into int32 lanes, no widening. Blocks of 4 rows x 4 queries, 16 accumulators: each loaded row
  * chunk serves 4 queries and each query chunk 4 rows; one vaddvq a pair at the end (384 dims:
  * 24 SDOT a pair). Integer sums, so the same bits as the scalar kernel in any order. ---- */
-/* Armv8.2-A as GCC 12's arm_neon.h declares vdotq_s32 (a core with SDOT implements 8.2 at least). */
+/* Armv8.2-A as GCC 12's arm_neon.h declares vdotq_s32 (a core with SDOT implements 8.2 at least).
+ */
 #define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
 INLINE DOTPROD void i8_dot_block(int R, int Q, const int8_t *const *q, const int8x16_t *qt,

@@ -14,8 +14,8 @@
  * which never saturates: |x| <= 128, |q| <= 127, 2 * 128 * 127 < 32767), ST_HWPOP (1: a 32-bit
  * popcount instruction, ST_XOR_POPCNT_ADD(acc, x, q); 0: two 4-bit table look-ups a byte, byte
  * counts summed into the lanes every ST_B1_FLUSH positions), the vector macros below, and
- * ST_I8_FALLBACK / ST_B1_FALLBACK: the row-major kernels, which take few queries (no transpose to
- * amortise) and shapes past the tile. */
+ * ST_I8_FALLBACK / ST_B1_FALLBACK / ST_U8_FALLBACK (calibrated 8-bit codes): the row-major
+ * kernels, which take few queries (no transpose to amortise) and shapes past the tile. */
 
 #ifndef ST_MAX_P
 #define ST_MAX_P                                                                                   \
@@ -98,10 +98,12 @@ static inline void ST_FN(st_store)(float *dst, ST_VF v, size_t nr) {
   }
 }
 
-/* ---- int8: ip = (sq * s) * dot, vec_score_i8_out lane by lane. ---- */
-ST_ATTR_I8 static inline void ST_FN(st_i8_block)(int Q, const uint8_t *const *qh, const uint32_t *T,
-                                                 size_t P, const float *S, size_t R,
-                                                 float *const *dst) {
+/* ---- int8 and the calibrated 8-bit codes: integer dots of the tile with Q query byte vectors,
+ * less corr[a]; then, lane by lane, int8's vec_score_i8_out ((sq * s) * dot, S the rows' scales) or
+ * (u8) the calibrated vec_score_u8_out (c0 + sw * dot). ---- */
+ST_ATTR_I8 static inline void ST_FN(st_i8_block)(int Q, int u8, const uint8_t *const *qh,
+                                                 const int32_t *corr, const uint32_t *T, size_t P,
+                                                 const float *S, size_t R, float *const *dst) {
   ST_VI acc[ST_QB][2];
   const uint8_t *qp[ST_QB];
   for (int a = 0; a < Q; a++) {
@@ -117,19 +119,58 @@ ST_ATTR_I8 static inline void ST_FN(st_i8_block)(int Q, const uint8_t *const *qh
       acc[a][1] = ST_I8DOT(acc[a][1], x1, a1, qb);
     }
   }
-  ST_VF s0 = ST_LOADF(S), s1 = ST_LOADF(S + ST_W);
   for (int a = 0; a < Q; a++) {
-    /* vpdpbusd summed (x + 128) q: take 128 sum(q) off, in wrapping int32 (exact: |dot| < 2^31). */
-    int32_t corr = ST_VNNI ? (int32_t)(128u * (uint32_t)vec_score_hdr_i32(qh[a], 4)) : 0;
-    ST_VF sq = ST_SET1F(vec_score_hdr_f32(qh[a]));
-    ST_VF f0 = ST_MULF(ST_MULF(sq, s0), ST_CVT(ST_SUB32(acc[a][0], ST_SET1(corr))));
-    ST_FN(st_store)(dst[a], f0, R);
-    if (R > ST_W) {
-      ST_VF f1 = ST_MULF(ST_MULF(sq, s1), ST_CVT(ST_SUB32(acc[a][1], ST_SET1(corr))));
-      ST_FN(st_store)(dst[a] + ST_W, f1, R - ST_W);
+    ST_VI cv = ST_SET1(corr[a]);
+    ST_VF h0 = ST_SET1F(vec_score_hdr_f32(qh[a])); /* sq, or sw */
+    for (int v = 0; v < 2 && (size_t)v * ST_W < R; v++) {
+      ST_VF dot = ST_CVT(ST_SUB32(acc[a][v], cv)), f;
+      if (u8)
+        f = ST_ADDF(ST_SET1F(vec_score_hdr_f32(qh[a] + 4)), ST_MULF(h0, dot));
+      else
+        f = ST_MULF(ST_MULF(h0, ST_LOADF(S + v * ST_W)), dot);
+      ST_FN(st_store)(dst[a] + v * ST_W, f, R - (size_t)v * ST_W);
     }
   }
 }
+
+/* Scores the tile T against every query, ST_QB at a time (Q a constant in each call, so the
+ * accumulators stay in registers), prefetching the next block meanwhile. corr_of(q header, Q) is
+ * each query's correction. */
+#define ST_I8_QUERIES(U8, CORR, NEXT, NEXT_LEN)                                                    \
+  do {                                                                                             \
+    size_t pf = 0;                                                                                 \
+    for (size_t j = 0; j < nq; j += ST_QB) {                                                       \
+      int Q = nq - j < ST_QB ? (int)(nq - j) : ST_QB;                                              \
+      ST_FN(st_prefetch)(NEXT, NEXT_LEN, nq, j, &pf);                                              \
+      const uint8_t *qh[ST_QB];                                                                    \
+      float *dst[ST_QB];                                                                           \
+      int32_t corr[ST_QB];                                                                         \
+      for (int a = 0; a < Q; a++) {                                                                \
+        qh[a] = qs + (j + (size_t)a) * qstride;                                                    \
+        dst[a] = ip + (j + (size_t)a) * ldo + r0;                                                  \
+        corr[a] = CORR;                                                                            \
+      }                                                                                            \
+      switch (Q) {                                                                                 \
+      case ST_QB: ST_FN(st_i8_block)(ST_QB, U8, qh, corr, T, P, S, R, dst); break;                 \
+      case 1: ST_FN(st_i8_block)(1, U8, qh, corr, T, P, S, R, dst); break;                         \
+      case 2: ST_FN(st_i8_block)(2, U8, qh, corr, T, P, S, R, dst); break;                         \
+      case 3:                                                                                      \
+        ST_FN(st_i8_block)(3, U8, qh, corr, T, P, S, R, dst);                                      \
+        break;                                                                                     \
+        ST_CASES_4_7(U8)                                                                           \
+      default: break;                                                                              \
+      }                                                                                            \
+    }                                                                                              \
+  } while (0)
+#if ST_QB > 4
+#define ST_CASES_4_7(U8)                                                                           \
+  case 4: ST_FN(st_i8_block)(4, U8, qh, corr, T, P, S, R, dst); break;                             \
+  case 5: ST_FN(st_i8_block)(5, U8, qh, corr, T, P, S, R, dst); break;                             \
+  case 6: ST_FN(st_i8_block)(6, U8, qh, corr, T, P, S, R, dst); break;                             \
+  case 7: ST_FN(st_i8_block)(7, U8, qh, corr, T, P, S, R, dst); break;
+#else
+#define ST_CASES_4_7(U8)
+#endif
 
 ST_ATTR_I8 static void ST_FN(vec_search_i8)(const uint8_t *qs, size_t qstride, size_t nq,
                                             const int8_t *codes, const float *scales, size_t nr,
@@ -145,33 +186,45 @@ ST_ATTR_I8 static void ST_FN(vec_search_i8)(const uint8_t *qs, size_t qstride, s
     size_t R = nr - r0 < ST_RB ? nr - r0 : ST_RB;
     ST_FN(st_pack)((const uint8_t *)codes + r0 * d, d, R, P, 0xff, ST_VNNI ? 0x80 : 0, T);
     for (size_t r = 0; r < ST_RB; r++) S[r] = r < R ? scales[r0 + r] : 0.0f;
-    size_t pf = 0;
-    for (size_t j = 0; j < nq; j += ST_QB) {
-      int Q = nq - j < ST_QB ? (int)(nq - j) : ST_QB;
-      ST_FN(st_prefetch)((const uint8_t *)codes + (r0 + ST_RB) * d, ST_RB * d, nq, j, &pf);
-      const uint8_t *qh[ST_QB];
-      float *dst[ST_QB];
-      for (int a = 0; a < Q; a++) {
-        qh[a] = qs + (j + (size_t)a) * qstride;
-        dst[a] = ip + (j + (size_t)a) * ldo + r0;
-      }
-      /* Q a constant in each call, so the accumulators stay in registers. */
-      switch (Q) {
-      case ST_QB: ST_FN(st_i8_block)(ST_QB, qh, T, P, S, R, dst); break;
-      case 1: ST_FN(st_i8_block)(1, qh, T, P, S, R, dst); break;
-      case 2: ST_FN(st_i8_block)(2, qh, T, P, S, R, dst); break;
-      case 3: ST_FN(st_i8_block)(3, qh, T, P, S, R, dst); break;
-#if ST_QB > 4
-      case 4: ST_FN(st_i8_block)(4, qh, T, P, S, R, dst); break;
-      case 5: ST_FN(st_i8_block)(5, qh, T, P, S, R, dst); break;
-      case 6: ST_FN(st_i8_block)(6, qh, T, P, S, R, dst); break;
-      case 7: ST_FN(st_i8_block)(7, qh, T, P, S, R, dst); break;
-#endif
-      default: break;
-      }
-    }
+    /* vpdpbusd summed (x + 128) q: take 128 sum(q) off, in wrapping int32 (exact: |dot| < 2^31). */
+    ST_I8_QUERIES(0, ST_VNNI ? (int32_t)(128u * (uint32_t)vec_score_hdr_i32(qh[a], 4)) : 0,
+                  (const uint8_t *)codes + (r0 + ST_RB) * d, ST_RB * d);
   }
 }
+
+/* The sum of a calibrated query's int8 weights (d <= 4 * ST_MAX_P: no overflow). */
+static inline int32_t ST_FN(st_wsum)(const uint8_t *qh, size_t d) {
+  const int8_t *w = (const int8_t *)(qh + VEC_SCORE_HDR);
+  int32_t t = 0;
+  for (size_t k = 0; k < d; k++) t += w[k];
+  return t;
+}
+
+/* Calibrated codes: level u = byte ^ flip (unsigned) against the query's int8 weights. VNNI: u is
+ * vpdpbusd's unsigned operand as it is. maddubs: s = u ^ 0x80 = u - 128 (signed) through the int8
+ * path, and sum u w = sum s w + 128 sum w. */
+ST_ATTR_I8 static void ST_FN(vec_search_u8)(const uint8_t *qs, size_t qstride, size_t nq,
+                                            const uint8_t *codes, size_t nr, size_t d,
+                                            unsigned flip, float *ip, size_t ldo) {
+  size_t P = (d + 3) / 4;
+  if (nq < ST_MIN_Q || P > ST_MAX_P) {
+    ST_U8_FALLBACK(qs, qstride, nq, codes, nr, d, flip, ip, ldo);
+    return;
+  }
+  uint32_t T[ST_MAX_P * ST_RB] __attribute__((aligned(64)));
+  const float *S = NULL; /* unused: no per-row scales */
+  /* Bytes past d pack as 0 ^ bias, but meet the query's zero padding. */
+  uint8_t bias = (uint8_t)(flip ^ (ST_VNNI ? 0u : 0x80u));
+  for (size_t r0 = 0; r0 < nr; r0 += ST_RB) {
+    size_t R = nr - r0 < ST_RB ? nr - r0 : ST_RB;
+    ST_FN(st_pack)(codes + r0 * d, d, R, P, 0xff, bias, T);
+    ST_I8_QUERIES(1, ST_VNNI ? 0 : (int32_t)(0u - 128u * (uint32_t)ST_FN(st_wsum)(qh[a], d)),
+                  codes + (r0 + ST_RB) * d, ST_RB * d);
+  }
+}
+
+#undef ST_I8_QUERIES
+#undef ST_CASES_4_7
 
 /* ---- binary: ip = mq * (d - 2 * ham), vec_score_b1_out lane by lane (d < 2^30 here). ---- */
 ST_ATTR_B1 static inline void ST_FN(st_b1_block)(int Q, const uint8_t *const *qh, const uint32_t *T,
