@@ -82,6 +82,7 @@ typedef struct vec_score_kernels {
   vec_score_i16_fn i16;
   vec_score_i4_fn i4;      /* any g; SIMD variants hand shapes they do not take to the scalar one */
   vec_score_i4_fn i4_vnni; /* AVX-512 VNNI; NULL elsewhere */
+  vec_score_i4_fn i4_dot;  /* AArch64 SDOT (VEC_CPU_DOTPROD); NULL elsewhere */
   vec_score_u8_fn u8;
   vec_score_u8_fn u8_vnni; /* AVX-512 VNNI; NULL elsewhere */
 } vec_score_kernels;

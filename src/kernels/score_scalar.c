@@ -204,5 +204,6 @@ vec_score_i4_fn vec_score_pick_i4(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;
   const vec_score_kernels *t = table();
   if (t->i4_vnni && (vec_cpu_features() & VEC_CPU_AVX512VNNI)) return t->i4_vnni;
+  if (t->i4_dot && (vec_cpu_features() & VEC_CPU_DOTPROD)) return t->i4_dot;
   return t->i4 ? t->i4 : vec_score_i4_scalar;
 }

@@ -183,6 +183,8 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       out[n++] = v;
       if (t->i4_vnni && (feat & VEC_CPU_AVX512VNNI))
         out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0, 0};
+      if (t->i4_dot && (feat & VEC_CPU_DOTPROD))
+        out[n++] = (variant){"sdot", 0, 0, 0, t->i4_dot, 0, 0};
       break;
     default: /* calibrated; a table without its own kernel uses the scalar one */
       v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
