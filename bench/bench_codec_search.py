@@ -33,10 +33,12 @@ try:
 except ImportError:
     faiss = None
 
-CODECS = "f16,bf16,int16,int4-g32,int4,uint8,int8-cal,int8"
+CODECS = "f16,bf16,int16,int4-g32,int4,uint8,int8-cal,int8,binary"
 # vectro codec -> FAISS ScalarQuantizer type it is compared with
 FAISS_SQ = {"f16": "QT_fp16", "bf16": "QT_bf16", "int16": "QT_fp16", "int8": "QT_8bit",
-            "uint8": "QT_8bit", "int8-cal": "QT_8bit", "int4": "QT_4bit", "int4-g32": "QT_4bit"}
+            "uint8": "QT_8bit", "int8-cal": "QT_8bit", "int4": "QT_4bit", "int4-g32": "QT_4bit",
+            "binary": "binaryflat"}
+INT_CODES = {"int8", "uint8", "int8-cal", "int4", "int4-g32"}
 
 
 def data(n, nq, d, seed=0):
@@ -99,7 +101,13 @@ def main():
 
     add_faiss("faiss flat", faiss.IndexFlatIP(d), 4 * d)
     codecs = args.codecs.split(",")
-    for qt in sorted({FAISS_SQ[c] for c in codecs if c in FAISS_SQ}):
+    if "binary" in codecs:
+        bindex = faiss.IndexBinaryFlat(d)
+        bindex.add(np.packbits(x > 0, axis=1))
+        qbits = np.packbits(q > 0, axis=1)
+        methods["faiss binaryflat"] = (lambda: bindex.search(qbits, k),
+                                       lambda j: bindex.search(qbits[j:j + 1], k), bindex.code_size)
+    for qt in sorted({FAISS_SQ[c] for c in codecs if c in FAISS_SQ and c != "binary"}):
         if not hasattr(faiss.ScalarQuantizer, qt):
             continue
         index = faiss.IndexScalarQuantizer(d, getattr(faiss.ScalarQuantizer, qt), faiss.METRIC_INNER_PRODUCT)
@@ -123,7 +131,7 @@ def main():
     qb = {m: len(q) / statistics.median(v) for m, v in tb.items()}
     qs = {m: 1 / statistics.median(v) for m, v in ts.items()}
     flat = "faiss flat"
-    print(f"\n{'method':<16}{'B/vec':>6}{'batch q/s':>11}{'x flat':>8}{'x SQ':>7}{'% mac lim':>10}"
+    print(f"\n{'method':<16}{'B/vec':>6}{'batch q/s':>11}{'x flat':>8}{'x SQ':>7}{'% mac lim':>10}{'% own lim':>10}"
           f"{'1-query q/s':>13}{'x flat':>8}{'x SQ':>7}{'% bw lim':>9}")
     for m, (_, _, bpv) in methods.items():
         sq = "faiss " + FAISS_SQ.get(m, "")
@@ -131,7 +139,9 @@ def main():
         xsq_s = f"{qs[m] / qs[sq]:7.2f}" if sq in qs else f"{'':7}"
         mac_lim = mac / (d * n)
         bw_lim = bw / (bpv * n)
-        print(f"{m:<16}{bpv:>6}{qb[m]:>11.1f}{qb[m] / qb[flat]:>8.2f}{xsq_b}{100 * qb[m] / mac_lim:>10.0f}"
+        own = mac_lim * (4 if m in INT_CODES else 1)
+        own_s = f"{100 * qb[m] / own:>10.0f}" if m != "binary" and not m.startswith("faiss") else f"{'':>10}"
+        print(f"{m:<16}{bpv:>6}{qb[m]:>11.1f}{qb[m] / qb[flat]:>8.2f}{xsq_b}{100 * qb[m] / mac_lim:>10.0f}{own_s}"
               f"{qs[m]:>13.1f}{qs[m] / qs[flat]:>8.2f}{xsq_s}{100 * qs[m] / bw_lim:>9.0f}")
 
 

@@ -82,6 +82,13 @@ static void binary_sqnorms(const vec_codec *c, const uint8_t *codes, const float
   for (size_t i = 0; i < n; i++) out[i] = (float)c->d; /* every x^ is +-1 in each dimension */
 }
 
+/* The x86 batch kernels transpose a tile of rows once a call (search_tmpl.h): a batch of 64 queries
+ * a call amortises it. */
+static size_t binary_score_queries(const vec_codec *c) {
+  (void)c;
+  return 64;
+}
+
 const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
                                       .name = "binary",
                                       .needs_training = 0,
@@ -94,4 +101,5 @@ const vec_codec_ops vec_ops_binary = {.id = VEC_CODEC_BINARY,
                                       .query_prepare = binary_query_prepare,
                                       .score = binary_score,
                                       .query_prepare_centred = binary_query_prepare_centred,
-                                      .sqnorms = binary_sqnorms};
+                                      .sqnorms = binary_sqnorms,
+                                      .score_queries = binary_score_queries};

@@ -112,6 +112,13 @@ static void cal_score(const vec_codec *c, const void *qs, size_t nq, const uint8
   cal_score_digits(c, vec_score_pick_u8(c->d), qs, nq, codes, nr, flip, ip, ldo);
 }
 
+/* The x86 batch kernels transpose a tile of rows once a call (search_tmpl.h): a batch of 64 queries
+ * a call amortises it. */
+static size_t cal_score_queries(const vec_codec *c) {
+  (void)c;
+  return 64;
+}
+
 const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
                                          .name = "uint8-cal",
                                          .needs_training = 1,
@@ -122,7 +129,8 @@ const vec_codec_ops vec_ops_uint8_cal = {.id = VEC_CODEC_UINT8_CAL,
                                          .decode = cal_decode,
                                          .query_size = cal_query_size,
                                          .query_prepare = cal_query_prepare,
-                                         .score = cal_score};
+                                         .score = cal_score,
+                                         .score_queries = cal_score_queries};
 const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .name = "int8-cal",
                                         .needs_training = 1,
@@ -133,7 +141,8 @@ const vec_codec_ops vec_ops_int8_cal = {.id = VEC_CODEC_INT8_CAL,
                                         .decode = cal_decode,
                                         .query_size = cal_query_size,
                                         .query_prepare = cal_query_prepare,
-                                        .score = cal_score};
+                                        .score = cal_score,
+                                        .score_queries = cal_score_queries};
 
 /* ---- uint4-cal and uint6-cal: per-dimension ranges with 16 or 64 levels, packed LSB first
  * (dimension j in bits [B j, B j + B) of the row's bytes, read little-endian: for 4 bits,

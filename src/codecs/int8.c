@@ -169,6 +169,13 @@ static void int8_sqnorms(const vec_codec *c, const uint8_t *codes, const float *
   }
 }
 
+/* The x86 batch kernels transpose a tile of rows once a call (search_tmpl.h): a batch of 64 queries
+ * a call amortises it. */
+static size_t int8_score_queries(const vec_codec *c) {
+  (void)c;
+  return 64;
+}
+
 const vec_codec_ops vec_ops_int8 = {.id = VEC_CODEC_INT8,
                                     .name = "int8",
                                     .needs_training = 0,
@@ -180,4 +187,5 @@ const vec_codec_ops vec_ops_int8 = {.id = VEC_CODEC_INT8,
                                     .query_size = int8_query_size,
                                     .query_prepare = int8_query_prepare,
                                     .score = int8_score,
-                                    .sqnorms = int8_sqnorms};
+                                    .sqnorms = int8_sqnorms,
+                                    .score_queries = int8_score_queries};

@@ -54,10 +54,15 @@ static unsigned detect(void) {
   return f;
 }
 #elif defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
 static unsigned detect(void) {
   unsigned f = VEC_CPU_NEON; /* architectural on AArch64 */
 #if defined(__ARM_FEATURE_DOTPROD)
   f |= VEC_CPU_DOTPROD;
+#elif defined(__linux__)
+  if (getauxval(AT_HWCAP) & (1ul << 20)) f |= VEC_CPU_DOTPROD; /* HWCAP_ASIMDDP: SDOT / UDOT */
 #endif
 #if defined(__ARM_FEATURE_CRC32)
   f |= VEC_CPU_CRC32;
@@ -229,6 +234,10 @@ int vec_kernels_fill(vec_kernels *k, vec_isa isa, unsigned features) {
     k->score.i4_vnni = NULL;
   }
   if (!(f & VEC_CPU_AVX512VPOPCNTDQ)) k->score.b1_popcnt = NULL;
+  if (!(f & VEC_CPU_DOTPROD)) {
+    k->score.i8_dot = NULL;
+    k->score.i4_dot = NULL;
+  }
 #if defined(VEC_HAVE_X86_KERNELS)
   if (!(f & VEC_CPU_F16C)) k->score.f16 = vec_score_kernels_scalar.f16;
 #endif

@@ -416,6 +416,13 @@ void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8
 }
 
 /* ---- binary: popcount by two 4-bit table look-ups, bytes summed by sad against zero. ---- */
+INLINE __m256i popcnt8(__m256i v) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                       1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                         _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+}
 INLINE __m256i popcnt_sad(__m256i v) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
@@ -490,6 +497,39 @@ static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
     }
   }
 }
+
+/* ---- int8 and binary batches on a transposed tile of 16 rows (search_tmpl.h). ---- */
+#define ST_W        8
+#define ST_QB       4
+#define ST_FN(name) name##_avx2
+#define ST_ATTR_I8
+#define ST_ATTR_B1
+#define ST_VNNI                 0
+#define ST_HWPOP                0
+#define ST_VI                   __m256i
+#define ST_VF                   __m256
+#define ST_LOAD(p)              _mm256_load_si256((const __m256i *)(const void *)(p))
+#define ST_SET1(v)              _mm256_set1_epi32(v)
+#define ST_ZERO()               _mm256_setzero_si256()
+#define ST_XOR(a, b)            _mm256_xor_si256(a, b)
+#define ST_ADD8(a, b)           _mm256_add_epi8(a, b)
+#define ST_ADD32(a, b)          _mm256_add_epi32(a, b)
+#define ST_SUB32(a, b)          _mm256_sub_epi32(a, b)
+#define ST_CVT(a)               _mm256_cvtepi32_ps(a)
+#define ST_LOADF(p)             _mm256_load_ps(p)
+#define ST_MULF(a, b)           _mm256_mul_ps(a, b)
+#define ST_SET1F(v)             _mm256_set1_ps(v)
+#define ST_STOREF(p, v)         _mm256_storeu_ps(p, v)
+#define ST_I8PREP(x)            _mm256_abs_epi8(x)
+#define ST_I8DOT(acc, x, ax, q) i8_step(acc, ax, x, q)
+#define ST_POP8(v)              popcnt8(v)
+#define ST_BYTESUM32(c)                                                                            \
+  _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_set1_epi8(1)), _mm256_set1_epi16(1))
+#define ST_I8_FALLBACK score_i8_avx2
+#define ST_B1_FALLBACK score_b1_avx2
+#define ST_U8_FALLBACK vec_score_u8_avx2
+#define ST_ADDF(a, b)  _mm256_add_ps(a, b)
+#include "search_tmpl.h"
 
 /* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 3
  * queries, one 8-lane accumulator a pair (12 FMA chains): each row vector is widened once for
@@ -589,10 +629,10 @@ static void score_i16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const u
   score_h(qs, qstride, nq, codes, scales, nr, d, ip, ldo, H_I16);
 }
 
-const vec_score_kernels vec_score_kernels_avx2 = {.i8 = score_i8_avx2,
-                                                  .b1 = score_b1_avx2,
+const vec_score_kernels vec_score_kernels_avx2 = {.i8 = vec_search_i8_avx2,
+                                                  .b1 = vec_search_b1_avx2,
                                                   .f16 = score_f16_avx2,
                                                   .bf16 = score_bf16_avx2,
                                                   .i16 = score_i16_avx2,
                                                   .i4 = score_i4_avx2,
-                                                  .u8 = vec_score_u8_avx2};
+                                                  .u8 = vec_search_u8_avx2};

@@ -155,8 +155,15 @@ I4G_ATTR static void I4G_FN(score_i4g)(const uint8_t *qs, size_t qstride, size_t
     }
     for (size_t gi = 0; gi < ng; gi++)
       for (size_t r = 0; r < I4G_W; r++) S[gi * I4G_W + r] = r < R ? scales[(r0 + r) * ng + gi] : 0;
+    /* Many queries: the next tile into L2, a share before each query block (the tile is then
+     * scored for a long time, and its transpose would otherwise wait on memory). A prefetch past
+     * the codes is a hint, which never faults. */
+    size_t pf = 0, pf_len = nq >= I4G_QB ? I4G_W * nb : 0, blocks = (nq + I4G_QB - 1) / I4G_QB;
     for (size_t j = 0; j < nq; j += I4G_QB) {
       int Q = nq - j < I4G_QB ? (int)(nq - j) : I4G_QB;
+      for (size_t upto = (pf_len * (j / I4G_QB + 1) / blocks + 63) & ~(size_t)63; pf < upto;
+           pf += 64)
+        _mm_prefetch((const char *)(x + I4G_W * nb + pf), _MM_HINT_T1);
       const uint8_t *qh[I4G_QB];
       float *dst[I4G_QB];
       for (int a = 0; a < Q; a++) {

@@ -74,6 +74,7 @@ typedef void (*vec_score_u8_fn)(const uint8_t *qs, size_t qstride, size_t nq, co
 typedef struct vec_score_kernels {
   vec_score_i8_fn i8;
   vec_score_i8_fn i8_vnni; /* AVX-512 VNNI; NULL elsewhere */
+  vec_score_i8_fn i8_dot;  /* AArch64 SDOT (VEC_CPU_DOTPROD); NULL elsewhere */
   vec_score_b1_fn b1;
   vec_score_b1_fn b1_popcnt; /* AVX-512 VPOPCNTDQ; NULL elsewhere */
   vec_score_h_fn f16;        /* needs F16C on x86 */
@@ -81,6 +82,7 @@ typedef struct vec_score_kernels {
   vec_score_i16_fn i16;
   vec_score_i4_fn i4;      /* any g; SIMD variants hand shapes they do not take to the scalar one */
   vec_score_i4_fn i4_vnni; /* AVX-512 VNNI; NULL elsewhere */
+  vec_score_i4_fn i4_dot;  /* AArch64 SDOT (VEC_CPU_DOTPROD); NULL elsewhere */
   vec_score_u8_fn u8;
   vec_score_u8_fn u8_vnni; /* AVX-512 VNNI; NULL elsewhere */
 } vec_score_kernels;

@@ -1,5 +1,5 @@
-/* score_neon.c: AArch64 NEON scoring kernels with baseline instructions only (no SDOT: the
- * dispatcher cannot yet tell at run time whether a core has it). int8 by widening multiplies
+/* score_neon.c: AArch64 NEON scoring kernels: baseline instructions, plus int8 and int4 by SDOT
+ * where the core has it (detected at run time: i8_dot, i4_dot); else int8 by widening multiplies
  * (vmull_s8, exact in int16 since |q|, |x| <= 127) and pairwise accumulation into int32; binary by
  * vcntq_u8; f16/bf16 (and int16) by widening conversions and fused multiply-adds; int4 and the
  * calibrated codes by widening multiply-accumulates. Row tails use an overlapping
@@ -60,6 +60,81 @@ static void score_i8_neon(const uint8_t *qs, size_t qstride, size_t nq, const in
     for (; r < nr; r++) {
       i8_block(1, q, qt, codes + r * d, d, d16, tail, out);
       ip[j * ldo + r] = vec_score_i8_out(sq, scales[r], out[0]);
+    }
+  }
+}
+
+/* ---- int8 by SDOT (Armv8.2 dotprod, detected at run time): s8 x s8 in four-byte groups straight
+ * into int32 lanes, no widening. Blocks of 4 rows x 4 queries, 16 accumulators: each loaded row
+ * chunk serves 4 queries and each query chunk 4 rows; one vaddvq a pair at the end (384 dims:
+ * 24 SDOT a pair). Integer sums, so the same bits as the scalar kernel in any order. ---- */
+/* Armv8.2-A as GCC 12's arm_neon.h declares vdotq_s32 (a core with SDOT implements 8.2 at least).
+ */
+#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+
+INLINE DOTPROD void i8_dot_block(int R, int Q, const int8_t *const *q, const int8x16_t *qt,
+                                 const int8_t *x, size_t d, size_t d16, int tail,
+                                 int32_t out[4][4]) {
+  int32x4_t acc[4][4];
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) acc[a][r] = vdupq_n_s32(0);
+  for (size_t j = 0; j < d16; j += 16) {
+    int8x16_t xv[4];
+    for (int r = 0; r < R; r++) xv[r] = vld1q_s8(x + (size_t)r * d + j);
+    for (int a = 0; a < Q; a++) {
+      int8x16_t qv = vld1q_s8(q[a] + j);
+      for (int r = 0; r < R; r++) acc[a][r] = vdotq_s32(acc[a][r], qv, xv[r]);
+    }
+  }
+  if (tail) {
+    int8x16_t xv[4];
+    for (int r = 0; r < R; r++)
+      xv[r] = vreinterpretq_s8_u8(tail16((const uint8_t *)(x + (size_t)r * d), d));
+    for (int a = 0; a < Q; a++)
+      for (int r = 0; r < R; r++) acc[a][r] = vdotq_s32(acc[a][r], qt[a], xv[r]);
+  }
+  for (int a = 0; a < Q; a++)
+    for (int r = 0; r < R; r++) out[a][r] = vaddvq_s32(acc[a][r]);
+}
+
+static DOTPROD void vec_search_i8_neon(const uint8_t *qs, size_t qstride, size_t nq,
+                                       const int8_t *codes, const float *scales, size_t nr,
+                                       size_t d, float *ip, size_t ldo) {
+  size_t d16 = d & ~(size_t)15;
+  int tail = d16 < d;
+  /* The overlapping tail vector's lanes the full vectors already counted: zero in the query. */
+  uint8_t keep[16];
+  for (int i = 0; i < 16; i++) keep[i] = d < 16 || (d - 16 + (size_t)i) >= d16 ? 0xff : 0;
+  const uint8x16_t km = vld1q_u8(keep);
+  for (size_t j0 = 0; j0 < nq; j0 += 4) {
+    int Q = nq - j0 >= 4 ? 4 : (int)(nq - j0);
+    const int8_t *q[4];
+    int8x16_t qt[4];
+    float sq[4];
+    for (int a = 0; a < Q; a++) {
+      const uint8_t *h = qs + (j0 + (size_t)a) * qstride;
+      q[a] = (const int8_t *)(h + VEC_SCORE_HDR);
+      sq[a] = vec_score_hdr_f32(h);
+      qt[a] = vreinterpretq_s8_u8(
+          vandq_u8(vld1q_u8((const uint8_t *)q[a] + (d >= 16 ? d - 16 : 0)), km));
+    }
+    int32_t out[4][4];
+    for (size_t r = 0; r < nr; r += 4) {
+      size_t R = nr - r >= 4 ? 4 : nr - r;
+      const int8_t *x = codes + r * d;
+      /* R and Q constants in each call, so the accumulators stay in registers. */
+      if (R == 4 && Q == 4)
+        i8_dot_block(4, 4, q, qt, x, d, d16, tail, out);
+      else
+        for (int a = 0; a < Q; a++)
+          for (size_t k = 0; k < R; k++) {
+            int32_t o1[4][4];
+            i8_dot_block(1, 1, q + a, qt + a, x + k * d, d, d16, tail, o1);
+            out[a][k] = o1[0][0];
+          }
+      for (int a = 0; a < Q; a++)
+        for (size_t k = 0; k < R; k++)
+          ip[(j0 + (size_t)a) * ldo + r + k] = vec_score_i8_out(sq[a], scales[r + k], out[a][k]);
     }
   }
 }
@@ -169,77 +244,91 @@ static void score_i16_neon(const uint8_t *qs, size_t qstride, size_t nq, const u
 
 /* ---- int4, any group size: per group, 16 code bytes at a time split into sign-extended nibbles
  * (shift left then arithmetic right), widening multiplies against the query's even and odd halves
- * (exact in int16: 7 * 127), pairwise sums into int32, one across-vector add a group; up to 4
+ * (exact in int16: 7 * 127) with pairwise sums into int32, or SDOT (score_i4_neon_dot), one
+ * across-vector add a group; up to 4
  * queries share each row's nibbles. The float epilogue is the scalar one, so the same bits. ---- */
 INLINE int32x4_t i4_mul(int32x4_t acc, int8x8_t q, int8x8_t x) {
   return vpadalq_s16(acc, vmull_s8(q, x));
 }
 
-INLINE void i4_row(int Q, const int8_t *const *qe, const int8_t *const *qo, const float *sq,
-                   const uint8_t *c, const float *s, size_t nb, size_t g, size_t ng, float *out) {
-  float acc[4] = {0, 0, 0, 0};
-  for (size_t gi = 0; gi < ng; gi++) {
-    size_t b0 = gi * g / 2, b1 = gi + 1 == ng ? nb : (gi + 1) * g / 2, k = b0;
-    int32x4_t v[4];
-    for (int a = 0; a < Q; a++) v[a] = vdupq_n_s32(0);
-    for (; k + 16 <= b1; k += 16) {
-      int8x16_t x = vreinterpretq_s8_u8(vld1q_u8(c + k));
-      int8x16_t lo = vshrq_n_s8(vshlq_n_s8(x, 4), 4), hi = vshrq_n_s8(x, 4);
-      for (int a = 0; a < Q; a++) {
-        int8x16_t e = vld1q_s8(qe[a] + k), o = vld1q_s8(qo[a] + k);
-        v[a] = i4_mul(v[a], vget_low_s8(e), vget_low_s8(lo));
-        v[a] = i4_mul(v[a], vget_high_s8(e), vget_high_s8(lo));
-        v[a] = i4_mul(v[a], vget_low_s8(o), vget_low_s8(hi));
-        v[a] = i4_mul(v[a], vget_high_s8(o), vget_high_s8(hi));
-      }
-    }
-    for (; k + 8 <= b1; k += 8) {
-      int8x8_t x = vreinterpret_s8_u8(vld1_u8(c + k));
-      int8x8_t lo = vshr_n_s8(vshl_n_s8(x, 4), 4), hi = vshr_n_s8(x, 4);
-      for (int a = 0; a < Q; a++) {
-        v[a] = i4_mul(v[a], vld1_s8(qe[a] + k), lo);
-        v[a] = i4_mul(v[a], vld1_s8(qo[a] + k), hi);
-      }
-    }
-    for (int a = 0; a < Q; a++) {
-      int32_t dot = vaddvq_s32(v[a]);
-      for (size_t kk = k; kk < b1; kk++)
-        dot += (int32_t)qe[a][kk] * vec_score_nib(c[kk]) +
-               (int32_t)qo[a][kk] * vec_score_nib(c[kk] >> 4);
-      /* The first term is taken as it is (0.0f + -0.0f would lose a sign), as in the scalar one. */
-      acc[a] = gi == 0 ? s[0] * (float)dot : acc[a] + s[gi] * (float)dot;
-    }
-  }
-  for (int a = 0; a < Q; a++) out[a] = sq[a] * acc[a];
-}
+#define I4_NEON_KERNELS(SFX, ATTR, STEP16)                                                         \
+  INLINE ATTR void i4_row##SFX(int Q, const int8_t *const *qe, const int8_t *const *qo,            \
+                               const float *sq, const uint8_t *c, const float *s, size_t nb,       \
+                               size_t g, size_t ng, float *out) {                                  \
+    float acc[4] = {0, 0, 0, 0};                                                                   \
+    for (size_t gi = 0; gi < ng; gi++) {                                                           \
+      size_t b0 = gi * g / 2, b1 = gi + 1 == ng ? nb : (gi + 1) * g / 2, k = b0;                   \
+      int32x4_t v[4];                                                                              \
+      for (int a = 0; a < Q; a++) v[a] = vdupq_n_s32(0);                                           \
+      for (; k + 16 <= b1; k += 16) {                                                              \
+        int8x16_t x = vreinterpretq_s8_u8(vld1q_u8(c + k));                                        \
+        int8x16_t lo = vshrq_n_s8(vshlq_n_s8(x, 4), 4), hi = vshrq_n_s8(x, 4);                     \
+        for (int a = 0; a < Q; a++)                                                                \
+          STEP16(v[a], vld1q_s8(qe[a] + k), vld1q_s8(qo[a] + k), lo, hi);                          \
+      }                                                                                            \
+      for (; k + 8 <= b1; k += 8) {                                                                \
+        int8x8_t x = vreinterpret_s8_u8(vld1_u8(c + k));                                           \
+        int8x8_t lo = vshr_n_s8(vshl_n_s8(x, 4), 4), hi = vshr_n_s8(x, 4);                         \
+        for (int a = 0; a < Q; a++) {                                                              \
+          v[a] = i4_mul(v[a], vld1_s8(qe[a] + k), lo);                                             \
+          v[a] = i4_mul(v[a], vld1_s8(qo[a] + k), hi);                                             \
+        }                                                                                          \
+      }                                                                                            \
+      for (int a = 0; a < Q; a++) {                                                                \
+        int32_t dot = vaddvq_s32(v[a]);                                                            \
+        for (size_t kk = k; kk < b1; kk++)                                                         \
+          dot += (int32_t)qe[a][kk] * vec_score_nib(c[kk]) +                                       \
+                 (int32_t)qo[a][kk] * vec_score_nib(c[kk] >> 4);                                   \
+        /* The first term is taken as it is (0.0f + -0.0f would lose a sign), as in the scalar     \
+         * one. */                                                                                 \
+        acc[a] = gi == 0 ? s[0] * (float)dot : acc[a] + s[gi] * (float)dot;                        \
+      }                                                                                            \
+    }                                                                                              \
+    for (int a = 0; a < Q; a++) out[a] = sq[a] * acc[a];                                           \
+  }                                                                                                \
+                                                                                                   \
+  static ATTR void score_i4_neon##SFX(const uint8_t *qs, size_t qstride, size_t nq,                \
+                                      const uint8_t *codes, const float *scales, size_t nr,        \
+                                      size_t d, size_t g, float *ip, size_t ldo) {                 \
+    size_t nb = (d + 1) / 2, ng = (d + g - 1) / g, half = vec_score_pad64(nb);                     \
+    for (size_t j = 0; j < nq; j += 4) {                                                           \
+      int Q = nq - j >= 4 ? 4 : (int)(nq - j);                                                     \
+      const int8_t *qe[4], *qo[4];                                                                 \
+      float sq[4], out[4];                                                                         \
+      for (int a = 0; a < Q; a++) {                                                                \
+        const uint8_t *h = qs + (j + (size_t)a) * qstride;                                         \
+        sq[a] = vec_score_hdr_f32(h);                                                              \
+        qe[a] = (const int8_t *)(h + VEC_SCORE_HDR);                                               \
+        qo[a] = qe[a] + half;                                                                      \
+      }                                                                                            \
+      for (size_t r = 0; r < nr; r++) {                                                            \
+        const uint8_t *c = codes + r * nb;                                                         \
+        const float *s = scales + r * ng;                                                          \
+        switch (Q) {                                                                               \
+        case 4: i4_row##SFX(4, qe, qo, sq, c, s, nb, g, ng, out); break;                           \
+        case 3: i4_row##SFX(3, qe, qo, sq, c, s, nb, g, ng, out); break;                           \
+        case 2: i4_row##SFX(2, qe, qo, sq, c, s, nb, g, ng, out); break;                           \
+        default: i4_row##SFX(1, qe, qo, sq, c, s, nb, g, ng, out); break;                          \
+        }                                                                                          \
+        for (int a = 0; a < Q; a++) ip[(j + (size_t)a) * ldo + r] = out[a];                        \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
+  /* end of I4_NEON_KERNELS */
 
-static void score_i4_neon(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
-                          const float *scales, size_t nr, size_t d, size_t g, float *ip,
-                          size_t ldo) {
-  size_t nb = (d + 1) / 2, ng = (d + g - 1) / g, half = vec_score_pad64(nb);
-  for (size_t j = 0; j < nq; j += 4) {
-    int Q = nq - j >= 4 ? 4 : (int)(nq - j);
-    const int8_t *qe[4], *qo[4];
-    float sq[4], out[4];
-    for (int a = 0; a < Q; a++) {
-      const uint8_t *h = qs + (j + (size_t)a) * qstride;
-      sq[a] = vec_score_hdr_f32(h);
-      qe[a] = (const int8_t *)(h + VEC_SCORE_HDR);
-      qo[a] = qe[a] + half;
-    }
-    for (size_t r = 0; r < nr; r++) {
-      const uint8_t *c = codes + r * nb;
-      const float *s = scales + r * ng;
-      switch (Q) {
-      case 4: i4_row(4, qe, qo, sq, c, s, nb, g, ng, out); break;
-      case 3: i4_row(3, qe, qo, sq, c, s, nb, g, ng, out); break;
-      case 2: i4_row(2, qe, qo, sq, c, s, nb, g, ng, out); break;
-      default: i4_row(1, qe, qo, sq, c, s, nb, g, ng, out); break;
-      }
-      for (int a = 0; a < Q; a++) ip[(j + (size_t)a) * ldo + r] = out[a];
-    }
-  }
-}
+/* Widening multiplies (baseline NEON), or SDOT where the core has it: s8 x s8 in groups of four
+ * straight into int32 lanes (the same integer sums). */
+#define I4_STEP_MULL(v, e, o, lo, hi)                                                              \
+  do {                                                                                             \
+    v = i4_mul(v, vget_low_s8(e), vget_low_s8(lo));                                                \
+    v = i4_mul(v, vget_high_s8(e), vget_high_s8(lo));                                              \
+    v = i4_mul(v, vget_low_s8(o), vget_low_s8(hi));                                                \
+    v = i4_mul(v, vget_high_s8(o), vget_high_s8(hi));                                              \
+  } while (0)
+#define I4_STEP_SDOT(v, e, o, lo, hi) (v = vdotq_s32(vdotq_s32(v, e, lo), o, hi))
+#define NO_ATTR
+I4_NEON_KERNELS(, NO_ATTR, I4_STEP_MULL)
+I4_NEON_KERNELS(_dot, DOTPROD, I4_STEP_SDOT)
 
 /* ---- calibrated: levels (x ^ flip, 0..255) and int8 weights widened to int16, then widening
  * multiply-accumulates into int32 (exact for d <= VEC_SCORE_U8_MAX_D); rows one after the other,
@@ -301,9 +390,11 @@ static void score_u8_neon(const uint8_t *qs, size_t qstride, size_t nq, const ui
 }
 
 const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
+                                                  .i8_dot = vec_search_i8_neon,
                                                   .b1 = score_b1_neon,
                                                   .f16 = score_f16_neon,
                                                   .bf16 = score_bf16_neon,
                                                   .i16 = score_i16_neon,
                                                   .i4 = score_i4_neon,
+                                                  .i4_dot = score_i4_neon_dot,
                                                   .u8 = score_u8_neon};

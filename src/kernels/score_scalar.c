@@ -158,6 +158,7 @@ vec_score_i8_fn vec_score_pick_i8(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return score_i8_scalar; /* int32 sums could overflow */
   const vec_score_kernels *t = table();
   if (t->i8_vnni) return t->i8_vnni;
+  if (t->i8_dot) return t->i8_dot;
   return t->i8;
 }
 
@@ -187,5 +188,6 @@ vec_score_i4_fn vec_score_pick_i4(size_t d) {
   if (d > VEC_SCORE_I8_MAX_D) return vec_score_i4_scalar;
   const vec_score_kernels *t = table();
   if (t->i4_vnni) return t->i4_vnni;
+  if (t->i4_dot) return t->i4_dot;
   return t->i4 ? t->i4 : vec_score_i4_scalar;
 }

@@ -10,10 +10,13 @@
 #include "vectro.h"
 #include "vtest.h"
 
-/* 4096 and 4100: either side of the transposed int4 kernels' limit (vec_score_i4g_fits). */
-static const size_t k_dims[] = {1,  2,   3,   7,   8,   15,  16,  31,  33,   63,   64,
-                                65, 127, 128, 129, 255, 384, 385, 768, 1023, 4096, 4100};
-static const size_t k_nq[] = {1, 2, 3, 5};
+/* 4096 and 4100: either side of the transposed int4 kernels' limit (vec_score_i4g_fits); 2048 and
+ * 2049 of the transposed int8 tile's (search_tmpl.h, ST_MAX_P). */
+static const size_t k_dims[] = {1,   2,   3,   7,   8,   15,  16,  31,   33,   63,   64,   65,
+                                127, 128, 129, 255, 384, 385, 768, 1023, 2048, 2049, 4096, 4100};
+/* 13: a full 8-query register block of the transposed int8 / binary kernels (search_tmpl.h) and a
+ * short one (AVX2: three of 4 and one), over 2-3 blocks of rows with a short last block. */
+static const size_t k_nq[] = {1, 2, 3, 5, 13};
 /* int4 four times: one scale per row, and groups of 32 dims (INT4G below), of 8 (the smallest the
  * transposed x86 kernels take; past 256 groups they hand over to scalar) and of 6 (x86: scalar). */
 /* int8-cal twice too: rounded and truncated codes (INT8CALT: levels decode to u + 0.5). */
@@ -150,6 +153,8 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       out[n++] = v;
       if (t->i8_vnni && (feat & VEC_CPU_AVX512VNNI))
         out[n++] = (variant){"vnni", t->i8_vnni, 0, 0, 0, 0, 0};
+      if (t->i8_dot && (feat & VEC_CPU_DOTPROD))
+        out[n++] = (variant){"sdot", t->i8_dot, 0, 0, 0, 0, 0};
       break;
     case VEC_CODEC_BINARY:
       v.b1 = t->b1;
@@ -178,6 +183,8 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       out[n++] = v;
       if (t->i4_vnni && (feat & VEC_CPU_AVX512VNNI))
         out[n++] = (variant){"vnni", 0, 0, 0, t->i4_vnni, 0, 0};
+      if (t->i4_dot && (feat & VEC_CPU_DOTPROD))
+        out[n++] = (variant){"sdot", 0, 0, 0, t->i4_dot, 0, 0};
       break;
     default: /* calibrated; a table without its own kernel uses the scalar one */
       v.u8 = t->u8 ? t->u8 : vec_score_u8_scalar;
@@ -212,7 +219,11 @@ static void test_kernels_match_scalar(void) {
     for (size_t di = 0; di < sizeof k_dims / sizeof k_dims[0]; di++)
       for (size_t qi = 0; qi < sizeof k_nq / sizeof k_nq[0]; qi++) {
         /* nr rarely a multiple of 4; with 5 queries past two 16-row tiles */
-        size_t d = k_dims[di], nq = k_nq[qi], nr = 5 + (d + qi) % 9 + (nq == 5 ? 29 : 0);
+        size_t d = k_dims[di], nq = k_nq[qi],
+               nr = 5 + (d + qi) % 9 +
+                    (nq == 5    ? 29
+                     : nq == 13 ? 61
+                                : 0);
         int kind = (int)((di + qi) % 3);
         fixture f;
         CHECK(fixture_make(&f, id, d, nr, nq, kind, (di + qi) % 4, &seed));
