@@ -415,7 +415,8 @@ class Index:
 
     # ----- search ----------------------------------------------------------------------------
     def search(self, queries, k: int = 10, *, filter=None, oversample: float | None = None,
-               rerank_oversample: float | None = None, bound_scale: float = 1.0, threads: int = 0):
+               rerank_oversample: float | None = None, bound_scale: float = 1.0, threads: int = 0,
+               progress=None):
         """Returns (ids, scores), each (nq, k), best first (higher is better for "ip" and
         "cosine"; for "l2" the squared distance, lower is better). Slots beyond the rows that can
         be returned hold vectro.NO_ID (None for str ids, in an object array) and NaN. Scores are
@@ -427,6 +428,9 @@ class Index:
         ``bound_scale`` (0, 16] scales those bounds: below 1 fewer rows are rescored, at the risk
         of a missed neighbour (rabitq-1 on the sample: 0.8 rescores 0.71x the rows and still finds
         the exact top 10; 0.6 half the rows at recall@10 0.9987). Ctrl-C stops a long search (KeyboardInterrupt).
+        ``progress``: ``callback(done, total)`` (rows, or blocks of queries), called at most every
+        50 ms and once at the end; return False to cancel (VectroError "cancelled"), and an
+        exception it raises stops the search and propagates, as in ``encode``.
         ``last_stats`` then tells how many (query, row) pairs were scanned and rescored, and the
         ``mode`` the answer came from ("codes", "originals", "rerank" or "rerank+originals")."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -460,14 +464,15 @@ class Index:
             flt = None if filter is None else self._c_keys(filter, "skip")
             scanned, rescored = _core.index_search(
                 self._h, qx, k, float(oversample or 0.0), float(rerank_oversample or 0.0),
-                float(bound_scale), threads, flt, rows, scores)
+                float(bound_scale), threads, flt, rows, scores, progress)
             if self._kind == "str":
                 out = np.full(rows.shape, None, object)
                 valid = rows != NO_ID
                 out[valid] = [self._sname[v] for v in rows[valid].tolist()]
             else:
                 out = rows
-        self.last_stats = {"scanned": scanned, "rescored": rescored, "mode": mode}
+        self.last_stats = {"scanned": scanned, "rescored": rescored, "mode": mode,
+                           "mapped_rows": self._mapped_rows()}
         if len(shape) == 1:
             return out[0], scores[0]
         return out, scores
@@ -493,13 +498,31 @@ class Index:
                 extra = '"id_kind": "str", "str_ids": ' + json.dumps(names)
             _core.index_save(self._h, path, extra)
 
+    def _mapped_rows(self) -> int:
+        return 0 if self._h is None else _core.index_info(self._h)["mapped_rows"]
+
+    @property
+    def mapped(self) -> bool:
+        """Whether rows are searched in place from a memory map of the file (``load(mmap=True)``)."""
+        return self._mapped_rows() > 0
+
     @classmethod
-    def load(cls, path, *, originals=None, rerank=None) -> Index:
+    def load(cls, path, *, originals=None, rerank=None, mmap: bool = False) -> Index:
         """Reads an index saved by :meth:`save`, or any .vqz (without ids: ids 0..n-1; ids that
         repeat are refused). ``originals``: float32 rows in the file's order (a .npy path, or an
         array) for exact rescoring; by default the ``.originals.npy`` that save wrote, when there
         is one. ``rerank``: a .vqz of the same rows in a higher-precision codec (default: the
-        ``.rerank.vqz`` that save wrote). Everything is read into memory."""
+        ``.rerank.vqz`` that save wrote). By default everything is read into memory.
+
+        ``mmap=True`` searches the first codec's codes and scales in place, from a memory map of
+        the file (every block is checked against its CRC-32C once, by reading, before it is
+        mapped): RAM then holds the ids, the id map and the norms, not the codes. Rows added
+        later live in memory, and ``save`` to the same file appends them (new blocks, then a new
+        commit) without rewriting the rows already there. Like SQLite's mmap mode, this trades a
+        guarantee: vectro's writers replace a file by rename or append past its end, which an
+        open map survives, but if another program truncates the file while it is mapped, touching
+        the lost pages raises SIGBUS and the process dies. The default (read into memory with
+        pread) turns that case into an error. ``mmap`` is ignored for files with no rows."""
         path = os.fspath(path)
         if originals is not None and not isinstance(originals, (str, os.PathLike)):
             o = np.asarray(originals)
@@ -512,10 +535,10 @@ class Index:
             with tempfile.TemporaryDirectory() as tmp:
                 f = os.path.join(tmp, "originals.npy")
                 np.save(f, o)
-                return cls.load(path, originals=f, rerank=rerank)
+                return cls.load(path, originals=f, rerank=rerank, mmap=mmap)
         # Mismatched originals or rerank rows raise VectroError, a ValueError naming the file.
         h = _core.index_load(path, None if originals is None else os.fspath(originals),
-                             None if rerank is None else os.fspath(rerank), -1)
+                             None if rerank is None else os.fspath(rerank), -1, bool(mmap))
         info = _core.index_info(h)
         meta = {}
         try:
@@ -543,4 +566,6 @@ class Index:
     def __repr__(self) -> str:
         extra = f", rerank={self.rerank.precision!r}" if self.rerank is not None else ""
         orig = "originals held" if self.originals_held else "no originals"
+        if self.mapped:
+            orig += ", mapped"
         return f"Index({self.codec.precision!r}, metric={self.metric!r}{extra}, {len(self)} vectors, {orig})"
