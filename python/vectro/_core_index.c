@@ -390,6 +390,13 @@ static PyObject *index_info(PyObject *self, PyObject *arg) {
   return d;
 }
 
+/* index_mapped_rows(ix) -> rows searched in place (cheap: search reports it every call) */
+static PyObject *index_mapped_rows(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_index *ix = get_index(arg);
+  return ix ? PyLong_FromSize_t(vec_index_mapped_rows(ix)) : NULL;
+}
+
 #define FAST(name, doc) {#name, (PyCFunction)(void (*)(void))name, METH_FASTCALL, doc}
 static PyMethodDef index_methods[] = {
     FAST(index_new, "Create a vec_index."),
@@ -406,6 +413,7 @@ static PyMethodDef index_methods[] = {
     FAST(index_save, "Save as .vqz (with sidecars)."),
     FAST(index_load, "Load an index from a .vqz."),
     {"index_info", index_info, METH_O, "Dimension, metric, codecs, metadata."},
+    {"index_mapped_rows", index_mapped_rows, METH_O, "Rows searched in place from a memory map."},
     {NULL, NULL, 0, NULL},
 };
 

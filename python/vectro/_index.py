@@ -445,8 +445,9 @@ class Index:
         qx, shape = as_float32_rows(queries)
         if self._h is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        if qx.shape[1] != self.dim:
-            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
+        dim = self.dim
+        if qx.shape[1] != dim:
+            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {dim}")
         qx = np.ascontiguousarray(qx)
         k, nq = int(k), len(qx)
         if self.rerank is not None:
@@ -460,7 +461,9 @@ class Index:
                              "Index.load(..., originals=...)")
         rows = np.empty((nq, k), np.uint64)
         scores = np.empty((nq, k), np.float32)
-        with self._lock.read():
+        # Int ids need no Python state (the kind never changes once int, and the C index locks
+        # itself); str ids read the name maps, kept in step with the C index under this lock.
+        with _NoLock() if self._kind == "int" else self._lock.read():
             flt = None if filter is None else self._c_keys(filter, "skip")
             scanned, rescored = _core.index_search(
                 self._h, qx, k, float(oversample or 0.0), float(rerank_oversample or 0.0),
@@ -499,7 +502,7 @@ class Index:
             _core.index_save(self._h, path, extra)
 
     def _mapped_rows(self) -> int:
-        return 0 if self._h is None else _core.index_info(self._h)["mapped_rows"]
+        return 0 if self._h is None else _core.index_mapped_rows(self._h)
 
     @property
     def mapped(self) -> bool:

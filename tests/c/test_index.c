@@ -586,7 +586,59 @@ static void torn_commits_and_stale_writers(void) {
   free(dir);
 }
 
+/* With float originals (a .npy sidecar), a mapped index maps them too and rescores from the map:
+ * the same answers as in memory, before and after rows are added (which copies them in). */
+static void mapped_originals(void) {
+  char *dir = tmpdir(), path[512], side[600];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/o.vqz", dir);
+  float *x = rows(400, 41), *q = rows(NQ, 42);
+  vec_metric ms[] = {VEC_METRIC_COSINE, VEC_METRIC_L2, VEC_METRIC_IP};
+  for (int mi = 0; mi < 3; mi++) {
+    vec_index *ref = make(VEC_CODEC_INT8, ms[mi], 1, VEC_CODEC_INT8);
+    CHECK(ref && vec_index_add(ref, x, 300, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(vec_index_save(ref, path, NULL) == VEC_OK);
+    vec_index *m = open_at(path, 1);
+    CHECK(m && vec_index_has_originals(m) && vec_index_mapped_rows(m) == 300);
+    vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+    CHECK(same_answers(ref, m, q, NULL));
+    p.oversample = 3;
+    CHECK(same_answers(ref, m, q, &p));
+    CHECK(vec_index_add(m, x + 300 * D, 100, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(vec_index_add(ref, x + 300 * D, 100, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(same_answers(ref, m, q, NULL));
+    float a[D], b[D];
+    uint64_t id = 7;
+    CHECK(vec_index_get(m, &id, 1, a, D) == VEC_OK && vec_index_get(ref, &id, 1, b, D) == VEC_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    vec_index_free(m), vec_index_free(ref);
+  }
+  snprintf(side, sizeof side, "%s.originals.npy", path);
+  remove(side), remove(path), rmdir(dir);
+  free(dir), free(x), free(q);
+}
+
+/* The exponent picked from the finite values only, whatever the row length (the vector loop takes
+ * 8 at a time, the rest one by one). */
+static void pick_scale_exp_finite_only(void) {
+  float r[21];
+  for (size_t d = 1; d <= 21; d++) {
+    for (size_t j = 0; j < d; j++) r[j] = 0.5f;
+    CHECK(vec_index_pick_scale_exp(r, 1, d, d) == 0);
+    r[d - 1] = -3e30f; /* the largest, last: in the tail or the last vector */
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == 101, "d = %zu", d);
+    r[0] = INFINITY;
+    if (d > 2) r[d / 2] = NAN;
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == (d > 1 ? 101 : 0), "d = %zu", d);
+    for (size_t j = 1; j + 1 < d; j++) r[j] = j == d / 2 ? NAN : -1e-31f;
+    r[d - 1] = 1e-30f; /* r[0] stays Inf (d > 1) */
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == -100, "d = %zu", d);
+  }
+}
+
 const vt_test index_tests[] = {
+    {"index_pick_scale_exp", pick_scale_exp_finite_only},
+    {"index_mapped_originals", mapped_originals},
     {"index_ids_and_refusals", ids_and_refusals},
     {"index_filter_and_tombstones", filter_and_tombstones_match_a_fresh_index},
     {"index_upsert_get_compaction", upsert_get_compaction_keep_rows_in_step},
