@@ -149,7 +149,8 @@ def main() -> None:
                              "add_rows_s": args.n / add_s})
             allow = np.arange(0, args.n, 10, dtype=np.uint64)
             sec, (ids, _) = timed(lambda: ix.search(q, k=10, filter=allow, threads=1), args.repeat)
-            rows[-1]["filtered_qps_1t"] = args.nq / sec
+            own = rows[-1]
+            own["filtered_qps_1t"] = args.nq / sec
             if not keep:
                 # The same index searched in place from its file (Index.load(mmap=True)).
                 path = os.path.join(tmp, f"{codec}.vqz")
@@ -166,7 +167,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 for a in range(0, len(dele), 4096):
                     ix.delete(dele[a:a + 4096])
-                rows[-1]["delete_rows_s"] = len(dele) / (time.perf_counter() - t0)
+                own["delete_rows_s"] = len(dele) / (time.perf_counter() - t0)
             del ix
     if use_faiss:
         faiss.cvar.distance_compute_blas_threshold = 20  # BLAS for batches, FAISS at its best
