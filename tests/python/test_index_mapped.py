@@ -3,6 +3,7 @@ their size), answers equal to the copying load, saves that append to the file wi
 it, what happens when the file changes under the map, and the search progress callback."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,3 +206,18 @@ def test_search_progress_callback_cancels_and_raises(tmp_path):
     m.search(x[:50], k=5, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (20000, 20000)
     assert os.path.getsize(path) > 0
+
+
+def test_cli_search_mmap_answers_as_the_copying_load(tmp_path):
+    exe = shutil.which("vectro")
+    if exe is None:
+        pytest.skip("the vectro command is not on PATH")
+    x, q = _rows(3000), _rows(5, seed=4)
+    ix = vectro.Index("int8", "l2")
+    ix.add(x)
+    ix.save(tmp_path / "i.vqz")
+    np.save(tmp_path / "q.npy", q)
+    out = [subprocess.run([exe, "search", "-k", "5", *flag, tmp_path / "i.vqz", tmp_path / "q.npy"],
+                          capture_output=True, text=True) for flag in ([], ["--mmap"])]
+    assert out[0].returncode == 0 and out[1].returncode == 0, out[1].stderr
+    assert out[0].stdout == out[1].stdout and len(out[0].stdout.splitlines()) == 25
