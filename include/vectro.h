@@ -676,7 +676,9 @@ VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const f
  * add, or read at load) that rescore exactly. It holds, per row, the codes and scales of each
  * stage, |x|^2 of each stage for COSINE and L2, the id, and the original when kept: in memory,
  * about (code_size + 4 * scale_count + 8 + 4) bytes a row plus 16 bytes a row for the id map, plus
- * 4 * d (+ 4) bytes a row with originals.
+ * 4 * d (+ 4) bytes a row with originals. An index loaded mapped (vec_index_load_options.mapped)
+ * keeps its file's codes, scales and float32 .npy originals out of that count: they are searched
+ * in place from the page cache.
  *
  * Ids are uint64; 2^64 - 1 (UINT64_MAX) is refused, as it marks empty result slots. add refuses an
  * id already held (and ids that repeat within the batch), with nothing added; upsert replaces the
