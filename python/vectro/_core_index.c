@@ -153,8 +153,11 @@ static PyObject *index_add(PyObject *self, PyObject *const *args, Py_ssize_t nar
   if (n >= 0) {
     vec_batch_opts o = VEC_BATCH_OPTS_INIT;
     o.threads = (int)threads;
-    Py_BEGIN_ALLOW_THREADS if (replace) rc = vec_index_upsert(ix, x.buf, (size_t)n, d, ids.buf, &o);
-    else rc = vec_index_add(ix, x.buf, (size_t)n, d, ids.buf, out.buf, &o);
+    Py_BEGIN_ALLOW_THREADS
+    if (replace)
+      rc = vec_index_upsert(ix, x.buf, (size_t)n, d, ids.buf, &o);
+    else
+      rc = vec_index_add(ix, x.buf, (size_t)n, d, ids.buf, out.buf, &o);
     Py_END_ALLOW_THREADS
   }
   rel(&x), rel(&ids), rel(&out);
@@ -172,8 +175,10 @@ static PyObject *index_delete(PyObject *self, PyObject *const *args, Py_ssize_t 
   if (!ix || get_vec(args[1], &ids, "ids", 8, 0, 0) < 0) return NULL;
   size_t done = 0;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_index_delete(ix, ids.buf, (size_t)ids.len / 8, &done);
-  Py_END_ALLOW_THREADS rel(&ids);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_index_delete(ix, ids.buf, (size_t)ids.len / 8, &done);
+  Py_END_ALLOW_THREADS
+  rel(&ids);
   return rc ? fail(rc) : PyLong_FromSize_t(done);
 }
 
@@ -191,8 +196,10 @@ static PyObject *index_get(PyObject *self, PyObject *const *args, Py_ssize_t nar
     rel(&ids), rel(&out);
     return PyErr_Format(PyExc_ValueError, "out must hold %zu x %zu floats", n, d);
   }
-  Py_BEGIN_ALLOW_THREADS rc = vec_index_get(ix, ids.buf, n, out.buf, d);
-  Py_END_ALLOW_THREADS rel(&ids), rel(&out);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_index_get(ix, ids.buf, n, out.buf, d);
+  Py_END_ALLOW_THREADS
+  rel(&ids), rel(&out);
   if (rc == VEC_E_NOT_FOUND) {
     long long i = vec_last_error_row();
     PyErr_SetObject(PyExc_KeyError, PyLong_FromLongLong(i)); /* Python maps it back to the id */
@@ -211,8 +218,10 @@ static PyObject *index_ids(PyObject *self, PyObject *arg) {
     PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
     if (!b) return NULL;
     size_t got;
-    Py_BEGIN_ALLOW_THREADS got = vec_index_ids(ix, (uint64_t *)PyBytes_AS_STRING(b), n);
-    Py_END_ALLOW_THREADS if (got == n) return b;
+    Py_BEGIN_ALLOW_THREADS
+    got = vec_index_ids(ix, (uint64_t *)PyBytes_AS_STRING(b), n);
+    Py_END_ALLOW_THREADS
+    if (got == n) return b;
     Py_DECREF(b); /* it changed in between: again */
   }
 }
@@ -297,7 +306,8 @@ static PyObject *index_pick_scale(PyObject *self, PyObject *const *args, Py_ssiz
   Py_ssize_t n = rows_of(&x, (size_t)d);
   int e = 0;
   if (n > 0) {
-    Py_BEGIN_ALLOW_THREADS e = vec_index_pick_scale_exp(x.buf, (size_t)n, (size_t)d, (size_t)d);
+    Py_BEGIN_ALLOW_THREADS
+    e = vec_index_pick_scale_exp(x.buf, (size_t)n, (size_t)d, (size_t)d);
     Py_END_ALLOW_THREADS
   }
   rel(&x);
@@ -328,8 +338,10 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   const char *extra = args[2] == Py_None ? NULL : PyUnicode_AsUTF8(args[2]);
   if (args[2] != Py_None && !extra) return Py_DECREF(path), NULL;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_index_save(ix, PyBytes_AS_STRING(path), extra);
-  Py_END_ALLOW_THREADS Py_DECREF(path);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_index_save(ix, PyBytes_AS_STRING(path), extra);
+  Py_END_ALLOW_THREADS
+  Py_DECREF(path);
   if (rc) return fail(rc);
   Py_RETURN_NONE;
 }
@@ -354,8 +366,10 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.mapped = mapped;
   vec_index *ix = NULL;
   int rc;
-  Py_BEGIN_ALLOW_THREADS rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
-  Py_END_ALLOW_THREADS for (int i = 0; i < 3; i++) Py_XDECREF(p[i]);
+  Py_BEGIN_ALLOW_THREADS
+  rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
+  Py_END_ALLOW_THREADS
+  for (int i = 0; i < 3; i++) Py_XDECREF(p[i]);
   return rc ? fail(rc) : wrap(ix);
 }
 
