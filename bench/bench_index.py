@@ -117,22 +117,23 @@ def main() -> None:
     ap.add_argument("--codecs", default=",".join(CODECS))
     ap.add_argument("--quick", action="store_true", help="n = 20000, nq = 32, one repeat: a smoke run")
     ap.add_argument("--no-rss", action="store_true")
+    ap.add_argument("--rss-only", action="store_true", help="only the memory of each mode")
     ap.add_argument("--no-faiss", action="store_true")
     ap.add_argument("--json", help="write the rows here too")
     args = ap.parse_args()
     if args.quick:
         args.n, args.nq, args.repeat = 20_000, 32, 1
     x, q = synthetic(args.n, args.nq, args.d)
-    truth = exact_topk(x, q, 10)
+    truth = None if args.rss_only else exact_topk(x, q, 10)
     cores = vectro.get_backend_info()["threads"]
-    use_faiss = faiss is not None and not args.no_faiss
+    use_faiss = faiss is not None and not args.no_faiss and not args.rss_only
     print(f"# vectro {vectro.__version__}, {platform.processor() or platform.machine()}, kernel "
           f"{vectro.get_backend_info()['kernel']}, {cores} threads, n = {args.n} x {args.d}, "
           f"nq = {args.nq}, k = 10, median of {args.repeat}; "
           f"faiss: {faiss.__version__ if use_faiss else 'not used'}")
     rows = []
     tmp = tempfile.mkdtemp(prefix="vectro-bench-index-")
-    for codec in args.codecs.split(","):
+    for codec in [] if args.rss_only else args.codecs.split(","):
         for keep in (False, True):
             ix = vectro.Index(codec, metric="cosine", keep_originals=keep)
             if ix.codec.needs_training:
@@ -187,8 +188,9 @@ def main() -> None:
                              "add_rows_s": args.n / add_s})
             del fx
         faiss.omp_set_num_threads(cores)
-    print(f"{'codec':<32}{'orig':>5}{'thr':>4} {'mode':<10}{'q/s':>10}{'recall@10':>10}"
-          f"{'add rows/s':>12}{'filt q/s 1t':>12}{'del rows/s':>12}")
+    if rows:
+        print(f"{'codec':<32}{'orig':>5}{'thr':>4} {'mode':<10}{'q/s':>10}{'recall@10':>10}"
+              f"{'add rows/s':>12}{'filt q/s 1t':>12}{'del rows/s':>12}")
     for r in rows:
         print(f"{r['codec']:<32}{'yes' if r['originals'] else 'no':>5}{r['threads']:>4} {r['mode']:<10}"
               f"{r['qps']:>10.0f}{r['recall@10']:>10.3f}{r.get('add_rows_s', 0):>12.0f}"

@@ -5,7 +5,7 @@
  * rerank codes and originals, all in step; live[] has bit r set iff row r is not deleted; map holds
  * exactly the live rows' ids. Searches take the lock shared, mutations exclusive; encoding happens
  * before the exclusive lock is taken, so a long add blocks searches only while rows are copied. */
-#define _POSIX_C_SOURCE 200809L /* strdup */
+#define _DEFAULT_SOURCE /* strdup, madvise */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -1341,6 +1341,7 @@ static int load_originals(vec_index *ix, const char *path) {
       if ((rc = grow((void **)&ix->osq, ix->cap, sq ? sizeof(float) : 0)))
         return vec_fail(rc, -1, "vec_index_load: out of memory for the originals' norms");
       for (size_t i = 0; sq && i < ix->n; i++) ix->osq[i] = sqnorm_f32(ix->orig + i * ix->d, ix->d);
+      if (sq) madvise(m, (size_t)st.st_size, MADV_DONTNEED); /* as for the codes' norms */
       return VEC_OK;
     }
   }
@@ -1520,6 +1521,9 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
     if ((rc = vec_codes_sqnorms(ix->codec, code_at(ix, a), scale_at(ix, a), m, ix->sqn + a, NULL)))
       goto fail;
   }
+  /* The norms touched every page of the map: let them go from this process's RSS (they stay in the
+   * page cache, clean, and come back at the next search's first touch). */
+  if (ix->map && ix->metric != VEC_METRIC_IP) madvise(ix->map, ix->map_size, MADV_DONTNEED);
   {
     const char *op = opts ? opts->originals : NULL, *rp = opts ? opts->rerank : NULL;
     int sidecars = !opts || opts->sidecars;
