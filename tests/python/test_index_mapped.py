@@ -221,3 +221,18 @@ def test_cli_search_mmap_answers_as_the_copying_load(tmp_path):
                           capture_output=True, text=True) for flag in ([], ["--mmap"])]
     assert out[0].returncode == 0 and out[1].returncode == 0, out[1].stderr
     assert out[0].stdout == out[1].stdout and len(out[0].stdout.splitlines()) == 25
+
+
+def test_mapped_with_rerank_and_originals_sidecars(tmp_path):
+    x, q = _rows(3000, d=48), _rows(6, d=48, seed=5)
+    ix = vectro.Index("binary", "cosine", rerank="int8", keep_originals=True)
+    ix.add(x)
+    ix.save(tmp_path / "r.vqz")  # sidecars: r.vqz.rerank.vqz, r.vqz.originals.npy
+    m, c = vectro.Index.load(tmp_path / "r.vqz", mmap=True), vectro.Index.load(tmp_path / "r.vqz")
+    assert m.mapped and m.originals_held and m.rerank is not None
+    for kw in ({}, {"oversample": 5, "rerank_oversample": 3}, {"filter": list(range(0, 3000, 7))}):
+        _same(ix, m, q, **kw)
+        _same(c, m, q, **kw)
+    m.add(x[:10] + 1)  # copies the mapped originals in; the save rewrites (sidecars)
+    m.save(tmp_path / "r.vqz")
+    assert len(vectro.Index.load(tmp_path / "r.vqz", mmap=True)) == 3010
