@@ -433,6 +433,9 @@ VEC_API void vec_npy_writer_abort(vec_npy_writer *w);
  * or an error never leaves a partial file at the target path, nor clobbers the one already there.
  * Writer and reader objects are not thread-safe: use one per thread (reads of one reader may run
  * concurrently from several threads; the other calls may not).
+ * Writers here write format 1.0; vec_index_save writes 2.0, the appendable layout (two commit
+ * slots, blocks of any size, metadata in the footer: docs/format.md), which readers read as well
+ * and readers older than 2.0 refuse with VEC_E_VERSION.
  * ------------------------------------------------------------------------------------------- */
 typedef struct vec_vqz_writer_s vec_vqz_writer;
 typedef struct vec_vqz_reader_s vec_vqz_reader;
