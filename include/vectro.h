@@ -451,6 +451,9 @@ VEC_API void vec_npy_writer_abort(vec_npy_writer *w);
  * or an error never leaves a partial file at the target path, nor clobbers the one already there.
  * Writer and reader objects are not thread-safe: use one per thread (reads of one reader may run
  * concurrently from several threads; the other calls may not).
+ * Writers here write format 1.0; vec_index_save writes 2.0, the appendable layout (two commit
+ * slots, blocks of any size, metadata in the footer: docs/format.md), which readers read as well
+ * and readers older than 2.0 refuse with VEC_E_VERSION.
  * ------------------------------------------------------------------------------------------- */
 typedef struct vec_vqz_writer_s vec_vqz_writer;
 typedef struct vec_vqz_reader_s vec_vqz_reader;
@@ -703,7 +706,9 @@ VEC_API int vec_codes_sqnorms(const vec_codec *codec, const void *codes, const f
  * add, or read at load) that rescore exactly. It holds, per row, the codes and scales of each
  * stage, |x|^2 of each stage for COSINE and L2, the id, and the original when kept: in memory,
  * about (code_size + 4 * scale_count + 8 + 4) bytes a row plus 16 bytes a row for the id map, plus
- * 4 * d (+ 4) bytes a row with originals.
+ * 4 * d (+ 4) bytes a row with originals. An index loaded mapped (vec_index_load_options.mapped)
+ * keeps its file's codes, scales and float32 .npy originals out of that count: they are searched
+ * in place from the page cache.
  *
  * Ids are uint64; 2^64 - 1 (UINT64_MAX) is refused, as it marks empty result slots. add refuses an
  * id already held (and ids that repeat within the batch), with nothing added; upsert replaces the
@@ -802,6 +807,9 @@ VEC_API const vec_codec *vec_index_rerank(const vec_index *index);
 VEC_API int vec_index_has_originals(const vec_index *index);
 /** @return non-zero when id is held. */
 VEC_API int vec_index_contains(vec_index *index, uint64_t id);
+/** @return the rows whose first-stage codes are searched in place from a memory map (opened with
+ *  vec_index_load_options.mapped; 0 once compaction copied them into memory). */
+VEC_API size_t vec_index_mapped_rows(const vec_index *index);
 /** Copies min(cap, count) live ids in row order (insertion order; upsert keeps a row's place) to
  *  out. @return the live count (call with cap 0 to size out). */
 VEC_API size_t vec_index_ids(vec_index *index, uint64_t *out, size_t cap);
@@ -855,10 +863,16 @@ VEC_API int vec_index_search(vec_index *index, const float *queries, size_t nq, 
                              float *scores, vec_search_stats *stats);
 
 /** Writes the live rows to a .vqz file (the writer's temp-and-rename, so crash-safe): the first
- *  codec's codes with ids, and JSON metadata {"vectro_index": 2, "metric": ..., "next_id": ...,
- *  "rerank": ..., "originals": ...} followed by extra_metadata (JSON object members, e.g.
+ *  codec's codes with ids (format 2.0, appendable, when there are no sidecars; else 1.0), and JSON
+ * metadata {"vectro_index": 2, "metric": ..., "next_id": ..., "rerank": ..., "originals": ...}
+ * followed by extra_metadata (JSON object members, e.g.
  *  "\"str_ids\": [...]", or NULL). With a rerank codec its codes go to path + ".rerank.vqz", and
  *  held originals to path + ".originals.npy", both written before path itself.
+ *  Saving to the 2.0 file the index was loaded from or last saved to, when rows were only added
+ *  since (no delete, no upsert of a row already in the file, no sidecars) and the file is still
+ *  at the commit the index knows, appends instead: new blocks and footer after the file's end,
+ *  fsync, then a commit slot, fsync (docs/format.md, "Version 2.0"); nothing already in the file
+ *  is rewritten, and a crash leaves the previous commit readable. Otherwise the file is rewritten.
  *  @return VEC_OK; VEC_E_IO naming the path; VEC_E_NOMEM; VEC_E_INVALID_ARG. */
 VEC_API int vec_index_save(vec_index *index, const char *path, const char *extra_metadata);
 
@@ -882,13 +896,23 @@ typedef struct vec_index_load_options {
    * VEC_E_CANCELLED. */
   vec_progress_fn progress;
   void *progress_user;
+  int mapped; /* non-zero: search the first stage's codes in place, from a memory map of path (see
+                 vec_index_load); a struct_size that ends before it means 0 */
 } vec_index_load_options;
 
-#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL}
+#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL, 0}
 
 /** Opens an index from any .vqz: the file's codec, its ids (a file without ids: 0 .. n-1), the
  *  metric and next_id of its metadata, and the sidecars. The rows are read into memory (each block
  *  checked against its CRC-32C); the result is an ordinary index, to search, add to and save.
+ *  With opts->mapped, every block is checked the same way (by pread), then the file is memory-
+ *  mapped and the first stage's codes and scales are searched where they lie: RAM holds the ids,
+ *  the id map, norms (COSINE, L2) and the sidecars, not the codes. Rows added later are held in
+ *  memory; an upsert of a mapped row deletes it and adds the new row at the end; delete keeps
+ *  tombstones (no automatic compaction), and vec_index_compact copies the mapped rows into memory
+ *  first. As with SQLite's mmap mode, the file must not be truncated or rewritten in place while
+ *  mapped: touching a page a truncation removed raises SIGBUS. vectro's writers never do that
+ *  (they rename a new file over the old one, which the map survives, or append past the end).
  *  @return VEC_OK and *out; VEC_E_FORMAT (an id that repeats or is 2^64 - 1, naming the row; an
  *          unknown metric; a corrupt file); VEC_E_INVALID_ARG (originals or rerank rows that do
  *          not match); VEC_E_IO; VEC_E_VERSION; VEC_E_NOMEM. */

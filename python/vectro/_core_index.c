@@ -65,10 +65,12 @@ static void rel(Py_buffer *v) {
   if (v->obj) PyBuffer_Release(v);
 }
 
-/* Ctrl-C (and a progress callable, unused yet) while the GIL is released: checked every 50 ms on
- * the caller's thread between chunks. */
+/* Ctrl-C and the progress callable while the GIL is released: every 50 ms (and at the end, for a
+ * callable) on the caller's thread between chunks, as the rest of the package does: a callable
+ * that raises stops the search with its exception, one that returns False cancels it. */
 typedef struct {
   PyThreadState *ts;
+  PyObject *callback;
   double last;
   int raised;
 } sig_ctx;
@@ -81,12 +83,21 @@ static double now_s(void) {
 
 static int check_signals(void *user, size_t done, size_t total) {
   sig_ctx *p = user;
-  (void)done, (void)total;
   double t = now_s();
-  if (t - p->last < 0.05) return 0;
+  if (!(done == total && p->callback) && t - p->last < 0.05) return 0;
   p->last = t;
   PyEval_RestoreThread(p->ts);
   int stop = PyErr_CheckSignals() < 0;
+  if (!stop && p->callback) {
+    PyObject *r = PyObject_CallFunction(p->callback, "nn", (Py_ssize_t)done, (Py_ssize_t)total);
+    if (!r) {
+      stop = 1;
+    } else if (r == Py_False) {
+      PyErr_SetString(IndexError_, "cancelled: the progress callback returned False");
+      stop = 1;
+    }
+    Py_XDECREF(r);
+  }
   p->ts = PyEval_SaveThread();
   if (stop) p->raised = 1;
   return stop;
@@ -237,10 +248,12 @@ static PyObject *index_contains(PyObject *self, PyObject *const *args, Py_ssize_
 }
 
 /* index_search(ix, queries (nq, d), k, oversample, rerank_oversample, bound_scale, threads,
- *              filter|None, ids_out, scores_out) -> (scanned, rescored) */
+ *              filter|None, ids_out, scores_out, progress|None) -> (scanned, rescored) */
 static PyObject *index_search(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 10) return PyErr_Format(PyExc_TypeError, "index_search takes 10 arguments");
+  if (nargs != 11) return PyErr_Format(PyExc_TypeError, "index_search takes 11 arguments");
+  if (args[10] != Py_None && !PyCallable_Check(args[10]))
+    return PyErr_Format(PyExc_TypeError, "progress must be callable or None");
   vec_index *ix = get_index(args[0]);
   if (!ix) return NULL;
   Py_ssize_t k = PyLong_AsSsize_t(args[2]);
@@ -262,7 +275,7 @@ static PyObject *index_search(PyObject *self, PyObject *const *args, Py_ssize_t 
   }
   int rc = VEC_OK;
   vec_search_stats st = {0, 0};
-  sig_ctx sig = {NULL, now_s(), 0};
+  sig_ctx sig = {NULL, args[10] == Py_None ? NULL : args[10], now_s(), 0};
   if (nq >= 0) {
     vec_search_params p = VEC_SEARCH_PARAMS_INIT;
     p.oversample = over;
@@ -341,10 +354,12 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   Py_RETURN_NONE;
 }
 
-/* index_load(path, originals|None, rerank|None, metric (-1 = the file's)) */
+/* index_load(path, originals|None, rerank|None, metric (-1 = the file's), mapped) */
 static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
-  if (nargs != 4) return PyErr_Format(PyExc_TypeError, "index_load takes 4 arguments");
+  if (nargs != 5) return PyErr_Format(PyExc_TypeError, "index_load takes 5 arguments");
+  int mapped = PyObject_IsTrue(args[4]);
+  if (mapped < 0) return NULL;
   PyObject *p[3] = {NULL, NULL, NULL};
   for (int i = 0; i < 3; i++)
     if (args[i] != Py_None && !PyUnicode_FSConverter(args[i], &p[i])) {
@@ -356,6 +371,7 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.originals = p[1] ? PyBytes_AS_STRING(p[1]) : NULL;
   o.rerank = p[2] ? PyBytes_AS_STRING(p[2]) : NULL;
   o.metric_override = (int)metric;
+  o.mapped = mapped;
   vec_index *ix = NULL;
   sig_ctx sig = {NULL, now_s(), 0};
   o.progress = check_signals;
@@ -386,16 +402,24 @@ static PyObject *index_info(PyObject *self, PyObject *arg) {
   if (!ix) return NULL;
   PyObject *c = codec_bytes(vec_index_codec(ix)), *r = c ? codec_bytes(vec_index_rerank(ix)) : NULL;
   PyObject *d =
-      r ? Py_BuildValue("{s:n,s:i,s:O,s:O,s:O,s:s,s:i,s:i}", "dim", (Py_ssize_t)vec_index_dim(ix),
-                        "metric", (int)vec_index_metric(ix), "has_originals",
-                        vec_index_has_originals(ix) ? Py_True : Py_False, "codec", c, "rerank", r,
-                        "metadata", vec_index_metadata(ix), "bounded",
+      r ? Py_BuildValue("{s:n,s:i,s:O,s:O,s:O,s:s,s:i,s:i,s:n}", "dim",
+                        (Py_ssize_t)vec_index_dim(ix), "metric", (int)vec_index_metric(ix),
+                        "has_originals", vec_index_has_originals(ix) ? Py_True : Py_False, "codec",
+                        c, "rerank", r, "metadata", vec_index_metadata(ix), "bounded",
                         vec_search_has_bounds(vec_index_codec(ix)), "scale_exp",
-                        vec_index_scale_exp(ix))
+                        vec_index_scale_exp(ix), "mapped_rows",
+                        (Py_ssize_t)vec_index_mapped_rows(ix))
         : NULL;
   Py_XDECREF(c);
   Py_XDECREF(r);
   return d;
+}
+
+/* index_mapped_rows(ix) -> rows searched in place (cheap: search reports it every call) */
+static PyObject *index_mapped_rows(PyObject *self, PyObject *arg) {
+  (void)self;
+  vec_index *ix = get_index(arg);
+  return ix ? PyLong_FromSize_t(vec_index_mapped_rows(ix)) : NULL;
 }
 
 #define FAST(name, doc) {#name, (PyCFunction)(void (*)(void))name, METH_FASTCALL, doc}
@@ -414,6 +438,7 @@ static PyMethodDef index_methods[] = {
     FAST(index_save, "Save as .vqz (with sidecars)."),
     FAST(index_load, "Load an index from a .vqz."),
     {"index_info", index_info, METH_O, "Dimension, metric, codecs, metadata."},
+    {"index_mapped_rows", index_mapped_rows, METH_O, "Rows searched in place from a memory map."},
     {NULL, NULL, 0, NULL},
 };
 

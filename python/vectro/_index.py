@@ -10,7 +10,7 @@ import math
 import numbers
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -489,7 +489,8 @@ class Index:
     # ----- search ----------------------------------------------------------------------------
     def search(self, queries: ArrayLike, k: int = 10, *, filter: Ids | None = None,
                oversample: float | None = None, rerank_oversample: float | None = None,
-               bound_scale: float = 1.0, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               bound_scale: float = 1.0, threads: int = 0,
+               progress: Callable[[int, int], object] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Returns (ids, scores), each (nq, k), best first (higher is better for "ip" and
         "cosine"; for "l2" the squared distance, lower is better). Slots beyond the rows that can
         be returned hold vectro.NO_ID (None for str ids, in an object array) and NaN. Scores are
@@ -501,6 +502,9 @@ class Index:
         ``bound_scale`` (0, 16] scales those bounds: below 1 fewer rows are rescored, at the risk
         of a missed neighbour (rabitq-1 on the sample: 0.8 rescores 0.71x the rows and still finds
         the exact top 10; 0.6 half the rows at recall@10 0.9987). Ctrl-C stops a long search (KeyboardInterrupt).
+        ``progress``: ``callback(done, total)`` (rows, or blocks of queries), called at most every
+        50 ms and once at the end; return False to cancel (VectroError "cancelled"), and an
+        exception it raises stops the search and propagates, as in ``encode``.
         ``last_stats`` then tells how many (query, row) pairs were scanned and rescored, and the
         ``mode`` the answer came from ("codes", "originals", "rerank" or "rerank+originals").
 
@@ -534,8 +538,9 @@ class Index:
         qx, shape = as_float32_rows(queries)
         if self._h is None:
             raise _core.VectroError("the index is empty: add vectors first")
-        if qx.shape[1] != self.dim:
-            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {self.dim}")
+        dim = self.dim
+        if qx.shape[1] != dim:
+            raise ValueError(f"queries have dimension {qx.shape[1]}, the index {dim}")
         qx = np.ascontiguousarray(qx)
         k, nq = int(k), len(qx)
         if self.rerank is not None:
@@ -549,18 +554,21 @@ class Index:
                              "Index.load(..., originals=...)")
         rows = np.empty((nq, k), np.uint64)
         scores = np.empty((nq, k), np.float32)
-        with self._lock.read():
+        # Int ids need no Python state (the kind never changes once int, and the C index locks
+        # itself); str ids read the name maps, kept in step with the C index under this lock.
+        with _NoLock() if self._kind == "int" else self._lock.read():
             flt = None if filter is None else self._c_keys(filter, "skip")
             scanned, rescored = _core.index_search(
                 self._h, qx, k, float(oversample or 0.0), float(rerank_oversample or 0.0),
-                float(bound_scale), threads, flt, rows, scores)
+                float(bound_scale), threads, flt, rows, scores, progress)
             if self._kind == "str":
                 out = np.full(rows.shape, None, object)
                 valid = rows != NO_ID
                 out[valid] = [self._sname[v] for v in rows[valid].tolist()]
             else:
                 out = rows
-        self.last_stats = {"scanned": scanned, "rescored": rescored, "mode": mode}
+        self.last_stats = {"scanned": scanned, "rescored": rescored, "mode": mode,
+                           "mapped_rows": self._mapped_rows()}
         if len(shape) == 1:
             return out[0], scores[0]
         return out, scores
@@ -595,14 +603,41 @@ class Index:
                 extra = '"id_kind": "str", "str_ids": ' + json.dumps(names)
             _core.index_save(self._h, path, extra)
 
+    def _mapped_rows(self) -> int:
+        return 0 if self._h is None else _core.index_mapped_rows(self._h)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether rows are searched in place from a memory map of the file (``load(mmap=True)``).
+
+        Example:
+            >>> import numpy as np, vectro
+            >>> index = vectro.Index("int8")
+            >>> _ = index.add(np.random.default_rng(0).standard_normal((100, 32), np.float32))
+            >>> index.save("mapped.vqz")
+            >>> index.mapped, vectro.Index.load("mapped.vqz", mmap=True).mapped
+            (False, True)
+        """
+        return self._mapped_rows() > 0
+
     @classmethod
     def load(cls, path: str | os.PathLike, *, originals: str | os.PathLike | np.ndarray | None = None,
-             rerank: str | os.PathLike | None = None) -> Index:
+             rerank: str | os.PathLike | None = None, mmap: bool = False) -> Index:
         """Reads an index saved by :meth:`save`, or any .vqz (without ids: ids 0..n-1; ids that
         repeat are refused). ``originals``: float32 rows in the file's order (a .npy path, or an
         array) for exact rescoring; by default the ``.originals.npy`` that save wrote, when there
         is one. ``rerank``: a .vqz of the same rows in a higher-precision codec (default: the
-        ``.rerank.vqz`` that save wrote). Everything is read into memory.
+        ``.rerank.vqz`` that save wrote). By default everything is read into memory.
+
+        ``mmap=True`` searches the first codec's codes and scales in place, from a memory map of
+        the file (every block is checked against its CRC-32C once, by reading, before it is
+        mapped): RAM then holds the ids, the id map and the norms, not the codes. Rows added
+        later live in memory, and ``save`` to the same file appends them (new blocks, then a new
+        commit) without rewriting the rows already there. Like SQLite's mmap mode, this trades a
+        guarantee: vectro's writers replace a file by rename or append past its end, which an
+        open map survives, but if another program truncates the file while it is mapped, touching
+        the lost pages raises SIGBUS and the process dies. The default (read into memory with
+        pread) turns that case into an error. ``mmap`` is ignored for files with no rows.
 
         Example:
             >>> import numpy as np, vectro
@@ -628,10 +663,10 @@ class Index:
             with tempfile.TemporaryDirectory() as tmp:
                 f = os.path.join(tmp, "originals.npy")
                 np.save(f, o)
-                return cls.load(path, originals=f, rerank=rerank)
+                return cls.load(path, originals=f, rerank=rerank, mmap=mmap)
         # Mismatched originals or rerank rows raise VectroError, a ValueError naming the file.
         h = _core.index_load(path, None if originals is None else os.fspath(originals),
-                             None if rerank is None else os.fspath(rerank), -1)
+                             None if rerank is None else os.fspath(rerank), -1, bool(mmap))
         info = _core.index_info(h)
         meta = {}
         try:
@@ -659,4 +694,6 @@ class Index:
     def __repr__(self) -> str:
         extra = f", rerank={self.rerank.precision!r}" if self.rerank is not None else ""
         orig = "originals held" if self.originals_held else "no originals"
+        if self.mapped:
+            orig += ", mapped"
         return f"Index({self.codec.precision!r}, metric={self.metric!r}{extra}, {len(self)} vectors, {orig})"

@@ -8,22 +8,23 @@
 #include "cli.h"
 
 static void usage_search(FILE *f) {
-  fprintf(
-      f,
-      "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore FILE] [--oversample F]\n"
-      "                     [--rerank-oversample F] [--bound-scale S] [--threads N]\n"
-      "                     INDEX.vqz QUERIES.npy\n\n"
-      "Exhaustive search of the queries over an index saved by vectro.Index.save or any .vqz\n"
-      "file (a file without ids answers row numbers), with the metric stored in the file\n"
-      "(--metric overrides it; cosine when the file names none) and the sidecars save wrote\n"
-      "(INDEX.vqz.rerank.vqz, INDEX.vqz.originals.npy). --rescore FILE adds a stage: float32\n"
-      "originals (.npy, .fvecs) rescore exactly, a .vqz of a higher-precision codec (the same\n"
-      "rows) rescores with its codes. The defaults are the library's, shared with Python:\n"
-      "with a rerank codec, k x 20 candidates (--oversample) go to it and k x 2\n"
-      "(--rerank-oversample) to the originals; with originals alone, rescoring by error bound\n"
-      "where the codec gives one (each bound times S, default 1), else of k x 4 candidates.\n"
-      "Ctrl-C stops a long search. Prints one line per result: query<TAB>rank<TAB>id<TAB>score,\n"
-      "and on stderr what was scanned and rescored.\n");
+  fprintf(f,
+          "usage: vectro search [-k K] [--metric ip|cosine|l2] [--rescore FILE] [--oversample F]\n"
+          "                     [--rerank-oversample F] [--bound-scale S] [--threads N] [--mmap]\n"
+          "                     INDEX.vqz QUERIES.npy\n\n"
+          "Exhaustive search of the queries over an index saved by vectro.Index.save or any .vqz\n"
+          "file (a file without ids answers row numbers), with the metric stored in the file\n"
+          "(--metric overrides it; cosine when the file names none) and the sidecars save wrote\n"
+          "(INDEX.vqz.rerank.vqz, INDEX.vqz.originals.npy). --rescore FILE adds a stage: float32\n"
+          "originals (.npy, .fvecs) rescore exactly, a .vqz of a higher-precision codec (the same\n"
+          "rows) rescores with its codes. The defaults are the library's, shared with Python:\n"
+          "with a rerank codec, k x 20 candidates (--oversample) go to it and k x 2\n"
+          "(--rerank-oversample) to the originals; with originals alone, rescoring by error bound\n"
+          "where the codec gives one (each bound times S, default 1), else of k x 4 candidates.\n"
+          "--mmap searches the codes in place from a memory map of INDEX.vqz (no copy in memory;\n"
+          "the file must not be truncated meanwhile). Ctrl-C stops a long search. Prints one line "
+          "per result: query<TAB>rank<TAB>id<TAB>score,\n"
+          "and on stderr what was scanned and rescored.\n");
 }
 
 static volatile sig_atomic_t interrupted;
@@ -46,7 +47,7 @@ int cmd_search(int argc, char **argv) {
   const char *path = NULL, *qpath = NULL, *extra = NULL;
   size_t k = 10, threads = 0;
   vec_search_params sp = VEC_SEARCH_PARAMS_INIT;
-  int metric = -1;
+  int metric = -1, mapped = 0;
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
     usage_search(stdout);
     return 0;
@@ -91,6 +92,8 @@ int cmd_search(int argc, char **argv) {
         fprintf(stderr, "vectro search: --threads needs an integer in 0..4096\n");
         return EXIT_USAGE;
       }
+    } else if (strcmp(a, "--mmap") == 0) {
+      mapped = 1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "vectro search: unknown option '%s' or missing value (see --help)\n", a);
       return EXIT_USAGE;
@@ -113,6 +116,7 @@ int cmd_search(int argc, char **argv) {
   lo.originals = extra && !extra_vqz ? extra : NULL;
   lo.rerank = extra_vqz ? extra : NULL;
   lo.metric_override = metric;
+  lo.mapped = mapped;
   vec_index *ix = NULL;
   float *q = NULL, *scores = NULL;
   uint64_t *ids = NULL;

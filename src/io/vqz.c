@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,9 +23,11 @@
 #endif
 
 /* Format constants (docs/format.md). */
-#define VQZ_MAJOR       1
-#define VQZ_MINOR       0
-#define VQZ_HEADER      96 /* fixed header of 1.0, CRC included */
+#define VQZ_MAJOR  2 /* the newest major this reader reads; writers write 1.0 unless appendable */
+#define VQZ_MINOR  0
+#define VQZ_SLOTS  64 /* 2.0: two 32-byte commit slots after the fixed header */
+#define VQZ_SLOT   32
+#define VQZ_HEADER 96 /* fixed header of 1.0, CRC included */
 #define VQZ_HEADER_MAX  65536
 #define VQZ_PREFIX      16 /* magic, version, header size: the same in every version */
 #define VQZ_FOOTER_HEAD 16 /* footer magic + block count */
@@ -35,6 +38,7 @@
 
 static const unsigned char vqz_magic[8] = {0x89, 'V', 'Q', 'Z', '\r', '\n', 0x1a, '\n'};
 static const unsigned char foot_magic[8] = {'V', 'Q', 'Z', 'I', 'N', 'D', 'E', 'X'};
+static const unsigned char foot2_magic[8] = {'V', 'Q', 'Z', 'F', 'O', 'O', 'T', '2'};
 
 /* The writer's limits: a block it must buffer stays at most 1 GiB, the default aims at 1 MiB of
  * codes (large enough that per-block costs vanish, small enough to check on every first read). */
@@ -96,6 +100,9 @@ struct vec_vqz_writer_s {
   uint32_t *crcs;    /* one per finished block: the index is written at finish */
   size_t crcs_cap;
   uint8_t header[VQZ_HEADER];
+  int v2;     /* format 2.0 (appendable): commit slots, metadata in the footer */
+  char *meta; /* 2.0: the metadata, written in the footer by finish */
+  size_t meta_size;
   int failed;
   char failmsg[256];
 };
@@ -141,21 +148,22 @@ static void build_header(vec_vqz_writer *w, uint32_t codec_size, uint32_t meta_s
   uint8_t *h = w->header;
   memset(h, 0, VQZ_HEADER);
   memcpy(h, vqz_magic, 8);
-  put16(h + 8, VQZ_MAJOR);
-  put16(h + 10, VQZ_MINOR);
+  put16(h + 8, w->v2 ? 2 : 1);
+  put16(h + 10, 0);
   put32(h + 12, VQZ_HEADER);
   put32(h + 16, w->has_ids ? VQZ_FLAG_IDS : 0);
   put32(h + 20, (uint32_t)vec_codec_kind(w->codec));
   put64(h + 24, (uint64_t)w->codec->d);
+  if (w->v2) footer_off = 0; /* 2.0: the commit slots hold count and footer, the footer metadata */
   put64(h + 32, footer_off ? w->count : 0);
   put32(h + 40, (uint32_t)w->cs);
   put32(h + 44, (uint32_t)w->sc);
   put32(h + 48, (uint32_t)w->rows_per_block);
   put32(h + 52, codec_size);
-  put32(h + 56, meta_size);
-  put32(h + 60, meta_crc);
+  put32(h + 56, w->v2 ? 0 : meta_size);
+  put32(h + 60, w->v2 ? 0 : meta_crc);
   put64(h + 64, w->data_off);
-  put64(h + 72, w->stride);
+  put64(h + 72, w->v2 ? 0 : w->stride);
   put64(h + 80, footer_off);
   put32(h + VQZ_HEADER - 4, vec_crc32c(0, h, VQZ_HEADER - 4));
 }
@@ -166,6 +174,7 @@ static void writer_free(vec_vqz_writer *w) {
   free(w->tmp);
   free(w->buf);
   free(w->crcs);
+  free(w->meta);
   vec_codec_free(w->codec);
   free(w);
 }
@@ -188,9 +197,8 @@ static int poison(vec_vqz_writer *w, int rc) {
   return rc;
 }
 
-int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_options *opts,
-                        vec_vqz_writer **out) {
-  vec_clear_error();
+static int writer_open(const char *path, const vec_codec *codec, const vec_vqz_options *opts,
+                       int v2, vec_vqz_writer **out) {
   if (!path || !codec || !out)
     return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_writer_open: NULL argument");
   *out = NULL;
@@ -222,6 +230,7 @@ int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_
   vec_vqz_writer *w = calloc(1, sizeof *w);
   if (!w) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   w->fd = -1;
+  w->v2 = v2;
   w->cs = cs, w->sc = sc, w->rows_per_block = rpb, w->has_ids = o.with_ids != 0;
   w->full = full;
   w->stride = pad64(full.size);
@@ -239,8 +248,13 @@ int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_
   w->path = w->tmp = NULL;
   if ((rc = vec_tmpfile_create(path, &w->path, &w->tmp, &w->fd))) goto fail;
   w->tmp_created = 1;
-  uint64_t meta_off = VQZ_HEADER + codec_size;
-  w->data_off = pad64(meta_off + meta_size);
+  uint64_t meta_off = VQZ_HEADER + (v2 ? VQZ_SLOTS : 0) + codec_size;
+  w->data_off = pad64(meta_off + (v2 ? 0 : meta_size));
+  if (v2) {
+    w->meta_size = meta_size;
+    if (!(w->meta = malloc(meta_size + 1))) goto fail_nomem;
+    memcpy(w->meta, o.metadata ? o.metadata : "", meta_size);
+  }
   uint32_t meta_crc = vec_crc32c(0, o.metadata ? o.metadata : "", meta_size);
   /* The header is written now with count 0 and no footer offset (what marks a file its writer did
    * not finish) and written again by finish. */
@@ -252,8 +266,8 @@ int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_
     if (n > 0) k += (size_t)n;
   }
   w->pos = VQZ_HEADER;
-  if (rc || (rc = emit_crc(w, ser, codec_size)) ||
-      (rc = emit(w, o.metadata ? o.metadata : "", meta_size, meta_crc)) ||
+  if (rc || (v2 && (rc = emit_zeros(w, VQZ_SLOTS))) || (rc = emit_crc(w, ser, codec_size)) ||
+      (!v2 && (rc = emit(w, o.metadata ? o.metadata : "", meta_size, meta_crc))) ||
       (rc = emit_zeros(w, w->data_off - w->pos)))
     goto fail;
   free(ser);
@@ -266,6 +280,18 @@ fail:
   free(ser);
   writer_discard(w);
   return rc;
+}
+
+int vec_vqz_writer_open(const char *path, const vec_codec *codec, const vec_vqz_options *opts,
+                        vec_vqz_writer **out) {
+  vec_clear_error();
+  return writer_open(path, codec, opts, 0, out);
+}
+
+int vec_vqz_writer_open_appendable(const char *path, const vec_codec *codec,
+                                   const vec_vqz_options *opts, vec_vqz_writer **out) {
+  vec_clear_error();
+  return writer_open(path, codec, opts, 1, out);
 }
 
 uint64_t vec_vqz_writer_count(const vec_vqz_writer *w) { return w ? w->count : 0; }
@@ -427,6 +453,78 @@ static int sync_dir(const char *path) {
   return rc;
 }
 
+/* A 2.0 footer (docs/format.md): magic, block count, old_b entries copied from old plus new_b
+ * entries, the metadata, and the footer's CRC-32C. malloc'd; *size its bytes. */
+static uint8_t *footer2(const uint8_t *old, uint64_t old_b, const uint8_t *add, uint64_t new_b,
+                        const char *meta, size_t ms, size_t *size) {
+  uint64_t b = old_b + new_b;
+  size_t n = VQZ_FOOTER_HEAD + (size_t)b * VQZ_ENTRY + 8 + ms + 4;
+  uint8_t *f = malloc(n);
+  if (!f) return NULL;
+  memcpy(f, foot2_magic, 8);
+  put64(f + 8, b);
+  if (old_b) memcpy(f + VQZ_FOOTER_HEAD, old, (size_t)old_b * VQZ_ENTRY);
+  if (new_b) memcpy(f + VQZ_FOOTER_HEAD + old_b * VQZ_ENTRY, add, (size_t)new_b * VQZ_ENTRY);
+  uint8_t *m = f + VQZ_FOOTER_HEAD + b * VQZ_ENTRY;
+  put32(m, (uint32_t)ms);
+  put32(m + 4, 0);
+  if (ms) memcpy(m + 8, meta, ms);
+  put32(f + n - 4, vec_crc32c(0, f, n - 4));
+  *size = n;
+  return f;
+}
+
+static void put_slot(uint8_t *s, uint64_t gen, uint64_t footer_off, uint64_t count,
+                     uint32_t footer_size) {
+  put64(s, gen);
+  put64(s + 8, footer_off);
+  put64(s + 16, count);
+  put32(s + 24, footer_size);
+  put32(s + 28, vec_crc32c(0, s, 28));
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off, const char *name) {
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t k = pwrite(fd, p, n, (off_t)off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return io_fail("cannot write", name);
+    p += k, n -= (size_t)k, off += (uint64_t)k;
+  }
+  return VEC_OK;
+}
+
+/* 2.0: the footer after the last block, then commit slot 0 (generation 1); the header written at
+ * open is already final. */
+static int finish_v2(vec_vqz_writer *w) {
+  int rc = emit_zeros(w, pad64(w->pos) - w->pos);
+  if (rc) return rc;
+  uint64_t footer_off = w->pos;
+  uint8_t *entries = malloc(w->blocks ? (size_t)w->blocks * VQZ_ENTRY : 1);
+  if (!entries) return vec_fail(VEC_E_NOMEM, -1, "out of memory for the block index");
+  for (uint64_t b = 0; b < w->blocks; b++) {
+    uint64_t rows = w->count - b * w->rows_per_block;
+    if (rows > w->rows_per_block) rows = w->rows_per_block;
+    put64(entries + b * VQZ_ENTRY, w->data_off + b * w->stride);
+    put32(entries + b * VQZ_ENTRY + 8, (uint32_t)rows);
+    put32(entries + b * VQZ_ENTRY + 12, w->crcs[b]);
+  }
+  size_t fs;
+  uint8_t *f = footer2(NULL, 0, entries, w->blocks, w->meta, w->meta_size, &fs);
+  free(entries);
+  if (!f) return vec_fail(VEC_E_NOMEM, -1, "out of memory for the footer");
+  if (fs > UINT32_MAX) {
+    free(f);
+    return vec_fail(VEC_E_INVALID_ARG, -1, "the footer of '%s' would exceed 4 GiB", w->path);
+  }
+  rc = emit_crc(w, f, fs);
+  free(f);
+  uint8_t slot[VQZ_SLOT];
+  put_slot(slot, 1, footer_off, w->count, (uint32_t)fs);
+  if (!rc) rc = pwrite_all(w->fd, slot, VQZ_SLOT, VQZ_HEADER, w->tmp);
+  return rc;
+}
+
 int vec_vqz_writer_finish(vec_vqz_writer *w) {
   vec_clear_error();
   if (!w) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_writer_finish: NULL writer");
@@ -438,6 +536,10 @@ int vec_vqz_writer_finish(vec_vqz_writer *w) {
   }
   int rc = flush_block(w);
   if (rc) goto fail;
+  if (w->v2) {
+    if ((rc = finish_v2(w))) goto fail;
+    goto sync;
+  }
   uint64_t footer_off = w->pos;
   build_header(w, get32(w->header + 52), get32(w->header + 56), get32(w->header + 60), footer_off);
   /* The footer: magic, block count, the index (offsets and row counts are implied by the header,
@@ -476,6 +578,7 @@ int vec_vqz_writer_finish(vec_vqz_writer *w) {
     }
     if (n > 0) off += (size_t)n;
   }
+sync:
   if (fsync(w->fd) != 0) {
     rc = io_fail("cannot sync", w->tmp);
     goto fail;
@@ -525,6 +628,11 @@ struct vec_vqz_reader_s {
   /* One flag per block, set once its CRC has matched. Atomic so that concurrent reads may set
    * them; two threads checking the same block at once only cost a second CRC. */
   atomic_uchar *verified;
+  /* 2.0: block b's offset and first row (bfirst has blocks + 1 entries), the committed
+   * generation and the slot (0 or 1) that holds it. NULL / 0 for 1.x files. */
+  uint64_t *boff, *bfirst, gen;
+  int slot;
+  uint32_t hs;
 };
 
 void vec_vqz_reader_close(vec_vqz_reader *r) {
@@ -535,6 +643,8 @@ void vec_vqz_reader_close(vec_vqz_reader *r) {
   free(r->metadata);
   free(r->name);
   free((void *)r->verified);
+  free(r->boff);
+  free(r->bfirst);
   free(r);
 }
 
@@ -576,12 +686,126 @@ static int fetch(const vec_vqz_reader *r, uint64_t off, size_t n, const uint8_t 
 }
 
 static uint64_t block_rows_of(const vec_vqz_reader *r, uint64_t b) {
+  if (r->bfirst) return r->bfirst[b + 1] - r->bfirst[b];
   uint64_t rows = r->count - b * r->rows_per_block;
   return rows < r->rows_per_block ? rows : r->rows_per_block;
+}
+static uint64_t block_off(const vec_vqz_reader *r, uint64_t b) {
+  return r->boff ? r->boff[b] : r->data_off + b * r->stride;
+}
+static uint64_t block_first(const vec_vqz_reader *r, uint64_t b) {
+  return r->bfirst ? r->bfirst[b] : b * r->rows_per_block;
+}
+/* The block holding row (< count). */
+static uint64_t block_of(const vec_vqz_reader *r, uint64_t row) {
+  if (!r->bfirst) return row / r->rows_per_block;
+  uint64_t lo = 0, hi = r->blocks - 1; /* the last b with bfirst[b] <= row */
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (r->bfirst[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
 }
 
 /* Every check of vec_vqz_reader_open except the data blocks' CRCs (first read, or verify). */
 static int parse_header(vec_vqz_reader *r, const uint8_t *p);
+
+/* 2.0: the footer a commit slot names (at off, fs bytes, count rows): checked whole, then kept. */
+static int parse_footer2(vec_vqz_reader *r, uint64_t off, uint64_t fs, uint64_t count) {
+  const char *nm = r->name;
+  size_t S = r->size;
+  if (off < r->data_off || off % 8 || fs < VQZ_FOOTER_HEAD + 12 || fs > S || off > S - fs)
+    return vec_fail(VEC_E_FORMAT, -1,
+                    "'%s': the footer (at %llu, %llu bytes) lies outside the file", nm,
+                    (unsigned long long)off, (unsigned long long)fs);
+  uint8_t *f = malloc((size_t)fs);
+  if (!f) return vec_fail(VEC_E_NOMEM, -1, "out of memory for the footer of '%s'", nm);
+  int rc = fetch_into(r, off, (size_t)fs, f);
+  uint64_t B = rc ? 0 : get64(f + 8);
+  if (!rc &&
+      (memcmp(f, foot2_magic, 8) != 0 || vec_crc32c(0, f, (size_t)fs - 4) != get32(f + fs - 4)))
+    rc = vec_fail(VEC_E_FORMAT, -1, "'%s': the footer fails its magic or CRC-32C check", nm);
+  if (!rc && B > (fs - VQZ_FOOTER_HEAD - 12) / VQZ_ENTRY)
+    rc = vec_fail(VEC_E_FORMAT, -1, "'%s': the footer's block count is invalid", nm);
+  uint64_t ms = 0, mat = 0;
+  if (!rc) {
+    mat = VQZ_FOOTER_HEAD + B * VQZ_ENTRY;
+    ms = get32(f + mat);
+    if (ms != fs - mat - 12)
+      rc = vec_fail(VEC_E_FORMAT, -1, "'%s': the footer's metadata size is invalid", nm);
+    else if (memchr(f + mat + 8, 0, (size_t)ms))
+      rc = vec_fail(VEC_E_FORMAT, -1, "'%s': the metadata holds a NUL byte", nm);
+  }
+  uint64_t *bo = NULL, *bf = NULL;
+  if (!rc && (!(bo = malloc((size_t)(B + 1) * 8)) || !(bf = malloc((size_t)(B + 1) * 8))))
+    rc = vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  uint64_t end = r->data_off, total = 0;
+  for (uint64_t b = 0; !rc && b < B; b++) {
+    const uint8_t *e = f + VQZ_FOOTER_HEAD + b * VQZ_ENTRY;
+    uint64_t bo_b = get64(e), rows = get32(e + 8);
+    block_layout l;
+    if (rows == 0 || bo_b % 8 || bo_b < end || !layout(rows, r->cs, r->sc, r->has_ids, &l) ||
+        l.size > off || bo_b > off - l.size || total + rows < total) {
+      rc = vec_fail(VEC_E_FORMAT, -1,
+                    "'%s': block %llu (at %llu, %llu rows) is out of place (corrupt)", nm,
+                    (unsigned long long)b, (unsigned long long)bo_b, (unsigned long long)rows);
+      break;
+    }
+    bo[b] = bo_b, bf[b] = total;
+    end = bo_b + l.size, total += rows;
+  }
+  if (!rc && total != count)
+    rc = vec_fail(VEC_E_FORMAT, -1, "'%s': the blocks hold %llu rows, the commit says %llu", nm,
+                  (unsigned long long)total, (unsigned long long)count);
+  char *meta = rc ? NULL : malloc((size_t)ms + 1);
+  if (!rc && !meta) rc = vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  if (rc) {
+    free(f), free(bo), free(bf);
+    return rc;
+  }
+  bf[B] = total;
+  memcpy(meta, f + mat + 8, (size_t)ms);
+  meta[ms] = 0;
+  free(r->footer), free(r->boff), free(r->bfirst), free(r->metadata);
+  r->footer = f, r->boff = bo, r->bfirst = bf, r->metadata = meta, r->meta_size = (size_t)ms;
+  r->count = count, r->blocks = B, r->footer_off = off;
+  return VEC_OK;
+}
+
+/* 2.0: the valid commit slot of the highest generation whose footer checks out (a slot torn by a
+ * crash fails its CRC, and the other slot still names the previous, intact footer). */
+static int parse_commit(vec_vqz_reader *r) {
+  uint8_t s[VQZ_SLOTS];
+  if (r->hs + (uint64_t)VQZ_SLOTS > r->size)
+    return vec_fail(VEC_E_FORMAT, -1, "'%s' is truncated inside its commit slots", r->name);
+  int rc = fetch_into(r, r->hs, VQZ_SLOTS, s);
+  if (rc) return rc;
+  uint64_t g[2];
+  for (int i = 0; i < 2; i++) {
+    const uint8_t *p = s + i * VQZ_SLOT;
+    g[i] = vec_crc32c(0, p, 28) == get32(p + 28) ? get64(p) : 0;
+  }
+  int first = g[1] > g[0];
+  rc =
+      vec_fail(VEC_E_FORMAT, -1, "'%s' holds no valid commit (its writer never finished)", r->name);
+  for (int t = 0; t < 2; t++) {
+    int i = t ? !first : first;
+    if (!g[i]) continue;
+    const uint8_t *p = s + i * VQZ_SLOT;
+    rc = parse_footer2(r, get64(p + 8), get32(p + 24), get64(p + 16));
+    if (rc == VEC_OK) {
+      r->gen = g[i], r->slot = i;
+      break;
+    }
+  }
+  if (rc) return rc;
+  r->verified = calloc(r->blocks ? (size_t)r->blocks : 1, sizeof *r->verified);
+  if (!r->verified) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
+  return VEC_OK;
+}
 
 static int parse(vec_vqz_reader *r) {
   /* Every header field lies in the first VQZ_HEADER_MAX bytes (the header size is checked
@@ -620,7 +844,7 @@ static int parse_header(vec_vqz_reader *r, const uint8_t *p) {
   r->major = get16(p + 8), r->minor = get16(p + 10);
   if (r->major == 0)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': format version 0.%u is invalid", nm, r->minor);
-  if (r->major > VQZ_MAJOR)
+  if (r->major > VQZ_MAJOR || (r->major == 2 && r->minor > 0))
     return vec_fail(VEC_E_VERSION, -1,
                     "'%s' was written in .vqz format version %u.%u; this vectro (%s) reads "
                     "versions up to %u.x: upgrade vectro to read it",
@@ -646,12 +870,14 @@ static int parse_header(vec_vqz_reader *r, const uint8_t *p) {
 
   /* The embedded codec. Its own CRC (its last 4 bytes) is checked here first, so that damage to
    * its version field reads as corruption rather than as a newer version. */
-  if (codec_size < 8 || codec_size > S - hs)
+  uint64_t codec_at = hs + (r->major >= 2 ? VQZ_SLOTS : 0);
+  r->hs = (uint32_t)hs;
+  if (codec_at > S || codec_size < 8 || codec_size > S - codec_at)
     return vec_fail(VEC_E_FORMAT, -1, "'%s': embedded codec of %llu bytes does not fit the file",
                     nm, (unsigned long long)codec_size);
   const uint8_t *cp = NULL;
   uint8_t *keep;
-  int rc = fetch(r, hs, (size_t)codec_size, &cp, &keep);
+  int rc = fetch(r, codec_at, (size_t)codec_size, &cp, &keep);
   if (rc) {
     free(keep);
     return rc;
@@ -681,7 +907,15 @@ static int parse_header(vec_vqz_reader *r, const uint8_t *p) {
                                                             : "ranges");
   r->cs = (size_t)cs, r->sc = (size_t)sc, r->rows_per_block = (size_t)R;
 
-  uint64_t meta_off = hs + codec_size;
+  uint64_t meta_off = codec_at + codec_size;
+  if (r->major >= 2) {
+    if (meta_size || meta_crc)
+      return vec_fail(VEC_E_FORMAT, -1, "'%s': a 2.0 header names metadata (corrupt)", nm);
+    if (r->data_off < meta_off || r->data_off > S || r->data_off % 8)
+      return vec_fail(VEC_E_FORMAT, -1, "'%s': data offset %llu is invalid", nm,
+                      (unsigned long long)r->data_off);
+    return parse_commit(r);
+  }
   if (meta_size > S - meta_off)
     return vec_fail(VEC_E_FORMAT, -1, "'%s' is truncated inside its metadata", nm);
   r->metadata = malloc((size_t)meta_size + 1);
@@ -842,10 +1076,10 @@ static int block_finite(const vec_vqz_reader *r, const uint8_t *blk, uint64_t ro
  * not read here again. */
 static int check_block(vec_vqz_reader *r, uint64_t b, const uint8_t **out, uint8_t **keep) {
   const uint8_t *e = r->footer + VQZ_FOOTER_HEAD + b * VQZ_ENTRY;
-  uint64_t rows = block_rows_of(r, b), first = b * r->rows_per_block;
+  uint64_t rows = block_rows_of(r, b), first = block_first(r, b);
   block_layout l;
   layout(rows, r->cs, r->sc, r->has_ids, &l);
-  int rc = fetch(r, r->data_off + b * r->stride, (size_t)l.size, out, keep);
+  int rc = fetch(r, block_off(r, b), (size_t)l.size, out, keep);
   if (rc) return rc;
   if (vec_crc32c(0, *out, (size_t)l.size) != get32(e + 12))
     return vec_fail(VEC_E_FORMAT, (long long)first,
@@ -870,12 +1104,12 @@ int vec_vqz_read(vec_vqz_reader *r, uint64_t first, size_t n, void *codes, float
     return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_read: '%s' stores no ids", r->name);
   uint8_t *c = codes;
   for (size_t done = 0; done < n;) {
-    uint64_t row = first + done, b = row / r->rows_per_block, j = row % r->rows_per_block;
+    uint64_t row = first + done, b = block_of(r, row), j = row - block_first(r, b);
     uint64_t rows = block_rows_of(r, b);
     size_t take = (size_t)(rows - j) < n - done ? (size_t)(rows - j) : n - done;
     block_layout l;
     layout(rows, r->cs, r->sc, r->has_ids, &l);
-    uint64_t at = r->data_off + b * r->stride;
+    uint64_t at = block_off(r, b);
     int rc;
     if (atomic_load_explicit(&r->verified[b], memory_order_acquire)) {
       /* straight from the file into the outputs */
@@ -928,6 +1162,7 @@ int vec_vqz_verify_opts(vec_vqz_reader *r, const vec_batch_opts *opts) {
     done = (uint64_t)((double)r->size * (double)(b + 1) / (double)r->blocks);
     if ((rc = verify_progress(opts, done, total))) return rc;
   }
+  if (r->major >= 2) return VEC_OK; /* 2.0 has no whole-file CRC (appends would rewrite it) */
   /* The whole-file CRC, read in pieces of at most 1 MiB. */
   uint32_t crc = 0;
   uint8_t *buf = r->base ? NULL : malloc((size_t)1 << 20);
@@ -972,4 +1207,130 @@ int vec_vqz_get_info(const vec_vqz_reader *r, vec_vqz_info *info) {
   info->has_ids = r->has_ids;
   info->metadata_size = r->meta_size;
   return VEC_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * In place: what vec_index needs to map a file's blocks and to append to a 2.0 file.
+ * ------------------------------------------------------------------------------------------- */
+uint64_t vec_vqz_blocks(const vec_vqz_reader *r) { return r ? r->blocks : 0; }
+
+void vec_vqz_block_at(const vec_vqz_reader *r, uint64_t b, vec_vqz_block *out) {
+  block_layout l;
+  out->rows = block_rows_of(r, b);
+  layout(out->rows, r->cs, r->sc, r->has_ids, &l);
+  out->offset = block_off(r, b);
+  out->first = block_first(r, b);
+  out->scales = l.scales;
+  out->ids = l.ids;
+}
+
+int vec_vqz_check_blocks(vec_vqz_reader *r) {
+  for (uint64_t b = 0; b < r->blocks; b++) {
+    if (atomic_load_explicit(&r->verified[b], memory_order_acquire)) continue;
+    const uint8_t *blk = NULL;
+    uint8_t *keep;
+    int rc = check_block(r, b, &blk, &keep);
+    free(keep);
+    if (rc) return rc;
+  }
+  return VEC_OK;
+}
+
+int vec_vqz_fd(const vec_vqz_reader *r) { return r->base ? -1 : r->fd; }
+size_t vec_vqz_file_size(const vec_vqz_reader *r) { return r->size; }
+uint64_t vec_vqz_generation(const vec_vqz_reader *r) { return r->major >= 2 ? r->gen : 0; }
+
+int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, const void *codes,
+                   const float *scales, const uint64_t *ids, size_t n, uint64_t *new_gen) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return io_fail("cannot open", path);
+  /* One appender at a time (advisory: every vectro appender takes it). */
+  while (flock(fd, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      int rc = io_fail("cannot lock", path);
+      close(fd);
+      return rc;
+    }
+  struct stat st;
+  int rfd = dup(fd), rc;
+  if (rfd < 0 || fstat(fd, &st) != 0) {
+    rc = io_fail("cannot open", path);
+    if (rfd >= 0) close(rfd);
+    close(fd);
+    return rc;
+  }
+  vec_vqz_reader *r = NULL;
+  if ((rc = open_reader(NULL, rfd, (size_t)st.st_size, path, &r))) {
+    close(fd);
+    return rc;
+  }
+  uint8_t *buf = NULL, *entries = NULL, *f = NULL;
+  if (r->major < 2 || !r->has_ids || r->gen != expect_gen) {
+    rc = vec_fail(VEC_E_INVALID_ARG, -1,
+                  "'%s' changed since it was read (commit %llu, expected %llu): not appending",
+                  path, (unsigned long long)r->gen, (unsigned long long)expect_gen);
+    goto out;
+  }
+  size_t cs = r->cs, sc = r->sc;
+  /* Blocks of at most about 256 MiB, after everything the file holds (never over a byte that a
+   * commit, or a reader's mapping, may still use). */
+  size_t per = ((size_t)256 << 20) / (cs + 4 * sc + 8);
+  if (per < 1) per = 1;
+  if (per > UINT32_MAX) per = UINT32_MAX;
+  uint64_t nb = (n + per - 1) / per, pos = pad64((uint64_t)st.st_size);
+  entries = malloc(nb ? (size_t)nb * VQZ_ENTRY : 1);
+  if (!entries) {
+    rc = vec_fail(VEC_E_NOMEM, -1, "out of memory");
+    goto out;
+  }
+  for (uint64_t b = 0; b < nb; b++) {
+    size_t a = (size_t)b * per, m = n - a < per ? n - a : per;
+    block_layout l;
+    layout(m, cs, sc, 1, &l);
+    if (!(buf = calloc(1, (size_t)l.size))) {
+      rc = vec_fail(VEC_E_NOMEM, -1, "out of memory for a block of %zu rows", m);
+      goto out;
+    }
+    memcpy(buf, (const uint8_t *)codes + a * cs, m * cs);
+    if (sc) memcpy(buf + l.scales, scales + a * sc, m * sc * 4);
+    memcpy(buf + l.ids, ids + a, m * 8);
+    put64(entries + b * VQZ_ENTRY, pos);
+    put32(entries + b * VQZ_ENTRY + 8, (uint32_t)m);
+    put32(entries + b * VQZ_ENTRY + 12, vec_crc32c(0, buf, (size_t)l.size));
+    if ((rc = pwrite_all(fd, buf, (size_t)l.size, pos, path))) goto out;
+    pos = pad64(pos + l.size);
+    free(buf);
+    buf = NULL;
+  }
+  size_t fs, ms = metadata ? strlen(metadata) : 0;
+  f = footer2(r->footer + VQZ_FOOTER_HEAD, r->blocks, entries, nb, metadata, ms, &fs);
+  if (!f) {
+    rc = vec_fail(VEC_E_NOMEM, -1, "out of memory for the footer");
+    goto out;
+  }
+  if (fs > UINT32_MAX || ms > MAX_METADATA) {
+    rc = vec_fail(VEC_E_INVALID_ARG, -1, "the footer of '%s' would exceed 4 GiB", path);
+    goto out;
+  }
+  /* Durable order: the new blocks and footer first, then the commit slot the older generation
+   * held (the current one, and the footer it names, are never written over). */
+  if ((rc = pwrite_all(fd, f, fs, pos, path))) goto out;
+  if (fsync(fd) != 0) {
+    rc = io_fail("cannot sync", path);
+    goto out;
+  }
+  uint8_t slot[VQZ_SLOT];
+  put_slot(slot, r->gen + 1, pos, r->count + n, (uint32_t)fs);
+  if ((rc = pwrite_all(fd, slot, VQZ_SLOT, r->hs + (uint64_t)(!r->slot) * VQZ_SLOT, path)))
+    goto out;
+  if (fsync(fd) != 0) {
+    rc = io_fail("cannot sync", path);
+    goto out;
+  }
+  if (new_gen) *new_gen = r->gen + 1;
+out:
+  free(buf), free(entries), free(f);
+  vec_vqz_reader_close(r);
+  close(fd); /* releases the lock */
+  return rc;
 }

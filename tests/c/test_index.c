@@ -473,7 +473,270 @@ static void concurrent_searches_and_mutations(void) {
   free(x);
 }
 
+/* ----- in place: mapped search, appending saves, torn commits --------------------------------- */
+#define NQ 9
+#define KK 10
+
+/* a and b answer the same (ids and bit-identical scores) with params p. */
+static int same_answers(vec_index *a, vec_index *b, const float *q, const vec_search_params *p) {
+  uint64_t ia[NQ * KK], ib[NQ * KK];
+  float sa[NQ * KK], sb[NQ * KK];
+  if (vec_index_search(a, q, NQ, D, KK, p, ia, sa, NULL) ||
+      vec_index_search(b, q, NQ, D, KK, p, ib, sb, NULL))
+    return 0;
+  return memcmp(ia, ib, sizeof ia) == 0 && memcmp(sa, sb, sizeof sa) == 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc(*n + 1);
+  if (b && fread(b, 1, *n, f) != *n) b = (free(b), NULL);
+  fclose(f);
+  return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (f) fwrite(b, 1, n, f), fclose(f);
+}
+
+static vec_index *open_at(const char *path, int mapped) {
+  vec_index_load_options o = VEC_INDEX_LOAD_OPTIONS_INIT;
+  o.mapped = mapped;
+  vec_index *ix = NULL;
+  return vec_index_load(path, &o, &ix) ? NULL : ix;
+}
+
+/* An index opened mapped answers as the same rows held in memory (one segment), also after two
+ * appending saves (segments starting at rows 300 and 450, not multiples of 64: the filter's bits
+ * shift), with deletes, an upsert of a mapped row, a filter, and compaction; each save appends
+ * without touching a byte of the file outside the commit slots. */
+static void mapped_search_and_append_in_place(void) {
+  char *dir = tmpdir(), path[512];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/m.vqz", dir);
+  size_t n = 517;
+  float *x = rows(n + 1, 21), *q = rows(NQ, 22);
+  vec_codec_id codecs[] = {VEC_CODEC_INT8, VEC_CODEC_BINARY, VEC_CODEC_F16};
+  vec_metric metrics[] = {VEC_METRIC_COSINE, VEC_METRIC_IP, VEC_METRIC_L2};
+  for (int c = 0; c < 3; c++) {
+    vec_index *ref = make(codecs[c], metrics[c], 0, codecs[c]);
+    CHECK(ref && vec_index_add(ref, x, 300, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(vec_index_save(ref, path, NULL) == VEC_OK);
+    vec_index *m = open_at(path, 1), *cp = open_at(path, 0);
+    CHECK(m && cp && same_answers(ref, m, q, NULL) && same_answers(ref, cp, q, NULL));
+    vec_index_free(cp);
+    size_t at[3] = {300, 450, n};
+    for (int step = 0; step < 2; step++) {
+      size_t before_n;
+      unsigned char *before = slurp(path, &before_n);
+      CHECK(before);
+      CHECK(vec_index_add(m, x + at[step] * D, at[step + 1] - at[step], D, NULL, NULL, NULL) ==
+            VEC_OK);
+      CHECK(vec_index_add(ref, x + at[step] * D, at[step + 1] - at[step], D, NULL, NULL, NULL) ==
+            VEC_OK);
+      CHECK(same_answers(ref, m, q, NULL)); /* the mapped rows and those in memory */
+      CHECK(vec_index_save(m, path, "\"step\": 1") == VEC_OK);
+      size_t after_n;
+      unsigned char *after = slurp(path, &after_n);
+      CHECK(after && after_n > before_n);
+      CHECKF(memcmp(before, after, 96) == 0 &&
+                 memcmp(before + 160, after + 160, before_n - 160) == 0,
+             "an appending save changed bytes outside the commit slots");
+      free(before), free(after);
+    }
+    vec_index *m2 = open_at(path, 1), *c2 = open_at(path, 0);
+    CHECK(m2 && c2 && vec_index_count(m2) == n && strstr(vec_index_metadata(m2), "\"step\": 1"));
+    CHECK(same_answers(ref, m2, q, NULL) && same_answers(ref, c2, q, NULL));
+    uint64_t allow[7] = {3, 299, 301, 330, 449, 451, 516};
+    vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+    p.filter_ids = allow, p.filter_count = 7, p.threads = 2;
+    CHECK(same_answers(ref, m2, q, &p));
+    uint64_t del[4] = {5, 320, 460, 9999};
+    CHECK(vec_index_delete(m2, del, 4, NULL) == VEC_OK && vec_index_delete(ref, del, 4, NULL) == 0);
+    CHECK(same_answers(ref, m2, q, NULL) && same_answers(ref, m2, q, &p));
+    uint64_t up[2] = {7, 470};
+    CHECK(vec_index_upsert(m2, x + n * D, 1, D, up, NULL) == VEC_OK); /* a mapped row */
+    CHECK(vec_index_upsert(ref, x + n * D, 1, D, up, NULL) == VEC_OK);
+    float got[D];
+    CHECK(vec_index_get(m2, up, 1, got, D) == VEC_OK && vec_index_count(m2) == n - 3);
+    uint64_t ia[NQ * KK], ib[NQ * KK];
+    float sa[NQ * KK], sb[NQ * KK];
+    CHECK(vec_index_search(ref, q, NQ, D, KK, NULL, ia, sa, NULL) == VEC_OK);
+    CHECK(vec_index_search(m2, q, NQ, D, KK, NULL, ib, sb, NULL) == VEC_OK);
+    CHECK(memcmp(sa, sb, sizeof sa) == 0); /* the upserted row moved: ties may order otherwise */
+    CHECK(vec_index_save(m2, path, NULL) == VEC_OK); /* deletes: a rewrite */
+    vec_index *c3 = open_at(path, 1);
+    CHECK(c3 && vec_index_count(c3) == n - 3);
+    CHECK(vec_index_search(c3, q, NQ, D, KK, NULL, ib, sb, NULL) == VEC_OK);
+    CHECK(memcmp(sa, sb, sizeof sa) == 0);
+    CHECK(vec_index_compact(m2) == VEC_OK && vec_index_count(m2) == n - 3);
+    CHECK(vec_index_search(m2, q, NQ, D, KK, NULL, ib, sb, NULL) == VEC_OK);
+    CHECK(memcmp(sa, sb, sizeof sa) == 0);
+    vec_index_free(c3), vec_index_free(m2), vec_index_free(c2), vec_index_free(m);
+    vec_index_free(ref);
+  }
+  free(x), free(q);
+  remove(path);
+  rmdir(dir);
+  free(dir);
+}
+
+/* A commit torn by a crash (the newer slot damaged) opens at the previous commit; bytes a crash
+ * left after the last commit are ignored, and the next save appends after them; a newer major
+ * version is refused as such; a second writer whose view is stale rewrites instead of appending. */
+static void torn_commits_and_stale_writers(void) {
+  char *dir = tmpdir(), path[512];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/t.vqz", dir);
+  float *x = rows(200, 31);
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_IP, 0, VEC_CODEC_INT8);
+  CHECK(ix && vec_index_add(ix, x, 100, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(ix, path, NULL) == VEC_OK);
+  CHECK(vec_index_add(ix, x + 100 * D, 50, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(ix, path, NULL) == VEC_OK); /* appended: generation 2 in slot 1 */
+  vec_index_free(ix);
+  size_t sz;
+  unsigned char *good = slurp(path, &sz), *bad = malloc(sz + 1000);
+  CHECK(good && bad);
+  memcpy(bad, good, sz);
+  bad[96 + 32 + 9] ^= 0x40; /* slot 1's footer offset: torn */
+  spit(path, bad, sz);
+  vec_index *back = open_at(path, 1);
+  CHECK(back && vec_index_count(back) == 100);
+  vec_index_free(back);
+  memcpy(bad, good, sz);
+  memset(bad + sz, 0xab, 1000); /* blocks of an append that never committed */
+  spit(path, bad, sz + 1000);
+  CHECK((back = open_at(path, 0)) && vec_index_count(back) == 150);
+  CHECK(vec_index_add(back, x + 150 * D, 10, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(back, path, NULL) == VEC_OK);
+  vec_index_free(back);
+  size_t sz3;
+  unsigned char *third = slurp(path, &sz3);
+  CHECK(third && sz3 > sz + 1000 && memcmp(third + 160, bad + 160, sz + 1000 - 160) == 0);
+  CHECK((back = open_at(path, 1)) && vec_index_count(back) == 160);
+  /* Two handles on one file: the first appends, the second's commit is stale, so it rewrites. */
+  vec_index *other = open_at(path, 0);
+  CHECK(other && vec_index_add(back, x + 160 * D, 5, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(back, path, NULL) == VEC_OK);
+  CHECK(vec_index_add(other, x + 170 * D, 7, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(other, path, NULL) == VEC_OK);
+  vec_index *last = open_at(path, 1);
+  CHECK(last && vec_index_count(last) == 167);
+  CHECK(same_answers(last, other, x, NULL) && same_answers(back, back, x, NULL));
+  vec_index_free(last), vec_index_free(other), vec_index_free(back);
+  free(third);
+  /* A newer major version: refused as such, not as damage. */
+  memcpy(bad, good, sz);
+  bad[8] = 3;
+  uint32_t crc = vec_crc32c(0, bad, 92);
+  for (int i = 0; i < 4; i++) bad[92 + i] = (unsigned char)(crc >> (8 * i));
+  spit(path, bad, sz);
+  vec_index *newer = NULL;
+  CHECK(vec_index_load(path, NULL, &newer) == VEC_E_VERSION && !newer);
+  free(good), free(bad), free(x);
+  remove(path);
+  rmdir(dir);
+  free(dir);
+}
+
+/* With float originals (a .npy sidecar), a mapped index maps them too and rescores from the map:
+ * the same answers as in memory, before and after rows are added (which copies them in). */
+static void mapped_originals(void) {
+  char *dir = tmpdir(), path[512], side[600];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/o.vqz", dir);
+  float *x = rows(400, 41), *q = rows(NQ, 42);
+  vec_metric ms[] = {VEC_METRIC_COSINE, VEC_METRIC_L2, VEC_METRIC_IP};
+  for (int mi = 0; mi < 3; mi++) {
+    vec_index *ref = make(VEC_CODEC_INT8, ms[mi], 1, VEC_CODEC_INT8);
+    CHECK(ref && vec_index_add(ref, x, 300, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(vec_index_save(ref, path, NULL) == VEC_OK);
+    vec_index *m = open_at(path, 1);
+    CHECK(m && vec_index_has_originals(m) && vec_index_mapped_rows(m) == 300);
+    vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+    CHECK(same_answers(ref, m, q, NULL));
+    p.oversample = 3;
+    CHECK(same_answers(ref, m, q, &p));
+    CHECK(vec_index_add(m, x + 300 * D, 100, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(vec_index_add(ref, x + 300 * D, 100, D, NULL, NULL, NULL) == VEC_OK);
+    CHECK(same_answers(ref, m, q, NULL));
+    float a[D], b[D];
+    uint64_t id = 7;
+    CHECK(vec_index_get(m, &id, 1, a, D) == VEC_OK && vec_index_get(ref, &id, 1, b, D) == VEC_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    vec_index_free(m), vec_index_free(ref);
+  }
+  snprintf(side, sizeof side, "%s.originals.npy", path);
+  remove(side), remove(path), rmdir(dir);
+  free(dir), free(x), free(q);
+}
+
+/* Every byte of a 2.0 file (two commits) flipped in turn: each load, copied or mapped, either
+ * fails with an error or gives an index that searches (ASan watches every read). */
+static void v2_every_byte_flipped(void) {
+  char *dir = tmpdir(), path[512];
+  CHECK(dir);
+  snprintf(path, sizeof path, "%s/f.vqz", dir);
+  float *x = rows(40, 51);
+  vec_index *ix = make(VEC_CODEC_INT8, VEC_METRIC_COSINE, 0, VEC_CODEC_INT8);
+  CHECK(ix && vec_index_add(ix, x, 30, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(ix, path, "\"a\": 1") == VEC_OK);
+  CHECK(vec_index_add(ix, x + 30 * D, 10, D, NULL, NULL, NULL) == VEC_OK);
+  CHECK(vec_index_save(ix, path, "\"a\": 2") == VEC_OK);
+  vec_index_free(ix);
+  size_t sz;
+  unsigned char *good = slurp(path, &sz), *bad = malloc(sz);
+  CHECK(good && bad);
+  int opened = 0;
+  for (size_t at = 0; at < sz; at++) {
+    memcpy(bad, good, sz);
+    bad[at] ^= (unsigned char)(1u << (at % 8));
+    spit(path, bad, sz);
+    for (int mapped = 0; mapped < 2; mapped++) {
+      vec_index *b = open_at(path, mapped);
+      if (!b) continue;
+      opened++;
+      uint64_t id[3];
+      float sc[3];
+      size_t n = vec_index_count(b);
+      CHECKF(n == 30 || n == 40, "byte %zu: %zu rows", at, n);
+      CHECK(vec_index_search(b, x, 1, D, 3, NULL, id, sc, NULL) == VEC_OK);
+      vec_index_free(b);
+    }
+  }
+  CHECK(opened > 0); /* padding bytes and the older commit's slot are not checked */
+  free(good), free(bad), free(x);
+  remove(path), rmdir(dir), free(dir);
+}
+
+/* The exponent picked from the finite values only, whatever the row length (the vector loop takes
+ * 8 at a time, the rest one by one). */
+static void pick_scale_exp_finite_only(void) {
+  float r[21];
+  for (size_t d = 1; d <= 21; d++) {
+    for (size_t j = 0; j < d; j++) r[j] = 0.5f;
+    CHECK(vec_index_pick_scale_exp(r, 1, d, d) == 0);
+    r[d - 1] = -3e30f; /* the largest, last: in the tail or the last vector */
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == 101, "d = %zu", d);
+    r[0] = INFINITY;
+    if (d > 2) r[d / 2] = NAN;
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == (d > 1 ? 101 : 0), "d = %zu", d);
+    for (size_t j = 1; j + 1 < d; j++) r[j] = j == d / 2 ? NAN : -1e-31f;
+    r[d - 1] = 1e-30f; /* r[0] stays Inf (d > 1) */
+    CHECKF(vec_index_pick_scale_exp(r, 1, d, d) == -100, "d = %zu", d);
+  }
+}
+
 const vt_test index_tests[] = {
+    {"index_pick_scale_exp", pick_scale_exp_finite_only},
+    {"index_mapped_originals", mapped_originals},
+    {"index_v2_every_byte_flipped", v2_every_byte_flipped},
     {"index_ids_and_refusals", ids_and_refusals},
     {"index_filter_and_tombstones", filter_and_tombstones_match_a_fresh_index},
     {"index_upsert_get_compaction", upsert_get_compaction_keep_rows_in_step},
@@ -483,5 +746,7 @@ const vt_test index_tests[] = {
     {"index_extreme_magnitudes", extreme_magnitudes},
     {"index_save_load_can_be_cancelled", save_load_can_be_cancelled},
     {"index_threads", concurrent_searches_and_mutations},
+    {"index_mapped_append", mapped_search_and_append_in_place},
+    {"index_torn_commits", torn_commits_and_stale_writers},
 };
 const size_t index_count = sizeof index_tests / sizeof index_tests[0];

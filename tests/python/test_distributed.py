@@ -164,6 +164,11 @@ def test_sharded_search_equals_one_index(client, inputs, tmp_path):
         np.testing.assert_array_equal(a[1], b[1])
     one = sharded.search(q[0], 5)
     np.testing.assert_array_equal(one[0], index.search(q[0], 5)[0])
+    # Each shard is searched in place: opened mapped, one block (segment) per shard.
+    from vectro.distributed import _manifest, _search
+    root, man = _manifest.load(out)
+    shard = _search.open_shard(root, man["shards"][0], "cosine", False)
+    assert shard.mapped and vectro.VqzReader(os.path.join(root, man["shards"][0]["shard"])).info["blocks"] == 1
 
     # rabitq-1 with originals: each shard rescores by error bound against its memory-mapped
     # originals, so the merged result is the exact top k, as one Index's.

@@ -124,7 +124,10 @@ def compress_unit(unit: dict, info: dict, codec_bytes: bytes, root: str, opts: d
     kept = []
     n = 0
     try:
-        with VqzWriter(path, codec, ids=True, metadata=meta) as w:
+        # One block of the whole shard, up to 64 MiB of codes (the index's own save does the
+        # same): a shard is searched in place, memory-mapped, block by block.
+        cap = max(64, (64 << 20) // (codec.bytes_per_vector(d) + 8) // 64 * 64)
+        with VqzWriter(path, codec, ids=True, metadata=meta, block_rows=min(cap, max(n_want, 1))) as w:
             for x, ids in read_rows(info, unit["start"], unit["stop"], opts["chunk_rows"],
                                     id_column=opts["id_column"], storage_options=opts["storage_options"]):
                 if x.shape[1] != d:

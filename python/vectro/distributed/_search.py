@@ -1,5 +1,6 @@
 """Sharded search over a vectro.distributed dataset: each worker opens its share of the shards as
-vectro.Index objects (kept open between queries), searches them, and the top k are merged."""
+vectro.Index objects memory-mapped from the shard files (kept open between queries), searches
+them, and the top k are merged."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def open_shard(root: str, entry: dict, metric: str, originals: bool, verify: boo
         M.check_file(root, entry["originals"]["path"], entry["originals"]["size"],
                      entry["originals"]["crc32"] if verify else None)
     try:
-        index = Index.load(path, originals=orig)
+        # Mapped: the worker searches the shard's codes (and float32 originals) in place, from
+        # the page cache, instead of holding a copy of each shard in its own memory.
+        index = Index.load(path, originals=orig, mmap=True)
     except Exception as e:
         raise VectroError(f"{path}: unreadable shard ({e})") from None
     if len(index) != entry["rows"]:
