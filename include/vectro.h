@@ -76,6 +76,12 @@ VEC_API const char *vec_last_error_message(void);
 /** Row index the last error on the calling thread refers to, or -1 when it names no row. */
 VEC_API long long vec_last_error_row(void);
 
+/** The OS error (an errno value: ENOENT, EACCES, ENOSPC...) behind the last VEC_E_IO on the
+ *  calling thread, or 0 when that error has none (a target that is not a regular file, a file that
+ *  shrank while open, a writer spoiled by an earlier failure) or the last error was not VEC_E_IO.
+ *  The Python binding raises it as vectro.VectroIOError's errno. */
+VEC_API int vec_last_error_errno(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Batch options, shared by every batch function.
  * ------------------------------------------------------------------------------------------- */

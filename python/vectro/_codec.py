@@ -447,9 +447,13 @@ class Codec:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
-        """Reads a codec written by :meth:`save`."""
-        with open(path, "rb") as f:
-            return cls.from_bytes(f.read())
+        """Reads a codec written by :meth:`save`; :class:`VectroIOError` when it cannot be read."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise _io_error(f"cannot read {os.fspath(path)!r}", e, path) from e
+        return cls.from_bytes(data)
 
     def __repr__(self) -> str:
         extra = f", rounding={self.rounding!r}" if self.name.endswith("-cal") else ""
@@ -457,10 +461,33 @@ class Codec:
         return f"Codec({self.precision!r}, dim={self.dim}{extra}{', trained' if self.trained else ''})"
 
 
+def _io_error(message: str, cause: BaseException | None = None, filename=None) -> Exception:
+    """A VectroIOError as the C extension raises for VEC_E_IO: ``str()`` is the message (with the
+    OS error's text appended), ``errno``/``strerror`` come from ``cause``, ``filename`` is the path."""
+    err = getattr(cause, "errno", None)
+    text = getattr(cause, "strerror", None) or (str(cause) if cause is not None else "")
+    e = _core.VectroIOError(f"{message}: {text}" if text else message)
+    if err:
+        e.errno, e.strerror = err, getattr(cause, "strerror", None) or os.strerror(err)
+    if filename is not None:
+        e.filename = os.fspath(filename)
+    return e
+
+
 def _atomic_write(path: str, data: bytes) -> None:
     """Writes data to path through a temporary beside the link-resolved target, named
     unpredictably and created with O_EXCL (retried on collision), renamed into place when synced
-    (src/io/tmpfile.c does the same for the C writers)."""
+    (src/io/tmpfile.c does the same for the C writers). Any failure raises VectroIOError, as the
+    C writers' do."""
+    try:
+        _atomic_write_os(path, data)
+    except _core.VectroIOError:
+        raise
+    except OSError as e:
+        raise _io_error(f"cannot write {path!r}", e, path) from e
+
+
+def _atomic_write_os(path: str, data: bytes) -> None:
     target = os.path.realpath(path)
     folder, name = os.path.split(target)
     try:
@@ -469,8 +496,8 @@ def _atomic_write(path: str, data: bytes) -> None:
         st = None
     # the rename would replace a device (as root, /dev/null for the whole machine), pipe or folder
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OSError(f"cannot write {path!r}: it is not a regular file (a device, pipe or directory); "
-                      "vectro publishes a finished file by renaming it over the target")
+        raise _io_error(f"cannot write {path!r}: it is not a regular file (a device, pipe or directory); "
+                        "vectro publishes a finished file by renaming it over the target", None, path)
     mode = None if st is None else stat.S_IMODE(st.st_mode)
     stem = "." + name[: 255 - 14]
     for _ in range(100):

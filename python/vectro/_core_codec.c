@@ -69,13 +69,6 @@ int vpy_guard_write(vpy_codec_guard *g, const char *what) {
   return -1;
 }
 
-PyObject *vpy_raise_last(int rc) {
-  const char *detail = vec_last_error_message();
-  PyErr_Format(rc == VEC_E_NOMEM ? PyExc_MemoryError : vpy_error, "%s",
-               detail && *detail ? detail : vec_strerror(rc));
-  return NULL;
-}
-
 PyObject *vpy_codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 6 && nargs != 7) {

@@ -1,29 +1,26 @@
 /* _core_index.c: the vec_index binding of vectro._core (a capsule around vec_index*). Buffers are
  * checked here, the GIL is released around every library call (the index has its own lock), and
  * a long search answers Ctrl-C through the progress callback. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_core.h"
+
 #include <limits.h>
 #include <string.h>
 #include <time.h>
 
-#include "vectro.h"
-
 #define INDEX_CAPSULE "vectro.index"
 #define CODEC_CAPSULE "vectro.codec"
 
-int vec_py_index_init(PyObject *module, PyObject *error);
-
 static PyObject *IndexError_; /* vectro.VectroError, set by vec_py_index_init */
 
-static PyObject *fail(int rc) {
+/* MemoryError, VectroIOError (VEC_E_IO, naming `path` when given) or VectroError. */
+static PyObject *fail_path(int rc, PyObject *path) {
+  if (rc == VEC_E_NOMEM || rc == VEC_E_IO) return vpy_raise_path(rc, path);
   const char *detail = vec_last_error_message();
-  PyObject *type = rc == VEC_E_NOMEM ? PyExc_MemoryError
-                   : rc == VEC_E_IO  ? PyExc_OSError
-                                     : IndexError_;
-  PyErr_Format(type, "%s", detail && *detail ? detail : vec_strerror(rc));
+  PyErr_Format(IndexError_, "%s", detail && *detail ? detail : vec_strerror(rc));
   return NULL;
 }
+
+static PyObject *fail(int rc) { return fail_path(rc, NULL); }
 
 static void index_capsule_free(PyObject *cap) {
   vec_index_free((vec_index *)PyCapsule_GetPointer(cap, INDEX_CAPSULE));
@@ -329,7 +326,7 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   rc = vec_index_save(ix, PyBytes_AS_STRING(path), extra);
   Py_END_ALLOW_THREADS
   Py_DECREF(path);
-  if (rc) return fail(rc);
+  if (rc) return fail_path(rc, args[1]);
   Py_RETURN_NONE;
 }
 
@@ -354,7 +351,7 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
   Py_END_ALLOW_THREADS
   for (int i = 0; i < 3; i++) Py_XDECREF(p[i]);
-  return rc ? fail(rc) : wrap(ix);
+  return rc ? fail_path(rc, args[0]) : wrap(ix);
 }
 
 static PyObject *codec_bytes(const vec_codec *c) {

@@ -3,6 +3,7 @@
  * targets, and a symbolic link is written through (the link stays, its target is replaced). */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -196,6 +197,26 @@ static void non_regular_targets_are_refused(void) {
   clear_dir();
 }
 
+/* vec_last_error_errno: the OS error behind a VEC_E_IO, 0 for a refusal that is not one, reset by
+ * the next call. */
+static void io_errors_carry_errno(void) {
+  char missing[300], fifo[300];
+  at(missing, sizeof missing, "no-such-dir/x.vqz");
+  CHECK(write_vqz(missing, "x") == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_vqz_reader *r = NULL;
+  CHECK(vec_vqz_reader_open(missing, &r) == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_reader *er = NULL;
+  CHECK(vec_reader_open(dir(), &er) == VEC_E_IO && vec_last_error_errno() == EISDIR);
+  at(fifo, sizeof fifo, "errno-fifo");
+  CHECK(mkfifo(fifo, 0600) == 0);
+  CHECK(write_vqz(fifo, "x") == VEC_E_IO && vec_last_error_errno() == 0);
+  CHECK(unlink(fifo) == 0);
+  CHECK(write_vqz(missing, "x") == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 0);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) != VEC_OK && vec_last_error_errno() == 0); /* not an I/O error */
+}
+
 static void cleanup(void) { CHECK(rmdir(dir()) == 0); }
 
 const vt_test files_tests[] = {
@@ -203,6 +224,7 @@ const vt_test files_tests[] = {
     {"long_names_and_unpredictable_temporaries", long_names_and_unpredictable_temporaries},
     {"symlinks_are_written_through", symlinks_are_written_through},
     {"non_regular_targets_are_refused", non_regular_targets_are_refused},
+    {"io_errors_carry_errno", io_errors_carry_errno},
     {"cleanup", cleanup},
 };
 const size_t files_count = sizeof files_tests / sizeof files_tests[0];
