@@ -276,6 +276,32 @@ VEC_API const char *vec_codec_name(vec_codec_id id);
 /** Looks a codec up by name. @return VEC_OK, or VEC_E_INVALID_ARG for an unknown name. */
 VEC_API int vec_codec_from_name(const char *name, vec_codec_id *id);
 
+/** Parses a codec name of the one grammar the CLI (--codec) and Python (Codec(precision)) take,
+ *  as FAISS's index factory reads "PQ48x4":
+ *
+ *      int8 | int16 | int4 | int4-g<N> | f16 | bf16 | binary | uint8-cal | int8-cal | uint4-cal |
+ *      uint6-cal | rabitq | rabitq-<bits> | pq | pq-<m>x<bits>
+ *
+ *  plus the aliases float16, fp16, half (f16), bfloat16 (bf16), ubinary (binary), uint8, uint4,
+ *  uint6 (the -cal codecs). ASCII letters compare case-insensitively. A number is decimal digits
+ *  only, 1 to 4294967295 (0 is refused: leave the part out for the codec's default). The grammar
+ *  checks the form; vec_codec_create checks the values (pq bits 4 or 8, m dividing the dimension,
+ *  rabitq bits 1 to 8) once the dimension is known. Profiles ("balanced"...) are not names: each
+ *  front end maps its own before calling this.
+ *  @param out set to VEC_CODEC_PARAMS_INIT(codec, 0) with group_size, bits and m from the name
+ *         (0 where the name leaves them out); set dim (and options) before vec_codec_create.
+ *  @return VEC_OK; VEC_E_INVALID_ARG (out untouched) with vec_last_error_message() saying what is
+ *          wrong ("unknown precision 'x'; expected ...", "pq precision is 'pq-<m>x<bits>' ...").
+ */
+VEC_API int vec_codec_params_parse(const char *name, vec_codec_params *out);
+
+/** The canonical name of p's codec and its name-level parameters (codec, group_size, bits, m):
+ *  "int4-g32", "rabitq-4", "pq-48x4", "uint8-cal", ... vec_codec_params_parse reads it back to the
+ *  same four fields (pq with only one of m and bits set is named "pq").
+ *  @return the length of the name (snprintf's: the name is whole when it is < cap), or -1 for NULL
+ *          p. */
+VEC_API int vec_codec_params_name(const vec_codec_params *p, char *buf, size_t cap);
+
 VEC_API vec_codec_id vec_codec_kind(const vec_codec *codec);
 VEC_API const vec_codec_params *vec_codec_get_params(const vec_codec *codec);
 /** Bytes of codes per row. */

@@ -105,6 +105,8 @@ int vpy_guard_write(vpy_codec_guard *g, const char *what);
 VPY_FASTCALL(vpy_codec_new);
 VPY_O(vpy_codec_info);
 VPY_O(vpy_crc32c);
+VPY_O(vpy_codec_parse);
+VPY_FASTCALL(vpy_codec_name);
 VPY_FASTCALL(vpy_codec_train);
 VPY_FASTCALL(vpy_codec_ranges);
 VPY_FASTCALL(vpy_codec_encode);

@@ -10,15 +10,10 @@
 
 int cli_codec_label(const vec_codec *c, char *buf, size_t cap) {
   const vec_codec_params *p = vec_codec_get_params(c);
-  switch (p->codec) {
-  case VEC_CODEC_INT4:
-    return p->group_size ? snprintf(buf, cap, "int4-g%u", p->group_size)
-                         : snprintf(buf, cap, "int4");
-  case VEC_CODEC_UINT8_CAL: return snprintf(buf, cap, "uint8");
-  case VEC_CODEC_RABITQ: return snprintf(buf, cap, "rabitq-%u", p->bits);
-  case VEC_CODEC_PQ: return snprintf(buf, cap, "pq-%ux%u", p->m, p->bits);
-  default: return snprintf(buf, cap, "%s", vec_codec_name(p->codec));
-  }
+  /* The library's canonical name, except uint8-cal, which the CLI has always shown by its alias
+   * (both parse back to the same codec). */
+  if (p->codec == VEC_CODEC_UINT8_CAL) return snprintf(buf, cap, "uint8");
+  return vec_codec_params_name(p, buf, cap);
 }
 
 int cli_codec_option(const char *cmd, int argc, char **argv, int *i, cli_codec_opts *o) {
@@ -80,7 +75,7 @@ int cli_codec_option(const char *cmd, int argc, char **argv, int *i, cli_codec_o
 int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params *cp) {
   const char *name = o->name ? o->name : "int8";
   if (cli_codec_params(name, 1, cp)) {
-    fprintf(stderr, "vectro %s: unknown codec '%s' (see `vectro codecs`)\n", cmd, name);
+    fprintf(stderr, "vectro %s: %s (see `vectro codecs`)\n", cmd, vec_last_error_message());
     return EXIT_USAGE;
   }
   vec_codec_id id = cp->codec;

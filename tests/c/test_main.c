@@ -60,6 +60,7 @@ GROUP(files)
 GROUP(forced)
 GROUP(centre)
 GROUP(index)
+GROUP(names)
 
 int main(int argc, char **argv) {
   struct {
@@ -86,7 +87,8 @@ int main(int argc, char **argv) {
                 {"files", files_tests, files_count},
                 {"forced", forced_tests, forced_count},
                 {"centre", centre_tests, centre_count},
-                {"index", index_tests, index_count}};
+                {"index", index_tests, index_count},
+                {"names", names_tests, names_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;
