@@ -520,6 +520,37 @@ VEC_API int vec_vqz_writer_finish(vec_vqz_writer *w);
 /** Abandons a writer: removes its temporary file and frees it. NULL is a no-op. */
 VEC_API void vec_vqz_writer_abort(vec_vqz_writer *w);
 
+/* ---------------------------------------------------------------------------------------------
+ * Compressing a file: the one pipeline behind `vectro compress` and Python's compress_file.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_compress_opts {
+  size_t struct_size;   /* sizeof(vec_compress_opts) */
+  const char *metadata; /* JSON text stored in the file (vec_vqz_options.metadata), or NULL */
+  size_t chunk_rows;    /* rows read and encoded at a time; 0: 64 MiB of float32, <= 65536 rows */
+  vec_batch_opts batch; /* threads; progress counts the file's rows (done, total): during training
+                           it reports 0, then the rows encoded, and done == total once at the end,
+                           before the file is published; non-zero cancels (VEC_E_CANCELLED) */
+} vec_compress_opts;
+
+#define VEC_COMPRESS_OPTS_INIT {sizeof(vec_compress_opts), NULL, 0, VEC_BATCH_OPTS_INIT}
+
+/** Compresses an embeddings file (anything vec_reader_open reads: .npy, .fvecs, .bvecs, .ivecs)
+ *  into a .vqz at `output`, in memory bounded by the chunk whatever the input's size. A codec that
+ *  needs training and has none (calibrated, pq, centred rabitq) is first trained, here, on the
+ *  file's leading rows (at most 100,000 and 256 MiB of them); `codec` is then left trained. The
+ *  output is written as vec_vqz_writer does (temporary name, renamed when complete: an existing
+ *  file is only replaced by a finished one, keeping its mode; a symbolic link is written through).
+ *  @param codec     of the input's dimension
+ *  @param opts      NULL for the defaults
+ *  @param rows_out  rows written, or NULL
+ *  @return VEC_OK; VEC_E_INVALID_ARG (NULL; output is the input file, also through a link; the
+ *          codec's dimension is not the file's; a bad struct_size); the errors of vec_reader_open,
+ *          vec_reader_read, vec_codec_train_opts and the writer (VEC_E_IO, VEC_E_FORMAT,
+ *          VEC_E_NONFINITE naming the file's row, ...); VEC_E_CANCELLED. On any error nothing is
+ *          written at output. */
+VEC_API int vec_compress_file(const char *input, const char *output, vec_codec *codec,
+                              const vec_compress_opts *opts, uint64_t *rows_out);
+
 /** @return the rows appended so far. */
 VEC_API uint64_t vec_vqz_writer_count(const vec_vqz_writer *w);
 

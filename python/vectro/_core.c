@@ -369,6 +369,8 @@ static PyMethodDef methods[] = {
     {"reader_shape", vpy_reader_shape, METH_O, "(rows, dim) of an embeddings file."},
     {"reader_read", (PyCFunction)(void (*)(void))vpy_reader_read, METH_FASTCALL,
      "Read the next rows into a float32 array."},
+    {"compress_file", (PyCFunction)(void (*)(void))vpy_compress_file, METH_FASTCALL,
+     "Compress an embeddings file into a .vqz (vec_compress_file)."},
     {"search_codes", (PyCFunction)(void (*)(void))vpy_search_codes, METH_FASTCALL,
      "Top-k search of float queries over encoded rows."},
     {"search_f32", (PyCFunction)(void (*)(void))vpy_search_f32, METH_FASTCALL,

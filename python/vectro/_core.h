@@ -126,6 +126,7 @@ VPY_O(vpy_vqz_verify);
 VPY_O(vpy_reader_open);
 VPY_O(vpy_reader_shape);
 VPY_FASTCALL(vpy_reader_read);
+VPY_FASTCALL(vpy_compress_file);
 /* _core_search.c */
 VPY_FASTCALL(vpy_search_codes);
 VPY_FASTCALL(vpy_search_f32);

@@ -391,3 +391,59 @@ PyObject *vpy_reader_read(PyObject *self, PyObject *const *args, Py_ssize_t narg
   if (rc != VEC_OK) return vpy_raise_path(rc, h->path);
   return PyLong_FromSize_t(got);
 }
+
+/* compress_file(src, dst, codec, metadata|None, chunk_rows, threads, progress|None) -> rows:
+ * vec_compress_file, the pipeline `vectro compress` runs. A codec that needs training and has none
+ * is trained by it on the file's leading rows, so it is held exclusively (as fit holds it);
+ * otherwise shared. Ctrl-C and the progress callback are checked between chunks. */
+PyObject *vpy_compress_file(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 7) {
+    PyErr_SetString(PyExc_TypeError,
+                    "compress_file(src, dst, codec, metadata, chunk_rows, threads, progress)");
+    return NULL;
+  }
+  vec_codec *c = vpy_get_codec(args[2]);
+  if (!c) return NULL;
+  int threads;
+  if (vpy_parse_threads(args[5], &threads) < 0) return NULL;
+  size_t chunk = PyLong_AsSize_t(args[4]);
+  if (chunk == (size_t)-1 && PyErr_Occurred()) return NULL;
+  PyObject *src = NULL, *dst = NULL, *ret = NULL;
+  const char *meta = NULL;
+  if (!(src = path_arg(args[0])) || !(dst = path_arg(args[1]))) goto done;
+  if (args[3] != Py_None && !(meta = PyUnicode_AsUTF8(args[3]))) goto done;
+  vpy_codec_guard *g = vpy_guard_of(args[2]);
+  int train = vec_codec_needs_training(c) && !vec_codec_is_trained(c);
+  if (train) {
+    if (vpy_guard_write(g, "fit") < 0) goto done;
+    g->gen++; /* the pipeline trains it: even a failed run may have changed the state */
+  }
+  vec_compress_opts o = VEC_COMPRESS_OPTS_INIT;
+  o.metadata = meta;
+  o.chunk_rows = chunk;
+  o.batch.threads = threads;
+  vpy_progress p = {NULL, args[6] == Py_None ? NULL : args[6], vpy_now_s(), 0};
+  o.batch.progress = vpy_progress_trampoline;
+  o.batch.progress_user = &p;
+  uint64_t rows = 0;
+  int rc;
+  p.ts = PyEval_SaveThread();
+  if (!train) vpy_guard_read(g);
+  rc = vec_compress_file(PyBytes_AS_STRING(src), PyBytes_AS_STRING(dst), c, &o, &rows);
+  vpy_guard_done(g);
+  PyEval_RestoreThread(p.ts);
+  if (rc == VEC_OK)
+    ret = PyLong_FromUnsignedLongLong(rows);
+  else if (!p.raised) {
+    /* The file a VEC_E_IO is about: the reader's messages start "<input>: ", the writer's never. */
+    const char *msg = vec_last_error_message(), *in = PyBytes_AS_STRING(src);
+    size_t len = strlen(in);
+    int input = strncmp(msg, in, len) == 0 && msg[len] == ':';
+    vpy_raise_path(rc, args[input ? 0 : 1]);
+  }
+done:
+  Py_XDECREF(src);
+  Py_XDECREF(dst);
+  return ret;
+}
