@@ -76,6 +76,12 @@ VEC_API const char *vec_last_error_message(void);
 /** Row index the last error on the calling thread refers to, or -1 when it names no row. */
 VEC_API long long vec_last_error_row(void);
 
+/** The OS error (an errno value: ENOENT, EACCES, ENOSPC...) behind the last VEC_E_IO on the
+ *  calling thread, or 0 when that error has none (a target that is not a regular file, a file that
+ *  shrank while open, a writer spoiled by an earlier failure) or the last error was not VEC_E_IO.
+ *  The Python binding raises it as vectro.VectroIOError's errno. */
+VEC_API int vec_last_error_errno(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Batch options, shared by every batch function.
  * ------------------------------------------------------------------------------------------- */
@@ -279,6 +285,32 @@ VEC_API void vec_codec_free(vec_codec *codec);
 VEC_API const char *vec_codec_name(vec_codec_id id);
 /** Looks a codec up by name. @return VEC_OK, or VEC_E_INVALID_ARG for an unknown name. */
 VEC_API int vec_codec_from_name(const char *name, vec_codec_id *id);
+
+/** Parses a codec name of the one grammar the CLI (--codec) and Python (Codec(precision)) take,
+ *  as FAISS's index factory reads "PQ48x4":
+ *
+ *      int8 | int16 | int4 | int4-g<N> | f16 | bf16 | binary | uint8-cal | int8-cal | uint4-cal |
+ *      uint6-cal | rabitq | rabitq-<bits> | pq | pq-<m>x<bits>
+ *
+ *  plus the aliases float16, fp16, half (f16), bfloat16 (bf16), ubinary (binary), uint8, uint4,
+ *  uint6 (the -cal codecs). ASCII letters compare case-insensitively. A number is decimal digits
+ *  only, 1 to 4294967295 (0 is refused: leave the part out for the codec's default). The grammar
+ *  checks the form; vec_codec_create checks the values (pq bits 4 or 8, m dividing the dimension,
+ *  rabitq bits 1 to 8) once the dimension is known. Profiles ("balanced"...) are not names: each
+ *  front end maps its own before calling this.
+ *  @param out set to VEC_CODEC_PARAMS_INIT(codec, 0) with group_size, bits and m from the name
+ *         (0 where the name leaves them out); set dim (and options) before vec_codec_create.
+ *  @return VEC_OK; VEC_E_INVALID_ARG (out untouched) with vec_last_error_message() saying what is
+ *          wrong ("unknown precision 'x'; expected ...", "pq precision is 'pq-<m>x<bits>' ...").
+ */
+VEC_API int vec_codec_params_parse(const char *name, vec_codec_params *out);
+
+/** The canonical name of p's codec and its name-level parameters (codec, group_size, bits, m):
+ *  "int4-g32", "rabitq-4", "pq-48x4", "uint8-cal", ... vec_codec_params_parse reads it back to the
+ *  same four fields (pq with only one of m and bits set is named "pq").
+ *  @return the length of the name (snprintf's: the name is whole when it is < cap), or -1 for NULL
+ *          p. */
+VEC_API int vec_codec_params_name(const vec_codec_params *p, char *buf, size_t cap);
 
 /** @return the codec's kind, and its parameters (a pointer owned by the codec, valid
  *  until vec_codec_free). */
@@ -508,6 +540,37 @@ VEC_API int vec_vqz_writer_finish(vec_vqz_writer *w);
 
 /** Abandons a writer: removes its temporary file and frees it. NULL is a no-op. */
 VEC_API void vec_vqz_writer_abort(vec_vqz_writer *w);
+
+/* ---------------------------------------------------------------------------------------------
+ * Compressing a file: the one pipeline behind `vectro compress` and Python's compress_file.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vec_compress_opts {
+  size_t struct_size;   /* sizeof(vec_compress_opts) */
+  const char *metadata; /* JSON text stored in the file (vec_vqz_options.metadata), or NULL */
+  size_t chunk_rows;    /* rows read and encoded at a time; 0: 64 MiB of float32, <= 65536 rows */
+  vec_batch_opts batch; /* threads; progress counts the file's rows (done, total): during training
+                           it reports 0, then the rows encoded, and done == total once at the end,
+                           before the file is published; non-zero cancels (VEC_E_CANCELLED) */
+} vec_compress_opts;
+
+#define VEC_COMPRESS_OPTS_INIT {sizeof(vec_compress_opts), NULL, 0, VEC_BATCH_OPTS_INIT}
+
+/** Compresses an embeddings file (anything vec_reader_open reads: .npy, .fvecs, .bvecs, .ivecs)
+ *  into a .vqz at `output`, in memory bounded by the chunk whatever the input's size. A codec that
+ *  needs training and has none (calibrated, pq, centred rabitq) is first trained, here, on the
+ *  file's leading rows (at most 100,000 and 256 MiB of them); `codec` is then left trained. The
+ *  output is written as vec_vqz_writer does (temporary name, renamed when complete: an existing
+ *  file is only replaced by a finished one, keeping its mode; a symbolic link is written through).
+ *  @param codec     of the input's dimension
+ *  @param opts      NULL for the defaults
+ *  @param rows_out  rows written, or NULL
+ *  @return VEC_OK; VEC_E_INVALID_ARG (NULL; output is the input file, also through a link; the
+ *          codec's dimension is not the file's; a bad struct_size); the errors of vec_reader_open,
+ *          vec_reader_read, vec_codec_train_opts and the writer (VEC_E_IO, VEC_E_FORMAT,
+ *          VEC_E_NONFINITE naming the file's row, ...); VEC_E_CANCELLED. On any error nothing is
+ *          written at output. */
+VEC_API int vec_compress_file(const char *input, const char *output, vec_codec *codec,
+                              const vec_compress_opts *opts, uint64_t *rows_out);
 
 /** @return the rows appended so far. */
 VEC_API uint64_t vec_vqz_writer_count(const vec_vqz_writer *w);
@@ -900,7 +963,8 @@ typedef struct vec_index_load_options {
                  vec_index_load); a struct_size that ends before it means 0 */
 } vec_index_load_options;
 
-#define VEC_INDEX_LOAD_OPTIONS_INIT {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL, 0}
+#define VEC_INDEX_LOAD_OPTIONS_INIT                                                                \
+  {sizeof(vec_index_load_options), NULL, NULL, 1, -1, NULL, NULL, 0}
 
 /** Opens an index from any .vqz: the file's codec, its ids (a file without ids: 0 .. n-1), the
  *  metric and next_id of its metadata, and the sidecars. The rows are read into memory (each block

@@ -32,7 +32,7 @@ from ._codec import (
 from ._codec import (
     _aligned_empty as _aligned_empty,  # for bench/: aligned buffers like the API allocates
 )
-from ._core import VectroError
+from ._core import VectroError, VectroIOError
 from ._files import VqzReader, VqzWriter, compress_file, load, read_embeddings, save
 from ._index import NO_ID, Index
 from ._mixed import MixedQuantizedEmbeddings, quantize_mixed
@@ -73,6 +73,7 @@ __all__ = [
     "MixedQuantizedEmbeddings",
     "QuantizedEmbeddings",
     "VectroError",
+    "VectroIOError",
     "cuda",
     "VqzReader",
     "VqzWriter",

@@ -81,19 +81,14 @@ def parse_precision(precision: str, group_size: int | None = None,
     """
     if not isinstance(precision, str):
         raise TypeError(f"precision must be a string, got {type(precision).__name__}")
-    p = precision.lower()
-    if p in PROFILES:
-        p = PROFILES[p][0]
-    p = _ALIASES.get(p, p)
-    g = 0
-    if p.startswith("int4-g") and p[6:].isdigit():
-        p, g = "int4", int(p[6:])
-    if p == "uint8":
-        p = "uint8-cal"
-    elif p == "int8" and calibrated:
+    if precision.lower() in PROFILES:
+        precision = PROFILES[precision.lower()][0]
+    # the grammar is the library's (vec_codec_params_parse), the one the CLI reads
+    p, g, _, _ = _core.codec_parse(precision)
+    if p == "int8" and calibrated:
         p = "int8-cal"
-    if p not in _LAYOUT:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {sorted(set(PRECISIONS))}")
+    if p not in _LAYOUT:  # rabitq and pq take their parameters through parse_extra
+        raise ValueError(f"{precision!r} takes its parameters through parse_extra, not parse_precision")
     if group_size is not None:
         if p != "int4":
             raise ValueError("group_size applies to int4 only")
@@ -106,23 +101,16 @@ def parse_extra(precision: str, **given) -> tuple[str, dict]:
     keyword parameters (bits=, m=, rotate=, seed=, train_iters=, train_max=, and center= for
     rabitq); a keyword that contradicts the string is an error. Other precisions take no such
     parameters."""
-    p = precision.lower() if isinstance(precision, str) else precision
     extra = {}
-    if isinstance(p, str) and p.startswith("rabitq"):
-        name, rest = "rabitq", p[6:]
-        if rest:
-            if not (rest.startswith("-") and rest[1:].isdigit()):
-                raise ValueError(f"rabitq precision is 'rabitq-<bits>' (e.g. 'rabitq-4'), got {precision!r}")
-            extra["bits"] = int(rest[1:])
-    elif isinstance(p, str) and p.startswith("pq"):
-        name, rest = "pq", p[2:]
-        if rest:
-            mb = rest[1:].split("x") if rest.startswith("-") else []
-            if len(mb) != 2 or not all(t.isdigit() for t in mb):
-                raise ValueError(f"pq precision is 'pq-<m>x<bits>' (e.g. 'pq-48x4'), got {precision!r}")
-            extra["m"], extra["bits"] = int(mb[0]), int(mb[1])
-    else:
-        name = None
+    name = None
+    if isinstance(precision, str) and precision.lower() not in PROFILES:
+        parsed, _, bits, m = _core.codec_parse(precision)  # the library's grammar, as the CLI's
+        if parsed in _PARAM_CODECS:
+            name = parsed
+            if bits:
+                extra["bits"] = bits
+            if m:
+                extra["m"] = m
     for k, v in given.items():
         if v is None:
             continue
@@ -350,18 +338,15 @@ class Codec:
 
     @property
     def precision(self) -> str:
-        """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal").
+        """The codec's canonical precision string (e.g. "int4-g32", "uint8-cal"): the library's
+        vec_codec_params_name, which reads back to the same codec.
 
         Example:
             >>> import vectro
             >>> vectro.Codec("int4", group_size=32).precision, vectro.Codec("balanced").precision
             ('int4-g32', 'rabitq-4')
         """
-        if self.name == "rabitq":
-            return f"rabitq-{self.extra['bits']}"
-        if self.name == "pq" and "m" in self.extra and "bits" in self.extra:
-            return f"pq-{self.extra['m']}x{self.extra['bits']}"
-        return f"int4-g{self.group_size}" if self.name == "int4" and self.group_size else self.name
+        return _core.codec_name(self.name, self.group_size, self.extra.get("bits", 0), self.extra.get("m", 0))
 
     def bytes_per_vector(self, dim: int | None = None) -> int:
         """Bytes of codes plus scales for one vector of ``dim`` (default: the codec's) dimensions.
@@ -552,8 +537,8 @@ class Codec:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codec:
-        """Reads a codec written by :meth:`save`; VectroError for a damaged file, OSError when it
-        cannot be read.
+        """Reads a codec written by :meth:`save`; VectroError for a damaged file,
+        :class:`VectroIOError` (an OSError) when it cannot be read.
 
         Example:
             >>> import numpy as np, vectro
@@ -563,8 +548,12 @@ class Codec:
             >>> codec.precision, codec.center, codec.trained
             ('rabitq-4', True, True)
         """
-        with open(path, "rb") as f:
-            return cls.from_bytes(f.read())
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise _io_error(f"cannot read {os.fspath(path)!r}", e, path) from e
+        return cls.from_bytes(data)
 
     def __repr__(self) -> str:
         extra = f", rounding={self.rounding!r}" if self.name.endswith("-cal") else ""
@@ -572,10 +561,33 @@ class Codec:
         return f"Codec({self.precision!r}, dim={self.dim}{extra}{', trained' if self.trained else ''})"
 
 
+def _io_error(message: str, cause: BaseException | None = None, filename=None) -> Exception:
+    """A VectroIOError as the C extension raises for VEC_E_IO: ``str()`` is the message (with the
+    OS error's text appended), ``errno``/``strerror`` come from ``cause``, ``filename`` is the path."""
+    err = getattr(cause, "errno", None)
+    text = getattr(cause, "strerror", None) or (str(cause) if cause is not None else "")
+    e = _core.VectroIOError(f"{message}: {text}" if text else message)
+    if err:
+        e.errno, e.strerror = err, getattr(cause, "strerror", None) or os.strerror(err)
+    if filename is not None:
+        e.filename = os.fspath(filename)
+    return e
+
+
 def _atomic_write(path: str, data: bytes) -> None:
     """Writes data to path through a temporary beside the link-resolved target, named
     unpredictably and created with O_EXCL (retried on collision), renamed into place when synced
-    (src/io/tmpfile.c does the same for the C writers)."""
+    (src/io/tmpfile.c does the same for the C writers). Any failure raises VectroIOError, as the
+    C writers' do."""
+    try:
+        _atomic_write_os(path, data)
+    except _core.VectroIOError:
+        raise
+    except OSError as e:
+        raise _io_error(f"cannot write {path!r}", e, path) from e
+
+
+def _atomic_write_os(path: str, data: bytes) -> None:
     target = os.path.realpath(path)
     folder, name = os.path.split(target)
     try:
@@ -584,8 +596,8 @@ def _atomic_write(path: str, data: bytes) -> None:
         st = None
     # the rename would replace a device (as root, /dev/null for the whole machine), pipe or folder
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OSError(f"cannot write {path!r}: it is not a regular file (a device, pipe or directory); "
-                      "vectro publishes a finished file by renaming it over the target")
+        raise _io_error(f"cannot write {path!r}: it is not a regular file (a device, pipe or directory); "
+                        "vectro publishes a finished file by renaming it over the target", None, path)
     mode = None if st is None else stat.S_IMODE(st.st_mode)
     stem = "." + name[: 255 - 14]
     for _ in range(100):

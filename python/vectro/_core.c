@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-PyObject *vpy_error; /* vectro.VectroError, a subclass of ValueError: the input is at fault */
+PyObject *vpy_error;    /* vectro.VectroError, a subclass of ValueError: the input is at fault */
+PyObject *vpy_io_error; /* vectro.VectroIOError(VectroError, OSError): VEC_E_IO */
 
 /* ----------------------------------------------------------------------------------------------
  * Buffers
@@ -126,10 +127,122 @@ int vpy_parse_threads(PyObject *o, int *threads) {
 /* Raises the right exception after a failed library call. */
 PyObject *vpy_raise_vec(int rc, const vpy_progress *p) {
   if (p->raised) return NULL; /* the callback's own exception, or KeyboardInterrupt */
-  const char *detail = vec_last_error_message();
-  PyObject *type = rc == VEC_E_NOMEM ? PyExc_MemoryError : vpy_error;
-  PyErr_Format(type, "%s", detail && *detail ? detail : vec_strerror(rc));
+  return vpy_raise_last(rc);
+}
+
+PyObject *vpy_raise_io(const char *message, int err, PyObject *filename) {
+  PyObject *e = PyObject_CallFunction(vpy_io_error, "s", message);
+  if (!e) return NULL;
+  PyObject *no = err ? PyLong_FromLong(err) : NULL;
+  PyObject *text = err ? PyUnicode_DecodeLocale(strerror(err), "surrogateescape") : NULL;
+  if ((err && (!no || !text || PyObject_SetAttrString(e, "errno", no) < 0 ||
+               PyObject_SetAttrString(e, "strerror", text) < 0)) ||
+      (filename && filename != Py_None && PyObject_SetAttrString(e, "filename", filename) < 0)) {
+    Py_XDECREF(no);
+    Py_XDECREF(text);
+    Py_DECREF(e);
+    return NULL;
+  }
+  Py_XDECREF(no);
+  Py_XDECREF(text);
+  PyErr_SetObject(vpy_io_error, e);
+  Py_DECREF(e);
   return NULL;
+}
+
+PyObject *vpy_raise_path(int rc, PyObject *filename) {
+  const char *detail = vec_last_error_message();
+  const char *msg = detail && *detail ? detail : vec_strerror(rc);
+  if (rc == VEC_E_IO) return vpy_raise_io(msg, vec_last_error_errno(), filename);
+  PyErr_Format(rc == VEC_E_NOMEM ? PyExc_MemoryError : vpy_error, "%s", msg);
+  return NULL;
+}
+
+PyObject *vpy_raise_last(int rc) { return vpy_raise_path(rc, NULL); }
+
+/* VectroIOError's __str__ is the library's message (args[0]), as VectroError's, rather than
+ * OSError's "[Errno n] strerror: 'filename'" built from the attributes set after construction. */
+static PyObject *io_error_str(PyObject *unused, PyObject *self) {
+  (void)unused;
+  PyObject *args = PyObject_GetAttrString(self, "args");
+  if (!args) return NULL;
+  PyObject *s = PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1
+                    ? PyObject_Str(PyTuple_GET_ITEM(args, 0))
+                    : PyObject_CallMethod(PyExc_OSError, "__str__", "O", self);
+  Py_DECREF(args);
+  return s;
+}
+
+/* Pickled (by multiprocessing, Dask) as the message plus its attributes, which
+ * BaseException.__setstate__ sets back: OSError's own reduce would rebuild it from
+ * (errno, strerror, filename) and lose the message. */
+static PyObject *io_error_reduce(PyObject *unused, PyObject *self) {
+  (void)unused;
+  PyObject *args = PyObject_GetAttrString(self, "args");
+  PyObject *state = args ? PyDict_New() : NULL;
+  if (!state) goto fail;
+  static const char *const keys[] = {"errno", "strerror", "filename"};
+  for (int i = 0; i < 3; i++) {
+    PyObject *v = PyObject_GetAttrString(self, keys[i]);
+    if (!v || PyDict_SetItemString(state, keys[i], v) < 0) {
+      Py_XDECREF(v);
+      goto fail;
+    }
+    Py_DECREF(v);
+  }
+  PyObject *extra = PyObject_GetAttrString(self, "__dict__");
+  if (!extra || PyDict_Update(state, extra) < 0) {
+    Py_XDECREF(extra);
+    goto fail;
+  }
+  Py_DECREF(extra);
+  return Py_BuildValue("(ONN)", (PyObject *)Py_TYPE(self), args, state);
+fail:
+  Py_XDECREF(args);
+  Py_XDECREF(state);
+  return NULL;
+}
+
+static PyMethodDef io_error_methods[] = {
+    {"__str__", io_error_str, METH_O, NULL},
+    {"__reduce__", io_error_reduce, METH_O, NULL},
+};
+
+/* vectro.VectroIOError(VectroError, OSError) with the methods above. */
+static PyObject *new_io_error(void) {
+  PyObject *dict = PyDict_New(), *bases = NULL, *type = NULL;
+  if (!dict) return NULL;
+  for (size_t i = 0; i < sizeof io_error_methods / sizeof io_error_methods[0]; i++) {
+    PyObject *f = PyCFunction_New(&io_error_methods[i], NULL);
+    PyObject *m = f ? PyInstanceMethod_New(f) : NULL; /* binds the exception as the argument */
+    Py_XDECREF(f);
+    if (!m || PyDict_SetItemString(dict, io_error_methods[i].ml_name, m) < 0) {
+      Py_XDECREF(m);
+      goto done;
+    }
+    Py_DECREF(m);
+  }
+  bases = PyTuple_Pack(2, vpy_error, PyExc_OSError);
+  if (bases)
+    type = PyErr_NewExceptionWithDoc(
+        "vectro.VectroIOError",
+        "Raised when a file cannot be opened, read, written, synced or renamed (the library's "
+        "VEC_E_IO, and the same failures in vectro's Python helpers): both a VectroError and an "
+        "OSError. str(e) is the library's message, naming the file and the step; e.errno and "
+        "e.strerror give the OS error when there is one (None otherwise: a target that is not a "
+        "regular file, a file that shrank while open), e.filename the path when known.\n\n"
+        "Example:\n"
+        "    >>> import errno, vectro\n"
+        "    >>> try:\n"
+        "    ...     vectro.load('/nonexistent/x.vqz')\n"
+        "    ... except OSError as e:\n"
+        "    ...     print(isinstance(e, vectro.VectroError), e.errno == errno.ENOENT)\n"
+        "    True True\n",
+        bases, dict);
+done:
+  Py_XDECREF(bases);
+  Py_DECREF(dict);
+  return type;
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -250,6 +363,10 @@ static PyMethodDef methods[] = {
      "Create a codec handle."},
     {"codec_info", vpy_codec_info, METH_O, "Parameters and sizes of a codec."},
     {"crc32c", vpy_crc32c, METH_O, "CRC-32C of a bytes-like object, as vec_crc32c."},
+    {"codec_parse", vpy_codec_parse, METH_O,
+     "(codec, group_size, bits, m) of a codec name (vec_codec_params_parse)."},
+    {"codec_name", (PyCFunction)(void (*)(void))vpy_codec_name, METH_FASTCALL,
+     "Canonical name of (codec, group_size, bits, m) (vec_codec_params_name)."},
     {"codec_train", (PyCFunction)(void (*)(void))vpy_codec_train, METH_FASTCALL,
      "Calibrate a codec."},
     {"codec_ranges", (PyCFunction)(void (*)(void))vpy_codec_ranges, METH_FASTCALL,
@@ -277,6 +394,8 @@ static PyMethodDef methods[] = {
     {"reader_shape", vpy_reader_shape, METH_O, "(rows, dim) of an embeddings file."},
     {"reader_read", (PyCFunction)(void (*)(void))vpy_reader_read, METH_FASTCALL,
      "Read the next rows into a float32 array."},
+    {"compress_file", (PyCFunction)(void (*)(void))vpy_compress_file, METH_FASTCALL,
+     "Compress an embeddings file into a .vqz (vec_compress_file)."},
     {"search_codes", (PyCFunction)(void (*)(void))vpy_search_codes, METH_FASTCALL,
      "Top-k search of float queries over encoded rows."},
     {"search_f32", (PyCFunction)(void (*)(void))vpy_search_f32, METH_FASTCALL,
@@ -344,6 +463,13 @@ PyMODINIT_FUNC PyInit__core(void) {
     return NULL;
   }
   Py_INCREF(vpy_error);
+  vpy_io_error = new_io_error();
+  if (!vpy_io_error || PyModule_AddObject(m, "VectroIOError", vpy_io_error) < 0) {
+    Py_XDECREF(vpy_io_error);
+    Py_DECREF(m);
+    return NULL;
+  }
+  Py_INCREF(vpy_io_error);
   if (vec_py_index_init(m, vpy_error) < 0 ||
       PyModule_AddStringConstant(m, "__version__", vec_version_string()) < 0) {
     Py_DECREF(m);

@@ -12,6 +12,8 @@
 
 /* vectro.VectroError (a subclass of ValueError: the input is at fault), set by module init. */
 extern PyObject *vpy_error;
+/* vectro.VectroIOError(VectroError, OSError): every VEC_E_IO, with errno and filename. */
+extern PyObject *vpy_io_error;
 
 /* ----------------------------------------------------------------------------------------------
  * Buffers, errors, arguments (_core.c)
@@ -29,8 +31,14 @@ static inline void vpy_release(Py_buffer *v) {
 }
 /* threads: 0 (all cores) to 4096, else ValueError. */
 int vpy_parse_threads(PyObject *o, int *threads);
-/* Raises MemoryError or VectroError with the library's last message after a failed call. */
+/* Raises MemoryError, VectroIOError (VEC_E_IO, with vec_last_error_errno) or VectroError with the
+ * library's last message after a failed call; returns NULL. */
 PyObject *vpy_raise_last(int rc);
+/* vpy_raise_last, with `filename` (the path argument, or NULL) as the VectroIOError's filename. */
+PyObject *vpy_raise_path(int rc, PyObject *filename);
+/* Raises VectroIOError: str(e) is message; errno/strerror set when err != 0, filename when given.
+ */
+PyObject *vpy_raise_io(const char *message, int err, PyObject *filename);
 
 /* ----------------------------------------------------------------------------------------------
  * Progress and interruption while the GIL is released (_core.c)
@@ -97,6 +105,8 @@ int vpy_guard_write(vpy_codec_guard *g, const char *what);
 VPY_FASTCALL(vpy_codec_new);
 VPY_O(vpy_codec_info);
 VPY_O(vpy_crc32c);
+VPY_O(vpy_codec_parse);
+VPY_FASTCALL(vpy_codec_name);
 VPY_FASTCALL(vpy_codec_train);
 VPY_FASTCALL(vpy_codec_ranges);
 VPY_FASTCALL(vpy_codec_encode);
@@ -116,6 +126,7 @@ VPY_O(vpy_vqz_verify);
 VPY_O(vpy_reader_open);
 VPY_O(vpy_reader_shape);
 VPY_FASTCALL(vpy_reader_read);
+VPY_FASTCALL(vpy_compress_file);
 /* _core_search.c */
 VPY_FASTCALL(vpy_search_codes);
 VPY_FASTCALL(vpy_search_f32);

@@ -69,13 +69,6 @@ int vpy_guard_write(vpy_codec_guard *g, const char *what) {
   return -1;
 }
 
-PyObject *vpy_raise_last(int rc) {
-  const char *detail = vec_last_error_message();
-  PyErr_Format(rc == VEC_E_NOMEM ? PyExc_MemoryError : vpy_error, "%s",
-               detail && *detail ? detail : vec_strerror(rc));
-  return NULL;
-}
-
 PyObject *vpy_codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   (void)self;
   if (nargs != 6 && nargs != 7) {
@@ -132,6 +125,47 @@ PyObject *vpy_codec_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
   int rc = vec_codec_create(&p, &c);
   if (rc != VEC_OK) return vpy_raise_last(rc);
   return codec_capsule(c);
+}
+
+/* codec_parse(name) -> (codec name, group_size, bits, m): vec_codec_params_parse, the grammar the
+ * CLI reads too; ValueError with the library's message for a name it refuses. */
+PyObject *vpy_codec_parse(PyObject *self, PyObject *arg) {
+  (void)self;
+  if (!PyUnicode_Check(arg))
+    return PyErr_Format(PyExc_TypeError, "precision must be a string, got %.100s",
+                        Py_TYPE(arg)->tp_name);
+  Py_ssize_t len;
+  const char *name = PyUnicode_AsUTF8AndSize(arg, &len);
+  if (!name) return NULL;
+  vec_codec_params p;
+  if ((size_t)len != strlen(name)) /* an embedded NUL would cut the name short in C */
+    return PyErr_Format(PyExc_ValueError, "unknown precision %R: it holds a NUL character", arg);
+  if (vec_codec_params_parse(name, &p) != VEC_OK)
+    return PyErr_Format(PyExc_ValueError, "%s", vec_last_error_message());
+  return Py_BuildValue("(sIII)", vec_codec_name(p.codec), p.group_size, p.bits, p.m);
+}
+
+/* codec_name(codec name, group_size, bits, m) -> the canonical name (vec_codec_params_name). */
+PyObject *vpy_codec_name(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 4) return PyErr_Format(PyExc_TypeError, "codec_name(name, group_size, bits, m)");
+  const char *name = PyUnicode_AsUTF8(args[0]);
+  unsigned long v[3];
+  for (int i = 0; i < 3 && name; i++) {
+    v[i] = PyLong_AsUnsignedLong(args[1 + i]);
+    if (PyErr_Occurred()) return NULL;
+    if (v[i] > 0xFFFFFFFFul)
+      return PyErr_Format(PyExc_OverflowError, "codec_name: value too large");
+  }
+  if (!name) return NULL;
+  vec_codec_id id;
+  if (vec_codec_from_name(name, &id) != VEC_OK) return vpy_raise_last(VEC_E_INVALID_ARG);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(id, 0);
+  p.group_size = (unsigned)v[0], p.bits = (unsigned)v[1], p.m = (unsigned)v[2];
+  char buf[64];
+  int n = vec_codec_params_name(&p, buf, sizeof buf);
+  if (n < 0 || (size_t)n >= sizeof buf) return PyErr_Format(PyExc_ValueError, "codec_name failed");
+  return PyUnicode_FromStringAndSize(buf, n);
 }
 
 /* crc32c(data) -> int: the library's CRC-32C of a bytes-like object (the .vqz/codec checksum).

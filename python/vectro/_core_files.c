@@ -20,6 +20,7 @@ typedef struct {
   pthread_mutex_t mu;
   void *obj; /* NULL once closed */
   void (*drop)(void *);
+  PyObject *path; /* the path it was opened with: VectroIOError's filename */
 } guarded;
 
 static void drop_writer(void *w) { vec_vqz_writer_abort(w); }
@@ -30,21 +31,25 @@ static void guarded_capsule_free(PyObject *cap) {
   guarded *h = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
   if (!h) return;
   if (h->obj) h->drop(h->obj);
+  Py_XDECREF(h->path);
   pthread_mutex_destroy(&h->mu);
   PyMem_RawFree(h);
 }
 
-static PyObject *guarded_capsule(void *obj, const char *name, void (*drop)(void *)) {
+static PyObject *guarded_capsule(void *obj, const char *name, void (*drop)(void *),
+                                 PyObject *path) {
   guarded *h = PyMem_RawCalloc(1, sizeof *h);
   if (!h || pthread_mutex_init(&h->mu, NULL) != 0) {
     PyMem_RawFree(h);
     drop(obj);
     return PyErr_NoMemory();
   }
-  h->obj = obj, h->drop = drop;
+  h->obj = obj, h->drop = drop, h->path = path;
+  Py_XINCREF(path);
   PyObject *cap = PyCapsule_New(h, name, guarded_capsule_free);
   if (!cap) {
     drop(obj);
+    Py_XDECREF(path);
     pthread_mutex_destroy(&h->mu);
     PyMem_RawFree(h);
   }
@@ -126,8 +131,8 @@ PyObject *vpy_vqz_writer_open(PyObject *self, PyObject *const *args, Py_ssize_t 
   vpy_guard_done(g);
   Py_END_ALLOW_THREADS
   Py_DECREF(pb);
-  if (rc != VEC_OK) return vpy_raise_last(rc);
-  PyObject *cap = guarded_capsule(w, VQZW_CAPSULE, drop_writer);
+  if (rc != VEC_OK) return vpy_raise_path(rc, args[0]);
+  PyObject *cap = guarded_capsule(w, VQZW_CAPSULE, drop_writer, args[0]);
   return cap ? Py_BuildValue("(NK)", cap, gen) : NULL;
 }
 
@@ -163,7 +168,7 @@ PyObject *vpy_vqz_writer_append(PyObject *self, PyObject *const *args, Py_ssize_
   if (rc == RC_CLOSED)
     raise_closed("writer");
   else if (rc != VEC_OK)
-    vpy_raise_last(rc);
+    vpy_raise_path(rc, h->path);
   else
     ret = (Py_INCREF(Py_None), Py_None);
 done:
@@ -208,7 +213,7 @@ PyObject *vpy_vqz_writer_append_floats(PyObject *self, PyObject *const *args, Py
   if (rc == RC_CLOSED)
     raise_closed("writer");
   else if (rc != VEC_OK && !p.raised)
-    vpy_raise_last(rc);
+    vpy_raise_path(rc, h->path);
   else if (rc == VEC_OK)
     ret = (Py_INCREF(Py_None), Py_None);
 done:
@@ -238,7 +243,7 @@ PyObject *vpy_vqz_writer_close(PyObject *self, PyObject *const *args, Py_ssize_t
   guarded_unlock(h);
   Py_END_ALLOW_THREADS
   if (rc == RC_CLOSED) return raise_closed("writer");
-  if (rc != VEC_OK) return vpy_raise_last(rc);
+  if (rc != VEC_OK) return vpy_raise_path(rc, h->path);
   Py_RETURN_NONE;
 }
 
@@ -252,7 +257,7 @@ PyObject *vpy_vqz_reader_open(PyObject *self, PyObject *arg) {
   rc = vec_vqz_reader_open(PyBytes_AS_STRING(pb), &r);
   Py_END_ALLOW_THREADS
   Py_DECREF(pb);
-  if (rc != VEC_OK) return vpy_raise_last(rc);
+  if (rc != VEC_OK) return vpy_raise_path(rc, arg);
   PyObject *cap = PyCapsule_New(r, VQZR_CAPSULE, vqzr_capsule_free);
   if (!cap) vec_vqz_reader_close(r);
   return cap;
@@ -353,8 +358,8 @@ PyObject *vpy_reader_open(PyObject *self, PyObject *arg) {
   vec_reader *r;
   int rc = vec_reader_open(PyBytes_AS_STRING(pb), &r);
   Py_DECREF(pb);
-  if (rc != VEC_OK) return vpy_raise_last(rc);
-  return guarded_capsule(r, READER_CAPSULE, drop_reader);
+  if (rc != VEC_OK) return vpy_raise_path(rc, arg);
+  return guarded_capsule(r, READER_CAPSULE, drop_reader, arg);
 }
 
 PyObject *vpy_reader_shape(PyObject *self, PyObject *arg) {
@@ -398,6 +403,62 @@ PyObject *vpy_reader_read(PyObject *self, PyObject *const *args, Py_ssize_t narg
   if (rc == RC_CLOSED) return raise_closed("reader");
   if (bad_shape)
     return PyErr_Format(PyExc_ValueError, "out must be C-contiguous with %zu columns", d);
-  if (rc != VEC_OK) return vpy_raise_last(rc);
+  if (rc != VEC_OK) return vpy_raise_path(rc, h->path);
   return PyLong_FromSize_t(got);
+}
+
+/* compress_file(src, dst, codec, metadata|None, chunk_rows, threads, progress|None) -> rows:
+ * vec_compress_file, the pipeline `vectro compress` runs. A codec that needs training and has none
+ * is trained by it on the file's leading rows, so it is held exclusively (as fit holds it);
+ * otherwise shared. Ctrl-C and the progress callback are checked between chunks. */
+PyObject *vpy_compress_file(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  (void)self;
+  if (nargs != 7) {
+    PyErr_SetString(PyExc_TypeError,
+                    "compress_file(src, dst, codec, metadata, chunk_rows, threads, progress)");
+    return NULL;
+  }
+  vec_codec *c = vpy_get_codec(args[2]);
+  if (!c) return NULL;
+  int threads;
+  if (vpy_parse_threads(args[5], &threads) < 0) return NULL;
+  size_t chunk = PyLong_AsSize_t(args[4]);
+  if (chunk == (size_t)-1 && PyErr_Occurred()) return NULL;
+  PyObject *src = NULL, *dst = NULL, *ret = NULL;
+  const char *meta = NULL;
+  if (!(src = path_arg(args[0])) || !(dst = path_arg(args[1]))) goto done;
+  if (args[3] != Py_None && !(meta = PyUnicode_AsUTF8(args[3]))) goto done;
+  vpy_codec_guard *g = vpy_guard_of(args[2]);
+  int train = vec_codec_needs_training(c) && !vec_codec_is_trained(c);
+  if (train) {
+    if (vpy_guard_write(g, "fit") < 0) goto done;
+    g->gen++; /* the pipeline trains it: even a failed run may have changed the state */
+  }
+  vec_compress_opts o = VEC_COMPRESS_OPTS_INIT;
+  o.metadata = meta;
+  o.chunk_rows = chunk;
+  o.batch.threads = threads;
+  vpy_progress p = {NULL, args[6] == Py_None ? NULL : args[6], vpy_now_s(), 0};
+  o.batch.progress = vpy_progress_trampoline;
+  o.batch.progress_user = &p;
+  uint64_t rows = 0;
+  int rc;
+  p.ts = PyEval_SaveThread();
+  if (!train) vpy_guard_read(g);
+  rc = vec_compress_file(PyBytes_AS_STRING(src), PyBytes_AS_STRING(dst), c, &o, &rows);
+  vpy_guard_done(g);
+  PyEval_RestoreThread(p.ts);
+  if (rc == VEC_OK)
+    ret = PyLong_FromUnsignedLongLong(rows);
+  else if (!p.raised) {
+    /* The file a VEC_E_IO is about: the reader's messages start "<input>: ", the writer's never. */
+    const char *msg = vec_last_error_message(), *in = PyBytes_AS_STRING(src);
+    size_t len = strlen(in);
+    int input = strncmp(msg, in, len) == 0 && msg[len] == ':';
+    vpy_raise_path(rc, args[input ? 0 : 1]);
+  }
+done:
+  Py_XDECREF(src);
+  Py_XDECREF(dst);
+  return ret;
 }

@@ -1,29 +1,25 @@
 /* _core_index.c: the vec_index binding of vectro._core (a capsule around vec_index*). Buffers are
  * checked here, the GIL is released around every library call (the index has its own lock), and
  * a long search answers Ctrl-C through the progress callback. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_core.h"
+
 #include <limits.h>
 #include <string.h>
-#include <time.h>
-
-#include "vectro.h"
 
 #define INDEX_CAPSULE "vectro.index"
 #define CODEC_CAPSULE "vectro.codec"
 
-int vec_py_index_init(PyObject *module, PyObject *error);
-
 static PyObject *IndexError_; /* vectro.VectroError, set by vec_py_index_init */
 
-static PyObject *fail(int rc) {
+/* MemoryError, VectroIOError (VEC_E_IO, naming `path` when given) or VectroError. */
+static PyObject *fail_path(int rc, PyObject *path) {
+  if (rc == VEC_E_NOMEM || rc == VEC_E_IO) return vpy_raise_path(rc, path);
   const char *detail = vec_last_error_message();
-  PyObject *type = rc == VEC_E_NOMEM ? PyExc_MemoryError
-                   : rc == VEC_E_IO  ? PyExc_OSError
-                                     : IndexError_;
-  PyErr_Format(type, "%s", detail && *detail ? detail : vec_strerror(rc));
+  PyErr_Format(IndexError_, "%s", detail && *detail ? detail : vec_strerror(rc));
   return NULL;
 }
+
+static PyObject *fail(int rc) { return fail_path(rc, NULL); }
 
 static void index_capsule_free(PyObject *cap) {
   vec_index_free((vec_index *)PyCapsule_GetPointer(cap, INDEX_CAPSULE));
@@ -59,48 +55,6 @@ static int get_vec(PyObject *o, Py_buffer *v, const char *name, size_t itemsize,
     return -1;
   }
   return 0;
-}
-
-static void rel(Py_buffer *v) {
-  if (v->obj) PyBuffer_Release(v);
-}
-
-/* Ctrl-C and the progress callable while the GIL is released: every 50 ms (and at the end, for a
- * callable) on the caller's thread between chunks, as the rest of the package does: a callable
- * that raises stops the search with its exception, one that returns False cancels it. */
-typedef struct {
-  PyThreadState *ts;
-  PyObject *callback;
-  double last;
-  int raised;
-} sig_ctx;
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int check_signals(void *user, size_t done, size_t total) {
-  sig_ctx *p = user;
-  double t = now_s();
-  if (!(done == total && p->callback) && t - p->last < 0.05) return 0;
-  p->last = t;
-  PyEval_RestoreThread(p->ts);
-  int stop = PyErr_CheckSignals() < 0;
-  if (!stop && p->callback) {
-    PyObject *r = PyObject_CallFunction(p->callback, "nn", (Py_ssize_t)done, (Py_ssize_t)total);
-    if (!r) {
-      stop = 1;
-    } else if (r == Py_False) {
-      PyErr_SetString(IndexError_, "cancelled: the progress callback returned False");
-      stop = 1;
-    }
-    Py_XDECREF(r);
-  }
-  p->ts = PyEval_SaveThread();
-  if (stop) p->raised = 1;
-  return stop;
 }
 
 /* index_new(codec, rerank|None, metric, keep_originals) */
@@ -139,35 +93,42 @@ static PyObject *index_add(PyObject *self, PyObject *const *args, Py_ssize_t nar
   long threads = PyLong_AsLong(args[4]);
   int replace = PyObject_IsTrue(args[5]);
   if ((threads == -1 && PyErr_Occurred()) || replace < 0) return NULL;
-  Py_buffer x, ids, out;
-  if (get_vec(args[1], &x, "x", 4, 0, 0) < 0) return NULL;
-  if (get_vec(args[2], &ids, "ids", 8, 0, 1) < 0) return rel(&x), NULL;
-  if (get_vec(args[3], &out, "ids_out", 8, 1, 1) < 0) return rel(&x), rel(&ids), NULL;
+  Py_buffer x = {0}, ids = {0}, out = {0};
+  PyObject *ret = NULL;
+  if (get_vec(args[1], &x, "x", 4, 0, 0) < 0 || get_vec(args[2], &ids, "ids", 8, 0, 1) < 0 ||
+      get_vec(args[3], &out, "ids_out", 8, 1, 1) < 0)
+    goto done;
   size_t d = vec_index_dim(ix);
   Py_ssize_t n = rows_of(&x, d);
-  int rc = VEC_OK;
-  if (n >= 0 && ((ids.obj && ids.len != n * 8) || (out.obj && out.len != n * 8))) {
+  if (n < 0) goto done;
+  if ((ids.obj && ids.len != n * 8) || (out.obj && out.len != n * 8)) {
     PyErr_SetString(PyExc_ValueError, "ids must hold one uint64 per row");
-    n = -1;
+    goto done;
   }
-  sig_ctx sig = {NULL, now_s(), 0};
-  if (n >= 0) {
-    /* Ctrl-C stops the encoding; the batch then goes in not at all (add is atomic). */
-    vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-    o.threads = (int)threads;
-    o.progress = check_signals;
-    o.progress_user = &sig;
-    sig.ts = PyEval_SaveThread();
-    if (replace)
-      rc = vec_index_upsert(ix, x.buf, (size_t)n, d, ids.buf, &o);
-    else
-      rc = vec_index_add(ix, x.buf, (size_t)n, d, ids.buf, out.buf, &o);
-    PyEval_RestoreThread(sig.ts);
-  }
-  rel(&x), rel(&ids), rel(&out);
-  if (n < 0 || sig.raised) return NULL;
-  if (rc) return fail(rc);
-  Py_RETURN_NONE;
+  vec_batch_opts o = VEC_BATCH_OPTS_INIT;
+  o.threads = (int)threads;
+  /* Ctrl-C stops the encoding; the batch then goes in not at all (add is atomic). */
+  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
+  o.progress = vpy_progress_trampoline;
+  o.progress_user = &sig;
+  int rc;
+  sig.ts = PyEval_SaveThread();
+  if (replace)
+    rc = vec_index_upsert(ix, x.buf, (size_t)n, d, ids.buf, &o);
+  else
+    rc = vec_index_add(ix, x.buf, (size_t)n, d, ids.buf, out.buf, &o);
+  PyEval_RestoreThread(sig.ts);
+  if (sig.raised) /* KeyboardInterrupt is set */
+    ;
+  else if (rc)
+    fail(rc);
+  else
+    ret = (Py_INCREF(Py_None), Py_None);
+done:
+  vpy_release(&out);
+  vpy_release(&ids);
+  vpy_release(&x);
+  return ret;
 }
 
 /* index_delete(ix, ids) -> int */
@@ -182,7 +143,7 @@ static PyObject *index_delete(PyObject *self, PyObject *const *args, Py_ssize_t 
   Py_BEGIN_ALLOW_THREADS
   rc = vec_index_delete(ix, ids.buf, (size_t)ids.len / 8, &done);
   Py_END_ALLOW_THREADS
-  rel(&ids);
+  vpy_release(&ids);
   return rc ? fail(rc) : PyLong_FromSize_t(done);
 }
 
@@ -191,25 +152,33 @@ static PyObject *index_get(PyObject *self, PyObject *const *args, Py_ssize_t nar
   (void)self;
   if (nargs != 3) return PyErr_Format(PyExc_TypeError, "index_get takes 3 arguments");
   vec_index *ix = get_index(args[0]);
-  Py_buffer ids, out;
-  if (!ix || get_vec(args[1], &ids, "ids", 8, 0, 0) < 0) return NULL;
-  if (get_vec(args[2], &out, "out", 4, 1, 0) < 0) return rel(&ids), NULL;
+  Py_buffer ids = {0}, out = {0};
+  PyObject *ret = NULL;
+  if (!ix || get_vec(args[1], &ids, "ids", 8, 0, 0) < 0 ||
+      get_vec(args[2], &out, "out", 4, 1, 0) < 0)
+    goto done;
   size_t n = (size_t)ids.len / 8, d = vec_index_dim(ix);
-  int rc = VEC_OK;
   if ((size_t)out.len != n * d * 4) {
-    rel(&ids), rel(&out);
-    return PyErr_Format(PyExc_ValueError, "out must hold %zu x %zu floats", n, d);
+    PyErr_Format(PyExc_ValueError, "out must hold %zu x %zu floats", n, d);
+    goto done;
   }
+  int rc;
   Py_BEGIN_ALLOW_THREADS
   rc = vec_index_get(ix, ids.buf, n, out.buf, d);
   Py_END_ALLOW_THREADS
-  rel(&ids), rel(&out);
   if (rc == VEC_E_NOT_FOUND) {
-    long long i = vec_last_error_row();
-    PyErr_SetObject(PyExc_KeyError, PyLong_FromLongLong(i)); /* Python maps it back to the id */
-    return NULL;
+    PyObject *i = PyLong_FromLongLong(vec_last_error_row());
+    if (i) PyErr_SetObject(PyExc_KeyError, i); /* Python maps it back to the id */
+    Py_XDECREF(i);
+  } else if (rc) {
+    fail(rc);
+  } else {
+    ret = (Py_INCREF(Py_None), Py_None);
   }
-  return rc ? fail(rc) : (Py_INCREF(Py_None), Py_None);
+done:
+  vpy_release(&out);
+  vpy_release(&ids);
+  return ret;
 }
 
 /* index_ids(ix) -> bytes of the live uint64 ids in row order */
@@ -262,41 +231,46 @@ static PyObject *index_search(PyObject *self, PyObject *const *args, Py_ssize_t 
   long threads = PyLong_AsLong(args[6]);
   if (PyErr_Occurred()) return NULL;
   if (k < 1) return PyErr_Format(PyExc_ValueError, "k must be >= 1");
-  Py_buffer q, flt, ids, sc;
-  if (get_vec(args[1], &q, "queries", 4, 0, 0) < 0) return NULL;
-  if (get_vec(args[7], &flt, "filter", 8, 0, 1) < 0) return rel(&q), NULL;
-  if (get_vec(args[8], &ids, "ids", 8, 1, 0) < 0) return rel(&q), rel(&flt), NULL;
-  if (get_vec(args[9], &sc, "scores", 4, 1, 0) < 0) return rel(&q), rel(&flt), rel(&ids), NULL;
+  Py_buffer q = {0}, flt = {0}, ids = {0}, sc = {0};
+  PyObject *ret = NULL;
+  if (get_vec(args[1], &q, "queries", 4, 0, 0) < 0 ||
+      get_vec(args[7], &flt, "filter", 8, 0, 1) < 0 || get_vec(args[8], &ids, "ids", 8, 1, 0) < 0 ||
+      get_vec(args[9], &sc, "scores", 4, 1, 0) < 0)
+    goto done;
   size_t d = vec_index_dim(ix);
   Py_ssize_t nq = rows_of(&q, d);
-  if (nq >= 0 && (ids.len != nq * k * 8 || sc.len != nq * k * 4)) {
+  if (nq < 0) goto done;
+  if (ids.len != nq * k * 8 || sc.len != nq * k * 4) {
     PyErr_SetString(PyExc_ValueError, "ids and scores must hold nq x k items");
-    nq = -1;
+    goto done;
   }
-  int rc = VEC_OK;
   vec_search_stats st = {0, 0};
-  sig_ctx sig = {NULL, args[10] == Py_None ? NULL : args[10], now_s(), 0};
-  if (nq >= 0) {
-    vec_search_params p = VEC_SEARCH_PARAMS_INIT;
-    p.oversample = over;
-    p.rerank_oversample = rover;
-    p.bound_scale = bscale;
-    p.threads = (int)threads;
-    p.progress = check_signals;
-    p.progress_user = &sig;
-    if (flt.obj) {
-      p.filter_ids = flt.buf ? flt.buf : (const uint64_t *)"";
-      p.filter_count = (size_t)flt.len / 8;
-    }
-    sig.ts = PyEval_SaveThread();
-    rc = vec_index_search(ix, q.buf, (size_t)nq, d, (size_t)k, &p, ids.buf, sc.buf, &st);
-    PyEval_RestoreThread(sig.ts);
+  /* Ctrl-C and the progress callable while the GIL is released: the shared trampoline */
+  vpy_progress sig = {NULL, args[10] == Py_None ? NULL : args[10], vpy_now_s(), 0};
+  vec_search_params p = VEC_SEARCH_PARAMS_INIT;
+  p.oversample = over;
+  p.rerank_oversample = rover;
+  p.bound_scale = bscale;
+  p.threads = (int)threads;
+  p.progress = vpy_progress_trampoline;
+  p.progress_user = &sig;
+  if (flt.obj) {
+    p.filter_ids = flt.buf ? flt.buf : (const uint64_t *)"";
+    p.filter_count = (size_t)flt.len / 8;
   }
-  rel(&q), rel(&flt), rel(&ids), rel(&sc);
-  if (nq < 0) return NULL;
-  if (sig.raised) return NULL; /* KeyboardInterrupt (or another signal's exception) is set */
-  if (rc) return fail(rc);
-  return Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
+  sig.ts = PyEval_SaveThread();
+  int rc = vec_index_search(ix, q.buf, (size_t)nq, d, (size_t)k, &p, ids.buf, sc.buf, &st);
+  PyEval_RestoreThread(sig.ts);
+  if (rc || sig.raised)
+    vpy_raise_vec(rc ? rc : VEC_E_CANCELLED, &sig); /* or the KeyboardInterrupt already set */
+  else
+    ret = Py_BuildValue("(KK)", (unsigned long long)st.scanned, (unsigned long long)st.rescored);
+done:
+  vpy_release(&sc);
+  vpy_release(&ids);
+  vpy_release(&flt);
+  vpy_release(&q);
+  return ret;
 }
 
 /* index_pick_scale(x (n, d) float32, d) -> the exponent vec_index would pick for these rows */
@@ -314,7 +288,7 @@ static PyObject *index_pick_scale(PyObject *self, PyObject *const *args, Py_ssiz
     e = vec_index_pick_scale_exp(x.buf, (size_t)n, (size_t)d, (size_t)d);
     Py_END_ALLOW_THREADS
   }
-  rel(&x);
+  vpy_release(&x);
   return n < 0 ? NULL : PyLong_FromLong(e);
 }
 
@@ -341,16 +315,16 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   if (!PyUnicode_FSConverter(args[1], &path)) return NULL;
   const char *extra = args[2] == Py_None ? NULL : PyUnicode_AsUTF8(args[2]);
   if (args[2] != Py_None && !extra) return Py_DECREF(path), NULL;
-  sig_ctx sig = {NULL, now_s(), 0};
+  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-  o.progress = check_signals; /* Ctrl-C: no file is written */
+  o.progress = vpy_progress_trampoline; /* Ctrl-C: no file is written */
   o.progress_user = &sig;
   sig.ts = PyEval_SaveThread();
   int rc = vec_index_save_opts(ix, PyBytes_AS_STRING(path), extra, &o);
   PyEval_RestoreThread(sig.ts);
   Py_DECREF(path);
   if (sig.raised) return NULL;
-  if (rc) return fail(rc);
+  if (rc) return fail_path(rc, args[1]);
   Py_RETURN_NONE;
 }
 
@@ -373,15 +347,15 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.metric_override = (int)metric;
   o.mapped = mapped;
   vec_index *ix = NULL;
-  sig_ctx sig = {NULL, now_s(), 0};
-  o.progress = check_signals;
+  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
+  o.progress = vpy_progress_trampoline;
   o.progress_user = &sig;
   sig.ts = PyEval_SaveThread();
   int rc = vec_index_load(PyBytes_AS_STRING(p[0]), &o, &ix);
   PyEval_RestoreThread(sig.ts);
   for (int i = 0; i < 3; i++) Py_XDECREF(p[i]);
   if (sig.raised) return NULL;
-  return rc ? fail(rc) : wrap(ix);
+  return rc ? fail_path(rc, args[0]) : wrap(ix);
 }
 
 static PyObject *codec_bytes(const vec_codec *c) {

@@ -21,6 +21,7 @@ CALIBRATION_ROWS = 100_000
 # made a valid 2-row file impossible to read in chunks. A chunk holds at most this many bytes (and
 # at least one row), a calibration sample at most CALIBRATION_BYTES.
 CHUNK_BYTES = 64 << 20
+_ARROW = (".parquet", ".arrow", ".feather", ".ipc")  # read by pyarrow; every other format by C
 CALIBRATION_BYTES = 256 << 20
 if TYPE_CHECKING:  # the type of array-like inputs in signatures
     from numpy.typing import ArrayLike
@@ -425,7 +426,7 @@ def read_embeddings(path: str | os.PathLike, chunk_rows: int = DEFAULT_CHUNK, *,
     """
     p = os.fspath(path)
     _check_chunk_rows(chunk_rows)
-    if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
+    if p.endswith(_ARROW):
         yield from _read_arrow(p, chunk_rows, column)
         return
     r = _core.reader_open(p)
@@ -500,6 +501,9 @@ def compress_file(src: str | os.PathLike, dst: str | os.PathLike, precision: str
     ``precision`` is a name or a :class:`Codec` (for parameters a name cannot say, such as
     ``Codec("rabitq-1", center=True)``); one that needs training and has none (calibrated, pq,
     centred rabitq) first learns from the file's first 100,000 rows. Returns the codec.
+    .npy and *vecs files go through the library's pipeline (vec_compress_file), the one `vectro
+    compress` runs, so both write the same bytes; Parquet/Arrow are read by pyarrow here and feed
+    the same C writer.
 
     Example:
         >>> import numpy as np, vectro, tempfile, os
@@ -511,6 +515,15 @@ def compress_file(src: str | os.PathLike, dst: str | os.PathLike, precision: str
     _check_chunk_rows(chunk_rows)
     _refuse_same_file(src, dst)
     codec = precision if isinstance(precision, Codec) else Codec(precision)
+    if not os.fspath(src).endswith(_ARROW):
+        # The library's pipeline (vec_compress_file), the one `vectro compress` runs: chunks,
+        # training on the leading rows, the atomic writer, progress and Ctrl-C between chunks.
+        _, dim = _shape_of(src, column)
+        codec._ensure(dim)
+        _core.compress_file(os.fspath(src), os.fspath(dst), codec._h, _meta_text(metadata),
+                            _rows_for(chunk_rows, 4 * dim), _check_threads(threads), progress)
+        return codec
+    # Parquet and Arrow IPC are read by pyarrow, here, and feed the same C writer.
     if codec.needs_training and not codec.trained:
         sample, have, want = [], 0, CALIBRATION_ROWS
         for chunk in read_embeddings(src, chunk_rows, column=column):
@@ -551,7 +564,7 @@ def _refuse_same_file(src, dst) -> None:
 def _shape_of(path, column) -> tuple[int, int | None]:
     """(rows, dim) where the format says so up front; (-1, None) for Arrow/Parquet."""
     p = os.fspath(path)
-    if p.endswith((".parquet", ".arrow", ".feather", ".ipc")):
+    if p.endswith(_ARROW):
         return -1, None
     n, d = _core.reader_shape(_core.reader_open(p))
     return int(n), int(d)

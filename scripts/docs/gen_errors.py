@@ -13,6 +13,7 @@ LIT = r'(?:"(?:[^"\\\n]|\\.)*"\s*)+'  # adjacent C string literals
 PYLIT = r"""(?:[rfb]?(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*)+"""  # adjacent Python literals
 
 C_FAIL = re.compile(r"vec_fail\(\s*(VEC_E_[A-Z_]+)\s*,[^,]*,\s*(" + LIT + ")")
+C_FAIL_OS = re.compile(r"vec_fail_os\(\s*[^,]*,\s*(" + LIT + ")")  # VEC_E_IO with its errno
 C_PYERR = re.compile(r"PyErr_(?:Format|SetString)\(\s*(?:PyExc_)?(\w+)\s*,\s*(" + LIT + ")")
 C_CLI = re.compile(r"fprintf\(\s*stderr\s*,\s*(" + LIT + ")")
 PY_RAISE = re.compile(r"raise\s+(?:_core\.)?(\w+)\(\s*(" + PYLIT + ")")
@@ -30,7 +31,8 @@ KINDS = {
     "VEC_E_NOT_TRAINED": "a codec that needs training used untrained: Codec.fit(sample) first",
     "VEC_E_FORMAT": "a file or serialized codec is truncated, corrupt or not Vectro's (CLI: exit 3)",
     "VEC_E_VERSION": "written by a newer Vectro: upgrade",
-    "VEC_E_IO": "the operating system refused a read, write or rename; the errno text says why (CLI: exit 3)",
+    "VEC_E_IO": "the operating system refused a read, write or rename; the errno text says why (Python: "
+                "VectroIOError, an OSError with errno and filename; CLI: exit 3)",
 }
 
 
@@ -64,10 +66,13 @@ def scan(root: str):
                 text = f.read()
             if name.endswith(".py"):
                 for m in PY_RAISE.finditer(text):
-                    rows.append((m.group(1), literal_text(m.group(2), True), rel))
+                    kind = "VectroIOError" if m.group(1) == "_io_error" else m.group(1)
+                    rows.append((kind, literal_text(m.group(2), True), rel))
                 continue
             for m in C_FAIL.finditer(text):
                 rows.append((m.group(1), literal_text(m.group(2), False), rel))
+            for m in C_FAIL_OS.finditer(text):
+                rows.append(("VEC_E_IO", literal_text(m.group(1), False), rel))
             for m in C_PYERR.finditer(text):
                 rows.append((m.group(1), literal_text(m.group(2), False), rel))
             if rel.startswith("src/cli/"):
@@ -95,13 +100,14 @@ def main() -> None:
         *(f"| `{k}` | {v} |" for k, v in KINDS.items()),
         "",
         "In Python every library error is `vectro.VectroError` (a `ValueError`) carrying the message below, except"
-        " `VEC_E_NOMEM` (`MemoryError`); the CLI prints the message after the command's name and exits"
+        " `VEC_E_NOMEM` (`MemoryError`) and `VEC_E_IO` (`vectro.VectroIOError`, both a `VectroError` and an"
+        " `OSError`); the CLI prints the message after the command's name and exits"
         " with the code in the [CLI reference](cli.md).",
         "",
     ]
     groups = [
         ("C library (`vec_fail`)", lambda r: r[0].startswith("VEC_E_")),
-        ("Python extension (`_core*.c`)", lambda r: r[2].startswith("python/") and r[2].endswith(".c")),
+        ("Python extension (`_core*.c`)", lambda r: r[2].startswith("python/vectro/_core") and r[2].endswith(".c")),
         ("Python package", lambda r: r[2].endswith(".py")),
         ("Command line", lambda r: r[0] == "CLI"),
     ]

@@ -12,8 +12,7 @@
 #define DEFAULT_CHUNK 65536 /* rows per chunk at most: a few tens of MB at common dimensions */
 /* Chunks are sized in bytes, then capped at DEFAULT_CHUNK rows: at d = 2^20 a chunk of 65536 rows
  * would be 256 GiB of floats, so a valid 2-row file could not be decompressed. */
-#define CHUNK_BYTES       ((size_t)64 << 20)
-#define CALIBRATION_BYTES ((size_t)256 << 20)
+#define CHUNK_BYTES ((size_t)64 << 20)
 /* Calibrated codecs learn their ranges from at most this many leading rows. */
 #define CALIBRATION_ROWS 100000
 
@@ -71,6 +70,19 @@ static void usage_compress(FILE *f) {
           "                   checked to be JSON\n"
           "  --quiet          no progress bar (it is shown only when stderr is a terminal)\n",
           CALIBRATION_ROWS, CALIBRATION_ROWS, DEFAULT_CHUNK);
+}
+
+/* The progress bar, fed by vec_compress_file with the file's rows. */
+typedef struct {
+  cli_progress *bar;
+  double bytes_per_row;
+} compress_progress;
+
+static int compress_progress_cb(void *user, size_t done, size_t total) {
+  compress_progress *p = user;
+  (void)total;
+  cli_progress_update(p->bar, done, p->bytes_per_row);
+  return 0;
 }
 
 int cmd_compress(int argc, char **argv) {
@@ -135,80 +147,37 @@ int cmd_compress(int argc, char **argv) {
     return EXIT_USAGE;
   }
 
+  /* The dimension and row count first: the codec is made for the input's dimension, and a
+   * parameter that dimension cannot take is a usage error, before anything is read. */
   vec_reader *r = NULL;
   vec_codec *c = NULL;
-  vec_vqz_writer *w = NULL;
-  float *buf = NULL;
   int ret = 0, rc = vec_reader_open(in, &r);
   if (rc) return cli_fail("compress", rc);
   size_t d = vec_reader_dim(r);
-  uint64_t n = vec_reader_count(r);
+  uint64_t n = vec_reader_count(r), done_rows = 0;
+  vec_reader_close(r);
   cp.dim = d;
   if ((rc = vec_codec_create(&cp, &c))) { /* parameters this input's dimension cannot take */
     ret = cli_fail("compress", rc);
-    if (rc == VEC_E_INVALID_ARG) ret = EXIT_USAGE;
-    goto done;
+    return rc == VEC_E_INVALID_ARG ? EXIT_USAGE : ret;
   }
-  if (!chunk) chunk = chunk_rows(d * sizeof(float), n);
-  if (d > SIZE_MAX / sizeof(float) / chunk || !(buf = malloc(chunk * d * sizeof(float)))) {
-    ret = cli_fail("compress", VEC_E_NOMEM);
-    goto done;
-  }
-  if (vec_codec_needs_training(c)) { /* train on the leading rows, then start over */
-    size_t cal = n < CALIBRATION_ROWS ? (size_t)n : CALIBRATION_ROWS, got = 0;
-    if (cal > CALIBRATION_BYTES / (d * sizeof(float)))
-      cal = CALIBRATION_BYTES / (d * sizeof(float));
-    if (cal < 2 && n >= 2) cal = 2; /* what any trainable codec needs at the least */
-    float *calib = malloc(cal * d * sizeof(float) + 1);
-    if (!calib) {
-      ret = cli_fail("compress", VEC_E_NOMEM);
-      goto done;
-    }
-    while (got < cal && !rc) {
-      size_t g = 0;
-      rc = vec_reader_read(r, calib + got * d, cal - got, &g);
-      if (!g) break;
-      got += g;
-    }
-    if (!rc) rc = vec_codec_train(c, calib, got, d);
-    free(calib);
-    if (!rc) rc = vec_reader_seek(r, 0);
-    if (rc) {
-      ret = cli_fail(in, rc);
-      goto done;
-    }
-  }
-  vec_vqz_options vo = VEC_VQZ_OPTIONS_INIT;
-  vo.metadata = meta;
-  if ((rc = vec_vqz_writer_open(out, c, &vo, &w))) {
-    ret = cli_fail("compress", rc);
-    goto done;
-  }
-  vec_batch_opts bo = VEC_BATCH_OPTS_INIT;
-  bo.threads = (int)threads;
+  /* The pipeline itself is the library's (vec_compress_file), shared with Python's
+   * compress_file: chunking, training on the leading rows, the atomic writer. */
+  vec_compress_opts o = VEC_COMPRESS_OPTS_INIT;
+  o.metadata = meta;
+  o.chunk_rows = chunk;
+  o.batch.threads = (int)threads;
   cli_progress prog;
   cli_progress_start(&prog, "compress", n, quiet);
-  uint64_t done_rows = 0;
-  for (;;) {
-    size_t got = 0;
-    if ((rc = vec_reader_read(r, buf, chunk, &got))) break;
-    if (!got) break;
-    if ((rc = vec_vqz_writer_append_floats(w, buf, got, d, NULL, &bo))) break;
-    done_rows += got;
-    cli_progress_update(&prog, done_rows, 4.0 * (double)d);
-  }
+  compress_progress cpu = {&prog, 4.0 * (double)d};
+  o.batch.progress = compress_progress_cb;
+  o.batch.progress_user = &cpu;
+  rc = vec_compress_file(in, out, c, &o, &done_rows);
   cli_progress_end(&prog);
   if (rc) {
-    ret = cli_fail(in, rc);
-    vec_vqz_writer_abort(w);
-    w = NULL;
-    goto done;
-  }
-  rc = vec_vqz_writer_finish(w);
-  w = NULL;
-  if (rc) {
-    ret = cli_fail(out, rc);
-    goto done;
+    ret = cli_fail("compress", rc);
+    vec_codec_free(c);
+    return ret;
   }
   size_t bpv = vec_codec_code_size(c) + 4 * vec_codec_scale_count(c);
   char label[64];
@@ -216,12 +185,8 @@ int cmd_compress(int argc, char **argv) {
   if (!quiet)
     fprintf(stderr, "vectro compress: %s -> %s: %llu x %zu, %s, %zu bytes/vector (%.2fx)\n", in,
             out, (unsigned long long)done_rows, d, label, bpv, 4.0 * (double)d / (double)bpv);
-done:
-  vec_vqz_writer_abort(w);
-  vec_reader_close(r);
   vec_codec_free(c);
-  free(buf);
-  return ret;
+  return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -74,9 +74,9 @@ int cli_parse_size(const char *s, size_t *out) {
 }
 
 int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
-  size_t group = 0;
   /* The profiles are Python's (vectro.PROFILES): centred rabitq, which no anisotropic set (e5)
-   * collapses, unlike binary or int4 (BENCHMARKS.md, issue 14). */
+   * collapses, unlike binary or int4 (docs/quality.md); then the library's one name grammar,
+   * shared with Python. */
   int center = 0;
   if (strcmp(name, "quality") == 0)
     name = "rabitq-8", center = 1;
@@ -84,37 +84,10 @@ int cli_codec_params(const char *name, size_t dim, vec_codec_params *p) {
     name = "rabitq-4", center = 1;
   else if (strcmp(name, "fast") == 0)
     name = "rabitq-1", center = 1;
-  if (strcmp(name, "uint8") == 0) name = "uint8-cal";
-  if (strcmp(name, "uint4") == 0) name = "uint4-cal";
-  if (strcmp(name, "uint6") == 0) name = "uint6-cal";
-  if (strncmp(name, "int4-g", 6) == 0) {
-    if (cli_parse_size(name + 6, &group) || group == 0 || group > 65536) return -1;
-    name = "int4";
-  }
-  size_t m = 0, bits = 0;
-  if (strncmp(name, "rabitq", 6) == 0) { /* "rabitq" (4 bits) or "rabitq-B" */
-    bits = 4;
-    if (name[6] == '-' && (cli_parse_size(name + 7, &bits) || bits < 1 || bits > 8)) return -1;
-    if (name[6] && name[6] != '-') return -1;
-    name = "rabitq";
-  } else if (strncmp(name, "pq-", 3) == 0) { /* "pq-48x4": m subspaces x bits, as in Python */
-    char ms[32];
-    const char *x = strchr(name + 3, 'x');
-    size_t len = x ? (size_t)(x - name - 3) : 0;
-    if (!x || len == 0 || len >= sizeof ms) return -1;
-    memcpy(ms, name + 3, len);
-    ms[len] = '\0';
-    if (cli_parse_size(ms, &m) || cli_parse_size(x + 1, &bits) || m > 65536 || bits > 64) return -1;
-    name = "pq";
-  }
-  vec_codec_id id;
-  if (vec_codec_from_name(name, &id) != VEC_OK) return -1;
-  vec_codec_params d = VEC_CODEC_PARAMS_INIT(id, dim);
-  d.group_size = (unsigned)group;
-  d.m = (unsigned)m;
-  d.bits = (unsigned)bits;
-  d.center = center;
-  *p = d;
+  if (vec_codec_params_parse(name, p) != VEC_OK) return -1;
+  if (p->codec == VEC_CODEC_RABITQ && !p->bits) p->bits = 4; /* bare "rabitq": 4 bits, as Python */
+  p->dim = dim;
+  p->center = center;
   return 0;
 }
 

@@ -10,19 +10,16 @@
 
 int cli_codec_label(const vec_codec *c, char *buf, size_t cap) {
   const vec_codec_params *p = vec_codec_get_params(c);
-  /* A centred codec is named with its flag, so the name given back makes the same codec. */
+  /* The library's canonical name, except uint8-cal, which the CLI has always shown by its alias
+   * (both parse back to the same codec); a centred codec is named with its flag, so the name
+   * given back makes the same codec. */
   const char *ctr = p->center ? " --center" : "";
-  switch (p->codec) {
-  case VEC_CODEC_INT4:
-    return p->group_size ? snprintf(buf, cap, "int4-g%u%s", p->group_size, ctr)
-                         : snprintf(buf, cap, "int4%s", ctr);
-  case VEC_CODEC_UINT8_CAL: return snprintf(buf, cap, "uint8%s", ctr);
-  case VEC_CODEC_UINT4_CAL: return snprintf(buf, cap, "uint4%s", ctr);
-  case VEC_CODEC_UINT6_CAL: return snprintf(buf, cap, "uint6%s", ctr);
-  case VEC_CODEC_RABITQ: return snprintf(buf, cap, "rabitq-%u%s", p->bits, ctr);
-  case VEC_CODEC_PQ: return snprintf(buf, cap, "pq-%ux%u%s", p->m, p->bits, ctr);
-  default: return snprintf(buf, cap, "%s%s", vec_codec_name(p->codec), ctr);
-  }
+  char name[64];
+  if (p->codec == VEC_CODEC_UINT8_CAL)
+    snprintf(name, sizeof name, "uint8");
+  else if (vec_codec_params_name(p, name, sizeof name) < 0)
+    name[0] = '\0';
+  return snprintf(buf, cap, "%s%s", name, ctr);
 }
 
 int cli_codec_option(const char *cmd, int argc, char **argv, int *i, cli_codec_opts *o) {
@@ -84,7 +81,7 @@ int cli_codec_option(const char *cmd, int argc, char **argv, int *i, cli_codec_o
 int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params *cp) {
   const char *name = o->name ? o->name : "int8";
   if (cli_codec_params(name, 1, cp)) {
-    fprintf(stderr, "vectro %s: unknown codec '%s' (see `vectro codecs`)\n", cmd, name);
+    fprintf(stderr, "vectro %s: %s (see `vectro codecs`)\n", cmd, vec_last_error_message());
     return EXIT_USAGE;
   }
   vec_codec_id id = cp->codec;

@@ -7,6 +7,7 @@
 
 static _Thread_local char tl_message[256];
 static _Thread_local long long tl_row = -1;
+static _Thread_local int tl_errno; /* the OS error behind the last VEC_E_IO, 0 when none */
 
 const char *vec_strerror(int rc) {
   switch (rc) {
@@ -32,22 +33,40 @@ const char *vec_last_error_message(void) { return tl_message; }
 
 long long vec_last_error_row(void) { return tl_row; }
 
+int vec_last_error_errno(void) { return tl_errno; }
+
 void vec_clear_error(void) {
   tl_message[0] = '\0';
   tl_row = -1;
+  tl_errno = 0;
 }
 
-int vec_fail(int rc, long long row, const char *fmt, ...) {
+static void set_message(const char *fmt, va_list ap) {
   /* Formatted apart first: callers may wrap the previous message (an argument that points into
    * tl_message itself), and vsnprintf from a buffer into itself is undefined. */
   char tmp[sizeof tl_message];
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  memcpy(tl_message, tmp, sizeof tmp);
+}
+
+int vec_fail(int rc, long long row, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  set_message(fmt, ap);
   va_end(ap);
-  memcpy(tl_message, tmp, sizeof tmp);
   tl_row = row;
+  tl_errno = 0;
   return rc;
+}
+
+int vec_fail_os(int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  set_message(fmt, ap);
+  va_end(ap);
+  tl_row = -1;
+  tl_errno = err;
+  return VEC_E_IO;
 }
 
 unsigned vec_version_number(void) { return VEC_VERSION_NUMBER; }

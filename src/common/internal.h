@@ -26,6 +26,14 @@ VEC_HIDDEN int vec_fail(int rc, long long row, const char *fmt, ...)
 #endif
     ;
 
+/* vec_fail(VEC_E_IO, -1, ...) that also records the OS error `err` (an errno value, 0: none) for
+ * vec_last_error_errno(). Returns VEC_E_IO. */
+VEC_HIDDEN int vec_fail_os(int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Clears the calling thread's error detail; every public entry point calls it first. */
 VEC_HIDDEN void vec_clear_error(void);
 

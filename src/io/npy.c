@@ -242,7 +242,7 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
 int vec_npy_read_f32(const char *path, float **data, size_t *n, size_t *d) {
   *data = NULL;
   FILE *f = fopen(path, "rb");
-  if (!f) return vec_fail(VEC_E_IO, -1, "%s: %s", path, strerror(errno));
+  if (!f) return vec_fail_os(errno, "%s: %s", path, strerror(errno));
   unsigned char *buf = NULL;
   size_t cap = 0, size = 0;
   int err = 0;
@@ -268,7 +268,7 @@ int vec_npy_read_f32(const char *path, float **data, size_t *n, size_t *d) {
   fclose(f);
   if (bad) {
     free(buf);
-    return vec_fail(VEC_E_IO, -1, "%s: read error: %s", path, strerror(err ? err : EIO));
+    return vec_fail_os(err ? err : EIO, "%s: read error: %s", path, strerror(err ? err : EIO));
   }
   int rc = vec_npy_parse_f32(buf, size, path, data, n, d);
   free(buf);
@@ -367,7 +367,7 @@ int vec_npy_writer_open(const char *path, size_t dim, vec_npy_writer **out) {
   if (write_all(w->fd, h, w->header_len, 0, 0) != 0) {
     int e = errno;
     writer_discard(w);
-    return vec_fail(VEC_E_IO, -1, "%s: writing the header: %s", path, strerror(e));
+    return vec_fail_os(e, "%s: writing the header: %s", path, strerror(e));
   }
   *out = w;
   return VEC_OK;
@@ -376,7 +376,7 @@ int vec_npy_writer_open(const char *path, size_t dim, vec_npy_writer **out) {
 static int flush(vec_npy_writer *w) {
   if (w->used && write_all(w->fd, w->buf, w->used, 0, 0) != 0) {
     w->failed = 1;
-    return vec_fail(VEC_E_IO, -1, "%s: write failed: %s", w->path, strerror(errno));
+    return vec_fail_os(errno, "%s: write failed: %s", w->path, strerror(errno));
   }
   w->used = 0;
   return VEC_OK;
@@ -458,8 +458,8 @@ int vec_npy_writer_finish(vec_npy_writer *w) {
     }
     free(dir);
     if (e) {
-      rc = vec_fail(VEC_E_IO, -1, "%s: written, but syncing its directory failed: %s", w->path,
-                    strerror(e));
+      rc =
+          vec_fail_os(e, "%s: written, but syncing its directory failed: %s", w->path, strerror(e));
       writer_free(w);
       return rc;
     }
@@ -468,7 +468,7 @@ int vec_npy_writer_finish(vec_npy_writer *w) {
   return VEC_OK;
 
 io_fail:
-  rc = vec_fail(VEC_E_IO, -1, "%s: %s failed: %s", w->path, step, strerror(errno));
+  rc = vec_fail_os(errno, "%s: %s failed: %s", w->path, step, strerror(errno));
   writer_discard(w);
   return rc;
 }

@@ -30,7 +30,7 @@ int vec_reader_pread(const vec_reader *r, void *buf, size_t n, uint64_t off) {
     ssize_t got = pread(r->fd, p, n, (off_t)off);
     if (got < 0) {
       if (errno == EINTR) continue;
-      return vec_fail(VEC_E_IO, -1, "%s: read failed: %s", r->path, strerror(errno));
+      return vec_fail_os(errno, "%s: read failed: %s", r->path, strerror(errno));
     }
     if (got == 0)
       return vec_fail(VEC_E_FORMAT, -1,
@@ -94,9 +94,9 @@ int vec_reader_open(const char *path, vec_reader **out) {
   struct stat st;
   r->fd = open(path, O_RDONLY | O_CLOEXEC);
   if (r->fd < 0 || fstat(r->fd, &st) != 0) {
-    rc = vec_fail(VEC_E_IO, -1, "%s: %s", path, strerror(errno));
+    rc = vec_fail_os(errno, "%s: %s", path, strerror(errno));
   } else if (S_ISDIR(st.st_mode)) {
-    rc = vec_fail(VEC_E_IO, -1, "%s: %s", path, strerror(EISDIR));
+    rc = vec_fail_os(EISDIR, "%s: %s", path, strerror(EISDIR));
   } else if (!S_ISREG(st.st_mode)) {
     rc = vec_fail(VEC_E_IO, -1, "%s: not a regular file (the reader needs its size and seeks)",
                   path);

@@ -91,7 +91,7 @@ int vec_tmpfile_create(const char *path, char **target, char **tmp, int *fd) {
   char *t = NULL;
   int rc = resolve_links(path, &t);
   if (rc == VEC_E_NOMEM) return vec_fail(rc, -1, "out of memory");
-  if (rc) return vec_fail(rc, -1, "cannot write '%s': %s", path, strerror(errno));
+  if (rc) return vec_fail_os(errno, "cannot write '%s': %s", path, strerror(errno));
   /* The temporary is ".<name>.<random>.tmp" beside the target: hidden, recognisable, and with the
    * name cut so the whole stays within NAME_CAP however long the target's name is. */
   const char *slash = strrchr(t, '/');
@@ -131,8 +131,7 @@ int vec_tmpfile_create(const char *path, char **target, char **tmp, int *fd) {
   }
   err = errno;
   if (f < 0) {
-    rc = vec_fail(VEC_E_IO, -1, "cannot create a temporary file next to '%s': %s", path,
-                  strerror(err));
+    rc = vec_fail_os(err, "cannot create a temporary file next to '%s': %s", path, strerror(err));
     free(t), free(name);
     return rc;
   }
@@ -141,8 +140,8 @@ int vec_tmpfile_create(const char *path, char **target, char **tmp, int *fd) {
     err = errno;
     close(f);
     unlink(name);
-    rc = vec_fail(VEC_E_IO, -1, "cannot give the new '%s' the mode of the old one: %s", path,
-                  strerror(err));
+    rc = vec_fail_os(err, "cannot give the new '%s' the mode of the old one: %s", path,
+                     strerror(err));
     free(t), free(name);
     return rc;
   }

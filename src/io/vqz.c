@@ -108,7 +108,7 @@ struct vec_vqz_writer_s {
 };
 
 static int io_fail(const char *what, const char *path) {
-  return vec_fail(VEC_E_IO, -1, "%s '%s': %s", what, path, strerror(errno));
+  return vec_fail_os(errno, "%s '%s': %s", what, path, strerror(errno));
 }
 
 /* Writes n bytes at the end of the temporary, keeping pos and the running CRC. */
@@ -446,8 +446,8 @@ static int sync_dir(const char *path) {
   int rc = VEC_OK;
   /* Some file systems cannot sync a directory (EINVAL): there is nothing more to do there. */
   if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
-    rc = vec_fail(VEC_E_IO, -1, "'%s' was written, but syncing its directory '%s' failed: %s", path,
-                  dir, strerror(errno));
+    rc = vec_fail_os(errno, "'%s' was written, but syncing its directory '%s' failed: %s", path,
+                     dir, strerror(errno));
   if (fd >= 0) close(fd);
   free(dir);
   return rc;
@@ -590,7 +590,7 @@ sync:
     goto fail;
   }
   if (rename(w->tmp, w->path) != 0) {
-    rc = vec_fail(VEC_E_IO, -1, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
+    rc = vec_fail_os(errno, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
     goto fail;
   }
   rc = sync_dir(w->path);

@@ -3,6 +3,7 @@
  * targets, and a symbolic link is written through (the link stays, its target is replaced). */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -196,6 +197,96 @@ static void non_regular_targets_are_refused(void) {
   clear_dir();
 }
 
+/* vec_last_error_errno: the OS error behind a VEC_E_IO, 0 for a refusal that is not one, reset by
+ * the next call. */
+static void io_errors_carry_errno(void) {
+  char missing[300], fifo[300];
+  at(missing, sizeof missing, "no-such-dir/x.vqz");
+  CHECK(write_vqz(missing, "x") == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_vqz_reader *r = NULL;
+  CHECK(vec_vqz_reader_open(missing, &r) == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_reader *er = NULL;
+  CHECK(vec_reader_open(dir(), &er) == VEC_E_IO && vec_last_error_errno() == EISDIR);
+  at(fifo, sizeof fifo, "errno-fifo");
+  CHECK(mkfifo(fifo, 0600) == 0);
+  CHECK(write_vqz(fifo, "x") == VEC_E_IO && vec_last_error_errno() == 0);
+  CHECK(unlink(fifo) == 0);
+  CHECK(write_vqz(missing, "x") == VEC_E_IO && vec_last_error_errno() == ENOENT);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 0);
+  vec_codec *c = NULL;
+  CHECK(vec_codec_create(&p, &c) != VEC_OK && vec_last_error_errno() == 0); /* not an I/O error */
+}
+
+static int stop_at_half(void *user, size_t done, size_t total) {
+  int *calls = user;
+  ++*calls;
+  return done * 2 >= total && total > 0;
+}
+
+/* vec_compress_file: the bytes of the step-by-step pipeline (reader, train, writer), whatever the
+ * chunk; the input refused as output (also through a link); a codec of another dimension, a
+ * cancel and a missing input leave nothing behind. */
+static void compress_file_pipeline(void) {
+  char npy[300], a[300], b[300], link[300];
+  at(npy, sizeof npy, "in.npy");
+  at(a, sizeof a, "a.vqz");
+  at(b, sizeof b, "b.vqz");
+  at(link, sizeof link, "in-link.vqz");
+  enum { N = 1000, D = 16 };
+  float *x = malloc(sizeof(float) * N * D);
+  CHECK(x != NULL);
+  for (size_t i = 0; i < (size_t)N * D; i++) x[i] = (float)((i * 7919) % 1000) / 100.0f - 5.0f;
+  vec_npy_writer *nw;
+  CHECK(vec_npy_writer_open(npy, D, &nw) == VEC_OK);
+  CHECK(vec_npy_writer_append(nw, x, N, D) == VEC_OK && vec_npy_writer_finish(nw) == VEC_OK);
+  vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_UINT8_CAL, D);
+  vec_codec *c1, *c2;
+  CHECK(vec_codec_create(&p, &c1) == VEC_OK && vec_codec_create(&p, &c2) == VEC_OK);
+  vec_compress_opts o = VEC_COMPRESS_OPTS_INIT;
+  o.chunk_rows = 33;
+  uint64_t rows = 0;
+  CHECK(vec_compress_file(npy, a, c1, &o, &rows) == VEC_OK && rows == N);
+  CHECK(vec_codec_is_trained(c1));
+  /* by hand: train on the leading rows (all 1000 here), encode, write */
+  CHECK(vec_codec_train(c2, x, N, D) == VEC_OK);
+  vec_vqz_writer *w;
+  CHECK(vec_vqz_writer_open(b, c2, NULL, &w) == VEC_OK);
+  CHECK(vec_vqz_writer_append_floats(w, x, N, D, NULL, NULL) == VEC_OK);
+  CHECK(vec_vqz_writer_finish(w) == VEC_OK);
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  CHECK(fa && fb);
+  int same = 1, ca, cb;
+  do {
+    ca = fgetc(fa), cb = fgetc(fb);
+    same &= ca == cb;
+  } while (ca != EOF && cb != EOF);
+  fclose(fa), fclose(fb);
+  CHECK(same);
+  CHECK(symlink("in.npy", link) == 0);
+  CHECK(vec_compress_file(npy, link, c1, NULL, NULL) == VEC_E_INVALID_ARG &&
+        strstr(vec_last_error_message(), "is the input file"));
+  CHECK(unlink(link) == 0 && unlink(b) == 0);
+  vec_codec_params p8 = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 8);
+  vec_codec *c8;
+  CHECK(vec_codec_create(&p8, &c8) == VEC_OK);
+  CHECK(vec_compress_file(npy, b, c8, NULL, NULL) == VEC_E_INVALID_ARG);
+  vec_codec_free(c8);
+  int calls = 0;
+  o.batch.progress = stop_at_half, o.batch.progress_user = &calls;
+  CHECK(vec_compress_file(npy, b, c1, &o, &rows) == VEC_E_CANCELLED && calls > 0 && rows == 0);
+  char missing[300];
+  at(missing, sizeof missing, "missing.npy");
+  CHECK(vec_compress_file(missing, b, c1, NULL, NULL) == VEC_E_IO &&
+        vec_last_error_errno() == ENOENT);
+  struct stat st;
+  CHECK(stat(b, &st) != 0); /* nothing published by any failed run */
+  o.struct_size = 8;
+  CHECK(vec_compress_file(npy, b, c1, &o, NULL) == VEC_E_INVALID_ARG);
+  CHECK(unlink(a) == 0 && unlink(npy) == 0);
+  vec_codec_free(c1), vec_codec_free(c2);
+  free(x);
+}
+
 static void cleanup(void) { CHECK(rmdir(dir()) == 0); }
 
 const vt_test files_tests[] = {
@@ -203,6 +294,8 @@ const vt_test files_tests[] = {
     {"long_names_and_unpredictable_temporaries", long_names_and_unpredictable_temporaries},
     {"symlinks_are_written_through", symlinks_are_written_through},
     {"non_regular_targets_are_refused", non_regular_targets_are_refused},
+    {"io_errors_carry_errno", io_errors_carry_errno},
+    {"compress_file_pipeline", compress_file_pipeline},
     {"cleanup", cleanup},
 };
 const size_t files_count = sizeof files_tests / sizeof files_tests[0];

@@ -61,6 +61,7 @@ GROUP(forced)
 GROUP(centre)
 GROUP(index)
 GROUP(features)
+GROUP(names)
 
 int main(int argc, char **argv) {
   struct {
@@ -88,7 +89,8 @@ int main(int argc, char **argv) {
                 {"forced", forced_tests, forced_count},
                 {"centre", centre_tests, centre_count},
                 {"index", index_tests, index_count},
-                {"features", features_tests, features_count}};
+                {"features", features_tests, features_count},
+                {"names", names_tests, names_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;
