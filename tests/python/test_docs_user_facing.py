@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = {"cli.md", "c-api.md", "errors.md"}
-INTERNAL = re.compile(r"\bissues? ?#?\d+|\bDESIGN\.md|\bSTYLE\.md|\bdesign notes\b|\bprototype\b|\bHELPERS\b|"
+INTERNAL = re.compile(r"\bissues? ?#?\d+|\bDESIGN\.md|\bSTYLE\.md|\bdesign notes\b|\bprototype\b|(?-i:\bHELPERS\b)|"
                       r"\bthe integrator\b|\bs3-\d+", re.I)
 
 
