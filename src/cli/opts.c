@@ -4,8 +4,8 @@
  * for --metadata. */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
-#include <sys/stat.h>
 
+#include "../common/platform.h"
 #include "cli.h"
 
 int cli_codec_label(const vec_codec *c, char *buf, size_t cap) {
@@ -132,10 +132,7 @@ int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params
   return 0;
 }
 
-int cli_same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+int cli_same_file(const char *a, const char *b) { return vec_os_same_file(a, b); }
 
 /* A JSON value per RFC 8259, with nesting bounded (so no reader's recursion can overflow on what
  * this writes) and strings checked to be UTF-8. Iterative: a stack of open brackets. */

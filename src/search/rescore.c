@@ -124,7 +124,7 @@ static int run_rescore(const char *fn, rescore_ctx *c, const vec_batch_opts *opt
       rc = vsearch_worker_fail(fn, rc);
   }
   free(qbuf);
-  free(qs);
+  vec_os_aligned_free(qs);
   return rc;
 }
 

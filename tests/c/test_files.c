@@ -85,6 +85,7 @@ static void clear_dir(void) {
 }
 
 static void replaced_file_keeps_its_mode(void) {
+  VT_SKIP_ON_WINDOWS("Windows files have no permission bits (an ACL inherited from the directory)");
   char v[512], n[512];
   at(v, sizeof v, "m.vqz");
   at(n, sizeof n, "m.npy");
@@ -146,6 +147,8 @@ static void long_names_and_unpredictable_temporaries(void) {
 }
 
 static void symlinks_are_written_through(void) {
+  VT_SKIP_ON_WINDOWS("symbolic links: Windows needs a privilege to make them, and vectro does not "
+                     "follow them there");
   char target[512], link[512], m[64];
   at(target, sizeof target, "real.vqz");
   at(link, sizeof link, "link.vqz");
@@ -178,6 +181,7 @@ static void symlinks_are_written_through(void) {
  * root once turned it into a plain file for the whole machine. A FIFO stands in for the device
  * (no privileges needed), a directory and a link to a FIFO too. */
 static void non_regular_targets_are_refused(void) {
+  VT_SKIP_ON_WINDOWS("FIFOs and symbolic links do not exist on Windows");
   char fifo[512], sub[512], link[512];
   at(fifo, sizeof fifo, "pipe");
   at(sub, sizeof sub, "sub");
