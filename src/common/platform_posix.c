@@ -1,7 +1,7 @@
 /* platform_posix.c: the platform layer (platform.h) on Linux, macOS and other POSIX systems: the
  * system calls themselves, EINTR retried where a caller would otherwise see it. */
 #if !defined(_WIN32)
-#define _GNU_SOURCE /* getrandom, O_CLOEXEC, O_DIRECTORY, sched_getaffinity */
+#define _GNU_SOURCE /* syscall, O_CLOEXEC, O_DIRECTORY, sched_getaffinity */
 #include "platform.h"
 
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
-#include <sys/random.h>
+#include <sys/syscall.h>
 #endif
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
@@ -50,8 +50,10 @@ void vec_os_aligned_free(void *p) { free(p); }
 
 void vec_os_random(void *buf, size_t n) {
   unsigned char *b = buf;
-#if defined(__linux__)
-  if (getrandom(b, n, GRND_NONBLOCK) == (ssize_t)n) return;
+  /* The system call, not glibc's getrandom(): that needs glibc 2.25, newer than the manylinux2014
+   * wheels' 2.17 (a kernel before 3.17 says ENOSYS, and the fallback below is used). */
+#if defined(__linux__) && defined(SYS_getrandom)
+  if (n <= 256 && syscall(SYS_getrandom, b, n, 1 /* GRND_NONBLOCK */) == (long)n) return;
 #endif
   static _Atomic uint64_t counter;
   struct timespec ts;
