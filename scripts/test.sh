@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # test.sh: every test Vectro has, as stages: C tests built with gcc and clang (warnings are errors),
 # again under AddressSanitizer + UndefinedBehaviorSanitizer, the NEON kernels cross-compiled for
-# aarch64 and run under qemu-user, a bounded libFuzzer run of the file readers, lint (ruff,
-# clang-format, actionlint on the workflows), the Python suite, and a benchmark smoke run.
+# aarch64 and run under qemu-user, the library and C tests built for Windows (MinGW-w64) and run
+# under Wine, a bounded libFuzzer run of the file readers, lint (ruff, clang-format, actionlint on
+# the workflows), the Python suite, and a benchmark smoke run.
 # Every stage runs even when an earlier one failed; a summary table (stage, result, seconds) ends
-# the run, and the exit status is non-zero if any stage failed. The README's second command;
-# .ci/run calls exactly this. Python packages go into the project venv (.venv), never the system.
+# the run, and the exit status is non-zero if any stage failed (a stage that cannot run here, such
+# as Windows without Wine, exits 77: reported as skipped, its reason in its output). The README's
+# second command; .ci/run calls exactly this. Python packages go into the project venv (.venv),
+# never the system.
 #   VECTRO_STAGES="c-gcc pytest"   run only these stages (default: all)
 #   VECTRO_FUZZ_SECONDS=30         libFuzzer time per target
 # To add a stage: one `run_stage NAME COMMAND...` line below (COMMAND may be a function defined
@@ -40,7 +43,9 @@ run_stage() { # run_stage NAME COMMAND...: runs COMMAND (in a subshell, errexit 
   (set -euo pipefail; "$@")
   rc=$?
   local secs=$((SECONDS - t0)) result=ok
-  if [ $rc -ne 0 ]; then
+  if [ $rc -eq 77 ]; then # the stage could not run here and said why (e.g. no Wine)
+    result=skipped
+  elif [ $rc -ne 0 ]; then
     result="FAIL (rc $rc)"
     failed=$((failed + 1))
   fi
@@ -60,7 +65,11 @@ run_stage_bg() {
   if [ -n "${VECTRO_STAGES:-}" ] && [[ " $VECTRO_STAGES " != *" $name "* ]]; then return 0; fi
   mkdir -p build
   printf '\n=== [%s] %s (at %d s, in the background: build/stage-%s.log)\n' "$name" "$*" "$((SECONDS - start))" "$name"
-  (set -euo pipefail; "$@") >"build/stage-$name.log" 2>&1 &
+  rm -f "build/stage-$name.end"
+  # The subshell notes when it ended (SECONDS carries on in it), so the table shows the stage's own
+  # time, not the time until it was waited for.
+  ( (set -euo pipefail; "$@"); rc=$?; echo "$SECONDS" >"build/stage-$name.end"; exit $rc ) \
+    >"build/stage-$name.log" 2>&1 &
   bg_pid[$name]=$!
   bg_t0[$name]=$SECONDS
 }
@@ -71,8 +80,12 @@ wait_stage() {
   wait "${bg_pid[$name]}"
   rc=$?
   grep -v "^WARNING: Location 'file:" "build/stage-$name.log"
-  local secs=$((SECONDS - bg_t0[$name])) result=ok
-  if [ $rc -ne 0 ]; then
+  local end=$SECONDS
+  [ -s "build/stage-$name.end" ] && end=$(cat "build/stage-$name.end")
+  local secs=$((end - bg_t0[$name])) result=ok
+  if [ $rc -eq 77 ]; then
+    result=skipped
+  elif [ $rc -ne 0 ]; then
     result="FAIL (rc $rc)"
     failed=$((failed + 1))
   fi
@@ -133,12 +146,18 @@ neon_qemu() {
     *) bash scripts/test_neon_qemu.sh ;;
   esac
 }
+windows_wine() {
+  case $(uname -s)-$(uname -m) in
+    Linux-x86_64) bash scripts/test_windows_wine.sh ;;
+    *) echo "windows-wine: SKIPPED: Wine runs x86-64 Windows programs on an x86-64 Linux host only"; return 77 ;;
+  esac
+}
 lint() {
   ruff check python tests bench scripts examples notebooks
   git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
   echo "format: ok"
   if command -v actionlint >/dev/null; then
-    actionlint -color=never .github/workflows/*.yml
+    actionlint -no-color -oneline .github/workflows/*.yml
     echo "actionlint: ok ($(ls .github/workflows/*.yml | wc -l) workflows)"
   else
     echo "actionlint: not installed (see setup); checking the workflows against the GitHub workflow schema"
@@ -165,11 +184,15 @@ run_stage_bg python-install python_install
 # native C stages. On an idle 2-core machine that costs nothing; on a loaded one it takes a fair
 # share of the CPU instead of waiting its turn (its per-test timeouts allow for both).
 run_stage_bg neon-qemu neon_qemu
+# Windows: MinGW-w64 build of the library, CLI and C tests, run under Wine (skipped, exit 77, where
+# Wine cannot be installed or run). Also mostly waiting on emulated processes, so also beside.
+run_stage_bg windows-wine windows_wine
 run_stage c-gcc c_gcc
 run_stage c-clang c_clang
 run_stage c-asan c_asan
 run_stage fuzz bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
 wait_stage neon-qemu
+wait_stage windows-wine
 run_stage lint lint
 run_stage macos-compile bash scripts/check_macos.sh
 wait_stage python-install

@@ -108,7 +108,7 @@ static PyObject *index_add(PyObject *self, PyObject *const *args, Py_ssize_t nar
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = (int)threads;
   /* Ctrl-C stops the encoding; the batch then goes in not at all (add is atomic). */
-  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
+  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
   o.progress = vpy_progress_trampoline;
   o.progress_user = &sig;
   int rc;
@@ -315,7 +315,7 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   if (!PyUnicode_FSConverter(args[1], &path)) return NULL;
   const char *extra = args[2] == Py_None ? NULL : PyUnicode_AsUTF8(args[2]);
   if (args[2] != Py_None && !extra) return Py_DECREF(path), NULL;
-  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
+  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.progress = vpy_progress_trampoline; /* Ctrl-C: no file is written */
   o.progress_user = &sig;
@@ -347,7 +347,7 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.metric_override = (int)metric;
   o.mapped = mapped;
   vec_index *ix = NULL;
-  vpy_progress sig = {NULL, NULL, vpy_now_s(), 0};
+  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
   o.progress = vpy_progress_trampoline;
   o.progress_user = &sig;
   sig.ts = PyEval_SaveThread();

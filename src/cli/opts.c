@@ -4,19 +4,23 @@
  * for --metadata. */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
-#include <sys/stat.h>
 
+#include "../common/platform.h"
 #include "cli.h"
 
 int cli_codec_label(const vec_codec *c, char *buf, size_t cap) {
   const vec_codec_params *p = vec_codec_get_params(c);
-  /* The library's canonical name, except uint8-cal, which the CLI has always shown by its alias
-   * (both parse back to the same codec); a centred codec is named with its flag, so the name
-   * given back makes the same codec. */
+  /* The library's canonical name, except the per-dimension codecs, which the CLI shows by their
+   * short aliases (uint8, uint4, uint6: each parses back to the same codec); a centred codec is
+   * named with its flag, so the name given back makes the same codec. */
   const char *ctr = p->center ? " --center" : "";
   char name[64];
   if (p->codec == VEC_CODEC_UINT8_CAL)
     snprintf(name, sizeof name, "uint8");
+  else if (p->codec == VEC_CODEC_UINT4_CAL)
+    snprintf(name, sizeof name, "uint4");
+  else if (p->codec == VEC_CODEC_UINT6_CAL)
+    snprintf(name, sizeof name, "uint6");
   else if (vec_codec_params_name(p, name, sizeof name) < 0)
     name[0] = '\0';
   return snprintf(buf, cap, "%s%s", name, ctr);
@@ -136,10 +140,7 @@ int cli_codec_resolve(const char *cmd, const cli_codec_opts *o, vec_codec_params
   return 0;
 }
 
-int cli_same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+int cli_same_file(const char *a, const char *b) { return vec_os_same_file(a, b); }
 
 /* A JSON value per RFC 8259, with nesting bounded (so no reader's recursion can overflow on what
  * this writes) and strings checked to be UTF-8. Iterative: a stack of open brackets. */

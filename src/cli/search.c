@@ -1,6 +1,5 @@
 /* search.c: `vectro search`, a thin front end over vec_index: the index (its metric, ids and
  * sidecars) comes from the file, the search defaults from vec_search_params, as in Python. */
-#define _POSIX_C_SOURCE 200809L /* sigaction */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,13 +144,11 @@ int cmd_search(int argc, char **argv) {
   }
   sp.threads = (int)threads;
   sp.progress = check_interrupt;
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigaction(SIGINT, &sa, &old);
+  /* ISO C signal(), not sigaction: Windows has only this one (the handler only sets a flag). */
+  void (*old_sigint)(int) = signal(SIGINT, on_sigint);
   vec_search_stats st;
   rc = vec_index_search(ix, q, nq, d, k, &sp, ids, scores, &st);
-  sigaction(SIGINT, &old, NULL);
+  signal(SIGINT, old_sigint == SIG_ERR ? SIG_DFL : old_sigint);
   if (rc) {
     ret = rc == VEC_E_CANCELLED && interrupted
               ? (fprintf(stderr, "vectro search: interrupted\n"), 130)

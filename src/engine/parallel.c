@@ -1,14 +1,13 @@
 /* parallel.c: contiguous row chunks handed out through one atomic counter to short-lived pthreads.
  * Threads are started per call, and only when each gets enough bytes to repay its start (tens of
  * microseconds), so small batches run entirely on the caller's thread at no extra cost. */
-#define _GNU_SOURCE
 #include "parallel.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
+
+#include "../common/platform.h"
 
 /* A thread must get at least this many bytes of traffic to be worth starting. */
 #define MIN_BYTES_PER_THREAD ((size_t)4 << 20)
@@ -21,14 +20,7 @@ int vec_default_threads(void) {
   static _Atomic int cached;
   int n = atomic_load_explicit(&cached, memory_order_relaxed);
   if (n > 0) return n;
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-#endif
-  if (n <= 0) {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    n = c > 0 ? (int)c : 1;
-  }
+  n = vec_os_cpu_count();
   if (n > MAX_THREADS) n = MAX_THREADS;
   atomic_store_explicit(&cached, n, memory_order_relaxed);
   return n;

@@ -5,7 +5,7 @@
  * rerank codes and originals, all in step; live[] has bit r set iff row r is not deleted; map holds
  * exactly the live rows' ids. Searches take the lock shared, mutations exclusive; encoding happens
  * before the exclusive lock is taken, so a long add blocks searches only while rows are copied. */
-#define _DEFAULT_SOURCE /* strdup, madvise */
+#define _DEFAULT_SOURCE /* strdup */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -14,10 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../common/platform.h"
 #include "../io/reader_impl.h"
 #include "../io/vqz_internal.h"
 #include "../search/search.h"
@@ -100,17 +98,16 @@ struct vec_index_s {
   /* Mapped (vec_index_load with mapped): rows [0, nmap) have their first-stage codes and scales
    * in the file's blocks (segs), read in place; codes and scales hold rows [nmap, n) at r - nmap.
    * Every other per-row array is in memory, indexed by row. */
-  void *map;
-  size_t map_size, nmap, nsegs;
+  vec_os_map map; /* map.base: NULL when nothing is mapped */
+  size_t nmap, nsegs;
   seg *segs;
   /* The file rows [0, saved) are in (fpath at commit fgen, a 2.0 file): save appends rows
    * [saved, n) there when nothing else changed. fpath NULL: no such file. */
   char *fpath;
   uint64_t fdev, fino, fgen;
   size_t saved;
-  int dirty;  /* a row < saved was replaced in place */
-  void *omap; /* originals mapped from a .npy (orig points into it), or NULL */
-  size_t omap_size;
+  int dirty;       /* a row < saved was replaced in place */
+  vec_os_map omap; /* originals mapped from a .npy (orig points into it; omap.base NULL: none) */
   pthread_mutex_t save_m; /* serializes saves (they update the fields above) */
 };
 
@@ -142,6 +139,11 @@ static size_t run_from(const vec_index *ix, size_t r) {
   if (r >= ix->nmap) return ix->n - r;
   const seg *s = seg_of(ix, r);
   return s->start + s->n - r;
+}
+
+static int file_exists(const char *path) {
+  vec_os_stat st;
+  return vec_os_path_stat(path, &st) == 0;
 }
 
 /* ----- id map ------------------------------------------------------------------------------- */
@@ -233,14 +235,14 @@ static int grow(void **p, size_t cap, size_t per_row) {
 
 /* Mapped originals into memory (rows are about to be added or moved). */
 static int unmap_originals(vec_index *ix) {
-  if (!ix->omap) return VEC_OK;
+  if (!ix->omap.base) return VEC_OK;
   size_t bytes;
   if (!vec_mul_ok(ix->cap, ix->d * sizeof(float), &bytes)) return VEC_E_OVERFLOW;
   float *o = malloc(bytes ? bytes : 1);
   if (!o) return VEC_E_NOMEM;
   memcpy(o, ix->orig, ix->n * ix->d * sizeof(float));
-  munmap(ix->omap, ix->omap_size);
-  ix->omap = NULL, ix->orig = o;
+  vec_os_unmap(&ix->omap);
+  ix->orig = o;
   return VEC_OK;
 }
 
@@ -441,10 +443,11 @@ void vec_index_free(vec_index *ix) {
   vec_codec_free(ix->codec);
   vec_codec_free(ix->rerank);
   free(ix->codes), free(ix->rcodes), free(ix->scales), free(ix->sqn), free(ix->rscales);
-  free(ix->rsqn), free(ix->omap ? NULL : ix->orig), free(ix->osq), free(ix->ids), free(ix->live);
+  free(ix->rsqn), free(ix->omap.base ? NULL : ix->orig), free(ix->osq), free(ix->ids),
+      free(ix->live);
   free(ix->mkeys), free(ix->mrows), free(ix->metadata);
-  if (ix->map) munmap(ix->map, ix->map_size);
-  if (ix->omap) munmap(ix->omap, ix->omap_size);
+  vec_os_unmap(&ix->map);
+  vec_os_unmap(&ix->omap);
   free(ix->segs), free(ix->fpath);
   free(ix);
 }
@@ -654,9 +657,9 @@ static int materialize(vec_index *ix) {
   }
   free(ix->codes), free(ix->scales);
   ix->codes = c, ix->scales = s;
-  munmap(ix->map, ix->map_size);
+  vec_os_unmap(&ix->map);
   free(ix->segs);
-  ix->map = NULL, ix->segs = NULL, ix->nsegs = 0, ix->nmap = 0;
+  ix->segs = NULL, ix->nsegs = 0, ix->nmap = 0;
   return VEC_OK;
 }
 
@@ -1201,10 +1204,10 @@ static int save_vqz(const vec_index *ix, const char *path, const vec_codec *c, c
  * sidecars, and the file still at the commit the index knows (vec_vqz_append checks that under
  * its lock). Anything else: VEC_E_INVALID_ARG, and the caller rewrites the file. */
 static int try_append(vec_index *ix, const char *path, const char *meta) {
-  struct stat st;
+  uint64_t dev, ino;
   if (!ix->fpath || ix->dirty || ix->ndead || ix->rerank || ix->keep_originals ||
-      ix->saved < ix->nmap || stat(path, &st) != 0 || (uint64_t)st.st_dev != ix->fdev ||
-      (uint64_t)st.st_ino != ix->fino)
+      ix->saved < ix->nmap || vec_os_file_identity(path, &dev, &ino) != 0 || dev != ix->fdev ||
+      ino != ix->fino)
     return VEC_E_INVALID_ARG;
   size_t h = ix->saved - ix->nmap, m = ix->n - ix->saved;
   uint64_t gen;
@@ -1255,6 +1258,23 @@ int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metad
     return VEC_OK;
   }
   vec_clear_error();
+#if defined(_WIN32)
+  /* Windows cannot replace a file while a view of it is mapped (by this index or another): a
+   * rewrite first reads the mapped rows and originals into memory and unmaps them. */
+  if (ix->map.base || ix->omap.base) {
+    rw_unlock(&ix->lock);
+    rw_wrlock(&ix->lock);
+    rc = materialize(ix);
+    rw_unlock(&ix->lock);
+    rw_rdlock(&ix->lock);
+    if (rc) {
+      rw_unlock(&ix->lock);
+      pthread_mutex_unlock(&ix->save_m);
+      free(side), free(rside), free(meta);
+      return rc;
+    }
+  }
+#endif
   io_progress pr = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL, 0, 0};
   pr.total = (uint64_t)ix->mcount * (1u + (ix->rerank != NULL) + (ix->keep_originals != 0));
   /* The sidecars first: the main file, renamed into place last, names them. A sidecar this call
@@ -1262,13 +1282,13 @@ int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metad
   int made_r = 0, made_o = 0;
   if (ix->rerank) {
     snprintf(rside, plen + 32, "%s.rerank.vqz", path);
-    made_r = access(rside, F_OK) != 0;
+    made_r = !file_exists(rside);
     rc = save_vqz(ix, rside, ix->rerank, "{\"vectro_index_rerank\": 1}", ix->rcodes, ix->rscales,
                   ix->rcs, ix->rsc, 0, &pr);
   }
   if (!rc && ix->keep_originals) {
     snprintf(side, plen + 32, "%s.originals.npy", path);
-    made_o = access(side, F_OK) != 0;
+    made_o = !file_exists(side);
     vec_npy_writer *nw;
     float *row = malloc(ix->d * sizeof *row); /* the originals at the caller's scale */
     rc = row ? vec_npy_writer_open(side, ix->d, &nw)
@@ -1290,15 +1310,16 @@ int vec_index_save_opts(vec_index *ix, const char *path, const char *extra_metad
   }
   int v2 = !ix->rerank && !ix->keep_originals;
   if (!rc) rc = save_vqz(ix, path, ix->codec, meta, NULL, NULL, ix->cs, ix->sc, v2, &pr);
-  if (rc && made_r) unlink(rside);
-  if (rc && made_o) unlink(side);
-  struct stat st;
+  if (rc && made_r) vec_os_unlink(rside);
+  if (rc && made_o) vec_os_unlink(side);
+  uint64_t dev, ino;
   free(ix->fpath);
   ix->fpath = NULL;
   ix->saved = 0;
   /* The file now holds rows [0, n) in order when none is deleted: later saves may append. */
-  if (!rc && v2 && !ix->ndead && stat(path, &st) == 0 && (ix->fpath = strdup(path))) {
-    ix->fdev = (uint64_t)st.st_dev, ix->fino = (uint64_t)st.st_ino, ix->fgen = 1;
+  if (!rc && v2 && !ix->ndead && vec_os_file_identity(path, &dev, &ino) == 0 &&
+      (ix->fpath = strdup(path))) {
+    ix->fdev = dev, ix->fino = ino, ix->fgen = 1;
     ix->saved = ix->n, ix->dirty = 0;
   }
   rw_unlock(&ix->lock);
@@ -1363,23 +1384,21 @@ static int load_originals(vec_index *ix, const char *path, io_progress *pr) {
   }
   int sq = ix->metric != VEC_METRIC_IP;
   ix->keep_originals = 1;
-  struct stat st;
+  vec_os_stat st;
   /* A mapped index maps float32 .npy originals too (C order, aligned, at the index's scale): the
    * rescoring reads them in place. Anything else is read into memory. */
   if (ix->nmap && rd->kind == VEC_FILE_NPY && rd->elem == VEC_EL_F32 && !rd->fortran &&
-      rd->data_off % 4 == 0 && vec_index_scale_exp(ix) == 0 && fstat(rd->fd, &st) == 0) {
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, rd->fd, 0);
-    if (m != MAP_FAILED) {
-      size_t at = (size_t)rd->data_off;
-      vec_reader_close(rd);
-      ix->omap = m, ix->omap_size = (size_t)st.st_size;
-      ix->orig = (float *)(void *)((uint8_t *)m + at);
-      if ((rc = grow((void **)&ix->osq, ix->cap, sq ? sizeof(float) : 0)))
-        return vec_fail(rc, -1, "vec_index_load: out of memory for the originals' norms");
-      for (size_t i = 0; sq && i < ix->n; i++) ix->osq[i] = sqnorm_f32(ix->orig + i * ix->d, ix->d);
-      if (sq) madvise(m, (size_t)st.st_size, MADV_DONTNEED); /* as for the codes' norms */
-      return VEC_OK;
-    }
+      rd->data_off % 4 == 0 && vec_index_scale_exp(ix) == 0 && vec_os_fstat(rd->fd, &st) == 0 &&
+      st.size > 0 && st.size <= SIZE_MAX &&
+      vec_os_map_read(rd->fd, 0, (size_t)st.size, &ix->omap) == 0) {
+    size_t at = (size_t)rd->data_off;
+    vec_reader_close(rd);
+    ix->orig = (float *)(void *)((uint8_t *)ix->omap.base + at);
+    if ((rc = grow((void **)&ix->osq, ix->cap, sq ? sizeof(float) : 0)))
+      return vec_fail(rc, -1, "vec_index_load: out of memory for the originals' norms");
+    for (size_t i = 0; sq && i < ix->n; i++) ix->osq[i] = sqnorm_f32(ix->orig + i * ix->d, ix->d);
+    if (sq) vec_os_map_drop_pages(&ix->omap); /* as for the codes' norms */
+    return VEC_OK;
   }
   if ((rc = grow((void **)&ix->orig, ix->cap, ix->d * sizeof(float))) ||
       (rc = grow((void **)&ix->osq, ix->cap, sq ? sizeof(float) : 0))) {
@@ -1455,27 +1474,26 @@ static int map_file(vec_index *ix, vec_vqz_reader *r, const char *path) {
   if (!(ix->segs = malloc((size_t)nb * sizeof *ix->segs + 1)))
     return vec_fail(VEC_E_NOMEM, -1, "vec_index_load: out of memory");
   size_t size = vec_vqz_file_size(r);
-  void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-  if (m == MAP_FAILED)
-    return vec_fail(VEC_E_IO, -1, "vec_index_load: cannot map '%s': %s", path, strerror(errno));
-  ix->map = m, ix->map_size = size;
+  if (vec_os_map_read(fd, 0, size, &ix->map) != 0)
+    return vec_fail_os(errno, "vec_index_load: cannot map '%s': %s", path, strerror(errno));
+  const uint8_t *m = ix->map.addr;
   for (uint64_t b = 0; b < nb; b++) {
     vec_vqz_block blk;
     vec_vqz_block_at(r, b, &blk);
-    const uint8_t *at = (const uint8_t *)m + blk.offset;
+    const uint8_t *at = m + blk.offset;
     ix->segs[b] = (seg){(size_t)blk.first, (size_t)blk.rows, at,
                         ix->sc ? (const float *)(const void *)(at + blk.scales) : NULL};
     ix->nsegs = (size_t)b + 1;
     if (!vec_vqz_has_ids(r)) continue;
     uint8_t *dst = (uint8_t *)(ix->ids + blk.first);
     size_t left = (size_t)blk.rows * 8;
-    off_t off = (off_t)(blk.offset + blk.ids);
+    uint64_t off = blk.offset + blk.ids;
     while (left) {
-      ssize_t k = pread(fd, dst, left, off);
+      ssize_t k = vec_os_pread(fd, dst, left, off);
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0)
         return vec_fail(VEC_E_IO, -1, "vec_index_load: cannot read the ids of '%s'", path);
-      dst += k, left -= (size_t)k, off += k;
+      dst += k, left -= (size_t)k, off += (uint64_t)k;
     }
   }
   return VEC_OK;
@@ -1566,7 +1584,7 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
   }
   /* The norms touched every page of the map: let them go from this process's RSS (they stay in the
    * page cache, clean, and come back at the next search's first touch). */
-  if (ix->map && ix->metric != VEC_METRIC_IP) madvise(ix->map, ix->map_size, MADV_DONTNEED);
+  if (ix->map.base && ix->metric != VEC_METRIC_IP) vec_os_map_drop_pages(&ix->map);
   {
     const char *op = opts ? opts->originals : NULL, *rp = opts ? opts->rerank : NULL;
     int sidecars = !opts || opts->sidecars;
@@ -1585,11 +1603,11 @@ int vec_index_load(const char *path, const vec_index_load_options *opts, vec_ind
     rc = vec_fail(VEC_E_NOMEM, -1, "%s: out of memory", fn);
     goto fail;
   }
-  struct stat st;
+  vec_os_stat st;
   /* A 2.0 file with ids: a later save to the same path may append to it. */
   if (vec_vqz_generation(r) && vec_vqz_has_ids(r) && vec_vqz_fd(r) >= 0 &&
-      fstat(vec_vqz_fd(r), &st) == 0 && (ix->fpath = strdup(path))) {
-    ix->fdev = (uint64_t)st.st_dev, ix->fino = (uint64_t)st.st_ino;
+      vec_os_fstat(vec_vqz_fd(r), &st) == 0 && (ix->fpath = strdup(path))) {
+    ix->fdev = st.dev, ix->fino = st.ino;
     ix->fgen = vec_vqz_generation(r), ix->saved = n;
   }
   vec_vqz_reader_close(r);

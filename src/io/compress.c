@@ -4,8 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
+#include "../common/platform.h"
 #include "../common/internal.h"
 
 #define CHUNK_ROWS_MAX    65536
@@ -27,10 +27,7 @@ static int step_cb(void *u, size_t done, size_t total) {
   return s->user->progress(s->user->progress_user, s->base + (s->scale ? done : 0), s->total);
 }
 
-static int same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+static int same_file(const char *a, const char *b) { return vec_os_same_file(a, b); }
 
 int vec_compress_file(const char *input, const char *output, vec_codec *codec,
                       const vec_compress_opts *opts, uint64_t *rows_out) {

@@ -6,13 +6,12 @@
 #include "npy.h"
 #include "tmpfile.h"
 
+#include "../common/platform.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------------------------------------
  * Header parsing. The header is a Python dict literal, e.g.
@@ -241,7 +240,7 @@ int vec_npy_parse_f32(const unsigned char *buf, size_t size, const char *name, f
 
 int vec_npy_read_f32(const char *path, float **data, size_t *n, size_t *d) {
   *data = NULL;
-  FILE *f = fopen(path, "rb");
+  FILE *f = vec_os_fopen(path, "rb");
   if (!f) return vec_fail_os(errno, "%s: %s", path, strerror(errno));
   unsigned char *buf = NULL;
   size_t cap = 0, size = 0;
@@ -313,15 +312,15 @@ static size_t npy_header(char out[256], uint64_t rows, size_t dim) {
   return total + pad;
 }
 
-static int write_all(int fd, const void *p, size_t n, off_t off, int positional) {
+static int write_all(int fd, const void *p, size_t n, uint64_t off, int positional) {
   const unsigned char *s = p;
   while (n) {
-    ssize_t w = positional ? pwrite(fd, s, n, off) : write(fd, s, n);
+    ssize_t w = positional ? vec_os_pwrite(fd, s, n, off) : vec_os_write(fd, s, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       return -1;
     }
-    s += w, n -= (size_t)w, off += w;
+    s += w, n -= (size_t)w, off += (uint64_t)w;
   }
   return 0;
 }
@@ -335,8 +334,8 @@ static void writer_free(vec_npy_writer *w) {
 
 /* Drops the temporary file and the writer. */
 static void writer_discard(vec_npy_writer *w) {
-  if (w->fd >= 0) close(w->fd);
-  unlink(w->tmp);
+  if (w->fd >= 0) vec_os_close(w->fd);
+  vec_os_unlink(w->tmp);
   writer_free(w);
 }
 
@@ -430,13 +429,13 @@ int vec_npy_writer_finish(vec_npy_writer *w) {
   const char *step = "rewriting the header";
   if (hl != w->header_len || write_all(w->fd, h, hl, 0, 1) != 0) goto io_fail;
   step = "fsync";
-  if (fsync(w->fd) != 0) goto io_fail;
+  if (vec_os_fsync(w->fd) != 0) goto io_fail;
   step = "close";
   int fd = w->fd;
   w->fd = -1;
-  if (close(fd) != 0) goto io_fail;
+  if (vec_os_close(fd) != 0) goto io_fail;
   step = "rename";
-  if (rename(w->tmp, w->path) != 0) goto io_fail;
+  if (vec_os_replace(w->tmp, w->path) != 0) goto io_fail;
   /* The rename is durable only once the directory is synced. The file is in place by now, so a
    * failure here is reported but cannot undo it; file systems that cannot sync a directory say
    * EINVAL, which is no failure of ours. */
@@ -450,12 +449,8 @@ int vec_npy_writer_finish(vec_npy_writer *w) {
       strcpy(dir, "/");
     else
       memcpy(dir, w->path, dl), dir[dl] = '\0';
-    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    int e = 0;
-    if (dfd >= 0) {
-      if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
-      close(dfd);
-    }
+    /* A directory that cannot be opened is skipped, as before; EINVAL counts as synced. */
+    int e = vec_os_sync_dir(dir) != 0 && errno != ENOENT && errno != EACCES ? errno : 0;
     free(dir);
     if (e) {
       rc =

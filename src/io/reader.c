@@ -7,14 +7,12 @@
 #define _POSIX_C_SOURCE   200809L
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../common/platform.h"
 #include "npy.h"
 #include "reader_impl.h"
 
@@ -27,7 +25,7 @@
 int vec_reader_pread(const vec_reader *r, void *buf, size_t n, uint64_t off) {
   unsigned char *p = buf;
   while (n) {
-    ssize_t got = pread(r->fd, p, n, (off_t)off);
+    ssize_t got = vec_os_pread(r->fd, p, n, off);
     if (got < 0) {
       if (errno == EINTR) continue;
       return vec_fail_os(errno, "%s: read failed: %s", r->path, strerror(errno));
@@ -91,17 +89,17 @@ int vec_reader_open(const char *path, vec_reader **out) {
   }
   memcpy(r->path, path, pl + 1);
   int rc;
-  struct stat st;
-  r->fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+  vec_os_stat st;
+  r->fd = vec_os_open_read(path);
+  if (r->fd < 0 || vec_os_fstat(r->fd, &st) != 0) {
     rc = vec_fail_os(errno, "%s: %s", path, strerror(errno));
-  } else if (S_ISDIR(st.st_mode)) {
+  } else if (st.dir) {
     rc = vec_fail_os(EISDIR, "%s: %s", path, strerror(EISDIR));
-  } else if (!S_ISREG(st.st_mode)) {
+  } else if (!st.regular) {
     rc = vec_fail(VEC_E_IO, -1, "%s: not a regular file (the reader needs its size and seeks)",
                   path);
   } else {
-    uint64_t size = (uint64_t)st.st_size;
+    uint64_t size = st.size;
     r->buf_cap = size < VEC_READER_BUF ? (size < 16 ? 16 : (size_t)size) : VEC_READER_BUF;
     r->buf = malloc(r->buf_cap);
     r->kind = ends_with(path, ".fvecs")   ? VEC_FILE_FVECS
@@ -215,7 +213,7 @@ int vec_reader_seek(vec_reader *r, uint64_t row) {
 
 void vec_reader_close(vec_reader *r) {
   if (!r) return;
-  if (r->fd >= 0) close(r->fd);
+  if (r->fd >= 0) vec_os_close(r->fd);
   free(r->path);
   free(r->buf);
   free(r->block);

@@ -2,19 +2,16 @@
  * that holds at most one block in memory and renames a finished temporary over the target, and a
  * reader (pread, no memory map) that checks every length against the file's size before use and
  * every block's CRC-32C before trusting its bytes. */
-#define _GNU_SOURCE /* O_CLOEXEC, O_DIRECTORY, fsync on older glibc */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../codecs/codec_impl.h"
+#include "../common/platform.h"
 #include "tmpfile.h"
 #include "vqz_internal.h"
 
@@ -116,7 +113,7 @@ static int emit(vec_vqz_writer *w, const void *data, size_t n, uint32_t crc_of_d
   const uint8_t *p = data;
   size_t left = n;
   while (left) {
-    ssize_t k = write(w->fd, p, left);
+    ssize_t k = vec_os_write(w->fd, p, left);
     if (k < 0) {
       if (errno == EINTR) continue;
       return io_fail("cannot write", w->tmp);
@@ -169,7 +166,7 @@ static void build_header(vec_vqz_writer *w, uint32_t codec_size, uint32_t meta_s
 }
 
 static void writer_free(vec_vqz_writer *w) {
-  if (w->fd >= 0) close(w->fd);
+  if (w->fd >= 0) vec_os_close(w->fd);
   free(w->path);
   free(w->tmp);
   free(w->buf);
@@ -181,10 +178,10 @@ static void writer_free(vec_vqz_writer *w) {
 
 static void writer_discard(vec_vqz_writer *w) {
   if (w->fd >= 0) {
-    close(w->fd);
+    vec_os_close(w->fd);
     w->fd = -1;
   }
-  if (w->tmp_created) unlink(w->tmp);
+  if (w->tmp_created) vec_os_unlink(w->tmp);
   writer_free(w);
 }
 
@@ -261,7 +258,7 @@ static int writer_open(const char *path, const vec_codec *codec, const vec_vqz_o
   build_header(w, (uint32_t)codec_size, (uint32_t)meta_size, meta_crc, 0);
   rc = VEC_OK;
   for (size_t k = 0; k < VQZ_HEADER && rc == VEC_OK;) {
-    ssize_t n = write(w->fd, w->header + k, VQZ_HEADER - k);
+    ssize_t n = vec_os_write(w->fd, w->header + k, VQZ_HEADER - k);
     if (n < 0 && errno != EINTR) rc = io_fail("cannot write", w->tmp);
     if (n > 0) k += (size_t)n;
   }
@@ -442,13 +439,11 @@ static int sync_dir(const char *path) {
     if (dir) memcpy(dir, path, len), dir[len] = '\0';
   }
   if (!dir) return vec_fail(VEC_E_NOMEM, -1, "out of memory");
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int rc = VEC_OK;
-  /* Some file systems cannot sync a directory (EINVAL): there is nothing more to do there. */
-  if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+  /* Some file systems cannot sync a directory (EINVAL): vec_os_sync_dir counts that as done. */
+  if (vec_os_sync_dir(dir) != 0)
     rc = vec_fail_os(errno, "'%s' was written, but syncing its directory '%s' failed: %s", path,
                      dir, strerror(errno));
-  if (fd >= 0) close(fd);
   free(dir);
   return rc;
 }
@@ -486,7 +481,7 @@ static void put_slot(uint8_t *s, uint64_t gen, uint64_t footer_off, uint64_t cou
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off, const char *name) {
   const uint8_t *p = buf;
   while (n) {
-    ssize_t k = pwrite(fd, p, n, (off_t)off);
+    ssize_t k = vec_os_pwrite(fd, p, n, off);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) return io_fail("cannot write", name);
     p += k, n -= (size_t)k, off += (uint64_t)k;
@@ -571,7 +566,7 @@ int vec_vqz_writer_finish(vec_vqz_writer *w) {
   put32(chunk, file_crc);
   if ((rc = emit_crc(w, chunk, 4))) goto fail;
   for (size_t off = 0; off < VQZ_HEADER;) {
-    ssize_t n = pwrite(w->fd, w->header + off, VQZ_HEADER - off, (off_t)off);
+    ssize_t n = vec_os_pwrite(w->fd, w->header + off, VQZ_HEADER - off, off);
     if (n < 0 && errno != EINTR) {
       rc = io_fail("cannot write", w->tmp);
       goto fail;
@@ -579,17 +574,17 @@ int vec_vqz_writer_finish(vec_vqz_writer *w) {
     if (n > 0) off += (size_t)n;
   }
 sync:
-  if (fsync(w->fd) != 0) {
+  if (vec_os_fsync(w->fd) != 0) {
     rc = io_fail("cannot sync", w->tmp);
     goto fail;
   }
   int fd = w->fd;
   w->fd = -1;
-  if (close(fd) != 0) {
+  if (vec_os_close(fd) != 0) {
     rc = io_fail("cannot close", w->tmp);
     goto fail;
   }
-  if (rename(w->tmp, w->path) != 0) {
+  if (vec_os_replace(w->tmp, w->path) != 0) {
     rc = vec_fail_os(errno, "cannot rename '%s' to '%s': %s", w->tmp, w->path, strerror(errno));
     goto fail;
   }
@@ -637,7 +632,7 @@ struct vec_vqz_reader_s {
 
 void vec_vqz_reader_close(vec_vqz_reader *r) {
   if (!r) return;
-  if (!r->base && r->fd >= 0) close(r->fd);
+  if (!r->base && r->fd >= 0) vec_os_close(r->fd);
   free(r->footer);
   vec_codec_free(r->codec);
   free(r->metadata);
@@ -657,7 +652,7 @@ static int fetch_into(const vec_vqz_reader *r, uint64_t off, size_t n, void *dst
   }
   uint8_t *d = dst;
   while (n) {
-    ssize_t k = pread(r->fd, d, n, (off_t)off);
+    ssize_t k = vec_os_pread(r->fd, d, n, off);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) return io_fail("cannot read", r->name);
     if (k == 0)
@@ -988,7 +983,7 @@ static int open_reader(const void *base, int fd, size_t size, const char *name,
   if (!r || !nm) {
     free(r);
     free(nm);
-    if (!base) close(fd);
+    if (!base) vec_os_close(fd);
     return vec_fail(VEC_E_NOMEM, -1, "out of memory");
   }
   memcpy(nm, name, nl + 1);
@@ -1015,23 +1010,23 @@ int vec_vqz_reader_open(const char *path, vec_vqz_reader **out) {
   vec_clear_error();
   if (!path || !out) return vec_fail(VEC_E_INVALID_ARG, -1, "vec_vqz_reader_open: NULL argument");
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = vec_os_open_read(path);
   if (fd < 0) return io_fail("cannot open", path);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
+  vec_os_stat st;
+  if (vec_os_fstat(fd, &st) != 0) {
     int rc = io_fail("cannot stat", path);
-    close(fd);
+    vec_os_close(fd);
     return rc;
   }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
+  if (!st.regular) {
+    vec_os_close(fd);
     return vec_fail(VEC_E_IO, -1, "'%s' is not a regular file", path);
   }
-  if ((uint64_t)st.st_size > SIZE_MAX || (uint64_t)st.st_size > (uint64_t)INT64_MAX) {
-    close(fd);
+  if (st.size > SIZE_MAX || st.size > (uint64_t)INT64_MAX) {
+    vec_os_close(fd);
     return vec_fail(VEC_E_IO, -1, "'%s' is too large", path);
   }
-  return open_reader(NULL, fd, (size_t)st.st_size, path, out);
+  return open_reader(NULL, fd, (size_t)st.size, path, out);
 }
 
 uint64_t vec_vqz_count(const vec_vqz_reader *r) { return r ? r->count : 0; }
@@ -1242,26 +1237,25 @@ uint64_t vec_vqz_generation(const vec_vqz_reader *r) { return r->major >= 2 ? r-
 
 int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, const void *codes,
                    const float *scales, const uint64_t *ids, size_t n, uint64_t *new_gen) {
-  int fd = open(path, O_RDWR | O_CLOEXEC);
+  int fd = vec_os_open_rw(path);
   if (fd < 0) return io_fail("cannot open", path);
   /* One appender at a time (advisory: every vectro appender takes it). */
-  while (flock(fd, LOCK_EX) != 0)
-    if (errno != EINTR) {
-      int rc = io_fail("cannot lock", path);
-      close(fd);
-      return rc;
-    }
-  struct stat st;
-  int rfd = dup(fd), rc;
-  if (rfd < 0 || fstat(fd, &st) != 0) {
+  if (vec_os_lock_exclusive(fd) != 0) {
+    int rc = io_fail("cannot lock", path);
+    vec_os_close(fd);
+    return rc;
+  }
+  vec_os_stat st;
+  int rfd = vec_os_dup(fd), rc;
+  if (rfd < 0 || vec_os_fstat(fd, &st) != 0) {
     rc = io_fail("cannot open", path);
-    if (rfd >= 0) close(rfd);
-    close(fd);
+    if (rfd >= 0) vec_os_close(rfd);
+    vec_os_close(fd);
     return rc;
   }
   vec_vqz_reader *r = NULL;
-  if ((rc = open_reader(NULL, rfd, (size_t)st.st_size, path, &r))) {
-    close(fd);
+  if ((rc = open_reader(NULL, rfd, (size_t)st.size, path, &r))) {
+    vec_os_close(fd);
     return rc;
   }
   uint8_t *buf = NULL, *entries = NULL, *f = NULL;
@@ -1277,7 +1271,7 @@ int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, 
   size_t per = ((size_t)256 << 20) / (cs + 4 * sc + 8);
   if (per < 1) per = 1;
   if (per > UINT32_MAX) per = UINT32_MAX;
-  uint64_t nb = (n + per - 1) / per, pos = pad64((uint64_t)st.st_size);
+  uint64_t nb = (n + per - 1) / per, pos = pad64(st.size);
   entries = malloc(nb ? (size_t)nb * VQZ_ENTRY : 1);
   if (!entries) {
     rc = vec_fail(VEC_E_NOMEM, -1, "out of memory");
@@ -1315,7 +1309,7 @@ int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, 
   /* Durable order: the new blocks and footer first, then the commit slot the older generation
    * held (the current one, and the footer it names, are never written over). */
   if ((rc = pwrite_all(fd, f, fs, pos, path))) goto out;
-  if (fsync(fd) != 0) {
+  if (vec_os_fsync(fd) != 0) {
     rc = io_fail("cannot sync", path);
     goto out;
   }
@@ -1323,7 +1317,7 @@ int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, 
   put_slot(slot, r->gen + 1, pos, r->count + n, (uint32_t)fs);
   if ((rc = pwrite_all(fd, slot, VQZ_SLOT, r->hs + (uint64_t)(!r->slot) * VQZ_SLOT, path)))
     goto out;
-  if (fsync(fd) != 0) {
+  if (vec_os_fsync(fd) != 0) {
     rc = io_fail("cannot sync", path);
     goto out;
   }
@@ -1331,6 +1325,6 @@ int vec_vqz_append(const char *path, uint64_t expect_gen, const char *metadata, 
 out:
   free(buf), free(entries), free(f);
   vec_vqz_reader_close(r);
-  close(fd); /* releases the lock */
+  vec_os_close(fd); /* releases the lock */
   return rc;
 }

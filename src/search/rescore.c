@@ -142,7 +142,7 @@ static int run_rescore(const char *fn, rescore_ctx *c, const vec_batch_opts *opt
   }
   free(scaled);
   free(qbuf);
-  free(qs);
+  vec_os_aligned_free(qs);
   return rc;
 }
 

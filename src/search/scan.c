@@ -296,6 +296,6 @@ out:
   free(qbuf);
   free(hs);
   free(store);
-  free(qs);
+  vec_os_aligned_free(qs);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../codecs/codec_impl.h"
+#include "../common/platform.h"
 #include "dots.h"
 
 #define TILE_ROWS 128 /* rows decoded at once: 128 x d floats stays in L2 for usual d */
@@ -64,7 +65,7 @@ static inline uint8_t *scorer_prepare(const scorer *s, const float *queries, siz
                                       size_t ldq) {
   size_t bytes = nq * s->qsize;
   bytes = (bytes + 63) & ~(size_t)63;
-  uint8_t *qs = aligned_alloc(64, bytes ? bytes : 64);
+  uint8_t *qs = vec_os_aligned_alloc(64, bytes ? bytes : 64);
   if (!qs) return NULL;
   for (size_t j = 0; j < nq; j++) {
     if (s->hooked)

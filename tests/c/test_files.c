@@ -86,6 +86,7 @@ static void clear_dir(void) {
 }
 
 static void replaced_file_keeps_its_mode(void) {
+  VT_SKIP_ON_WINDOWS("Windows files have no permission bits (an ACL inherited from the directory)");
   char v[512], n[512];
   at(v, sizeof v, "m.vqz");
   at(n, sizeof n, "m.npy");
@@ -147,6 +148,8 @@ static void long_names_and_unpredictable_temporaries(void) {
 }
 
 static void symlinks_are_written_through(void) {
+  VT_SKIP_ON_WINDOWS("symbolic links: Windows needs a privilege to make them, and vectro does not "
+                     "follow them there");
   char target[512], link[512], m[64];
   at(target, sizeof target, "real.vqz");
   at(link, sizeof link, "link.vqz");
@@ -179,6 +182,7 @@ static void symlinks_are_written_through(void) {
  * root once turned it into a plain file for the whole machine. A FIFO stands in for the device
  * (no privileges needed), a directory and a link to a FIFO too. */
 static void non_regular_targets_are_refused(void) {
+  VT_SKIP_ON_WINDOWS("FIFOs and symbolic links do not exist on Windows");
   char fifo[512], sub[512], link[512];
   at(fifo, sizeof fifo, "pipe");
   at(sub, sizeof sub, "sub");
@@ -207,10 +211,14 @@ static void io_errors_carry_errno(void) {
   CHECK(vec_vqz_reader_open(missing, &r) == VEC_E_IO && vec_last_error_errno() == ENOENT);
   vec_reader *er = NULL;
   CHECK(vec_reader_open(dir(), &er) == VEC_E_IO && vec_last_error_errno() == EISDIR);
+#if !defined(_WIN32) /* no FIFOs there */
   at(fifo, sizeof fifo, "errno-fifo");
   CHECK(mkfifo(fifo, 0600) == 0);
   CHECK(write_vqz(fifo, "x") == VEC_E_IO && vec_last_error_errno() == 0);
   CHECK(unlink(fifo) == 0);
+#else
+  (void)fifo;
+#endif
   CHECK(write_vqz(missing, "x") == VEC_E_IO && vec_last_error_errno() == ENOENT);
   vec_codec_params p = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 0);
   vec_codec *c = NULL;
@@ -262,10 +270,14 @@ static void compress_file_pipeline(void) {
   } while (ca != EOF && cb != EOF);
   fclose(fa), fclose(fb);
   CHECK(same);
+#if !defined(_WIN32) /* symbolic links need a privilege there */
   CHECK(symlink("in.npy", link) == 0);
   CHECK(vec_compress_file(npy, link, c1, NULL, NULL) == VEC_E_INVALID_ARG &&
         strstr(vec_last_error_message(), "is the input file"));
-  CHECK(unlink(link) == 0 && unlink(b) == 0);
+  CHECK(unlink(link) == 0);
+#endif
+  CHECK(vec_compress_file(npy, npy, c1, NULL, NULL) == VEC_E_INVALID_ARG);
+  CHECK(unlink(b) == 0);
   vec_codec_params p8 = VEC_CODEC_PARAMS_INIT(VEC_CODEC_INT8, 8);
   vec_codec *c8;
   CHECK(vec_codec_create(&p8, &c8) == VEC_OK);

@@ -56,4 +56,6 @@ void vt_guarded_free(void *handle, size_t handle_size);
 /* Instruction sets to test: every one this CPU supports, scalar first. */
 int vt_isas(int *out);
 
+#include "vtest_os.h"
+
 #endif

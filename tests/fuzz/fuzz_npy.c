@@ -12,12 +12,28 @@
 
 #include "vectro.h"
 
+#ifndef O_BINARY
+#define O_BINARY 0 /* Windows: no newline translation */
+#endif
+#if defined(_WIN32)
+#include <direct.h>
+#define COPIES 4 /* no symbolic links without a privilege: the input is written four times */
+static char *mkdtemp(char *t) {
+  return _mktemp_s(t, strlen(t) + 1) == 0 && _mkdir(t) == 0 ? t : NULL;
+}
+static int symlink(const char *to, const char *from) { return (void)to, (void)from, -1; }
+#else
+#define COPIES 1
+#endif
+
 #include "../../src/io/npy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void die(const char *what);
 
 static char dir[256];
-static char paths[4][300]; /* in.npy, then links to it named in.fvecs, in.bvecs, in.ivecs */
+static char paths[4]
+                 [300]; /* in.npy, then links to it (copies of it) named in.fvecs, .bvecs, .ivecs */
 
 static void cleanup(void) {
   for (int i = 0; i < 4; i++) unlink(paths[i]);
@@ -32,7 +48,7 @@ static int setup(void) {
   const char *names[] = {"in.npy", "in.fvecs", "in.bvecs", "in.ivecs"};
   for (int i = 0; i < 4; i++) {
     snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
-    if (i && symlink("in.npy", paths[i]) != 0) return -1;
+    if (COPIES == 1 && i && symlink("in.npy", paths[i]) != 0) return -1;
   }
   atexit(cleanup);
   return 0;
@@ -59,17 +75,19 @@ static int read_rows(vec_reader *r, size_t chunk, float *out) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (setup() != 0) return 0;
-  int fd = open(paths[0], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return 0;
-  size_t off = 0;
-  while (off < size) {
-    ssize_t w = write(fd, data + off, size - off);
-    if (w <= 0) break;
-    off += (size_t)w;
+  if (setup() != 0) die("cannot set up the input files");
+  for (int i = 0; i < COPIES; i++) {
+    int fd = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_BINARY, 0600);
+    if (fd < 0) die("cannot create the input file");
+    size_t off = 0;
+    while (off < size) {
+      ssize_t w = write(fd, data + off, (unsigned)(size - off));
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    close(fd);
+    if (off != size) die("cannot write the input file");
   }
-  close(fd);
-  if (off != size) return 0;
   size_t chunk = size ? 1 + data[size - 1] % 8 : 1;
 
   float *x = NULL;
