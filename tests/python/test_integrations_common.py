@@ -99,3 +99,19 @@ def test_originals_rescore_exactly_from_a_vqz(tmp_path):
         o.rescore(q, np.full((3, 2), 7, np.uint64), 1, "ip")
     got, scores = o.rescore(q, np.array([[0, 10]] * 3, np.uint64), 4, "l2")  # fewer candidates than k
     assert (got[:, 2:] == vectro.NO_ID).all() and np.isnan(scores[:, 2:]).all()
+
+
+@pytest.mark.parametrize("scale", [1e19, 1e-22])
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_exact_rescoring_at_extreme_magnitudes(scale, metric):
+    """The local exact rescoring of database candidates ranks rows of 1e19 and 1e-22 as it ranks
+    the same rows at ordinary scale (float32 norms and dots would overflow or underflow)."""
+    from vectro.integrations._common import exact_scores, order
+
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((4, 32)).astype(np.float32)
+    x = rng.standard_normal((4, 50, 32)).astype(np.float32)
+    want = order(exact_scores(q, x, metric), metric, 10)
+    got_scores = exact_scores(q * np.float32(scale), x * np.float32(scale), metric)
+    assert not np.isnan(got_scores).any()
+    np.testing.assert_array_equal(order(got_scores, metric, 10), want)

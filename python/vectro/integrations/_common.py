@@ -296,7 +296,11 @@ def as_queries(queries, dim: int | None) -> tuple[np.ndarray, bool]:
 
 def exact_scores(q: np.ndarray, x: np.ndarray, metric: str) -> np.ndarray:
     """Scores of queries (nq, d) against rows (nq, c, d): inner product, cosine (higher is better)
-    or squared L2 (lower is better), as vectro.Index returns them."""
+    or squared L2 (lower is better), as vectro.Index returns them. Computed in float64, so rows of
+    extreme but finite magnitude (1e19, 1e-22) neither overflow nor underflow on the way; a score
+    past float32's range then reads Inf (or 0) when the caller narrows it, as in the library."""
+    q = np.asarray(q, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
     if metric == "ip":
         return np.einsum("qd,qcd->qc", q, x)
     if metric == "cosine":
