@@ -140,6 +140,18 @@ c_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     CC=gcc ctest_dir build/ci-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECTRO_SANITIZE=address,undefined
 }
+c_tsan() { # the objects Python threads share (index, writers, engine) under ThreadSanitizer
+  local dir=build/ci-tsan
+  cmake -S . -B "$dir" -G Ninja -DVECTRO_BUILD_TESTS=ON -DVECTRO_WERROR=ON -DVECTRO_CUDA=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECTRO_SANITIZE=thread >/dev/null
+  echo "building $dir (log: $dir/build.log)"
+  if ! cmake --build "$dir" -j "$J" --target test_vectro >"$dir/build.log" 2>&1; then
+    grep -v '^\[[0-9]*/[0-9]*\] ' "$dir/build.log" | tail -n 60
+    return 1
+  fi
+  TSAN_OPTIONS=halt_on_error=1:abort_on_error=1 ctest --test-dir "$dir" --output-on-failure \
+    -R '^c_(index|engine|vqz|search)$'
+}
 neon_qemu() {
   case $(uname -m) in
     aarch64 | arm64) echo "native AArch64: c-gcc and c-clang ran the NEON kernels (and c_neon_off_*) natively" ;;
@@ -190,6 +202,7 @@ run_stage_bg windows-wine windows_wine
 run_stage c-gcc c_gcc
 run_stage c-clang c_clang
 run_stage c-asan c_asan
+run_stage c-tsan c_tsan
 run_stage fuzz bash scripts/fuzz.sh "${VECTRO_FUZZ_SECONDS:-30}"
 wait_stage neon-qemu
 wait_stage windows-wine
