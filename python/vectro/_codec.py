@@ -746,8 +746,8 @@ def quantize_embeddings(embeddings: ArrayLike, precision: str | Codec = "int8", 
         rounding: "nearest" (default, smaller error) or "truncate" (sentence-transformers'
             exact codes) for the calibrated codecs.
         threads: worker threads, 0 = all cores. Small batches run on the calling thread.
-        progress: optional ``callback(done_rows, total_rows)``, called at most every 50 ms and
-            once at the end; return False from it to cancel (VectroError "cancelled: the progress
+        progress: optional ``callback(done_rows, total_rows)``, called after the first chunk,
+            then at most every 50 ms, and once at the end; return False from it to cancel (VectroError "cancelled: the progress
             callback returned False"; None or True go on), or raise (the exception propagates).
         device: None (the CPU), or "cuda" / "cuda:N" to encode a host array on a GPU. A CUDA
             array (a torch CUDA tensor, CuPy) is encoded on its GPU whatever this says, and the

@@ -46,7 +46,7 @@ PyObject *vpy_raise_io(const char *message, int err, PyObject *filename);
 typedef struct {
   PyThreadState *ts; /* saved state of the calling thread while the GIL is released */
   PyObject *callback;
-  double last;
+  double last; /* start it at 0: the first step then already checks Ctrl-C and reports progress */
   int raised;
 } vpy_progress;
 
@@ -60,7 +60,7 @@ PyObject *vpy_raise_vec(int rc, const vpy_progress *p);
  * as encode does: VPY_INTERRUPTIBLE_BEGIN releases the GIL with the trampoline installed,
  * VPY_INTERRUPTIBLE_END takes it back; p.raised then says KeyboardInterrupt is pending. */
 #define VPY_INTERRUPTIBLE_BEGIN(o, p)                                                              \
-  vpy_progress p = {NULL, NULL, vpy_now_s(), 0};                                                   \
+  vpy_progress p = {NULL, NULL, 0.0, 0};                                                           \
   (o).progress = vpy_progress_trampoline;                                                          \
   (o).progress_user = &p;                                                                          \
   p.ts = PyEval_SaveThread();

@@ -313,7 +313,7 @@ PyObject *vpy_codec_encode(PyObject *self, PyObject *const *args, Py_ssize_t nar
   if (have_s && vpy_get_flat(args[3], &s, "scales", n * sc * 4, 1) < 0) goto done;
   size_t ldx = n > 1 ? (size_t)x.strides[0] / 4 : d;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-  vpy_progress p = {NULL, cb, vpy_now_s(), 0};
+  vpy_progress p = {NULL, cb, 0.0, 0};
   o.threads = threads;
   o.progress = vpy_progress_trampoline;
   o.progress_user = &p;
@@ -366,7 +366,7 @@ PyObject *vpy_codec_decode(PyObject *self, PyObject *const *args, Py_ssize_t nar
   if (have_s && vpy_get_flat(args[2], &s, "scales", n * sc * 4, 0) < 0) goto done;
   size_t ldo = n > 1 ? (size_t)out.strides[0] / 4 : d;
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
-  vpy_progress p = {NULL, cb, vpy_now_s(), 0};
+  vpy_progress p = {NULL, cb, 0.0, 0};
   o.threads = threads;
   o.progress = vpy_progress_trampoline;
   o.progress_user = &p;

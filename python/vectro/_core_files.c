@@ -316,7 +316,7 @@ PyObject *vpy_vqz_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     size_t row = cs + 4 * sc + 8, step = ((size_t)2 << 20) / (row ? row : 1);
     step = step ? step : 1;
     rc = VEC_OK;
-    vpy_progress p = {NULL, NULL, vpy_now_s(), 0};
+    vpy_progress p = {NULL, NULL, 0.0, 0};
     p.ts = PyEval_SaveThread();
     for (size_t a = 0; rc == VEC_OK && a < (size_t)n; a += step) {
       size_t m = (size_t)n - a < step ? (size_t)n - a : step;
@@ -438,7 +438,7 @@ PyObject *vpy_compress_file(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.metadata = meta;
   o.chunk_rows = chunk;
   o.batch.threads = threads;
-  vpy_progress p = {NULL, args[6] == Py_None ? NULL : args[6], vpy_now_s(), 0};
+  vpy_progress p = {NULL, args[6] == Py_None ? NULL : args[6], 0.0, 0};
   o.batch.progress = vpy_progress_trampoline;
   o.batch.progress_user = &p;
   uint64_t rows = 0;

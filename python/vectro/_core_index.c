@@ -108,7 +108,7 @@ static PyObject *index_add(PyObject *self, PyObject *const *args, Py_ssize_t nar
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.threads = (int)threads;
   /* Ctrl-C stops the encoding; the batch then goes in not at all (add is atomic). */
-  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
+  vpy_progress sig = {NULL, NULL, 0.0, 0};
   o.progress = vpy_progress_trampoline;
   o.progress_user = &sig;
   int rc;
@@ -246,7 +246,7 @@ static PyObject *index_search(PyObject *self, PyObject *const *args, Py_ssize_t 
   }
   vec_search_stats st = {0, 0};
   /* Ctrl-C and the progress callable while the GIL is released: the shared trampoline */
-  vpy_progress sig = {NULL, args[10] == Py_None ? NULL : args[10], vpy_now_s(), 0};
+  vpy_progress sig = {NULL, args[10] == Py_None ? NULL : args[10], 0.0, 0};
   vec_search_params p = VEC_SEARCH_PARAMS_INIT;
   p.oversample = over;
   p.rerank_oversample = rover;
@@ -315,7 +315,7 @@ static PyObject *index_save(PyObject *self, PyObject *const *args, Py_ssize_t na
   if (!PyUnicode_FSConverter(args[1], &path)) return NULL;
   const char *extra = args[2] == Py_None ? NULL : PyUnicode_AsUTF8(args[2]);
   if (args[2] != Py_None && !extra) return Py_DECREF(path), NULL;
-  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
+  vpy_progress sig = {NULL, NULL, 0.0, 0};
   vec_batch_opts o = VEC_BATCH_OPTS_INIT;
   o.progress = vpy_progress_trampoline; /* Ctrl-C: no file is written */
   o.progress_user = &sig;
@@ -347,7 +347,7 @@ static PyObject *index_load(PyObject *self, PyObject *const *args, Py_ssize_t na
   o.metric_override = (int)metric;
   o.mapped = mapped;
   vec_index *ix = NULL;
-  vpy_progress sig = {NULL, NULL, 0.0, 0}; /* last = 0: the first step already checks Ctrl-C */
+  vpy_progress sig = {NULL, NULL, 0.0, 0};
   o.progress = vpy_progress_trampoline;
   o.progress_user = &sig;
   sig.ts = PyEval_SaveThread();
