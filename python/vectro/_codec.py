@@ -747,8 +747,9 @@ def quantize_embeddings(embeddings: ArrayLike, precision: str | Codec = "int8", 
             exact codes) for the calibrated codecs.
         threads: worker threads, 0 = all cores. Small batches run on the calling thread.
         progress: optional ``callback(done_rows, total_rows)``, called after the first chunk,
-            then at most every 50 ms, and once at the end; return False from it to cancel (VectroError "cancelled: the progress
-            callback returned False"; None or True go on), or raise (the exception propagates).
+            then at most every 50 ms, and once at the end; return False from it to cancel
+            (VectroError "cancelled: the progress callback returned False"; None or True go on),
+            or raise (the exception propagates).
         device: None (the CPU), or "cuda" / "cuda:N" to encode a host array on a GPU. A CUDA
             array (a torch CUDA tensor, CuPy) is encoded on its GPU whatever this says, and the
             result is a :class:`vectro.cuda.DeviceQuantizedEmbeddings` whose codes stay there
