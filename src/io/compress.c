@@ -27,8 +27,6 @@ static int step_cb(void *u, size_t done, size_t total) {
   return s->user->progress(s->user->progress_user, s->base + (s->scale ? done : 0), s->total);
 }
 
-static int same_file(const char *a, const char *b) { return vec_os_same_file(a, b); }
-
 int vec_compress_file(const char *input, const char *output, vec_codec *codec,
                       const vec_compress_opts *opts, uint64_t *rows_out) {
   vec_clear_error();
@@ -43,7 +41,7 @@ int vec_compress_file(const char *input, const char *output, vec_codec *codec,
   }
   if (rows_out) *rows_out = 0;
   /* Writing the codes over the input would replace the embeddings with a lossy copy. */
-  if (same_file(input, output))
+  if (vec_os_same_file(input, output))
     return vec_fail(VEC_E_INVALID_ARG, -1,
                     "the output '%s' is the input file: choose another output path", output);
   vec_reader *r = NULL;
