@@ -122,33 +122,61 @@ static inline uint8x16_t q4x32v(const float *p, const float *inv) {
                  q16x8v(p + 24, inv + 24));
 }
 
-static int enc4_seg(const float *x, size_t len, uint8_t *q, float *scale) {
-  if (len < 32) return vec_intq_encode_i4_seg_scalar(x, len, q, scale);
-  uint32_t amax = amax_bits_neon(x, len);
-  float m = vec_u2f(amax);
-  switch (vec_int8_row_kind(amax)) {
-  case VEC_ROW_NONFINITE: return 1;
-  case VEC_ROW_ZERO:
-    memset(q, 0, (len + 1) / 2);
-    *scale = 0.0f;
-    return 0;
-  case VEC_ROW_TINY: vec_intq_encode_i4_tiny_seg(x, len, amax, q, scale); return 0;
-  default: break;
-  }
-  *scale = vec_intq_scale(m, (float)VEC_I4_L);
-  const float invs = (float)VEC_I4_L / m;
-  const float32x4_t inv = vdupq_n_f32(invs);
-  const size_t le = len & ~(size_t)1;
-  size_t j = 0;
-  for (; j + 32 <= le; j += 32) vst1q_u8(q + j / 2, q4x32(x + j, inv));
-  if (j < le) vst1q_u8(q + (le - 32) / 2, q4x32(x + le - 32, inv));
-  if (le < len) vec_intq_quant_i4_scalar(x, le, len, 1.0f, invs, q);
+static inline void put16(uint8_t *p, uint8x16_t v, int stream) {
+  (void)stream; /* no non-temporal stores here (I4_CAN_STREAM 0) */
+  vst1q_u8(p, v);
+}
+
+static inline size_t enc4_wide(const float *x, size_t le, uint8_t *q, float32x4_t inv, int stream) {
+  (void)x, (void)le, (void)q, (void)inv, (void)stream;
   return 0;
 }
 
+static inline void st4(float *o, int8x8_t v, const float32x4_t *s) {
+  int16x8_t w = vmovl_s8(v);
+  vst1q_f32(o, dq4(vget_low_s16(w), s[0]));
+  vst1q_f32(o + 4, dq4(vget_high_s16(w), s[1]));
+}
+
+/* 16 bytes -> 32 floats: arithmetic shifts sign-extend each nibble; zip restores element order. */
+static inline void dq4x32v(const uint8_t *p, const float32x4_t s[8], float *o) {
+  int8x16_t b = vreinterpretq_s8_u8(vld1q_u8(p));
+  int8x16_t lo = vshrq_n_s8(vshlq_n_s8(b, 4), 4), hi = vshrq_n_s8(b, 4);
+  int8x16_t e0 = vzip1q_s8(lo, hi), e1 = vzip2q_s8(lo, hi);
+  st4(o, vget_low_s8(e0), s);
+  st4(o + 8, vget_high_s8(e0), s + 2);
+  st4(o + 16, vget_low_s8(e1), s + 4);
+  st4(o + 24, vget_high_s8(e1), s + 6);
+}
+
+static inline void dq4x32(const uint8_t *p, float32x4_t s, float *o) {
+  const float32x4_t sv[8] = {s, s, s, s, s, s, s, s};
+  dq4x32v(p, sv, o);
+}
+
+static inline void dq4_put(const uint8_t *p, float32x4_t s, float *o, int stream) {
+  (void)stream;
+  dq4x32(p, s, o);
+}
+
+static inline void dq4v_put(const uint8_t *p, const float *sb, float *o) {
+  float32x4_t sv[8];
+  for (int t = 0; t < 8; t++) sv[t] = vld1q_f32(sb + 4 * t);
+  dq4x32v(p, sv, o);
+}
+
+#define I4_CAN_STREAM  0
+#define I4_OUT_ALIGN   0
+#define i4_vf          float32x4_t
+#define i4_splat(f)    vdupq_n_f32(f)
+#define i4_amax(x, n)  amax_bits_neon(x, n)
+#define i4_sfence()    ((void)0)
+#define VEC_ISA_SUFFIX neon
+#include "intq_i4_tmpl.h"
+
 /* A row in groups of 32, four at a time: maxima reduced pairwise into one vector, then one vector
  * division each for the four reciprocals and scales. */
-static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr) {
+static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr, int stream) {
   const size_t G = d / 32;
   const float32x4_t L = vdupq_n_f32((float)VEC_I4_L);
   size_t k = 0;
@@ -187,151 +215,7 @@ static int enc4_row_g32(const float *row, size_t d, uint8_t *qr, float *sr) {
     }
   }
   for (; k < G; k++)
-    if (enc4_seg(row + 32 * k, 32, qr + 16 * k, sr + k)) return 1;
-  if (d > 32 * G) return enc4_seg(row + 32 * G, d - 32 * G, qr + 16 * G, sr + G);
+    if (enc4_seg(row + 32 * k, 32, qr + 16 * k, sr + k, stream)) return 1;
+  if (d > 32 * G) return enc4_seg(row + 32 * G, d - 32 * G, qr + 16 * G, sr + G, 0);
   return 0;
-}
-
-/* A row in groups of g < 32 dims (see enc4_row_small in intq_avx2.c). */
-static int enc4_row_small(const float *row, size_t d, size_t g, uint8_t *qr, float *sr) {
-  float invb[VEC_I4_CHUNK];
-  uint32_t amx[VEC_I4_CHUNK / 2];
-  const size_t per = VEC_I4_CHUNK / g * g;
-  for (size_t c0 = 0; c0 < d; c0 += per) {
-    const size_t cl = d - c0 < per ? d - c0 : per, ng = (cl + g - 1) / g;
-    const float *x = row + c0;
-    uint8_t *q = qr + c0 / 2;
-    float *s = sr + c0 / g;
-    if (cl < 32) {
-      for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        if (vec_intq_encode_i4_seg_scalar(x + j, cl - j < g ? cl - j : g, q + j / 2, s + k))
-          return 1;
-      return 0;
-    }
-    int any_tiny = 0;
-    for (size_t k = 0, j = 0; j < cl; k++, j += g) {
-      const size_t len = cl - j < g ? cl - j : g;
-      const uint32_t a = vec_intq_amax_bits(x + j, len);
-      const int kind = vec_int8_row_kind(a);
-      if (kind == VEC_ROW_NONFINITE) return 1;
-      any_tiny |= kind == VEC_ROW_TINY;
-      const float m = vec_u2f(a), inv = kind == VEC_ROW_NORMAL ? (float)VEC_I4_L / m : 0.0f;
-      s[k] = vec_intq_scale(m, (float)VEC_I4_L);
-      for (size_t t = 0; t < len; t++) invb[j + t] = inv;
-      amx[k] = a;
-    }
-    const size_t le = cl & ~(size_t)1;
-    size_t j = 0;
-    for (; j + 32 <= le; j += 32) vst1q_u8(q + j / 2, q4x32v(x + j, invb + j));
-    if (j < le) vst1q_u8(q + (le - 32) / 2, q4x32v(x + le - 32, invb + le - 32));
-    if (le < cl) vec_intq_quant_i4_scalar(x, le, cl, 1.0f, invb[le], q);
-    if (VEC_UNLIKELY(any_tiny))
-      for (size_t k = 0; k < ng; k++)
-        if (vec_int8_row_kind(amx[k]) == VEC_ROW_TINY)
-          vec_intq_encode_i4_tiny_seg(x + k * g, cl - k * g < g ? cl - k * g : g, amx[k],
-                                      q + k * g / 2, s + k);
-  }
-  return 0;
-}
-
-size_t vec_intq_encode_i4_neon(const float *x, size_t n, size_t d, size_t g, size_t ldx, uint8_t *q,
-                               size_t ldq, float *scales, size_t lds, unsigned flags) {
-  (void)flags;
-  for (size_t i = 0; i < n; i++) {
-    const float *row = x + i * ldx;
-    uint8_t *qr = q + i * ldq;
-    float *sr = scales + i * lds;
-    int bad = 0;
-    if (g == 32) {
-      bad = enc4_row_g32(row, d, qr, sr);
-    } else if (g < 32) {
-      bad = enc4_row_small(row, d, g, qr, sr);
-    } else {
-      for (size_t k = 0, j = 0; j < d && !bad; k++, j += g)
-        bad = enc4_seg(row + j, d - j < g ? d - j : g, qr + j / 2, sr + k);
-    }
-    if (bad) return i;
-  }
-  return n;
-}
-
-static inline void st4(float *o, int8x8_t v, const float32x4_t *s) {
-  int16x8_t w = vmovl_s8(v);
-  vst1q_f32(o, dq4(vget_low_s16(w), s[0]));
-  vst1q_f32(o + 4, dq4(vget_high_s16(w), s[1]));
-}
-
-/* 16 bytes -> 32 floats: arithmetic shifts sign-extend each nibble; zip restores element order. */
-static inline void dq4x32v(const uint8_t *p, const float32x4_t s[8], float *o) {
-  int8x16_t b = vreinterpretq_s8_u8(vld1q_u8(p));
-  int8x16_t lo = vshrq_n_s8(vshlq_n_s8(b, 4), 4), hi = vshrq_n_s8(b, 4);
-  int8x16_t e0 = vzip1q_s8(lo, hi), e1 = vzip2q_s8(lo, hi);
-  st4(o, vget_low_s8(e0), s);
-  st4(o + 8, vget_high_s8(e0), s + 2);
-  st4(o + 16, vget_low_s8(e1), s + 4);
-  st4(o + 24, vget_high_s8(e1), s + 6);
-}
-
-static inline void dq4x32(const uint8_t *p, float32x4_t s, float *o) {
-  const float32x4_t sv[8] = {s, s, s, s, s, s, s, s};
-  dq4x32v(p, sv, o);
-}
-
-static void dec4_seg(const uint8_t *q, size_t len, float s, float *o) {
-  if (len < 32) {
-    vec_intq_decode_i4_seg_scalar(q, 0, len, s, o);
-    return;
-  }
-  const float32x4_t sv = vdupq_n_f32(s);
-  const size_t le = len & ~(size_t)1;
-  size_t j = 0;
-  for (; j + 32 <= le; j += 32) dq4x32(q + j / 2, sv, o + j);
-  if (j < le) dq4x32(q + (le - 32) / 2, sv, o + le - 32);
-  if (le < len) vec_intq_decode_i4_seg_scalar(q, le, len, s, o);
-}
-
-/* Groups of g < 32 dims: per-element scales in a buffer (see dec4_row_small in intq_avx2.c). */
-static void dec4_row_small(const uint8_t *qr, size_t d, size_t g, const float *sr, float *o) {
-  float sb[VEC_I4_CHUNK];
-  const size_t per = VEC_I4_CHUNK / g * g;
-  for (size_t c0 = 0; c0 < d; c0 += per) {
-    const size_t cl = d - c0 < per ? d - c0 : per;
-    const uint8_t *q = qr + c0 / 2;
-    const float *s = sr + c0 / g;
-    if (cl < 32) {
-      for (size_t k = 0, j = 0; j < cl; k++, j += g)
-        vec_intq_decode_i4_seg_scalar(q, j, cl - j < g ? cl : j + g, s[k], o + c0);
-      return;
-    }
-    for (size_t k = 0, j = 0; j < cl; k++, j += g)
-      for (size_t t = j; t < cl && t < j + g; t++) sb[t] = s[k];
-    const size_t le = cl & ~(size_t)1;
-    float32x4_t sv[8];
-    for (size_t j = 0;; j += 32) {
-      if (j + 32 > le) {
-        if (j == le) break;
-        j = le - 32; /* overlapping last block */
-      }
-      for (int t = 0; t < 8; t++) sv[t] = vld1q_f32(sb + j + 4 * t);
-      dq4x32v(q + j / 2, sv, o + c0 + j);
-    }
-    if (le < cl) vec_intq_decode_i4_seg_scalar(q, le, cl, sb[le], o + c0);
-  }
-}
-
-void vec_intq_decode_i4_neon(const uint8_t *q, size_t n, size_t d, size_t g, size_t ldq,
-                             const float *scales, size_t lds, float *out, size_t ldo,
-                             unsigned flags) {
-  (void)flags;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t *qr = q + i * ldq;
-    const float *sr = scales + i * lds;
-    float *o = out + i * ldo;
-    if (g < 32) {
-      dec4_row_small(qr, d, g, sr, o);
-    } else {
-      for (size_t k = 0, j = 0; j < d; k++, j += g)
-        dec4_seg(qr + j / 2, d - j < g ? d - j : g, sr[k], o + j);
-    }
-  }
 }

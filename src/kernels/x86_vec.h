@@ -31,6 +31,7 @@ VX_INLINE vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 VX_INLINE vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 VX_INLINE vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 VX_INLINE vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+VX_INLINE vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); } /* a * b + c */
 VX_INLINE vi vf_bits(vf a) { return _mm256_castps_si256(a); }
 VX_INLINE vf vi_to_vf(vi a) { return _mm256_cvtepi32_ps(a); }
 /* Zero where s == 0 (a constant dimension), v elsewhere. */
@@ -107,6 +108,7 @@ VX_INLINE vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 VX_INLINE vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
 VX_INLINE vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 VX_INLINE vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+VX_INLINE vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 VX_INLINE vi vf_bits(vf a) { return _mm512_castps_si512(a); }
 VX_INLINE vf vi_to_vf(vi a) { return _mm512_cvtepi32_ps(a); }
 VX_INLINE vf vf_zero_where_zero(vf s, vf v) {
