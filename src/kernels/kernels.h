@@ -11,11 +11,13 @@
  * (vec_int8_encode_avx512, vec_intq_decode_i4_neon, vec_half_encode_bf16_scalar,
  * vec_cal_decode_avx2, vec_binary_encode_neon, vec_rabitq_dot1_avx512vpop, vec_pq_scan4_avx2,
  * vec_kmeans_assign_avx512, vec_rotation_fwht_neon, vec_crc_update_sse42). A variant that needs a
- * sub-feature appends it to the ISA (avx512vnni, avx512vpop). The score and search families keep
- * their own names for now (vec_score_*, vec_dots_*).
+ * sub-feature appends it to the ISA (avx512vnni, avx512vpop). Score kernels name the code kind,
+ * then the layout (vec_score_i8_tile_avx2, vec_score_u8_rows_avx2); per-ISA tables are
+ * vec_<family>_table_<isa>. tools/rename_kernels.sh lists any name off this scheme.
  *
- * Templates: an AVX2/AVX-512 pair that differs only in width is one <family>_tmpl.h written over
- * x86_vec.h and compiled twice (VEC_W = 8 or 16, VEC_ISA_SUFFIX avx2 or avx512).
+ * Templates: an AVX2/AVX-512 pair that differs only in width is one *_tmpl.h written over
+ * x86_vec.h and compiled twice (VEC_W = 8 or 16, VEC_ISA_SUFFIX avx2 or avx512); docs/internals.md
+ * lists them, and the twins that differ in algorithm.
  *
  * Kernels never allocate and never validate arguments: checks live one layer up, in the codecs. */
 #ifndef VEC_KERNELS_H
