@@ -258,6 +258,9 @@ VX_INLINE void dq4v_put(const uint8_t *p, const float *sb, float *o) {
   put32f(o, r, 0);
 }
 
+#if VEC_W == 8
+#define I4_DEC_SEG_INLINE inline /* see intq_i4_tmpl.h */
+#endif
 #define I4_CAN_STREAM 1
 #define I4_OUT_ALIGN  (VEC_VBYTES - 1)
 #define i4_vf         vf
