@@ -165,7 +165,7 @@ static void int8_sqnorms(const vec_codec *c, const uint8_t *codes, const float *
                          float *out) {
   for (size_t i = 0; i < n; i++) {
     const int8_t *x = (const int8_t *)codes + i * c->d;
-    out[i] = vec_score_i8_out(scales[i], scales[i], vec_score_dot_i8_scalar(x, x, c->d));
+    out[i] = vec_score_i8_out(scales[i], scales[i], vec_score_i8_dot_scalar(x, x, c->d));
   }
 }
 

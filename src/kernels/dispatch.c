@@ -118,8 +118,8 @@ static void fill_scalar(vec_kernels *k) {
                                vec_half_encode_bf16_scalar, vec_half_decode_bf16_scalar};
   k->cal = (vec_cal_kernels){vec_cal_encode_scalar, vec_cal_decode_scalar, vec_cal_unpack_scalar};
   k->binary = (vec_binary_kernels){vec_binary_encode_scalar, vec_binary_decode_scalar};
-  k->score = vec_score_kernels_scalar;
-  k->search = (vec_search_kernels){vec_dots_scalar};
+  k->score = vec_score_table_scalar;
+  k->search = (vec_search_kernels){vec_search_dots_scalar};
   k->rabitq = (vec_rabitq_kernels){vec_rabitq_eval_scalar, vec_rabitq_evaln_scalar,
                                    vec_rabitq_sum_scalar,  vec_rabitq_dot_scalar,
                                    vec_rabitq_dot1_scalar, vec_rabitq_unpack_scalar,
@@ -145,8 +145,8 @@ static void fill_avx2(vec_kernels *k, unsigned f) {
   }
   k->cal = (vec_cal_kernels){vec_cal_encode_avx2, vec_cal_decode_avx2, vec_cal_unpack_avx2};
   k->binary = (vec_binary_kernels){vec_binary_encode_avx2, vec_binary_decode_avx2};
-  k->score = vec_score_kernels_avx2;
-  k->search = (vec_search_kernels){vec_dots_avx2};
+  k->score = vec_score_table_avx2;
+  k->search = (vec_search_kernels){vec_search_dots_avx2};
   k->rabitq = (vec_rabitq_kernels){
       vec_rabitq_eval_avx2, vec_rabitq_evaln_avx2,  vec_rabitq_sum_avx2, vec_rabitq_dot_avx2,
       vec_rabitq_dot1_avx2, vec_rabitq_unpack_avx2, vec_rabitq_sign_avx2};
@@ -172,8 +172,8 @@ static void fill_avx512(vec_kernels *k, unsigned f) {
   }
   k->cal = (vec_cal_kernels){vec_cal_encode_avx512, vec_cal_decode_avx512, vec_cal_unpack_avx512};
   k->binary = (vec_binary_kernels){vec_binary_encode_avx512, vec_binary_decode_avx512};
-  k->score = vec_score_kernels_avx512;
-  k->search = (vec_search_kernels){vec_dots_avx512};
+  k->score = vec_score_table_avx512;
+  k->search = (vec_search_kernels){vec_search_dots_avx512};
   k->rabitq.eval = vec_rabitq_eval_avx512;
   k->rabitq.evaln = vec_rabitq_evaln_avx512;
   k->rabitq.sum = vec_rabitq_sum_avx512;
@@ -198,7 +198,7 @@ static void fill_neon(vec_kernels *k) {
                                vec_half_encode_bf16_neon, vec_half_decode_bf16_neon};
   k->cal = (vec_cal_kernels){vec_cal_encode_neon, vec_cal_decode_neon, vec_cal_unpack_neon};
   k->binary = (vec_binary_kernels){vec_binary_encode_neon, vec_binary_decode_neon};
-  k->score = vec_score_kernels_neon;
+  k->score = vec_score_table_neon;
   /* search: NEON has no dot kernel of its own yet and keeps the scalar one. */
   k->rabitq = (vec_rabitq_kernels){
       vec_rabitq_eval_neon, vec_rabitq_evaln_neon,  vec_rabitq_sum_neon, vec_rabitq_dot_neon,
@@ -239,7 +239,7 @@ int vec_kernels_fill(vec_kernels *k, vec_isa isa, unsigned features) {
     k->score.i4_dot = NULL;
   }
 #if defined(VEC_HAVE_X86_KERNELS)
-  if (!(f & VEC_CPU_F16C)) k->score.f16 = vec_score_kernels_scalar.f16;
+  if (!(f & VEC_CPU_F16C)) k->score.f16 = vec_score_table_scalar.f16;
 #endif
   /* CRC-32C: the CPU's instructions serve every ISA, the scalar one included. */
 #if defined(VEC_CRC_X86)

@@ -66,8 +66,8 @@ VX_INLINE void tail_fma(const float *x, tail2 t, vf qlo, vf qhi, vf *a, vf *b) {
   *b = vf_fmadd(qhi, hi, *b);
 }
 
-void VEC_SFX(vec_dots_)(const float *q, const float *rows, size_t ld, const uint64_t *idx,
-                        size_t nr, size_t d, float *out) {
+void VEC_SFX(vec_search_dots_)(const float *q, const float *rows, size_t ld, const uint64_t *idx,
+                               size_t nr, size_t d, float *out) {
   const size_t dn = d & ~(size_t)(2 * VEC_W - 1), rem = d - dn;
   const tail2 t = tail2_init(rem);
   vf qlo, qhi;

@@ -25,11 +25,11 @@
  * contiguously (row i at q + 2*i*d bytes; q needs no particular alignment). Returns n, or the
  * first row holding NaN/Inf (*rc = VEC_E_NONFINITE) or a finite value that would round to Inf
  * (*rc = VEC_E_RANGE); that row's codes and those after it are unspecified. */
-typedef size_t (*vec_encode_u16_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
-                                    unsigned flags, int *rc);
+typedef size_t (*vec_half_encode_fn)(const float *x, size_t n, size_t d, size_t ldx, uint8_t *q,
+                                     unsigned flags, int *rc);
 /* Decodes rows [0, n) of d codes (row i at q + 2*i*d bytes) into out (row i at out + i*ldo). */
-typedef void (*vec_decode_u16_fn)(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
-                                  unsigned flags);
+typedef void (*vec_half_decode_fn)(const uint8_t *q, size_t n, size_t d, float *out, size_t ldo,
+                                   unsigned flags);
 
 /* Row verdict from the max of its |x| bits; `range` is VEC_F16_RANGE or VEC_BF16_RANGE. */
 static inline int vec_half_row_rc(uint32_t amax, uint32_t range) {

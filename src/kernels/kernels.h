@@ -56,10 +56,10 @@ typedef struct vec_intq_kernels {
 } vec_intq_kernels;
 
 typedef struct vec_half_kernels {
-  vec_encode_u16_fn encode_f16;
-  vec_decode_u16_fn decode_f16;
-  vec_encode_u16_fn encode_bf16;
-  vec_decode_u16_fn decode_bf16;
+  vec_half_encode_fn encode_f16;
+  vec_half_decode_fn decode_f16;
+  vec_half_encode_fn encode_bf16;
+  vec_half_decode_fn decode_bf16;
 } vec_half_kernels;
 
 typedef struct vec_cal_kernels {
@@ -74,7 +74,7 @@ typedef struct vec_binary_kernels {
 } vec_binary_kernels;
 
 typedef struct vec_search_kernels {
-  vec_dots_fn dots;
+  vec_search_dots_fn dots;
 } vec_search_kernels;
 
 typedef struct vec_rabitq_kernels {

@@ -46,7 +46,7 @@ VEC_HIDDEN void vec_rotation_kac_neon(float *x, const float *m, size_t h);
 #endif
 
 /* Pairs i in [from, h) of vec_kac: the SIMD variants' tail. */
-static inline void vec_rotation_kac_scalar_tail(float *x, const float *m, size_t from, size_t h) {
+static inline void vec_rotation_kac_tail_scalar(float *x, const float *m, size_t from, size_t h) {
   for (size_t i = from; i < h; i++) {
     float a = m[i] * x[i], b = m[i + h] * x[i + h];
     x[i] = a + b;

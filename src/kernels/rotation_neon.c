@@ -61,5 +61,5 @@ void vec_rotation_kac_neon(float *x, const float *m, size_t h) {
     vst1q_f32(x + i, vaddq_f32(a, b));
     vst1q_f32(x + i + h, vsubq_f32(a, b));
   }
-  vec_rotation_kac_scalar_tail(x, m, i, h);
+  vec_rotation_kac_tail_scalar(x, m, i, h);
 }

@@ -18,5 +18,5 @@ void vec_rotation_vmul_scalar(float *x, const float *m, size_t n) {
 }
 
 void vec_rotation_kac_scalar(float *x, const float *m, size_t h) {
-  vec_rotation_kac_scalar_tail(x, m, 0, h);
+  vec_rotation_kac_tail_scalar(x, m, 0, h);
 }

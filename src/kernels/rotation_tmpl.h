@@ -97,5 +97,5 @@ void VEC_SFX(vec_rotation_kac_)(float *x, const float *m, size_t h) {
     vf_storeu(x + i, vf_add(a, b));
     vf_storeu(x + i + h, vf_sub(a, b));
   }
-  vec_rotation_kac_scalar_tail(x, m, i, h);
+  vec_rotation_kac_tail_scalar(x, m, i, h);
 }

@@ -157,9 +157,9 @@ INLINE void i4_block(int R, int Q, const int8_t *const *qe, const int8_t *const 
     for (int r = 0; r < R; r++) out[a][r] = hsum_epi32(acc[a][r]);
 }
 
-void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
-                           const float *scales, size_t nr, size_t d, size_t g, float *ip,
-                           size_t ldo) {
+void vec_score_i4_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            const float *scales, size_t nr, size_t d, size_t g, float *ip,
+                            size_t ldo) {
   if (g < d) {
     vec_score_i4_scalar(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
     return;
@@ -293,7 +293,7 @@ static void score_i4_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
                           const float *scales, size_t nr, size_t d, size_t g, float *ip,
                           size_t ldo) {
   if (g >= d && nq < 4)
-    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+    vec_score_i4_rows_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
   else if (g == 32 && d % 64 == 0 && nq < 4 && d <= VEC_SCORE_I8_MAX_D)
     vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
@@ -374,8 +374,8 @@ INLINE void u8_block42(const int8_t *const *w, const uint8_t *x, size_t d, __m25
   for (int a = 0; a < 2; a++) _mm_storeu_si128((__m128i *)out[a], reduce4_epi32(acc[a]));
 }
 
-void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
-                       size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
+void vec_score_u8_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq, const uint8_t *codes,
+                            size_t nr, size_t d, unsigned flip, float *ip, size_t ldo) {
   size_t d32 = d & ~(size_t)31;
   int tail = d32 < d;
   uint8_t keep[32];
@@ -527,7 +527,7 @@ static void score_b1_avx2(const uint8_t *qs, size_t qstride, size_t nq, const ui
   _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_set1_epi8(1)), _mm256_set1_epi16(1))
 #define ST_I8_FALLBACK score_i8_avx2
 #define ST_B1_FALLBACK score_b1_avx2
-#define ST_U8_FALLBACK vec_score_u8_avx2
+#define ST_U8_FALLBACK vec_score_u8_rows_avx2
 #define ST_ADDF(a, b)  _mm256_add_ps(a, b)
 #include "search_tmpl.h"
 
@@ -629,10 +629,10 @@ static void score_i16_avx2(const uint8_t *qs, size_t qstride, size_t nq, const u
   score_h(qs, qstride, nq, codes, scales, nr, d, ip, ldo, H_I16);
 }
 
-const vec_score_kernels vec_score_kernels_avx2 = {.i8 = vec_search_i8_avx2,
-                                                  .b1 = vec_search_b1_avx2,
-                                                  .f16 = score_f16_avx2,
-                                                  .bf16 = score_bf16_avx2,
-                                                  .i16 = score_i16_avx2,
-                                                  .i4 = score_i4_avx2,
-                                                  .u8 = vec_search_u8_avx2};
+const vec_score_kernels vec_score_table_avx2 = {.i8 = vec_score_i8_tile_avx2,
+                                                .b1 = vec_score_b1_tile_avx2,
+                                                .f16 = score_f16_avx2,
+                                                .bf16 = score_bf16_avx2,
+                                                .i16 = score_i16_avx2,
+                                                .i4 = score_i4_avx2,
+                                                .u8 = vec_score_u8_tile_avx2};

@@ -444,7 +444,7 @@ INLINE __m512i i8_bw_dot(__m512i acc, __m512i x, __m512i ax, __m512i q) {
 #define ST_I8DOT(acc, x, ax, q) i8_bw_dot(acc, x, ax, q)
 #define ST_I8_FALLBACK          score_i8_avx512
 #define ST_B1_FALLBACK          score_b1_avx512
-#define ST_U8_FALLBACK          vec_score_u8_avx2
+#define ST_U8_FALLBACK          vec_score_u8_rows_avx2
 #include "search_tmpl.h"
 
 /* ---- f16 / bf16 / int16: codes widened to floats in registers. Blocks of 4 rows x up to 4
@@ -586,7 +586,7 @@ static void score_i4_avx512(const uint8_t *qs, size_t qstride, size_t nq, const 
                             const float *scales, size_t nr, size_t d, size_t g, float *ip,
                             size_t ldo) {
   if (g >= d && nq < 4)
-    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+    vec_score_i4_rows_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
   else if (g == 32 && d % 64 == 0 && nq < 4)
     vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
@@ -596,21 +596,21 @@ static void score_i4_avx512_vnni(const uint8_t *qs, size_t qstride, size_t nq, c
                                  const float *scales, size_t nr, size_t d, size_t g, float *ip,
                                  size_t ldo) {
   if (g >= d && nq < 4)
-    vec_score_i4_row_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
+    vec_score_i4_rows_avx2(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
   else if (g == 32 && d % 64 == 0 && nq < 4)
     vec_score_i4g32_rows_avx2(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
   else
     score_i4g_avx512_vnni(qs, qstride, nq, codes, scales, nr, d, g, ip, ldo);
 }
 
-const vec_score_kernels vec_score_kernels_avx512 = {.i8 = vec_search_i8_avx512bw,
-                                                    .i8_vnni = vec_search_i8_avx512,
-                                                    .b1 = vec_search_b1_avx512bw,
-                                                    .b1_popcnt = vec_search_b1_avx512,
-                                                    .f16 = score_f16_avx512,
-                                                    .bf16 = score_bf16_avx512,
-                                                    .i16 = score_i16_avx512,
-                                                    .i4 = score_i4_avx512,
-                                                    .i4_vnni = score_i4_avx512_vnni,
-                                                    .u8 = vec_search_u8_avx512bw,
-                                                    .u8_vnni = vec_search_u8_avx512};
+const vec_score_kernels vec_score_table_avx512 = {.i8 = vec_score_i8_tile_avx512bw,
+                                                  .i8_vnni = vec_score_i8_tile_avx512,
+                                                  .b1 = vec_score_b1_tile_avx512bw,
+                                                  .b1_popcnt = vec_score_b1_tile_avx512,
+                                                  .f16 = score_f16_avx512,
+                                                  .bf16 = score_bf16_avx512,
+                                                  .i16 = score_i16_avx512,
+                                                  .i4 = score_i4_avx512,
+                                                  .i4_vnni = score_i4_avx512_vnni,
+                                                  .u8 = vec_score_u8_tile_avx512bw,
+                                                  .u8_vnni = vec_score_u8_tile_avx512};

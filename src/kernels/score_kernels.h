@@ -87,24 +87,24 @@ typedef struct vec_score_kernels {
   vec_score_u8_fn u8_vnni; /* AVX-512 VNNI; NULL elsewhere */
 } vec_score_kernels;
 
-VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_scalar;
+VEC_HIDDEN extern const vec_score_kernels vec_score_table_scalar;
 #if defined(VEC_HAVE_X86_KERNELS)
-VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx2;
-VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_avx512;
+VEC_HIDDEN extern const vec_score_kernels vec_score_table_avx2;
+VEC_HIDDEN extern const vec_score_kernels vec_score_table_avx512;
 /* int4 with one scale a row, straight from row-major codes (few queries: no transpose). */
-VEC_HIDDEN void vec_score_i4_row_avx2(const uint8_t *qs, size_t qstride, size_t nq,
-                                      const uint8_t *codes, const float *scales, size_t nr,
-                                      size_t d, size_t g, float *ip, size_t ldo);
+VEC_HIDDEN void vec_score_i4_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                       const uint8_t *codes, const float *scales, size_t nr,
+                                       size_t d, size_t g, float *ip, size_t ldo);
 /* int4 in groups of 32 dims, d % 64 == 0, row-major codes (few queries: no transpose). */
 VEC_HIDDEN void vec_score_i4g32_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq,
                                           const uint8_t *codes, const float *scales, size_t nr,
                                           size_t d, float *ip, size_t ldo);
-VEC_HIDDEN void vec_score_u8_avx2(const uint8_t *qs, size_t qstride, size_t nq,
-                                  const uint8_t *codes, size_t nr, size_t d, unsigned flip,
-                                  float *ip, size_t ldo);
+VEC_HIDDEN void vec_score_u8_rows_avx2(const uint8_t *qs, size_t qstride, size_t nq,
+                                       const uint8_t *codes, size_t nr, size_t d, unsigned flip,
+                                       float *ip, size_t ldo);
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-VEC_HIDDEN extern const vec_score_kernels vec_score_kernels_neon;
+VEC_HIDDEN extern const vec_score_kernels vec_score_table_neon;
 #endif
 
 /* The best kernel of each kind for the active ISA and this CPU's optional features. */
@@ -149,13 +149,13 @@ static inline uint8_t vec_score_b1_lastmask(size_t d) {
 }
 
 /* Scalar building blocks the SIMD files reuse for rows they do not special-case. */
-VEC_HIDDEN int64_t vec_score_dot_i8_scalar(const int8_t *q, const int8_t *x, size_t d);
+VEC_HIDDEN int64_t vec_score_i8_dot_scalar(const int8_t *q, const int8_t *x, size_t d);
 VEC_HIDDEN void vec_score_i4_scalar(const uint8_t *qs, size_t qstride, size_t nq,
                                     const uint8_t *codes, const float *scales, size_t nr, size_t d,
                                     size_t g, float *ip, size_t ldo);
 VEC_HIDDEN void vec_score_u8_scalar(const uint8_t *qs, size_t qstride, size_t nq,
                                     const uint8_t *codes, size_t nr, size_t d, unsigned flip,
                                     float *ip, size_t ldo);
-VEC_HIDDEN uint64_t vec_score_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d);
+VEC_HIDDEN uint64_t vec_score_b1_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d);
 
 #endif

@@ -97,9 +97,9 @@ INLINE DOTPROD void i8_dot_block(int R, int Q, const int8_t *const *q, const int
     for (int r = 0; r < R; r++) out[a][r] = vaddvq_s32(acc[a][r]);
 }
 
-static DOTPROD void vec_search_i8_neon(const uint8_t *qs, size_t qstride, size_t nq,
-                                       const int8_t *codes, const float *scales, size_t nr,
-                                       size_t d, float *ip, size_t ldo) {
+static DOTPROD void vec_score_i8_tile_neon(const uint8_t *qs, size_t qstride, size_t nq,
+                                           const int8_t *codes, const float *scales, size_t nr,
+                                           size_t d, float *ip, size_t ldo) {
   size_t d16 = d & ~(size_t)15;
   int tail = d16 < d;
   /* The overlapping tail vector's lanes the full vectors already counted: zero in the query. */
@@ -244,7 +244,7 @@ static void score_i16_neon(const uint8_t *qs, size_t qstride, size_t nq, const u
 
 /* ---- int4, any group size: per group, 16 code bytes at a time split into sign-extended nibbles
  * (shift left then arithmetic right), widening multiplies against the query's even and odd halves
- * (exact in int16: 7 * 127) with pairwise sums into int32, or SDOT (score_i4_neon_dot), one
+ * (exact in int16: 7 * 127) with pairwise sums into int32, or SDOT (score_i4_neondot), one
  * across-vector add a group; up to 4
  * queries share each row's nibbles. The float epilogue is the scalar one, so the same bits. ---- */
 INLINE int32x4_t i4_mul(int32x4_t acc, int8x8_t q, int8x8_t x) {
@@ -328,7 +328,7 @@ INLINE int32x4_t i4_mul(int32x4_t acc, int8x8_t q, int8x8_t x) {
 #define I4_STEP_SDOT(v, e, o, lo, hi) (v = vdotq_s32(vdotq_s32(v, e, lo), o, hi))
 #define NO_ATTR
 I4_NEON_KERNELS(, NO_ATTR, I4_STEP_MULL)
-I4_NEON_KERNELS(_dot, DOTPROD, I4_STEP_SDOT)
+I4_NEON_KERNELS(dot, DOTPROD, I4_STEP_SDOT)
 
 /* ---- calibrated: levels (x ^ flip, 0..255) and int8 weights widened to int16, then widening
  * multiply-accumulates into int32 (exact for d <= VEC_SCORE_U8_MAX_D); rows one after the other,
@@ -389,12 +389,12 @@ static void score_u8_neon(const uint8_t *qs, size_t qstride, size_t nq, const ui
   }
 }
 
-const vec_score_kernels vec_score_kernels_neon = {.i8 = score_i8_neon,
-                                                  .i8_dot = vec_search_i8_neon,
-                                                  .b1 = score_b1_neon,
-                                                  .f16 = score_f16_neon,
-                                                  .bf16 = score_bf16_neon,
-                                                  .i16 = score_i16_neon,
-                                                  .i4 = score_i4_neon,
-                                                  .i4_dot = score_i4_neon_dot,
-                                                  .u8 = score_u8_neon};
+const vec_score_kernels vec_score_table_neon = {.i8 = score_i8_neon,
+                                                .i8_dot = vec_score_i8_tile_neon,
+                                                .b1 = score_b1_neon,
+                                                .f16 = score_f16_neon,
+                                                .bf16 = score_bf16_neon,
+                                                .i16 = score_i16_neon,
+                                                .i4 = score_i4_neon,
+                                                .i4_dot = score_i4_neondot,
+                                                .u8 = score_u8_neon};

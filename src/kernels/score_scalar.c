@@ -5,13 +5,13 @@
 #include "half_kernels.h"
 #include "kernels.h"
 
-int64_t vec_score_dot_i8_scalar(const int8_t *q, const int8_t *x, size_t d) {
+int64_t vec_score_i8_dot_scalar(const int8_t *q, const int8_t *x, size_t d) {
   int64_t s = 0;
   for (size_t j = 0; j < d; j++) s += (int32_t)q[j] * x[j];
   return s;
 }
 
-uint64_t vec_score_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d) {
+uint64_t vec_score_b1_ham_scalar(const uint8_t *q, const uint8_t *x, size_t d) {
   size_t nb = (d + 7) / 8, j = 0;
   uint64_t h = 0;
   /* Whole 8-byte words first (memcpy: rows have no alignment); the last byte keeps only its
@@ -35,7 +35,7 @@ static void score_i8_scalar(const uint8_t *qs, size_t qstride, size_t nq, const 
     float sq = vec_score_hdr_f32(h);
     for (size_t r = 0; r < nr; r++)
       ip[j * ldo + r] =
-          vec_score_i8_out(sq, scales[r], vec_score_dot_i8_scalar(q, codes + r * d, d));
+          vec_score_i8_out(sq, scales[r], vec_score_i8_dot_scalar(q, codes + r * d, d));
   }
 }
 
@@ -47,7 +47,7 @@ static void score_b1_scalar(const uint8_t *qs, size_t qstride, size_t nq, const 
     float mq = vec_score_hdr_f32(h);
     for (size_t r = 0; r < nr; r++)
       ip[j * ldo + r] =
-          vec_score_b1_out(mq, d, vec_score_ham_scalar(h + VEC_SCORE_HDR, codes + r * nb, d));
+          vec_score_b1_out(mq, d, vec_score_b1_ham_scalar(h + VEC_SCORE_HDR, codes + r * nb, d));
   }
 }
 
@@ -141,13 +141,13 @@ static void score_bf16_scalar(const uint8_t *qs, size_t qstride, size_t nq, cons
   score_h_scalar(qs, qstride, nq, codes, nr, d, ip, ldo, 1);
 }
 
-const vec_score_kernels vec_score_kernels_scalar = {.i8 = score_i8_scalar,
-                                                    .b1 = score_b1_scalar,
-                                                    .f16 = score_f16_scalar,
-                                                    .bf16 = score_bf16_scalar,
-                                                    .i16 = score_i16_scalar,
-                                                    .i4 = vec_score_i4_scalar,
-                                                    .u8 = vec_score_u8_scalar};
+const vec_score_kernels vec_score_table_scalar = {.i8 = score_i8_scalar,
+                                                  .b1 = score_b1_scalar,
+                                                  .f16 = score_f16_scalar,
+                                                  .bf16 = score_bf16_scalar,
+                                                  .i16 = score_i16_scalar,
+                                                  .i4 = vec_score_i4_scalar,
+                                                  .u8 = vec_score_u8_scalar};
 
 /* The active table's score family (dispatch.c fills it: the optional variants are NULL where their
  * CPU feature is off, f16 is the scalar kernel where F16C is). Read per call: vec_set_isa() may

@@ -43,8 +43,8 @@ static void dot4(const float *q, const float *x0, const float *x1, const float *
   out[3] = lanes_sum(s3);
 }
 
-void vec_dots_scalar(const float *q, const float *rows, size_t ld, const uint64_t *idx, size_t nr,
-                     size_t d, float *out) {
+void vec_search_dots_scalar(const float *q, const float *rows, size_t ld, const uint64_t *idx,
+                            size_t nr, size_t d, float *out) {
   size_t r = 0;
   for (; r + 4 <= nr; r += 4)
     dot4(q, VEC_DOTS_ROW(rows, ld, idx, r), VEC_DOTS_ROW(rows, ld, idx, r + 1),

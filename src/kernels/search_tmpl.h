@@ -172,9 +172,9 @@ ST_ATTR_I8 static inline void ST_FN(st_i8_block)(int Q, int u8, const uint8_t *c
 #define ST_CASES_4_7(U8)
 #endif
 
-ST_ATTR_I8 static void ST_FN(vec_search_i8)(const uint8_t *qs, size_t qstride, size_t nq,
-                                            const int8_t *codes, const float *scales, size_t nr,
-                                            size_t d, float *ip, size_t ldo) {
+ST_ATTR_I8 static void ST_FN(vec_score_i8_tile)(const uint8_t *qs, size_t qstride, size_t nq,
+                                                const int8_t *codes, const float *scales, size_t nr,
+                                                size_t d, float *ip, size_t ldo) {
   size_t P = (d + 3) / 4;
   if (nq < ST_MIN_Q || P > ST_MAX_P) {
     ST_I8_FALLBACK(qs, qstride, nq, codes, scales, nr, d, ip, ldo);
@@ -203,9 +203,9 @@ static inline int32_t ST_FN(st_wsum)(const uint8_t *qh, size_t d) {
 /* Calibrated codes: level u = byte ^ flip (unsigned) against the query's int8 weights. VNNI: u is
  * vpdpbusd's unsigned operand as it is. maddubs: s = u ^ 0x80 = u - 128 (signed) through the int8
  * path, and sum u w = sum s w + 128 sum w. */
-ST_ATTR_I8 static void ST_FN(vec_search_u8)(const uint8_t *qs, size_t qstride, size_t nq,
-                                            const uint8_t *codes, size_t nr, size_t d,
-                                            unsigned flip, float *ip, size_t ldo) {
+ST_ATTR_I8 static void ST_FN(vec_score_u8_tile)(const uint8_t *qs, size_t qstride, size_t nq,
+                                                const uint8_t *codes, size_t nr, size_t d,
+                                                unsigned flip, float *ip, size_t ldo) {
   size_t P = (d + 3) / 4;
   if (nq < ST_MIN_Q || P > ST_MAX_P) {
     ST_U8_FALLBACK(qs, qstride, nq, codes, nr, d, flip, ip, ldo);
@@ -273,9 +273,9 @@ ST_ATTR_B1 static inline void ST_FN(st_b1_block)(int Q, const uint8_t *const *qh
   }
 }
 
-ST_ATTR_B1 static void ST_FN(vec_search_b1)(const uint8_t *qs, size_t qstride, size_t nq,
-                                            const uint8_t *codes, size_t nr, size_t d, float *ip,
-                                            size_t ldo) {
+ST_ATTR_B1 static void ST_FN(vec_score_b1_tile)(const uint8_t *qs, size_t qstride, size_t nq,
+                                                const uint8_t *codes, size_t nr, size_t d,
+                                                float *ip, size_t ldo) {
   size_t nb = (d + 7) / 8, P = (nb + 3) / 4;
   if (nq < ST_MIN_Q || P > ST_MAX_P) {
     ST_B1_FALLBACK(qs, qstride, nq, codes, nr, d, ip, ldo);

@@ -8,9 +8,9 @@
 #include "../kernels/kernels.h"
 
 /* The active table's kernel (NEON has none of its own yet and gets the scalar one). */
-static inline vec_dots_fn pick_dots(void) { return vec_kernels_get()->search.dots; }
+static inline vec_search_dots_fn pick_dots(void) { return vec_kernels_get()->search.dots; }
 
-static inline float dot1(vec_dots_fn f, const float *a, const float *b, size_t d) {
+static inline float dot1(vec_search_dots_fn f, const float *a, const float *b, size_t d) {
   float r;
   f(a, b, 0, NULL, 1, d, &r);
   return r;

@@ -30,7 +30,7 @@ typedef struct scorer {
   int hooked;   /* codec->ops->score in use */
   size_t qsize; /* bytes of one prepared query */
   size_t qcall; /* queries per score call */
-  vec_dots_fn dots;
+  vec_search_dots_fn dots;
 } scorer;
 
 static inline void scorer_codes(scorer *s, const vec_codec *c, const void *codes,

@@ -127,8 +127,8 @@ static inline void vsearch_unscale(const search_ctx *s, size_t j, float *scores,
 }
 
 /* The exact float key of row id for query j, with the arithmetic of vec_search_f32. */
-static inline float exact_key(const search_ctx *s, vec_dots_fn dots, size_t j, const float *row,
-                              size_t d) {
+static inline float exact_key(const search_ctx *s, vec_search_dots_fn dots, size_t j,
+                              const float *row, size_t d) {
   const float *q = s->queries + j * s->ldq;
   float ip = dot1(dots, q, row, d);
   float xsq = s->metric == VEC_METRIC_IP ? 0.0f : dot1(dots, row, row, d);

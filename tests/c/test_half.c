@@ -104,8 +104,8 @@ static vec_codec *make(vec_codec_id id, size_t d) {
 /* Kernels per instruction set, as half.c picks them (f16 on x86 also needs F16C: NULL if not). */
 typedef struct {
   vec_isa isa;
-  vec_encode_u16_fn enc[2]; /* [0] f16, [1] bf16 */
-  vec_decode_u16_fn dec[2];
+  vec_half_encode_fn enc[2]; /* [0] f16, [1] bf16 */
+  vec_half_decode_fn dec[2];
 } kset;
 
 static int kernel_sets(kset *out) {

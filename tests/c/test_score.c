@@ -131,13 +131,13 @@ static size_t variants_for(vec_codec_id id, variant *out) {
     const vec_score_kernels *t;
     vec_isa isa;
   } tabs[] = {
-      {"scalar", &vec_score_kernels_scalar, VEC_ISA_SCALAR},
+      {"scalar", &vec_score_table_scalar, VEC_ISA_SCALAR},
 #if defined(VEC_HAVE_X86_KERNELS)
-      {"avx2", &vec_score_kernels_avx2, VEC_ISA_AVX2},
-      {"avx512", &vec_score_kernels_avx512, VEC_ISA_AVX512},
+      {"avx2", &vec_score_table_avx2, VEC_ISA_AVX2},
+      {"avx512", &vec_score_table_avx512, VEC_ISA_AVX512},
 #endif
 #if defined(VEC_HAVE_NEON_KERNELS)
-      {"neon", &vec_score_kernels_neon, VEC_ISA_NEON},
+      {"neon", &vec_score_table_neon, VEC_ISA_NEON},
 #endif
   };
   unsigned feat = vec_cpu_features();
@@ -172,7 +172,7 @@ static size_t variants_for(vec_codec_id id, variant *out) {
       out[n++] = v;
       break;
     case VEC_CODEC_INT16: /* a table without its own kernel uses the scalar one */
-      v.i16 = t->i16 ? t->i16 : vec_score_kernels_scalar.i16;
+      v.i16 = t->i16 ? t->i16 : vec_score_table_scalar.i16;
       out[n++] = v;
       break;
     case VEC_CODEC_INT4:
