@@ -255,9 +255,9 @@ class Choice:
             >>> print(c.format_table())
             precision  ctr  dims bytes/vec rescoring    rows    ms/q    cosine recall@10  met
             int4        no    32        20      none     0.0     nan   0.995...       nan  yes
-            int4       yes    32        20      none     0.0     nan   0.995...       nan  yes
+            int4       yes    32        24      none     0.0     nan   0.995...       nan  yes
             int8        no    32        36      none     0.0     nan   0.999...       nan  yes
-            int8       yes    32        36      none     0.0     nan   0.999...       nan  yes
+            int8       yes    32        40      none     0.0     nan   0.999...       nan  yes
         """
         head = (f"{'precision':<10} {'ctr':>3} {'dims':>5} {'bytes/vec':>9} {'rescoring':>9} {'rows':>7} "
                 f"{'ms/q':>7} {'cosine':>9} {'recall@10':>9}  met")

@@ -414,12 +414,11 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
   if (n && (!codes || !out || (b.sc && !scales)))
     return vec_fail(VEC_E_INVALID_ARG, -1, "vec_codec_decode: NULL buffer with n = %zu", n);
   /* Scales come from outside (a file, a user): a bad one would silently poison a whole row. */
-  for (size_t i = 0; i < n * b.sc; i++) {
-    float s = scales[i];
-    if (!(s >= 0.0f) || isinf(s))
-      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / b.sc),
-                      "row %zu has scale %g: scales must be finite and >= 0", i / b.sc, (double)s);
-  }
+  size_t bs = b.sc ? vec_codec_bad_scale(c, scales, n) : 0;
+  if (bs < n * b.sc)
+    return vec_fail(VEC_E_INVALID_ARG, (long long)(bs / b.sc),
+                    "row %zu has scale %g: scales must be finite and >= 0", bs / b.sc,
+                    (double)scales[bs]);
   b.dcodes = codes;
   b.dscales = scales;
   b.out = out;
@@ -456,6 +455,11 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
  * codecs uint4-cal and uint6-cal (ids 11, 12) are written as 2.1 too, centred or not. 2.0 readers
  * refuse both by the minor version instead of misreading them; a centred rabitq codec is still
  * written as 2.0.
+ *
+ * 2.2 (vectro 0.2): the u32 after center holds centre flags, bit 0: the codec keeps the centre
+ * correction (one more scale a row, centre.c), which every generically centred codec but binary
+ * now does. 2.1 readers refuse it by the minor version (they would read rows of the wrong
+ * width); a 2.1 codec reads as before, without the correction.
  * ------------------------------------------------------------------------------------------- */
 #define SER_MAJOR  2 /* the newest major this code reads */
 #define SER_HEADER 40
@@ -463,7 +467,7 @@ int vec_codec_decode(const vec_codec *c, const void *codes, const float *scales,
 #define SER_EXT2   8
 
 /* The newest minor of each major this code knows (index: major). */
-static const unsigned ser_minor_max[SER_MAJOR + 1] = {0, 1, 1};
+static const unsigned ser_minor_max[SER_MAJOR + 1] = {0, 1, 2};
 
 static void put32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -484,8 +488,9 @@ static int has_state(const vec_codec *c) {
 }
 /* The generic centre is written (flag bit 2) once trained. */
 static int has_centre(const vec_codec *c) { return c->cen && c->cen_set; }
-/* 2.1: generic centring or a codec that 2.0 readers do not know. */
+/* 2.2: the centre correction; 2.1: generic centring or a codec that 2.0 readers do not know. */
 static unsigned ser_minor(const vec_codec *c) {
+  if (c->ccorr) return 2;
   return c->cen || c->base->id == VEC_CODEC_UINT4_CAL || c->base->id == VEC_CODEC_UINT6_CAL ? 1 : 0;
 }
 
@@ -537,7 +542,7 @@ int vec_codec_serialize(const vec_codec *c, void *buf, size_t cap) {
   }
   if (major >= 2) {
     put32(p + off, (uint32_t)c->p.center);
-    put32(p + off + 4, 0);
+    put32(p + off + 4, c->ccorr ? 1u : 0u);
     off += SER_EXT2;
   }
   if (ranges) {
@@ -644,7 +649,14 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
     prm.train_max = (size_t)get64(p + SER_HEADER + 16);
     prm.seed = get64(p + SER_HEADER + 24);
   }
-  if (major >= 2) prm.center = (int)get32(p + SER_HEADER + SER_EXT);
+  uint32_t cflags = 0;
+  if (major >= 2) {
+    prm.center = (int)get32(p + SER_HEADER + SER_EXT);
+    cflags = get32(p + SER_HEADER + SER_EXT + 4);
+    if (cflags > (minor >= 2 ? 1u : 0u))
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec %u.%u has centre flags %u it cannot have",
+                      major, minor, cflags);
+  }
   uint64_t need = create_bytes(&prm);
   if (need > SER_ALLOC_FIXED + SER_ALLOC_RATIO * (uint64_t)size)
     return vec_fail(VEC_E_FORMAT, -1,
@@ -659,6 +671,17 @@ int vec_codec_deserialize(const void *buf, size_t size, vec_codec **out) {
   if (centre && !c->cen) {
     vec_codec_free(c);
     return vec_fail(VEC_E_FORMAT, -1, "serialized codec has a centre it cannot use");
+  }
+  if (c->cen) {
+    /* A 2.1 codec predates the correction: its rows have none. */
+    if ((cflags & 1u) && !c->ccorr) {
+      vec_codec_free(c);
+      return vec_fail(VEC_E_FORMAT, -1, "serialized codec has a centre correction it cannot use");
+    }
+    c->ccorr = (int)(cflags & 1u);
+  } else if (cflags) {
+    vec_codec_free(c);
+    return vec_fail(VEC_E_FORMAT, -1, "serialized codec has centre flags but no centre");
   }
   if (centre) {
     for (size_t j = 0; j < c->d; j++) {

@@ -5,6 +5,8 @@
 #ifndef VEC_CODEC_IMPL_H
 #define VEC_CODEC_IMPL_H
 
+#include <math.h>
+
 #include "../common/internal.h"
 #include "../kernels/kernels.h"
 
@@ -29,6 +31,12 @@ struct vec_codec_s {
   float *cen;
   float cscale;
   int cen_set; /* the centre was trained or read */
+  /* A centred codec other than binary keeps one more scale a row (the last): the centre
+   * correction t = cen . e, e = x - x^ the coding error, signed, which the search adds to a
+   * query's estimate as (q . cen / |cen|^2) t. Where queries share the data's offset (e5-style
+   * embeddings), q . e is mostly a multiple of cen . e: the part of the coding error that shifts a
+   * row's score for every query. 0 for codecs read from files written before it existed (2.1). */
+  int ccorr;
   struct vec_codec_ops *centred;
 };
 
@@ -103,6 +111,20 @@ typedef struct vec_codec_ops {
 
 /* Generic centring (centre.c). */
 VEC_HIDDEN int vec_centre_setup(vec_codec *c);
+/* q . cen / |cen|^2 in double: the weight of a row's centre correction in q's estimate. */
+VEC_HIDDEN float vec_centre_query_weight(const vec_codec *c, const float *q);
+/* The first of the n * scale_count scales (rows at stride scale_count) that the codec cannot
+ * take: NaN or Inf anywhere, or a negative value but in the centre correction's slot (the last);
+ * n * scale_count if none. Scales come from files and users: a bad one would poison a row. */
+static inline size_t vec_codec_bad_scale(const vec_codec *c, const float *scales, size_t n) {
+  size_t sc = c->ops->scale_count(c), corr = c->ccorr ? sc - 1 : sc;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < sc; j++) {
+      float v = scales[i * sc + j];
+      if (j == corr ? !isfinite(v) : !(v >= 0.0f) || isinf(v)) return i * sc + j;
+    }
+  return n * sc;
+}
 VEC_HIDDEN void vec_centre_free(vec_codec *c);
 /* Trains the centre on x (sampling as params.train_max) and returns in *xc a malloc'ed copy of
  * the sampled rows minus the centre (n_out rows, stride d) for the module's own training. */

@@ -344,14 +344,12 @@ int vec_vqz_writer_append(vec_vqz_writer *w, const void *codes, const float *sca
     return poison(w, vec_fail(VEC_E_INVALID_ARG, -1,
                               "vec_vqz_writer_append: NULL codes or scales with n = %zu", n));
   /* Scales are checked before anything is buffered: a file never holds one decode would refuse. */
-  for (size_t i = 0; i < n * w->sc; i++) {
-    float s = scales[i];
-    if (!(s >= 0.0f) || isinf(s)) {
-      uint64_t row = w->count + i / w->sc;
-      return poison(w, vec_fail(VEC_E_INVALID_ARG, (long long)row,
-                                "row %llu has scale %g: scales must be finite and >= 0",
-                                (unsigned long long)row, (double)s));
-    }
+  size_t bad = w->sc ? vec_codec_bad_scale(w->codec, scales, n) : 0;
+  if (bad < n * w->sc) {
+    uint64_t row = w->count + bad / w->sc;
+    return poison(w, vec_fail(VEC_E_INVALID_ARG, (long long)row,
+                              "row %llu has scale %g: scales must be finite and >= 0",
+                              (unsigned long long)row, (double)scales[bad]));
   }
   const uint8_t *c = codes;
   for (size_t done = 0; done < n;) {

@@ -84,11 +84,11 @@ int vsearch_check_codes(const char *fn, const vec_codec *codec, const void *code
   if (n && (!codes || (sc && !scales)))
     return vec_fail(VEC_E_INVALID_ARG, -1, "%s: NULL buffer with n = %zu", fn, n);
   /* Scales come from outside (a file, a user): refuse corrupt ones as vec_codec_decode does. */
-  for (size_t i = 0; i < n * sc; i++)
-    if (!(scales[i] >= 0.0f) || isinf(scales[i]))
-      return vec_fail(VEC_E_INVALID_ARG, (long long)(i / sc),
-                      "%s: row %zu has scale %g: scales must be finite and >= 0", fn, i / sc,
-                      (double)scales[i]);
+  size_t bad = sc ? vec_codec_bad_scale(codec, scales, n) : 0;
+  if (bad < n * sc)
+    return vec_fail(VEC_E_INVALID_ARG, (long long)(bad / sc),
+                    "%s: row %zu has scale %g: scales must be finite and >= 0", fn, bad / sc,
+                    (double)scales[bad]);
   return VEC_OK;
 }
 

@@ -28,6 +28,7 @@ typedef struct scorer {
   size_t ldx;
   size_t d;
   int hooked;   /* codec->ops->score in use */
+  int corr;     /* unhooked rows of a codec with the centre correction: dots get w t added */
   size_t qsize; /* bytes of one prepared query */
   size_t qcall; /* queries per score call */
   vec_search_dots_fn dots;
@@ -44,7 +45,9 @@ static inline void scorer_codes(scorer *s, const vec_codec *c, const void *codes
   s->d = c->d;
   s->hooked = c->ops->score && c->ops->query_prepare && c->ops->query_size &&
               (!c->ops->score_preferred || c->ops->score_preferred(c));
-  s->qsize = s->hooked ? c->ops->query_size(c) : s->d * sizeof(float);
+  /* An unhooked query is its d floats, then (with the correction) its weight q.c / |c|^2. */
+  s->corr = !s->hooked && c->ccorr;
+  s->qsize = s->hooked ? c->ops->query_size(c) : (s->d + (s->corr ? 1 : 0)) * sizeof(float);
   s->qcall = s->hooked && c->ops->score_queries ? c->ops->score_queries(c) : 0;
   if (s->qcall == 0) s->qcall = QBLOCK;
   s->dots = pick_dots();
@@ -72,6 +75,10 @@ static inline uint8_t *scorer_prepare(const scorer *s, const float *queries, siz
       s->codec->ops->query_prepare(s->codec, queries + j * ldq, qs + j * s->qsize);
     else
       memcpy(qs + j * s->qsize, queries + j * ldq, s->d * sizeof(float));
+    if (s->corr) {
+      float w = vec_centre_query_weight(s->codec, queries + j * ldq);
+      memcpy(qs + j * s->qsize + s->d * sizeof(float), &w, sizeof w);
+    }
   }
   return qs;
 }
@@ -119,9 +126,17 @@ static inline void scorer_score(const scorer *s, const uint8_t *qs, size_t nb, s
                          ldo);
     return;
   }
-  for (size_t j = 0; j < nb; j++)
+  for (size_t j = 0; j < nb; j++) {
     s->dots((const float *)(const void *)(qs + j * s->qsize), rows, ld, NULL, tn, s->d,
             ip + j * ldo);
+    if (s->corr) {
+      /* The hooked path's arithmetic (centre.c): the estimate, then w t added. */
+      float w;
+      memcpy(&w, qs + j * s->qsize + s->d * sizeof(float), sizeof w);
+      const float *t = s->scales + t0 * s->sc + s->sc - 1;
+      for (size_t r = 0; r < tn; r++) ip[j * ldo + r] += w * t[r * s->sc];
+    }
+  }
 }
 
 #endif

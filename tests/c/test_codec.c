@@ -104,7 +104,7 @@ static void serialize_round_trip_and_corruption(void) {
     }
   }
   /* a newer major version is named as such, before the checksum is even looked at; so is a newer
-   * minor of a known major (1.2 or 2.2: this code knows 1.1 and 2.1), whose layout it cannot
+   * minor of a known major (1.2 or 2.3: this code knows 1.1 and 2.2), whose layout it cannot
    * know */
   buf[4] = 3;
   CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
@@ -112,7 +112,7 @@ static void serialize_round_trip_and_corruption(void) {
   buf[4] = 1, buf[6] = 2;
   CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
   CHECK(strstr(vec_last_error_message(), "version 1.2") != NULL);
-  buf[4] = 2, buf[6] = 2;
+  buf[4] = 2, buf[6] = 3;
   CHECK(vec_codec_deserialize(buf, sz, &c2) == VEC_E_VERSION);
   buf[6] = 0;
   vec_codec_free(c);

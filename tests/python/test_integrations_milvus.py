@@ -97,6 +97,22 @@ def test_reconstructions_cosine(client, data):
     assert ranking.agree(ids, want, np.take_along_axis(s, want, 1), 1e-5)
 
 
+def test_recreated_collection_takes_its_new_vector_type(client, data):
+    # pymilvus caches a collection's schema by name across drop_collection: a collection dropped
+    # (by the store or by the client directly) and made again with another vector type must be
+    # written with the new type, not fail encoding rows for the old one.
+    x, q = data
+    store = mv.Store(client, "retyped")
+    assert store.upload(x[:50], precision="f16").detail["field_type"] == "FLOAT16_VECTOR"
+    store.drop()
+    assert store.upload(x[:50], precision="int8").detail["field_type"] == "FLOAT_VECTOR"
+    assert store.count() == 50
+    client.drop_collection("retyped")
+    assert store.upload(x[:50], precision="binary").detail["field_type"] == "BINARY_VECTOR"
+    ids, _ = store.search(q[:2], k=3)
+    assert ids.shape == (2, 3) and store.count() == 50
+
+
 def test_bad_input_and_failed_uploads(client, data):
     x, _ = data
     store = mv.Store(client, "guard", metric="ip")

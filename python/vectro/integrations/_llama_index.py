@@ -275,7 +275,7 @@ class VectroVectorStore(BasePydanticVectorStore):
             >>> from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters, VectorStoreQuery
             >>> result = store.query(VectorStoreQuery(query_embedding=E[0], similarity_top_k=2))
             >>> result.ids, [round(s, 3) for s in result.similarities]
-            (['a', 'c'], [0.999, 0.098])
+            (['a', 'c'], [0.999, 0.097])
             >>> fruit = MetadataFilters(filters=[MetadataFilter(key="kind", value="fruit")])
             >>> store.query(VectorStoreQuery(query_embedding=E[2], similarity_top_k=2, filters=fruit)).ids
             ['p', 'a']

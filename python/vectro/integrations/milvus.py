@@ -232,6 +232,18 @@ class MilvusStore:
         """
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
+        self._forget_schema()
+
+    def _forget_schema(self) -> None:
+        # pymilvus 2.5 caches each collection's schema by name and keeps it across drop_collection,
+        # so rows for a collection made again under the same name with another vector type would
+        # be encoded for the old type. Its cache is private: where it is absent there is nothing
+        # to forget.
+        try:
+            cache = self.client._get_connection().schema_cache
+        except AttributeError:
+            return
+        cache.pop(self.collection, None)
 
     def _metric_for(self, dtype: str) -> str:
         return "HAMMING" if dtype == "BINARY_VECTOR" else MILVUS_METRIC[self.metric]
@@ -287,6 +299,7 @@ class MilvusStore:
             ip.add_index(**(index_params or {"field_name": FIELD, "metric_type": self._metric_for(dtype),
                                              "index_type": "BIN_FLAT" if dtype == "BINARY_VECTOR" else "FLAT"}))
             self.client.create_collection(self.collection, schema=schema, index_params=ip)
+            self._forget_schema()
         conv = _encoder(dtype)
         written = []
         try:
