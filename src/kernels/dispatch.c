@@ -210,6 +210,9 @@ static void fill_neon(vec_kernels *k) {
   k->cal = (vec_cal_kernels){vec_cal_encode_neon, vec_cal_decode_neon, vec_cal_unpack_neon};
   k->binary = (vec_binary_kernels){vec_binary_encode_neon, vec_binary_decode_neon};
   k->score = vec_score_kernels_neon;
+  k->score.f16 = vec_search_f16_neon; /* batches on a widened, transposed tile */
+  k->score.bf16 = vec_search_bf16_neon;
+  k->score.i16 = vec_search_i16_neon;
   /* search: NEON has no dot kernel of its own yet and keeps the scalar one. */
   k->rabitq = (vec_rabitq_kernels){
       vec_rabitq_eval_neon, vec_rabitq_evaln_neon,  vec_rabitq_sum_neon, vec_rabitq_dot_neon,

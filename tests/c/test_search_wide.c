@@ -62,29 +62,42 @@ static void run(const vec_score_kernels *t, vec_codec_id id, const wfix *f, floa
                                              ldo);
 }
 
+typedef struct {
+  vec_isa isa;
+  const vec_score_kernels *rows; /* the row-order kernels */
+  vec_score_h_fn bf16;           /* the batch kernels the table must hold */
+  vec_score_i16_fn i16;
+} wide_isa;
+
 static void wide_matches_rows_and_scalar(void) {
+  static const wide_isa isas[] = {
 #if defined(VEC_HAVE_X86_KERNELS)
-  /* 512 / 513 and 1024 / 1025: either side of the plane's limit (SW_MAX_D) on AVX-512 / AVX2. */
-  static const size_t dims[] = {1, 3, 16, 17, 31, 383, 384, 385, 512, 513, 1024, 1025, 3072};
-  /* 7 / 8: either side of the batch kernel's threshold; 17, 65: a short last register block */
+      {VEC_ISA_AVX2, &vec_score_kernels_avx2, vec_search_bf16_avx2, vec_search_i16_avx2},
+      {VEC_ISA_AVX512, &vec_score_kernels_avx512, vec_search_bf16_avx512, vec_search_i16_avx512},
+#endif
+#if defined(VEC_HAVE_NEON_KERNELS)
+      {VEC_ISA_NEON, &vec_score_kernels_neon, vec_search_bf16_neon, vec_search_i16_neon},
+#endif
+      {VEC_ISA_SCALAR, NULL, NULL, NULL}};
+  /* 512 / 513, 1024 / 1025, 2048 / 2049: either side of the plane's limit (64 KiB) on AVX-512,
+   * AVX2 and NEON. */
+  static const size_t dims[] = {1,   3,   16,   17,   31,   383,  384, 385,
+                                512, 513, 1024, 1025, 2048, 2049, 3072};
+  /* 7 / 8: either side of the batch kernels' threshold; 17, 65: a short last register block */
   static const size_t nqs[] = {1, 7, 8, 9, 17, 64, 65};
   static const vec_codec_id ids[] = {VEC_CODEC_F16, VEC_CODEC_BF16, VEC_CODEC_INT16};
-  const vec_isa isas[] = {VEC_ISA_AVX2, VEC_ISA_AVX512};
   uint64_t seed = 23;
   int ran = 0;
-  for (size_t ii = 0; ii < 2; ii++) {
-    if (!vec_isa_supported(isas[ii])) continue;
+  for (size_t ii = 0; isas[ii].rows; ii++) {
+    if (!vec_isa_supported(isas[ii].isa)) continue;
     vec_kernels k;
-    CHECK(vec_kernels_fill(&k, isas[ii], ~0u));
-    const vec_score_kernels *rows =
-        isas[ii] == VEC_ISA_AVX2 ? &vec_score_kernels_avx2 : &vec_score_kernels_avx512;
-    /* The table carries the batch kernels, not the row-order ones. */
-    CHECK(k.score.bf16 ==
-          (isas[ii] == VEC_ISA_AVX2 ? vec_search_bf16_avx2 : vec_search_bf16_avx512));
-    CHECK(k.score.i16 == (isas[ii] == VEC_ISA_AVX2 ? vec_search_i16_avx2 : vec_search_i16_avx512));
+    CHECK(vec_kernels_fill(&k, isas[ii].isa, ~0u));
+    const vec_score_kernels *rows = isas[ii].rows;
+    CHECK(k.score.bf16 == isas[ii].bf16 && k.score.i16 == isas[ii].i16);
     for (size_t ci = 0; ci < 3; ci++) {
       vec_codec_id id = ids[ci];
-      if (id == VEC_CODEC_F16 && !(k.features & VEC_CPU_F16C)) continue;
+      if (id == VEC_CODEC_F16 && isas[ii].isa != VEC_ISA_NEON && !(k.features & VEC_CPU_F16C))
+        continue;
       for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
         for (size_t qi = 0; qi < sizeof nqs / sizeof nqs[0]; qi++) {
           size_t d = dims[di], nq = nqs[qi];
@@ -103,14 +116,14 @@ static void wide_matches_rows_and_scalar(void) {
           run(&vec_score_kernels_scalar, id, &f, s, ldo);
           for (size_t j = 0; j < nq; j++) {
             CHECKF(w[j * ldo + nr] == -7.0f && w[j * ldo + nr + 1] == -7.0f, "%s %s wrote past nr",
-                   vec_isa_name(isas[ii]), vec_codec_name(id));
+                   vec_isa_name(isas[ii].isa), vec_codec_name(id));
             for (size_t i = 0; i < nr; i++) {
               float a = w[j * ldo + i], b = r[j * ldo + i], c = s[j * ldo + i];
               double sa = 0;
               for (size_t t = 0; t < d; t++) sa += fabs((double)f.q[j * d + t] * f.dec[i * d + t]);
               CHECKF(memcmp(&a, &b, sizeof a) == 0 && fabs((double)a - c) <= 1e-5 * sa + 1e-30,
                      "%s %s d=%zu nq=%zu nr=%zu q%zu r%zu: %.9g rows %.9g scalar %.9g",
-                     vec_isa_name(isas[ii]), vec_codec_name(id), d, nq, nr, j, i, (double)a,
+                     vec_isa_name(isas[ii].isa), vec_codec_name(id), d, nq, nr, j, i, (double)a,
                      (double)b, (double)c);
             }
           }
@@ -120,10 +133,7 @@ static void wide_matches_rows_and_scalar(void) {
         }
     }
   }
-  if (!ran) printf("  skipped: no AVX2 / AVX-512 on this CPU\n");
-#else
-  printf("  skipped: the batch kernels are x86 only\n");
-#endif
+  if (!ran) printf("  skipped: no SIMD instruction set with the batch kernels on this CPU\n");
 }
 
 const vt_test search_wide_tests[] = {
