@@ -61,11 +61,15 @@ VX_INLINE vf sw_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 /* *q (broadcast) * x + acc, the broadcast folded into the FMA as a memory operand ({1to16}): GCC
  * loads it once into a register for two FMAs instead, one more instruction a query. */
 VX_INLINE vf sw_fma_b(const float *q, vf x, vf acc) {
-#if defined(__GNUC__) && !defined(__clang__) && !defined(SW_NO_ASM)
-  __asm__("vfmadd231ps %[q]%{1to16%}, %[x], %[acc]" : [acc] "+v"(acc) : [x] "v"(x), [q] "m"(*q));
+#if defined(__GNUC__) && !defined(__clang__)
+  /* As bytes: a prepared query may sit at any address. */
+  const unsigned char (*qb)[4] = (const unsigned char (*)[4])(const void *)q;
+  __asm__("vfmadd231ps %[q]%{1to16%}, %[x], %[acc]" : [acc] "+v"(acc) : [x] "v"(x), [q] "m"(*qb));
   return acc;
 #else
-  return _mm512_fmadd_ps(_mm512_set1_ps(*q), x, acc);
+  float v;
+  memcpy(&v, q, sizeof v);
+  return _mm512_fmadd_ps(_mm512_set1_ps(v), x, acc);
 #endif
 }
 /* r[i] (row i, dims 0..15) -> r[k] (dim k, rows 0..15). */
@@ -108,8 +112,12 @@ VX_INLINE vf sw_widen(sw_half c, int kind) {
   return _mm256_cvtph_ps(c);
 }
 VX_INLINE vf sw_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+/* Prepared queries may sit at any address: the element goes through memcpy (still one broadcast
+ * load). */
 VX_INLINE vf sw_fma_b(const float *q, vf x, vf acc) {
-  return _mm256_fmadd_ps(_mm256_set1_ps(*q), x, acc);
+  float v;
+  memcpy(&v, q, sizeof v);
+  return _mm256_fmadd_ps(_mm256_set1_ps(v), x, acc);
 }
 VX_INLINE void sw_transpose(vf *r) {
   __m256 t[8], s[8];
