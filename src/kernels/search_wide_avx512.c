@@ -1,6 +1,6 @@
 /* search_wide_avx512.c: batched f16 / bf16 / int16 scoring for AVX-512: search_wide_tmpl.h at 16
- * lanes, 8 queries x 2 row vectors a register block; the row-order kernels of score_avx512.c take
- * the calls it does not. */
+ * lanes, 16-row tiles, 8 queries x 2 chains (dims l and l + 8 mod 16) a register block; the
+ * row-order kernels of score_avx512.c take the calls it does not. */
 #define VEC_W          16
 #define VEC_ISA_SUFFIX avx512
 #define SW_QB          8

@@ -5,10 +5,10 @@
  * Why: the row-order kernels (score_avx2.c / score_avx512.c, h_block) keep one accumulator per
  * (row, query) pair whose lanes hold different dims, so every pair pays a horizontal sum at the
  * end of its row and every row vector is widened again for each block of 3-4 queries. Here a tile
- * of SW_TR = 2 W rows is widened once into a plane where lane r of a vector holds row r; one
- * broadcast query element (an embedded-broadcast memory operand on AVX-512) then feeds W rows per
- * FMA, and a register block of SW_QB queries x 2 row vectors keeps 2 SW_QB accumulators busy per
- * two plane loads: nothing but FMAs in the inner loop.
+ * of 16 rows is widened once per call (64 queries) into a plane where lane r of a vector holds row
+ * r; one broadcast query element (an embedded-broadcast memory operand on AVX-512) feeds W rows per
+ * FMA, so the inner loop is FMAs and plane loads only. (On Zen 4 the row-order kernel is no slower
+ * in L2, its sums run beside the FMAs; the gain is out of cache and on AVX2: BENCHMARKS.md.)
  *
  * Bits: the row-order kernel sums a pair as W lane chains (lane l: the FMAs q_j * x_j of the dims
  * j = l (mod W) in order, the tail's missing dims as +0 * +0) added in a fixed tree (AVX-512: the

@@ -79,8 +79,8 @@ static void wide_matches_rows_and_scalar(void) {
       {VEC_ISA_NEON, &vec_score_kernels_neon, vec_search_bf16_neon, vec_search_i16_neon},
 #endif
       {VEC_ISA_SCALAR, NULL, NULL, NULL}};
-  /* 512 / 513, 1024 / 1025, 2048 / 2049: either side of the plane's limit (64 KiB) on AVX-512,
-   * AVX2 and NEON. */
+  /* 1024 / 1025 and 2048 / 2049: either side of the plane's limit (64 KiB: 16 rows x 1024 dims on
+   * x86, 8 x 2048 on NEON), past which the row-order kernels take the call. */
   static const size_t dims[] = {1,   3,   16,   17,   31,   383,  384, 385,
                                 512, 513, 1024, 1025, 2048, 2049, 3072};
   /* 7 / 8: either side of the batch kernels' threshold; 17, 65: a short last register block */
