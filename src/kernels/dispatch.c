@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "search_wide_kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <cpuid.h>
@@ -146,6 +147,11 @@ static void fill_avx2(vec_kernels *k, unsigned f) {
   k->cal = (vec_cal_kernels){vec_cal_encode_avx2, vec_cal_decode_avx2, vec_cal_unpack_avx2};
   k->binary = (vec_binary_kernels){vec_binary_encode_avx2, vec_binary_decode_avx2};
   k->score = vec_score_table_avx2;
+  /* f16 / bf16 / int16 batches on a widened, transposed tile (same bits as the row-order entries,
+   * which it calls for few queries). */
+  k->score.f16 = vec_score_f16_tile_avx2;
+  k->score.bf16 = vec_score_bf16_tile_avx2;
+  k->score.i16 = vec_score_i16_tile_avx2;
   k->search = (vec_search_kernels){vec_search_dots_avx2};
   k->rabitq = (vec_rabitq_kernels){
       vec_rabitq_eval_avx2, vec_rabitq_evaln_avx2,  vec_rabitq_sum_avx2, vec_rabitq_dot_avx2,
@@ -173,6 +179,11 @@ static void fill_avx512(vec_kernels *k, unsigned f) {
   k->cal = (vec_cal_kernels){vec_cal_encode_avx512, vec_cal_decode_avx512, vec_cal_unpack_avx512};
   k->binary = (vec_binary_kernels){vec_binary_encode_avx512, vec_binary_decode_avx512};
   k->score = vec_score_table_avx512;
+  /* f16 / bf16 / int16 batches on a widened, transposed tile (same bits as the row-order entries,
+   * which it calls for few queries). */
+  k->score.f16 = vec_score_f16_tile_avx512;
+  k->score.bf16 = vec_score_bf16_tile_avx512;
+  k->score.i16 = vec_score_i16_tile_avx512;
   k->search = (vec_search_kernels){vec_search_dots_avx512};
   k->rabitq.eval = vec_rabitq_eval_avx512;
   k->rabitq.evaln = vec_rabitq_evaln_avx512;
@@ -199,6 +210,9 @@ static void fill_neon(vec_kernels *k) {
   k->cal = (vec_cal_kernels){vec_cal_encode_neon, vec_cal_decode_neon, vec_cal_unpack_neon};
   k->binary = (vec_binary_kernels){vec_binary_encode_neon, vec_binary_decode_neon};
   k->score = vec_score_table_neon;
+  k->score.f16 = vec_score_f16_tile_neon; /* batches on a widened, transposed tile */
+  k->score.bf16 = vec_score_bf16_tile_neon;
+  k->score.i16 = vec_score_i16_tile_neon;
   /* search: NEON has no dot kernel of its own yet and keeps the scalar one. */
   k->rabitq = (vec_rabitq_kernels){
       vec_rabitq_eval_neon, vec_rabitq_evaln_neon,  vec_rabitq_sum_neon, vec_rabitq_dot_neon,

@@ -99,6 +99,7 @@ GROUP(index)
 GROUP(platform)
 GROUP(features)
 GROUP(names)
+GROUP(search_wide)
 
 int main(int argc, char **argv) {
   struct {
@@ -128,7 +129,8 @@ int main(int argc, char **argv) {
                 {"index", index_tests, index_count},
                 {"platform", platform_tests, platform_count},
                 {"features", features_tests, features_count},
-                {"names", names_tests, names_count}};
+                {"names", names_tests, names_count},
+                {"search_wide", search_wide_tests, search_wide_count}};
   const size_t ngroups = sizeof groups / sizeof groups[0];
   for (int a = 1; a < argc; a++) { /* a misspelt group must not pass by running nothing */
     size_t g = 0;
